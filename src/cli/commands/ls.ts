@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { normalizePath } from '../../storage/paths.js';
+import { parseStorageSpec } from '../../storage/url.js';
+import { openApp, writeLine, type CliIo } from '../context.js';
+import { UsageError } from '../errors.js';
+import { formatBytes, printable } from '../format.js';
+
+interface LsFlags {
+  db?: string;
+  recursive?: boolean;
+  json?: boolean;
+}
+
+export function lsCommand(program: Command, io: CliIo): void {
+  program
+    .command('ls')
+    .description('show what the index holds for a storage')
+    .argument('<path>', 'the local folder or storage URL that was scanned')
+    .argument('[dir]', 'directory inside the storage', '/')
+    .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
+    .option('-r, --recursive', 'the whole subtree, not only the children')
+    .option('--json', 'one JSON object per line: path, type, size, mtime')
+    .action(async (path: string, dir: string, flags: LsFlags) => {
+      let inside: string;
+      try {
+        inside = normalizePath(dir);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const spec = parseStorageSpec(path);
+      const app = await openApp(io, flags.db);
+      try {
+        const storage = await app.findStorage(spec);
+        if (!storage) throw new UsageError(`nothing indexed for ${path} (run: trawl scan ${path})`);
+        const scope = { tenantId: storage.tenantId, storageId: storage.id };
+        for await (const e of app.index.entries.list(scope, inside, {
+          recursive: flags.recursive,
+        })) {
+          const mtime = new Date(e.mtime).toISOString();
+          if (flags.json) {
+            const type = e.isDir ? 'dir' : 'file';
+            writeLine(io.stdout, JSON.stringify({ path: e.path, type, size: e.size, mtime }));
+          } else {
+            const size = e.isDir ? '-' : formatBytes(e.size);
+            writeLine(
+              io.stdout,
+              `${e.isDir ? 'd' : '-'} ${size.padStart(9)}  ${mtime}  ${printable(e.path)}`,
+            );
+          }
+        }
+      } finally {
+        await app.close();
+      }
+    });
+}

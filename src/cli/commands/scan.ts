@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import type { RecordedScanResult } from '../../scan/runner.js';
+import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
+import { parsePositiveInt } from '../errors.js';
+import { formatBytes, formatCount, formatDuration, printable } from '../format.js';
+import { ProgressLine } from '../progress.js';
+
+export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
+
+interface ScanFlags {
+  db?: string;
+  depth?: number;
+  recursive: boolean;
+  workers?: number;
+  batch?: number;
+  followSymlinks?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export function scanCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('scan')
+    .description('scan a storage (a local folder or a URL) and reconcile the index')
+    .argument('<path>', 'local folder, or a storage URL')
+    .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
+    .option(
+      '--depth <n>',
+      'directory levels to list (1 = the root only)',
+      parsePositiveInt('--depth'),
+    )
+    .option('--no-recursive', 'list the root only (same as --depth 1)')
+    .option('--workers <n>', 'concurrent directory listings', parsePositiveInt('--workers'))
+    .option('--batch <n>', 'entries per database transaction', parsePositiveInt('--batch'))
+    .option('--follow-symlinks', 'follow symbolic links (loops are detected and skipped)')
+    .option('--dry-run', 'walk and compare with the index, write nothing')
+    .option('--json', 'print one JSON object with the result')
+    .action(async (path: string, flags: ScanFlags) => {
+      const spec = storageSpecFrom(path, flags.followSymlinks ? { followSymlinks: true } : {});
+      const app = await openApp(io, flags.db);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = () => {
+        interrupts++;
+        if (interrupts > 1) process.exit(130); // a second Ctrl-C: the user means it
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const progress = new ProgressLine(io.stderr);
+      try {
+        const storage = flags.dryRun
+          ? ((await app.findStorage(spec)) ?? (await app.ensureStorage(spec)))
+          : await app.ensureStorage(spec);
+        const result = await app.scan(storage, {
+          maxDepth: flags.depth,
+          recursive: flags.recursive,
+          listers: flags.workers,
+          batchEntries: flags.batch,
+          dryRun: flags.dryRun,
+          signal: controller.signal,
+          onProgress: progress.update,
+        });
+        progress.clear();
+        if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result)));
+        else printSummary(io, spec.location, result, flags.dryRun === true);
+        setExit(EXIT_BY_STATUS[result.status]);
+      } finally {
+        progress.clear();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await app.close();
+      }
+    });
+}
+
+function toJson(r: RecordedScanResult) {
+  return {
+    scanId: r.scanId,
+    storageId: r.storageId,
+    status: r.status,
+    dirs: r.dirs,
+    files: r.files,
+    mediaFiles: r.mediaFiles,
+    bytes: r.bytes,
+    created: r.created,
+    updated: r.updated,
+    deleted: r.deleted,
+    unchanged: r.unchanged,
+    skipped: r.skipped,
+    errors: r.errors,
+    errorSample: r.errorSample,
+    retries: r.retries,
+    rateLimitWaits: r.rateLimitWaits,
+    durationMs: r.durationMs,
+  };
+}
+
+function printSummary(io: CliIo, location: string, r: RecordedScanResult, dryRun: boolean): void {
+  const out = (line: string) => writeLine(io.stdout, line);
+  const label = dryRun ? 'dry run' : `scan ${r.scanId}`;
+  out(`${label} of ${printable(location)}: ${r.status} in ${formatDuration(r.durationMs)}`);
+  out(
+    `  ${formatCount(r.dirs)} dirs, ${formatCount(r.files)} files (${formatCount(r.mediaFiles)} media), ` +
+      `${formatBytes(r.bytes)}`,
+  );
+  const verb = dryRun ? 'would be ' : '';
+  out(
+    `  ${verb}created ${formatCount(r.created)}, ${verb}updated ${formatCount(r.updated)}, ` +
+      `${verb}deleted ${formatCount(r.deleted)}, unchanged ${formatCount(r.unchanged)}, skipped ${formatCount(r.skipped)}`,
+  );
+  if (r.retries || r.rateLimitWaits) {
+    out(`  retries ${formatCount(r.retries)}, rate-limit waits ${formatCount(r.rateLimitWaits)}`);
+  }
+  if (r.errors) {
+    out(
+      `  errors ${formatCount(r.errors)}${r.errors > r.errorSample.length ? ` (first ${r.errorSample.length})` : ''}:`,
+    );
+    for (const e of r.errorSample)
+      out(`    ${printable(e.path)}  ${e.code}  ${printable(e.message)}`);
+  }
+}

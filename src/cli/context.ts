@@ -1,0 +1,32 @@
+import { statSync } from 'node:fs';
+import { App } from '../app.js';
+import { loadConfig } from '../config/env.js';
+import { parseStorageSpec, type StorageSpec } from '../storage/url.js';
+import { UsageError } from './errors.js';
+
+/** What every command shares: where output goes and how to open the app. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function openApp(io: CliIo, db: string | undefined): Promise<App> {
+  const config = loadConfig(io.env);
+  return App.open({ database: db ?? config.database, tenant: config.tenant, env: io.env });
+}
+
+/** A path or URL as typed, checked so that a typo gets a clear line instead of a failed scan. */
+export function storageSpecFrom(input: string, extra: Record<string, unknown> = {}): StorageSpec {
+  const spec = parseStorageSpec(input, extra);
+  if (spec.kind === 'local') {
+    const st = statSync(spec.location, { throwIfNoEntry: false });
+    if (!st) throw new UsageError(`no such folder: ${input}`);
+    if (!st.isDirectory()) throw new UsageError(`not a folder: ${input}`);
+  }
+  return spec;
+}
+
+export function writeLine(stream: NodeJS.WritableStream, line: string): void {
+  stream.write(line + '\n');
+}

@@ -1,0 +1,54 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { IndexError } from '../db/errors.js';
+import { StorageError } from '../storage/errors.js';
+import { redactUrl } from '../storage/url.js';
+import { lsCommand } from './commands/ls.js';
+import { scanCommand } from './commands/scan.js';
+import { scansCommand } from './commands/scans.js';
+import type { CliIo } from './context.js';
+import { UsageError } from './errors.js';
+
+/**
+ * Runs the command line and resolves to the exit code. Every failure the user can cause
+ * becomes one line on stderr; a stack trace only with TRAWL_DEBUG=1.
+ */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('trawl')
+    .description('index the files of local folders and remote storages into a database')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s.startsWith('error: ') ? `trawl: ${s.slice(7)}` : s),
+    });
+  scanCommand(program, io, (code) => (exitCode = code));
+  lsCommand(program, io);
+  scansCommand(program, io);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // already printed by commander
+    io.stderr.write(`trawl: ${describe(error)}\n`);
+    if (io.env.TRAWL_DEBUG === '1' && error instanceof Error) io.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (
+    error instanceof UsageError ||
+    error instanceof IndexError ||
+    error instanceof InvalidArgumentError
+  ) {
+    return redactUrl(error.message);
+  }
+  if (error instanceof StorageError) return redactUrl(`${error.message} (${error.code})`);
+  const message = error instanceof Error ? error.message : String(error);
+  return `unexpected error: ${redactUrl(message)} (set TRAWL_DEBUG=1 for details)`;
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}

@@ -1,0 +1,71 @@
+/**
+ * The entries repository contract: the hot path of reconciliation. Each dialect implements
+ * it with its driver directly (prepared statements on SQLite, array parameters on
+ * PostgreSQL), because a query builder per row costs more than the write itself.
+ */
+
+export interface EntryScope {
+  tenantId: number;
+  storageId: number;
+}
+
+export interface IndexedEntry {
+  id: number;
+  path: string;
+  isDir: boolean;
+  size: number;
+  mtime: number;
+  etag: string | null;
+  mediaKind: string | null;
+}
+
+export interface EntryWrite {
+  path: string;
+  parent: string;
+  name: string;
+  isDir: boolean;
+  size: number;
+  mtime: number;
+  etag: string | null;
+  mediaKind: string | null;
+}
+
+/** An entry to remove; a directory takes its whole subtree with it. */
+export interface Removal {
+  path: string;
+  isDir: boolean;
+}
+
+export interface EntryRef {
+  id: number;
+  isDir: boolean;
+}
+
+/** What one batch actually did, as the database saw it (exact even when scans overlap). */
+export interface ApplyResult {
+  created: EntryRef[];
+  updated: EntryRef[];
+  deleted: EntryRef[];
+}
+
+export interface ListEntriesOptions {
+  recursive?: boolean;
+}
+
+export interface EntryRepository {
+  /** The indexed children of each directory, in one round trip. Directories with none are absent. */
+  childrenOf(scope: EntryScope, dirs: readonly string[]): Promise<Map<string, IndexedEntry[]>>;
+  /**
+   * One transaction: removals first (subtrees included), then upserts that change a row
+   * only when something differs.
+   */
+  apply(
+    scope: EntryScope,
+    removals: readonly Removal[],
+    writes: readonly EntryWrite[],
+  ): Promise<ApplyResult>;
+  /** Files and directories strictly below `dir`. */
+  countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }>;
+  /** Children of `dir` (or its whole subtree), ordered by path bytewise. */
+  list(scope: EntryScope, dir: string, options?: ListEntriesOptions): AsyncIterable<IndexedEntry>;
+}

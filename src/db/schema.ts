@@ -1,0 +1,77 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** A counter column: defaults to 0 on insert. */
+type Counter = ColumnType<number, number | undefined, number>;
+
+/**
+ * Table types shared by both dialects. Booleans are 0/1 integers and times are epoch
+ * milliseconds in both, so rows read the same whatever the database.
+ */
+export interface Database {
+  tenants: TenantsTable;
+  storages: StoragesTable;
+  entries: EntriesTable;
+  scans: ScansTable;
+}
+
+export interface TenantsTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+}
+
+export interface StoragesTable {
+  id: Generated<number>;
+  tenant_id: number;
+  name: string;
+  kind: string;
+  /** Secret-free name of the place, unique per tenant and kind. */
+  location: string;
+  /** JSON of the raw options. */
+  options: string;
+  version: number;
+  enabled: number;
+  max_concurrency: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EntriesTable {
+  id: Generated<number>;
+  tenant_id: number;
+  storage_id: number;
+  path: string;
+  parent: string;
+  name: string;
+  is_dir: number;
+  size: number;
+  mtime: number;
+  etag: string | null;
+  media_kind: string | null;
+}
+
+export interface ScansTable {
+  id: Generated<number>;
+  tenant_id: number;
+  storage_id: number;
+  status: string;
+  started_at: number;
+  finished_at: number | null;
+  dirs: Counter;
+  files: Counter;
+  media_files: Counter;
+  bytes: Counter;
+  created: Counter;
+  updated: Counter;
+  deleted: Counter;
+  unchanged: Counter;
+  skipped: Counter;
+  errors: Counter;
+  /** JSON array of {path, code, message}. */
+  error_sample: ColumnType<string, string | undefined, string>;
+  retries: Counter;
+  rate_limit_waits: Counter;
+  duration_ms: Counter;
+  /** JSON of the scan options. */
+  options: string;
+}

@@ -1,0 +1,91 @@
+import type { EntryWrite, IndexedEntry, Removal } from '../db/entries.js';
+import { parentOf } from '../storage/paths.js';
+import type { Entry } from '../storage/types.js';
+import { isCountedMedia, mediaKindOf } from './media.js';
+
+/** What one directory's listing means for the index. */
+export interface DirDiff {
+  writes: EntryWrite[];
+  removals: Removal[];
+  /** Of the writes, how many are files that are new to the index (dry-run counts). */
+  newFiles: number;
+  changedFiles: number;
+  unchangedFiles: number;
+  dirs: number;
+  files: number;
+  mediaFiles: number;
+  bytes: number;
+  skipped: number;
+}
+
+export function emptyDiff(): DirDiff {
+  return {
+    writes: [],
+    removals: [],
+    newFiles: 0,
+    changedFiles: 0,
+    unchangedFiles: 0,
+    dirs: 0,
+    files: 0,
+    mediaFiles: 0,
+    bytes: 0,
+    skipped: 0,
+  };
+}
+
+/**
+ * Diffs one directory's complete listing against what the index holds for its children,
+ * adding the result to `into`. Only differences produce writes, so an unchanged directory
+ * costs one read and no write. A child whose type changed (file ↔ directory) is removed
+ * and written anew, so a directory that became a file loses its subtree.
+ */
+export function diffDirectory(
+  listing: readonly Entry[],
+  indexed: readonly IndexedEntry[] | undefined,
+  into: DirDiff,
+): void {
+  const old = new Map<string, IndexedEntry>();
+  if (indexed) for (const e of indexed) old.set(e.path, e);
+  for (const e of listing) {
+    if (e.skip) {
+      into.skipped++;
+      continue;
+    }
+    const mediaKind = e.isDir ? null : mediaKindOf(e.name);
+    const etag = e.etag ?? null;
+    if (e.isDir) into.dirs++;
+    else {
+      into.files++;
+      into.bytes += e.size;
+      if (isCountedMedia(mediaKind)) into.mediaFiles++;
+    }
+    const prev = old.get(e.path);
+    if (prev) old.delete(e.path);
+    if (prev && prev.isDir === e.isDir) {
+      if (
+        prev.size === e.size &&
+        prev.mtime === e.mtime &&
+        prev.etag === etag &&
+        prev.mediaKind === mediaKind
+      ) {
+        if (!e.isDir) into.unchangedFiles++;
+        continue;
+      }
+      if (!e.isDir) into.changedFiles++;
+    } else {
+      if (prev) into.removals.push({ path: prev.path, isDir: prev.isDir });
+      if (!e.isDir) into.newFiles++;
+    }
+    into.writes.push({
+      path: e.path,
+      parent: parentOf(e.path),
+      name: e.name,
+      isDir: e.isDir,
+      size: e.size,
+      mtime: e.mtime,
+      etag,
+      mediaKind,
+    });
+  }
+  for (const gone of old.values()) into.removals.push({ path: gone.path, isDir: gone.isDir });
+}

@@ -1,0 +1,64 @@
+import type { EntryRepository } from '../db/entries.js';
+import type { ScanRepository } from '../db/repositories/scans.js';
+import type { StorageService } from '../storage/service.js';
+import { scan, type ScanOptions } from './engine.js';
+import { emptyCounters, type ScanResult } from './result.js';
+
+export interface ScanRunnerDeps {
+  storage: StorageService;
+  entries: EntryRepository;
+  scans: ScanRepository;
+}
+
+export interface ScanTarget {
+  tenantId: number;
+  storageId: number;
+}
+
+export interface RecordedScanResult extends ScanResult {
+  /** null for a dry run, which records nothing. */
+  scanId: number | null;
+  storageId: number;
+}
+
+/** Options worth keeping in the scan history (no callbacks, no signal). */
+function recordable(o: ScanOptions): Record<string, unknown> {
+  const { signal: _s, onProgress: _p, onChanges: _c, ...rest } = o;
+  return { ...rest, maxDepth: rest.maxDepth === Infinity ? null : rest.maxDepth };
+}
+
+/**
+ * Runs one scan and keeps its history: a `running` row first (so a crashed scan is
+ * visible), its final status and counters at the end.
+ */
+export async function runScan(
+  deps: ScanRunnerDeps,
+  target: ScanTarget,
+  options: ScanOptions = {},
+): Promise<RecordedScanResult> {
+  const scanId = options.dryRun ? null : await deps.scans.start(target, recordable(options));
+  const handle = deps.storage.handle(target.storageId);
+  let result: ScanResult;
+  try {
+    result = await scan(
+      {
+        storage: handle,
+        entries: deps.entries,
+        storageStats: () => deps.storage.stats(target.storageId),
+      },
+      target,
+      options,
+    );
+  } catch (error) {
+    if (scanId !== null) {
+      await deps.scans.finish(scanId, 'failed', {
+        ...emptyCounters(),
+        errors: 1,
+        errorSample: [{ path: '/', code: 'INTERNAL', message: (error as Error).message }],
+      });
+    }
+    throw error;
+  }
+  if (scanId !== null) await deps.scans.finish(scanId, result.status, result);
+  return { ...result, scanId, storageId: target.storageId };
+}

@@ -1,0 +1,73 @@
+import { InvalidConfigError, UnavailableError } from '../errors.js';
+import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { MemoryTree } from './memory-tree.js';
+
+/**
+ * Named trees for `memory://name` URLs within one process. Tests and benches register a
+ * tree, then scan it through the same registry, StorageService and engine as a real storage.
+ */
+const volumes = new Map<string, MemoryTree>();
+
+export function registerMemoryVolume(name: string, tree: MemoryTree): MemoryTree {
+  volumes.set(name, tree);
+  return tree;
+}
+
+export function unregisterMemoryVolume(name: string): void {
+  volumes.delete(name);
+}
+
+export interface MemoryOptions {
+  /** Name of a tree registered with {@link registerMemoryVolume}. */
+  volume: string;
+}
+
+export class MemoryClient implements StorageClient {
+  readonly #volume: string;
+  #tree: MemoryTree | undefined;
+
+  constructor(options: MemoryOptions) {
+    this.#volume = options.volume;
+  }
+
+  async connect(): Promise<void> {
+    const tree = volumes.get(this.#volume);
+    if (!tree) throw new UnavailableError(`memory volume "${this.#volume}" is not registered`);
+    this.#tree = tree;
+  }
+
+  async close(): Promise<void> {
+    this.#tree = undefined;
+  }
+
+  async check(): Promise<void> {
+    this.#connected();
+  }
+
+  list(dir: string, options?: ListOptions): Promise<Entry[]> {
+    return this.#connected().list(dir, options?.signal);
+  }
+
+  #connected(): MemoryTree {
+    if (!this.#tree) throw new UnavailableError('memory client is not connected');
+    return this.#tree;
+  }
+}
+
+export const memoryBackend: BackendInfo<MemoryOptions> = {
+  schemes: ['memory'],
+  fromUrl: (url) => ({ volume: decodeURIComponent(url.host || url.pathname.replace(/^\/+/, '')) }),
+  parseOptions(raw) {
+    const volume = (raw as { volume?: unknown } | null)?.volume;
+    if (typeof volume !== 'string' || volume === '') {
+      throw new InvalidConfigError(
+        `memory storage needs a "volume" name, got ${JSON.stringify(volume)}`,
+      );
+    }
+    return { volume };
+  },
+  create: (options) => new MemoryClient(options),
+  redact: (options) => ({ ...options }),
+  location: (options) => `memory://${options.volume}`,
+  limitHost: (options) => options.volume,
+};

@@ -1,0 +1,34 @@
+import { InvalidConfigError } from './errors.js';
+import { localBackend } from './backends/local.js';
+import { memoryBackend } from './backends/memory.js';
+import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
+
+/**
+ * Every kind of storage trawl knows. Adding a backend is one file plus one line here.
+ */
+export const BACKENDS = {
+  local: localBackend,
+  memory: memoryBackend,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own options type
+} satisfies Record<string, BackendInfo<any>>;
+
+export type StorageKind = keyof typeof BACKENDS;
+
+export function isStorageKind(kind: string): kind is StorageKind {
+  return Object.hasOwn(BACKENDS, kind);
+}
+
+export function backendFor(kind: string): BackendInfo<unknown> {
+  if (!isStorageKind(kind)) {
+    throw new InvalidConfigError(
+      `unknown storage kind ${JSON.stringify(kind)}; expected one of ${Object.keys(BACKENDS).join(', ')}`,
+    );
+  }
+  return BACKENDS[kind] as BackendInfo<unknown>;
+}
+
+/** Validated options, then an unconnected client. */
+export function createClient(kind: string, rawOptions: unknown, deps: BackendDeps): StorageClient {
+  const backend = backendFor(kind);
+  return backend.create(backend.parseOptions(rawOptions), deps);
+}

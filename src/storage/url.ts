@@ -1,0 +1,49 @@
+import { InvalidConfigError } from './errors.js';
+import { BACKENDS, backendFor, type StorageKind } from './registry.js';
+
+export interface StorageSpec {
+  kind: StorageKind;
+  /** Validated options. */
+  options: unknown;
+  /** Stable, secret-free name of the place (finds the storage again on the next scan). */
+  location: string;
+}
+
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * Reads what a user typed: a URL (`webdav://…`, `memory://name`) or a plain local path.
+ * Extra options (from flags) are merged over what the URL says.
+ */
+export function parseStorageSpec(input: string, extra: Record<string, unknown> = {}): StorageSpec {
+  let kind: StorageKind;
+  let raw: Record<string, unknown>;
+  if (URL_LIKE.test(input)) {
+    let url: URL;
+    try {
+      url = new URL(input);
+    } catch {
+      throw new InvalidConfigError(`not a valid storage URL: ${redactUrl(input)}`);
+    }
+    const scheme = url.protocol.slice(0, -1).toLowerCase();
+    const found = (
+      Object.entries(BACKENDS) as [StorageKind, (typeof BACKENDS)[StorageKind]][]
+    ).find(([, b]) => (b.schemes as readonly string[]).includes(scheme));
+    if (!found?.[1].fromUrl) {
+      throw new InvalidConfigError(`unsupported storage URL scheme "${scheme}:"`);
+    }
+    kind = found[0];
+    raw = { ...found[1].fromUrl(url), ...extra };
+  } else {
+    kind = 'local';
+    raw = { root: input, ...extra };
+  }
+  const backend = backendFor(kind);
+  const options = backend.parseOptions(raw);
+  return { kind, options, location: backend.location(options) };
+}
+
+/** Removes a password from anything that looks like a URL, for messages and logs. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@/\s]*@/gi, '$1:***@');
+}
