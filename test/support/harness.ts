@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from '../../src/app.js';
+import { MemoryTree } from '../../src/storage/backends/memory-tree.js';
+import { registerMemoryVolume, unregisterMemoryVolume } from '../../src/storage/backends/memory.js';
+import type { StorageRecord } from '../../src/db/repositories/storages.js';
+import type { IndexedEntry } from '../../src/db/entries.js';
+
+let counter = 0;
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = 'trawl-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface MemoryFixture {
+  app: App;
+  tree: MemoryTree;
+  storage: StorageRecord;
+  volume: string;
+  /** Every indexed entry of the storage, ordered by path. */
+  indexed(): Promise<IndexedEntry[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * An App on a fresh SQLite file (or `database` when given) with one memory storage
+ * registered in it. Each call gets its own volume name and database.
+ */
+export async function memoryFixture(
+  options: { database?: string; tree?: MemoryTree } = {},
+): Promise<MemoryFixture> {
+  const dir = tempDir();
+  const volume = `vol-${process.pid}-${++counter}-${Math.random().toString(36).slice(2)}`;
+  const tree = registerMemoryVolume(volume, options.tree ?? new MemoryTree());
+  const app = await App.open({
+    database: options.database ?? join(dir.path, 'index.db'),
+    tenant: 'default',
+  });
+  const storage = await app.index.storages.upsert({
+    tenantId: app.tenantId,
+    name: volume,
+    kind: 'memory',
+    location: `memory://${volume}`,
+    options: { volume },
+  });
+  return {
+    app,
+    tree,
+    storage,
+    volume,
+    async indexed() {
+      const out: IndexedEntry[] = [];
+      const scope = { tenantId: storage.tenantId, storageId: storage.id };
+      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) out.push(e);
+      return out;
+    },
+    async close() {
+      await app.close();
+      unregisterMemoryVolume(volume);
+      dir.cleanup();
+    },
+  };
+}
+
+/** The tree as sorted [path, isDir, size, mtime] rows, comparable with the index. */
+export function treeRows(tree: MemoryTree): Array<[string, boolean, number, number]> {
+  return [...tree.walk()]
+    .map((e) => [e.path, e.isDir, e.size, e.mtime] as [string, boolean, number, number])
+    .sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+}
+
+export function indexRows(entries: IndexedEntry[]): Array<[string, boolean, number, number]> {
+  return entries.map((e) => [e.path, e.isDir, e.size, e.mtime]);
+}
