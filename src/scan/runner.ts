@@ -40,15 +40,16 @@ export async function runScan(
   const handle = deps.storage.handle(target.storageId);
   let result: ScanResult;
   try {
-    result = await scan(
-      {
-        storage: handle,
-        entries: deps.entries,
-        storageStats: () => deps.storage.stats(target.storageId),
-      },
-      target,
-      options,
-    );
+    // The service counts per storage over its lifetime; a scan reports only its own share.
+    const base = deps.storage.stats(target.storageId);
+    const storageStats = () => {
+      const now = deps.storage.stats(target.storageId);
+      return {
+        retries: now.retries - base.retries,
+        rateLimitWaits: now.rateLimitWaits - base.rateLimitWaits,
+      };
+    };
+    result = await scan({ storage: handle, entries: deps.entries, storageStats }, target, options);
   } catch (error) {
     if (scanId !== null) {
       await deps.scans.finish(scanId, 'failed', {
