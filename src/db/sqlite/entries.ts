@@ -67,7 +67,7 @@ export class SqliteEntryRepository implements EntryRepository {
       .prepare(
         `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
        WHERE storage_id = ? AND tenant_id = ? AND path = ?
-         AND (is_dir IS NOT ?1 OR size IS NOT ?2 OR mtime IS NOT ?3 OR etag IS NOT ?4 OR media_kind IS NOT ?5)
+         AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
        RETURNING id`,
       )
       .pluck();
@@ -180,6 +180,11 @@ export class SqliteEntryRepository implements EntryRepository {
         storageId,
         tenantId,
         w.path,
+        isDir,
+        w.size,
+        w.mtime,
+        w.etag,
+        w.mediaKind,
       ) as number | undefined;
       if (updated !== undefined)
         result.updated.push({ id: updated, isDir: w.isDir } satisfies EntryRef);
