@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Dialect } from '../../src/db/dialect.js';
+import { tempDir } from './harness.js';
+
+/** Every dialect the repository suites run against, as Kysely's own suite loops over its own. */
+export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
+
+/** The maintenance database: test databases are created and dropped through it. */
+export const PG_ADMIN_URL =
+  process.env.TRAWL_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let reachable: Promise<string | undefined> | undefined;
+
+/** undefined when PostgreSQL answers, else why not. */
+function pgProblem(): Promise<string | undefined> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return undefined;
+    } catch (error) {
+      return (error as Error).message || String(error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return reachable;
+}
+
+/**
+ * Whether tests of this dialect must be skipped. PostgreSQL that cannot be reached skips
+ * its tests on a developer's machine; with `TRAWL_REQUIRE_SERVICES` set (CI) it is an error.
+ */
+export async function skipDialect(dialect: Dialect): Promise<boolean> {
+  if (dialect === 'sqlite') return false;
+  const problem = await pgProblem();
+  if (problem === undefined) return false;
+  if (process.env.TRAWL_REQUIRE_SERVICES) {
+    throw new Error(
+      `PostgreSQL at ${PG_ADMIN_URL} is unreachable (${problem}), and TRAWL_REQUIRE_SERVICES is set`,
+    );
+  }
+  return true;
+}
+
+export interface TestDatabase {
+  dialect: Dialect;
+  /** What `openIndex` / `App.open` take: a SQLite file or a postgres:// URL. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database of its own for one test: a fresh SQLite file, or a fresh PostgreSQL database. */
+export async function createDatabase(dialect: Dialect): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = tempDir('trawl-db-');
+    return { dialect, url: join(dir.path, 'index.db'), drop: async () => dir.cleanup() };
+  }
+  const name = `trawl_t_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    dialect,
+    url: url.toString(),
+    // FORCE: a test that failed half-way may leave a connection open.
+    drop: () =>
+      admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
+  };
+}
+
+/** Runs SQL on a test database through a short-lived connection (stats, counts, checks). */
+export async function withPg<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
