@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Dialect } from '../../src/db/dialect.js';
+import type { Index } from '../../src/db/open.js';
+import type { SqliteEntryRepository } from '../../src/db/sqlite/entries.js';
 import { tempDir } from './harness.js';
 
 /** Every dialect the repository suites run against, as Kysely's own suite loops over its own. */
@@ -91,4 +94,40 @@ export async function withPg<T>(url: string, work: (client: pg.Client) => Promis
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Rows of `entries` that `work` inserted, rewrote or deleted, as the database saw it: on
+ * SQLite, temporary triggers on the repository's own connection count every row change
+ * (`total_changes()` would also count the scans table); on PostgreSQL, every row whose
+ * version (xmin, ctid) changed, appeared or vanished.
+ */
+export async function rowsWritten(index: Index, work: () => Promise<unknown>): Promise<number> {
+  if (index.dialect === 'sqlite') {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    raw.exec(`CREATE TEMP TABLE IF NOT EXISTS entry_writes (n INTEGER NOT NULL);
+      DELETE FROM entry_writes; INSERT INTO entry_writes VALUES (0);`);
+    for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+      raw.exec(`CREATE TEMP TRIGGER IF NOT EXISTS count_${op} AFTER ${op} ON main.entries
+        BEGIN UPDATE entry_writes SET n = n + 1; END`);
+    }
+    try {
+      await work();
+      return raw.prepare('SELECT n FROM entry_writes').pluck().get() as number;
+    } finally {
+      for (const op of ['INSERT', 'UPDATE', 'DELETE']) raw.exec(`DROP TRIGGER count_${op}`);
+    }
+  }
+  const versions = async () => {
+    const { rows } = await sql<{ id: number; v: string }>`
+      SELECT id, xmin::text || ctid::text AS v FROM entries`.execute(index.db);
+    return new Map(rows.map((r) => [Number(r.id), r.v]));
+  };
+  const before = await versions();
+  await work();
+  const after = await versions();
+  let written = 0;
+  for (const [id, v] of after) if (before.get(id) !== v) written++;
+  for (const id of before.keys()) if (!after.has(id)) written++;
+  return written;
 }
