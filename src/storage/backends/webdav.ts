@@ -1,0 +1,631 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { XMLParser } from 'fast-xml-parser';
+import {
+  AuthFailedError,
+  InvalidConfigError,
+  NotFoundError,
+  PermissionDeniedError,
+  ProtocolError,
+  RateLimitedError,
+  StorageError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.js';
+import { joinPath } from '../paths.js';
+import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+
+export interface WebdavOptions {
+  /** `http(s)://host[:port]/path` of the storage's root, without credentials. */
+  url: string;
+  /** Basic-auth user. @default env TRAWL_WEBDAV_USER, else none */
+  username?: string;
+  /** Basic-auth password. @default env TRAWL_WEBDAV_PASSWORD, else none */
+  password?: string;
+  /** One request (headers and body) may take this long. @default 30000 */
+  timeoutMs: number;
+  /** Connections kept alive to the server. @default 64 */
+  maxSockets: number;
+  /** Accept a TLS certificate that does not verify (self-signed). @default false */
+  insecure: boolean;
+  /** Largest multistatus body accepted, in bytes. @default 268435456 (256 MiB) */
+  maxResponseBytes: number;
+}
+
+/** Only what the scan needs: an empty body makes many servers compute every property. */
+const PROPFIND_BODY =
+  '<?xml version="1.0" encoding="utf-8"?>\n' +
+  '<d:propfind xmlns:d="DAV:"><d:prop>' +
+  '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/>' +
+  '</d:prop></d:propfind>';
+
+/**
+ * Hides a URL's password. (`url.ts` has the general one, but importing it from a backend
+ * would close an import cycle through the registry.)
+ */
+function redactUrl(text: string): string {
+  return text.replace(/(\/\/[^/\s:@]*):[^@/\s]*@/g, '$1:***@');
+}
+
+const SOCKET_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
+
+interface HttpFailure {
+  status?: number;
+  retryAfter?: string | undefined;
+  /** Node / OpenSSL error code for failures below HTTP. */
+  code?: string | undefined;
+  message?: string;
+}
+
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Every native WebDAV failure becomes a StorageError here, and nowhere else. */
+export function mapWebdavError(failure: HttpFailure, path: string, where: string): StorageError {
+  const at = `${where} (${path})`;
+  const { status, code } = failure;
+  if (status !== undefined) {
+    const retryAfterMs = parseRetryAfter(failure.retryAfter);
+    switch (status) {
+      case 401:
+        return new AuthFailedError(`${at}: 401 Unauthorized: wrong or missing credentials`, {
+          path,
+        });
+      case 403:
+        return new PermissionDeniedError(`${at}: 403 Forbidden`, { path });
+      case 404:
+      case 410:
+        return new NotFoundError(`${at}: ${status}: no such directory`, { path });
+      case 405:
+      case 501:
+        return new InvalidConfigError(
+          `${at}: ${status}: the server does not accept PROPFIND here; is this a WebDAV URL?`,
+          { path },
+        );
+      case 408:
+      case 504:
+        return new TimeoutError(`${at}: ${status}: the server timed out`, { path });
+      case 429:
+        return new RateLimitedError(`${at}: 429 Too Many Requests`, { path, retryAfterMs });
+      case 500:
+      case 502:
+      case 503:
+        return new UnavailableError(`${at}: ${status} from the server`, {
+          path,
+          retryAfterMs,
+        });
+      default:
+        if (status >= 300 && status < 400) {
+          return new ProtocolError(`${at}: unexpected redirect (${status}); not followed`, {
+            path,
+          });
+        }
+        return new ProtocolError(`${at}: unexpected HTTP status ${status}`, {
+          path,
+          retryable: status >= 500,
+        });
+    }
+  }
+  const message = failure.message ?? 'request failed';
+  if (code === 'TIMEOUT' || code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') {
+    return new TimeoutError(`${at}: ${message}`, { path });
+  }
+  if (code !== undefined && SOCKET_UNAVAILABLE.has(code)) {
+    return new UnavailableError(`${at}: ${code}: ${message}`, { path });
+  }
+  if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return new InvalidConfigError(
+      `${at}: TLS certificate not trusted (${code}); set insecure=true only for a server you trust`,
+      { path },
+    );
+  }
+  return new ProtocolError(`${at}: ${code ? `${code}: ` : ''}${message}`, { path });
+}
+
+const XML_ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos|[^;\s&]*);?/g;
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** XML's predefined and numeric character references; anything else is not well-formed. */
+function decodeXmlText(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(XML_ENTITY, (match, ref: string) => {
+    if (match.endsWith(';')) {
+      if (ref in NAMED) return NAMED[ref]!;
+      if (ref.startsWith('#')) {
+        const cp =
+          ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : Number(ref.slice(1));
+        if (Number.isInteger(cp) && cp > 0 && cp <= 0x10ffff) return String.fromCodePoint(cp);
+      }
+    }
+    throw new ProtocolError(`undefined or malformed XML entity ${JSON.stringify(match)}`);
+  });
+}
+
+/**
+ * Percent-decodes one path segment as UTF-8. A segment that is not valid percent-encoded
+ * UTF-8 (a raw `%` from a careless server, Latin-1 bytes) is decoded where it can be and
+ * kept literally where it cannot, rather than failing the directory.
+ */
+export function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
+/** The decoded path of an href (absolute URL or absolute path), without a trailing slash. */
+export function hrefPath(href: string): string {
+  let raw = href.trim();
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(raw);
+  if (scheme) raw = raw.slice(scheme[0].length);
+  const segments = raw.split('/').filter((s) => s !== '');
+  return '/' + segments.map(decodeSegment).join('/');
+}
+
+const parser = new XMLParser({
+  removeNSPrefix: true,
+  ignoreAttributes: true,
+  parseTagValue: false,
+  processEntities: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  isArray: (name) => name === 'response' || name === 'propstat',
+});
+
+type Props = Record<string, unknown>;
+interface DavResponse {
+  href?: unknown;
+  status?: unknown;
+  propstat?: Array<{ prop?: unknown; status?: unknown }>;
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return decodeXmlText(value);
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+function statusCode(value: unknown): number | undefined {
+  const m = /^HTTP\/\S+\s+(\d{3})/.exec(text(value) ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Parses a PROPFIND Depth 1 multistatus into the directory's children. `dirPath` is the
+ * decoded server path of the directory; its own response is left out. Throws
+ * ProtocolError on anything that could make the listing incomplete or wrong: a DOCTYPE
+ * (entity expansion, external entities), a truncated document, a child that is not a
+ * direct child, a child with an error status.
+ */
+export function parseMultistatus(body: string, dirPath: string, dir: string): Entry[] {
+  if (/<!DOCTYPE|<!ENTITY/i.test(body)) {
+    throw new ProtocolError(
+      `refusing a multistatus with a DOCTYPE or ENTITY declaration (${dir})`,
+      {
+        path: dir,
+      },
+    );
+  }
+  if (!/<\/(?:[A-Za-z_][\w.-]*:)?multistatus\s*>\s*$/.test(body)) {
+    throw new ProtocolError(`multistatus for ${dir} is truncated or not a multistatus`, {
+      path: dir,
+    });
+  }
+  let doc: { multistatus?: { response?: DavResponse[] } | string };
+  try {
+    doc = parser.parse(body) as typeof doc;
+  } catch (error) {
+    throw new ProtocolError(`unparsable multistatus for ${dir}: ${(error as Error).message}`, {
+      path: dir,
+      cause: error,
+    });
+  }
+  const ms = doc.multistatus;
+  if (ms === undefined) throw new ProtocolError(`no multistatus element for ${dir}`, { path: dir });
+  const responses = typeof ms === 'string' ? [] : (ms.response ?? []);
+  const self = dirPath.replace(/\/+$/, '');
+  const entries: Entry[] = [];
+  for (const r of responses) {
+    const href = text(r.href);
+    if (href === undefined)
+      throw new ProtocolError(`a response without href in ${dir}`, { path: dir });
+    const path = hrefPath(href);
+    // The collection itself (some servers leave it out, some omit its trailing slash).
+    if (path === (self || '/')) continue;
+    const slash = path.lastIndexOf('/');
+    const parent = path.slice(0, slash);
+    const name = path.slice(slash + 1);
+    if (parent !== self) {
+      throw new ProtocolError(
+        `multistatus for ${dir} lists ${JSON.stringify(href)}, which is not a direct child`,
+        { path: dir },
+      );
+    }
+    const responseStatus = statusCode(r.status);
+    if (responseStatus !== undefined && (responseStatus < 200 || responseStatus > 299)) {
+      throw new ProtocolError(
+        `server answered ${responseStatus} for child ${JSON.stringify(name)} of ${dir}`,
+        { path: dir },
+      );
+    }
+    const props: Props = {};
+    for (const ps of r.propstat ?? []) {
+      const s = statusCode(ps.status);
+      if (s !== undefined && (s < 200 || s > 299)) continue;
+      if (ps.prop && typeof ps.prop === 'object') Object.assign(props, ps.prop);
+    }
+    const type = props.resourcetype;
+    const isDir = typeof type === 'object' && type !== null && 'collection' in type;
+    const length = Number(text(props.getcontentlength) ?? 0);
+    const modified = Date.parse(text(props.getlastmodified) ?? '');
+    const entry: Entry = {
+      path: joinPath(dir, name),
+      name,
+      isDir,
+      size: isDir || !Number.isFinite(length) ? 0 : length,
+      mtime: Number.isNaN(modified) ? 0 : modified,
+    };
+    const etag = text(props.getetag);
+    if (etag) entry.etag = etag;
+    entries.push(entry);
+  }
+  return entries;
+}
+
+function encodePath(path: string): string {
+  if (path === '/') return '';
+  return path
+    .split('/')
+    .slice(1)
+    .map((s) => encodeURIComponent(s))
+    .join('/');
+}
+
+interface Response {
+  status: number;
+  body: string;
+}
+
+/** A WebDAV server, listed with PROPFIND Depth 1 over keep-alive connections. */
+export class WebdavClient implements StorageClient {
+  readonly #options: WebdavOptions;
+  readonly #base: URL;
+  /** Server path of the root, decoded, no trailing slash (`` for the server root). */
+  readonly #basePath: string;
+  readonly #authorization: string | undefined;
+  #agent: HttpAgent | undefined;
+
+  constructor(options: WebdavOptions) {
+    this.#options = options;
+    this.#base = new URL(options.url);
+    this.#basePath = hrefPath(this.#base.pathname).replace(/^\/$/, '');
+    this.#authorization =
+      options.username !== undefined
+        ? 'Basic ' +
+          Buffer.from(`${options.username}:${options.password ?? ''}`, 'utf8').toString('base64')
+        : undefined;
+  }
+
+  async connect(): Promise<void> {
+    if (!this.#agent) {
+      const agentOptions = {
+        keepAlive: true,
+        maxSockets: this.#options.maxSockets,
+        maxFreeSockets: this.#options.maxSockets,
+      };
+      this.#agent =
+        this.#base.protocol === 'https:'
+          ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !this.#options.insecure })
+          : new HttpAgent(agentOptions);
+    }
+    await this.check();
+  }
+
+  async close(): Promise<void> {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+
+  async check(): Promise<void> {
+    const res = await this.#propfind('/', '0', undefined);
+    if (res.status !== 207) throw mapWebdavError({ status: res.status }, '/', this.#where());
+  }
+
+  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+    const res = await this.#propfind(dir, '1', options?.signal);
+    if (res.status !== 207) {
+      throw new ProtocolError(
+        `${this.#where()} (${dir}): expected 207 Multi-Status, got ${res.status}`,
+        { path: dir },
+      );
+    }
+    const dirPath = dir === '/' ? this.#basePath || '/' : this.#basePath + dir;
+    return parseMultistatus(res.body, dirPath, dir);
+  }
+
+  #where(): string {
+    return `PROPFIND ${redactUrl(this.#base.origin)}`;
+  }
+
+  async #propfind(
+    dir: string,
+    depth: '0' | '1',
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    if (signal?.aborted) throw new StorageError('CANCELLED', 'listing cancelled', { path: dir });
+    try {
+      return await this.#request(dir, depth, signal);
+    } catch (error) {
+      // A kept-alive socket the server closed while idle fails at once on reuse; one
+      // fresh connection is the documented remedy, not a retry of a failed request.
+      if ((error as { reusedSocket?: boolean }).reusedSocket)
+        return this.#request(dir, depth, signal);
+      throw error;
+    }
+  }
+
+  #request(dir: string, depth: '0' | '1', signal: AbortSignal | undefined): Promise<Response> {
+    const agent = this.#agent;
+    if (!agent) {
+      return Promise.reject(new UnavailableError('WebDAV client is not connected', { path: dir }));
+    }
+    const base = this.#base.pathname.endsWith('/')
+      ? this.#base.pathname
+      : `${this.#base.pathname}/`;
+    const encoded = encodePath(dir);
+    const path = base + encoded + (encoded ? '/' : '');
+    const headers: Record<string, string | number> = {
+      Depth: depth,
+      'Content-Type': 'application/xml; charset=utf-8',
+      'Content-Length': Buffer.byteLength(PROPFIND_BODY),
+    };
+    if (this.#authorization) headers.Authorization = this.#authorization;
+    const send = this.#base.protocol === 'https:' ? httpsRequest : httpRequest;
+    const where = this.#where();
+    const limit = this.#options.maxResponseBytes;
+
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: StorageError) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        req.destroy();
+        reject(error);
+      };
+      const req = send({
+        protocol: this.#base.protocol,
+        hostname: this.#base.hostname,
+        port: this.#base.port || undefined,
+        method: 'PROPFIND',
+        path,
+        headers,
+        agent,
+      });
+      const timer = setTimeout(
+        () =>
+          fail(
+            mapWebdavError(
+              {
+                code: 'TIMEOUT',
+                message: `no complete answer within ${this.#options.timeoutMs} ms`,
+              },
+              dir,
+              where,
+            ),
+          ),
+        this.#options.timeoutMs,
+      );
+      const onAbort = () => fail(new StorageError('CANCELLED', 'listing cancelled', { path: dir }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (settled) return;
+        const mapped = mapWebdavError({ code: error.code, message: error.message }, dir, where);
+        if (req.reusedSocket && !responded) Object.assign(mapped, { reusedSocket: true });
+        fail(mapped);
+      });
+      let responded = false;
+      req.on('response', (res: IncomingMessage) => {
+        responded = true;
+        const status = res.statusCode ?? 0;
+        if (status !== 207) {
+          res.resume();
+          const failure = { status, retryAfter: res.headers['retry-after'] };
+          if (status >= 200 && status < 300) {
+            fail(
+              new ProtocolError(`${where} (${dir}): expected 207 Multi-Status, got ${status}`, {
+                path: dir,
+              }),
+            );
+          } else {
+            fail(mapWebdavError(failure, dir, where));
+          }
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > limit) {
+            fail(
+              new ProtocolError(`${where} (${dir}): multistatus larger than ${limit} bytes`, {
+                path: dir,
+              }),
+            );
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (error: NodeJS.ErrnoException) =>
+          fail(
+            mapWebdavError(
+              { code: error.code ?? 'ECONNRESET', message: error.message },
+              dir,
+              where,
+            ),
+          ),
+        );
+        res.on('close', () => {
+          if (!res.complete) {
+            fail(
+              mapWebdavError(
+                { code: 'ECONNRESET', message: 'connection closed before the answer was complete' },
+                dir,
+                where,
+              ),
+            );
+          }
+        });
+        res.on('end', () => {
+          if (settled) return;
+          if (!res.complete) return; // 'close' reports it
+          settled = true;
+          cleanup();
+          resolve({ status, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      req.end(PROPFIND_BODY);
+    });
+  }
+}
+
+const KNOWN = new Set([
+  'url',
+  'username',
+  'password',
+  'timeoutMs',
+  'maxSockets',
+  'insecure',
+  'maxResponseBytes',
+]);
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new InvalidConfigError(
+      `Expected \`${name}\` to be an integer from 1 and up, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') {
+    throw new InvalidConfigError(`Expected \`${name}\` to be a string, got ${typeof value}`);
+  }
+  return value;
+}
+
+function parseWebdavOptions(raw: unknown): WebdavOptions {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  if (typeof r.url !== 'string' || r.url === '') {
+    throw new InvalidConfigError(
+      `webdav storage needs a "url" (http:// or https://), got ${JSON.stringify(r.url)}`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(r.url);
+  } catch {
+    throw new InvalidConfigError(`webdav "url" is not a valid URL: ${redactUrl(r.url)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidConfigError(
+      `webdav "url" must be http:// or https://, got ${JSON.stringify(url.protocol)}`,
+    );
+  }
+  // Credentials live in their own options, never inside the stored URL.
+  let username = optionalString(r.username, 'username');
+  let password = optionalString(r.password, 'password');
+  if (url.username) username ??= decodeURIComponent(url.username);
+  if (url.password) password ??= decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  const insecure = r.insecure === true || r.insecure === 'true' || r.insecure === '1';
+  const options: WebdavOptions = {
+    url: url.href.replace(/\/+$/, ''),
+    timeoutMs: positiveInt(r.timeoutMs, 'timeoutMs', 30_000),
+    maxSockets: positiveInt(r.maxSockets, 'maxSockets', 64),
+    insecure,
+    maxResponseBytes: positiveInt(r.maxResponseBytes, 'maxResponseBytes', 256 * 1024 * 1024),
+  };
+  if (username !== undefined) options.username = username;
+  if (password !== undefined) options.password = password;
+  return options;
+}
+
+export const webdavBackend: BackendInfo<WebdavOptions> = {
+  schemes: ['webdav', 'webdavs'],
+  fromUrl(url) {
+    const raw: Record<string, unknown> = {};
+    // Query parameters are options (timeoutMs=…); unknown ones (maxConcurrency, read by
+    // the StorageService) pass through and are ignored here.
+    for (const [key, value] of url.searchParams) raw[key] = value;
+    const http = new URL(
+      url.href.replace(/^webdavs?:/i, (s) => (s.toLowerCase() === 'webdavs:' ? 'https:' : 'http:')),
+    );
+    if (url.username) raw.username = decodeURIComponent(url.username);
+    if (url.password) raw.password = decodeURIComponent(url.password);
+    http.username = '';
+    http.password = '';
+    http.search = '';
+    raw.url = http.href;
+    return raw;
+  },
+  parseOptions: parseWebdavOptions,
+  create(options, deps) {
+    const withEnv = { ...options };
+    withEnv.username ??= deps.env.TRAWL_WEBDAV_USER || undefined;
+    withEnv.password ??= deps.env.TRAWL_WEBDAV_PASSWORD || undefined;
+    if (withEnv.username === undefined) delete withEnv.username;
+    if (withEnv.password === undefined) delete withEnv.password;
+    return new WebdavClient(withEnv);
+  },
+  redact(options) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options)) if (KNOWN.has(k)) out[k] = v;
+    if (options.password !== undefined) out.password = '***';
+    return out;
+  },
+  location(options) {
+    const url = new URL(options.url);
+    const scheme = url.protocol === 'https:' ? 'webdavs' : 'webdav';
+    const user = options.username ? `${encodeURIComponent(options.username)}@` : '';
+    return `${scheme}://${user}${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  },
+  limitHost: (options) => new URL(options.url).host,
+};
