@@ -1,5 +1,6 @@
 import { InvalidConfigError } from './errors.js';
 import { BACKENDS, backendFor, type StorageKind } from './registry.js';
+import { serviceOptionsFromUrl, splitServiceOptions } from './limits/options.js';
 
 export interface StorageSpec {
   kind: StorageKind;
@@ -33,14 +34,22 @@ export function parseStorageSpec(input: string, extra: Record<string, unknown> =
       throw new InvalidConfigError(`unsupported storage URL scheme "${scheme}:"`);
     }
     kind = found[0];
-    raw = { ...found[1].fromUrl(url), ...extra };
+    // The StorageService's settings (`?maxConcurrency=16`) are not the backend's business.
+    const own = serviceOptionsFromUrl(url);
+    raw = { ...found[1].fromUrl(url), ...own, ...extra };
   } else {
     kind = 'local';
     raw = { root: input, ...extra };
   }
   const backend = backendFor(kind);
-  const options = backend.parseOptions(raw);
-  return { kind, options, location: backend.location(options) };
+  const split = splitServiceOptions(raw);
+  const options = backend.parseOptions(split.backend);
+  // Kept beside the backend's options; the StorageService takes them out again at connect.
+  return {
+    kind,
+    options: { ...(options as object), ...split.service },
+    location: backend.location(options),
+  };
 }
 
 /** Removes a password from anything that looks like a URL, for messages and logs. */

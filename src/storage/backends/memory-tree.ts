@@ -1,6 +1,7 @@
 import { StorageError, type StorageErrorCode } from '../errors.js';
 import { normalizePath, baseName, parentOf, joinPath } from '../paths.js';
 import type { Entry } from '../types.js';
+import { seededRandom } from '../../util/random.js';
 
 interface FileNode {
   isDir: false;
@@ -23,20 +24,72 @@ export interface InjectedFault {
   times?: number;
 }
 
+export interface RateLimitOptions {
+  /** Retry-After sent with each 429, in ms; none when unset (the client backs off on its own). */
+  retryAfterMs?: number;
+  /** Seed of the draw that picks which requests are refused (same seed, same requests). @default 1 */
+  seed?: number;
+}
+
+/** What a tree saw, for tests and benchmarks. Trees built with one shared object count together. */
+export interface MemoryStats {
+  /** list calls received (refused ones included). */
+  lists: number;
+  /** list calls being answered now, and the most seen at once. */
+  inFlight: number;
+  maxInFlight: number;
+  /** Connects attempted, and how many of them failed. */
+  connects: number;
+  connectFailures: number;
+  /** check calls received. */
+  checks: number;
+  /** list calls answered RATE_LIMITED by {@link MemoryTree.rateLimit}. */
+  rateLimited: number;
+  /** Clients connected and not yet closed. */
+  openClients: number;
+}
+
+export function emptyMemoryStats(): MemoryStats {
+  return {
+    lists: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    connects: 0,
+    connectFailures: 0,
+    checks: 0,
+    rateLimited: 0,
+    openClients: 0,
+  };
+}
+
 /**
  * An in-memory directory tree: the storage behind the `memory` backend, for tests and
  * benchmarks. Mutate it between scans; inject failures, latency and listing hooks to
- * see how the engine and the StorageService react.
+ * see how the engine and the StorageService react. It also plays a server: connects cost
+ * time and can fail, it can answer a share of requests with 429, and it can be stopped and
+ * started — a restart breaks every connection made before it, as a real server's would.
  */
 export class MemoryTree {
   readonly #root: DirNode = { isDir: true, mtime: 0, children: new Map() };
   readonly #faults = new Map<string, InjectedFault & { left: number }>();
+  #connectFault: (InjectedFault & { left: number }) | undefined;
+  #rateLimit: { share: number; retryAfterMs?: number; draw: () => number } | undefined;
+  #running = true;
+  /** Bumped by every start(): a connection from an older generation is dead. */
+  #generation = 0;
   /** Added to every list call. */
   latencyMs = 0;
+  /** Added to every connect. */
+  connectLatencyMs = 0;
   /** Runs before every list (after the latency); may throw a StorageError or mutate the tree. */
   beforeList: ((dir: string) => void | Promise<void>) | undefined;
   /** Observability for tests: calls made and the highest number of concurrent lists seen. */
-  readonly stats = { lists: 0, inFlight: 0, maxInFlight: 0 };
+  readonly stats: MemoryStats;
+
+  /** @param options.stats share one stats object between trees (two volumes on one host). */
+  constructor(options: { stats?: MemoryStats } = {}) {
+    this.stats = options.stats ?? emptyMemoryStats();
+  }
 
   mkdir(path: string, mtime = 0): this {
     this.#ensureDir(normalizePath(path), mtime);
@@ -93,9 +146,88 @@ export class MemoryTree {
     return this;
   }
 
+  /** Makes connects fail with this code (`times` times, default always). */
+  failConnect(fault: StorageErrorCode | InjectedFault): this {
+    const f = typeof fault === 'string' ? { code: fault } : fault;
+    this.#connectFault = { ...f, left: f.times ?? Infinity };
+    return this;
+  }
+
+  /**
+   * Answers `share` (0–1) of list calls with RATE_LIMITED (HTTP 429), chosen by a seeded
+   * draw. 0 turns it off.
+   */
+  rateLimit(share: number, options: RateLimitOptions = {}): this {
+    if (!(share >= 0 && share <= 1)) {
+      throw new RangeError(`Expected \`share\` to be a number from 0 to 1, got ${share}`);
+    }
+    this.#rateLimit =
+      share === 0
+        ? undefined
+        : { share, retryAfterMs: options.retryAfterMs, draw: seededRandom(options.seed ?? 1) };
+    return this;
+  }
+
+  /** Clears every injected fault: directory faults, connect faults and rate limiting. */
   clearFaults(): this {
     this.#faults.clear();
+    this.#connectFault = undefined;
+    this.#rateLimit = undefined;
     return this;
+  }
+
+  /** The server goes down: every connect, check and list answers UNAVAILABLE. */
+  stop(): this {
+    this.#running = false;
+    return this;
+  }
+
+  /** The server comes back; connections made before are gone for good (reconnect). */
+  start(): this {
+    if (!this.#running) {
+      this.#running = true;
+      this.#generation++;
+    }
+    return this;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /**
+   * A client connects: costs {@link connectLatencyMs}, may fail as injected. Resolves to the
+   * connection's generation, which the client hands back with every request.
+   */
+  async connect(): Promise<number> {
+    this.stats.connects++;
+    try {
+      if (this.connectLatencyMs > 0) await sleep(this.connectLatencyMs);
+      if (!this.#running) throw this.#down();
+      const fault = this.#connectFault;
+      if (fault && fault.left > 0) {
+        fault.left--;
+        throw new StorageError(fault.code, fault.message ?? `injected ${fault.code} on connect`, {
+          retryAfterMs: fault.retryAfterMs,
+        });
+      }
+    } catch (error) {
+      this.stats.connectFailures++;
+      throw error;
+    }
+    this.stats.openClients++;
+    return this.#generation;
+  }
+
+  /** A connected client closes. */
+  disconnect(): void {
+    this.stats.openClients--;
+  }
+
+  /** The liveness probe of a connection made at `generation`. */
+  async check(generation?: number): Promise<void> {
+    this.stats.checks++;
+    this.#alive(generation);
   }
 
   /** Every entry below the root, depth-first, for comparing an index with the tree. */
@@ -109,12 +241,25 @@ export class MemoryTree {
     }
   }
 
-  async list(dir: string, signal?: AbortSignal): Promise<Entry[]> {
+  /**
+   * One directory's listing. `generation` is the caller's connection (from {@link connect});
+   * without it the call is not tied to a connection (tests that list the tree directly).
+   */
+  async list(dir: string, signal?: AbortSignal, generation?: number): Promise<Entry[]> {
     this.stats.lists++;
     this.stats.inFlight++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
     try {
       if (this.latencyMs > 0) await sleep(this.latencyMs, signal);
+      this.#alive(generation);
+      const limited = this.#rateLimit;
+      if (limited && limited.draw() < limited.share) {
+        this.stats.rateLimited++;
+        throw new StorageError('RATE_LIMITED', `429 Too Many Requests listing ${dir}`, {
+          path: dir,
+          retryAfterMs: limited.retryAfterMs,
+        });
+      }
       if (this.beforeList) await this.beforeList(dir);
       const fault = this.#faults.get(dir);
       if (fault && fault.left > 0) {
@@ -139,6 +284,17 @@ export class MemoryTree {
     } finally {
       this.stats.inFlight--;
     }
+  }
+
+  #alive(generation: number | undefined): void {
+    if (!this.#running) throw this.#down();
+    if (generation !== undefined && generation !== this.#generation) {
+      throw new StorageError('UNAVAILABLE', 'connection reset: the memory server restarted');
+    }
+  }
+
+  #down(): StorageError {
+    return new StorageError('UNAVAILABLE', 'connection refused: the memory server is stopped');
   }
 
   #lookup(path: string): Node | undefined {

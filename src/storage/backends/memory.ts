@@ -25,27 +25,32 @@ export interface MemoryOptions {
 export class MemoryClient implements StorageClient {
   readonly #volume: string;
   #tree: MemoryTree | undefined;
+  /** The tree's generation at connect: after a restart of the tree this connection is dead. */
+  #generation = 0;
 
   constructor(options: MemoryOptions) {
     this.#volume = options.volume;
   }
 
   async connect(): Promise<void> {
+    if (this.#tree) return;
     const tree = volumes.get(this.#volume);
     if (!tree) throw new UnavailableError(`memory volume "${this.#volume}" is not registered`);
+    this.#generation = await tree.connect();
     this.#tree = tree;
   }
 
   async close(): Promise<void> {
+    this.#tree?.disconnect();
     this.#tree = undefined;
   }
 
   async check(): Promise<void> {
-    this.#connected();
+    await this.#connected().check(this.#generation);
   }
 
-  list(dir: string, options?: ListOptions): Promise<Entry[]> {
-    return this.#connected().list(dir, options?.signal);
+  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+    return this.#connected().list(dir, options?.signal, this.#generation);
   }
 
   #connected(): MemoryTree {

@@ -1,0 +1,182 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthFailedError, StorageError } from '../src/storage/errors.js';
+import { StorageService } from '../src/storage/service.js';
+import type { Entry, StorageClient } from '../src/storage/types.js';
+import { Configs } from './service.helpers.js';
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A client whose connect waits for the test to let it finish. */
+class FakeClient implements StorageClient {
+  static made: FakeClient[] = [];
+  readonly options: unknown;
+  readonly gate = deferred();
+  connects = 0;
+  closed = 0;
+  lists = 0;
+
+  constructor(options: unknown) {
+    this.options = options;
+    FakeClient.made.push(this);
+  }
+  async connect() {
+    this.connects++;
+    await this.gate.promise;
+  }
+  async close() {
+    this.closed++;
+  }
+  async check() {}
+  async list(dir: string): Promise<Entry[]> {
+    this.lists++;
+    return [{ path: `${dir === '/' ? '' : dir}/x`, name: 'x', isDir: false, size: 1, mtime: 1 }];
+  }
+}
+
+const createClient = (_kind: string, options: unknown) => new FakeClient(options);
+
+describe('StorageService client registry', () => {
+  let service: StorageService | undefined;
+  afterEach(async () => {
+    for (const c of FakeClient.made) c.gate.resolve();
+    await service?.closeAll();
+    FakeClient.made = [];
+  });
+
+  it('connects once for 100 concurrent callers, and other ids never wait on it', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: { n: 1 } });
+    configs.add({ id: 2, options: { n: 2 } });
+    service = new StorageService({ lookup: configs.lookup, createClient });
+    const callers = Array.from({ length: 100 }, () => service!.getClient(1));
+    await new Promise((r) => setImmediate(r));
+    expect(FakeClient.made).toHaveLength(1);
+
+    // Storage 2 connects and answers while storage 1's connect is still hanging.
+    const second = service.getClient(2);
+    await new Promise((r) => setImmediate(r));
+    FakeClient.made[1]!.gate.resolve();
+    const c2 = (await second) as FakeClient;
+    expect(c2.options).toEqual({ n: 2 });
+    expect(FakeClient.made[0]!.connects).toBe(1);
+
+    FakeClient.made[0]!.gate.resolve();
+    const clients = await Promise.all(callers);
+    expect(new Set(clients).size).toBe(1);
+    expect(FakeClient.made).toHaveLength(2);
+    expect(FakeClient.made[0]!.connects).toBe(1);
+    expect(await service.getClient(1)).toBe(clients[0]);
+    expect(configs.lookups).toBe(2);
+  });
+
+  it('rejects every waiter of a failed connect with the same typed error and does not cache it', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: {} });
+    service = new StorageService({ lookup: configs.lookup, createClient });
+    const callers = Array.from({ length: 100 }, () =>
+      service!.getClient(1).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    );
+    await new Promise((r) => setImmediate(r));
+    const failure = new AuthFailedError('bad password for storage 1');
+    FakeClient.made[0]!.gate.reject(failure);
+    const errors = await Promise.all(callers);
+    expect(errors.every((e) => e === failure)).toBe(true);
+    expect((errors[0] as StorageError).code).toBe('AUTH_FAILED');
+    expect(FakeClient.made[0]!.closed).toBe(1);
+
+    const again = service.getClient(1);
+    await new Promise((r) => setImmediate(r));
+    expect(FakeClient.made).toHaveLength(2);
+    FakeClient.made[1]!.gate.resolve();
+    expect(await again).toBe(FakeClient.made[1]);
+  });
+
+  it('looks the config up once per connect, not per request', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: {} });
+    service = new StorageService({ lookup: configs.lookup, createClient });
+    const handle = service.handle(1);
+    const first = handle.list('/');
+    await new Promise((r) => setImmediate(r));
+    FakeClient.made[0]!.gate.resolve();
+    await first;
+    await Promise.all(Array.from({ length: 50 }, () => handle.list('/')));
+    await handle.check();
+    expect(configs.lookups).toBe(1);
+    expect(FakeClient.made[0]!.lists).toBe(51);
+  });
+
+  it('replaces the client on a new version and closes it when disabled or deleted', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: { v: 1 } });
+    service = new StorageService({ lookup: configs.lookup, createClient });
+    FakeClient.made.length = 0;
+    const connect = async () => {
+      const p = service!.getClient(1);
+      await new Promise((r) => setImmediate(r));
+      FakeClient.made.at(-1)!.gate.resolve();
+      return (await p) as FakeClient;
+    };
+    const a = await connect();
+
+    await service.refresh(1); // same version: kept
+    expect(a.closed).toBe(0);
+    expect(await service.getClient(1)).toBe(a);
+
+    configs.add({ id: 1, options: { v: 2 }, version: 2 });
+    await service.refresh(1);
+    expect(a.closed).toBe(1);
+    const b = await connect();
+    expect(b).not.toBe(a);
+    expect(b.options).toEqual({ v: 2 });
+
+    configs.add({ id: 1, options: { v: 2 }, version: 2, enabled: false });
+    await service.refresh(1);
+    expect(b.closed).toBe(1);
+    expect(service.liveIds()).toEqual([]);
+    await expect(service.getClient(1)).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'storage 1 is disabled',
+    });
+
+    configs.add({ id: 1, options: {}, version: 3 });
+    const c = await connect();
+    configs.map.delete(1);
+    await service.refresh(1);
+    expect(c.closed).toBe(1);
+    await expect(service.getClient(1)).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'storage 1 does not exist',
+    });
+  });
+
+  it('closeAll closes live clients and connects in flight, then refuses new requests', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: {} });
+    configs.add({ id: 2, options: {} });
+    service = new StorageService({ lookup: configs.lookup, createClient });
+    const first = service.getClient(1);
+    await new Promise((r) => setImmediate(r));
+    FakeClient.made[0]!.gate.resolve();
+    await first;
+    const pending = service.getClient(2).catch((e: unknown) => e);
+    await new Promise((r) => setImmediate(r));
+    const closing = service.closeAll();
+    FakeClient.made[1]!.gate.resolve();
+    await closing;
+    expect(FakeClient.made.map((c) => c.closed)).toEqual([1, 1]);
+    expect(await pending).toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(service.handle(1).list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
