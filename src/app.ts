@@ -17,22 +17,34 @@ export class App {
   readonly index: Index;
   readonly storage: StorageService;
   readonly tenantId: number;
+  /** Storages known to this process only (dry runs of unregistered places), by negative id. */
+  readonly #unsaved: Map<number, StorageRecord>;
 
-  private constructor(index: Index, storage: StorageService, tenantId: number) {
+  private constructor(
+    index: Index,
+    storage: StorageService,
+    tenantId: number,
+    unsaved: Map<number, StorageRecord>,
+  ) {
     this.index = index;
     this.storage = storage;
     this.tenantId = tenantId;
+    this.#unsaved = unsaved;
   }
 
   static async open(options: AppOptions): Promise<App> {
     const index = await openIndex(options.database);
     try {
       const tenantId = await index.tenants.ensure(options.tenant);
+      const unsaved = new Map<number, StorageRecord>();
       const storage = new StorageService({
-        lookup: (id) => lookupStorage(index, id),
+        lookup: async (id) => {
+          const s = unsaved.get(id) ?? (await index.storages.get(id));
+          return s && toConfig(s);
+        },
         env: options.env ?? process.env,
       });
-      return new App(index, storage, tenantId);
+      return new App(index, storage, tenantId, unsaved);
     } catch (error) {
       await index.close();
       throw error;
@@ -54,6 +66,30 @@ export class App {
     return this.index.storages.findByLocation(this.tenantId, spec.kind, spec.location);
   }
 
+  /**
+   * The registered storage at this place, or one that lives only in this process: a dry run
+   * of a place never scanned must not register it (it writes nothing). Its negative id
+   * matches no index rows, so everything it lists counts as new.
+   */
+  async storageForDryRun(spec: StorageSpec): Promise<StorageRecord> {
+    const found = await this.findStorage(spec);
+    if (found) return found;
+    const id = -(this.#unsaved.size + 1);
+    const record: StorageRecord = {
+      id,
+      tenantId: this.tenantId,
+      name: spec.location,
+      kind: spec.kind,
+      location: spec.location,
+      options: spec.options,
+      version: 1,
+      enabled: true,
+      maxConcurrency: null,
+    };
+    this.#unsaved.set(id, record);
+    return record;
+  }
+
   scan(storage: StorageRecord, options: ScanOptions = {}): Promise<RecordedScanResult> {
     return runScan(
       { storage: this.storage, entries: this.index.entries, scans: this.index.scans },
@@ -68,9 +104,7 @@ export class App {
   }
 }
 
-async function lookupStorage(index: Index, id: number): Promise<StorageConfig | undefined> {
-  const s = await index.storages.get(id);
-  if (!s) return undefined;
+function toConfig(s: StorageRecord): StorageConfig {
   const config: StorageConfig = {
     id: s.id,
     tenantId: s.tenantId,

@@ -4,11 +4,21 @@ import { loadConfig } from '../config/env.js';
 import { parseStorageSpec, type StorageSpec } from '../storage/url.js';
 import { UsageError } from './errors.js';
 
+/** The part of a stream the CLI writes to; a test hands in a collector. */
+export interface OutStream {
+  write(chunk: string): unknown;
+  /** A progress line is drawn only on a terminal. */
+  isTTY?: boolean;
+  columns?: number;
+}
+
 /** What every command shares: where output goes and how to open the app. */
 export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WriteStream;
+  stdout: OutStream;
+  stderr: OutStream;
   env: NodeJS.ProcessEnv;
+  /** Cancels a running scan as Ctrl-C does (SIGINT and SIGTERM are always heard too). */
+  signal?: AbortSignal;
 }
 
 export async function openApp(io: CliIo, db: string | undefined): Promise<App> {
@@ -27,6 +37,6 @@ export function storageSpecFrom(input: string, extra: Record<string, unknown> = 
   return spec;
 }
 
-export function writeLine(stream: NodeJS.WritableStream, line: string): void {
+export function writeLine(stream: OutStream, line: string): void {
   stream.write(line + '\n');
 }

@@ -1,4 +1,5 @@
 import type { ScanProgress } from '../scan/result.js';
+import type { OutStream } from './context.js';
 import { formatBytes, formatCount } from './format.js';
 
 /**
@@ -6,11 +7,11 @@ import { formatBytes, formatCount } from './format.js';
  * Does nothing when stderr is not a terminal.
  */
 export class ProgressLine {
-  readonly #stream: NodeJS.WriteStream;
+  readonly #stream: OutStream;
   readonly #enabled: boolean;
   #shown = false;
 
-  constructor(stream: NodeJS.WriteStream = process.stderr) {
+  constructor(stream: OutStream = process.stderr) {
     this.#stream = stream;
     this.#enabled = stream.isTTY === true;
   }

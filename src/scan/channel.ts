@@ -1,18 +1,35 @@
+interface Pending<T> {
+  item: T;
+  weight: number;
+  resolve: (accepted: boolean) => void;
+}
+
 /**
  * A bounded hand-off from the listers to the reconciler, bounded by weight (entries), so
  * that a database slower than the storage makes the listers wait instead of filling memory.
  * An item heavier than the whole capacity is still admitted when the channel is empty, so a
  * huge directory cannot deadlock it.
+ *
+ * Puts are admitted strictly in arrival order (a light item never overtakes a heavy one
+ * waiting for room), and takers see items in that order. The engine relies on this: a
+ * parent's listing is put before its subdirectories are queued, so it is reconciled no later
+ * than any of theirs, and a cancelled scan never leaves children indexed under a missing
+ * parent.
  */
 export class Channel<T> {
   readonly #capacity: number;
-  readonly #items: Array<{ item: T; weight: number }> = [];
+  /** Admitted items from #head on; the consumed prefix is dropped now and then. */
+  #items: Array<{ item: T; weight: number }> = [];
+  #head = 0;
   #weight = 0;
   #closed = false;
-  #putWaiters: Array<() => void> = [];
+  #pending: Array<Pending<T>> = [];
   #takeWaiter: (() => void) | undefined;
 
   constructor(capacity: number) {
+    if (!(capacity >= 1)) {
+      throw new RangeError(`Expected \`capacity\` to be a number from 1 and up, got ${capacity}`);
+    }
     this.#capacity = capacity;
   }
 
@@ -20,54 +37,109 @@ export class Channel<T> {
     return this.#closed;
   }
 
-  /** Waits while full; returns false when the channel was closed (the item is dropped). */
-  async put(item: T, weight: number): Promise<boolean> {
-    while (!this.#closed && this.#items.length > 0 && this.#weight + weight > this.#capacity) {
-      await new Promise<void>((resolve) => this.#putWaiters.push(resolve));
+  /** Items admitted and not yet taken. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Their total weight (at most the capacity, unless one item alone is heavier). */
+  get weight(): number {
+    return this.#weight;
+  }
+
+  /** Puts waiting for room. */
+  get waitingPuts(): number {
+    return this.#pending.length;
+  }
+
+  /** Waits while full; resolves false when the channel was closed (the item is dropped). */
+  put(item: T, weight: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#pending.length === 0 && this.#fits(weight)) {
+      this.#enqueue(item, weight);
+      return Promise.resolve(true);
     }
-    if (this.#closed) return false;
-    this.#items.push({ item, weight });
-    this.#weight += weight;
-    this.#wakeTaker();
-    return true;
+    return new Promise<boolean>((resolve) => this.#pending.push({ item, weight, resolve }));
   }
 
   /**
-   * The next batch: waits for a first item, then gathers more until `maxWeight` is reached,
-   * `maxWaitMs` has passed since the first item, or the channel is closed and empty.
+   * The next batch, in put order: waits for a first item, then gathers more until the next
+   * item would take the batch over `maxWeight` (a single heavier item makes a batch on its
+   * own), `maxWaitMs` has passed since the first item, or the channel is closed and empty.
    * Returns an empty array only when the channel is closed and drained.
    */
   async takeBatch(maxWeight: number, maxWaitMs: number): Promise<T[]> {
-    while (this.#items.length === 0 && !this.#closed) await this.#waitForItem();
+    while (this.length === 0 && !this.#closed) await this.#waitForItem();
     const batch: T[] = [];
     let weight = 0;
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
-      while (this.#items.length > 0 && weight < maxWeight) {
-        const next = this.#items.shift()!;
+      let full = false;
+      while (this.length > 0) {
+        const next = this.#items[this.#head]!;
+        if (batch.length > 0 && weight + next.weight > maxWeight) {
+          full = true;
+          break;
+        }
+        this.#shift();
         this.#weight -= next.weight;
         weight += next.weight;
         batch.push(next.item);
       }
-      this.#wakePutters();
+      this.#admit();
       const left = deadline - Date.now();
-      if (weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) return batch;
+      if (full || weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) {
+        return batch;
+      }
       await this.#waitForItem(left);
     }
   }
 
-  /** No more puts; takers drain what is left. */
+  /** No more puts; waiting puts are refused; takers drain what is left. */
   close(): void {
     this.#closed = true;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const p of pending) p.resolve(false);
     this.#wakeTaker();
-    this.#wakePutters();
   }
 
   /** Close and drop what is queued (cancellation). */
   discard(): void {
-    this.#items.length = 0;
+    this.#items = [];
+    this.#head = 0;
     this.#weight = 0;
     this.close();
+  }
+
+  #shift(): void {
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #fits(weight: number): boolean {
+    return this.length === 0 || this.#weight + weight <= this.#capacity;
+  }
+
+  #enqueue(item: T, weight: number): void {
+    this.#items.push({ item, weight });
+    this.#weight += weight;
+    this.#wakeTaker();
+  }
+
+  /** Admits waiting puts, oldest first, while the oldest fits. */
+  #admit(): void {
+    while (this.#pending.length > 0 && this.#fits(this.#pending[0]!.weight)) {
+      const p = this.#pending.shift()!;
+      this.#enqueue(p.item, p.weight);
+      p.resolve(true);
+    }
   }
 
   #waitForItem(timeoutMs?: number): Promise<void> {
@@ -85,11 +157,5 @@ export class Channel<T> {
     const waiter = this.#takeWaiter;
     this.#takeWaiter = undefined;
     waiter?.();
-  }
-
-  #wakePutters(): void {
-    const waiters = this.#putWaiters;
-    this.#putWaiters = [];
-    for (const w of waiters) w();
   }
 }

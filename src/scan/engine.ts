@@ -6,6 +6,7 @@ import type { Entry } from '../storage/types.js';
 import { Channel } from './channel.js';
 import { diffDirectory, emptyDiff } from './diff.js';
 import { Frontier } from './frontier.js';
+import { checkListing } from './listing.js';
 import {
   emptyCounters,
   type ChangeSink,
@@ -85,6 +86,8 @@ class ScanRun {
   readonly #internal = new AbortController();
   #dirsListed = 0;
   #rootFailed = false;
+  /** The caller's signal stopped the scan before it was done. */
+  #cancelled = false;
   #fatal: unknown;
 
   constructor(deps: ScanEngineDeps, scope: EntryScope, options: ScanOptions) {
@@ -110,14 +113,17 @@ class ScanRun {
 
   async run(): Promise<ScanResult> {
     const signal = this.#opts.signal;
-    const onAbort = () => this.#stop();
+    const onAbort = () => {
+      if (!this.#internal.signal.aborted) this.#cancelled = true;
+      this.#stop();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     const ticker = this.#opts.onProgress
       ? setInterval(() => this.#emitProgress(), this.#opts.progressIntervalMs ?? 250)
       : undefined;
     ticker?.unref();
     try {
-      if (signal?.aborted) this.#stop();
+      if (signal?.aborted) onAbort();
       const reconciling = this.#reconcileLoop();
       await this.#walk();
       this.#channel.close();
@@ -147,12 +153,16 @@ class ScanRun {
       if (!item) return;
       try {
         const entries = await this.#deps.storage.list(item.dir, { signal: this.#internal.signal });
+        checkListing(item.dir, entries);
         this.#dirsListed++;
+        // The listing enters the (FIFO) channel before its subdirectories are queued, so a
+        // parent is always reconciled no later than its children: a scan stopped between
+        // batches never leaves entries indexed under a directory the index does not hold.
+        if (!(await this.#channel.put({ dir: item.dir, entries }, entries.length + 1))) continue;
         if (item.depth + 1 < this.#maxDepth) {
           for (const e of entries)
             if (e.isDir && !e.skip) this.#frontier.push({ dir: e.path, depth: item.depth + 1 });
         }
-        await this.#channel.put({ dir: item.dir, entries }, entries.length + 1);
       } catch (error) {
         this.#listingFailed(item.dir, error);
       } finally {
@@ -164,6 +174,7 @@ class ScanRun {
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     try {
       for await (const listing of listTree(ROOT, { signal: this.#internal.signal })) {
+        checkListing(listing.dir, listing.entries);
         this.#dirsListed++;
         if (!(await this.#channel.put(listing, listing.entries.length + 1))) return;
       }
@@ -203,7 +214,9 @@ class ScanRun {
       }
     } catch (error) {
       this.#fatal = error;
-      this.#recordError(ROOT, 'INDEX', `index write failed: ${(error as Error).message}`);
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof SinkError) this.#recordError(ROOT, 'CHANGE_SINK', message);
+      else this.#recordError(ROOT, 'INDEX', `index write failed: ${message}`);
       this.#stop();
     }
   }
@@ -243,11 +256,16 @@ class ScanRun {
       this.#opts.onChanges &&
       (applied.created.length || applied.updated.length || applied.deleted.length)
     ) {
-      await this.#opts.onChanges({
-        created: applied.created.map((r) => r.id),
-        updated: applied.updated.map((r) => r.id),
-        deleted: applied.deleted.map((r) => r.id),
-      });
+      try {
+        await this.#opts.onChanges({
+          created: applied.created.map((r) => r.id),
+          updated: applied.updated.map((r) => r.id),
+          deleted: applied.deleted.map((r) => r.id),
+        });
+      } catch (error) {
+        // The batch is committed but downstream missed it: the scan must not pass as clean.
+        throw new SinkError(`change sink failed: ${(error as Error)?.message ?? String(error)}`);
+      }
     }
   }
 
@@ -260,7 +278,7 @@ class ScanRun {
 
   #status(): FinalStatus {
     if (this.#fatal !== undefined || this.#rootFailed) return 'failed';
-    if (this.#opts.signal?.aborted) return 'cancelled';
+    if (this.#cancelled) return 'cancelled';
     return this.#counters.errors > 0 ? 'partial' : 'succeeded';
   }
 
@@ -295,4 +313,8 @@ class ScanRun {
       elapsedMs: Date.now() - this.#started,
     });
   }
+}
+
+class SinkError extends Error {
+  override name = 'SinkError';
 }

@@ -47,10 +47,14 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      const external = io.signal;
+      const onExternal = () => controller.abort();
+      if (external?.aborted) controller.abort();
+      external?.addEventListener('abort', onExternal, { once: true });
       const progress = new ProgressLine(io.stderr);
       try {
         const storage = flags.dryRun
-          ? ((await app.findStorage(spec)) ?? (await app.ensureStorage(spec)))
+          ? await app.storageForDryRun(spec)
           : await app.ensureStorage(spec);
         const result = await app.scan(storage, {
           maxDepth: flags.depth,
@@ -69,6 +73,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         progress.clear();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        external?.removeEventListener('abort', onExternal);
         await app.close();
       }
     });

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { Channel } from '../src/scan/channel.js';
+import { Frontier } from '../src/scan/frontier.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe(Channel.name, () => {
+  it('admits waiting puts in arrival order: a light item never overtakes a heavy one', async () => {
+    const ch = new Channel<string>(10);
+    const order: string[] = [];
+    expect(await ch.put('a', 8)).toBe(true);
+    const heavy = ch.put('heavy', 9).then((ok) => order.push(`heavy:${ok}`));
+    const light = ch.put('light', 1).then((ok) => order.push(`light:${ok}`));
+    await tick();
+    // 'light' would fit (8 + 1 ≤ 10) but waits behind 'heavy'.
+    expect(ch.length).toBe(1);
+    expect(ch.waitingPuts).toBe(2);
+    expect(await ch.takeBatch(8, 0)).toEqual(['a']);
+    await Promise.all([heavy, light]);
+    expect(order).toEqual(['heavy:true', 'light:true']);
+    expect(await ch.takeBatch(100, 0)).toEqual(['heavy', 'light']);
+  });
+
+  it('admits an item heavier than the capacity once the channel is empty', async () => {
+    const ch = new Channel<string>(5);
+    await ch.put('small', 1);
+    let admitted = false;
+    const big = ch.put('big', 50).then(() => (admitted = true));
+    await tick();
+    expect(admitted).toBe(false);
+    expect(await ch.takeBatch(5, 0)).toEqual(['small']);
+    await big;
+    expect(ch.weight).toBe(50);
+    expect(await ch.takeBatch(5, 0)).toEqual(['big']);
+  });
+
+  it('never lets a batch exceed its weight unless one item alone does', async () => {
+    const ch = new Channel<number>(100);
+    for (const w of [4, 4, 4, 30, 1]) await ch.put(w, w);
+    ch.close();
+    expect(await ch.takeBatch(10, 0)).toEqual([4, 4]);
+    expect(await ch.takeBatch(10, 0)).toEqual([4]);
+    expect(await ch.takeBatch(10, 0)).toEqual([30]);
+    expect(await ch.takeBatch(10, 0)).toEqual([1]);
+    expect(await ch.takeBatch(10, 0)).toEqual([]);
+  });
+
+  it('refuses waiting and later puts once closed, and discard drops what is queued', async () => {
+    const ch = new Channel<string>(1);
+    await ch.put('a', 1);
+    const waiting = ch.put('b', 1);
+    ch.discard();
+    expect(await waiting).toBe(false);
+    expect(await ch.put('c', 1)).toBe(false);
+    expect(await ch.takeBatch(10, 0)).toEqual([]);
+  });
+
+  it('wakes a waiting taker on close', async () => {
+    const ch = new Channel<string>(1);
+    const taken = ch.takeBatch(10, 1000);
+    ch.close();
+    expect(await taken).toEqual([]);
+  });
+});
+
+describe(Frontier.name, () => {
+  it('ends the walk when nothing is queued or being listed', async () => {
+    const f = new Frontier();
+    f.push({ dir: '/', depth: 0 });
+    const root = await f.next();
+    expect(root).toEqual({ dir: '/', depth: 0 });
+    // Another lister waits: the root is still being listed and may yield children.
+    let other: unknown = 'pending';
+    const waiting = f.next().then((x) => (other = x));
+    await tick();
+    expect(other).toBe('pending');
+    f.push({ dir: '/a', depth: 1 });
+    f.done();
+    await waiting;
+    expect(other).toEqual({ dir: '/a', depth: 1 });
+    const last = f.next();
+    f.done();
+    expect(await last).toBe(undefined);
+    expect(f.outstanding).toBe(0);
+  });
+
+  it('hands out nothing more once stopped', async () => {
+    const f = new Frontier();
+    f.push({ dir: '/', depth: 0 });
+    f.stop();
+    expect(await f.next()).toBe(undefined);
+    f.push({ dir: '/b', depth: 1 });
+    expect(f.queued).toBe(1); // the root only: a push after stop is ignored
+    expect(await f.next()).toBe(undefined);
+  });
+});
