@@ -6,6 +6,11 @@
  * Why a thread at all: `fs.promises.stat` per entry costs a libuv round trip each (several
  * times slower than `find`), while sync `readdirSync` + `lstatSync` in a thread runs at
  * near-`find` speed and overlaps with the database writes on the main thread.
+ *
+ * Why batches: one request lists many directories and one reply carries all of them packed
+ * (names joined into one string, types, sizes and mtimes in transferred typed arrays), so
+ * a tree of small directories does not pay a message round trip and a structured clone of
+ * thousands of small strings per directory.
  */
 
 /** Entry type codes sent back in a Uint8Array. */
@@ -14,30 +19,45 @@ export const T_DIR = 1;
 export const T_SYMLINK = 2;
 export const T_SPECIAL = 3;
 export const T_LOOP = 4;
-export const T_GONE = 5;
-export const T_UNREADABLE = 6;
+export const T_UNREADABLE = 5;
 
-export interface ListRequest {
-  id: number;
-  /** Absolute filesystem path of the directory. */
-  fsPath: string;
-  /** Absolute filesystem paths of the storage root and every directory down to fsPath (for loop checks). */
-  ancestors: string[];
+/** Set once per thread: where the storage is and how to treat symbolic links. */
+export interface WorkerConfig {
+  /** Absolute filesystem path of the storage root, without a trailing slash (except `/`). */
+  root: string;
   follow: boolean;
 }
 
+export interface ListRequest {
+  id: number;
+  /** Absolute filesystem paths of the directories to list, in order. */
+  dirs: string[];
+}
+
+export interface ListError {
+  code: string | undefined;
+  message: string;
+}
+
+/**
+ * All listings of one request. Directory `k` owns `counts[k]` consecutive entries; names
+ * are joined with `/` (the one byte a name cannot hold). A directory that could not be
+ * listed has an error at `errors[k]` and no entries.
+ */
 export interface ListReply {
   id: number;
-  names?: string[];
-  types?: Uint8Array;
-  sizes?: Float64Array;
-  mtimes?: Float64Array;
-  error?: { code: string | undefined; message: string };
+  names: string;
+  counts: Uint32Array;
+  types: Uint8Array;
+  sizes: Float64Array;
+  mtimes: Float64Array;
+  errors: Array<ListError | null>;
 }
 
 function workerMain(): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const { parentPort, workerData } =
+    require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const FILE = 0,
@@ -45,66 +65,152 @@ function workerMain(): void {
     SYMLINK = 2,
     SPECIAL = 3,
     LOOP = 4,
-    GONE = 5,
-    UNREADABLE = 6;
+    UNREADABLE = 5;
+  const { root, follow } = workerData as WorkerConfig;
+  const NO_ENTRY = { throwIfNoEntry: false } as const;
+
+  let cap = 4096;
+  let types = new Uint8Array(cap);
+  let sizes = new Float64Array(cap);
+  let mtimes = new Float64Array(cap);
+  let n = 0;
+  let names: string[] = [];
+
+  function grow(): void {
+    cap *= 2;
+    const t = new Uint8Array(cap);
+    t.set(types);
+    const s = new Float64Array(cap);
+    s.set(sizes);
+    const m = new Float64Array(cap);
+    m.set(mtimes);
+    types = t;
+    sizes = s;
+    mtimes = m;
+  }
+
+  function push(name: string, type: number, size: number, mtime: number): void {
+    if (n === cap) grow();
+    names.push(name);
+    types[n] = type;
+    sizes[n] = size;
+    mtimes[n] = mtime;
+    n++;
+  }
+
+  /** The directory and every ancestor up to the root, as `dev:ino`, for loop checks. */
+  function ancestorIds(fsPath: string): string[] {
+    const ids: string[] = [];
+    let p = fsPath;
+    for (;;) {
+      const st = fs.statSync(p);
+      ids.push(st.dev + ':' + st.ino);
+      if (p.length <= root.length) return ids;
+      const cut = p.lastIndexOf('/');
+      p = cut === 0 ? '/' : p.slice(0, cut);
+      if (p.length < root.length) return ids;
+    }
+  }
+
+  /**
+   * Names as the kernel gave them. A name that is not valid UTF-8 cannot be named again
+   * from a JS string (the decoder substitutes U+FFFD), so it is reported as unreadable
+   * instead of silently vanishing from the listing.
+   */
+  function readNames(fsPath: string): { names: string[]; undecodable: Set<number> | null } {
+    const list = fs.readdirSync(fsPath);
+    let suspicious = false;
+    for (const name of list) if (name.includes('\uFFFD')) suspicious = true;
+    if (!suspicious) return { names: list, undecodable: null };
+    const raw = fs.readdirSync(fsPath, { encoding: 'buffer' });
+    const undecodable = new Set<number>();
+    const decoded = raw.map((buf, i) => {
+      const s = buf.toString('utf8');
+      if (!Buffer.from(s, 'utf8').equals(buf)) undecodable.add(i);
+      return s;
+    });
+    return { names: decoded, undecodable };
+  }
+
+  function listOne(fsPath: string): void {
+    const { names: list, undecodable } = readNames(fsPath);
+    const base = fsPath.endsWith('/') ? fsPath : fsPath + '/';
+    let ancestors: string[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i]!;
+      if (undecodable?.has(i)) {
+        push(name, UNREADABLE, 0, 0);
+        continue;
+      }
+      const full = base + name;
+      let st = fs.lstatSync(full, NO_ENTRY);
+      if (st === undefined) continue; // removed between readdir and lstat: nothing to index
+      if (st.isSymbolicLink()) {
+        if (!follow) {
+          push(name, SYMLINK, 0, Math.floor(st.mtimeMs));
+          continue;
+        }
+        let target: import('node:fs').Stats | undefined;
+        try {
+          target = fs.statSync(full, NO_ENTRY);
+        } catch (error) {
+          // A link to itself or round a cycle of links: the kernel gives up with ELOOP.
+          const code = (error as NodeJS.ErrnoException).code;
+          push(name, code === 'ELOOP' ? LOOP : UNREADABLE, 0, 0);
+          continue;
+        }
+        if (target === undefined) {
+          push(name, UNREADABLE, 0, 0); // dangling link
+          continue;
+        }
+        if (target.isDirectory()) {
+          ancestors ??= ancestorIds(fsPath);
+          if (ancestors.includes(target.dev + ':' + target.ino)) {
+            push(name, LOOP, 0, 0);
+            continue;
+          }
+        }
+        st = target;
+      }
+      if (st.isFile()) push(name, FILE, st.size, Math.floor(st.mtimeMs));
+      else if (st.isDirectory()) push(name, DIR, 0, Math.floor(st.mtimeMs));
+      else push(name, SPECIAL, 0, 0);
+    }
+  }
 
   parentPort!.on('message', (req: ListRequest) => {
-    try {
-      const names = fs.readdirSync(req.fsPath);
-      const n = names.length;
-      const types = new Uint8Array(n);
-      const sizes = new Float64Array(n);
-      const mtimes = new Float64Array(n);
-      const base = req.fsPath.endsWith('/') ? req.fsPath : req.fsPath + '/';
-      let ancestorIds: string[] | undefined;
-      for (let i = 0; i < n; i++) {
-        const full = base + names[i];
-        let st = fs.lstatSync(full, { throwIfNoEntry: false });
-        if (st === undefined) {
-          // Vanished between readdir and lstat, or a name that is not valid UTF-8 and so
-          // cannot be named again: either way nothing to index.
-          types[i] = GONE;
-          continue;
-        }
-        if (st.isSymbolicLink()) {
-          if (!req.follow) {
-            types[i] = SYMLINK;
-            continue;
-          }
-          const target = fs.statSync(full, { throwIfNoEntry: false });
-          if (target === undefined) {
-            types[i] = UNREADABLE; // dangling link
-            continue;
-          }
-          if (target.isDirectory()) {
-            ancestorIds ??= req.ancestors.map((p) => {
-              const a = fs.statSync(p);
-              return a.dev + ':' + a.ino;
-            });
-            if (ancestorIds.includes(target.dev + ':' + target.ino)) {
-              types[i] = LOOP;
-              continue;
-            }
-          }
-          st = target;
-        }
-        if (st.isDirectory()) types[i] = DIR;
-        else if (st.isFile()) {
-          types[i] = FILE;
-          sizes[i] = st.size;
-        } else {
-          types[i] = SPECIAL;
-          continue;
-        }
-        mtimes[i] = Math.floor(st.mtimeMs);
+    const counts = new Uint32Array(req.dirs.length);
+    const errors: Array<ListError | null> = [];
+    for (let k = 0; k < req.dirs.length; k++) {
+      const before = n;
+      const namesBefore = names.length;
+      try {
+        listOne(req.dirs[k]!);
+        errors.push(null);
+      } catch (error) {
+        // Never a partial listing: what this directory had pushed is taken back.
+        n = before;
+        names.length = namesBefore;
+        const e = error as NodeJS.ErrnoException;
+        errors.push({ code: e.code, message: e.message });
       }
-      const reply: ListReply = { id: req.id, names, types, sizes, mtimes };
-      parentPort!.postMessage(reply, [types.buffer, sizes.buffer, mtimes.buffer]);
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      const reply: ListReply = { id: req.id, error: { code: e.code, message: e.message } };
-      parentPort!.postMessage(reply);
+      counts[k] = n - before;
     }
+    const reply: ListReply = {
+      id: req.id,
+      names: names.join('/'),
+      counts,
+      types: types.slice(0, n),
+      sizes: sizes.slice(0, n),
+      mtimes: mtimes.slice(0, n),
+      errors,
+    };
+    n = 0;
+    names = [];
+    const transfer = [counts, reply.types, reply.sizes, reply.mtimes].map(
+      (a) => a.buffer as ArrayBuffer,
+    );
+    parentPort!.postMessage(reply, transfer);
   });
 }
 

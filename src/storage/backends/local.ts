@@ -9,11 +9,10 @@ import {
   StorageError,
   UnavailableError,
 } from '../errors.js';
-import { joinPath } from '../paths.js';
+import { ROOT } from '../paths.js';
 import type { BackendInfo, Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
 import {
   T_DIR,
-  T_GONE,
   T_LOOP,
   T_SPECIAL,
   T_SYMLINK,
@@ -21,6 +20,7 @@ import {
   WORKER_SOURCE,
   type ListReply,
   type ListRequest,
+  type WorkerConfig,
 } from './local-worker.js';
 
 export interface LocalOptions {
@@ -28,8 +28,10 @@ export interface LocalOptions {
   root: string;
   /** Follow symbolic links (with loop detection). @default false */
   followSymlinks: boolean;
-  /** Listing threads. @default min(4, available cores) */
+  /** Listing threads. @default min(2, available cores) */
   threads: number;
+  /** List subdirectories ahead of the scan's requests (see {@link LocalClient}). @default true */
+  readAhead: boolean;
 }
 
 const SKIP_BY_TYPE: Record<number, SkipReason> = {
@@ -73,23 +75,54 @@ export function mapLocalError(
   }
 }
 
-interface Pending {
-  dir: string;
+interface Waiter {
   resolve: (entries: Entry[]) => void;
   reject: (error: StorageError) => void;
 }
 
+/** One directory's listing: on its way (filled by request `requestId`) or arrived. */
+type Slot =
+  | { state: 'pending'; requestId: number; waiters: Waiter[] }
+  | { state: 'ready'; entries: Entry[] | StorageError; weight: number; at: number };
+
 interface Lane {
   worker: Worker;
+  /** Directories sent to this thread and not answered yet. */
   outstanding: number;
 }
 
-/** A local folder, listed by a small pool of worker threads. */
+/** Directories in flight across all threads while reading ahead. */
+const MAX_AHEAD_DIRS = 512;
+/** Entries read ahead and not yet asked for (memory stays flat: ~150 bytes each). */
+const MAX_AHEAD_ENTRIES = 65_536;
+/** Directories per request when reading ahead. */
+const MAX_BATCH_DIRS = 64;
+/** A listing read ahead and not asked for within this long is listed again instead. */
+const AHEAD_TTL_MS = 10_000;
+
+/**
+ * A local folder, listed by a small pool of worker threads.
+ *
+ * Read-ahead: the scan engine asks for one directory at a time and spends long stretches
+ * of the main thread in database work; threads answering only what was asked would sit
+ * idle meanwhile. So once a scan descends below the root, the client lists the
+ * subdirectories of every listing it receives ahead of the request, in batches, up to a
+ * fixed budget of entries, and answers later requests from what it read. A listing read
+ * ahead is as complete as one read on request, only a few milliseconds older. Asking for
+ * the root starts a new walk and drops everything read ahead, so a later scan never sees
+ * an earlier scan's listings.
+ */
 export class LocalClient implements StorageClient {
   readonly #options: LocalOptions;
-  readonly #pending = new Map<number, Pending>();
+  readonly #slots = new Map<string, Slot>();
+  /** Directories discovered and not yet sent, in discovery (breadth-first) order. */
+  readonly #ahead = new Map<string, true>();
+  readonly #requests = new Map<number, string[]>();
   #lanes: Lane[] = [];
   #nextId = 0;
+  #aheadOn = false;
+  #aheadEntries = 0;
+  #inflight = 0;
 
   constructor(options: LocalOptions) {
     this.#options = options;
@@ -98,25 +131,26 @@ export class LocalClient implements StorageClient {
   async connect(): Promise<void> {
     await this.check();
     if (this.#lanes.length > 0) return;
+    const config: WorkerConfig = {
+      root: this.#options.root,
+      follow: this.#options.followSymlinks,
+    };
     for (let i = 0; i < this.#options.threads; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: config });
       worker.unref();
       const lane: Lane = { worker, outstanding: 0 };
-      worker.on('message', (reply: ListReply) => {
-        lane.outstanding--;
-        this.#settle(reply);
+      worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
+      worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
+      worker.on('exit', () => {
+        if (this.#lanes.includes(lane)) this.#die('listing thread exited');
       });
-      worker.on('error', (error) =>
-        this.#failAll(new UnavailableError(`listing thread died: ${error.message}`)),
-      );
       this.#lanes.push(lane);
     }
   }
 
   async close(): Promise<void> {
     const lanes = this.#lanes;
-    this.#lanes = [];
-    this.#failAll(new UnavailableError('local client closed'));
+    this.#die('local client closed');
     await Promise.all(lanes.map((l) => l.worker.terminate()));
   }
 
@@ -129,77 +163,167 @@ export class LocalClient implements StorageClient {
 
   list(dir: string, options?: ListOptions): Promise<Entry[]> {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
-    const lane = this.#leastBusy();
-    if (!lane) return Promise.reject(new UnavailableError('local client is not connected'));
-    const id = this.#nextId++;
-    const request: ListRequest = {
-      id,
-      fsPath: this.#fsPath(dir),
-      ancestors: this.#options.followSymlinks ? this.#ancestors(dir) : [],
-      follow: this.#options.followSymlinks,
-    };
+    if (this.#lanes.length === 0)
+      return Promise.reject(new UnavailableError('local client is not connected'));
+    if (dir === ROOT) this.#restart();
+    else this.#aheadOn = this.#options.readAhead;
+    const slot = this.#slots.get(dir);
+    if (slot?.state === 'ready') {
+      this.#slots.delete(dir);
+      this.#aheadEntries -= slot.weight;
+      this.#pump();
+      if (Date.now() - slot.at <= AHEAD_TTL_MS) {
+        return slot.entries instanceof StorageError
+          ? Promise.reject(slot.entries)
+          : Promise.resolve(slot.entries);
+      }
+    }
     return new Promise<Entry[]>((resolve, reject) => {
-      this.#pending.set(id, { dir, resolve, reject });
-      lane.outstanding++;
-      lane.worker.postMessage(request);
+      const waiter = { resolve, reject };
+      if (slot?.state === 'pending') {
+        slot.waiters.push(waiter);
+        return;
+      }
+      this.#ahead.delete(dir);
+      this.#send(this.#leastBusy(), [dir], [waiter]);
     });
   }
 
-  #settle(reply: ListReply): void {
-    const pending = this.#pending.get(reply.id);
-    if (!pending) return;
-    this.#pending.delete(reply.id);
-    if (reply.error) {
-      pending.reject(mapLocalError(reply.error.code, reply.error.message, pending.dir));
-      return;
+  /** A new walk: what was read ahead may be stale for it. Listings being waited for stay. */
+  #restart(): void {
+    for (const [dir, slot] of this.#slots) {
+      if (slot.state === 'ready' || slot.waiters.length === 0) this.#slots.delete(dir);
     }
-    const { names, types, sizes, mtimes } = reply as Required<ListReply>;
-    const entries: Entry[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const type = types[i]!;
-      if (type === T_GONE) continue;
-      const name = names[i]!;
-      const entry: Entry = {
-        path: joinPath(pending.dir, name),
-        name,
-        isDir: type === T_DIR,
-        size: sizes[i]!,
-        mtime: mtimes[i]!,
-      };
-      const skip = SKIP_BY_TYPE[type];
-      if (skip) entry.skip = skip;
-      entries.push(entry);
-    }
-    pending.resolve(entries);
+    this.#ahead.clear();
+    this.#aheadEntries = 0;
+    this.#aheadOn = false;
   }
 
-  #failAll(error: StorageError): void {
-    for (const p of this.#pending.values()) p.reject(error);
-    this.#pending.clear();
+  #send(lane: Lane, dirs: string[], waiters?: Waiter[]): void {
+    const id = this.#nextId++;
+    for (const dir of dirs) {
+      this.#slots.set(dir, { state: 'pending', requestId: id, waiters: waiters ?? [] });
+    }
+    this.#requests.set(id, dirs);
+    lane.outstanding += dirs.length;
+    this.#inflight += dirs.length;
+    const request: ListRequest = { id, dirs: dirs.map((d) => this.#fsPath(d)) };
+    lane.worker.postMessage(request);
   }
 
-  #leastBusy(): Lane | undefined {
-    let best: Lane | undefined;
-    for (const lane of this.#lanes) if (!best || lane.outstanding < best.outstanding) best = lane;
+  #receive(lane: Lane, reply: ListReply): void {
+    const dirs = this.#requests.get(reply.id);
+    if (!dirs) return;
+    this.#requests.delete(reply.id);
+    lane.outstanding -= dirs.length;
+    this.#inflight -= dirs.length;
+    const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
+    let offset = 0;
+    for (let k = 0; k < dirs.length; k++) {
+      const dir = dirs[k]!;
+      const count = reply.counts[k]!;
+      const error = reply.errors[k];
+      const result = error
+        ? mapLocalError(error.code, error.message, dir)
+        : decode(dir, names, reply, offset, count);
+      offset += count;
+      const slot = this.#slots.get(dir);
+      // Not this request's slot: the walk restarted since, or another request owns it.
+      if (slot?.state !== 'pending' || slot.requestId !== reply.id) continue;
+      if (slot.waiters.length > 0) {
+        this.#slots.delete(dir);
+        for (const w of slot.waiters) {
+          if (result instanceof StorageError) w.reject(result);
+          else w.resolve(result);
+        }
+      } else {
+        const weight = result instanceof StorageError ? 1 : result.length + 1;
+        this.#slots.set(dir, { state: 'ready', entries: result, weight, at: Date.now() });
+        this.#aheadEntries += weight;
+      }
+      if (this.#aheadOn && !(result instanceof StorageError)) {
+        for (const e of result) {
+          if (e.isDir && !e.skip && !this.#slots.has(e.path)) this.#ahead.set(e.path, true);
+        }
+      }
+    }
+    this.#pump();
+  }
+
+  /** Sends directories discovered but not asked for yet, while the budget allows. */
+  #pump(): void {
+    if (!this.#aheadOn) return;
+    while (
+      this.#ahead.size > 0 &&
+      this.#inflight < MAX_AHEAD_DIRS &&
+      this.#aheadEntries < MAX_AHEAD_ENTRIES
+    ) {
+      const lane = this.#leastBusy();
+      const room = Math.min(MAX_AHEAD_DIRS - this.#inflight, MAX_BATCH_DIRS);
+      const share = Math.ceil(this.#ahead.size / this.#lanes.length);
+      const take = Math.max(1, Math.min(room, share));
+      const dirs: string[] = [];
+      for (const dir of this.#ahead.keys()) {
+        this.#ahead.delete(dir);
+        if (!this.#slots.has(dir)) dirs.push(dir);
+        if (dirs.length >= take) break;
+      }
+      if (dirs.length > 0) this.#send(lane, dirs);
+    }
+  }
+
+  #die(reason: string): void {
+    this.#lanes = [];
+    const error = new UnavailableError(reason);
+    for (const slot of this.#slots.values()) {
+      if (slot.state === 'pending') for (const w of slot.waiters) w.reject(error);
+    }
+    this.#slots.clear();
+    this.#requests.clear();
+    this.#ahead.clear();
+    this.#aheadEntries = 0;
+    this.#inflight = 0;
+  }
+
+  #leastBusy(): Lane {
+    let best = this.#lanes[0]!;
+    for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
     return best;
   }
 
   #fsPath(dir: string): string {
     const root = this.#options.root;
-    if (dir === '/') return root;
+    if (dir === ROOT) return root;
     return root === '/' ? dir : root + dir;
   }
+}
 
-  #ancestors(dir: string): string[] {
-    const out = [this.#options.root];
-    if (dir === '/') return out;
-    let prefix = '';
-    for (const part of dir.slice(1).split('/')) {
-      prefix += '/' + part;
-      out.push(this.#fsPath(prefix));
-    }
-    return out;
+/** Entries of one directory out of a packed reply. */
+function decode(
+  dir: string,
+  names: string[],
+  reply: ListReply,
+  offset: number,
+  count: number,
+): Entry[] {
+  const prefix = dir === ROOT ? '/' : dir + '/';
+  const entries = new Array<Entry>(count);
+  for (let i = 0; i < count; i++) {
+    const j = offset + i;
+    const name = names[j]!;
+    const type = reply.types[j]!;
+    const entry: Entry = {
+      path: prefix + name,
+      name,
+      isDir: type === T_DIR,
+      size: reply.sizes[j]!,
+      mtime: reply.mtimes[j]!,
+    };
+    const skip = SKIP_BY_TYPE[type];
+    if (skip) entry.skip = skip;
+    entries[i] = entry;
   }
+  return entries;
 }
 
 function parsePositiveInt(value: unknown, name: string, fallback: number): number {
@@ -215,7 +339,11 @@ function parsePositiveInt(value: unknown, name: string, fallback: number): numbe
 
 export const localBackend: BackendInfo<LocalOptions> = {
   schemes: ['file'],
-  fromUrl: (url) => ({ root: decodeURIComponent(url.pathname) }),
+  // `file:///srv/media?threads=1&followSymlinks=true`: options may ride on the URL.
+  fromUrl: (url) => ({
+    ...Object.fromEntries(url.searchParams),
+    root: decodeURIComponent(url.pathname),
+  }),
   parseOptions(raw) {
     const r = (raw ?? {}) as Record<string, unknown>;
     if (typeof r.root !== 'string' || r.root === '') {
@@ -228,7 +356,8 @@ export const localBackend: BackendInfo<LocalOptions> = {
     return {
       root: root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root,
       followSymlinks: r.followSymlinks === true || r.followSymlinks === 'true',
-      threads: parsePositiveInt(r.threads, 'threads', Math.min(4, availableParallelism())),
+      threads: parsePositiveInt(r.threads, 'threads', Math.min(2, availableParallelism())),
+      readAhead: r.readAhead !== false && r.readAhead !== 'false',
     };
   },
   create: (options) => new LocalClient(options),

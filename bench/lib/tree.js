@@ -1,0 +1,52 @@
+/**
+ * Builds (once) the benchmark tree under `.bench/`: `files` files in ~files/20 leaf
+ * directories under about √leaves top directories, with sizes and extensions varied so
+ * media kinds and byte counts are exercised. A `.complete` marker makes a half-built tree
+ * (an interrupted run) get rebuilt instead of measured.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const EXTENSIONS = ['mkv', 'jpg', 'txt', 'flac', 'srt', 'pdf', 'png', 'mp4', 'json', 'md'];
+const FILES_PER_DIR = 20;
+
+/** Shape of the tree for a file count. */
+export function treeShape(files) {
+  const leaves = Math.ceil(files / FILES_PER_DIR);
+  const top = Math.ceil(Math.sqrt(leaves));
+  return { files, leaves, top, dirs: leaves + top };
+}
+
+export function ensureTree(baseDir, files, log = () => {}) {
+  const shape = treeShape(files);
+  const root = join(baseDir, `tree-${files}`);
+  const marker = join(baseDir, `tree-${files}.complete`);
+  if (existsSync(marker) && existsSync(root)) {
+    return { root, ...JSON.parse(readFileSync(marker, 'utf8')) };
+  }
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const started = Date.now();
+  const payload = Buffer.alloc(4096, 0x61);
+  let made = 0;
+  let dirs = 0;
+  for (let t = 0; t < shape.top && made < files; t++) {
+    const topDir = join(root, `t${t}`);
+    mkdirSync(topDir);
+    dirs++;
+    for (let l = 0; l < shape.top && made < files; l++) {
+      const leaf = join(topDir, `d${l}`);
+      mkdirSync(leaf);
+      dirs++;
+      for (let f = 0; f < FILES_PER_DIR && made < files; f++, made++) {
+        const ext = EXTENSIONS[made % EXTENSIONS.length];
+        writeFileSync(join(leaf, `file-${f} name.${ext}`), payload.subarray(0, made % 4096));
+      }
+    }
+    if (t % 20 === 0)
+      log(`  generating: ${made.toLocaleString('en')} / ${files.toLocaleString('en')} files`);
+  }
+  const info = { files: made, dirs, generatedMs: Date.now() - started };
+  writeFileSync(marker, JSON.stringify(info));
+  return { root, ...info };
+}

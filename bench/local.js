@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:local [-- --files N --reps N --threads N]`: trawl against
+ * `find ROOT -printf '%s %T@ %p\n'` on the same tree in the same run, each a child process,
+ * median of a few repetitions. Prints ratios against find for the dry-run walk, the first
+ * scan into SQLite and the unchanged rescan (with the rows it wrote), and peak RSS.
+ * The tree is generated once under `.bench/` and reused.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { canMeasureRss, measure, median } from './lib/measure.js';
+import { ensureTree } from './lib/tree.js';
+import { installWriteCounter, readWriteCounter } from './lib/writes.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    files: { type: 'string', default: '200000' },
+    reps: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+  },
+});
+const files = Number(values.files);
+const reps = Number(values.reps);
+for (const [name, v] of [
+  ['--files', files],
+  ['--reps', reps],
+]) {
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(
+      `bench:local: expected ${name} to be an integer from 1 and up, got ${JSON.stringify(v)}`,
+    );
+    process.exit(1);
+  }
+}
+
+const benchDir = join(repo, '.bench');
+const log = (s) => process.stderr.write(s + '\n');
+const tree = ensureTree(benchDir, files, log);
+const target = values.threads
+  ? `file://${encodeURI(tree.root)}?threads=${encodeURIComponent(values.threads)}`
+  : tree.root;
+const runDir = join(benchDir, `run-${process.pid}`);
+mkdirSync(runDir, { recursive: true });
+
+async function find() {
+  const r = await measure('find', [tree.root, '-printf', '%s %T@ %p\n'], { discardStdout: true });
+  if (r.code !== 0) throw new Error(`find exited with ${r.code}`);
+  return r;
+}
+
+async function trawl(db, ...flags) {
+  const r = await measure(process.execPath, [
+    join(repo, 'bin/trawl.js'),
+    'scan',
+    target,
+    '--db',
+    db,
+    '--json',
+    ...flags,
+  ]);
+  if (r.code !== 0) throw new Error(`trawl ${flags.join(' ')} exited with ${r.code}: ${r.stdout}`);
+  const result = JSON.parse(r.stdout);
+  if (result.files !== tree.files || result.dirs !== tree.dirs) {
+    throw new Error(
+      `trawl counted ${result.files} files / ${result.dirs} dirs, the tree has ${tree.files} / ${tree.dirs}`,
+    );
+  }
+  return { ...r, result };
+}
+
+function expect(ok, what) {
+  if (!ok) throw new Error(`bench:local: ${what}`);
+}
+
+const runs = { find: [], dry: [], first: [], rescan: [] };
+let rescanWrites = 0;
+try {
+  log(
+    `tree: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories at ${tree.root}`,
+  );
+  await find(); // warm the page cache so every contender reads the same cached metadata
+  for (let rep = 1; rep <= reps; rep++) {
+    log(`repetition ${rep}/${reps}`);
+    runs.find.push(await find());
+    const dryDb = join(runDir, `dry-${rep}.db`);
+    const dry = await trawl(dryDb, '--dry-run');
+    expect(
+      dry.result.created === tree.files,
+      `dry run would create ${dry.result.created}, expected ${tree.files}`,
+    );
+    runs.dry.push(dry);
+    const db = join(runDir, `index-${rep}.db`);
+    const first = await trawl(db);
+    expect(first.result.created === tree.files, `first scan created ${first.result.created}`);
+    runs.first.push(first);
+    installWriteCounter(db);
+    const again = await trawl(db);
+    expect(
+      again.result.unchanged === tree.files,
+      `rescan found ${again.result.unchanged} unchanged`,
+    );
+    runs.rescan.push(again);
+    rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
+    for (const f of [dryDb, db])
+      for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
+  }
+} finally {
+  rmSync(runDir, { recursive: true, force: true });
+}
+
+const findMs = median(runs.find.map((r) => r.ms));
+const fmtMb = (mb) => (mb === null ? 'n/a' : `${mb.toFixed(0)} MB`);
+const peak = (rs) => (canMeasureRss ? Math.max(...rs.map((r) => r.rssMb ?? 0)) : null);
+const rows = [
+  ['find -printf', runs.find, null],
+  ['trawl --dry-run', runs.dry, 1.5],
+  ['trawl first scan', runs.first, 3],
+  ['trawl unchanged rescan', runs.rescan, 2],
+];
+const out = [];
+out.push(
+  `bench:local: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories, ` +
+    `${reps} repetition(s), medians${values.threads ? `, threads=${values.threads}` : ''}`,
+);
+out.push(
+  `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'peak RSS'.padStart(10)}   target`,
+);
+for (const [label, rs, limit] of rows) {
+  const ms = median(rs.map((r) => r.ms));
+  const ratio = ms / findMs;
+  const verdict = limit === null ? '' : `≤ ${limit}× ${ratio <= limit ? 'met' : 'MISSED'}`;
+  out.push(
+    `${label.padEnd(24)}${(ms / 1000).toFixed(2).padStart(7)} s${ratio.toFixed(2).padStart(9)}${fmtMb(peak(rs)).padStart(10)}   ${verdict}`,
+  );
+}
+out.push(
+  `rows written by the unchanged rescan: ${rescanWrites} (target 0 ${rescanWrites === 0 ? 'met' : 'MISSED'})`,
+);
+const allTrawl = [...runs.dry, ...runs.first, ...runs.rescan];
+const peakMb = peak(allTrawl);
+out.push(
+  `peak RSS of trawl: ${fmtMb(peakMb)}` +
+    (files >= 1_000_000 && peakMb !== null
+      ? ` (target ≤ 200 MB at 1,000,000 files ${peakMb <= 200 ? 'met' : 'MISSED'})`
+      : ''),
+);
+console.log(out.join('\n'));
