@@ -1,6 +1,8 @@
 import { InvalidConfigError } from './errors.js';
 import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
+import { sftpBackend } from './backends/sftp.js';
+import { webdavBackend } from './backends/webdav.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
 /**
@@ -9,6 +11,8 @@ import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 export const BACKENDS = {
   local: localBackend,
   memory: memoryBackend,
+  sftp: sftpBackend,
+  webdav: webdavBackend,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own options type
 } satisfies Record<string, BackendInfo<any>>;
 

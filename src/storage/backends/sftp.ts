@@ -1,0 +1,436 @@
+/**
+ * SFTP over one SSH connection (ssh2-sftp-client on ssh2). SFTP tags every request with an
+ * id, so one connection carries all of a storage's concurrent listings; no pool is needed.
+ *
+ * Host keys: the server's key is checked before any credential is sent. The default is to
+ * refuse a server whose key is not pinned (`hostKey=SHA256:…`), naming the fingerprint it
+ * presented so that it can be checked and pinned; `insecureHostKey=true` skips the check.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import SftpClientCtor from 'ssh2-sftp-client';
+import {
+  AuthFailedError,
+  InvalidConfigError,
+  NotFoundError,
+  PermissionDeniedError,
+  ProtocolError,
+  StorageError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.js';
+import { joinPath } from '../paths.js';
+import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import {
+  asRaw,
+  decodedPath,
+  optBool,
+  optInt,
+  optString,
+  reqString,
+  scrub,
+  serverPath,
+  trimFolder,
+  urlHost,
+  urlParts,
+  withDeadline,
+} from './remote-common.js';
+
+export interface SftpOptions {
+  host: string;
+  /** @default 22 */
+  port: number;
+  /** Login name; `TRAWL_SFTP_USER` when absent. */
+  user: string | undefined;
+  /** Password; `TRAWL_SFTP_PASSWORD` when absent. */
+  password: string | undefined;
+  /** A private key: a file path, or the key itself (PEM / OpenSSH); `TRAWL_SFTP_PRIVATE_KEY` when absent. */
+  privateKey: string | undefined;
+  /** Passphrase of the private key; `TRAWL_SFTP_PASSPHRASE` when absent. */
+  passphrase: string | undefined;
+  /** Server folder that is the storage's root: absolute, or `/~/…` for the login folder. */
+  root: string;
+  /** The server's host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  hostKey: string | undefined;
+  /** Connect without checking the host key (test rigs only). @default false */
+  insecureHostKey: boolean;
+  /** Per request and for the handshake, in ms. @default 30000 */
+  timeoutMs: number;
+}
+
+/** ssh2's SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const FX = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  BAD_MESSAGE: 5,
+  NO_CONNECTION: 6,
+  CONNECTION_LOST: 7,
+  OP_UNSUPPORTED: 8,
+} as const;
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+const SOCKET_GONE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CLOSED',
+]);
+
+/** The part of ssh2-sftp-client and ssh2's SFTP session that this backend uses. */
+interface SftpDirItem {
+  filename: string;
+  attrs: { mode?: number; size?: number; mtime?: number };
+}
+interface SftpSession {
+  readdir(path: string, cb: (err: unknown, list?: SftpDirItem[]) => void): void;
+  stat(path: string, cb: (err: unknown, attrs?: { mode?: number }) => void): void;
+  realpath(path: string, cb: (err: unknown, abs?: string) => void): void;
+}
+interface SftpConnection {
+  connect(config: Record<string, unknown>): Promise<unknown>;
+  end(): Promise<unknown>;
+  sftp: SftpSession | undefined;
+  client: { destroy(): void };
+}
+type SftpConnectionCtor = new (
+  name: string,
+  callbacks: { error(e: unknown): void; end(): void; close(): void },
+) => SftpConnection;
+
+/** SHA256 fingerprint of a raw host key blob, as OpenSSH prints it. */
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+function normaliseFingerprint(fp: string): string {
+  const body = fp.startsWith('SHA256:') ? fp.slice(7) : fp;
+  return `SHA256:${body.replace(/=+$/, '')}`;
+}
+
+/**
+ * Maps anything ssh2 or ssh2-sftp-client throws to a StorageError: the one place this
+ * backend does it. `where` names the server (never a credential).
+ */
+export function mapSftpError(error: unknown, where: string, path: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const e = (error ?? {}) as { code?: unknown; level?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  const at = `${where}${path === '/' ? '' : ` (${path})`}`;
+  const opts = { path, cause: error };
+  if (typeof e.code === 'number') {
+    switch (e.code) {
+      case FX.NO_SUCH_FILE:
+        return new NotFoundError(`no such directory on ${at}`, opts);
+      case FX.PERMISSION_DENIED:
+        return new PermissionDeniedError(`permission denied on ${at}`, opts);
+      case FX.NO_CONNECTION:
+      case FX.CONNECTION_LOST:
+        return new UnavailableError(`connection to ${where} lost: ${message}`, opts);
+      default:
+        return new ProtocolError(`SFTP status ${e.code} on ${at}: ${message}`, opts);
+    }
+  }
+  if (/cannot parse privateKey|passphrase/i.test(message)) {
+    return new InvalidConfigError(`the private key for ${where} is unusable: ${message}`, opts);
+  }
+  if (e.level === 'client-authentication' || /authentication methods failed/i.test(message)) {
+    return new AuthFailedError(`${where} refused the credentials (${message})`, opts);
+  }
+  if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT' || /timed out/i.test(message)) {
+    return new TimeoutError(`${where}: ${message}`, opts);
+  }
+  if (
+    e.level === 'client-socket' ||
+    (typeof e.code === 'string' && SOCKET_GONE.has(e.code)) ||
+    /no response from server|not connected|connection (lost|closed|ended)/i.test(message)
+  ) {
+    return new UnavailableError(`${where} is unreachable: ${message}`, opts);
+  }
+  return new ProtocolError(`${where}: ${message}`, opts);
+}
+
+export class SftpClient implements StorageClient {
+  readonly #options: SftpOptions;
+  readonly #where: string;
+  #conn: SftpConnection | undefined;
+  #session: SftpSession | undefined;
+  #base = '/';
+  /** The last error the connection reported on its own (socket, protocol), kept for mapping. */
+  #lastError: unknown;
+  #presentedKey: string | undefined;
+  /** Requests in flight: failed at once when the connection drops (ssh2 may never answer them). */
+  readonly #pending = new Set<(error: StorageError) => void>();
+
+  constructor(options: SftpOptions) {
+    this.#options = options;
+    this.#where = `sftp://${urlHost(options.host)}:${options.port}`;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#session) return;
+    const o = this.#options;
+    if (!o.user)
+      throw new InvalidConfigError(`no user for ${this.#where} (URL, option or TRAWL_SFTP_USER)`);
+    if (!o.password && !o.privateKey) {
+      throw new InvalidConfigError(
+        `no password or private key for ${this.#where} (options, or TRAWL_SFTP_PASSWORD / TRAWL_SFTP_PRIVATE_KEY)`,
+      );
+    }
+    const privateKey = o.privateKey ? await loadKey(o.privateKey) : undefined;
+    this.#lastError = undefined;
+    const Ctor = SftpClientCtor as unknown as SftpConnectionCtor;
+    const conn = new Ctor('trawl', {
+      error: (e) => (this.#lastError = e),
+      end: () => this.#dropped(conn),
+      close: () => this.#dropped(conn),
+    });
+    this.#conn = conn;
+    const config: Record<string, unknown> = {
+      host: o.host,
+      port: o.port,
+      username: o.user,
+      readyTimeout: o.timeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => this.#verifyHostKey(key),
+    };
+    if (o.password) config.password = o.password;
+    if (privateKey) config.privateKey = privateKey;
+    if (o.passphrase) config.passphrase = o.passphrase;
+    try {
+      await conn.connect(config);
+      const session = conn.sftp;
+      if (!session) throw new UnavailableError(`${this.#where} closed the SFTP session`);
+      this.#session = session;
+      this.#base = await this.#resolveRoot(session);
+      await this.check();
+    } catch (error) {
+      const mapped = this.#hostKeyError() ?? this.#map(this.#lastError ?? error, '/');
+      await this.close();
+      throw mapped;
+    }
+  }
+
+  async close(): Promise<void> {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#session = undefined;
+    if (!conn) return;
+    // end() waits for the server's goodbye; a dead server never sends one.
+    await Promise.race([
+      conn.end().catch(() => undefined),
+      new Promise((r) => setTimeout(r, 2000)),
+    ]);
+    conn.client.destroy();
+  }
+
+  async check(): Promise<void> {
+    const session = this.#live('/');
+    const attrs = await this.#request<{ mode?: number }>('stat', '/', (cb) =>
+      session.stat(this.#base, cb),
+    );
+    if (attrs?.mode !== undefined && (attrs.mode & S_IFMT) !== S_IFDIR) {
+      throw new NotFoundError(`not a folder on ${this.#where}: ${this.#options.root}`, {
+        path: '/',
+      });
+    }
+  }
+
+  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+    const session = this.#live(dir);
+    // ssh2 loops READDIR until the server answers EOF, and fails the whole call on any
+    // other status or a lost connection: a listing is complete or an error.
+    const items = await this.#request<SftpDirItem[]>(
+      'listing',
+      dir,
+      (cb) => session.readdir(serverPath(this.#base, dir), cb),
+      options?.signal,
+    );
+    const entries: Entry[] = [];
+    for (const item of items ?? []) {
+      const name = item.filename;
+      if (name === '.' || name === '..') continue;
+      const { mode, size, mtime } = item.attrs;
+      if (mode === undefined || mtime === undefined) {
+        throw new ProtocolError(
+          `${this.#where} listed ${JSON.stringify(name)} without mode or mtime`,
+          {
+            path: dir,
+          },
+        );
+      }
+      const type = mode & S_IFMT;
+      const entry: Entry = {
+        path: joinPath(dir, name),
+        name,
+        isDir: type === S_IFDIR,
+        size: type === S_IFDIR ? 0 : (size ?? 0),
+        mtime: mtime * 1000,
+      };
+      if (type === S_IFLNK) entry.skip = 'symlink';
+      else if (type !== S_IFDIR && type !== S_IFREG) entry.skip = 'special';
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  #live(path: string): SftpSession {
+    if (!this.#session) throw new UnavailableError(`not connected to ${this.#where}`, { path });
+    return this.#session;
+  }
+
+  #dropped(conn: SftpConnection): void {
+    if (this.#conn !== conn) return;
+    this.#session = undefined;
+    const lost = new UnavailableError(`connection to ${this.#where} lost`, {
+      cause: this.#lastError,
+    });
+    for (const fail of [...this.#pending]) fail(lost);
+  }
+
+  #request<T>(
+    what: string,
+    path: string,
+    send: (cb: (err: unknown, value?: T) => void) => void,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
+    let fail: (error: StorageError) => void = () => undefined;
+    const work = new Promise<T | undefined>((resolve, reject) => {
+      fail = (error) => reject(new StorageError(error.code, error.message, { path, cause: error }));
+      this.#pending.add(fail);
+      send((err, value) => (err ? reject(this.#map(err, path)) : resolve(value)));
+    }).finally(() => this.#pending.delete(fail));
+    return withDeadline(work, this.#options.timeoutMs, `${what} on ${this.#where}`, path, signal);
+  }
+
+  async #resolveRoot(session: SftpSession): Promise<string> {
+    const root = this.#options.root;
+    if (root !== '/~' && !root.startsWith('/~/')) return root;
+    const home = await this.#request<string>('realpath', '/', (cb) => session.realpath('.', cb));
+    const base = `${(home ?? '/').replace(/\/+$/, '')}${root.slice(2)}`;
+    return base === '' ? '/' : base;
+  }
+
+  #verifyHostKey(key: Buffer): boolean {
+    this.#presentedKey = fingerprint(key);
+    if (this.#options.insecureHostKey) return true;
+    const pinned = this.#options.hostKey;
+    return pinned !== undefined && normaliseFingerprint(pinned) === this.#presentedKey;
+  }
+
+  #hostKeyError(): StorageError | undefined {
+    const presented = this.#presentedKey;
+    const o = this.#options;
+    if (!presented || o.insecureHostKey) return undefined;
+    if (o.hostKey === undefined) {
+      return new InvalidConfigError(
+        `${this.#where} presented host key ${presented}, but no host key is pinned: check it ` +
+          `(ssh-keygen -lf on the server's host key) and pass hostKey=${presented}, ` +
+          `or insecureHostKey=true to skip the check`,
+        { path: '/' },
+      );
+    }
+    if (normaliseFingerprint(o.hostKey) !== presented) {
+      return new AuthFailedError(
+        `host key mismatch for ${this.#where}: expected ${normaliseFingerprint(o.hostKey)}, ` +
+          `the server presented ${presented} (a reinstalled server, or someone in between)`,
+        { path: '/' },
+      );
+    }
+    return undefined;
+  }
+
+  #map(error: unknown, path: string): StorageError {
+    const mapped = mapSftpError(error, this.#where, path);
+    const o = this.#options;
+    const clean = scrub(mapped.message, [o.password, o.passphrase]);
+    if (clean === mapped.message) return mapped;
+    return new StorageError(mapped.code, clean, {
+      path,
+      retryable: mapped.retryable,
+      cause: mapped.cause,
+    });
+  }
+}
+
+async function loadKey(value: string): Promise<string | Buffer> {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) return value;
+  try {
+    return await readFile(value);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'error';
+    throw new InvalidConfigError(
+      `cannot read the SFTP private key file ${JSON.stringify(value)} (${code}); expected a key file path or the key itself`,
+    );
+  }
+}
+
+export const sftpBackend: BackendInfo<SftpOptions> = {
+  schemes: ['sftp'],
+  fromUrl(url) {
+    return { ...urlParts(url), root: decodedPath(url.pathname) };
+  },
+  parseOptions(input) {
+    const raw = asRaw(input, 'sftp');
+    const root = optString(raw, 'root') ?? '/';
+    if (!root.startsWith('/')) {
+      throw new InvalidConfigError(
+        `sftp \`root\` must be an absolute path, got ${JSON.stringify(root)}`,
+      );
+    }
+    // A `+` in a URL query reads as a space; a fingerprint never contains one.
+    const hostKey = optString(raw, 'hostKey')?.replace(/ /g, '+');
+    if (hostKey !== undefined && !/^(SHA256:)?[A-Za-z0-9+/]{43}=?$/.test(hostKey)) {
+      throw new InvalidConfigError(
+        `Expected \`hostKey\` to be a SHA256 fingerprint like SHA256:AbC…(43 characters), got ${JSON.stringify(hostKey)}`,
+      );
+    }
+    return {
+      host: reqString(raw, 'host', 'sftp'),
+      port: optInt(raw, 'port', 22, 1, 65535),
+      user: optString(raw, 'user'),
+      password: optString(raw, 'password'),
+      privateKey: optString(raw, 'privateKey'),
+      passphrase: optString(raw, 'passphrase'),
+      root: trimFolder(root),
+      hostKey,
+      insecureHostKey: optBool(raw, 'insecureHostKey', false),
+      timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+    };
+  },
+  create(options, deps: BackendDeps) {
+    const env = deps.env;
+    return new SftpClient({
+      ...options,
+      user: options.user ?? env.TRAWL_SFTP_USER,
+      password: options.password ?? env.TRAWL_SFTP_PASSWORD,
+      privateKey: options.privateKey ?? env.TRAWL_SFTP_PRIVATE_KEY,
+      passphrase: options.passphrase ?? env.TRAWL_SFTP_PASSPHRASE,
+    });
+  },
+  redact(options) {
+    return {
+      ...options,
+      password: options.password ? '***' : undefined,
+      privateKey: options.privateKey ? '***' : undefined,
+      passphrase: options.passphrase ? '***' : undefined,
+    };
+  },
+  location(o) {
+    const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
+    return `sftp://${user}${urlHost(o.host)}:${o.port}${encodeURI(o.root)}`;
+  },
+  limitHost: (o) => `${o.host}:${o.port}`,
+};

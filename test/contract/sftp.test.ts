@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { sftpBackend } from '../../src/storage/backends/sftp.js';
+import { startSshd } from '../servers/sshd.js';
+import { serveFixtureAsTestUser } from '../servers/system-user.js';
+import { buildFixture } from './fixture.js';
+import { runStorageContract, type ContractServer } from './suite.js';
+
+runStorageContract(
+  'sftp (OpenSSH)',
+  async (): Promise<ContractServer> => {
+    const fixture = buildFixture();
+    const unlock = serveFixtureAsTestUser(fixture.root, fixture.lockedDir);
+    const sshd = await startSshd();
+    const base = {
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      password: sshd.password,
+      root: fixture.root,
+      hostKey: sshd.hostKey,
+      timeoutMs: 10_000,
+    };
+    return {
+      fixture,
+      makeClient: (overrides = {}) =>
+        sftpBackend.create(sftpBackend.parseOptions({ ...base, ...overrides }), { env: {} }),
+      // SFTP v3 carries whole seconds, for directories too.
+      mtimePrecisionMs: 1000,
+      dirMtimes: true,
+      badCredentials: { password: 'not the password' },
+      locksDir: true,
+      endpoint: { port: sshd.port, via: (port) => ({ port }) },
+      kill: () => sshd.process.kill(),
+      async teardown() {
+        await sshd.stop();
+        unlock();
+        fixture.cleanup();
+      },
+    };
+  },
+  { requires: ['sshd', 'ssh-keygen'] },
+);
+
+describe('sftp backend options', () => {
+  it('reads user, password, port, root and pinning from a URL', () => {
+    const url = new URL(
+      'sftp://bob:p%40ss@files.example:2222/srv/my%20media/?hostKey=SHA256:' +
+        'A'.repeat(43) +
+        '&maxConcurrency=3',
+    );
+    const options = sftpBackend.parseOptions(sftpBackend.fromUrl!(url));
+    expect(options).toMatchObject({
+      host: 'files.example',
+      port: 2222,
+      user: 'bob',
+      password: 'p@ss',
+      root: '/srv/my media',
+      hostKey: `SHA256:${'A'.repeat(43)}`,
+      insecureHostKey: false,
+    });
+    expect(sftpBackend.location(options)).toBe('sftp://bob@files.example:2222/srv/my%20media');
+    expect(JSON.stringify(sftpBackend.redact(options))).not.toContain('p@ss');
+  });
+
+  it('rejects a malformed fingerprint and a relative root, naming the value', () => {
+    expect(() => sftpBackend.parseOptions({ host: 'h', hostKey: 'md5:ab:cd' })).toThrow(
+      /md5:ab:cd/,
+    );
+    expect(() => sftpBackend.parseOptions({ host: 'h', root: 'srv' })).toThrow(/"srv"/);
+    expect(() => sftpBackend.parseOptions({ host: 'h', port: '0' })).toThrow(/port/);
+  });
+});

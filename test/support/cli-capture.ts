@@ -1,0 +1,24 @@
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process with captured output (no TTY, so no progress line). */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await main(['node', 'trawl', ...args], {
+    stdout,
+    stderr: stderr as unknown as NodeJS.WriteStream,
+    env: { TRAWL_TENANT: 'default', ...env },
+  });
+  return { code, stdout: out, stderr: err };
+}
