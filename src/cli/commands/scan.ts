@@ -66,7 +66,9 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           onProgress: progress.update,
         });
         progress.clear();
-        if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result)));
+        // A dry run of a place never scanned used a storage that exists only in this process.
+        const storageId = storage.id > 0 ? storage.id : null;
+        if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result, storageId)));
         else printSummary(io, spec.location, result, flags.dryRun === true);
         setExit(EXIT_BY_STATUS[result.status]);
       } finally {
@@ -79,10 +81,10 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     });
 }
 
-function toJson(r: RecordedScanResult) {
+function toJson(r: RecordedScanResult, storageId: number | null) {
   return {
     scanId: r.scanId,
-    storageId: r.storageId,
+    storageId,
     status: r.status,
     dirs: r.dirs,
     files: r.files,
