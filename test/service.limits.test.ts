@@ -1,0 +1,189 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { emptyMemoryStats, MemoryTree } from '../src/storage/backends/memory-tree.js';
+import { createClient } from '../src/storage/registry.js';
+import { AdaptiveLimit } from '../src/storage/limits/adaptive.js';
+import { keyConcurrency, limitKeyOf } from '../src/storage/limits/keys.js';
+import { splitServiceOptions } from '../src/storage/limits/options.js';
+import { StorageService, type StorageServiceDeps } from '../src/storage/service.js';
+import { parseStorageSpec } from '../src/storage/url.js';
+import { Configs, grow, grown, scanFixture, volume, type ScanFixture } from './service.helpers.js';
+
+/** 100 concurrent lists of the root through a handle. */
+function burst(service: StorageService, id: number, n = 100) {
+  const handle = service.handle(id);
+  return Promise.all(Array.from({ length: n }, () => handle.list('/')));
+}
+
+describe('StorageService limits', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  function serve(configs: Configs, deps: Partial<StorageServiceDeps> = {}) {
+    const service = new StorageService({ lookup: configs.lookup, ...deps });
+    cleanups.push(() => service.closeAll());
+    return service;
+  }
+  function vol(tree = new MemoryTree()) {
+    const v = volume(tree);
+    v.tree.latencyMs = 3;
+    v.tree.writeFile('/f', 1, 1);
+    cleanups.push(v.drop);
+    return v;
+  }
+
+  it('never has more than maxConcurrency (default 5) requests in flight per storage', async () => {
+    const a = vol();
+    const b = vol();
+    const configs = new Configs();
+    configs.add({ id: 1, options: { volume: a.name } });
+    configs.add({ id: 2, options: { volume: b.name }, maxConcurrency: 3 });
+    const service = serve(configs);
+    await Promise.all([burst(service, 1), burst(service, 2)]);
+    expect(a.tree.stats.maxInFlight).toBe(5);
+    expect(b.tree.stats.maxInFlight).toBe(3);
+    expect(a.tree.stats.lists).toBe(100);
+  });
+
+  it('caps all storages of all tenants that share a limit key, and no other key', async () => {
+    const host = vol(); // two storages on one volume: one host, one key
+    const other = vol();
+    const configs = new Configs();
+    configs.add({ id: 1, tenantId: 1, options: { volume: host.name } });
+    configs.add({ id: 2, tenantId: 2, options: { volume: host.name } });
+    configs.add({ id: 3, tenantId: 2, options: { volume: other.name } });
+    const service = serve(configs, { limits: { perKind: { memory: 7 } } });
+    await Promise.all([burst(service, 1), burst(service, 2), burst(service, 3)]);
+    expect(host.tree.stats.lists).toBe(200);
+    expect(host.tree.stats.maxInFlight).toBe(7);
+    expect(other.tree.stats.maxInFlight).toBe(5);
+  });
+
+  it('shares a key named by the storages across hosts, with a per-key cap', async () => {
+    const stats = emptyMemoryStats();
+    const a = vol(new MemoryTree({ stats }));
+    const b = vol(new MemoryTree({ stats }));
+    const configs = new Configs();
+    configs.add({ id: 1, options: { volume: a.name, limitKey: 'cloud' } });
+    configs.add({ id: 2, options: { volume: b.name }, limitKey: 'cloud' });
+    const service = serve(configs, { limits: { perKey: { cloud: 4 } } });
+    await Promise.all([burst(service, 1), burst(service, 2)]);
+    expect(stats.lists).toBe(200);
+    expect(stats.maxInFlight).toBe(4);
+  });
+
+  it('caps a tenant over all its storages when asked to', async () => {
+    const stats = emptyMemoryStats();
+    const a = vol(new MemoryTree({ stats }));
+    const b = vol(new MemoryTree({ stats }));
+    const c = vol();
+    const configs = new Configs();
+    configs.add({ id: 1, tenantId: 1, options: { volume: a.name } });
+    configs.add({ id: 2, tenantId: 1, options: { volume: b.name } });
+    configs.add({ id: 3, tenantId: 2, options: { volume: c.name } });
+    const service = serve(configs, { limits: { perTenant: (t) => (t === 1 ? 3 : undefined) } });
+    await Promise.all([burst(service, 1), burst(service, 2), burst(service, 3)]);
+    expect(stats.lists).toBe(200);
+    expect(stats.maxInFlight).toBe(3);
+    expect(c.tree.stats.maxInFlight).toBe(5);
+  });
+
+  it('takes a storage-level tenant cap from its options', async () => {
+    const a = vol();
+    const configs = new Configs();
+    configs.add({ id: 1, options: { volume: a.name, tenantMaxConcurrency: 2 } });
+    await burst(serve(configs), 1);
+    expect(a.tree.stats.maxInFlight).toBe(2);
+  });
+
+  it('honours ?maxConcurrency= in a storage URL, without the backend seeing it', async () => {
+    const a = vol();
+    const spec = parseStorageSpec(`memory://${a.name}?maxConcurrency=16`);
+    expect(spec.options).toEqual({ volume: a.name, maxConcurrency: 16 });
+    expect(spec.location).toBe(`memory://${a.name}`);
+    const configs = new Configs();
+    configs.add({ id: 1, options: spec.options });
+    const seen: unknown[] = [];
+    const service = serve(configs, {
+      createClient: (kind, options, deps) => {
+        seen.push(options);
+        return createClient(kind, options, deps);
+      },
+    });
+    await burst(service, 1);
+    expect(a.tree.stats.maxInFlight).toBe(16);
+    expect(seen).toEqual([{ volume: a.name }]);
+    expect(service.concurrency(1)).toMatchObject({ max: 16, limit: 16 });
+  });
+
+  it('rejects a bad maxConcurrency naming the value', () => {
+    expect(() => parseStorageSpec('memory://v?maxConcurrency=0')).toThrow(
+      'Expected `maxConcurrency` to be an integer from 1 and up, got "0"',
+    );
+    expect(() => splitServiceOptions({ limitKey: 3 })).toThrow(
+      'Expected `limitKey` to be a non-empty string, got 3',
+    );
+  });
+
+  it('defaults the limit key to kind + host, capped at 50 for webdav', () => {
+    expect(limitKeyOf('webdav', 'dav.example.com')).toBe('webdav:dav.example.com');
+    expect(limitKeyOf('webdav', 'dav.example.com', 'mine')).toBe('mine');
+    expect(keyConcurrency({}, 'webdav', 'webdav:h')).toBe(50);
+    expect(keyConcurrency({ perKind: { webdav: 20 } }, 'webdav', 'webdav:h')).toBe(20);
+    expect(
+      keyConcurrency({ perKind: { webdav: 20 }, perKey: { 'webdav:h': 8 } }, 'webdav', 'webdav:h'),
+    ).toBe(8);
+  });
+});
+
+describe('limits during a scan', () => {
+  let fx: ScanFixture | undefined;
+  afterEach(async () => fx?.close());
+
+  it('keeps a scan with 20 listers within maxConcurrency at the backend', async () => {
+    const tree = new MemoryTree();
+    grow(tree, [12, 3], 2);
+    tree.latencyMs = 2;
+    fx = await scanFixture({}, tree);
+    await fx.app.index.storages.upsert({
+      tenantId: fx.storage.tenantId,
+      name: fx.volume,
+      kind: 'memory',
+      location: `memory://${fx.volume}`,
+      options: { volume: fx.volume, maxConcurrency: 3 },
+    });
+    const result = await fx.scanWith({ listers: 20 });
+    expect(result).toMatchObject({ status: 'succeeded', errors: 0, ...grown([12, 3], 2) });
+    expect(tree.stats.maxInFlight).toBe(3);
+  });
+});
+
+describe(AdaptiveLimit.name, () => {
+  it('halves on overload once per window, grows back by about one per window of successes', () => {
+    let now = 0;
+    const limit = new AdaptiveLimit(8, () => now);
+    now = 10;
+    limit.overloaded(5);
+    expect(limit.limit).toBe(4);
+    limit.overloaded(6); // sent before the decrease: same burst
+    expect(limit.limit).toBe(4);
+    now = 20;
+    limit.overloaded(15);
+    expect(limit.limit).toBe(2);
+    limit.overloaded(20);
+    limit.overloaded(20);
+    expect(limit.limit).toBe(1);
+    expect(limit.lowest).toBe(1);
+    limit.succeeded(); // 1 + 1/1
+    expect(limit.limit).toBe(2);
+    limit.succeeded(); // 2 + 1/2
+    limit.succeeded(); // 2.5 + 1/2.5
+    expect(limit.limit).toBe(2);
+    limit.succeeded(); // 2.9 + 1/2.9
+    expect(limit.limit).toBe(3);
+    for (let i = 0; i < 100; i++) limit.succeeded();
+    expect(limit.limit).toBe(8);
+    expect(limit.lowest).toBe(1);
+  });
+});
