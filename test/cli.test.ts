@@ -106,6 +106,22 @@ describe('trawl scan (in process)', () => {
     expect(r.lines[2]).toBe('  created 1, updated 0, deleted 0, unchanged 0, skipped 0');
   });
 
+  it('draws a progress line on a terminal only, and clears it before the result', async () => {
+    fx = cliFixture();
+    for (let i = 0; i < 12; i++) fx.tree.writeFile(`/d${i}/f.jpg`, 1000, 1);
+    let stderr = '';
+    const tty = { isTTY: true, columns: 200, write: (s: string) => (stderr += s) };
+    const r = await fx.run(['scan', fx.url, '--db', fx.db, '--json'], { stderr: tty });
+    expect(r.code).toBe(0);
+    expect(r.lines).toHaveLength(1);
+    const draws = stderr.split('\r').filter((s) => s !== '');
+    // The last drawing is the final state; then the line is wiped.
+    expect(draws.at(-1)).toBe('\u001b[K');
+    expect(draws.at(-2)).toMatch(
+      /^dirs 13 listed \/ 0 queued · files 12 \(12\.0 kB\) · [\d,]+ entries\/s\u001b\[K$/,
+    );
+  });
+
   it('exits 2 on a partial scan and lists the errors', async () => {
     fx = cliFixture();
     fx.tree
