@@ -4,12 +4,19 @@ import { runScan, type RecordedScanResult } from './scan/runner.js';
 import type { ScanOptions } from './scan/engine.js';
 import type { StorageSpec } from './storage/url.js';
 import type { StorageRecord } from './db/repositories/storages.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createRegistry, storageMetrics } from './observability/metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface AppOptions {
   /** SQLite file or postgres:// URL. */
   database: string;
   tenant: string;
   env?: NodeJS.ProcessEnv;
+  /** @default JSON lines on stderr at `$TRAWL_LOG_LEVEL`, silent when unset */
+  logger?: Logger;
+  /** Where the storage layer's metrics go (served at `/metrics` later). @default a fresh one */
+  metrics?: Registry;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -17,6 +24,8 @@ export class App {
   readonly index: Index;
   readonly storage: StorageService;
   readonly tenantId: number;
+  /** Every metric of this process, for `/metrics`. */
+  readonly metrics: Registry;
   /** Storages known to this process only (dry runs of unregistered places), by negative id. */
   readonly #unsaved: Map<number, StorageRecord>;
 
@@ -30,6 +39,7 @@ export class App {
     this.storage = storage;
     this.tenantId = tenantId;
     this.#unsaved = unsaved;
+    this.metrics = storage.metrics.registry;
   }
 
   static async open(options: AppOptions): Promise<App> {
@@ -43,6 +53,10 @@ export class App {
           return s && toConfig(s);
         },
         env: options.env ?? process.env,
+        metrics: storageMetrics(options.metrics ?? createRegistry()),
+        logger:
+          options.logger ??
+          createLogger({ level: logLevel((options.env ?? process.env).TRAWL_LOG_LEVEL) }),
       });
       return new App(index, storage, tenantId, unsaved);
     } catch (error) {
@@ -52,14 +66,17 @@ export class App {
   }
 
   /** The tenant's storage at this place, registered on first use. */
-  ensureStorage(spec: StorageSpec): Promise<StorageRecord> {
-    return this.index.storages.upsert({
+  async ensureStorage(spec: StorageSpec): Promise<StorageRecord> {
+    const record = await this.index.storages.upsert({
       tenantId: this.tenantId,
       name: spec.location,
       kind: spec.kind,
       location: spec.location,
       options: spec.options,
     });
+    // New options bumped the version: a live client of the old ones must not be reused.
+    await this.storage.refresh(record.id);
+    return record;
   }
 
   findStorage(spec: StorageSpec): Promise<StorageRecord | undefined> {
@@ -102,6 +119,12 @@ export class App {
     await this.storage.closeAll();
     await this.index.close();
   }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevel(value: string | undefined): (typeof LOG_LEVELS)[number] {
+  return LOG_LEVELS.find((l) => l === value) ?? 'silent';
 }
 
 function toConfig(s: StorageRecord): StorageConfig {

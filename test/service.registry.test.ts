@@ -180,3 +180,59 @@ describe('StorageService client registry', () => {
     await expect(service.handle(1).list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
+
+describe('StorageService listTree pass-through', () => {
+  it('offers listTree only when the connected backend has it, one request slot per step', async () => {
+    const configs = new Configs();
+    configs.add({ id: 1, options: { flat: true }, maxConcurrency: 1 });
+    configs.add({ id: 2, options: {} });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let closed = 0;
+    const pages = async function* (fail: boolean) {
+      for (let page = 0; page < 3; page++) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight--;
+        if (fail && page === 1) throw new StorageError('UNAVAILABLE', 'connection reset');
+        yield { dir: page === 0 ? '/' : `/p${page}`, entries: [] };
+      }
+    };
+    let fail = false;
+    const service = new StorageService({
+      lookup: configs.lookup,
+      createClient: (_kind, options) => ({
+        connect: async () => {},
+        close: async () => void closed++,
+        check: async () => {},
+        list: async () => [],
+        ...((options as { flat?: boolean }).flat ? { listTree: () => pages(fail) } : {}),
+      }),
+    });
+    try {
+      expect(service.handle(1).listTree).toBeUndefined(); // not connected yet: unknown
+      const tree = await service.open(1);
+      expect(typeof tree.listTree).toBe('function');
+      expect((await service.open(2)).listTree).toBeUndefined();
+
+      // Two iterations at once on a storage limited to 1: never two page fetches in flight.
+      const collect = async () => {
+        const dirs: string[] = [];
+        for await (const l of tree.listTree!('/')) dirs.push(l.dir);
+        return dirs;
+      };
+      const [a, b] = await Promise.all([collect(), collect()]);
+      expect(a).toEqual(['/', '/p1', '/p2']);
+      expect(b).toEqual(a);
+      expect(maxInFlight).toBe(1);
+
+      fail = true;
+      await expect(collect()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(closed).toBe(1);
+      expect(service.liveIds()).toEqual([2]);
+    } finally {
+      await service.closeAll();
+    }
+  });
+});

@@ -37,7 +37,8 @@ export async function runScan(
   options: ScanOptions = {},
 ): Promise<RecordedScanResult> {
   const scanId = options.dryRun ? null : await deps.scans.start(target, recordable(options));
-  const handle = deps.storage.handle(target.storageId);
+  // open() connects first, so the handle knows whether the backend lists trees (S3).
+  const handle = await deps.storage.open(target.storageId);
   let result: ScanResult;
   try {
     // The service counts per storage over its lifetime; a scan reports only its own share.
