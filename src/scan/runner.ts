@@ -37,10 +37,10 @@ export async function runScan(
   options: ScanOptions = {},
 ): Promise<RecordedScanResult> {
   const scanId = options.dryRun ? null : await deps.scans.start(target, recordable(options));
-  // open() connects first, so the handle knows whether the backend lists trees (S3).
-  const handle = await deps.storage.open(target.storageId);
   let result: ScanResult;
   try {
+    // open() connects first, so the handle knows whether the backend lists trees (S3).
+    const handle = await deps.storage.open(target.storageId);
     // The service counts per storage over its lifetime; a scan reports only its own share.
     const base = deps.storage.stats(target.storageId);
     const storageStats = () => {
