@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../../src/app.js';
@@ -6,6 +6,9 @@ import { MemoryTree } from '../../src/storage/backends/memory-tree.js';
 import { registerMemoryVolume, unregisterMemoryVolume } from '../../src/storage/backends/memory.js';
 import type { StorageRecord } from '../../src/db/repositories/storages.js';
 import type { IndexedEntry } from '../../src/db/entries.js';
+import type { ScanOptions } from '../../src/scan/engine.js';
+import type { RecordedScanResult } from '../../src/scan/runner.js';
+import { parseStorageSpec } from '../../src/storage/url.js';
 
 let counter = 0;
 
@@ -74,4 +77,71 @@ export function treeRows(tree: MemoryTree): Array<[string, boolean, number, numb
 
 export function indexRows(entries: IndexedEntry[]): Array<[string, boolean, number, number]> {
   return entries.map((e) => [e.path, e.isDir, e.size, e.mtime]);
+}
+
+export interface LocalFixture {
+  app: App;
+  storage: StorageRecord;
+  /** The folder on disk that the storage indexes. */
+  root: string;
+  /** The SQLite index file. */
+  dbFile: string;
+  scan(options?: ScanOptions): Promise<RecordedScanResult>;
+  /** Every indexed entry of the storage, ordered by path. */
+  indexed(): Promise<IndexedEntry[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * An App on a fresh SQLite file with a local storage at `root` (a real folder), registered
+ * the way the CLI registers one. `extra` carries backend options (`followSymlinks`, `threads`).
+ */
+export async function localFixture(
+  root: string,
+  extra: Record<string, unknown> = {},
+): Promise<LocalFixture> {
+  const dir = tempDir('trawl-db-');
+  const dbFile = join(dir.path, 'index.db');
+  const app = await App.open({ database: dbFile, tenant: 'default' });
+  const storage = await app.ensureStorage(parseStorageSpec(root, extra));
+  return {
+    app,
+    storage,
+    root,
+    dbFile,
+    scan: (options) => app.scan(storage, options),
+    async indexed() {
+      const out: IndexedEntry[] = [];
+      const scope = { tenantId: storage.tenantId, storageId: storage.id };
+      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) out.push(e);
+      return out;
+    },
+    async close() {
+      await app.close();
+      dir.cleanup();
+    },
+  };
+}
+
+/**
+ * A folder on disk as sorted [path, isDir, size, mtime] rows, the way the local backend
+ * indexes it: symlinks and special files left out, mtimes in whole milliseconds. An
+ * explicit stack, not recursion, so a deep tree cannot overflow it.
+ */
+export function diskRows(root: string): Array<[string, boolean, number, number]> {
+  const rows: Array<[string, boolean, number, number]> = [];
+  const stack = ['/'];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    const base = dir === '/' ? root : root + dir;
+    for (const name of readdirSync(base)) {
+      const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      const st = lstatSync(`${base}/${name}`);
+      if (st.isDirectory()) {
+        rows.push([path, true, 0, Math.floor(st.mtimeMs)]);
+        stack.push(path);
+      } else if (st.isFile()) rows.push([path, false, st.size, Math.floor(st.mtimeMs)]);
+    }
+  }
+  return rows.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
 }

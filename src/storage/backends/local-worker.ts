@@ -113,6 +113,35 @@ function workerMain(): void {
   }
 
   /**
+   * A name that is not valid UTF-8, with each stray byte as a lone surrogate U+DC80–U+DCFF
+   * (Python's "surrogateescape"). No valid name decodes to a lone surrogate, so two such
+   * names never collide with each other or with a real name in the same listing.
+   */
+  function escapeName(buf: Buffer): string {
+    let out = '';
+    let i = 0;
+    while (i < buf.length) {
+      const b = buf[i]!;
+      const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : 4;
+      if (len === 1) {
+        out += String.fromCharCode(b);
+        i++;
+        continue;
+      }
+      const seq = buf.subarray(i, i + len);
+      const text = seq.length === len && b <= 0xf4 ? seq.toString('utf8') : '';
+      if (text !== '' && Buffer.from(text, 'utf8').equals(seq)) {
+        out += text;
+        i += len;
+      } else {
+        out += String.fromCharCode(0xdc00 + b);
+        i++;
+      }
+    }
+    return out;
+  }
+
+  /**
    * Names as the kernel gave them. A name that is not valid UTF-8 cannot be named again
    * from a JS string (the decoder substitutes U+FFFD), so it is reported as unreadable
    * instead of silently vanishing from the listing.
@@ -126,8 +155,9 @@ function workerMain(): void {
     const undecodable = new Set<number>();
     const decoded = raw.map((buf, i) => {
       const s = buf.toString('utf8');
-      if (!Buffer.from(s, 'utf8').equals(buf)) undecodable.add(i);
-      return s;
+      if (Buffer.from(s, 'utf8').equals(buf)) return s;
+      undecodable.add(i);
+      return escapeName(buf);
     });
     return { names: decoded, undecodable };
   }
