@@ -1,4 +1,5 @@
 import { InvalidConfigError } from './errors.js';
+import { ftpBackend } from './backends/ftp.js';
 import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
 import { sftpBackend } from './backends/sftp.js';
@@ -9,6 +10,7 @@ import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
  * Every kind of storage trawl knows. Adding a backend is one file plus one line here.
  */
 export const BACKENDS = {
+  ftp: ftpBackend,
   local: localBackend,
   memory: memoryBackend,
   sftp: sftpBackend,
