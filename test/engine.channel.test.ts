@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Channel } from '../src/scan/channel.js';
 import { Frontier } from '../src/scan/frontier.js';
+import { checkListing } from '../src/scan/listing.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -92,5 +93,35 @@ describe(Frontier.name, () => {
     f.push({ dir: '/b', depth: 1 });
     expect(f.queued).toBe(1); // the root only: a push after stop is ignored
     expect(await f.next()).toBe(undefined);
+  });
+});
+
+describe(checkListing.name, () => {
+  const file = (path: string, name: string) => ({ path, name, isDir: false, size: 0, mtime: 0 });
+
+  it('accepts a listing whose entries are the directory’s children', () => {
+    expect(() => checkListing('/', [file('/a', 'a'), file('/b c', 'b c')])).not.toThrow();
+    expect(() => checkListing('/x/y', [file('/x/y/a\\b', 'a\\b')])).not.toThrow();
+    expect(() => checkListing('/x', [])).not.toThrow();
+  });
+
+  it.each([
+    ['an entry of another directory', '/x', file('/y/a', 'a')],
+    ['a grandchild', '/x', file('/x/y/a', 'y/a')],
+    ['a name that does not match the path', '/x', file('/x/a', 'b')],
+    ['a path without its separator', '/x', file('/xxa', 'a')],
+    ['a "." name', '/x', file('/x/.', '.')],
+    ['a ".." name', '/', file('/..', '..')],
+    ['an empty name', '/x', file('/x/', '')],
+  ])('refuses %s', (_label, dir, entry) => {
+    expect(() => checkListing(dir, [entry])).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL', path: dir }),
+    );
+  });
+
+  it('refuses a name listed twice', () => {
+    expect(() => checkListing('/x', [file('/x/a', 'a'), file('/x/a', 'a')])).toThrow(
+      'listing of /x names "a" twice',
+    );
   });
 });

@@ -1,5 +1,4 @@
 import type { EntryWrite, IndexedEntry, Removal } from '../db/entries.js';
-import { parentOf } from '../storage/paths.js';
 import type { Entry } from '../storage/types.js';
 import { isCountedMedia, mediaKindOf } from './media.js';
 
@@ -34,12 +33,13 @@ export function emptyDiff(): DirDiff {
 }
 
 /**
- * Diffs one directory's complete listing against what the index holds for its children,
+ * Diffs one directory's complete listing (checked: every entry is a child of `dir`) against what the index holds for its children,
  * adding the result to `into`. Only differences produce writes, so an unchanged directory
  * costs one read and no write. A child whose type changed (file ↔ directory) is removed
  * and written anew, so a directory that became a file loses its subtree.
  */
 export function diffDirectory(
+  dir: string,
   listing: readonly Entry[],
   indexed: readonly IndexedEntry[] | undefined,
   into: DirDiff,
@@ -78,7 +78,7 @@ export function diffDirectory(
     }
     into.writes.push({
       path: e.path,
-      parent: parentOf(e.path),
+      parent: dir,
       name: e.name,
       isDir: e.isDir,
       size: e.size,

@@ -228,7 +228,7 @@ class ScanRun {
       batch.map((l) => l.dir),
     );
     const diff = emptyDiff();
-    for (const l of batch) diffDirectory(l.entries, indexed.get(l.dir), diff);
+    for (const l of batch) diffDirectory(l.dir, l.entries, indexed.get(l.dir), diff);
     const c = this.#counters;
     c.dirs += diff.dirs;
     c.files += diff.files;

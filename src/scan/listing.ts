@@ -1,6 +1,8 @@
 import { ProtocolError } from '../storage/errors.js';
-import { isValidName, joinPath } from '../storage/paths.js';
+import { ROOT } from '../storage/paths.js';
 import type { Entry } from '../storage/types.js';
+
+const SLASH = 47;
 
 /**
  * Refuses a listing that breaks the storage contract before it reaches the index: an entry
@@ -9,19 +11,32 @@ import type { Entry } from '../storage/types.js';
  * unlistable (its index entries are kept) rather than reconciled on the strength of it.
  */
 export function checkListing(dir: string, entries: readonly Entry[]): void {
+  // On the hot path: compares in place instead of building each expected path.
+  const prefix = dir === ROOT ? 1 : dir.length + 1;
   const names = new Set<string>();
   for (const e of entries) {
-    if (!isValidName(e.name) || e.path !== joinPath(dir, e.name)) {
+    const { path, name } = e;
+    if (
+      path.length !== prefix + name.length ||
+      path.charCodeAt(prefix - 1) !== SLASH ||
+      !path.startsWith(dir) ||
+      !path.endsWith(name) ||
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      name.includes('/') ||
+      name.includes('\0')
+    ) {
       throw new ProtocolError(
-        `listing of ${dir} holds an entry outside it: ${JSON.stringify(e.path)}`,
+        `listing of ${dir} holds an entry outside it: ${JSON.stringify(path)}`,
         { path: dir },
       );
     }
-    if (names.has(e.name)) {
-      throw new ProtocolError(`listing of ${dir} names ${JSON.stringify(e.name)} twice`, {
+    if (names.has(name)) {
+      throw new ProtocolError(`listing of ${dir} names ${JSON.stringify(name)} twice`, {
         path: dir,
       });
     }
-    names.add(e.name);
+    names.add(name);
   }
 }
