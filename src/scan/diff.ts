@@ -33,8 +33,8 @@ export function emptyDiff(): DirDiff {
 }
 
 /**
- * Diffs one directory's complete listing (checked: every entry is a child of `dir`) against what the index holds for its children,
- * adding the result to `into`. Only differences produce writes, so an unchanged directory
+ * Diffs one directory's complete listing (checked: every entry is a child of `dir`) against
+ * what the index holds for its children, adding the result to `into`. Only differences produce writes, so an unchanged directory
  * costs one read and no write. A child whose type changed (file ↔ directory) is removed
  * and written anew, so a directory that became a file loses its subtree.
  */
