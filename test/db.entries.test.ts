@@ -212,6 +212,16 @@ for (const dialect of DIALECTS) {
       expect(await collect(index.entries.list(otherScope, '/'))).toEqual([]);
     });
 
+    it('removes a storage together with its entries and scans', async () => {
+      await index.entries.apply(scope, [], [dir('/d'), write('/d/f')]);
+      await index.scans.start(scope, {});
+      expect(await index.storages.remove(scope.storageId)).toBe(true);
+      expect(await index.storages.get(scope.storageId)).toBeUndefined();
+      expect(await collect(index.entries.list(scope, '/', { recursive: true }))).toEqual([]);
+      expect(await index.scans.list({ tenantId: scope.tenantId })).toEqual([]);
+      expect(await index.storages.remove(scope.storageId)).toBe(false);
+    });
+
     it('stores sizes and mtimes beyond 32 bits exactly', async () => {
       const big = 2 ** 45 + 3;
       await index.entries.apply(scope, [], [write('/huge', big, 4_102_444_800_123)]);

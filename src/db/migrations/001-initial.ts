@@ -40,9 +40,10 @@ export function initial(dialect: Dialect): Migration {
         .createTable('entries')
         .addColumn('id', sql.raw(id))
         .addColumn('tenant_id', sql.raw(big), (c) => c.notNull())
-        .addColumn('storage_id', sql.raw(big), (c) =>
-          c.notNull().references('storages.id').onDelete('cascade'),
-        )
+        // No foreign key to storages here: its check is a trigger call per inserted row on
+        // PostgreSQL (a quarter of a bulk insert's time, measured); removing a storage
+        // removes its entries explicitly.
+        .addColumn('storage_id', sql.raw(big), (c) => c.notNull())
         .addColumn('path', pathType, (c) => c.notNull())
         .addColumn('parent', pathType, (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())

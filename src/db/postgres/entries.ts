@@ -80,8 +80,16 @@ function byPath(a: EntryWrite, b: EntryWrite): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
-function query(name: string, text: string, values: unknown[]): pg.QueryArrayConfig {
-  return { name, text, values, rowMode: 'array' };
+/**
+ * A named statement is parsed once per connection. Only for statements whose best plan
+ * cannot change with the data: PostgreSQL switches a named statement to a generic plan
+ * after five runs, and a generic plan made while `entries` was nearly empty (a sequential
+ * scan) stays in use as the table grows to millions of rows.
+ */
+function query(name: string | undefined, text: string, values: unknown[]): pg.QueryArrayConfig {
+  return name === undefined
+    ? { text, values, rowMode: 'array' }
+    : { name, text, values, rowMode: 'array' };
 }
 
 /**
@@ -105,7 +113,7 @@ export class PostgresEntryRepository implements EntryRepository {
     const out = new Map<string, IndexedEntry[]>();
     if (dirs.length === 0) return out;
     const { rows } = await this.#pool.query<Row>(
-      query('trawl_children', CHILDREN, [scope.storageId, scope.tenantId, textArray(dirs)]),
+      query(undefined, CHILDREN, [scope.storageId, scope.tenantId, textArray(dirs)]),
     );
     for (const r of rows) {
       const parent = parentOf(r[1]);
@@ -147,7 +155,7 @@ export class PostgresEntryRepository implements EntryRepository {
     const result: ApplyResult = { created: [], updated: [], deleted: [] };
     if (ranges.lower.length > 0) {
       const { rows } = await client.query<[number, number]>(
-        query('trawl_delete_ranges', DELETE_RANGES, [
+        query(undefined, DELETE_RANGES, [
           storageId,
           tenantId,
           textArray(ranges.lower),

@@ -102,6 +102,18 @@ export class StorageRepository {
     return found;
   }
 
+  /**
+   * Removes a storage with its entries and scan history, in one transaction. Entries go
+   * first and explicitly: they carry no foreign key (see the initial migration).
+   */
+  async remove(id: number): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('entries').where('storage_id', '=', id).execute();
+      const done = await tx.deleteFrom('storages').where('id', '=', id).executeTakeFirst();
+      return Number(done.numDeletedRows) > 0;
+    });
+  }
+
   async list(tenantId: number): Promise<StorageRecord[]> {
     const rows = await this.#db
       .selectFrom('storages')
