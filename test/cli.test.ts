@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cliFixture, type CliRun } from './fixtures/cli.js';
@@ -253,6 +253,34 @@ describe('trawl scan (in process)', () => {
       '/sub',
       '/sub/song.mp3',
     ]);
+  });
+});
+
+describe('trawl scan --follow-symlinks (in process)', () => {
+  let fx: ReturnType<typeof cliFixture>;
+  afterEach(() => fx?.close());
+
+  it('skips and counts symlinks by default, and follows them with the flag', async () => {
+    fx = cliFixture();
+    const root = join(fx.dir, 'data');
+    mkdirSync(join(root, 'real'), { recursive: true });
+    writeFileSync(join(root, 'real', 'f.txt'), 'abc');
+    symlinkSync(join(root, 'real'), join(root, 'link'));
+    const plain = onlyJson(await fx.run(['scan', root, '--db', fx.db, '--json']));
+    expect(plain).toMatchObject({ status: 'succeeded', dirs: 1, files: 1, skipped: 1 });
+    const followed = onlyJson(
+      await fx.run(['scan', root, '--db', fx.db, '--json', '--follow-symlinks']),
+    );
+    // The same place: the same storage, now with the option on.
+    expect(followed).toMatchObject({
+      status: 'succeeded',
+      storageId: plain.storageId,
+      dirs: 2,
+      files: 2,
+      skipped: 0,
+      created: 1,
+      unchanged: 1,
+    });
   });
 });
 
