@@ -1,3 +1,4 @@
+import { loadConfig } from './config/env.js';
 import { openIndex, type Index } from './db/open.js';
 import { StorageService, type StorageConfig } from './storage/service.js';
 import { runScan, type RecordedScanResult } from './scan/runner.js';
@@ -56,7 +57,7 @@ export class App {
         metrics: storageMetrics(options.metrics ?? createRegistry()),
         logger:
           options.logger ??
-          createLogger({ level: logLevel((options.env ?? process.env).TRAWL_LOG_LEVEL) }),
+          createLogger({ level: loadConfig(options.env ?? process.env).logLevel }),
       });
       return new App(index, storage, tenantId, unsaved);
     } catch (error) {
@@ -119,12 +120,6 @@ export class App {
     await this.storage.closeAll();
     await this.index.close();
   }
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-function logLevel(value: string | undefined): (typeof LOG_LEVELS)[number] {
-  return LOG_LEVELS.find((l) => l === value) ?? 'silent';
 }
 
 function toConfig(s: StorageRecord): StorageConfig {

@@ -288,6 +288,19 @@ describe('trawl ls and scans (in process)', () => {
   let fx: ReturnType<typeof cliFixture>;
   afterEach(() => fx?.close());
 
+  it('keeps tenants apart (TRAWL_TENANT)', async () => {
+    fx = cliFixture();
+    fx.tree.writeFile('/a', 1, 1);
+    const as = (tenant: string) => ({ env: { HOME: fx.dir, TRAWL_TENANT: tenant } });
+    const alice = onlyJson(await fx.run(['scan', fx.url, '--db', fx.db, '--json'], as('alice')));
+    const bob = onlyJson(await fx.run(['scan', fx.url, '--db', fx.db, '--json'], as('bob')));
+    expect(bob.storageId).not.toBe(alice.storageId);
+    expect(bob).toMatchObject({ created: 1 });
+    const history = await fx.run(['scans', '--db', fx.db, '--json'], as('alice'));
+    expect(history.lines.map((l) => (JSON.parse(l) as { id: number }).id)).toEqual([alice.scanId]);
+    expect((await fx.run(['scans', '--db', fx.db, '--json'])).lines).toEqual([]);
+  });
+
   it('prints the index as JSON lines: path, type, size, ISO mtime', async () => {
     fx = cliFixture();
     fx.tree
@@ -427,6 +440,18 @@ describe('trawl: bad input', () => {
       await fx.run(['scan', fx.url, '--db', fx.dir]),
       /cannot open index database/,
     );
+  });
+
+  it('rejects a bad environment value, naming the variable', async () => {
+    fx = cliFixture();
+    const run = (env: Record<string, string>) =>
+      fx.run(['scan', fx.url, '--db', fx.db], { env: { HOME: fx.dir, ...env } });
+    expectOneErrorLine(
+      await run({ TRAWL_LOG_LEVEL: 'loud' }),
+      /TRAWL_LOG_LEVEL expects one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+    );
+    expectOneErrorLine(await run({ TRAWL_DEBUG: 'yes' }), /TRAWL_DEBUG expects one of 0, 1/);
+    expectOneErrorLine(await run({ TRAWL_TENANT: ' padded' }), /TRAWL_TENANT expects a name/);
   });
 
   it('rejects ls of a storage never scanned, a bad URL and a path that climbs out', async () => {

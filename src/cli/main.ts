@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../config/env.js';
 import { IndexError } from '../db/errors.js';
 import { StorageError } from '../storage/errors.js';
 import { redactUrl } from '../storage/url.js';
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 function describe(error: unknown): string {
   if (
     error instanceof UsageError ||
+    error instanceof ConfigError ||
     error instanceof IndexError ||
     error instanceof InvalidArgumentError
   ) {

@@ -1,12 +1,27 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** Settings read from the environment, once, validated, frozen. */
 export interface Config {
-  /** `--db` default: a SQLite file or a postgres:// URL. */
+  /** `--db` default: a SQLite file or a postgres:// URL. @default `~/.local/share/trawl/index.db` */
   database: string;
+  /** The tenant the CLI acts for. @default 'default' */
   tenant: string;
+  /** Stack traces for unexpected errors. @default false */
   debug: boolean;
+  /** Structured logs on stderr at this level. @default 'silent' */
+  logLevel: LogLevel;
+}
+
+/** An environment variable with a value trawl cannot use. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
 export function defaultSqlitePath(env: NodeJS.ProcessEnv): string {
@@ -14,10 +29,40 @@ export function defaultSqlitePath(env: NodeJS.ProcessEnv): string {
   return join(base, 'trawl', 'index.db');
 }
 
+/** Reads and checks the environment; a bad value names the variable and what was expected. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   return Object.freeze({
     database: env.TRAWL_DATABASE_URL || defaultSqlitePath(env),
-    tenant: env.TRAWL_TENANT || 'default',
-    debug: env.TRAWL_DEBUG === '1',
+    tenant: tenant(env.TRAWL_TENANT),
+    debug: oneOf('TRAWL_DEBUG', env.TRAWL_DEBUG, ['0', '1'], '0') === '1',
+    logLevel: oneOf('TRAWL_LOG_LEVEL', env.TRAWL_LOG_LEVEL, LOG_LEVELS, 'silent'),
   });
+}
+
+function tenant(value: string | undefined): string {
+  if (value === undefined || value === '') return 'default';
+  // The name keys rows in the index and shows in listings: no invisible differences.
+  if (value.trim() !== value || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ConfigError(
+      `TRAWL_TENANT expects a name of 1 to 200 characters without control characters or ` +
+        `surrounding spaces, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined || value === '') return fallback;
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) {
+    throw new ConfigError(
+      `${name} expects one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return found;
 }
