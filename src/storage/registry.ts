@@ -3,6 +3,7 @@ import { ftpBackend } from './backends/ftp.js';
 import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
 import { sftpBackend } from './backends/sftp.js';
+import { smbBackend } from './backends/smb.js';
 import { webdavBackend } from './backends/webdav.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
@@ -14,6 +15,7 @@ export const BACKENDS = {
   local: localBackend,
   memory: memoryBackend,
   sftp: sftpBackend,
+  smb: smbBackend,
   webdav: webdavBackend,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own options type
 } satisfies Record<string, BackendInfo<any>>;

@@ -1,0 +1,451 @@
+/**
+ * SMB 2.x (`@tryjsky/v9u-smb2`: dialects 2.0.2 and 2.1, NTLMv2). The library opens the
+ * session (negotiate, NTLM, tree connect); listings are sent by this file with the library's
+ * message builders, because its own `readdir` can neither report a dropped connection (its
+ * callbacks never fire) nor wait out an interim STATUS_PENDING answer. Everything runs on one
+ * TCP connection: SMB2 tags each request with a message id, so listings run concurrently.
+ *
+ * A listing opens the folder, repeats QUERY_DIRECTORY until the server answers
+ * STATUS_NO_MORE_FILES (anything else fails the listing) and closes the handle.
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import {
+  AuthFailedError,
+  InvalidConfigError,
+  NotFoundError,
+  PermissionDeniedError,
+  ProtocolError,
+  StorageError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.js';
+import { joinPath } from '../paths.js';
+import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import {
+  asRaw,
+  decodedPath,
+  optInt,
+  optString,
+  reqString,
+  scrub,
+  serverPath,
+  trimFolder,
+  urlHost,
+  urlParts,
+  withDeadline,
+} from './remote-common.js';
+
+export interface SmbOptions {
+  host: string;
+  /** @default 445 */
+  port: number;
+  share: string;
+  /** Folder inside the share that is the storage's root. @default / */
+  root: string;
+  /** `TRAWL_SMB_USER` when absent. */
+  user: string | undefined;
+  /** `TRAWL_SMB_PASSWORD` when absent. */
+  password: string | undefined;
+  /**
+   * Accepted for the URL form `smb://DOMAIN;user@…`. NTLMv2 in this client answers for the
+   * domain the server names in its challenge, so this cannot select another one.
+   */
+  domain: string | undefined;
+  /** Per request and for the handshake, in ms. @default 30000 */
+  timeoutMs: number;
+}
+
+/** The part of the library this backend uses: the client object doubles as the connection. */
+interface SmbMessage {
+  getHeaders(): { MessageId: Buffer | number; Status: Buffer };
+  getResponse(): Record<string, Buffer>;
+  getBuffer(connection: SmbConnection): Buffer;
+}
+interface SmbMessageModule {
+  generate(connection: SmbConnection, params: Record<string, unknown>): SmbMessage;
+  parseResponse(response: SmbMessage): unknown;
+}
+interface SmbConnection {
+  socket: Socket;
+  responses: Record<string, SmbMessage | undefined>;
+  responsesCB: Record<string, ((m: SmbMessage) => void) | undefined>;
+  exists(path: string): Promise<boolean>;
+  disconnect(): void;
+}
+type SmbConnectionCtor = new (options: Record<string, unknown>) => SmbConnection;
+interface RawFile {
+  Filename: string;
+  FileAttributes: number;
+  EndofFile: Buffer;
+  LastWriteTime: Buffer;
+}
+
+const require = createRequire(import.meta.url);
+const lib = '@tryjsky/v9u-smb2/lib';
+const SMB2 = require('@tryjsky/v9u-smb2') as SmbConnectionCtor;
+const MESSAGES = {
+  open: require(`${lib}/messages/open.js`) as SmbMessageModule,
+  query_directory: require(`${lib}/messages/query_directory.js`) as SmbMessageModule,
+  close: require(`${lib}/messages/close.js`) as SmbMessageModule,
+};
+const NT_NAMES = require(`${lib}/tools/ms_erref.js`) as {
+  getStatus(code: number): { code: string };
+};
+
+const STATUS_PENDING = 0x00000103;
+const STATUS_NO_MORE_FILES = 0x80000006;
+const ATTR_DIRECTORY = 0x10;
+const ATTR_REPARSE_POINT = 0x400;
+const FILETIME_UNIX_EPOCH = 116444736000000000n;
+/** A server that keeps paging past this is broken or hostile. */
+const MAX_ENTRIES = 10_000_000;
+
+/** NTSTATUS by name → contract code: the one table this backend maps with. */
+const NTSTATUS: Record<
+  string,
+  'NOT_FOUND' | 'PERMISSION_DENIED' | 'AUTH_FAILED' | 'UNAVAILABLE' | 'TIMEOUT'
+> = {
+  STATUS_OBJECT_NAME_NOT_FOUND: 'NOT_FOUND',
+  STATUS_OBJECT_PATH_NOT_FOUND: 'NOT_FOUND',
+  STATUS_OBJECT_NAME_INVALID: 'NOT_FOUND',
+  STATUS_NOT_A_DIRECTORY: 'NOT_FOUND',
+  STATUS_NO_SUCH_FILE: 'NOT_FOUND',
+  STATUS_DELETE_PENDING: 'NOT_FOUND',
+  STATUS_BAD_NETWORK_NAME: 'NOT_FOUND',
+  STATUS_ACCESS_DENIED: 'PERMISSION_DENIED',
+  STATUS_NETWORK_ACCESS_DENIED: 'PERMISSION_DENIED',
+  STATUS_LOGON_FAILURE: 'AUTH_FAILED',
+  STATUS_ACCOUNT_RESTRICTION: 'AUTH_FAILED',
+  STATUS_ACCOUNT_DISABLED: 'AUTH_FAILED',
+  STATUS_ACCOUNT_LOCKED_OUT: 'AUTH_FAILED',
+  STATUS_PASSWORD_EXPIRED: 'AUTH_FAILED',
+  STATUS_PASSWORD_MUST_CHANGE: 'AUTH_FAILED',
+  STATUS_LOGON_TYPE_NOT_GRANTED: 'AUTH_FAILED',
+  STATUS_WRONG_PASSWORD: 'AUTH_FAILED',
+  STATUS_NO_SUCH_USER: 'AUTH_FAILED',
+  STATUS_USER_SESSION_DELETED: 'UNAVAILABLE',
+  STATUS_NETWORK_SESSION_EXPIRED: 'UNAVAILABLE',
+  STATUS_NETWORK_NAME_DELETED: 'UNAVAILABLE',
+  STATUS_CONNECTION_DISCONNECTED: 'UNAVAILABLE',
+  STATUS_CONNECTION_RESET: 'UNAVAILABLE',
+  STATUS_INSUFFICIENT_RESOURCES: 'UNAVAILABLE',
+  STATUS_SHARING_VIOLATION: 'UNAVAILABLE',
+  STATUS_FILE_LOCK_CONFLICT: 'UNAVAILABLE',
+  STATUS_IO_TIMEOUT: 'TIMEOUT',
+};
+
+const SOCKET_GONE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CLOSED',
+]);
+
+/** An NTSTATUS answer to one of this file's own requests. */
+class NtStatus extends Error {
+  override name = 'NtStatus';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly request: string,
+  ) {
+    super(`${code} (0x${status.toString(16).toUpperCase().padStart(8, '0')}) answering ${request}`);
+  }
+}
+
+/**
+ * Maps NTSTATUS answers (by name, as the library and {@link NtStatus} carry them), socket
+ * errors and timeouts to StorageErrors: the one place this backend does it.
+ */
+export function mapSmbError(error: unknown, where: string, path: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const e = (error ?? {}) as { code?: unknown; message?: unknown; messageName?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  const opts = { path, cause: error };
+  const at = `${where}${path === '/' ? '' : ` (${path})`}`;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code === 'STATUS_NOT_SUPPORTED' && e.messageName === 'negotiate') {
+    return new ProtocolError(
+      `${where} refused SMB 2.0.2 and 2.1 (it speaks only SMB3, which this client does not): ` +
+        'allow SMB2_10 on the server (server min protocol = SMB2_10) to index it',
+      opts,
+    );
+  }
+  switch (NTSTATUS[code]) {
+    case 'NOT_FOUND':
+      return new NotFoundError(`no such folder on ${at}: ${code}`, opts);
+    case 'PERMISSION_DENIED':
+      return new PermissionDeniedError(`access denied on ${at}: ${code}`, opts);
+    case 'AUTH_FAILED':
+      return new AuthFailedError(`${where} refused the login: ${code}`, opts);
+    case 'UNAVAILABLE':
+      return new UnavailableError(`${at}: ${code}`, opts);
+    case 'TIMEOUT':
+      return new TimeoutError(`${at}: ${code}`, opts);
+  }
+  if (code === 'ETIMEDOUT') return new TimeoutError(`${at}: ${message}`, opts);
+  if (SOCKET_GONE.has(code))
+    return new UnavailableError(`${where} is unreachable: ${message}`, opts);
+  return new ProtocolError(`${at}: ${message}`, opts);
+}
+
+function fileTimeMs(buf: Buffer): number {
+  return Number((buf.readBigUInt64LE(0) - FILETIME_UNIX_EPOCH) / 10_000n);
+}
+
+export class SmbClient implements StorageClient {
+  readonly #o: SmbOptions;
+  readonly #where: string;
+  #smb: SmbConnection | undefined;
+  /** Requests in flight: failed at once when the socket goes (the library would leave them hanging). */
+  readonly #pending = new Set<(error: StorageError) => void>();
+
+  constructor(options: SmbOptions) {
+    this.#o = options;
+    this.#where = `smb://${urlHost(options.host)}:${options.port}/${options.share}`;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#smb) return;
+    const o = this.#o;
+    if (!o.user || o.password === undefined) {
+      throw new InvalidConfigError(
+        `no user or password for ${this.#where} (URL, options, or TRAWL_SMB_USER / TRAWL_SMB_PASSWORD)`,
+      );
+    }
+    const smb = new SMB2({
+      share: `\\\\${o.host}\\${o.share}`,
+      domain: o.domain ?? '',
+      username: o.user,
+      password: o.password,
+      port: o.port,
+      autoCloseTimeout: 0,
+    });
+    const lost = (cause: unknown) => this.#dropped(smb, cause);
+    // The library opens its socket half-open: a server's FIN alone would never close it.
+    smb.socket.on('end', () => lost(new Error('the server closed the connection')));
+    smb.socket.on('close', lost);
+    smb.socket.on('error', lost);
+    this.#smb = smb;
+    try {
+      // The library connects on first use; opening the share's top folder proves the login.
+      await withDeadline(smb.exists(''), o.timeoutMs, `connecting to ${this.#where}`, '/');
+      await this.check();
+    } catch (error) {
+      await this.close();
+      throw this.#map(error, '/');
+    }
+  }
+
+  async close(): Promise<void> {
+    const smb = this.#smb;
+    this.#smb = undefined;
+    if (!smb) return;
+    try {
+      smb.disconnect();
+    } catch {
+      // already gone
+    }
+    smb.socket.destroy();
+  }
+
+  async check(): Promise<void> {
+    const attrs = await this.#withHandle('/', undefined, async (_id, attributes) => attributes);
+    if ((attrs & ATTR_DIRECTORY) === 0) {
+      throw new NotFoundError(`not a folder on ${this.#where}: ${this.#o.root}`, { path: '/' });
+    }
+  }
+
+  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+    return this.#withHandle(dir, options?.signal, async (fileId, attributes) => {
+      if ((attributes & ATTR_DIRECTORY) === 0) {
+        throw new NotFoundError(`not a folder on ${this.#where}: ${dir}`, { path: dir });
+      }
+      const entries: Entry[] = [];
+      for (;;) {
+        let files: RawFile[];
+        try {
+          const answer = await this.#request(
+            'query_directory',
+            { FileId: fileId },
+            dir,
+            options?.signal,
+          );
+          files = MESSAGES.query_directory.parseResponse(answer) as RawFile[];
+        } catch (error) {
+          if (error instanceof NtStatus && error.status === STATUS_NO_MORE_FILES) return entries;
+          throw error;
+        }
+        for (const f of files) {
+          if (f.Filename === '.' || f.Filename === '..') continue;
+          const isDir = (f.FileAttributes & ATTR_DIRECTORY) !== 0;
+          const entry: Entry = {
+            path: joinPath(dir, f.Filename),
+            name: f.Filename,
+            isDir,
+            size: isDir ? 0 : Number(f.EndofFile.readBigUInt64LE(0)),
+            mtime: fileTimeMs(f.LastWriteTime),
+          };
+          if (f.FileAttributes & ATTR_REPARSE_POINT) entry.skip = 'symlink';
+          entries.push(entry);
+        }
+        if (entries.length > MAX_ENTRIES) {
+          throw new ProtocolError(
+            `${this.#where} kept paging past ${MAX_ENTRIES} entries in ${dir}`,
+            {
+              path: dir,
+            },
+          );
+        }
+      }
+    });
+  }
+
+  /** Opens `path`, runs `use` with the handle and the folder's attributes, always closes it. */
+  async #withHandle<T>(
+    path: string,
+    signal: AbortSignal | undefined,
+    use: (fileId: Buffer, attributes: number) => Promise<T>,
+  ): Promise<T> {
+    try {
+      const opened = (
+        await this.#request('open', { path: this.#smbPath(path) }, path, signal)
+      ).getResponse();
+      const fileId = opened.FileId!;
+      try {
+        return await use(fileId, opened.FileAttributes!.readUInt32LE(0));
+      } finally {
+        // A failed close leaks one handle on the server; the listing itself is complete.
+        await this.#request('close', { FileId: fileId }, path).catch(() => undefined);
+      }
+    } catch (error) {
+      throw this.#map(error, path);
+    }
+  }
+
+  #smbPath(path: string): string {
+    return serverPath(this.#o.root, path).slice(1).split('/').join('\\');
+  }
+
+  /** Sends one SMB2 request and waits for its final answer (an interim STATUS_PENDING is skipped). */
+  #request(
+    name: keyof typeof MESSAGES,
+    params: Record<string, unknown>,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<SmbMessage> {
+    const smb = this.#smb;
+    if (!smb || smb.socket.destroyed) {
+      return Promise.reject(new UnavailableError(`not connected to ${this.#where}`, { path }));
+    }
+    const message = MESSAGES[name].generate(smb, params);
+    const body = message.getBuffer(smb);
+    const frame = Buffer.alloc(4 + body.length);
+    frame.writeUInt8((body.length >> 16) & 0xff, 1);
+    frame.writeUInt16BE(body.length & 0xffff, 2);
+    body.copy(frame, 4);
+    const id = Buffer.alloc(4);
+    id.writeUInt32LE(Number(message.getHeaders().MessageId));
+    const key = id.toString('hex');
+    let fail: (error: StorageError) => void = () => undefined;
+    const work = new Promise<SmbMessage>((resolve, reject) => {
+      fail = reject;
+      this.#pending.add(fail);
+      const onAnswer = (answer: SmbMessage) => {
+        const status = answer.getHeaders().Status.readUInt32LE(0);
+        // The library deletes the callback after calling it: wait again on the next tick.
+        if (status === STATUS_PENDING) return void queueMicrotask(wait);
+        if (status === 0) resolve(answer);
+        else reject(new NtStatus(status, NT_NAMES.getStatus(status).code, name));
+      };
+      const wait = () => {
+        const early = smb.responses[key];
+        if (early) {
+          delete smb.responses[key];
+          onAnswer(early);
+        } else {
+          smb.responsesCB[key] = onAnswer;
+        }
+      };
+      smb.socket.write(frame);
+      wait();
+    }).finally(() => this.#pending.delete(fail));
+    return withDeadline(work, this.#o.timeoutMs, `${name} on ${this.#where}`, path, signal);
+  }
+
+  #dropped(smb: SmbConnection, cause: unknown): void {
+    if (this.#smb !== smb) return;
+    smb.socket.destroy();
+    const lost = new UnavailableError(`connection to ${this.#where} lost`, { cause });
+    for (const fail of [...this.#pending]) fail(lost);
+  }
+
+  #map(error: unknown, path: string): StorageError {
+    const mapped = mapSmbError(error, this.#where, path);
+    const clean = scrub(mapped.message, [this.#o.password]);
+    if (clean === mapped.message) return mapped;
+    return new StorageError(mapped.code, clean, {
+      path,
+      retryable: mapped.retryable,
+      cause: mapped.cause,
+    });
+  }
+}
+
+export const smbBackend: BackendInfo<SmbOptions> = {
+  schemes: ['smb'],
+  fromUrl(url) {
+    const raw = urlParts(url);
+    const user = raw.user as string | undefined;
+    if (user?.includes(';')) {
+      const [domain, name] = [user.slice(0, user.indexOf(';')), user.slice(user.indexOf(';') + 1)];
+      raw.domain = domain;
+      raw.user = name;
+    }
+    const [share = '', ...rest] = decodedPath(url.pathname).split('/').slice(1);
+    return { ...raw, share, root: `/${rest.join('/')}` };
+  },
+  parseOptions(input) {
+    const raw = asRaw(input, 'smb');
+    const share = reqString(raw, 'share', 'smb');
+    if (/[\\/]/.test(share)) {
+      throw new InvalidConfigError(
+        `smb \`share\` is one name without slashes, got ${JSON.stringify(share)}`,
+      );
+    }
+    // Backslashes are SMB's separators: accept them in a configured root, as `/`.
+    const root = (optString(raw, 'root') ?? '/').replace(/\\/g, '/');
+    return {
+      host: reqString(raw, 'host', 'smb'),
+      port: optInt(raw, 'port', 445, 1, 65535),
+      share,
+      root: trimFolder(root.replace(/\/{2,}/g, '/')),
+      user: optString(raw, 'user'),
+      password: optString(raw, 'password'),
+      domain: optString(raw, 'domain'),
+      timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+    };
+  },
+  create(options, deps: BackendDeps) {
+    return new SmbClient({
+      ...options,
+      user: options.user ?? deps.env.TRAWL_SMB_USER,
+      password: options.password ?? deps.env.TRAWL_SMB_PASSWORD,
+    });
+  },
+  redact: (options) => ({ ...options, password: options.password ? '***' : undefined }),
+  location(o) {
+    const domain = o.domain ? `${encodeURIComponent(o.domain)};` : '';
+    const user = o.user ? `${domain}${encodeURIComponent(o.user)}@` : '';
+    const root = o.root === '/' ? '' : encodeURI(o.root);
+    return `smb://${user}${urlHost(o.host)}:${o.port}/${encodeURIComponent(o.share)}${root}`;
+  },
+  limitHost: (o) => `${o.host}:${o.port}`,
+};

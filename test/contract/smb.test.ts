@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { smbBackend } from '../../src/storage/backends/smb.js';
+import { startSamba } from '../servers/samba.js';
+import { serveFixtureAsTestUser } from '../servers/system-user.js';
+import { requireServices } from '../servers/util.js';
+import { buildFixture } from './fixture.js';
+import { runStorageContract, type ContractServer } from './suite.js';
+
+runStorageContract(
+  'smb (Samba, SMB 2.1)',
+  async (): Promise<ContractServer> => {
+    const fixture = buildFixture();
+    const unlock = serveFixtureAsTestUser(fixture.root, fixture.lockedDir);
+    const samba = await startSamba(fixture.root);
+    const base = {
+      host: samba.host,
+      port: samba.port,
+      share: samba.share,
+      user: samba.user,
+      password: samba.password,
+      timeoutMs: 10_000,
+    };
+    return {
+      fixture,
+      makeClient: (overrides = {}) =>
+        smbBackend.create(smbBackend.parseOptions({ ...base, ...overrides }), { env: {} }),
+      // FILETIME has 100 ns ticks; the fixture's mtimes are whole seconds.
+      mtimePrecisionMs: 1,
+      dirMtimes: true,
+      badCredentials: { password: 'not the password' },
+      locksDir: true,
+      endpoint: { port: samba.port, via: (port) => ({ port }) },
+      kill: () => samba.process.kill(),
+      async teardown() {
+        await samba.stop();
+        unlock();
+        fixture.cleanup();
+      },
+    };
+  },
+  { requires: ['smbd', 'smbpasswd'] },
+);
+
+describe.skipIf(!requireServices('smbd', 'smbpasswd'))(
+  'smb against a server that speaks only SMB3',
+  () => {
+    it('fails with a PROTOCOL error that says so', async () => {
+      const fixture = buildFixture({ bigEntries: 1, depth: 1 });
+      const unlock = serveFixtureAsTestUser(fixture.root, fixture.lockedDir);
+      const samba = await startSamba(fixture.root, { minProtocol: 'SMB3' });
+      try {
+        const client = smbBackend.create(
+          smbBackend.parseOptions({
+            host: samba.host,
+            port: samba.port,
+            share: samba.share,
+            user: samba.user,
+            password: samba.password,
+          }),
+          { env: {} },
+        );
+        const error = await client.connect().catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'PROTOCOL', retryable: false });
+        expect((error as Error).message).toMatch(/only SMB3/);
+        await client.close();
+      } finally {
+        await samba.stop();
+        unlock();
+        fixture.cleanup();
+      }
+    }, 60_000);
+  },
+);
+
+describe('smb backend options', () => {
+  it('reads domain;user, share and folder from a URL; backslashes in a root become slashes', () => {
+    const options = smbBackend.parseOptions(
+      smbBackend.fromUrl!(
+        new URL('smb://WORK;ann:pw%2F1@nas:1445/media/tv%20shows/?maxConcurrency=4'),
+      ),
+    );
+    expect(options).toMatchObject({
+      host: 'nas',
+      port: 1445,
+      domain: 'WORK',
+      user: 'ann',
+      password: 'pw/1',
+      share: 'media',
+      root: '/tv shows',
+    });
+    expect(smbBackend.location(options)).toBe('smb://WORK;ann@nas:1445/media/tv%20shows');
+    expect(smbBackend.parseOptions({ host: 'nas', share: 'm', root: '\\a\\b\\' }).root).toBe(
+      '/a/b',
+    );
+    expect(() => smbBackend.parseOptions({ host: 'nas', share: 'a/b' })).toThrow(/"a\/b"/);
+  });
+});
