@@ -160,7 +160,7 @@ describe('limits during a scan', () => {
 });
 
 describe(AdaptiveLimit.name, () => {
-  it('halves on overload once per window, grows back by about one per window of successes', () => {
+  it('halves on overload once per burst and grows back by one per success', () => {
     let now = 0;
     const limit = new AdaptiveLimit(8, () => now);
     now = 10;
@@ -175,15 +175,15 @@ describe(AdaptiveLimit.name, () => {
     limit.overloaded(20);
     expect(limit.limit).toBe(1);
     expect(limit.lowest).toBe(1);
-    limit.succeeded(); // 1 + 1/1
+    limit.succeeded();
     expect(limit.limit).toBe(2);
-    limit.succeeded(); // 2 + 1/2
-    limit.succeeded(); // 2.5 + 1/2.5
-    expect(limit.limit).toBe(2);
-    limit.succeeded(); // 2.9 + 1/2.9
+    limit.succeeded();
     expect(limit.limit).toBe(3);
     for (let i = 0; i < 100; i++) limit.succeeded();
     expect(limit.limit).toBe(8);
     expect(limit.lowest).toBe(1);
+    limit.max = 20; // a new config: an unthrottled limit starts at the new ceiling
+    expect(limit.limit).toBe(20);
+    expect(limit.lowest).toBe(20);
   });
 });

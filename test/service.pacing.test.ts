@@ -41,6 +41,14 @@ describe(decideRetry.name, () => {
     expect(delays.map((d) => d.action === 'wait' && d.delayMs)).toEqual([
       100, 200, 400, 800, 10_000,
     ]);
+    // The exponent follows the storage's streak of refusals when there is one.
+    const streak = (n: number) =>
+      decideRetry(err('RATE_LIMITED'), { retries: 0, waits: 5, streak: n }, DEFAULT_RETRY, top);
+    expect([1, 2, 3].map((n) => streak(n))).toEqual([
+      { action: 'wait', delayMs: 100 },
+      { action: 'wait', delayMs: 200 },
+      { action: 'wait', delayMs: 400 },
+    ]);
     expect(backoffDelay(3, { baseMs: 100, maxMs: 10_000 }, () => 0.5)).toBe(400);
     expect(backoffDelay(3, { baseMs: 100, maxMs: 10_000 }, () => 0)).toBe(0);
   });

@@ -122,6 +122,12 @@ interface LiveClient {
 interface StorageState {
   stats: StorageStats;
   limit: AdaptiveLimit;
+  /**
+   * RATE_LIMITED answers in a row on this storage, any success resets it; refusals of
+   * requests sent before the last one arrived count once (one burst, one step).
+   */
+  rateLimitStreak: number;
+  lastRateLimitAt: number;
 }
 
 /** A failed liveness probe: not the caller's error, just a reason to reconnect. */
@@ -304,6 +310,7 @@ export class StorageService {
     try {
       const result = await run();
       state.limit.succeeded();
+      state.rateLimitStreak = 0;
       this.#metrics.requests.inc({ kind, op, outcome: 'ok' });
       return result;
     } catch (caught) {
@@ -334,10 +341,19 @@ export class StorageService {
   ): Promise<void> {
     if (error.code === 'UNAVAILABLE' && live) await this.#drop(live, 'unavailable', error);
     if (this.#closed) throw error;
-    const decision = decideRetry(error, spent, this.#retry, this.#random);
     const kind = live?.config.kind ?? 'unknown';
     const state = this.#stateOf(storageId);
+    if (error.code === 'RATE_LIMITED') {
+      if (sentAt >= state.lastRateLimitAt || state.rateLimitStreak === 0) state.rateLimitStreak++;
+      state.lastRateLimitAt = this.#now();
+    }
     if (error.code === 'RATE_LIMITED' || error.code === 'TIMEOUT') state.limit.overloaded(sentAt);
+    const decision = decideRetry(
+      error,
+      { ...spent, streak: state.rateLimitStreak },
+      this.#retry,
+      this.#random,
+    );
     if (decision.action === 'fail') throw error;
     if (decision.action === 'wait') {
       spent.waits++;
@@ -524,6 +540,8 @@ export class StorageService {
       state = {
         stats: { retries: 0, rateLimitWaits: 0, connects: 0 },
         limit: new AdaptiveLimit(DEFAULT_MAX_CONCURRENCY, this.#now),
+        rateLimitStreak: 0,
+        lastRateLimitAt: -Infinity,
       };
       this.#state.set(storageId, state);
     }

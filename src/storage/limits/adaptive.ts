@@ -1,10 +1,13 @@
 import { Semaphore } from '../../util/semaphore.js';
 
 /**
- * A storage's concurrency limit that adapts to the server (AIMD, as TCP does): each success
- * adds 1/limit (about +1 per full window of successes), each rate limit or timeout halves it,
- * always between 1 and `max`. A burst of 429s answered to requests sent before the last
- * decrease counts once: they were all sent under the old limit.
+ * A storage's concurrency limit that adapts to the server (AIMD): each success adds one,
+ * each rate limit or timeout halves it, always between 1 and `max`. A burst of 429s answered
+ * to requests sent before the last decrease counts once: they were all sent under the old
+ * limit. The increase is per success, not per window as in TCP: with a per-window increase,
+ * a server that refuses a fixed share of requests whatever the load (20 % here) pins the
+ * limit near 2 for good (TCP's √(3/2p)), which only makes the scan slower; per success, the
+ * limit drops at once under a storm and climbs back as soon as answers come through.
  */
 export class AdaptiveLimit {
   readonly #gate: Semaphore;
@@ -64,7 +67,7 @@ export class AdaptiveLimit {
 
   succeeded(): void {
     if (this.#window >= this.#max) return;
-    this.#window = Math.min(this.#max, this.#window + 1 / this.#window);
+    this.#window = Math.min(this.#max, this.#window + 1);
     this.#apply();
   }
 

@@ -39,6 +39,13 @@ export interface RetryState {
   retries: number;
   /** Rate-limit waits spent so far in this request. */
   waits: number;
+  /**
+   * Rate limits the storage answered in a row, across all requests (reset by any success).
+   * The backoff grows with it rather than with `waits`: when most requests get through, the
+   * server is not in a storm and one unlucky request need not wait seconds; when every
+   * request is refused, the streak and the wait grow together. @default waits
+   */
+  streak?: number;
 }
 
 export type RetryDecision =
@@ -60,7 +67,7 @@ export function decideRetry(
     const delayMs =
       error.retryAfterMs !== undefined && error.retryAfterMs >= 0
         ? Math.min(error.retryAfterMs, options.maxRetryAfterMs)
-        : backoffDelay(state.waits, backoff, random);
+        : backoffDelay(Math.max(0, (state.streak ?? state.waits + 1) - 1), backoff, random);
     return { action: 'wait', delayMs };
   }
   if (NEVER_RETRY.has(error.code) || !error.retryable) return { action: 'fail' };
