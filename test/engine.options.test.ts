@@ -162,6 +162,21 @@ describe('scan engine: options', () => {
     expect(r).toMatchObject({ status: 'partial', dirs: 80, files: 40, errors: 1 });
   });
 
+  it('goes on when a progress callback throws', async () => {
+    fx = await engineFixture();
+    fx.tree.writeFile('/a/b', 1, 1).latencyMs = 5;
+    let calls = 0;
+    const r = await fx.app.scan(fx.storage, {
+      progressIntervalMs: 1,
+      onProgress: () => {
+        calls++;
+        throw new Error('terminal closed');
+      },
+    });
+    expect(calls).toBeGreaterThan(0);
+    expect(r).toMatchObject({ status: 'succeeded', files: 1, created: 1 });
+  });
+
   it('hands the ids of each committed batch to the change sink', async () => {
     fx = await engineFixture();
     for (let i = 0; i < 30; i++) fx.tree.writeFile(`/d${i % 6}/f${i}.mkv`, i, i);

@@ -294,9 +294,11 @@ class ScanRun {
   }
 
   #emitProgress(): void {
+    const onProgress = this.#opts.onProgress;
+    if (!onProgress) return;
     const c = this.#counters;
     const stats = this.#deps.storageStats?.();
-    this.#opts.onProgress?.({
+    const progress: ScanProgress = {
       dirsListed: this.#dirsListed,
       dirsQueued: this.#frontier.queued,
       dirs: c.dirs,
@@ -311,7 +313,12 @@ class ScanRun {
       retries: stats?.retries ?? 0,
       rateLimitWaits: stats?.rateLimitWaits ?? 0,
       elapsedMs: Date.now() - this.#started,
-    });
+    };
+    try {
+      onProgress(progress);
+    } catch {
+      // A display that fails (a closed terminal) must not take the scan down from a timer.
+    }
   }
 }
 
