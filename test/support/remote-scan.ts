@@ -1,0 +1,143 @@
+/**
+ * End-to-end checks of a network backend through the CLI and App against a real server:
+ * `trawl scan <url>` and `trawl ls <url>`, no password in any output, a refused
+ * subdirectory keeps its subtree, and a server that is down changes nothing.
+ */
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import type { StorageRecord } from '../../src/db/repositories/storages.js';
+import { parseStorageSpec } from '../../src/storage/url.js';
+import { runCli } from './cli-capture.js';
+import { tempDir } from './harness.js';
+
+export interface RemoteServer {
+  /** The storage URL with its password. */
+  url: string;
+  /** The same storage without credentials' secret part (what `trawl ls` is given). */
+  bareUrl: string;
+  password: string;
+  /** Dies abruptly; the suite does not restart it. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function remoteScanSuite(
+  name: string,
+  available: boolean,
+  start: (root: string) => Promise<RemoteServer>,
+): void {
+  describe.skipIf(!available)(`${name}: scans through the CLI and App`, () => {
+    let server: RemoteServer;
+    let dir: { path: string; cleanup: () => void };
+    let root: string;
+    const file = (path: string, size: number) => {
+      const p = join(root, path);
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, Buffer.alloc(size, 0x63));
+    };
+
+    beforeAll(async () => {
+      dir = tempDir('trawl-remote-');
+      chmodSync(dir.path, 0o755);
+      root = join(dir.path, 'root');
+      file('top.txt', 3);
+      file('a/x.txt', 4);
+      file('a/sub/y.mkv', 5);
+      file('b/z.flac', 6);
+      server = await start(root);
+    }, 60_000);
+
+    afterAll(async () => {
+      await server?.stop();
+      dir?.cleanup();
+    });
+
+    it('scans a URL, lists it by the URL without a password, never prints a password', async () => {
+      const db = join(dir.path, 'cli.db');
+      const scan = await runCli(['scan', server.url, '--db', db, '--json']);
+      expect(scan.stderr).toBe('');
+      expect(JSON.parse(scan.stdout)).toMatchObject({
+        status: 'succeeded',
+        dirs: 3,
+        files: 4,
+        bytes: 18,
+        mediaFiles: 2,
+      });
+      expect(scan.code).toBe(0);
+      const ls = await runCli(['ls', server.bareUrl, '/a', '--db', db, '--json', '--recursive']);
+      expect(ls.code).toBe(0);
+      expect(
+        ls.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).path),
+      ).toEqual(['/a/sub', '/a/sub/y.mkv', '/a/x.txt']);
+      const secret = 'Wrong-Secret-4711';
+      const bad = await runCli([
+        'scan',
+        server.url.replace(encodeURIComponent(server.password), secret),
+        '--db',
+        db,
+      ]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout + bad.stderr).toContain('AUTH_FAILED');
+      expect(bad.stdout + bad.stderr).not.toContain(secret);
+      expect(scan.stdout + ls.stdout).not.toContain(server.password);
+    });
+
+    describe('deletion safety', () => {
+      let app: App;
+      let storage: StorageRecord;
+      let dbFile: string;
+      const indexed = async () => {
+        const out: string[] = [];
+        const scope = { tenantId: storage.tenantId, storageId: storage.id };
+        for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
+          out.push(`${e.path}:${e.isDir ? 'd' : e.size}`);
+        }
+        return out;
+      };
+
+      beforeAll(async () => {
+        dbFile = join(dir.path, 'app.db');
+        app = await App.open({ database: dbFile, tenant: 'default', env: {} });
+        storage = await app.ensureStorage(parseStorageSpec(server.url));
+      });
+      afterAll(async () => app?.close());
+
+      it('keeps the subtree of a directory the server refuses to list', async () => {
+        expect(await app.scan(storage)).toMatchObject({ status: 'succeeded', files: 4 });
+        const before = await indexed();
+        expect(before).toHaveLength(7);
+        rmSync(join(root, 'a/sub/y.mkv'));
+        rmSync(join(root, 'b/z.flac'));
+        chmodSync(join(root, 'a'), 0o000);
+        try {
+          const partial = await app.scan(storage);
+          expect(partial).toMatchObject({ status: 'partial', deleted: 1 });
+          expect(partial.errorSample).toEqual([
+            expect.objectContaining({ path: '/a', code: 'PERMISSION_DENIED' }),
+          ]);
+          expect(await indexed()).toEqual(before.filter((e) => e !== '/b/z.flac:6'));
+        } finally {
+          chmodSync(join(root, 'a'), 0o755);
+        }
+      });
+
+      it('changes nothing when the server is down at scan time', async () => {
+        const before = await indexed();
+        await app.close();
+        await server.kill();
+        rmSync(join(root, 'a'), { recursive: true });
+        rmSync(join(root, 'top.txt'));
+        app = await App.open({ database: dbFile, tenant: 'default', env: {} });
+        const result = await app.scan(storage);
+        expect(result).toMatchObject({ status: 'failed', created: 0, updated: 0, deleted: 0 });
+        expect(result.errorSample[0]).toMatchObject({ path: '/', code: 'UNAVAILABLE' });
+        expect(await indexed()).toEqual(before);
+      });
+    });
+  });
+}
