@@ -4,6 +4,7 @@ import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
 import { sftpBackend } from './backends/sftp.js';
 import { smbBackend } from './backends/smb.js';
+import { s3Backend } from './backends/s3.js';
 import { webdavBackend } from './backends/webdav.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
@@ -17,6 +18,7 @@ export const BACKENDS = {
   sftp: sftpBackend,
   smb: smbBackend,
   webdav: webdavBackend,
+  s3: s3Backend,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own options type
 } satisfies Record<string, BackendInfo<any>>;
 
