@@ -285,6 +285,44 @@ describe('scan engine: cancellation', () => {
     expect(r.dirs).toBe(indexed.filter((e) => e.isDir).length);
   });
 
+  it('stops promptly even when a listing hangs and ignores the signal', async () => {
+    fx = await engineFixture();
+    wideTree();
+    fx.tree.mkdir('/stuck');
+    const real = fx.app.storage.handle(fx.storage.id);
+    /** A request that never answers; the user gives up on it 10 ms later. */
+    const hang = (controller: AbortController) => {
+      setTimeout(() => controller.abort(), 10);
+      return new Promise<never>(() => undefined);
+    };
+
+    const first = new AbortController();
+    const listing: StorageHandle = {
+      storageId: real.storageId,
+      check: () => real.check(),
+      list: (dir, o) => (dir === '/stuck' ? hang(first) : real.list(dir, o)),
+    };
+    const r = await scan({ storage: listing, entries: fx.app.index.entries }, fx.scope, {
+      signal: first.signal,
+    });
+    expect(r).toMatchObject({ status: 'cancelled', errors: 0 });
+    await expectConsistent();
+
+    const second = new AbortController();
+    const flat: StorageHandle = {
+      ...listing,
+      async *listTree(root, o) {
+        yield { dir: root, entries: await real.list(root, o) };
+        await hang(second);
+      },
+    };
+    const r2 = await scan({ storage: flat, entries: fx.app.index.entries }, fx.scope, {
+      signal: second.signal,
+    });
+    expect(r2).toMatchObject({ status: 'cancelled', errors: 0 });
+    await expectConsistent();
+  });
+
   it('writes nothing when the signal is already aborted', async () => {
     fx = await engineFixture();
     wideTree();

@@ -7,6 +7,7 @@ import { Channel } from './channel.js';
 import { diffDirectory, emptyDiff } from './diff.js';
 import { Frontier } from './frontier.js';
 import { checkListing } from './listing.js';
+import { abortable } from './abortable.js';
 import {
   emptyCounters,
   type ChangeSink,
@@ -152,7 +153,8 @@ class ScanRun {
       const item = await this.#frontier.next();
       if (!item) return;
       try {
-        const entries = await this.#deps.storage.list(item.dir, { signal: this.#internal.signal });
+        const signal = this.#internal.signal;
+        const entries = await abortable(this.#deps.storage.list(item.dir, { signal }), signal);
         checkListing(item.dir, entries);
         this.#dirsListed++;
         // The listing enters the (FIFO) channel before its subdirectories are queued, so a
@@ -172,13 +174,21 @@ class ScanRun {
   }
 
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
+    const signal = this.#internal.signal;
+    const listings = listTree(ROOT, { signal })[Symbol.asyncIterator]();
     try {
-      for await (const listing of listTree(ROOT, { signal: this.#internal.signal })) {
+      for (;;) {
+        const next = await abortable(listings.next(), signal);
+        if (next.done) return;
+        const listing = next.value;
         checkListing(listing.dir, listing.entries);
         this.#dirsListed++;
-        if (!(await this.#channel.put(listing, listing.entries.length + 1))) return;
+        if (!(await this.#channel.put(listing, listing.entries.length + 1))) break;
       }
+      await listings.return?.();
     } catch (error) {
+      // A generator stuck in a request would never finish its return(): do not wait on it.
+      void listings.return?.()?.catch(() => undefined);
       // Listings already yielded were complete and stay reconciled; nothing is deleted on
       // the strength of what the failed listing did not return.
       this.#listingFailed(ROOT, error, this.#dirsListed === 0);
