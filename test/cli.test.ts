@@ -333,6 +333,17 @@ describe('trawl ls and scans (in process)', () => {
       '/b dir/x.mkv',
       '/new\nline',
     ]);
+    // A file is shown as itself; an empty directory shows nothing; a typo is an error.
+    const one = await fx.run(['ls', fx.url, '/b dir/x.mkv', '--db', fx.db, '--json']);
+    expect(one.lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      { path: '/b dir/x.mkv', type: 'file', size: 42, mtime: '2026-11-27T01:02:03.000Z' },
+    ]);
+    const empty = await fx.run(['ls', fx.url, '/b dir/empty/', '--db', fx.db]);
+    expect(empty).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expectOneErrorLine(
+      await fx.run(['ls', fx.url, '/b dir/nope', '--db', fx.db]),
+      /nothing indexed at \/b dir\/nope in memory:/,
+    );
     // For people: one line per entry, control characters escaped.
     const human = await fx.run(['ls', fx.url, '--db', fx.db]);
     expect(human.lines).toHaveLength(3);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { normalizePath } from '../../storage/paths.js';
+import type { IndexedEntry } from '../../db/entries.js';
+import { normalizePath, parentOf, ROOT } from '../../storage/paths.js';
 import { parseStorageSpec } from '../../storage/url.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -33,9 +34,7 @@ export function lsCommand(program: Command, io: CliIo): void {
         const storage = await app.findStorage(spec);
         if (!storage) throw new UsageError(`nothing indexed for ${path} (run: trawl scan ${path})`);
         const scope = { tenantId: storage.tenantId, storageId: storage.id };
-        for await (const e of app.index.entries.list(scope, inside, {
-          recursive: flags.recursive,
-        })) {
+        const show = (e: IndexedEntry) => {
           const mtime = new Date(e.mtime).toISOString();
           if (flags.json) {
             const type = e.isDir ? 'dir' : 'file';
@@ -47,6 +46,22 @@ export function lsCommand(program: Command, io: CliIo): void {
               `${e.isDir ? 'd' : '-'} ${size.padStart(9)}  ${mtime}  ${printable(e.path)}`,
             );
           }
+        };
+        let shown = 0;
+        for await (const e of app.index.entries.list(scope, inside, {
+          recursive: flags.recursive,
+        })) {
+          show(e);
+          shown++;
+        }
+        if (shown === 0 && inside !== ROOT) {
+          // Nothing below it: an empty directory, a file (shown as ls shows one), or a typo.
+          let self: IndexedEntry | undefined;
+          for await (const e of app.index.entries.list(scope, parentOf(inside))) {
+            if (e.path === inside) self = e;
+          }
+          if (!self) throw new UsageError(`nothing indexed at ${printable(inside)} in ${path}`);
+          if (!self.isDir) show(self);
         }
       } finally {
         await app.close();
