@@ -1,9 +1,12 @@
+import { FTPError } from 'basic-ftp';
 import { describe, expect, it } from 'vitest';
-import { ftpBackend } from '../../src/storage/backends/ftp.js';
+import { ftpBackend, mapFtpError } from '../../src/storage/backends/ftp.js';
 import { parseMlsd, parseUnixList } from '../../src/storage/backends/ftp-listing.js';
 import { serveFixtureAsTestUser } from '../servers/system-user.js';
 import { startVsftpd } from '../servers/vsftpd.js';
 import { startTcpProxy } from '../tools/tcp-proxy.js';
+import { requireServices } from '../servers/util.js';
+import { startSilentServer } from '../support/silent-server.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract, type ContractServer } from './suite.js';
 
@@ -119,6 +122,39 @@ describe('FTP listing parsers', () => {
 });
 
 describe('ftp backend options', () => {
+  it('maps FTP reply codes, timeouts and socket errors to contract codes', () => {
+    const code = (e: unknown) => mapFtpError(e, 'ftp://h:21', '/d').code;
+    expect(code(new FTPError({ code: 530, message: '530 Login incorrect.' }))).toBe('AUTH_FAILED');
+    expect(code(new FTPError({ code: 550, message: '550 Failed.' }))).toBe('NOT_FOUND');
+    expect(code(new FTPError({ code: 421, message: '421 Timeout.' }))).toBe('UNAVAILABLE');
+    expect(code(new FTPError({ code: 425, message: "425 Can't open data connection." }))).toBe(
+      'UNAVAILABLE',
+    );
+    expect(code(new FTPError({ code: 502, message: '502 Not implemented.' }))).toBe('PROTOCOL');
+    expect(code(new Error('Timeout (control socket)'))).toBe('TIMEOUT');
+    expect(code(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe('UNAVAILABLE');
+  });
+
+  it('maps a server that accepts and never answers to TIMEOUT (retryable)', async () => {
+    const silent = await startSilentServer();
+    const client = ftpBackend.create(
+      ftpBackend.parseOptions({
+        host: '127.0.0.1',
+        port: silent.port,
+        user: 'u',
+        password: 'p',
+        timeoutMs: 300,
+      }),
+      { env: {} },
+    );
+    try {
+      await expect(client.connect()).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+    } finally {
+      await client.close();
+      await silent.close();
+    }
+  });
+
   it('reads ftp:// and ftps:// URLs, without the password in the location', () => {
     const plain = ftpBackend.parseOptions(
       ftpBackend.fromUrl!(
@@ -138,4 +174,60 @@ describe('ftp backend options', () => {
     expect(implicit).toMatchObject({ port: 990, tls: 'implicit', root: '/' });
     expect(() => ftpBackend.parseOptions({ host: 'h', tls: 'starttls' })).toThrow(/starttls/);
   });
+});
+
+describe.skipIf(!requireServices('vsftpd', 'openssl'))('ftp with explicit TLS (vsftpd)', () => {
+  it('lists over TLS, and refuses a certificate that does not verify unless told', async () => {
+    const fixture = buildFixture({ bigEntries: 10, depth: 1 });
+    const unlock = serveFixtureAsTestUser(fixture.root, fixture.lockedDir);
+    const ftpd = await startVsftpd(fixture.root, { tls: true });
+    const make = (extra: Record<string, unknown>) =>
+      ftpBackend.create(
+        ftpBackend.parseOptions({
+          host: ftpd.host,
+          port: ftpd.port,
+          user: ftpd.user,
+          password: ftpd.password,
+          tls: 'explicit',
+          ...extra,
+        }),
+        { env: {} },
+      );
+    try {
+      const trusting = make({ insecureTls: true });
+      await trusting.connect();
+      const names = (await trusting.list(fixture.bigDir)).map((e) => e.name).sort();
+      expect(names).toEqual(
+        fixture.dirs
+          .get(fixture.bigDir)!
+          .map((e) => e.name)
+          .sort(),
+      );
+      await trusting.close();
+
+      const strict = make({});
+      await expect(strict.connect()).rejects.toMatchObject({
+        code: 'AUTH_FAILED',
+        retryable: false,
+      });
+      await strict.close();
+
+      const plain = ftpBackend.create(
+        ftpBackend.parseOptions({
+          host: ftpd.host,
+          port: ftpd.port,
+          user: ftpd.user,
+          password: ftpd.password,
+        }),
+        { env: {} },
+      );
+      // vsftpd refuses a login without TLS when it is required (530).
+      await expect(plain.connect()).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+      await plain.close();
+    } finally {
+      await ftpd.stop();
+      unlock();
+      fixture.cleanup();
+    }
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { sftpBackend } from '../../src/storage/backends/sftp.js';
+import { sftpBackend, mapSftpError } from '../../src/storage/backends/sftp.js';
 import { startSshd } from '../servers/sshd.js';
 import { serveFixtureAsTestUser } from '../servers/system-user.js';
+import { startSilentServer } from '../support/silent-server.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract, type ContractServer } from './suite.js';
 
@@ -42,6 +43,46 @@ runStorageContract(
 );
 
 describe('sftp backend options', () => {
+  it('maps SFTP status codes, auth failures and socket errors to contract codes', () => {
+    const code = (e: unknown) => mapSftpError(e, 'sftp://h:22', '/d').code;
+    expect(code({ code: 2, message: 'No such file' })).toBe('NOT_FOUND');
+    expect(code({ code: 3, message: 'Permission denied' })).toBe('PERMISSION_DENIED');
+    expect(code({ code: 7, message: 'lost' })).toBe('UNAVAILABLE');
+    expect(code({ code: 4, message: 'Failure' })).toBe('PROTOCOL');
+    expect(
+      code({
+        level: 'client-authentication',
+        message: 'All configured authentication methods failed',
+      }),
+    ).toBe('AUTH_FAILED');
+    expect(
+      code({ level: 'client-timeout', message: 'Timed out while waiting for handshake' }),
+    ).toBe('TIMEOUT');
+    expect(code({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toBe('UNAVAILABLE');
+    expect(mapSftpError({ code: 'ECONNREFUSED' }, 'sftp://h:22', '/').retryable).toBe(true);
+  });
+
+  it('maps a server that accepts and never answers to TIMEOUT (retryable)', async () => {
+    const silent = await startSilentServer();
+    const client = sftpBackend.create(
+      sftpBackend.parseOptions({
+        host: '127.0.0.1',
+        port: silent.port,
+        user: 'u',
+        password: 'p',
+        insecureHostKey: true,
+        timeoutMs: 300,
+      }),
+      { env: {} },
+    );
+    try {
+      await expect(client.connect()).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+    } finally {
+      await client.close();
+      await silent.close();
+    }
+  });
+
   it('reads user, password, port, root and pinning from a URL', () => {
     const url = new URL(
       'sftp://bob:p%40ss@files.example:2222/srv/my%20media/?hostKey=SHA256:' +

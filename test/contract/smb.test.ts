@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { smbBackend } from '../../src/storage/backends/smb.js';
+import { smbBackend, mapSmbError } from '../../src/storage/backends/smb.js';
 import { startSamba } from '../servers/samba.js';
 import { serveFixtureAsTestUser } from '../servers/system-user.js';
 import { requireServices } from '../servers/util.js';
+import { startSilentServer } from '../support/silent-server.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract, type ContractServer } from './suite.js';
 
@@ -73,6 +74,39 @@ describe.skipIf(!requireServices('smbd', 'smbpasswd'))(
 );
 
 describe('smb backend options', () => {
+  it('maps NTSTATUS codes and socket errors to contract codes', () => {
+    const code = (e: unknown) => mapSmbError(e, 'smb://h:445/s', '/d').code;
+    expect(code({ code: 'STATUS_OBJECT_NAME_NOT_FOUND' })).toBe('NOT_FOUND');
+    expect(code({ code: 'STATUS_OBJECT_PATH_NOT_FOUND' })).toBe('NOT_FOUND');
+    expect(code({ code: 'STATUS_ACCESS_DENIED' })).toBe('PERMISSION_DENIED');
+    expect(code({ code: 'STATUS_LOGON_FAILURE' })).toBe('AUTH_FAILED');
+    expect(code({ code: 'STATUS_BAD_NETWORK_NAME' })).toBe('NOT_FOUND');
+    expect(code({ code: 'STATUS_USER_SESSION_DELETED' })).toBe('UNAVAILABLE');
+    expect(code({ code: 'STATUS_NOT_SUPPORTED', messageName: 'negotiate' })).toBe('PROTOCOL');
+    expect(code({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toBe('UNAVAILABLE');
+  });
+
+  it('maps a server that accepts and never answers to TIMEOUT (retryable)', async () => {
+    const silent = await startSilentServer();
+    const client = smbBackend.create(
+      smbBackend.parseOptions({
+        host: '127.0.0.1',
+        port: silent.port,
+        share: 's',
+        user: 'u',
+        password: 'p',
+        timeoutMs: 300,
+      }),
+      { env: {} },
+    );
+    try {
+      await expect(client.connect()).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+    } finally {
+      await client.close();
+      await silent.close();
+    }
+  });
+
   it('reads domain;user, share and folder from a URL; backslashes in a root become slashes', () => {
     const options = smbBackend.parseOptions(
       smbBackend.fromUrl!(

@@ -11,6 +11,7 @@ import {
   findBinary,
   freePort,
   LOOPBACK,
+  runSync,
   spawnServer,
   waitForPort,
   type ServerProcess,
@@ -25,7 +26,15 @@ export interface VsftpdServer {
   stop(): Promise<void>;
 }
 
-export async function startVsftpd(servedRoot: string): Promise<VsftpdServer> {
+export interface VsftpdOptions {
+  /** Explicit TLS (AUTH TLS) required for logins and data, with a fresh self-signed certificate. */
+  tls?: boolean;
+}
+
+export async function startVsftpd(
+  servedRoot: string,
+  options: VsftpdOptions = {},
+): Promise<VsftpdServer> {
   const { user, password } = ensureTestUser();
   mkdirSync('/var/run/vsftpd/empty', { recursive: true });
   const dir = tempDir('trawl-vsftpd-');
@@ -34,6 +43,36 @@ export async function startVsftpd(servedRoot: string): Promise<VsftpdServer> {
   const userlist = join(dir.path, 'users');
   writeFileSync(userlist, `${user}\n`);
   const config = join(dir.path, 'vsftpd.conf');
+  const tls: string[] = [];
+  if (options.tls) {
+    const cert = join(dir.path, 'cert.pem');
+    const key = join(dir.path, 'key.pem');
+    runSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${LOOPBACK}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    tls.push(
+      'ssl_enable=YES',
+      `rsa_cert_file=${cert}`,
+      `rsa_private_key_file=${key}`,
+      'force_local_logins_ssl=YES',
+      'force_local_data_ssl=YES',
+      // basic-ftp does not resume the control connection's TLS session on data connections.
+      'require_ssl_reuse=NO',
+      'ssl_ciphers=HIGH',
+    );
+  }
   writeFileSync(
     config,
     [
@@ -63,6 +102,7 @@ export async function startVsftpd(servedRoot: string): Promise<VsftpdServer> {
       'utf8_filesystem=YES',
       'max_per_ip=0',
       'max_clients=0',
+      ...tls,
       '',
     ].join('\n'),
   );

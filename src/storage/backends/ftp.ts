@@ -96,6 +96,12 @@ export function mapFtpError(error: unknown, where: string, path: string): Storag
     if (code >= 400 && code < 500) return new UnavailableError(`${at}: ${message}`, opts);
     return new ProtocolError(`${at}: ${message}`, opts);
   }
+  if (typeof e.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(e.code)) {
+    return new AuthFailedError(
+      `${where} presented a TLS certificate that does not verify (${e.code}): trust its CA, or set insecureTls=true`,
+      opts,
+    );
+  }
   if (/^Timeout/i.test(message) || e.code === 'ETIMEDOUT')
     return new TimeoutError(`${at}: ${message}`, opts);
   if (
