@@ -171,6 +171,29 @@ for (const dialect of DIALECTS) {
       ).toEqual(listed);
     });
 
+    it('trusts an isNew hint only as far as the database agrees', async () => {
+      const odd = ['tab\there', 'new\nline', 'back\\slash', '\\N', 'cr\rx', 'quote"'];
+      const writes = [dir('/n')];
+      for (let i = 0; i < 400; i++) writes.push(write(`/n/${odd[i % odd.length]}${i}`, i, i));
+      const hinted = (ws: EntryWrite[]) => ws.map((w) => ({ ...w, isNew: true }));
+      const first = await index.entries.apply(scope, [], hinted(writes));
+      expect(first.created).toHaveLength(401);
+      expect(new Set(first.created.map((r) => r.id)).size).toBe(401);
+      const listed = await collect(index.entries.list(scope, '/', { recursive: true }));
+      expect(listed).toEqual(writes.map((w) => w.path).sort(bytewise));
+      // Wrong hints, as when an overlapping scan got there first: exact counts, no error.
+      const again = await index.entries.apply(scope, [], hinted(writes));
+      expect(again).toEqual({ created: [], updated: [], deleted: [] });
+      const bigger = hinted(writes.map((w, i) => (i % 4 === 1 ? { ...w, size: w.size + 1 } : w)));
+      const changed = await index.entries.apply(scope, [{ path: '/n/x', isDir: true }], bigger);
+      expect(changed.created).toEqual([]);
+      expect(changed.updated).toHaveLength(100);
+      const kids = (await index.entries.childrenOf(scope, ['/n'])).get('/n')!;
+      // writes[1] is file 0, one of the grown ones; file 1 kept its size.
+      expect(kids.find((e) => e.path === '/n/tab\there0')).toMatchObject({ size: 1, mtime: 0 });
+      expect(kids.find((e) => e.path === '/n/new\nline1')).toMatchObject({ size: 1, mtime: 1 });
+    });
+
     it('writes a batch far larger than the 65,535-parameter limit in one call', async () => {
       const writes = [dir('/big')];
       for (let i = 0; i < 70_000; i++) writes.push(write(`/big/f${i}`, i, i));

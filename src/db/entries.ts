@@ -28,6 +28,12 @@ export interface EntryWrite {
   mtime: number;
   etag: string | null;
   mediaKind: string | null;
+  /**
+   * True when the index held no entry at this path when the batch was read. A hint: a
+   * repository may insert such rows without conflict handling (PostgreSQL uses COPY), but
+   * must stay correct when it is wrong — an overlapping scan may have inserted the row since.
+   */
+  isNew?: boolean;
 }
 
 /** An entry to remove; a directory takes its whole subtree with it. */

@@ -85,6 +85,7 @@ export function diffDirectory(
       mtime: e.mtime,
       etag,
       mediaKind,
+      isNew: prev === undefined || prev.isDir !== e.isDir,
     });
   }
   for (const gone of old.values()) into.removals.push({ path: gone.path, isDir: gone.isDir });

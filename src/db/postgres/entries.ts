@@ -12,6 +12,7 @@ import type {
 } from '../entries.js';
 import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
+import { copyIn, copyText } from './copy.js';
 import { removalRanges } from './ranges.js';
 import { withRetriedTransaction } from './transaction.js';
 
@@ -54,6 +55,16 @@ const DELETE_RANGES = `DELETE FROM entries AS e
   USING unnest($3::text[], $4::text[]) AS r(lower, upper)
   WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path >= r.lower AND e.path < r.upper
   RETURNING e.id, e.is_dir`;
+
+/** Ids for the rows a COPY brings in, so that they can be reported as created. */
+const NEXT_IDS = `SELECT nextval('entries_id_seq') FROM generate_series(1, $1)`;
+
+const COPY = `COPY entries (id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime,
+  etag, media_kind) FROM STDIN`;
+
+const UNIQUE_VIOLATION = '23505';
+/** Fewer new rows than this go through the upsert: a COPY costs four more round trips. */
+const COPY_MIN = 256;
 
 const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*) FILTER (WHERE is_dir = 1)
   FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND path >= $3 AND path < $4`;
@@ -134,46 +145,107 @@ export class PostgresEntryRepository implements EntryRepository {
     // One lock order for every writer: overlapping scans wait for each other, not deadlock.
     const sorted = [...writes].sort(byPath);
     const ranges = removalRanges(removals);
-    // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips for the common batch.
-    const single = ranges.lower.length === 0 && sorted.length <= CHUNK;
-    const result = single
-      ? await this.#run(this.#pool, scope, ranges, sorted)
-      : await withRetriedTransaction(this.#pool, (client) =>
-          this.#run(client, scope, ranges, sorted),
-        );
+    const fresh = sorted.filter((w) => w.isNew === true);
+    let result: ApplyResult;
+    if (fresh.length >= COPY_MIN) {
+      const known = sorted.filter((w) => w.isNew !== true);
+      result = await withRetriedTransaction(this.#pool, async (client) => {
+        const r: ApplyResult = { created: [], updated: [], deleted: [] };
+        await this.#delete(client, scope, ranges, r);
+        await this.#copyOrUpsert(client, scope, fresh, r);
+        await this.#upsert(client, scope, known, r);
+        return r;
+      });
+    } else if (ranges.lower.length === 0 && sorted.length <= CHUNK) {
+      // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips.
+      result = { created: [], updated: [], deleted: [] };
+      await this.#upsert(this.#pool, scope, sorted, result);
+    } else {
+      result = await withRetriedTransaction(this.#pool, async (client) => {
+        const r: ApplyResult = { created: [], updated: [], deleted: [] };
+        await this.#delete(client, scope, ranges, r);
+        await this.#upsert(client, scope, sorted, r);
+        return r;
+      });
+    }
     await this.#analyze.afterWrite(result.created.length);
     return result;
   }
 
-  async #run(
-    client: pg.Pool | pg.PoolClient,
+  async #delete(
+    client: pg.PoolClient,
     scope: EntryScope,
     ranges: { lower: string[]; upper: string[] },
+    into: ApplyResult,
+  ): Promise<void> {
+    if (ranges.lower.length === 0) return;
+    const { rows } = await client.query<[number, number]>(
+      query(undefined, DELETE_RANGES, [
+        scope.storageId,
+        scope.tenantId,
+        textArray(ranges.lower),
+        textArray(ranges.upper),
+      ]),
+    );
+    for (const [id, isDir] of rows) into.deleted.push({ id, isDir: isDir === 1 });
+  }
+
+  async #upsert(
+    client: pg.Pool | pg.PoolClient,
+    scope: EntryScope,
     writes: readonly EntryWrite[],
-  ): Promise<ApplyResult> {
-    const { storageId, tenantId } = scope;
-    const result: ApplyResult = { created: [], updated: [], deleted: [] };
-    if (ranges.lower.length > 0) {
-      const { rows } = await client.query<[number, number]>(
-        query(undefined, DELETE_RANGES, [
-          storageId,
-          tenantId,
-          textArray(ranges.lower),
-          textArray(ranges.upper),
-        ]),
-      );
-      for (const [id, isDir] of rows) result.deleted.push({ id, isDir: isDir === 1 });
-    }
+    into: ApplyResult,
+  ): Promise<void> {
     for (let start = 0; start < writes.length; start += CHUNK) {
       const { rows } = await client.query<[number, number, boolean]>(
-        query('trawl_upsert', UPSERT, [tenantId, storageId, ...columns(writes, start, CHUNK)]),
+        query('trawl_upsert', UPSERT, [
+          scope.tenantId,
+          scope.storageId,
+          ...columns(writes, start, CHUNK),
+        ]),
       );
       for (const [id, isDir, inserted] of rows) {
         const ref: EntryRef = { id, isDir: isDir === 1 };
-        (inserted ? result.created : result.updated).push(ref);
+        (inserted ? into.created : into.updated).push(ref);
       }
     }
-    return result;
+  }
+
+  /**
+   * Rows the diff found new go in by COPY, two to three times faster than the upsert
+   * (measured: bench/db.js). A COPY is all or nothing, so when an overlapping scan has
+   * inserted one of them meanwhile (unique violation), the savepoint undoes the COPY and
+   * the upsert does the work, counting exactly as ever.
+   */
+  async #copyOrUpsert(
+    client: pg.PoolClient,
+    scope: EntryScope,
+    writes: readonly EntryWrite[],
+    into: ApplyResult,
+  ): Promise<void> {
+    const { rows: ids } = await client.query<[number]>(
+      query('trawl_next_ids', NEXT_IDS, [writes.length]),
+    );
+    let data = '';
+    const head = `\t${scope.tenantId}\t${scope.storageId}\t`;
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      data += `${ids[i]![0]}${head}${copyText(w.path)}\t${copyText(w.parent)}\t${copyText(w.name)}\t${
+        w.isDir ? 1 : 0
+      }\t${Math.floor(w.size)}\t${Math.floor(w.mtime)}\t${copyText(w.etag)}\t${copyText(w.mediaKind)}\n`;
+    }
+    await client.query('SAVEPOINT trawl_copy');
+    try {
+      await copyIn(client, COPY, Buffer.from(data));
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT trawl_copy');
+      await this.#upsert(client, scope, writes, into);
+      return;
+    }
+    await client.query('RELEASE SAVEPOINT trawl_copy');
+    for (let i = 0; i < writes.length; i++)
+      into.created.push({ id: ids[i]![0], isDir: writes[i]!.isDir });
   }
 
   async countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }> {
