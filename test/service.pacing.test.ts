@@ -173,7 +173,8 @@ describe('a scan through a server that answers 30 % of requests with 429', () =>
       tree.latencyMs = 1;
       tree.rateLimit(0.3, { seed: 42, retryAfterMs });
       fx = await scanFixture({}, tree);
-      const result = await fx.scanWith({ listers: 16 });
+      const progress: Array<{ retries: number; rateLimitWaits: number }> = [];
+      const result = await fx.scanWith({ listers: 16, onProgress: (p) => progress.push(p) });
       expect(result).toMatchObject({
         status: 'succeeded',
         errors: 0,
@@ -184,6 +185,7 @@ describe('a scan through a server that answers 30 % of requests with 429', () =>
       expect(tree.stats.rateLimited).toBeGreaterThan(20);
       // Every 429 was waited out; none became an error.
       expect(result.rateLimitWaits).toBe(tree.stats.rateLimited);
+      expect(progress.at(-1)).toMatchObject({ retries: 0, rateLimitWaits: result.rateLimitWaits });
       expect(tree.stats.lists).toBe(grown(shape, 4).dirs + 1 + tree.stats.rateLimited);
       expect(indexRows(await fx.indexed())).toEqual(treeRows(tree));
       const c = fx.service.concurrency(fx.storage.id)!;
