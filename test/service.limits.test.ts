@@ -7,6 +7,7 @@ import { splitServiceOptions } from '../src/storage/limits/options.js';
 import { StorageService, type StorageServiceDeps } from '../src/storage/service.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { Configs, grow, grown, scanFixture, volume, type ScanFixture } from './service.helpers.js';
+import { memoryFixture, type MemoryFixture } from './support/harness.js';
 
 /** 100 concurrent lists of the root through a handle. */
 function burst(service: StorageService, id: number, n = 100) {
@@ -185,5 +186,32 @@ describe(AdaptiveLimit.name, () => {
     limit.max = 20; // a new config: an unthrottled limit starts at the new ceiling
     expect(limit.limit).toBe(20);
     expect(limit.lowest).toBe(20);
+  });
+});
+
+describe('a storage URL with ?maxConcurrency= through the app', () => {
+  let fx: MemoryFixture | undefined;
+  afterEach(async () => fx?.close());
+
+  it('stores it, replaces the live client on the new version, and caps the next scan', async () => {
+    const tree = new MemoryTree();
+    grow(tree, [20], 1);
+    tree.latencyMs = 2;
+    fx = await memoryFixture({ tree });
+    await fx.app.scan(fx.storage, { listers: 20 });
+    expect(tree.stats.maxInFlight).toBe(5);
+    expect(tree.stats.openClients).toBe(1);
+
+    const record = await fx.app.ensureStorage(
+      parseStorageSpec(`memory://${fx.volume}?maxConcurrency=2`),
+    );
+    expect(record).toMatchObject({ id: fx.storage.id, version: fx.storage.version + 1 });
+    expect(tree.stats.openClients).toBe(0); // the old client went with the old version
+    tree.stats.maxInFlight = 0;
+    const result = await fx.app.scan(record, { listers: 20 });
+    expect(result).toMatchObject({ status: 'succeeded', unchanged: 21 });
+    expect(tree.stats.maxInFlight).toBe(2);
+    expect(tree.stats.connects).toBe(2);
+    expect(fx.app.storage.concurrency(record.id)).toMatchObject({ max: 2 });
   });
 });
