@@ -162,6 +162,26 @@ describe('scan engine: options', () => {
     expect(r).toMatchObject({ status: 'partial', dirs: 80, files: 40, errors: 1 });
   });
 
+  it('runs many listers without listener-leak warnings on its signal', async () => {
+    fx = await engineFixture();
+    for (let i = 0; i < 100; i++) fx.tree.writeFile(`/d${i}/f`, 1, 1);
+    fx.tree.latencyMs = 2;
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const r = await fx.app.scan(fx.storage, {
+        listers: 40,
+        signal: new AbortController().signal,
+      });
+      expect(r).toMatchObject({ status: 'succeeded', files: 100 });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('goes on when a progress callback throws', async () => {
     fx = await engineFixture();
     fx.tree.writeFile('/a/b', 1, 1).latencyMs = 5;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { StorageError, toStorageError } from '../storage/errors.js';
 import { ROOT } from '../storage/paths.js';
@@ -101,6 +102,9 @@ class ScanRun {
     this.#batchMs = options.batchMs ?? 250;
     this.#dryRun = options.dryRun ?? false;
     this.#channel = new Channel(options.channelEntries ?? this.#batchEntries * 4);
+    // Every request in flight listens to this signal (here, in the service, in the backend):
+    // many listeners are expected, not a leak.
+    setMaxListeners(0, this.#internal.signal);
     for (const [name, value] of [
       ['maxDepth', this.#maxDepth],
       ['listers', this.#listers],
