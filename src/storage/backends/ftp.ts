@@ -1,9 +1,10 @@
 /**
  * FTP and FTPS (basic-ftp). One control connection runs one command at a time, so this
- * backend keeps a small pool of logged-in connections (`connections`, default 4) and gives
- * each listing a connection of its own: `CWD dir`, then MLSD when the server announces MLST
- * in FEAT, `LIST -a` otherwise. CWD takes the path literally, where a LIST argument would be
- * globbed by servers such as vsftpd.
+ * backend keeps a small pool of logged-in connections (`connections`, default 5: the
+ * StorageService's default per-storage concurrency) and gives each listing a connection of
+ * its own: `CWD dir`, then MLSD when the server announces MLST in FEAT, `LIST -a` otherwise.
+ * CWD takes the path literally, where a LIST argument would be globbed by servers such as
+ * vsftpd.
  *
  * Precision: MLSD gives seconds (or better); LIST gives minutes for entries of the last six
  * months and days for older ones, read as UTC (vsftpd's default, `use_localtime=NO`).
@@ -55,7 +56,7 @@ export interface FtpOptions {
   tls: FtpTls;
   /** Accept a TLS certificate that does not verify (self-signed test servers). @default false */
   insecureTls: boolean;
-  /** Control connections kept open, one listing each at a time. @default 4 */
+  /** Control connections kept open, one listing each at a time. @default 5 */
   connections: number;
   /** Per listing, in ms; also the idle limit of each socket. @default 30000 */
   timeoutMs: number;
@@ -383,7 +384,7 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
       root: trimFolder(root),
       tls,
       insecureTls: optBool(raw, 'insecureTls', false),
-      connections: optInt(raw, 'connections', 4, 1, 64),
+      connections: optInt(raw, 'connections', 5, 1, 64),
       timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
     };
   },
