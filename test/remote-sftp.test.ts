@@ -112,6 +112,14 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
       expect(error.message).toContain(sshd.hostKey);
     });
 
+    it('reads a root starting with /~ from the login folder', async () => {
+      // The test user's login folder is `/`.
+      const c = client({ password: sshd.password, root: `/~${root}` });
+      await c.connect();
+      expect((await c.list('/')).map((e) => e.name).sort()).toEqual(['a', 'b', 'top.txt']);
+      await c.close();
+    });
+
     it('connects to any host key only when told to', async () => {
       const c = client({ password: sshd.password, hostKey: undefined, insecureHostKey: true });
       await c.connect();
