@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalClient, localBackend, mapLocalError } from '../src/storage/backends/local.js';
 import { StorageError } from '../src/storage/errors.js';
+import { parseStorageSpec } from '../src/storage/url.js';
 import {
   diskRows,
   indexRows,
@@ -87,6 +88,19 @@ describe('local backend: errors', () => {
     expect(result.status).toBe('failed');
     expect(result.errorSample[0]).toMatchObject({ path: '/', code: 'NOT_FOUND' });
     expect(await fx.indexed()).toEqual(before);
+  });
+
+  it('reads options from a file:// URL and names a bad value in its error', () => {
+    const spec = parseStorageSpec('file:///srv/my%20media?threads=3&readAhead=false');
+    expect(spec).toMatchObject({
+      kind: 'local',
+      location: '/srv/my media',
+      options: { root: '/srv/my media', threads: 3, readAhead: false, followSymlinks: false },
+    });
+    expect(() => parseStorageSpec('/srv', { threads: 0 })).toThrow(
+      /Expected `threads` to be an integer from 1 and up, got 0/,
+    );
+    expect(() => parseStorageSpec('file:///srv?threads=two')).toThrow(/got "two"/);
   });
 
   it('rejects a root that is a file', async () => {
