@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EntryRepository } from '../src/db/entries.js';
+import { scan } from '../src/scan/engine.js';
 import { MemoryTree } from '../src/storage/backends/memory-tree.js';
 import { indexRows, treeRows } from './support/harness.js';
 import {
@@ -88,6 +90,41 @@ describe('scan engine: mutation rounds', () => {
     fx.tree.beforeList = undefined;
     await scanAndCheck({});
     await scanAndCheck({ created: 0, updated: 0, deleted: 0 });
+  });
+
+  it('counts each change once when two scans of one storage overlap', async () => {
+    fx = await engineFixture();
+    for (let i = 0; i < 300; i++) fx.tree.writeFile(`/d${i % 30}/f${i}`, i, i);
+    fx.tree.latencyMs = 1;
+    const [a, b] = await Promise.all([
+      fx.app.scan(fx.storage, { batchEntries: 20, listers: 3 }),
+      fx.app.scan(fx.storage, { batchEntries: 35, listers: 2 }),
+    ]);
+    for (const r of [a, b]) {
+      expect(r).toMatchObject({ status: 'succeeded', files: 300, deleted: 0, updated: 0 });
+      expect(r.created + r.unchanged).toBe(300);
+    }
+    expect(a.created + b.created).toBe(300);
+    expect(indexRows(await fx.indexed())).toEqual(treeRows(fx.tree));
+
+    // The worst interleaving, made certain: a scan that read the index before the other
+    // wrote finds every row already there, and counts it unchanged, not created.
+    fx.tree.writeFile('/d0/late', 1, 1).modify('/d1/f1', { size: 1000 });
+    await fx.app.scan(fx.storage);
+    const real = fx.app.index.entries;
+    const stale: EntryRepository = {
+      childrenOf: async () => new Map(),
+      apply: (s, r, w) => real.apply(s, r, w),
+      countSubtree: (s, d) => real.countSubtree(s, d),
+      list: (s, d, o) => real.list(s, d, o),
+    };
+    const late = await scan(
+      { storage: fx.app.storage.handle(fx.storage.id), entries: stale },
+      fx.scope,
+    );
+    expect(late).toMatchObject({ status: 'succeeded', files: 301, created: 0, updated: 0 });
+    expect(late.unchanged).toBe(301);
+    expect(indexRows(await fx.indexed())).toEqual(treeRows(fx.tree));
   });
 
   it('matches the tree after 15 random rounds of mutations', async () => {
