@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { smbBackend, mapSmbError } from '../../src/storage/backends/smb.js';
 import { startSamba } from '../servers/samba.js';
@@ -74,6 +75,35 @@ describe.skipIf(!requireServices('smbd', 'smbpasswd'))(
 );
 
 describe('smb backend options', () => {
+  it('survives a server that answers garbage: an error for this client, not a crashed process', async () => {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      // A NetBIOS frame of 70 bytes whose SMB2 header names no known command.
+      socket.once('data', () =>
+        socket.write(Buffer.concat([Buffer.from([0, 0, 0, 70]), Buffer.alloc(70, 0xfe)])),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = smbBackend.create(
+      smbBackend.parseOptions({
+        host: '127.0.0.1',
+        port,
+        share: 's',
+        user: 'u',
+        password: 'p',
+        timeoutMs: 5000,
+      }),
+      { env: {} },
+    );
+    try {
+      await expect(client.connect()).rejects.toMatchObject({ code: 'PROTOCOL' });
+    } finally {
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('maps NTSTATUS codes and socket errors to contract codes', () => {
     const code = (e: unknown) => mapSmbError(e, 'smb://h:445/s', '/d').code;
     expect(code({ code: 'STATUS_OBJECT_NAME_NOT_FOUND' })).toBe('NOT_FOUND');

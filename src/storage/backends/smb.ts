@@ -229,6 +229,18 @@ export class SmbClient implements StorageClient {
       autoCloseTimeout: 0,
     });
     const lost = (cause: unknown) => this.#dropped(smb, cause);
+    // The library parses answers inside the socket's data handler, where a malformed one
+    // would throw out of the event loop and end the process: contain it to this connection.
+    for (const parse of smb.socket.listeners('data') as Array<(chunk: Buffer) => void>) {
+      smb.socket.off('data', parse);
+      smb.socket.on('data', (chunk: Buffer) => {
+        try {
+          parse(chunk);
+        } catch (error) {
+          lost(new ProtocolError(`malformed SMB2 answer from ${this.#where}`, { cause: error }));
+        }
+      });
+    }
     // The library opens its socket half-open: a server's FIN alone would never close it.
     smb.socket.on('end', () => lost(new Error('the server closed the connection')));
     smb.socket.on('close', lost);
@@ -236,7 +248,12 @@ export class SmbClient implements StorageClient {
     this.#smb = smb;
     try {
       // The library connects on first use; opening the share's top folder proves the login.
-      await withDeadline(smb.exists(''), o.timeoutMs, `connecting to ${this.#where}`, '/');
+      await withDeadline(
+        this.#tracked(smb.exists('')),
+        o.timeoutMs,
+        `connecting to ${this.#where}`,
+        '/',
+      );
       await this.check();
     } catch (error) {
       await this.close();
@@ -354,10 +371,7 @@ export class SmbClient implements StorageClient {
     const id = Buffer.alloc(4);
     id.writeUInt32LE(Number(message.getHeaders().MessageId));
     const key = id.toString('hex');
-    let fail: (error: StorageError) => void = () => undefined;
-    const work = new Promise<SmbMessage>((resolve, reject) => {
-      fail = reject;
-      this.#pending.add(fail);
+    const answered = new Promise<SmbMessage>((resolve, reject) => {
       const onAnswer = (answer: SmbMessage) => {
         const status = answer.getHeaders().Status.readUInt32LE(0);
         // The library deletes the callback after calling it: wait again on the next tick.
@@ -376,14 +390,33 @@ export class SmbClient implements StorageClient {
       };
       smb.socket.write(frame);
       wait();
+    });
+    return withDeadline(
+      this.#tracked(answered),
+      this.#o.timeoutMs,
+      `${name} on ${this.#where}`,
+      path,
+      signal,
+    );
+  }
+
+  /** `work`, failed early when the connection drops (the library would never settle it). */
+  #tracked<T>(work: Promise<T>): Promise<T> {
+    let fail: (error: StorageError) => void = () => undefined;
+    return new Promise<T>((resolve, reject) => {
+      fail = reject;
+      this.#pending.add(fail);
+      work.then(resolve, reject);
     }).finally(() => this.#pending.delete(fail));
-    return withDeadline(work, this.#o.timeoutMs, `${name} on ${this.#where}`, path, signal);
   }
 
   #dropped(smb: SmbConnection, cause: unknown): void {
     if (this.#smb !== smb) return;
     smb.socket.destroy();
-    const lost = new UnavailableError(`connection to ${this.#where} lost`, { cause });
+    const lost =
+      cause instanceof StorageError
+        ? cause
+        : new UnavailableError(`connection to ${this.#where} lost`, { cause });
     for (const fail of [...this.#pending]) fail(lost);
   }
 
