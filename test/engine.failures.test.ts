@@ -184,7 +184,7 @@ describe('scan engine: failures', () => {
     };
     const storage = fx.app.storage.handle(fx.storage.id);
     const r = await scan({ storage, entries }, fx.scope);
-    expect(r.status).toBe('failed');
+    expect(r).toMatchObject({ status: 'failed', dirs: 0, files: 0, bytes: 0, created: 0 });
     expect(r.errorSample).toEqual([
       { path: '/', code: 'INDEX', message: 'index write failed: disk I/O error' },
     ]);

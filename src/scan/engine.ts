@@ -5,7 +5,7 @@ import { ROOT } from '../storage/paths.js';
 import type { StorageHandle } from '../storage/service.js';
 import type { Entry } from '../storage/types.js';
 import { Channel } from './channel.js';
-import { diffDirectory, emptyDiff } from './diff.js';
+import { diffDirectory, emptyDiff, type DirDiff } from './diff.js';
 import { Frontier } from './frontier.js';
 import { checkListing } from './listing.js';
 import { abortable } from './abortable.js';
@@ -244,21 +244,21 @@ class ScanRun {
     const diff = emptyDiff();
     for (const l of batch) diffDirectory(l.dir, l.entries, indexed.get(l.dir), diff);
     const c = this.#counters;
-    c.dirs += diff.dirs;
-    c.files += diff.files;
-    c.mediaFiles += diff.mediaFiles;
-    c.bytes += diff.bytes;
-    c.skipped += diff.skipped;
-    c.unchanged += diff.unchangedFiles;
     if (this.#dryRun) {
+      let deleted = 0;
+      for (const r of diff.removals) {
+        deleted += r.isDir ? (await entries.countSubtree(this.#scope, r.path)).files : 1;
+      }
+      countListed(c, diff);
       c.created += diff.newFiles;
       c.updated += diff.changedFiles;
-      for (const r of diff.removals) {
-        c.deleted += r.isDir ? (await entries.countSubtree(this.#scope, r.path)).files : 1;
-      }
+      c.deleted += deleted;
       return;
     }
     const applied = await entries.apply(this.#scope, diff.removals, diff.writes);
+    // Counted once committed: a batch that failed to write, or a scan stopped before it,
+    // adds nothing, so a cancelled scan's counters say exactly what the index holds.
+    countListed(c, diff);
     const created = applied.created.filter((r) => !r.isDir).length;
     const updated = applied.updated.filter((r) => !r.isDir).length;
     c.created += created;
@@ -334,6 +334,15 @@ class ScanRun {
       // A display that fails (a closed terminal) must not take the scan down from a timer.
     }
   }
+}
+
+function countListed(c: ScanCounters, diff: DirDiff): void {
+  c.dirs += diff.dirs;
+  c.files += diff.files;
+  c.mediaFiles += diff.mediaFiles;
+  c.bytes += diff.bytes;
+  c.skipped += diff.skipped;
+  c.unchanged += diff.unchangedFiles;
 }
 
 class SinkError extends Error {
