@@ -94,7 +94,9 @@ interface SftpDirItem {
   attrs: { mode?: number; size?: number; mtime?: number };
 }
 interface SftpSession {
-  readdir(path: string, cb: (err: unknown, list?: SftpDirItem[]) => void): void;
+  opendir(path: string, cb: (err: unknown, handle?: Buffer) => void): void;
+  readdir(handle: Buffer, cb: (err: unknown, list?: SftpDirItem[] | false) => void): void;
+  close(handle: Buffer, cb: (err: unknown) => void): void;
   stat(path: string, cb: (err: unknown, attrs?: { mode?: number }) => void): void;
   realpath(path: string, cb: (err: unknown, abs?: string) => void): void;
 }
@@ -250,16 +252,42 @@ export class SftpClient implements StorageClient {
 
   async list(dir: string, options?: ListOptions): Promise<Entry[]> {
     const session = this.#live(dir);
-    // ssh2 loops READDIR until the server answers EOF, and fails the whole call on any
-    // other status or a lost connection: a listing is complete or an error.
-    const items = await this.#request<SftpDirItem[]>(
-      'listing',
+    const signal = options?.signal;
+    const handle = await this.#request<Buffer>(
+      'opendir',
       dir,
-      (cb) => session.readdir(serverPath(this.#base, dir), cb),
-      options?.signal,
+      (cb) => session.opendir(serverPath(this.#base, dir), cb),
+      signal,
     );
+    const items: SftpDirItem[] = [];
+    try {
+      // READDIR until the server answers EOF; any other status or a lost connection fails
+      // the listing: it is complete or an error.
+      for (;;) {
+        const batch = await this.#request<SftpDirItem[] | false>(
+          'listing',
+          dir,
+          (cb) =>
+            session.readdir(handle!, (err, list) =>
+              (err as { code?: unknown } | undefined)?.code === FX.EOF
+                ? cb(undefined, false)
+                : cb(err, list),
+            ),
+          signal,
+        );
+        if (!batch) break;
+        for (const item of batch) items.push(item);
+      }
+    } finally {
+      // Not awaited: the listing is complete at EOF, and waiting would add a round trip.
+      try {
+        session.close(handle!, () => undefined);
+      } catch {
+        // the connection is gone, and the handle with it
+      }
+    }
     const entries: Entry[] = [];
-    for (const item of items ?? []) {
+    for (const item of items) {
       const name = item.filename;
       if (name === '.' || name === '..') continue;
       const { mode, size, mtime } = item.attrs;

@@ -339,8 +339,9 @@ export class SmbClient implements StorageClient {
       try {
         return await use(fileId, opened.FileAttributes!.readUInt32LE(0));
       } finally {
-        // A failed close leaks one handle on the server; the listing itself is complete.
-        await this.#request('close', { FileId: fileId }, path).catch(() => undefined);
+        // Not awaited: the answer is complete before the close, which would add a round
+        // trip to every listing. A failed close leaks one handle until the session ends.
+        void this.#request('close', { FileId: fileId }, path).catch(() => undefined);
       }
     } catch (error) {
       throw this.#map(error, path);
