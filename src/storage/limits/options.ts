@@ -9,7 +9,7 @@ import { InvalidConfigError } from '../errors.js';
 export interface ServiceOptions {
   /** Requests in flight to this storage. */
   maxConcurrency?: number;
-  /** Requests in flight across every storage that shares the limit key. */
+  /** The shared cap this storage counts against, instead of its `kind:host`. */
   limitKey?: string;
   /** Cap on requests in flight for all storages of this storage's tenant. */
   tenantMaxConcurrency?: number;
