@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { StorageError, toStorageError } from './errors.js';
 import { backendFor, createClient } from './registry.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
@@ -276,6 +277,7 @@ export class StorageService {
     signal: AbortSignal | undefined,
     fn: (client: StorageClient) => Promise<T>,
   ): Promise<T> {
+    if (signal) expectManyListeners(signal);
     const spent = { retries: 0, waits: 0 };
     for (;;) {
       let live: LiveClient | undefined;
@@ -383,6 +385,7 @@ export class StorageService {
     options: ListOptions | undefined,
   ): AsyncGenerator<TreeListing> {
     const signal = options?.signal;
+    if (signal) expectManyListeners(signal);
     const live = await this.#acquireLive(storageId);
     const iterator = live.client.listTree!(root, options)[Symbol.asyncIterator]();
     try {
@@ -559,6 +562,19 @@ export class StorageService {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
   }
+}
+
+const widened = new WeakSet<AbortSignal>();
+
+/**
+ * One scan's signal is shared by all its listers, and every request waiting for a slot or a
+ * backoff listens to it: dozens of listeners are expected, not a leak, so Node's warning
+ * (at 11) would only be noise on the user's terminal.
+ */
+function expectManyListeners(signal: AbortSignal): void {
+  if (widened.has(signal)) return;
+  widened.add(signal);
+  setMaxListeners(0, signal);
 }
 
 /** The backend's idea of the host, for the default limit key; undefined for unknown kinds. */
