@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { emptyMemoryStats, MemoryTree } from '../src/storage/backends/memory-tree.js';
 import { createClient } from '../src/storage/registry.js';
 import { AdaptiveLimit } from '../src/storage/limits/adaptive.js';
+import { Limiter } from '../src/storage/limits/limiter.js';
 import { keyConcurrency, limitKeyOf } from '../src/storage/limits/keys.js';
 import { splitServiceOptions } from '../src/storage/limits/options.js';
 import { StorageService, type StorageServiceDeps } from '../src/storage/service.js';
@@ -213,5 +214,32 @@ describe('a storage URL with ?maxConcurrency= through the app', () => {
     expect(tree.stats.maxInFlight).toBe(2);
     expect(tree.stats.connects).toBe(2);
     expect(fx.app.storage.concurrency(record.id)).toMatchObject({ max: 2 });
+  });
+});
+
+describe(Limiter.name, () => {
+  it('gives back the slots already taken when a request is cancelled while it waits', async () => {
+    const limiter = new Limiter({ perKey: { k: 1 } });
+    const a = new AdaptiveLimit(5);
+    const b = new AdaptiveLimit(5);
+    const target = (storage: AdaptiveLimit) => ({
+      storage,
+      kind: 'memory',
+      limitKey: 'k',
+      tenantId: 1,
+    });
+    const releaseA = await limiter.acquire(target(a));
+    const controller = new AbortController();
+    const waiting = limiter.acquire(target(b), controller.signal);
+    await new Promise((r) => setImmediate(r));
+    expect(b.active).toBe(1); // holds its storage slot, waits for the key
+    controller.abort(new Error('cancelled'));
+    await expect(waiting).rejects.toThrow('cancelled');
+    expect(b.active).toBe(0);
+    expect(limiter.keyGate('k')!.active).toBe(1);
+    releaseA();
+    releaseA(); // a second release is a no-op
+    expect(limiter.keyGate('k')!.active).toBe(0);
+    expect(a.active).toBe(0);
   });
 });
