@@ -10,6 +10,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { availableParallelism, loadavg } from 'node:os';
 import { canMeasureRss, measure, median } from './lib/measure.js';
 import { ensureTree } from './lib/tree.js';
 import { installWriteCounter, readWriteCounter } from './lib/writes.js';
@@ -75,7 +76,13 @@ function expect(ok, what) {
   if (!ok) throw new Error(`bench:local: ${what}`);
 }
 
-const runs = { find: [], dry: [], first: [], rescan: [] };
+async function startup() {
+  const r = await measure(process.execPath, [join(repo, 'bin/trawl.js'), '--version']);
+  if (r.code !== 0) throw new Error(`trawl --version exited with ${r.code}`);
+  return r;
+}
+
+const runs = { find: [], startup: [], dry: [], first: [], rescan: [] };
 let rescanWrites = 0;
 try {
   log(
@@ -85,6 +92,7 @@ try {
   for (let rep = 1; rep <= reps; rep++) {
     log(`repetition ${rep}/${reps}`);
     runs.find.push(await find());
+    runs.startup.push(await startup());
     const dryDb = join(runDir, `dry-${rep}.db`);
     const dry = await trawl(dryDb, '--dry-run');
     expect(
@@ -116,6 +124,7 @@ const fmtMb = (mb) => (mb === null ? 'n/a' : `${mb.toFixed(0)} MB`);
 const peak = (rs) => (canMeasureRss ? Math.max(...rs.map((r) => r.rssMb ?? 0)) : null);
 const rows = [
   ['find -printf', runs.find, null],
+  ['trawl --version', runs.startup, null],
   ['trawl --dry-run', runs.dry, 1.5],
   ['trawl first scan', runs.first, 3],
   ['trawl unchanged rescan', runs.rescan, 2],
@@ -126,16 +135,24 @@ out.push(
     `${reps} repetition(s), medians${values.threads ? `, threads=${values.threads}` : ''}`,
 );
 out.push(
-  `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'peak RSS'.padStart(10)}   target`,
+  `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'CPU'.padStart(9)}` +
+    `${'peak RSS'.padStart(10)}   target`,
 );
 for (const [label, rs, limit] of rows) {
   const ms = median(rs.map((r) => r.ms));
   const ratio = ms / findMs;
+  const cpu = canMeasureRss ? `${median(rs.map((r) => r.cpuS ?? 0)).toFixed(2)} s` : 'n/a';
   const verdict = limit === null ? '' : `≤ ${limit}× ${ratio <= limit ? 'met' : 'MISSED'}`;
   out.push(
-    `${label.padEnd(24)}${(ms / 1000).toFixed(2).padStart(7)} s${ratio.toFixed(2).padStart(9)}${fmtMb(peak(rs)).padStart(10)}   ${verdict}`,
+    `${label.padEnd(24)}${(ms / 1000).toFixed(2).padStart(7)} s${ratio.toFixed(2).padStart(9)}` +
+      `${cpu.padStart(9)}${fmtMb(peak(rs)).padStart(10)}   ${verdict}`,
   );
 }
+out.push(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (${availableParallelism()} cores)`,
+);
 out.push(
   `rows written by the unchanged rescan: ${rescanWrites} (target 0 ${rescanWrites === 0 ? 'met' : 'MISSED'})`,
 );
