@@ -35,11 +35,15 @@ describe('StorageService health', () => {
   }
 
   it('checks a client idle longer than 30 s before reusing it, once', async () => {
-    const { tree, handle, clock } = setup();
+    const { tree, handle, clock, service } = setup();
+    clock.now = 1000;
     await handle.list('/');
     clock.now += 29_999;
     await handle.list('/');
     expect(tree.stats.checks).toBe(0);
+    expect(service.clients()).toEqual([
+      expect.objectContaining({ storageId: 1, kind: 'memory', lastUsed: 30_999, busy: 0 }),
+    ]);
     clock.now += 30_000;
     await Promise.all([handle.list('/'), handle.list('/a'), handle.list('/')]);
     expect(tree.stats.checks).toBe(1);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthFailedError, StorageError } from '../src/storage/errors.js';
 import { StorageService } from '../src/storage/service.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
-import { Configs } from './service.helpers.js';
+import { Configs, FAST_RETRY, volume } from './service.helpers.js';
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -234,5 +234,35 @@ describe('StorageService listTree pass-through', () => {
     } finally {
       await service.closeAll();
     }
+  });
+});
+
+describe('StorageService with the memory backend', () => {
+  it('shares one slow connect among 100 callers; a failed one fails them all, once', async () => {
+    const vol = volume();
+    vol.tree.writeFile('/f', 1, 1);
+    vol.tree.connectLatencyMs = 20;
+    const configs = new Configs();
+    configs.add({ id: 1, options: { volume: vol.name } });
+    const service = new StorageService({ lookup: configs.lookup, retry: FAST_RETRY });
+    try {
+      vol.tree.failConnect({ code: 'AUTH_FAILED', times: 1 });
+      const failed = await Promise.all(
+        Array.from({ length: 100 }, () => service.getClient(1).catch((e: unknown) => e)),
+      );
+      expect(new Set(failed).size).toBe(1);
+      expect(failed[0]).toMatchObject({ code: 'AUTH_FAILED' });
+      expect(vol.tree.stats).toMatchObject({ connects: 1, connectFailures: 1, openClients: 0 });
+
+      const handle = service.handle(1);
+      const listings = await Promise.all(Array.from({ length: 100 }, () => handle.list('/')));
+      expect(listings.every((l) => l.length === 1)).toBe(true);
+      expect(vol.tree.stats).toMatchObject({ connects: 2, connectFailures: 1, openClients: 1 });
+      expect(configs.lookups).toBe(2);
+    } finally {
+      await service.closeAll();
+      vol.drop();
+    }
+    expect(vol.tree.stats.openClients).toBe(0);
   });
 });

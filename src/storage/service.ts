@@ -102,6 +102,17 @@ export interface ConcurrencyState {
   active: number;
 }
 
+export interface LiveClientInfo {
+  storageId: number;
+  kind: string;
+  version: number;
+  limitKey: string;
+  /** Milliseconds on the service's clock (`deps.now`). */
+  lastUsed: number;
+  /** Requests using the client now. */
+  busy: number;
+}
+
 export const DEFAULT_MAX_CONCURRENCY = 5;
 export const DEFAULT_HEALTH: Readonly<HealthOptions> = Object.freeze({
   idleTtlMs: 5 * 60_000,
@@ -224,6 +235,18 @@ export class StorageService {
   /** Connected storage ids (for tests and diagnostics). */
   liveIds(): number[] {
     return [...this.#live.keys()];
+  }
+
+  /** The live clients: when each was last used (on the service's clock) and requests on it now. */
+  clients(): LiveClientInfo[] {
+    return [...this.#live.values()].map((l) => ({
+      storageId: l.config.id,
+      kind: l.config.kind,
+      version: l.config.version,
+      limitKey: l.limitKey,
+      lastUsed: l.lastUsed,
+      busy: l.busy,
+    }));
   }
 
   /**
