@@ -53,6 +53,9 @@ export function initial(dialect: Dialect): Migration {
         .addColumn('etag', 'text')
         .addColumn('media_kind', 'text')
         .addUniqueConstraint('entries_storage_tenant_path', ['storage_id', 'tenant_id', 'path'])
+        // Room left in each page lets PostgreSQL update a changed size or mtime in place
+        // (a HOT update: no new index entries), which is most of what a rescan writes.
+        .$call((t) => (pg ? t.modifyEnd(sql`with (fillfactor = 90)`) : t))
         .execute();
       await db.schema
         .createIndex('entries_storage_parent')

@@ -13,7 +13,7 @@ import type {
 import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
-import { removalRanges } from './ranges.js';
+import { removalPlan, type RemovalPlan } from './removals.js';
 import { withRetriedTransaction } from './transaction.js';
 
 type Row = [number, string, number, number, number, string | null, string | null];
@@ -48,13 +48,18 @@ const UPSERT = `INSERT INTO entries AS e
   RETURNING e.id, e.is_dir, (e.xmax = 0)`;
 
 /**
- * Vanished entries and subtrees in one statement. Inputs: $1 storage, $2 tenant, $3/$4
- * text[] of [lower, upper) path ranges; each range is one scan of the unique index.
+ * Vanished entries and subtrees in one statement. Inputs: $1 storage, $2 tenant, $3 text[]
+ * of exact paths, $4/$5 text[] of [lower, upper) subtree ranges, each one scan of the
+ * unique index. Output: id and is_dir of every deleted row.
  */
-const DELETE_RANGES = `DELETE FROM entries AS e
-  USING unnest($3::text[], $4::text[]) AS r(lower, upper)
-  WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path >= r.lower AND e.path < r.upper
-  RETURNING e.id, e.is_dir`;
+const DELETE = `WITH exact AS (
+    DELETE FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND path = ANY($3::text[])
+    RETURNING id, is_dir),
+  subtrees AS (
+    DELETE FROM entries AS e USING unnest($4::text[], $5::text[]) AS r(lower, upper)
+    WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path >= r.lower AND e.path < r.upper
+    RETURNING e.id, e.is_dir)
+  SELECT id, is_dir FROM exact UNION ALL SELECT id, is_dir FROM subtrees`;
 
 /** Ids for the rows a COPY brings in, so that they can be reported as created. */
 const NEXT_IDS = `SELECT nextval('entries_id_seq') FROM generate_series(1, $1)`;
@@ -144,26 +149,26 @@ export class PostgresEntryRepository implements EntryRepository {
       return { created: [], updated: [], deleted: [] };
     // One lock order for every writer: overlapping scans wait for each other, not deadlock.
     const sorted = [...writes].sort(byPath);
-    const ranges = removalRanges(removals);
+    const plan = removalPlan(removals);
     const fresh = sorted.filter((w) => w.isNew === true);
     let result: ApplyResult;
     if (fresh.length >= COPY_MIN) {
       const known = sorted.filter((w) => w.isNew !== true);
       result = await withRetriedTransaction(this.#pool, async (client) => {
         const r: ApplyResult = { created: [], updated: [], deleted: [] };
-        await this.#delete(client, scope, ranges, r);
+        await this.#delete(client, scope, plan, r);
         await this.#copyOrUpsert(client, scope, fresh, r);
         await this.#upsert(client, scope, known, r);
         return r;
       });
-    } else if (ranges.lower.length === 0 && sorted.length <= CHUNK) {
+    } else if (plan.paths.length === 0 && sorted.length <= CHUNK) {
       // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips.
       result = { created: [], updated: [], deleted: [] };
       await this.#upsert(this.#pool, scope, sorted, result);
     } else {
       result = await withRetriedTransaction(this.#pool, async (client) => {
         const r: ApplyResult = { created: [], updated: [], deleted: [] };
-        await this.#delete(client, scope, ranges, r);
+        await this.#delete(client, scope, plan, r);
         await this.#upsert(client, scope, sorted, r);
         return r;
       });
@@ -175,16 +180,17 @@ export class PostgresEntryRepository implements EntryRepository {
   async #delete(
     client: pg.PoolClient,
     scope: EntryScope,
-    ranges: { lower: string[]; upper: string[] },
+    plan: RemovalPlan,
     into: ApplyResult,
   ): Promise<void> {
-    if (ranges.lower.length === 0) return;
+    if (plan.paths.length === 0) return;
     const { rows } = await client.query<[number, number]>(
-      query(undefined, DELETE_RANGES, [
+      query(undefined, DELETE, [
         scope.storageId,
         scope.tenantId,
-        textArray(ranges.lower),
-        textArray(ranges.upper),
+        textArray(plan.paths),
+        textArray(plan.lower),
+        textArray(plan.upper),
       ]),
     );
     for (const [id, isDir] of rows) into.deleted.push({ id, isDir: isDir === 1 });
