@@ -9,7 +9,9 @@
  * script does it) and PostgreSQL at $TRAWL_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  *
  * Flags: --dirs N (default 10000), --files N per directory (default 99),
- *        --only sqlite|postgres, --batch N (entries per transaction, default 5000).
+ *        --only sqlite|postgres, --batch N (entries per transaction, default 5000),
+ *        --old-space MB (caps V8's old generation in the children: shows how much of the
+ *        peak RSS is live data and how much garbage V8 had not collected yet).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +43,7 @@ async function parent() {
       const out = execFileSync(
         process.execPath,
         [
+          ...(flag('old-space') ? [`--max-old-space-size=${flag('old-space')}`] : []),
           fileURLToPath(import.meta.url),
           '--child',
           JSON.stringify({ dialect, url: target.url }),
