@@ -2,11 +2,11 @@ import { setMaxListeners } from 'node:events';
 import { StorageError, toStorageError } from './errors.js';
 import { backendFor, createClient } from './registry.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
-import { AdaptiveLimit } from './limits/adaptive.js';
 import { limitKeyOf, type LimitOptions } from './limits/keys.js';
 import { Limiter } from './limits/limiter.js';
 import { splitServiceOptions, type ServiceOptions } from './limits/options.js';
-import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './limits/retry.js';
+import { StoragePacing, type StorageStats } from './limits/pacing.js';
+import { DEFAULT_RETRY, type RetryOptions } from './limits/retry.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { storageMetrics, type StorageMetrics } from '../observability/metrics.js';
 import { redactText } from '../util/redact.js';
@@ -80,15 +80,7 @@ export interface StorageHandle {
   check(): Promise<void>;
 }
 
-/** Cumulative per storage over the life of the service (a scan subtracts its start). */
-export interface StorageStats {
-  /** Requests sent again after a retryable error (TIMEOUT, UNAVAILABLE…). */
-  retries: number;
-  /** Waits after RATE_LIMITED answers. */
-  rateLimitWaits: number;
-  /** Successful connects. */
-  connects: number;
-}
+export type { StorageStats };
 
 /** The storage's adaptive concurrency, as it stands. */
 export interface ConcurrencyState {
@@ -131,17 +123,6 @@ interface LiveClient {
   checking: Promise<void> | undefined;
 }
 
-interface StorageState {
-  stats: StorageStats;
-  limit: AdaptiveLimit;
-  /**
-   * RATE_LIMITED answers in a row on this storage, any success resets it; refusals of
-   * requests sent before the last one arrived count once (one burst, one step).
-   */
-  rateLimitStreak: number;
-  lastRateLimitAt: number;
-}
-
 /** A failed liveness probe: not the caller's error, just a reason to reconnect. */
 class StaleClient extends Error {}
 
@@ -164,7 +145,7 @@ export class StorageService {
   readonly #random: () => number;
   readonly #live = new Map<number, LiveClient>();
   readonly #connecting = new Map<number, Promise<LiveClient>>();
-  readonly #state = new Map<number, StorageState>();
+  readonly #state = new Map<number, StoragePacing>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -334,8 +315,7 @@ export class StorageService {
     this.#metrics.inFlight.inc({ kind });
     try {
       const result = await run();
-      state.limit.succeeded();
-      state.rateLimitStreak = 0;
+      state.succeeded();
       this.#metrics.requests.inc({ kind, op, outcome: 'ok' });
       return result;
     } catch (caught) {
@@ -368,27 +348,10 @@ export class StorageService {
     if (this.#closed) throw error;
     const kind = live?.config.kind ?? 'unknown';
     const state = this.#stateOf(storageId);
-    if (error.code === 'RATE_LIMITED') {
-      if (sentAt >= state.lastRateLimitAt || state.rateLimitStreak === 0) state.rateLimitStreak++;
-      state.lastRateLimitAt = this.#now();
-    }
-    if (error.code === 'RATE_LIMITED' || error.code === 'TIMEOUT') state.limit.overloaded(sentAt);
-    const decision = decideRetry(
-      error,
-      { ...spent, streak: state.rateLimitStreak },
-      this.#retry,
-      this.#random,
-    );
+    const decision = state.failed(error, sentAt, spent);
     if (decision.action === 'fail') throw error;
-    if (decision.action === 'wait') {
-      spent.waits++;
-      state.stats.rateLimitWaits++;
-      this.#metrics.rateLimitWaits.inc({ kind });
-    } else {
-      spent.retries++;
-      state.stats.retries++;
-      this.#metrics.retries.inc({ kind, code: error.code });
-    }
+    if (decision.action === 'wait') this.#metrics.rateLimitWaits.inc({ kind });
+    else this.#metrics.retries.inc({ kind, code: error.code });
     this.#log.debug(
       {
         storageId,
@@ -560,15 +523,10 @@ export class StorageService {
     };
   }
 
-  #stateOf(storageId: number): StorageState {
+  #stateOf(storageId: number): StoragePacing {
     let state = this.#state.get(storageId);
     if (!state) {
-      state = {
-        stats: { retries: 0, rateLimitWaits: 0, connects: 0 },
-        limit: new AdaptiveLimit(DEFAULT_MAX_CONCURRENCY, this.#now),
-        rateLimitStreak: 0,
-        lastRateLimitAt: -Infinity,
-      };
+      state = new StoragePacing(DEFAULT_MAX_CONCURRENCY, this.#retry, this.#now, this.#random);
       this.#state.set(storageId, state);
     }
     return state;
