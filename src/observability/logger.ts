@@ -19,6 +19,7 @@ export interface LoggerOptions {
  * error is cleaned too.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  if (options.level === 'silent' && !options.destination) return silentLogger();
   return pino(
     {
       level: options.level ?? 'info',
