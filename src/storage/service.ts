@@ -88,7 +88,7 @@ export interface ConcurrencyState {
   limit: number;
   /** The configured ceiling (`maxConcurrency`). */
   max: number;
-  /** The lowest the limit has fallen to since the service started. */
+  /** The lowest the limit has fallen to since its ceiling was last set. */
   lowest: number;
   /** Requests holding a slot now. */
   active: number;
