@@ -194,6 +194,23 @@ for (const dialect of DIALECTS) {
       expect(kids.find((e) => e.path === '/n/new\nline1')).toMatchObject({ size: 1, mtime: 1 });
     });
 
+    it('creates a row whose hint said it was already indexed', async () => {
+      const known = (w: EntryWrite) => ({ ...w, isNew: false });
+      const first = await index.entries.apply(
+        scope,
+        [],
+        [known(write('/k', 1)), known(write('/l', 1))],
+      );
+      expect(first.created).toHaveLength(2);
+      const same = await index.entries.apply(
+        scope,
+        [],
+        [known(write('/k', 1)), known(write('/l', 2))],
+      );
+      expect(same.created).toEqual([]);
+      expect(same.updated).toHaveLength(1);
+    });
+
     it('writes a batch far larger than the 65,535-parameter limit in one call', async () => {
       const writes = [dir('/big')];
       for (let i = 0; i < 70_000; i++) writes.push(write(`/big/f${i}`, i, i));

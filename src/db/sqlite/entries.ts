@@ -155,37 +155,52 @@ export class SqliteEntryRepository implements EntryRepository {
     }
     for (const w of writes) {
       const isDir = w.isDir ? 1 : 0;
-      const created = this.#insert.get(
-        tenantId,
-        storageId,
-        w.path,
-        w.parent,
-        w.name,
-        isDir,
-        w.size,
-        w.mtime,
-        w.etag,
-        w.mediaKind,
-      ) as number | undefined;
+      const insert = () =>
+        this.#insert.get(
+          tenantId,
+          storageId,
+          w.path,
+          w.parent,
+          w.name,
+          isDir,
+          w.size,
+          w.mtime,
+          w.etag,
+          w.mediaKind,
+        ) as number | undefined;
+      const update = () =>
+        this.#update.get(
+          isDir,
+          w.size,
+          w.mtime,
+          w.etag,
+          w.mediaKind,
+          storageId,
+          tenantId,
+          w.path,
+          isDir,
+          w.size,
+          w.mtime,
+          w.etag,
+          w.mediaKind,
+        ) as number | undefined;
+      // The diff's hint picks the statement likely to hit first; the other one runs only
+      // when it missed, so both orders count exactly.
+      if (w.isNew === false) {
+        const updated = update();
+        if (updated !== undefined) result.updated.push({ id: updated, isDir: w.isDir });
+        else {
+          const created = insert();
+          if (created !== undefined) result.created.push({ id: created, isDir: w.isDir });
+        }
+        continue;
+      }
+      const created = insert();
       if (created !== undefined) {
         result.created.push({ id: created, isDir: w.isDir });
         continue;
       }
-      const updated = this.#update.get(
-        isDir,
-        w.size,
-        w.mtime,
-        w.etag,
-        w.mediaKind,
-        storageId,
-        tenantId,
-        w.path,
-        isDir,
-        w.size,
-        w.mtime,
-        w.etag,
-        w.mediaKind,
-      ) as number | undefined;
+      const updated = update();
       if (updated !== undefined)
         result.updated.push({ id: updated, isDir: w.isDir } satisfies EntryRef);
     }
