@@ -7,6 +7,7 @@ import type { StorageSpec } from './storage/url.js';
 import type { StorageRecord } from './db/repositories/storages.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createRegistry, storageMetrics } from './observability/metrics.js';
+import type { LimitOptions } from './storage/limits/keys.js';
 import type { Registry } from 'prom-client';
 
 export interface AppOptions {
@@ -18,6 +19,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Where the storage layer's metrics go (served at `/metrics` later). @default a fresh one */
   metrics?: Registry;
+  /** Shared caps per limit key (by kind or key) and per tenant, for the StorageService. */
+  limits?: LimitOptions;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -55,6 +58,7 @@ export class App {
         },
         env: options.env ?? process.env,
         metrics: storageMetrics(options.metrics ?? createRegistry()),
+        ...(options.limits ? { limits: options.limits } : {}),
         logger:
           options.logger ??
           createLogger({ level: loadConfig(options.env ?? process.env).logLevel }),
