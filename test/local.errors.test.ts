@@ -127,31 +127,39 @@ describe('local backend: errors', () => {
     await expect(client.list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
-  // Tests run as root, which reads every directory whatever its mode: the unreadable
-  // directory is then scanned by a child process running as an unprivileged user.
+  // Tests run as root, and root reads every directory whatever its mode. So the scan runs in
+  // a child process without the capabilities that let root override file modes (setpriv,
+  // util-linux), where a mode-000 directory refuses root as it refuses anyone.
   it('keeps the entries of a directory it may not read and ends partial (PERMISSION_DENIED)', () => {
     const repo = resolve(import.meta.dirname, '..');
-    const cli = join(repo, 'dist/cli/main.js');
-    expect(existsSync(cli), 'run `npm run build` first: the test runs bin/trawl.js').toBe(true);
-    const base = folder();
-    chmodSync(base, 0o755);
-    const root = join(base, 'tree');
-    mkdirSync(join(root, 'open'), { recursive: true });
+    expect(existsSync(join(repo, 'dist/cli/main.js')), 'run `npm run build` first').toBe(true);
+    const root = folder();
+    mkdirSync(join(root, 'open'));
     mkdirSync(join(root, 'closed'));
     writeFileSync(join(root, 'open/a.txt'), 'a');
     writeFileSync(join(root, 'closed/secret.txt'), 's');
-    const dbDir = join(base, 'db');
-    mkdirSync(dbDir);
-    chmodSync(dbDir, 0o777);
-    chmodSync(join(root, 'closed'), 0o700);
-    const asRoot = process.getuid?.() === 0;
-    if (!asRoot) chmodSync(join(root, 'closed'), 0o000);
+    chmodSync(join(root, 'closed'), 0o000);
     cleanups.push(() => chmodSync(join(root, 'closed'), 0o700));
-    const run = spawnSync(
-      process.execPath,
-      [join(repo, 'bin/trawl.js'), 'scan', root, '--db', join(dbDir, 'i.db'), '--json'],
-      { encoding: 'utf8', ...(asRoot ? { uid: 65534, gid: 65534 } : {}) },
-    );
+    const trawl = [
+      join(repo, 'bin/trawl.js'),
+      'scan',
+      root,
+      '--db',
+      join(folder(), 'i.db'),
+      '--json',
+    ];
+    const asRoot = process.getuid?.() === 0;
+    const setpriv = '/usr/bin/setpriv';
+    if (asRoot && !existsSync(setpriv)) {
+      throw new Error('running as root needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE');
+    }
+    const run = asRoot
+      ? spawnSync(
+          setpriv,
+          ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...trawl],
+          { encoding: 'utf8' },
+        )
+      : spawnSync(process.execPath, trawl, { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(2);
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
