@@ -19,6 +19,9 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** @default 30 s */
+const CONNECT_TIMEOUT_MS = 30_000;
+
 /** @default 10 — one scan uses one connection at a time; the rest serve readers. */
 const POOL_SIZE = 10;
 
@@ -29,7 +32,13 @@ const POOL_SIZE = 10;
 export function connectPostgres(url: string): DialectConnection {
   let pool: pg.Pool;
   try {
-    pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, types });
+    pool = new pg.Pool({
+      connectionString: url,
+      max: POOL_SIZE,
+      types,
+      // An unreachable host fails the command with a message instead of hanging it.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
   } catch (error) {
     throw new IndexError(`cannot use PostgreSQL URL: ${(error as Error).message}`, {
       cause: error,
