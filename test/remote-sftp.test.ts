@@ -9,6 +9,7 @@ import { startSshd, type SshdServer } from './servers/sshd.js';
 import { requireServices } from './servers/util.js';
 import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
+import { expectNoTimersLeft } from './support/remote-scan.js';
 
 const available = requireServices('sshd', 'ssh-keygen');
 
@@ -118,6 +119,10 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
       await c.connect();
       expect((await c.list('/')).map((e) => e.name).sort()).toEqual(['a', 'b', 'top.txt']);
       await c.close();
+    });
+
+    it('leaves no timer behind when closed right after a listing (a CLI would not exit)', async () => {
+      await expectNoTimersLeft(url());
     });
 
     it('connects to any host key only when told to', async () => {

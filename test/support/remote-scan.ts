@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import type { StorageRecord } from '../../src/db/repositories/storages.js';
+import { createClient } from '../../src/storage/registry.js';
 import { parseStorageSpec } from '../../src/storage/url.js';
 import { runCli } from './cli-capture.js';
 import { tempDir } from './harness.js';
@@ -87,6 +88,10 @@ export function remoteScanSuite(
       expect(scan.stdout + ls.stdout).not.toContain(server.password);
     });
 
+    it('leaves no timer behind when closed right after a listing (a CLI would not exit)', async () => {
+      await expectNoTimersLeft(server.url);
+    });
+
     describe('deletion safety', () => {
       let app: App;
       let storage: StorageRecord;
@@ -140,4 +145,16 @@ export function remoteScanSuite(
       });
     });
   });
+}
+
+/** Connects, lists the root, closes at once: the client must leave no timer running. */
+export async function expectNoTimersLeft(url: string): Promise<void> {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const spec = parseStorageSpec(url);
+  const client = createClient(spec.kind, spec.options, { env: {} });
+  const before = timers();
+  await client.connect();
+  await client.list('/');
+  await client.close();
+  expect(timers()).toBeLessThanOrEqual(before);
 }

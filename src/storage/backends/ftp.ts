@@ -304,6 +304,8 @@ export class FtpClient implements StorageClient {
         secure: o.tls === 'explicit' ? true : o.tls === 'implicit' ? 'implicit' : false,
         secureOptions: { rejectUnauthorized: !o.insecureTls, servername: o.host },
       });
+      // Commands follow replies one by one, but a close or abort may overlap: no Nagle delays.
+      ftp.ftp.socket.setNoDelay(true);
       // basic-ftp puts MLSD first exactly when FEAT lists MLST.
       const conn: Conn = { ftp, mlsd: ftp.availableListCommands[0] === 'MLSD' };
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });

@@ -104,7 +104,7 @@ interface SftpConnection {
   connect(config: Record<string, unknown>): Promise<unknown>;
   end(): Promise<unknown>;
   sftp: SftpSession | undefined;
-  client: { destroy(): void };
+  client: { destroy(): void; setNoDelay(noDelay: boolean): void };
 }
 type SftpConnectionCtor = new (
   name: string,
@@ -213,6 +213,9 @@ export class SftpClient implements StorageClient {
     if (o.passphrase) config.passphrase = o.passphrase;
     try {
       await conn.connect(config);
+      // Listings share the connection: with Nagle on, a small request written while another
+      // is unacknowledged waits for a delayed ACK (~40 ms) on every real link.
+      conn.client.setNoDelay(true);
       const session = conn.sftp;
       if (!session) throw new UnavailableError(`${this.#where} closed the SFTP session`);
       this.#session = session;
@@ -230,11 +233,18 @@ export class SftpClient implements StorageClient {
     this.#conn = undefined;
     this.#session = undefined;
     if (!conn) return;
-    // end() waits for the server's goodbye; a dead server never sends one.
+    const closed = new UnavailableError(`client for ${this.#where} is closed`);
+    for (const fail of [...this.#pending]) fail(closed);
+    // Let them settle, clearing their deadline timers, before close() returns.
+    await new Promise((resolve) => setImmediate(resolve));
+    // end() waits for the server's goodbye; a dead server never sends one. The timer must
+    // not outlive the wait: it would hold the process open after the last listing.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       conn.end().catch(() => undefined),
-      new Promise((r) => setTimeout(r, 2000)),
+      new Promise((r) => (timer = setTimeout(r, 2000))),
     ]);
+    clearTimeout(timer);
     conn.client.destroy();
   }
 

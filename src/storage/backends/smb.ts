@@ -228,6 +228,8 @@ export class SmbClient implements StorageClient {
       port: o.port,
       autoCloseTimeout: 0,
     });
+    // Concurrent listings share the socket: Nagle would hold small requests for delayed ACKs.
+    smb.socket.setNoDelay(true);
     const lost = (cause: unknown) => this.#dropped(smb, cause);
     // The library parses answers inside the socket's data handler, where a malformed one
     // would throw out of the event loop and end the process: contain it to this connection.
@@ -265,6 +267,11 @@ export class SmbClient implements StorageClient {
     const smb = this.#smb;
     this.#smb = undefined;
     if (!smb) return;
+    // Settles the handle closes still in flight, and with them their deadline timers.
+    const closed = new UnavailableError(`client for ${this.#where} is closed`);
+    for (const fail of [...this.#pending]) fail(closed);
+    // Let them settle, clearing their deadline timers, before close() returns.
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       smb.disconnect();
     } catch {
