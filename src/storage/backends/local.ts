@@ -224,6 +224,8 @@ export class LocalClient implements StorageClient {
       this.#slots.set(dir, { state: 'pending', requestId: id, waiters: waiters ?? [] });
     }
     this.#requests.set(id, dirs);
+    // A thread with work keeps the process alive until it answers; an idle one must not.
+    if (lane.outstanding === 0) lane.worker.ref();
     lane.outstanding += dirs.length;
     this.#inflight += dirs.length;
     const request: ListRequest = { id, dirs: dirs.map((d) => this.#fsPath(d)) };
@@ -235,6 +237,7 @@ export class LocalClient implements StorageClient {
     if (!dirs) return;
     this.#requests.delete(reply.id);
     lane.outstanding -= dirs.length;
+    if (lane.outstanding === 0) lane.worker.unref();
     this.#inflight -= dirs.length;
     const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
     let offset = 0;
