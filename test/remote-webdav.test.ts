@@ -115,6 +115,21 @@ describe('WebDAV multistatus parsing', () => {
     expect(() => parseMultistatus(undefinedEntity, '/dav', '/')).toThrow(/entity/);
   });
 
+  it('reads CDATA, comments and quoted attributes; refuses tags that do not nest', () => {
+    const odd =
+      '<?xml version="1.0"?><!-- hi --><m:multistatus xmlns:m="DAV:" x="a>b">' +
+      '<m:response><m:href><![CDATA[/dav/a&b]]></m:href><m:propstat><m:prop>' +
+      '<m:resourcetype><m:collection xmlns:m="DAV:" /></m:resourcetype>' +
+      '<m:getcontentlength>9</m:getcontentlength></m:prop></m:propstat></m:response></m:multistatus>';
+    expect(parseMultistatus(odd, '/dav', '/')).toMatchObject([
+      { path: '/a&b', isDir: true, size: 0 },
+    ]);
+    const crossed = ms('<D:response><D:href>/dav/a</D:propstat></D:href></D:response>');
+    expect(() => parseMultistatus(crossed, '/dav', '/')).toThrow(/not well-formed/);
+    const unclosed = ms('<D:response><D:href>/dav/a</D:href>');
+    expect(() => parseMultistatus(unclosed, '/dav', '/')).toThrow(/not well-formed/);
+  });
+
   it('refuses a truncated document, a foreign child and a child with an error status', () => {
     const whole = ms(dirResp('/dav/'), fileResp('/dav/a', 1), fileResp('/dav/b', 2));
     expect(() => parseMultistatus(whole.slice(0, -40), '/dav', '/')).toThrow(/truncated/);

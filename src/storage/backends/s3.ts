@@ -1,10 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  ListObjectsV2Command,
-  S3Client,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandInput, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import {
   AuthFailedError,
   InvalidConfigError,
@@ -45,8 +41,8 @@ export interface S3Options {
 
 /** The subset of the SDK client this backend uses, so tests can hand in a fake. */
 export interface S3Like {
-  send(
-    command: ListObjectsV2Command,
+  listObjectsV2(
+    input: ListObjectsV2CommandInput,
     options?: { abortSignal?: AbortSignal },
   ): Promise<ListObjectsV2CommandOutput>;
   destroy(): void;
@@ -177,16 +173,16 @@ function representable(name: string): boolean {
 /** An S3 bucket (or a prefix of one), listed with ListObjectsV2. */
 export class S3StorageClient implements StorageClient {
   readonly #options: S3Options;
-  readonly #make: () => S3Like;
+  readonly #make: () => Promise<S3Like>;
   #client: S3Like | undefined;
 
-  constructor(options: S3Options, make: () => S3Like) {
+  constructor(options: S3Options, make: () => Promise<S3Like>) {
     this.#options = options;
     this.#make = make;
   }
 
   async connect(): Promise<void> {
-    this.#client ??= this.#make();
+    this.#client ??= await this.#make();
     await this.check();
   }
 
@@ -334,8 +330,8 @@ export class S3StorageClient implements StorageClient {
     if (!client) throw new UnavailableError('S3 client is not connected', { path: dir });
     if (signal?.aborted) throw new StorageError('CANCELLED', 'listing cancelled', { path: dir });
     try {
-      return await client.send(
-        new ListObjectsV2Command({ Bucket: this.#options.bucket, ...params }),
+      return await client.listObjectsV2(
+        { Bucket: this.#options.bucket, ...params },
         signal ? { abortSignal: signal } : undefined,
       );
     } catch (error) {
@@ -444,9 +440,11 @@ export const s3Backend: BackendInfo<S3Options> = {
     const secretAccessKey = options.secretAccessKey ?? env.AWS_SECRET_ACCESS_KEY;
     const sessionToken = options.sessionToken ?? env.AWS_SESSION_TOKEN;
     const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-    const make = (): S3Like => {
+    const make = async (): Promise<S3Like> => {
+      // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
+      const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
       const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-      return new S3Client({
+      const sdk = new S3Client({
         region,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         forcePathStyle: options.forcePathStyle,
@@ -468,6 +466,10 @@ export const s3Backend: BackendInfo<S3Options> = {
           httpsAgent: new HttpsAgent(agentOptions),
         },
       });
+      return {
+        listObjectsV2: (input, opts) => sdk.send(new ListObjectsV2Command(input), opts),
+        destroy: () => sdk.destroy(),
+      };
     };
     return new S3StorageClient(options, make);
   },
