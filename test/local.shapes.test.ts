@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,6 +40,42 @@ describe('local backend: tree shapes', () => {
     const indexed = await fx.indexed();
     expect(indexRows(indexed)).toEqual(diskRows(root));
     expect(indexed.some((e) => e.path === '/d'.repeat(DEPTH) + '/bottom.txt')).toBe(true);
+  });
+
+  it('reports a directory beyond PATH_MAX as an error and keeps everything above it', async () => {
+    const root = folder();
+    // 40 levels of 120-byte names: the deepest absolute paths pass 4,096 bytes, which only a
+    // process working relative to its current directory can create.
+    const name = 'n'.repeat(120);
+    // Node's rmSync names each path whole and fails past PATH_MAX; GNU rm walks with openat.
+    const previous = cleanup;
+    cleanup = () => {
+      spawnSync('rm', ['-rf', join(root, name)]);
+      previous?.();
+    };
+    const cwd = process.cwd();
+    try {
+      process.chdir(root);
+      for (let i = 0; i < 40; i++) {
+        mkdirSync(name);
+        process.chdir(name);
+      }
+      writeFileSync('unreachable.txt', 'x');
+    } finally {
+      process.chdir(cwd);
+    }
+    fx = await localFixture(root);
+    const result = await fx.scan();
+    expect(result.status).toBe('partial');
+    expect(result.errors).toBeGreaterThanOrEqual(1);
+    expect(result.errorSample[0]).toMatchObject({ code: 'PROTOCOL' });
+    expect(result.errorSample[0]?.message).toMatch(/PATH_MAX/);
+    const indexed = await fx.indexed();
+    const deepest = Math.max(...indexed.map((e) => e.path.split('/').length - 1));
+    expect(deepest).toBeGreaterThan(25);
+    expect(indexed.some((e) => e.path.endsWith('/unreachable.txt'))).toBe(false);
+    expect(indexed.every((e) => e.isDir)).toBe(true);
+    expect(result.dirs).toBe(indexed.length);
   });
 
   it('lists a directory of 50,000 files completely, and rescans it writing nothing', async () => {

@@ -56,6 +56,13 @@ export function mapLocalError(
       return new PermissionDeniedError(`permission denied: ${path}`, { path });
     case 'ELOOP':
       return new NotFoundError(`symbolic link loop: ${path}`, { path });
+    case 'ENAMETOOLONG':
+      // Node has no openat(): a directory deeper than PATH_MAX (4,096 bytes) cannot be named.
+      return new StorageError(
+        'PROTOCOL',
+        `path longer than the system's limit (PATH_MAX), cannot be listed: ${path}`,
+        { path },
+      );
     case 'EMFILE':
     case 'ENFILE':
     case 'EAGAIN':
