@@ -1,6 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { XMLParser } from 'fast-xml-parser';
 import {
   AuthFailedError,
   InvalidConfigError,
@@ -188,31 +187,101 @@ export function hrefPath(href: string): string {
   return '/' + segments.map(decodeSegment).join('/');
 }
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: true,
-  parseTagValue: false,
-  processEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray: (name) => name === 'response' || name === 'propstat',
-});
-
-type Props = Record<string, unknown>;
+/** What one `<response>` says, as raw (still entity-encoded) text. */
 interface DavResponse {
-  href?: unknown;
-  status?: unknown;
-  propstat?: Array<{ prop?: unknown; status?: unknown }>;
+  href?: string;
+  status?: string;
+  /** Properties of the propstats whose status is 2xx (or absent). */
+  props: { collection: boolean; length?: string; modified?: string; etag?: string };
 }
 
-function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return decodeXmlText(value);
-  if (typeof value === 'number') return String(value);
-  return undefined;
+/**
+ * One token of XML at a time: a tag (name without prefix, closing, self-closing), CDATA, a
+ * comment or a processing instruction. Attribute values may hold `>` inside quotes.
+ */
+const TOKEN =
+  /<(\/?)(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)(?:\s(?:[^>"'/]|"[^"]*"|'[^']*'|\/(?!>))*)?(\/?)>|<!\[CDATA\[([\s\S]*?)\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+
+/**
+ * A small, strict reader for the one document shape trawl needs (DAV: multistatus): it
+ * checks that tags nest, collects only href, status and the four requested properties, and
+ * has no notion of a DTD, so entity expansion and external entities cannot happen. About
+ * ten times faster than a general XML parser on listings, which matters at thousands of
+ * directories a second.
+ */
+function readMultistatus(body: string, dir: string): DavResponse[] {
+  const fail = (why: string) =>
+    new ProtocolError(`multistatus for ${dir} is not well-formed: ${why}`, { path: dir });
+  const stack: string[] = [];
+  const responses: DavResponse[] = [];
+  let response: DavResponse | undefined;
+  let propstat: { status?: string; props: DavResponse['props'] } | undefined;
+  let text = '';
+  let last = 0;
+  TOKEN.lastIndex = 0;
+  for (let m = TOKEN.exec(body); m; m = TOKEN.exec(body)) {
+    const between = body.slice(last, m.index);
+    if (between.includes('<'))
+      throw fail(`unexpected markup near ${JSON.stringify(between.slice(0, 40))}`);
+    text += between;
+    last = TOKEN.lastIndex;
+    if (m[4] !== undefined) {
+      text += m[4].replace(/&/g, '&amp;'); // CDATA is literal; re-escaped for decodeXmlText
+      continue;
+    }
+    const name = m[2];
+    if (name === undefined) continue; // comment or processing instruction
+    if (m[1] === '') {
+      if (stack.length === 0 && name !== 'multistatus') throw fail(`root element is <${name}>`);
+      const parent = stack[stack.length - 1];
+      if (name === 'response' && parent === 'multistatus') {
+        response = { props: { collection: false } };
+      } else if (name === 'propstat' && response && parent === 'response') {
+        propstat = { props: { collection: false } };
+      } else if (name === 'collection' && parent === 'resourcetype' && propstat) {
+        propstat.props.collection = true;
+      }
+      text = '';
+      if (m[3] === '/') continue; // <x/>: opened and closed
+      stack.push(name);
+      continue;
+    }
+    if (stack.pop() !== name) throw fail(`</${name}> closes nothing open`);
+    const parent = stack[stack.length - 1];
+    const value = text.trim();
+    text = '';
+    if (!response) continue;
+    if (parent === 'response' && name === 'href') response.href = value;
+    else if (parent === 'response' && name === 'status') response.status = value;
+    else if (parent === 'propstat' && name === 'status' && propstat) propstat.status = value;
+    else if (parent === 'prop' && propstat) {
+      if (name === 'getcontentlength') propstat.props.length = value;
+      else if (name === 'getlastmodified') propstat.props.modified = value;
+      else if (name === 'getetag') propstat.props.etag = value;
+    } else if (name === 'propstat' && propstat) {
+      const s = statusCode(propstat.status);
+      if (s === undefined || (s >= 200 && s <= 299)) {
+        const p = propstat.props;
+        const into = response.props;
+        if (p.collection) into.collection = true;
+        if (p.length !== undefined) into.length = p.length;
+        if (p.modified !== undefined) into.modified = p.modified;
+        if (p.etag !== undefined) into.etag = p.etag;
+      }
+      propstat = undefined;
+    } else if (name === 'response') {
+      responses.push(response);
+      response = undefined;
+    }
+  }
+  if (body.slice(last).trim() !== '') throw fail('text after the document');
+  if (stack.length > 0) throw fail(`<${stack[stack.length - 1]}> is never closed (truncated?)`);
+  if (last === 0) throw fail('no elements');
+  return responses;
 }
 
-function statusCode(value: unknown): number | undefined {
-  const m = /^HTTP\/\S+\s+(\d{3})/.exec(text(value) ?? '');
+function statusCode(value: string | undefined): number | undefined {
+  const m = /^HTTP\/\S+\s+(\d{3})/.exec(value === undefined ? '' : decodeXmlText(value));
   return m ? Number(m[1]) : undefined;
 }
 
@@ -237,24 +306,13 @@ export function parseMultistatus(body: string, dirPath: string, dir: string): En
       path: dir,
     });
   }
-  let doc: { multistatus?: { response?: DavResponse[] } | string };
-  try {
-    doc = parser.parse(body) as typeof doc;
-  } catch (error) {
-    throw new ProtocolError(`unparsable multistatus for ${dir}: ${(error as Error).message}`, {
-      path: dir,
-      cause: error,
-    });
-  }
-  const ms = doc.multistatus;
-  if (ms === undefined) throw new ProtocolError(`no multistatus element for ${dir}`, { path: dir });
-  const responses = typeof ms === 'string' ? [] : (ms.response ?? []);
   const self = dirPath.replace(/\/+$/, '');
   const entries: Entry[] = [];
-  for (const r of responses) {
-    const href = text(r.href);
-    if (href === undefined)
+  for (const r of readMultistatus(body, dir)) {
+    if (r.href === undefined) {
       throw new ProtocolError(`a response without href in ${dir}`, { path: dir });
+    }
+    const href = decodeXmlText(r.href);
     const path = hrefPath(href);
     // The collection itself (some servers leave it out, some omit its trailing slash).
     if (path === (self || '/')) continue;
@@ -274,25 +332,17 @@ export function parseMultistatus(body: string, dirPath: string, dir: string): En
         { path: dir },
       );
     }
-    const props: Props = {};
-    for (const ps of r.propstat ?? []) {
-      const s = statusCode(ps.status);
-      if (s !== undefined && (s < 200 || s > 299)) continue;
-      if (ps.prop && typeof ps.prop === 'object') Object.assign(props, ps.prop);
-    }
-    const type = props.resourcetype;
-    const isDir = typeof type === 'object' && type !== null && 'collection' in type;
-    const length = Number(text(props.getcontentlength) ?? 0);
-    const modified = Date.parse(text(props.getlastmodified) ?? '');
+    const { collection: isDir, length, modified, etag } = r.props;
+    const size = length === undefined ? 0 : Number(decodeXmlText(length));
+    const mtime = modified === undefined ? NaN : Date.parse(decodeXmlText(modified));
     const entry: Entry = {
       path: joinPath(dir, name),
       name,
       isDir,
-      size: isDir || !Number.isFinite(length) ? 0 : length,
-      mtime: Number.isNaN(modified) ? 0 : modified,
+      size: isDir || !Number.isFinite(size) ? 0 : size,
+      mtime: Number.isNaN(mtime) ? 0 : mtime,
     };
-    const etag = text(props.getetag);
-    if (etag) entry.etag = etag;
+    if (etag) entry.etag = decodeXmlText(etag);
     entries.push(entry);
   }
   return entries;
