@@ -443,6 +443,9 @@ export const s3Backend: BackendInfo<S3Options> = {
     const make = async (): Promise<S3Like> => {
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      // The SDK warns on stderr, once per process, that later releases will need Node 22;
+      // trawl pins its SDK, and a CLI whose stderr is for the user should not carry that.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
       const sdk = new S3Client({
         region,
