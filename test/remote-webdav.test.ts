@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   WebdavClient,
@@ -7,7 +10,8 @@ import {
   webdavBackend,
 } from '../src/storage/backends/webdav.js';
 import { parseStorageSpec } from '../src/storage/url.js';
-import { LOOPBACK, freePort } from './servers/util.js';
+import { LOOPBACK, freePort, requireServices, runSync } from './servers/util.js';
+import { tempDir } from './support/harness.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -287,5 +291,58 @@ describe('webdav storage URLs', () => {
       /`timeoutMs`.*"soon"/,
     );
     expect(() => webdavBackend.parseOptions({ url: 'ftp://host/' })).toThrow(/http/);
+  });
+});
+
+describe.skipIf(!requireServices('openssl'))('webdavs:// (HTTPS)', () => {
+  it('refuses an untrusted certificate as INVALID_CONFIG, and lists with insecure=true', async () => {
+    const dir = tempDir('trawl-webdavs-');
+    const key = join(dir.path, 'key.pem');
+    const cert = join(dir.path, 'cert.pem');
+    runSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
+    const server = createHttpsServer(
+      { key: readFileSync(key), cert: readFileSync(cert) },
+      (req, res) => {
+        req.resume();
+        req.on('end', () => send207(res, ms(dirResp('/dav/'), fileResp('/dav/tls.txt', 3))));
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const spec = parseStorageSpec(`webdavs://127.0.0.1:${port}/dav`);
+      const strict = webdavBackend.create(spec.options as never, { env: {} });
+      await expect(strict.connect()).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+      await strict.close();
+      const lax = webdavBackend.create(
+        parseStorageSpec(`webdavs://127.0.0.1:${port}/dav?insecure=true`).options as never,
+        { env: {} },
+      );
+      await lax.connect();
+      expect(await lax.list('/')).toMatchObject([{ path: '/tls.txt', size: 3 }]);
+      await lax.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      dir.cleanup();
+    }
   });
 });
