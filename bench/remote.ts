@@ -12,8 +12,8 @@
  *   - rclone: `rclone lsjson -R --checkers N` through the same proxy.
  * and prints the ratios. Targets: trawl ≤ 1.3 × the bound, and faster than rclone.
  *
- * Targets are rows of TARGETS below: WebDAV (Apache mod_dav) here; SFTP and SMB rows plug
- * in the same way (a server for the tree, a trawl URL, rclone's remote flags, one listing).
+ * Targets are rows of TARGETS below: WebDAV (Apache mod_dav) here, SFTP (OpenSSH) and SMB
+ * (Samba) from remote-rows.ts (a server for the tree, a trawl URL, rclone's flags, one listing).
  *
  * Flags: --latency MS (10), --concurrency N (8), --runs N (1; medians), --only NAME,
  *        --skip-rclone.
@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { startApache } from '../test/servers/apache.js';
+import { sftpAndSmbTargets } from './remote-rows.js';
 import { findBinary } from '../test/servers/util.js';
 import { startTcpProxy, type TcpProxy } from '../test/tools/tcp-proxy.js';
 
@@ -105,7 +106,7 @@ const TARGETS: Target[] = [
       };
     },
   },
-  // SFTP and SMB rows: same shape (test/servers/sshd.ts, test/servers/samba.ts).
+  ...sftpAndSmbTargets(CONCURRENCY),
 ];
 
 function ensureTree(base: string): string {
