@@ -117,6 +117,36 @@ describe('S3 listing logic', () => {
     ]);
   });
 
+  it('waits out a throttled page inside a tree listing, and gives up after its retries', async () => {
+    let throttles = 1;
+    const { client, inputs } = fakeS3((input) => {
+      if (input.MaxKeys === 1) return {};
+      if (input.Delimiter) return { CommonPrefixes: [{ Prefix: 'p/' }] };
+      if (!input.ContinuationToken) {
+        return { Contents: [obj('p/a')], IsTruncated: true, NextContinuationToken: 't' };
+      }
+      if (throttles-- > 0) {
+        throw Object.assign(new Error('slow down'), {
+          name: 'SlowDown',
+          $metadata: { httpStatusCode: 503 },
+          $response: { headers: { 'retry-after': '0' } },
+        });
+      }
+      return { Contents: [obj('p/b')] };
+    });
+    await client.connect();
+    const names: string[] = [];
+    for await (const l of client.listTree('/')) names.push(...l.entries.map((e) => e.path));
+    expect(names.sort()).toEqual(['/p', '/p/a', '/p/b']);
+    expect(inputs.filter((i) => i.ContinuationToken === 't')).toHaveLength(2);
+
+    throttles = Infinity;
+    const failing = async () => {
+      for await (const _ of client.listTree('/')) void _;
+    };
+    await expect(failing()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
   it.each([
     [{ name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } }, 'NOT_FOUND', false],
     [{ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }, 'PERMISSION_DENIED', false],

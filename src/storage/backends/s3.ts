@@ -13,6 +13,8 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { joinPath, ROOT } from '../paths.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { sleep } from '../../util/sleep.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
 
 export interface S3Options {
@@ -165,6 +167,13 @@ class Children {
   }
 }
 
+/**
+ * Retries of one page inside a tree listing. The StorageService retries whole requests, but
+ * cannot retry a tree listing mid-way; the backend can, because it holds the continuation
+ * token. A throttled page (SlowDown) is waited out instead of failing the whole scan.
+ */
+const TREE_PAGE_RETRIES = 4;
+
 /** A name S3 can hold but the path model cannot (`a//b`, a `.` segment). */
 function representable(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('\0');
@@ -251,7 +260,7 @@ export class S3StorageClient implements StorageClient {
         dirs.set(path, new Children(path));
       }
     };
-    for await (const page of this.#pages(dir, { Prefix: prefix }, signal)) {
+    for await (const page of this.#pages(dir, { Prefix: prefix }, signal, TREE_PAGE_RETRIES)) {
       for (const o of page.Contents ?? []) {
         const parts = (o.Key ?? '').slice(prefix.length).split('/');
         if (!parts.slice(0, -1).every(representable)) continue;
@@ -284,15 +293,26 @@ export class S3StorageClient implements StorageClient {
     dir: string,
     params: { Prefix: string; Delimiter?: string },
     signal: AbortSignal | undefined,
+    retries = 0,
   ): AsyncIterable<ListObjectsV2CommandOutput> {
     const seen = new Set<string>();
     let token: string | undefined;
     for (;;) {
-      const page = await this.#page(
-        dir,
-        { ...params, MaxKeys: this.#options.pageSize, ContinuationToken: token },
-        signal,
-      );
+      const request = { ...params, MaxKeys: this.#options.pageSize, ContinuationToken: token };
+      let page: ListObjectsV2CommandOutput;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          page = await this.#page(dir, request, signal);
+          break;
+        } catch (error) {
+          const e = error as StorageError;
+          if (!e.retryable || attempt >= retries) throw e;
+          await sleep(
+            e.retryAfterMs ?? backoffDelay(attempt, { baseMs: 200, maxMs: 10_000 }),
+            signal,
+          );
+        }
+      }
       yield page;
       if (!page.IsTruncated) return;
       token = page.NextContinuationToken;
