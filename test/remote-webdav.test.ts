@@ -207,6 +207,20 @@ describe('WebDAV client against a scripted server', () => {
     await c.close();
   });
 
+  it('keeps the connection after an error answer (no reconnect per 404 or 429)', async () => {
+    routes.set('/dav/busy/', (_req, _body, res) =>
+      res.writeHead(429, { 'Retry-After': '1' }).end('slow down, please'),
+    );
+    const c = server.client();
+    await c.connect();
+    await expect(c.list('/busy')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(c.list('/no-such')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await c.list('/')).toHaveLength(1);
+    const last = server.seen.slice(-4).map((r) => r.socket);
+    expect(new Set(last).size).toBe(1);
+    await c.close();
+  });
+
   it('times out a server that never answers, and cancels on abort', async () => {
     routes.set('/dav/slow/', () => undefined);
     const c = server.client({ timeoutMs: 300 });

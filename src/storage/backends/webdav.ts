@@ -509,17 +509,23 @@ export class WebdavClient implements StorageClient {
         responded = true;
         const status = res.statusCode ?? 0;
         if (status !== 207) {
+          const error =
+            status >= 200 && status < 300
+              ? new ProtocolError(`${where} (${dir}): expected 207 Multi-Status, got ${status}`, {
+                  path: dir,
+                })
+              : mapWebdavError({ status, retryAfter: res.headers['retry-after'] }, dir, where);
+          // Read the (small) error body to its end so the connection stays alive for the
+          // next request: a 429 storm must not turn into a reconnect storm.
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            cleanup();
+            reject(error);
+          });
+          res.on('error', () => fail(error));
+          res.on('close', () => fail(error));
           res.resume();
-          const failure = { status, retryAfter: res.headers['retry-after'] };
-          if (status >= 200 && status < 300) {
-            fail(
-              new ProtocolError(`${where} (${dir}): expected 207 Multi-Status, got ${status}`, {
-                path: dir,
-              }),
-            );
-          } else {
-            fail(mapWebdavError(failure, dir, where));
-          }
           return;
         }
         const chunks: Buffer[] = [];
