@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../src/db/open.js';
 import { DIALECTS, createDatabase, skipDialect } from './support/databases.js';
@@ -5,6 +10,7 @@ import { buildChild, runChild } from './support/db-build.js';
 import { gridTree } from './support/db-trees.js';
 import { indexRows, memoryFixture, treeRows } from './support/harness.js';
 
+const run = promisify(execFile);
 let child: { script: string; cleanup: () => void };
 beforeAll(async () => {
   child = await buildChild();
@@ -13,6 +19,39 @@ afterAll(() => child?.cleanup());
 
 for (const dialect of DIALECTS) {
   describe.skipIf(await skipDialect(dialect))(`a scan process on ${dialect}`, () => {
+    it('migrates once when several processes open a fresh index at once', async () => {
+      const db = await createDatabase(dialect);
+      try {
+        const open = pathToFileURL(join(dirname(child.script), '../../src/db/open.js')).href;
+        // Every process loads its modules first, then all open the index at one instant.
+        const at = Date.now() + 2000;
+        const code = `const { openIndex } = await import(${JSON.stringify(open)});
+          await new Promise((r) => setTimeout(r, ${at} - Date.now()));
+          const index = await openIndex(${JSON.stringify(db.url)});
+          await index.close();`;
+        const exits = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            run(process.execPath, ['--input-type=module', '-e', code]).then(
+              () => 0,
+              (error: { code?: number; stderr?: string }) => error.stderr ?? error.code,
+            ),
+          ),
+        );
+        expect(exits).toEqual([0, 0, 0, 0, 0, 0]);
+        const index = await openIndex(db.url);
+        try {
+          const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(
+            index.db,
+          );
+          expect(rows.map((r) => r.name)).toEqual(['001-initial']);
+        } finally {
+          await index.close();
+        }
+      } finally {
+        await db.drop();
+      }
+    });
+
     it('killed between batches leaves a consistent index that the next scan completes', async () => {
       const db = await createDatabase(dialect);
       try {

@@ -1,4 +1,4 @@
-import type { Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { initial } from './001-initial.js';
 
@@ -7,5 +7,29 @@ export function migrations(dialect: Dialect): MigrationProvider {
   const all: Record<string, Migration> = {
     '001-initial': initial(dialect),
   };
+  if (dialect === 'sqlite') {
+    for (const [name, m] of Object.entries(all)) all[name] = underSavepoint(m);
+  }
   return { getMigrations: async () => all };
+}
+
+/**
+ * On SQLite every migration of a run shares one transaction (the migration lock, see
+ * sqlite/migration-lock.ts); a savepoint per migration undoes a failed one alone.
+ * PostgreSQL runs migrations in a transaction of Kysely's own.
+ */
+function underSavepoint(m: Migration): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await sql`SAVEPOINT trawl_migration`.execute(db);
+      try {
+        await m.up(db);
+      } catch (error) {
+        await sql`ROLLBACK TO trawl_migration`.execute(db);
+        throw error;
+      } finally {
+        await sql`RELEASE trawl_migration`.execute(db);
+      }
+    },
+  };
 }

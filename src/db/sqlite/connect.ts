@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
 import { SqliteEntryRepository } from './entries.js';
+import { LockingSqliteDialect } from './migration-lock.js';
 import type { DialectConnection } from '../connection.js';
 
 /**
@@ -27,7 +28,7 @@ export function connectSqlite(file: string): DialectConnection {
       cause: error,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
   return {
     dialect: 'sqlite',
     db,
