@@ -250,10 +250,14 @@ export class FtpClient implements StorageClient {
         dir === '/' ? await this.#listServerParent(conn) : await this.#listOn(conn, parent);
     } catch (e) {
       const parentError = this.#map(e, parent);
-      const code = parentError.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'PERMISSION_DENIED';
-      return code === 'NOT_FOUND'
-        ? new NotFoundError(`no such folder on ${this.#where}: ${dir}`, { path: dir })
-        : new PermissionDeniedError(`${this.#where} refuses ${dir} (${reply})`, { path: dir });
+      if (parentError.code === 'NOT_FOUND') {
+        return new NotFoundError(`no such folder on ${this.#where}: ${dir}`, { path: dir });
+      }
+      if (parentError.code === 'PERMISSION_DENIED') {
+        return new PermissionDeniedError(`${this.#where} refuses ${dir} (${reply})`, { path: dir });
+      }
+      // The connection failed while looking: that, not the 550, is the answer (retryable).
+      return parentError;
     }
     const name = dir === '/' ? baseName(this.#o.root) : baseName(dir);
     const found = siblings.find((s) => s.name === name);

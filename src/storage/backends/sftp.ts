@@ -70,6 +70,10 @@ const FX = {
   OP_UNSUPPORTED: 8,
 } as const;
 
+/** A server that keeps answering past these is broken or hostile, not slow. */
+const MAX_ENTRIES = 10_000_000;
+const MAX_EMPTY_BATCHES = 1000;
+
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -270,6 +274,7 @@ export class SftpClient implements StorageClient {
       signal,
     );
     const items: SftpDirItem[] = [];
+    let emptyStreak = 0;
     try {
       // READDIR until the server answers EOF; any other status or a lost connection fails
       // the listing: it is complete or an error.
@@ -287,6 +292,12 @@ export class SftpClient implements StorageClient {
         );
         if (!batch) break;
         for (const item of batch) items.push(item);
+        emptyStreak = batch.length === 0 ? emptyStreak + 1 : 0;
+        if (items.length > MAX_ENTRIES || emptyStreak > MAX_EMPTY_BATCHES) {
+          throw new ProtocolError(`${this.#where} does not end the listing of ${dir}`, {
+            path: dir,
+          });
+        }
       }
     } finally {
       // Not awaited: the listing is complete at EOF, and waiting would add a round trip.
@@ -302,12 +313,8 @@ export class SftpClient implements StorageClient {
       if (name === '.' || name === '..') continue;
       const { mode, size, mtime } = item.attrs;
       if (mode === undefined || mtime === undefined) {
-        throw new ProtocolError(
-          `${this.#where} listed ${JSON.stringify(name)} without mode or mtime`,
-          {
-            path: dir,
-          },
-        );
+        const what = `${this.#where} listed ${JSON.stringify(name)} without mode or mtime`;
+        throw new ProtocolError(what, { path: dir });
       }
       const type = mode & S_IFMT;
       const entry: Entry = {

@@ -196,6 +196,11 @@ export function mapSmbError(error: unknown, where: string, path: string): Storag
   return new ProtocolError(`${at}: ${message}`, opts);
 }
 
+function socketCode(cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? ` (${code})` : '';
+}
+
 function fileTimeMs(buf: Buffer): number {
   return Number((buf.readBigUInt64LE(0) - FILETIME_UNIX_EPOCH) / 10_000n);
 }
@@ -267,10 +272,10 @@ export class SmbClient implements StorageClient {
     const smb = this.#smb;
     this.#smb = undefined;
     if (!smb) return;
-    // Settles the handle closes still in flight, and with them their deadline timers.
+    // Fails what is still in flight (handle closes, mostly) and lets it settle, clearing
+    // the deadline timers that would otherwise hold the process open.
     const closed = new UnavailableError(`client for ${this.#where} is closed`);
     for (const fail of [...this.#pending]) fail(closed);
-    // Let them settle, clearing their deadline timers, before close() returns.
     await new Promise((resolve) => setImmediate(resolve));
     try {
       smb.disconnect();
@@ -424,7 +429,7 @@ export class SmbClient implements StorageClient {
     const lost =
       cause instanceof StorageError
         ? cause
-        : new UnavailableError(`connection to ${this.#where} lost`, { cause });
+        : new UnavailableError(`connection to ${this.#where} lost${socketCode(cause)}`, { cause });
     for (const fail of [...this.#pending]) fail(lost);
   }
 
