@@ -14,71 +14,26 @@ import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
 import { removalPlan, type RemovalPlan } from './removals.js';
+import {
+  CHILDREN,
+  COPY,
+  COUNT_SUBTREE,
+  DELETE,
+  LIST_CHILDREN,
+  LIST_SUBTREE,
+  NEXT_IDS,
+  PAGE,
+  UPSERT,
+} from './statements.js';
 import { withRetriedTransaction } from './transaction.js';
 
 type Row = [number, string, number, number, number, string | null, string | null];
 
-const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
-const PAGE = 1000;
-/** Rows per upsert statement: large enough to amortise the round trip, small enough to stream. */
-const CHUNK = 10_000;
-
-/**
- * Children of every directory of a batch in one round trip. Inputs: $1 storage, $2 tenant,
- * $3 text[] of directories. Output: one array row per child.
- */
-const CHILDREN = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND parent = ANY($3::text[])`;
-
-/**
- * Every insert and update of a batch in one statement. Inputs: $1 tenant, $2 storage,
- * $3–$10 one array per column, sorted by path so that overlapping scans lock rows in the
- * same order. A conflicting row is rewritten only when a value differs, so an unchanged
- * rescan writes nothing; `xmax = 0` holds exactly for the rows this statement inserted.
- */
-const UPSERT = `INSERT INTO entries AS e
-    (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
-  SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[],
-      $8::int8[], $9::text[], $10::text[]) AS u
-  ON CONFLICT (storage_id, tenant_id, path) DO UPDATE SET
-    is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
-    etag = excluded.etag, media_kind = excluded.media_kind
-  WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
-    IS DISTINCT FROM (excluded.is_dir, excluded.size, excluded.mtime, excluded.etag, excluded.media_kind)
-  RETURNING e.id, e.is_dir, (e.xmax = 0)`;
-
-/**
- * Vanished entries and subtrees in one statement. Inputs: $1 storage, $2 tenant, $3 text[]
- * of exact paths, $4/$5 text[] of [lower, upper) subtree ranges, each one scan of the
- * unique index. Output: id and is_dir of every deleted row.
- */
-const DELETE = `WITH exact AS (
-    DELETE FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND path = ANY($3::text[])
-    RETURNING id, is_dir),
-  subtrees AS (
-    DELETE FROM entries AS e USING unnest($4::text[], $5::text[]) AS r(lower, upper)
-    WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path >= r.lower AND e.path < r.upper
-    RETURNING e.id, e.is_dir)
-  SELECT id, is_dir FROM exact UNION ALL SELECT id, is_dir FROM subtrees`;
-
-/** Ids for the rows a COPY brings in, so that they can be reported as created. */
-const NEXT_IDS = `SELECT nextval('entries_id_seq') FROM generate_series(1, $1)`;
-
-const COPY = `COPY entries (id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime,
-  etag, media_kind) FROM STDIN`;
-
 const UNIQUE_VIOLATION = '23505';
 /** Fewer new rows than this go through the upsert: a COPY costs four more round trips. */
 const COPY_MIN = 256;
-
-const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*) FILTER (WHERE is_dir = 1)
-  FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND path >= $3 AND path < $4`;
-
-const LIST_CHILDREN = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND parent = $3 AND path > $4 ORDER BY path LIMIT ${PAGE}`;
-
-const LIST_SUBTREE = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND path > $3 AND path < $4 ORDER BY path LIMIT ${PAGE}`;
+/** Rows per upsert statement: large enough to amortise the round trip, small enough to stream. */
+const CHUNK = 10_000;
 
 function toEntry(r: Row): IndexedEntry {
   return {
@@ -257,7 +212,7 @@ export class PostgresEntryRepository implements EntryRepository {
   async countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }> {
     const { lower, upper } = subtreeRange(dir);
     const { rows } = await this.#pool.query<[number, number]>(
-      query('trawl_count_subtree', COUNT_SUBTREE, [scope.storageId, scope.tenantId, lower, upper]),
+      query(undefined, COUNT_SUBTREE, [scope.storageId, scope.tenantId, lower, upper]),
     );
     const [files, dirs] = rows[0] ?? [0, 0];
     return { files, dirs };
@@ -274,18 +229,8 @@ export class PostgresEntryRepository implements EntryRepository {
     for (;;) {
       const { rows } = await this.#pool.query<Row>(
         options.recursive
-          ? query('trawl_list_subtree', LIST_SUBTREE, [
-              scope.storageId,
-              scope.tenantId,
-              after,
-              upper,
-            ])
-          : query('trawl_list_children', LIST_CHILDREN, [
-              scope.storageId,
-              scope.tenantId,
-              dir,
-              after,
-            ]),
+          ? query(undefined, LIST_SUBTREE, [scope.storageId, scope.tenantId, after, upper])
+          : query(undefined, LIST_CHILDREN, [scope.storageId, scope.tenantId, dir, after]),
       );
       for (const r of rows) yield toEntry(r);
       if (rows.length < PAGE) return;
