@@ -73,6 +73,8 @@ for (const dialect of DIALECTS) {
 
       const [a, b] = await both();
       for (const r of [a, b]) expect(r).toMatchObject({ status: 'succeeded', errors: 0 });
+      // Each scan lists at most 4 directories at a time: more in flight means both ran at once.
+      expect(tree.stats.maxInFlight).toBeGreaterThan(4);
       // Each file was created by exactly one of them; the other found it already there.
       expect(a.created + b.created).toBe(2000);
       expect(a.updated + b.updated).toBe(0);
