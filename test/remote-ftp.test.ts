@@ -1,3 +1,8 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { tempDir } from './support/harness.js';
 import { startVsftpd } from './servers/vsftpd.js';
 import { requireServices } from './servers/util.js';
 import { remoteScanSuite } from './support/remote-scan.js';
@@ -13,3 +18,36 @@ remoteScanSuite('ftp (vsftpd)', requireServices('vsftpd'), async (root) => {
     stop: () => ftpd.stop(),
   };
 });
+
+describe.skipIf(!requireServices('vsftpd'))(
+  'ftp against vsftpd, a folder it may enter but not read',
+  () => {
+    it('is PERMISSION_DENIED, not the empty listing vsftpd reports as a success', async () => {
+      const dir = tempDir('trawl-ftp-xonly-');
+      chmodSync(dir.path, 0o755);
+      const root = join(dir.path, 'root');
+      mkdirSync(join(root, 'xonly'), { recursive: true });
+      writeFileSync(join(root, 'xonly', 'kept.txt'), 'x');
+      chmodSync(join(root, 'xonly'), 0o111);
+      const ftpd = await startVsftpd(root);
+      const client = ftpBackend.create(
+        ftpBackend.parseOptions({
+          host: ftpd.host,
+          port: ftpd.port,
+          user: ftpd.user,
+          password: ftpd.password,
+        }),
+        { env: {} },
+      );
+      try {
+        await client.connect();
+        await expect(client.list('/xonly')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+        expect((await client.list('/')).map((e) => e.name)).toEqual(['xonly']);
+      } finally {
+        await client.close();
+        await ftpd.stop();
+        dir.cleanup();
+      }
+    }, 60_000);
+  },
+);
