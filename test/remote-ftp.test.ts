@@ -1,3 +1,4 @@
+import { testUserAvailable } from './servers/system-user.js';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { startVsftpd } from './servers/vsftpd.js';
 import { requireServices } from './servers/util.js';
 import { remoteScanSuite } from './support/remote-scan.js';
 
-remoteScanSuite('ftp (vsftpd)', requireServices('vsftpd'), async (root) => {
+remoteScanSuite('ftp (vsftpd)', requireServices('vsftpd') && testUserAvailable(), async (root) => {
   const ftpd = await startVsftpd(root);
   const at = `${ftpd.host}:${ftpd.port}/`;
   return {
@@ -19,7 +20,7 @@ remoteScanSuite('ftp (vsftpd)', requireServices('vsftpd'), async (root) => {
   };
 });
 
-describe.skipIf(!requireServices('vsftpd'))(
+describe.skipIf(!requireServices('vsftpd') || !testUserAvailable())(
   'ftp against vsftpd, a folder it may enter but not read',
   () => {
     it('is PERMISSION_DENIED, not the empty listing vsftpd reports as a success', async () => {

@@ -1,3 +1,4 @@
+import { testUserAvailable } from './servers/system-user.js';
 import { chmodSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
 import { expectNoTimersLeft } from './support/remote-scan.js';
 
-const available = requireServices('sshd', 'ssh-keygen');
+const available = requireServices('sshd', 'ssh-keygen') && testUserAvailable();
 
 describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
   let sshd: SshdServer;

@@ -11,7 +11,7 @@
  */
 import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runSync } from './util.js';
+import { runSync, servicesRequired } from './util.js';
 
 export const TEST_USER = 'trawl-test';
 const PASSWORD_FILE = '/var/lib/trawl-test/password';
@@ -33,6 +33,18 @@ fi
 `;
 
 let cached: { user: string; password: string } | undefined;
+
+/**
+ * Whether the servers can serve as the test user: that takes root (to create the user). Not
+ * root skips on a developer machine, and fails when `TRAWL_REQUIRE_SERVICES` is set (CI).
+ */
+export function testUserAvailable(): boolean {
+  if (process.getuid?.() === 0) return true;
+  const message = `the sshd, vsftpd and Samba tests create the user ${TEST_USER}: they need root`;
+  if (servicesRequired()) throw new Error(`${message} (TRAWL_REQUIRE_SERVICES is set)`);
+  console.warn(`skipping: ${message}`);
+  return false;
+}
 
 /** Creates the user if needed; returns its name and password. Needs root. */
 export function ensureTestUser(): { user: string; password: string } {
