@@ -125,6 +125,21 @@ describe('scan engine: failures', () => {
     expect(await fx.indexed()).toEqual(before);
   });
 
+  it('fails on refused credentials after exactly one login attempt', async () => {
+    fx = await engineFixture();
+    populate();
+    await fx.app.scan(fx.storage);
+    const before = await fx.indexed();
+    await fx.app.storage.release(fx.storage.id);
+    const connectsBefore = fx.tree.stats.connects;
+    fx.tree.failConnect({ code: 'AUTH_FAILED' });
+    const r = await fx.app.scan(fx.storage);
+    expect(r).toMatchObject({ status: 'failed', errors: 1, retries: 0 });
+    expect(r.errorSample[0]).toMatchObject({ path: '/', code: 'AUTH_FAILED' });
+    // A second login with the same bad password costs the server's delay again, or a lockout.
+    expect(fx.tree.stats.connects - connectsBefore).toBe(1);
+    expect(await fx.indexed()).toEqual(before);
+  });
   it('counts every error but keeps only a sample', async () => {
     fx = await engineFixture();
     for (let i = 0; i < 30; i++) {

@@ -195,11 +195,29 @@ export class StorageService {
 
   /**
    * Connects (if it can) and then hands out a {@link handle}, so that `listTree` is known.
-   * A failed connect is not thrown here: the first request meets it again and reports it.
+   * A failed connect is not thrown here: the first request reports it. A retryable failure
+   * (server down) is met again by that request, which reconnects under the retry policy; a
+   * final one (bad password, bad config) is handed to it as is, so the storage is not asked
+   * twice — a second failed login can cost seconds of server-side delay, or a lockout.
    */
   async open(storageId: number): Promise<StorageHandle> {
-    await this.#acquireLive(storageId).catch(() => undefined);
-    return this.handle(storageId);
+    const failure = await this.#acquireLive(storageId).then(
+      () => undefined,
+      (error: unknown) => toStorageError(error, '/'),
+    );
+    const handle = this.handle(storageId);
+    if (!failure || failure.retryable) return handle;
+    let pending: StorageError | undefined = failure;
+    const once = <T>(call: () => Promise<T>): Promise<T> => {
+      const error = pending;
+      pending = undefined;
+      return error ? Promise.reject(error) : call();
+    };
+    return {
+      storageId,
+      list: (dir, options) => once(() => handle.list(dir, options)),
+      check: () => once(() => handle.check()),
+    };
   }
 
   stats(storageId: number): StorageStats {
