@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import SftpClientCtor from 'ssh2-sftp-client';
+import { createRequire } from 'node:module';
 import {
   AuthFailedError,
   InvalidConfigError,
@@ -196,7 +196,8 @@ export class SftpClient implements StorageClient {
     }
     const privateKey = o.privateKey ? await loadKey(o.privateKey) : undefined;
     this.#lastError = undefined;
-    const Ctor = SftpClientCtor as unknown as SftpConnectionCtor;
+    // Loaded on first connect: a CLI run on other kinds never pays for ssh2.
+    const Ctor = createRequire(import.meta.url)('ssh2-sftp-client') as SftpConnectionCtor;
     const conn = new Ctor('trawl', {
       error: (e) => (this.#lastError = e),
       end: () => this.#dropped(conn),

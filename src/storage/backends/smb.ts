@@ -81,17 +81,30 @@ interface RawFile {
   LastWriteTime: Buffer;
 }
 
-const require = createRequire(import.meta.url);
-const lib = '@tryjsky/v9u-smb2/lib';
-const SMB2 = require('@tryjsky/v9u-smb2') as SmbConnectionCtor;
-const MESSAGES = {
-  open: require(`${lib}/messages/open.js`) as SmbMessageModule,
-  query_directory: require(`${lib}/messages/query_directory.js`) as SmbMessageModule,
-  close: require(`${lib}/messages/close.js`) as SmbMessageModule,
-};
-const NT_NAMES = require(`${lib}/tools/ms_erref.js`) as {
-  getStatus(code: number): { code: string };
-};
+interface SmbLib {
+  SMB2: SmbConnectionCtor;
+  MESSAGES: Record<'open' | 'query_directory' | 'close', SmbMessageModule>;
+  NT_NAMES: { getStatus(code: number): { code: string } };
+}
+
+let loaded: SmbLib | undefined;
+
+/** The SMB library, loaded on first connect: a CLI run on other kinds never pays for it. */
+function smbLib(): SmbLib {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const lib = '@tryjsky/v9u-smb2/lib';
+  loaded = {
+    SMB2: require('@tryjsky/v9u-smb2') as SmbConnectionCtor,
+    MESSAGES: {
+      open: require(`${lib}/messages/open.js`) as SmbMessageModule,
+      query_directory: require(`${lib}/messages/query_directory.js`) as SmbMessageModule,
+      close: require(`${lib}/messages/close.js`) as SmbMessageModule,
+    },
+    NT_NAMES: require(`${lib}/tools/ms_erref.js`) as SmbLib['NT_NAMES'],
+  };
+  return loaded;
+}
 
 const STATUS_PENDING = 0x00000103;
 const STATUS_NO_MORE_FILES = 0x80000006;
@@ -225,7 +238,7 @@ export class SmbClient implements StorageClient {
         `no user or password for ${this.#where} (URL, options, or TRAWL_SMB_USER / TRAWL_SMB_PASSWORD)`,
       );
     }
-    const smb = new SMB2({
+    const smb = new (smbLib().SMB2)({
       share: `\\\\${o.host}\\${o.share}`,
       domain: o.domain ?? '',
       username: o.user,
@@ -307,7 +320,7 @@ export class SmbClient implements StorageClient {
             dir,
             options?.signal,
           );
-          files = MESSAGES.query_directory.parseResponse(answer) as RawFile[];
+          files = smbLib().MESSAGES.query_directory.parseResponse(answer) as RawFile[];
         } catch (error) {
           if (error instanceof NtStatus && error.status === STATUS_NO_MORE_FILES) return entries;
           throw error;
@@ -366,7 +379,7 @@ export class SmbClient implements StorageClient {
 
   /** Sends one SMB2 request and waits for its final answer (an interim STATUS_PENDING is skipped). */
   #request(
-    name: keyof typeof MESSAGES,
+    name: keyof SmbLib['MESSAGES'],
     params: Record<string, unknown>,
     path: string,
     signal?: AbortSignal,
@@ -375,7 +388,7 @@ export class SmbClient implements StorageClient {
     if (!smb || smb.socket.destroyed) {
       return Promise.reject(new UnavailableError(`not connected to ${this.#where}`, { path }));
     }
-    const message = MESSAGES[name].generate(smb, params);
+    const message = smbLib().MESSAGES[name].generate(smb, params);
     const body = message.getBuffer(smb);
     const frame = Buffer.alloc(4 + body.length);
     frame.writeUInt8((body.length >> 16) & 0xff, 1);
@@ -390,7 +403,7 @@ export class SmbClient implements StorageClient {
         // The library deletes the callback after calling it: wait again on the next tick.
         if (status === STATUS_PENDING) return void queueMicrotask(wait);
         if (status === 0) resolve(answer);
-        else reject(new NtStatus(status, NT_NAMES.getStatus(status).code, name));
+        else reject(new NtStatus(status, smbLib().NT_NAMES.getStatus(status).code, name));
       };
       const wait = () => {
         const early = smb.responses[key];
