@@ -159,6 +159,23 @@ describe('limits during a scan', () => {
     expect(result).toMatchObject({ status: 'succeeded', errors: 0, ...grown([12, 3], 2) });
     expect(tree.stats.maxInFlight).toBe(3);
   });
+
+  it('brings enough listers to fill a maxConcurrency above the default lister count', async () => {
+    const tree = new MemoryTree();
+    grow(tree, [40, 2], 1);
+    tree.latencyMs = 5;
+    fx = await scanFixture({}, tree);
+    await fx.app.index.storages.upsert({
+      tenantId: fx.storage.tenantId,
+      name: fx.volume,
+      kind: 'memory',
+      location: `memory://${fx.volume}`,
+      options: { volume: fx.volume, maxConcurrency: 16 },
+    });
+    const result = await fx.scanWith({});
+    expect(result).toMatchObject({ status: 'succeeded', errors: 0, ...grown([40, 2], 1) });
+    expect(tree.stats.maxInFlight).toBe(16);
+  });
 });
 
 describe(AdaptiveLimit.name, () => {

@@ -18,12 +18,15 @@ import {
   type ScanResult,
 } from './result.js';
 
+/** Listing tasks when neither the caller nor the storage's limits say otherwise. */
+export const DEFAULT_LISTERS = 8;
+
 export interface ScanOptions {
   /** Directories below the root to descend; 1 lists the root only. @default Infinity */
   maxDepth?: number;
   /** false is the same as maxDepth 1. @default true */
   recursive?: boolean;
-  /** Concurrent listing tasks (the StorageService still caps requests). @default 8 */
+  /** Concurrent listing tasks (the StorageService still caps requests). @default {@link DEFAULT_LISTERS}; the runner brings 2 × the storage's maxConcurrency when that is more */
   listers?: number;
   /** Entries per reconciliation batch (one transaction). @default 5000 */
   batchEntries?: number;
@@ -97,7 +100,7 @@ class ScanRun {
     this.#scope = scope;
     this.#opts = options;
     this.#maxDepth = options.recursive === false ? 1 : (options.maxDepth ?? Infinity);
-    this.#listers = options.listers ?? 8;
+    this.#listers = options.listers ?? DEFAULT_LISTERS;
     this.#batchEntries = options.batchEntries ?? 5000;
     this.#batchMs = options.batchMs ?? 250;
     this.#dryRun = options.dryRun ?? false;

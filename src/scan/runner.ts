@@ -1,7 +1,7 @@
 import type { EntryRepository } from '../db/entries.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
 import type { StorageService } from '../storage/service.js';
-import { scan, type ScanOptions } from './engine.js';
+import { DEFAULT_LISTERS, scan, type ScanOptions } from './engine.js';
 import { emptyCounters, type ScanResult } from './result.js';
 
 export interface ScanRunnerDeps {
@@ -50,7 +50,14 @@ export async function runScan(
         rateLimitWaits: now.rateLimitWaits - base.rateLimitWaits,
       };
     };
-    result = await scan({ storage: handle, entries: deps.entries, storageStats }, target, options);
+    // Enough listers to keep every request slot of the storage busy, and twice that so a
+    // lister waiting out a rate limit does not leave a slot idle.
+    const slots = deps.storage.concurrency(target.storageId)?.max ?? 0;
+    const listers = options.listers ?? Math.max(DEFAULT_LISTERS, 2 * slots);
+    result = await scan({ storage: handle, entries: deps.entries, storageStats }, target, {
+      ...options,
+      listers,
+    });
   } catch (error) {
     if (scanId !== null) {
       await deps.scans.finish(scanId, 'failed', {
