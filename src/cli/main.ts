@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { IndexError } from '../db/errors.js';
 import { StorageError } from '../storage/errors.js';
-import { redactUrl } from '../storage/url.js';
+import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
 import { scanCommand } from './commands/scan.js';
 import { scansCommand } from './commands/scans.js';
@@ -44,11 +44,11 @@ function describe(error: unknown): string {
     error instanceof IndexError ||
     error instanceof InvalidArgumentError
   ) {
-    return redactUrl(error.message);
+    return redactText(error.message);
   }
-  if (error instanceof StorageError) return redactUrl(`${error.message} (${error.code})`);
+  if (error instanceof StorageError) return redactText(`${error.message} (${error.code})`);
   const message = error instanceof Error ? error.message : String(error);
-  return `unexpected error: ${redactUrl(message)} (set TRAWL_DEBUG=1 for details)`;
+  return `unexpected error: ${redactText(message)} (set TRAWL_DEBUG=1 for details)`;
 }
 
 function defaultIo(): CliIo {

@@ -1,4 +1,5 @@
 import { InvalidConfigError } from './errors.js';
+import { redactText } from '../util/redact.js';
 import { BACKENDS, backendFor, type StorageKind } from './registry.js';
 import { serviceOptionsFromUrl, splitServiceOptions } from './limits/options.js';
 
@@ -24,7 +25,7 @@ export function parseStorageSpec(input: string, extra: Record<string, unknown> =
     try {
       url = new URL(input);
     } catch {
-      throw new InvalidConfigError(`not a valid storage URL: ${redactUrl(input)}`);
+      throw new InvalidConfigError(`not a valid storage URL: ${redactText(input)}`);
     }
     const scheme = url.protocol.slice(0, -1).toLowerCase();
     const found = (
@@ -50,9 +51,4 @@ export function parseStorageSpec(input: string, extra: Record<string, unknown> =
     options: { ...(options as object), ...split.service },
     location: backend.location(options),
   };
-}
-
-/** Removes a password from anything that looks like a URL, for messages and logs. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@/\s]*@/gi, '$1:***@');
 }

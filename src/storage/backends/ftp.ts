@@ -25,13 +25,9 @@ import {
 import { baseName, joinPath, parentOf } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { ListingParseError, parseMlsd, parseUnixList, type FtpListed } from './ftp-listing.js';
+import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
 import {
-  asRaw,
   decodedPath,
-  optBool,
-  optInt,
-  optString,
-  reqString,
   scrub,
   serverPath,
   trimFolder,

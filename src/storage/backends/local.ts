@@ -10,6 +10,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ROOT } from '../paths.js';
+import { optBool, optInt } from '../options.js';
 import type { BackendInfo, Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
 import {
   T_DIR,
@@ -355,17 +356,6 @@ function decode({ dir, names, reply, offset, count }: Packed): Entry[] {
   return entries;
 }
 
-function parsePositiveInt(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new InvalidConfigError(
-      `Expected \`${name}\` to be an integer from 1 and up, got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
 export const localBackend: BackendInfo<LocalOptions> = {
   schemes: ['file'],
   // `file:///srv/media?threads=1&followSymlinks=true`: options may ride on the URL.
@@ -384,9 +374,9 @@ export const localBackend: BackendInfo<LocalOptions> = {
     if (!isAbsolute(root)) throw new InvalidConfigError(`local root must be absolute: ${r.root}`);
     return {
       root: root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root,
-      followSymlinks: r.followSymlinks === true || r.followSymlinks === 'true',
-      threads: parsePositiveInt(r.threads, 'threads', Math.min(2, availableParallelism())),
-      readAhead: r.readAhead !== false && r.readAhead !== 'false',
+      followSymlinks: optBool(r, 'followSymlinks', false),
+      threads: optInt(r, 'threads', Math.min(2, availableParallelism())),
+      readAhead: optBool(r, 'readAhead', true),
     };
   },
   create: (options) => new LocalClient(options),

@@ -13,6 +13,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { joinPath, ROOT } from '../paths.js';
+import { optInt, optString } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
@@ -360,42 +361,22 @@ export class S3StorageClient implements StorageClient {
   }
 }
 
-function positiveInt(value: unknown, name: string, fallback: number, max = Infinity): number {
-  if (value === undefined || value === '') return fallback;
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidConfigError(
-      `Expected \`${name}\` to be an integer from 1${max === Infinity ? ' and up' : ` to ${max}`}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-function optionalString(raw: Record<string, unknown>, name: string): string | undefined {
-  const v = raw[name];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') {
-    throw new InvalidConfigError(`Expected \`${name}\` to be a string, got ${typeof v}`);
-  }
-  return v;
-}
-
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
 
 function parseS3Options(raw: unknown): S3Options {
   const r = (raw ?? {}) as Record<string, unknown>;
-  const bucket = optionalString(r, 'bucket');
+  const bucket = optString(r, 'bucket');
   if (!bucket || !BUCKET.test(bucket)) {
     throw new InvalidConfigError(
       `s3 storage needs a valid "bucket" name, got ${JSON.stringify(r.bucket)}`,
     );
   }
-  const rawPrefix = optionalString(r, 'prefix') ?? '';
+  const rawPrefix = optString(r, 'prefix') ?? '';
   const prefix = rawPrefix
     .replace(/^\/+/, '')
     .replace(/\/*$/, rawPrefix.replace(/^\/+/, '') ? '/' : '');
-  const endpoint = optionalString(r, 'endpoint');
+  const endpoint = optString(r, 'endpoint');
   if (endpoint !== undefined) {
     let u: URL;
     try {
@@ -424,13 +405,13 @@ function parseS3Options(raw: unknown): S3Options {
       pathStyle === undefined || pathStyle === ''
         ? endpoint !== undefined
         : pathStyle === true || pathStyle === 'true' || pathStyle === '1',
-    pageSize: positiveInt(r.pageSize, 'pageSize', 1000, 1000),
-    timeoutMs: positiveInt(r.timeoutMs, 'timeoutMs', 30_000),
-    maxSockets: positiveInt(r.maxSockets, 'maxSockets', 64),
+    pageSize: optInt(r, 'pageSize', 1000, 1, 1000),
+    timeoutMs: optInt(r, 'timeoutMs', 30_000),
+    maxSockets: optInt(r, 'maxSockets', 64),
   };
   if (endpoint !== undefined) options.endpoint = endpoint.replace(/\/+$/, '');
   for (const key of ['region', 'accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
-    const v = optionalString(r, key);
+    const v = optString(r, key);
     if (v !== undefined) options[key] = v;
   }
   return options;

@@ -21,13 +21,9 @@ import {
 } from '../errors.js';
 import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
 import {
-  asRaw,
   decodedPath,
-  optBool,
-  optInt,
-  optString,
-  reqString,
   scrub,
   serverPath,
   trimFolder,

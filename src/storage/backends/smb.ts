@@ -22,12 +22,9 @@ import {
 } from '../errors.js';
 import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { asRaw, optInt, optString, reqString } from '../options.js';
 import {
-  asRaw,
   decodedPath,
-  optInt,
-  optString,
-  reqString,
   scrub,
   serverPath,
   trimFolder,

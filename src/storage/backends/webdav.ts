@@ -12,6 +12,8 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { joinPath } from '../paths.js';
+import { optInt, optString } from '../options.js';
+import { redactText } from '../../util/redact.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 
 export interface WebdavOptions {
@@ -37,14 +39,6 @@ const PROPFIND_BODY =
   '<d:propfind xmlns:d="DAV:"><d:prop>' +
   '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/>' +
   '</d:prop></d:propfind>';
-
-/**
- * Hides a URL's password. (`url.ts` has the general one, but importing it from a backend
- * would close an import cycle through the registry.)
- */
-function redactUrl(text: string): string {
-  return text.replace(/(\/\/[^/\s:@]*):[^@/\s]*@/g, '$1:***@');
-}
 
 const SOCKET_UNAVAILABLE = new Set([
   'ECONNREFUSED',
@@ -420,7 +414,7 @@ export class WebdavClient implements StorageClient {
   }
 
   #where(): string {
-    return `PROPFIND ${redactUrl(this.#base.origin)}`;
+    return `PROPFIND ${redactText(this.#base.origin)}`;
   }
 
   async #propfind(
@@ -585,25 +579,6 @@ const KNOWN = new Set([
   'maxResponseBytes',
 ]);
 
-function positiveInt(value: unknown, name: string, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new InvalidConfigError(
-      `Expected \`${name}\` to be an integer from 1 and up, got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-function optionalString(value: unknown, name: string): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') {
-    throw new InvalidConfigError(`Expected \`${name}\` to be a string, got ${typeof value}`);
-  }
-  return value;
-}
-
 function parseWebdavOptions(raw: unknown): WebdavOptions {
   const r = (raw ?? {}) as Record<string, unknown>;
   if (typeof r.url !== 'string' || r.url === '') {
@@ -615,7 +590,7 @@ function parseWebdavOptions(raw: unknown): WebdavOptions {
   try {
     url = new URL(r.url);
   } catch {
-    throw new InvalidConfigError(`webdav "url" is not a valid URL: ${redactUrl(r.url)}`);
+    throw new InvalidConfigError(`webdav "url" is not a valid URL: ${redactText(r.url)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidConfigError(
@@ -623,8 +598,8 @@ function parseWebdavOptions(raw: unknown): WebdavOptions {
     );
   }
   // Credentials live in their own options, never inside the stored URL.
-  let username = optionalString(r.username, 'username');
-  let password = optionalString(r.password, 'password');
+  let username = optString(r, 'username');
+  let password = optString(r, 'password');
   if (url.username) username ??= decodeURIComponent(url.username);
   if (url.password) password ??= decodeURIComponent(url.password);
   url.username = '';
@@ -634,10 +609,10 @@ function parseWebdavOptions(raw: unknown): WebdavOptions {
   const insecure = r.insecure === true || r.insecure === 'true' || r.insecure === '1';
   const options: WebdavOptions = {
     url: url.href.replace(/\/+$/, ''),
-    timeoutMs: positiveInt(r.timeoutMs, 'timeoutMs', 30_000),
-    maxSockets: positiveInt(r.maxSockets, 'maxSockets', 64),
+    timeoutMs: optInt(r, 'timeoutMs', 30_000),
+    maxSockets: optInt(r, 'maxSockets', 64),
     insecure,
-    maxResponseBytes: positiveInt(r.maxResponseBytes, 'maxResponseBytes', 256 * 1024 * 1024),
+    maxResponseBytes: optInt(r, 'maxResponseBytes', 256 * 1024 * 1024),
   };
   if (username !== undefined) options.username = username;
   if (password !== undefined) options.password = password;
