@@ -10,8 +10,9 @@
  *
  * Flags: --dirs N (default 10000), --files N per directory (default 99),
  *        --only sqlite|postgres, --batch N (entries per transaction, default 5000),
- *        --old-space MB (caps V8's old generation in the children: shows how much of the
- *        peak RSS is live data and how much garbage V8 had not collected yet).
+ *        --old-space MB (V8's old-generation limit in the children; default 1024, the limit
+ *        `bin/trawl.js` runs with: with none, V8 sizes the heap from the machine's memory
+ *        and peak RSS shows garbage it has not collected yet rather than live data).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +44,7 @@ async function parent() {
       const out = execFileSync(
         process.execPath,
         [
-          ...(flag('old-space') ? [`--max-old-space-size=${flag('old-space')}`] : []),
+          `--max-old-space-size=${flag('old-space', 1024)}`,
           fileURLToPath(import.meta.url),
           '--child',
           JSON.stringify({ dialect, url: target.url }),
