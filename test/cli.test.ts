@@ -2,6 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cliFixture, type CliRun } from './fixtures/cli.js';
+import { ProgressLine } from '../src/cli/progress.js';
 
 const RESULT_KEYS = [
   'scanId',
@@ -119,6 +120,35 @@ describe('trawl scan (in process)', () => {
     expect(draws.at(-1)).toBe('\u001b[K');
     expect(draws.at(-2)).toMatch(
       /^dirs 13 listed \/ 0 queued · files 12 \(12\.0 kB\) · [\d,]+ entries\/s\u001b\[K$/,
+    );
+  });
+
+  it('shows errors, retries and rate-limit waits on the progress line when there are any', () => {
+    let stderr = '';
+    const tty = { isTTY: true, columns: 200, write: (s: string) => (stderr += s) };
+    const line = new ProgressLine(tty as unknown as NodeJS.WriteStream);
+    const zero = {
+      dirsListed: 3,
+      dirsQueued: 1,
+      dirs: 2,
+      files: 4,
+      bytes: 4000,
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+      skipped: 0,
+      errors: 0,
+      retries: 0,
+      rateLimitWaits: 0,
+      elapsedMs: 1000,
+    };
+    line.update(zero);
+    expect(stderr).toBe('\rdirs 3 listed / 1 queued · files 4 (4.0 kB) · 6 entries/s\u001b[K');
+    stderr = '';
+    line.update({ ...zero, errors: 1, retries: 5, rateLimitWaits: 3 });
+    expect(stderr).toBe(
+      '\rdirs 3 listed / 1 queued · files 4 (4.0 kB) · 6 entries/s · errors 1 · retries 5 · rate-limited 3×\u001b[K',
     );
   });
 

@@ -25,6 +25,7 @@ export class ProgressLine {
       `files ${formatCount(p.files)} (${formatBytes(p.bytes)}) · ${formatCount(rate)} entries/s`;
     if (p.errors) line += ` · errors ${formatCount(p.errors)}`;
     if (p.retries) line += ` · retries ${formatCount(p.retries)}`;
+    if (p.rateLimitWaits) line += ` · rate-limited ${formatCount(p.rateLimitWaits)}×`;
     const width = this.#stream.columns || 100;
     this.#stream.write(`\r${line.slice(0, width - 1)}\u001b[K`);
     this.#shown = true;
