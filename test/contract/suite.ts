@@ -49,6 +49,14 @@ export interface ContractServer {
 export interface ContractOptions {
   /** Server binaries the setup needs: missing ones skip locally and fail under TRAWL_REQUIRE_SERVICES. */
   requires?: string[];
+  /**
+   * The backend offers `listTree`. Declared here, before the server starts, so the suite
+   * registers only the checks that apply (and checks the declaration itself) instead of
+   * skipping at run time. @default false
+   */
+  listTree?: boolean;
+  /** The server can refuse a directory (`locksDir` in the setup must agree). @default true */
+  refusesDirs?: boolean;
 }
 
 type Row = [path: string, name: string, isDir: boolean, size: number, mtime: number | null];
@@ -129,6 +137,7 @@ export function runStorageContract(
   options: ContractOptions = {},
 ): void {
   const available = requireServices(...(options.requires ?? []));
+  const refusesDirs = options.refusesDirs ?? true;
   describe.skipIf(!available)(`storage contract: ${name}`, () => {
     let server: ContractServer;
     let client: StorageClient;
@@ -176,23 +185,27 @@ export function runStorageContract(
       for (const dir of fx.emptyDirs) expect(await client.list(dir)).toEqual([]);
     });
 
-    it('yields each directory once, parents first, from listTree when it has one', async (ctx) => {
-      if (!client.listTree) ctx.skip();
-      const seen = new Set<string>();
-      for await (const { dir, entries } of client.listTree!('/')) {
-        expect(seen.has(dir)).toBe(false);
-        if (dir !== '/') expect(seen.has(dir.slice(0, dir.lastIndexOf('/')) || '/')).toBe(true);
-        seen.add(dir);
-        const expected = server.fixture.dirs.get(dir);
-        expect(expected, `unexpected directory ${dir}`).toBeDefined();
-        expect({ dir, rows: rows(entries, server) }).toEqual({
-          dir,
-          rows: rows(expected!, server),
-        });
-      }
-      const wanted = [...server.fixture.dirs.keys()].filter((d) => !inLockedSubtree(server, d));
-      for (const dir of wanted) expect(seen.has(dir), dir).toBe(true);
+    it(`${options.listTree ? 'offers' : 'does not offer'} listTree, as declared`, () => {
+      expect(typeof client.listTree).toBe(options.listTree ? 'function' : 'undefined');
     });
+
+    if (options.listTree)
+      it('yields each directory once, parents first, from listTree', async () => {
+        const seen = new Set<string>();
+        for await (const { dir, entries } of client.listTree!('/')) {
+          expect(seen.has(dir)).toBe(false);
+          if (dir !== '/') expect(seen.has(dir.slice(0, dir.lastIndexOf('/')) || '/')).toBe(true);
+          seen.add(dir);
+          const expected = server.fixture.dirs.get(dir);
+          expect(expected, `unexpected directory ${dir}`).toBeDefined();
+          expect({ dir, rows: rows(entries, server) }).toEqual({
+            dir,
+            rows: rows(expected!, server),
+          });
+        }
+        const wanted = [...server.fixture.dirs.keys()].filter((d) => !inLockedSubtree(server, d));
+        for (const dir of wanted) expect(seen.has(dir), dir).toBe(true);
+      });
 
     it('answers NOT_FOUND for a missing directory and keeps working', async () => {
       await expect(client.list(server.fixture.missingDir)).rejects.toMatchObject({
@@ -202,19 +215,23 @@ export function runStorageContract(
       expect((await client.list('/')).length).toBe(server.fixture.dirs.get('/')!.length);
     });
 
-    it('answers PERMISSION_DENIED for a directory the server refuses', async (ctx) => {
-      if (!server.locksDir) ctx.skip();
-      await expect(client.list(server.fixture.lockedDir)).rejects.toMatchObject({
-        code: 'PERMISSION_DENIED',
-        retryable: false,
-      });
-      expect((await client.list('/')).map((e) => e.name)).toContain(
-        server.fixture.lockedDir.slice(1),
-      );
+    it(`${refusesDirs ? 'can' : 'cannot'} refuse a directory, as declared`, () => {
+      expect(server.locksDir).toBe(refusesDirs);
     });
 
-    it('answers AUTH_FAILED for wrong credentials', async (ctx) => {
-      if (!server.badCredentials) ctx.skip();
+    if (refusesDirs)
+      it('answers PERMISSION_DENIED for a directory the server refuses', async () => {
+        await expect(client.list(server.fixture.lockedDir)).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          retryable: false,
+        });
+        expect((await client.list('/')).map((e) => e.name)).toContain(
+          server.fixture.lockedDir.slice(1),
+        );
+      });
+
+    it('answers AUTH_FAILED for wrong credentials', async () => {
+      expect(server.badCredentials, 'setup gives no bad credentials').toBeDefined();
       const bad = server.makeClient(server.badCredentials);
       try {
         await expect(bad.connect().then(() => bad.list('/'))).rejects.toMatchObject({
@@ -235,8 +252,11 @@ export function runStorageContract(
     });
 
     // Last: the server does not come back.
-    it('fails a listing when the server dies mid-listing, never returns it short', async (ctx) => {
-      if (!server.killMidListing && !(server.endpoint && server.kill)) ctx.skip();
+    it('fails a listing when the server dies mid-listing, never returns it short', async () => {
+      expect(
+        server.killMidListing ?? (server.endpoint && server.kill),
+        'setup gives no way to kill the server mid-listing',
+      ).toBeDefined();
       const kill = await (server.killMidListing?.() ?? proxyKill(server));
       try {
         const outcome = await kill.list().then(

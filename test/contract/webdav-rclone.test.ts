@@ -35,5 +35,5 @@ runStorageContract(
       },
     };
   },
-  { requires: ['rclone'] },
+  { requires: ['rclone'], refusesDirs: false },
 );
