@@ -55,6 +55,26 @@ describe('bin/trawl.js (a real process, from dist/)', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ scanId: 2, storageId: 1, unchanged: 2 });
   });
 
+  it('stops quietly when the reader of its output goes away (trawl ls | head)', async () => {
+    tmp = tempDir('trawl-bin-');
+    const root = join(tmp.path, 'data');
+    mkdirSync(root);
+    // Far more output than a pipe holds, so writes go on after the reader has left.
+    for (let i = 0; i < 3000; i++) writeFileSync(join(root, `file-${i}.txt`), '');
+    const db = join(tmp.path, 'index.db');
+    expect(trawl(['scan', root, '--db', db], tmp.path).code).toBe(0);
+    const child = spawn(process.execPath, [bin, 'ls', root, '--db', db], {
+      env: { PATH: process.env.PATH, HOME: tmp.path },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy(); // like `head -1` exiting after its line
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('gives one line on stderr and exit 1 for bad input', () => {
     tmp = tempDir('trawl-bin-');
     const r = trawl(['scan', join(tmp.path, 'missing'), '--db', join(tmp.path, 'i.db')], tmp.path);

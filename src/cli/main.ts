@@ -52,5 +52,11 @@ function describe(error: unknown): string {
 }
 
 function defaultIo(): CliIo {
+  // `trawl ls | head`: when the reader goes away, stop quietly as Unix tools do, instead of
+  // an unhandled EPIPE with a stack trace. Every write before it was whole.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };
 }
