@@ -192,6 +192,7 @@ describe('scan engine: failures', () => {
     fx = await engineFixture();
     populate();
     const entries: EntryRepository = {
+      batchEntries: fx.app.index.entries.batchEntries,
       childrenOf: (s, d) => fx.app.index.entries.childrenOf(s, d),
       apply: () => Promise.reject(new Error('disk I/O error')),
       countSubtree: (s, d) => fx.app.index.entries.countSubtree(s, d),
@@ -279,6 +280,7 @@ describe('scan engine: cancellation', () => {
     let applies = 0;
     const real = fx.app.index.entries;
     const entries: EntryRepository = {
+      batchEntries: real.batchEntries,
       childrenOf: (s, d) => real.childrenOf(s, d),
       countSubtree: (s, d) => real.countSubtree(s, d),
       list: (s, d, o) => real.list(s, d, o),

@@ -113,6 +113,7 @@ describe('scan engine: mutation rounds', () => {
     await fx.app.scan(fx.storage);
     const real = fx.app.index.entries;
     const stale: EntryRepository = {
+      batchEntries: real.batchEntries,
       childrenOf: async () => new Map(),
       apply: (s, r, w) => real.apply(s, r, w),
       countSubtree: (s, d) => real.countSubtree(s, d),

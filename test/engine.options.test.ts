@@ -14,6 +14,7 @@ function wrapEntries(
   },
 ): EntryRepository {
   return {
+    batchEntries: real.batchEntries,
     childrenOf(s, dirs) {
       hooks.childrenOf?.(dirs);
       return real.childrenOf(s, dirs);
@@ -265,6 +266,23 @@ describe('scan engine: options', () => {
     const r = await scan({ storage, entries }, fx.scope, { batchEntries: 25, batchMs: 60_000 });
     expect(r).toMatchObject({ status: 'succeeded', files: 90, created: 90 });
     expect(batches).toEqual([21, 20, 20, 20, 20, 10]);
+  });
+
+  it("cuts batches at the index's own size when the caller names none", async () => {
+    fx = await engineFixture();
+    for (let i = 0; i < 10; i++)
+      for (let k = 0; k < 9; k++) fx.tree.writeFile(`/d${i}/f${k}`, 1, 1);
+    const batches: number[] = [];
+    const entries = wrapEntries(fx.app.index.entries, {
+      childrenOf: (dirs) => batches.push(dirs.length),
+    });
+    const storage = fx.app.storage.handle(fx.storage.id);
+    const r = await scan({ storage, entries: { ...entries, batchEntries: 25 } }, fx.scope, {
+      batchMs: 60_000,
+    });
+    expect(r).toMatchObject({ status: 'succeeded', files: 90, created: 90 });
+    expect(batches).toEqual([2, 2, 2, 2, 2, 1]);
+    expect(fx.app.index.entries.batchEntries).toBe(1000); // SQLite's
   });
 
   it('cuts a batch by time when no more listings come', async () => {

@@ -59,6 +59,12 @@ export interface ListEntriesOptions {
 }
 
 export interface EntryRepository {
+  /**
+   * Entries per batch this dialect writes best, the scan's default. SQLite's writes run
+   * synchronously on the event loop, so its batches are small enough not to stall the
+   * listings in flight; a PostgreSQL batch costs round trips, so its batches are large.
+   */
+  readonly batchEntries: number;
   /** The indexed children of each directory, in one round trip. Directories with none are absent. */
   childrenOf(scope: EntryScope, dirs: readonly string[]): Promise<Map<string, IndexedEntry[]>>;
   /**

@@ -28,7 +28,7 @@ export interface ScanOptions {
   recursive?: boolean;
   /** Concurrent listing tasks (the StorageService still caps requests). @default {@link DEFAULT_LISTERS}; the runner brings 2 × the storage's maxConcurrency when that is more */
   listers?: number;
-  /** Entries per reconciliation batch (one transaction). @default 5000 */
+  /** Entries per reconciliation batch (one transaction). @default the index's own ({@link EntryRepository.batchEntries}) */
   batchEntries?: number;
   /** A batch is written at the latest this long after its first listing arrived. @default 250 */
   batchMs?: number;
@@ -101,7 +101,7 @@ class ScanRun {
     this.#opts = options;
     this.#maxDepth = options.recursive === false ? 1 : (options.maxDepth ?? Infinity);
     this.#listers = options.listers ?? DEFAULT_LISTERS;
-    this.#batchEntries = options.batchEntries ?? 5000;
+    this.#batchEntries = options.batchEntries ?? deps.entries.batchEntries;
     this.#batchMs = options.batchMs ?? 250;
     this.#dryRun = options.dryRun ?? false;
     this.#channel = new Channel(options.channelEntries ?? this.#batchEntries * 4);

@@ -31,7 +31,11 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     )
     .option('--no-recursive', 'list the root only (same as --depth 1)')
     .option('--workers <n>', 'concurrent directory listings', parsePositiveInt('--workers'))
-    .option('--batch <n>', 'entries per database transaction', parsePositiveInt('--batch'))
+    .option(
+      '--batch <n>',
+      'entries per database transaction (default: 1000 on SQLite, 5000 on PostgreSQL)',
+      parsePositiveInt('--batch'),
+    )
     .option('--follow-symlinks', 'follow symbolic links (loops are detected and skipped)')
     .option('--dry-run', 'walk and compare with the index, write nothing')
     .option('--json', 'print one JSON object with the result')

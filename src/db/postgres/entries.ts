@@ -69,6 +69,8 @@ function query(name: string | undefined, text: string, values: unknown[]): pg.Qu
  * never comes near the 65,535-parameter limit.
  */
 export class PostgresEntryRepository implements EntryRepository {
+  /** 5,000: a first scan of 1,000,000 entries runs at ~120–130k entries/s, at 1,000 ~80–90k. */
+  readonly batchEntries = 5000;
   readonly #pool: pg.Pool;
   readonly #analyze: AutoAnalyze;
 

@@ -36,6 +36,8 @@ function toEntry(r: Row): IndexedEntry {
  * split below counts created vs updated exactly even when two scans overlap.
  */
 export class SqliteEntryRepository implements EntryRepository {
+  /** 1,000: as fast as 5,000 for a local scan, and a write blocks the event loop ~6 ms, not ~30. */
+  readonly batchEntries = 1000;
   readonly #db: BetterSqlite3.Database;
   readonly #children: BetterSqlite3.Statement;
   readonly #insert: BetterSqlite3.Statement;
