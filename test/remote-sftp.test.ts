@@ -9,7 +9,7 @@ import type { StorageRecord } from '../src/db/repositories/storages.js';
 import { startSshd, type SshdServer } from './servers/sshd.js';
 import { requireServices } from './servers/util.js';
 import { runCli } from './support/cli-capture.js';
-import { tempDir } from './support/harness.js';
+import { indexLines, tempDir } from './support/harness.js';
 import { expectNoTimersLeft } from './support/remote-scan.js';
 
 const available = requireServices('sshd', 'ssh-keygen') && testUserAvailable();
@@ -179,14 +179,7 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
     let app: App;
     let storage: StorageRecord;
     let dbFile: string;
-    const indexed = async (a: App = app) => {
-      const out: string[] = [];
-      const scope = { tenantId: storage.tenantId, storageId: storage.id };
-      for await (const e of a.index.entries.list(scope, '/', { recursive: true })) {
-        out.push(`${e.path}:${e.isDir ? 'd' : e.size}`);
-      }
-      return out;
-    };
+    const indexed = () => indexLines(app, storage);
 
     beforeAll(async () => {
       dbFile = join(dir.path, 'app.db');

@@ -7,7 +7,7 @@ import { parseStorageSpec } from '../src/storage/url.js';
 import { apacheBinary, startApache, type ApacheServer } from './servers/apache.js';
 import { requireServices } from './servers/util.js';
 import { runCli } from './support/cli-capture.js';
-import { tempDir } from './support/harness.js';
+import { indexLines, tempDir } from './support/harness.js';
 import { startRateLimitProxy } from './tools/rate-limit-proxy.js';
 
 const available = requireServices(apacheBinary() ?? 'apache2');
@@ -90,14 +90,7 @@ describe.skipIf(!available)('webdav storages through App and the CLI (Apache mod
     let app: App;
     let storage: StorageRecord;
     let dbFile: string;
-    const indexed = async () => {
-      const out: string[] = [];
-      const scope = { tenantId: storage.tenantId, storageId: storage.id };
-      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
-        out.push(`${e.path}:${e.isDir ? 'd' : e.size}`);
-      }
-      return out;
-    };
+    const indexed = () => indexLines(app, storage);
 
     beforeAll(async () => {
       dbFile = join(dir.path, 'app.db');

@@ -145,3 +145,16 @@ export function diskRows(root: string): Array<[string, boolean, number, number]>
   }
   return rows.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
 }
+
+/** A storage's index as `path:d` / `path:size` lines in path order: compact to compare. */
+export async function indexLines(
+  app: App,
+  storage: { tenantId: number; id: number },
+): Promise<string[]> {
+  const out: string[] = [];
+  const scope = { tenantId: storage.tenantId, storageId: storage.id };
+  for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
+    out.push(`${e.path}:${e.isDir ? 'd' : e.size}`);
+  }
+  return out;
+}

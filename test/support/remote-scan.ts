@@ -11,7 +11,7 @@ import type { StorageRecord } from '../../src/db/repositories/storages.js';
 import { createClient } from '../../src/storage/registry.js';
 import { parseStorageSpec } from '../../src/storage/url.js';
 import { runCli } from './cli-capture.js';
-import { tempDir } from './harness.js';
+import { indexLines, tempDir } from './harness.js';
 
 export interface RemoteServer {
   /** The storage URL with its password. */
@@ -96,14 +96,7 @@ export function remoteScanSuite(
       let app: App;
       let storage: StorageRecord;
       let dbFile: string;
-      const indexed = async () => {
-        const out: string[] = [];
-        const scope = { tenantId: storage.tenantId, storageId: storage.id };
-        for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
-          out.push(`${e.path}:${e.isDir ? 'd' : e.size}`);
-        }
-        return out;
-      };
+      const indexed = () => indexLines(app, storage);
 
       beforeAll(async () => {
         dbFile = join(dir.path, 'app.db');
