@@ -19,6 +19,24 @@ export interface IndexedEntry {
   mediaKind: string | null;
 }
 
+/**
+ * An entry row as both dialects read it, in array mode (cheaper than row objects):
+ * `id, path, is_dir, size, mtime, etag, media_kind`.
+ */
+export type EntryRow = [number, string, number, number, number, string | null, string | null];
+
+export function entryFromRow(r: EntryRow): IndexedEntry {
+  return {
+    id: r[0],
+    path: r[1],
+    isDir: r[2] === 1,
+    size: r[3],
+    mtime: r[4],
+    etag: r[5],
+    mediaKind: r[6],
+  };
+}
+
 export interface EntryWrite {
   path: string;
   parent: string;

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { parentOf, subtreeRange } from '../../storage/paths.js';
+import { entryFromRow } from '../entries.js';
 import type {
   ApplyResult,
+  EntryRow,
   EntryRef,
   EntryRepository,
   EntryScope,
@@ -27,25 +29,11 @@ import {
 } from './statements.js';
 import { withRetriedTransaction } from './transaction.js';
 
-type Row = [number, string, number, number, number, string | null, string | null];
-
 const UNIQUE_VIOLATION = '23505';
 /** Fewer new rows than this go through the upsert: a COPY costs four more round trips. */
 const COPY_MIN = 256;
 /** Rows per upsert statement: large enough to amortise the round trip, small enough to stream. */
 const CHUNK = 10_000;
-
-function toEntry(r: Row): IndexedEntry {
-  return {
-    id: r[0],
-    path: r[1],
-    isDir: r[2] === 1,
-    size: r[3],
-    mtime: r[4],
-    etag: r[5],
-    mediaKind: r[6],
-  };
-}
 
 function byPath(a: EntryWrite, b: EntryWrite): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
@@ -85,14 +73,14 @@ export class PostgresEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     if (dirs.length === 0) return out;
-    const { rows } = await this.#pool.query<Row>(
+    const { rows } = await this.#pool.query<EntryRow>(
       query(undefined, CHILDREN, [scope.storageId, scope.tenantId, textArray(dirs)]),
     );
     for (const r of rows) {
       const parent = parentOf(r[1]);
       let list = out.get(parent);
       if (!list) out.set(parent, (list = []));
-      list.push(toEntry(r));
+      list.push(entryFromRow(r));
     }
     return out;
   }
@@ -229,12 +217,12 @@ export class PostgresEntryRepository implements EntryRepository {
     // Keyset pages: no cursor holds a connection between yields, memory stays flat.
     let after = options.recursive ? lower : '';
     for (;;) {
-      const { rows } = await this.#pool.query<Row>(
+      const { rows } = await this.#pool.query<EntryRow>(
         options.recursive
           ? query(undefined, LIST_SUBTREE, [scope.storageId, scope.tenantId, after, upper])
           : query(undefined, LIST_CHILDREN, [scope.storageId, scope.tenantId, dir, after]),
       );
-      for (const r of rows) yield toEntry(r);
+      for (const r of rows) yield entryFromRow(r);
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]![1];
     }

@@ -1,7 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
+import { entryFromRow } from '../entries.js';
 import type {
   ApplyResult,
+  EntryRow,
   EntryRef,
   EntryRepository,
   EntryScope,
@@ -11,24 +13,10 @@ import type {
   Removal,
 } from '../entries.js';
 
-type Row = [number, string, number, number, number, string | null, string | null];
-
 const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 const PAGE = 1000;
 /** Rows per multi-row INSERT: 1,000 parameters, far below SQLite's 32,766. */
 const INSERT_ROWS = 100;
-
-function toEntry(r: Row): IndexedEntry {
-  return {
-    id: r[0],
-    path: r[1],
-    isDir: r[2] === 1,
-    size: r[3],
-    mtime: r[4],
-    etag: r[5],
-    mediaKind: r[6],
-  };
-}
 
 /**
  * Entries on SQLite through better-sqlite3 prepared statements. Synchronous calls in one
@@ -118,8 +106,8 @@ export class SqliteEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     for (const dir of dirs) {
-      const rows = this.#children.all(scope.storageId, dir, scope.tenantId) as Row[];
-      if (rows.length > 0) out.set(dir, rows.map(toEntry));
+      const rows = this.#children.all(scope.storageId, dir, scope.tenantId) as EntryRow[];
+      if (rows.length > 0) out.set(dir, rows.map(entryFromRow));
     }
     return out;
   }
@@ -262,8 +250,8 @@ export class SqliteEntryRepository implements EntryRepository {
         options.recursive
           ? this.#listSubtree.all(scope.storageId, scope.tenantId, after, upper)
           : this.#listChildren.all(scope.storageId, scope.tenantId, dir, after)
-      ) as Row[];
-      for (const r of rows) yield toEntry(r);
+      ) as EntryRow[];
+      for (const r of rows) yield entryFromRow(r);
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]![1];
     }
