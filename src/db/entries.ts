@@ -37,6 +37,28 @@ export function entryFromRow(r: EntryRow): IndexedEntry {
   };
 }
 
+/** Rows per page of {@link EntryRepository.list}, in both dialects. */
+export const LIST_PAGE = 1000;
+
+/**
+ * Yields `list`'s entries page by page (keyset: `path > last`), so no cursor holds the
+ * connection between yields and memory stays flat however big the subtree. `page(after)`
+ * returns at most {@link LIST_PAGE} rows ordered by path; `''` sorts before every path and
+ * a subtree's lower bound is not itself an entry, so either can start the walk.
+ */
+export async function* keysetPages(
+  first: string,
+  page: (after: string) => EntryRow[] | Promise<EntryRow[]>,
+): AsyncIterable<IndexedEntry> {
+  let after = first;
+  for (;;) {
+    const rows = await page(after);
+    for (const r of rows) yield entryFromRow(r);
+    if (rows.length < LIST_PAGE) return;
+    after = rows[rows.length - 1]![1];
+  }
+}
+
 export interface EntryWrite {
   path: string;
   parent: string;

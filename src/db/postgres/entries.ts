@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { parentOf, subtreeRange } from '../../storage/paths.js';
-import { entryFromRow } from '../entries.js';
+import { entryFromRow, keysetPages } from '../entries.js';
 import type {
   ApplyResult,
   EntryRow,
@@ -24,7 +24,6 @@ import {
   LIST_CHILDREN,
   LIST_SUBTREE,
   NEXT_IDS,
-  PAGE,
   UPSERT,
 } from './statements.js';
 import { withRetriedTransaction } from './transaction.js';
@@ -214,18 +213,15 @@ export class PostgresEntryRepository implements EntryRepository {
     options: ListEntriesOptions = {},
   ): AsyncIterable<IndexedEntry> {
     const { lower, upper } = subtreeRange(dir);
-    // Keyset pages: no cursor holds a connection between yields, memory stays flat.
-    let after = options.recursive ? lower : '';
-    for (;;) {
+    const { storageId, tenantId } = scope;
+    yield* keysetPages(options.recursive ? lower : '', async (after) => {
       const { rows } = await this.#pool.query<EntryRow>(
         options.recursive
-          ? query(undefined, LIST_SUBTREE, [scope.storageId, scope.tenantId, after, upper])
-          : query(undefined, LIST_CHILDREN, [scope.storageId, scope.tenantId, dir, after]),
+          ? query(undefined, LIST_SUBTREE, [storageId, tenantId, after, upper])
+          : query(undefined, LIST_CHILDREN, [storageId, tenantId, dir, after]),
       );
-      for (const r of rows) yield entryFromRow(r);
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]![1];
-    }
+      return rows;
+    });
   }
 }
 

@@ -4,8 +4,9 @@
  * limit. Rows come back as arrays (`rowMode: 'array'`) in the order of `COLUMNS`.
  */
 
+import { LIST_PAGE } from '../entries.js';
+
 export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
-export const PAGE = 1000;
 
 /**
  * Children of every directory of a batch in one round trip. Inputs: $1 storage, $2 tenant,
@@ -57,8 +58,8 @@ export const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*
 
 /** One keyset page of a directory's children, after path $4. */
 export const LIST_CHILDREN = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND parent = $3 AND path > $4 ORDER BY path LIMIT ${PAGE}`;
+  WHERE storage_id = $1 AND tenant_id = $2 AND parent = $3 AND path > $4 ORDER BY path LIMIT ${LIST_PAGE}`;
 
 /** One keyset page of a subtree, after path $3 and before $4. */
 export const LIST_SUBTREE = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND path > $3 AND path < $4 ORDER BY path LIMIT ${PAGE}`;
+  WHERE storage_id = $1 AND tenant_id = $2 AND path > $3 AND path < $4 ORDER BY path LIMIT ${LIST_PAGE}`;

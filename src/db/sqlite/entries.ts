@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
-import { entryFromRow } from '../entries.js';
+import { entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
 import type {
   ApplyResult,
   EntryRow,
@@ -14,7 +14,6 @@ import type {
 } from '../entries.js';
 
 const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
-const PAGE = 1000;
 /** Rows per multi-row INSERT: 1,000 parameters, far below SQLite's 32,766. */
 const INSERT_ROWS = 100;
 
@@ -85,13 +84,13 @@ export class SqliteEntryRepository implements EntryRepository {
     this.#listChildren = db
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ? AND parent = ? AND path > ?
-         ORDER BY path LIMIT ${PAGE}`,
+         ORDER BY path LIMIT ${LIST_PAGE}`,
       )
       .raw();
     this.#listSubtree = db
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ? AND path > ? AND path < ?
-         ORDER BY path LIMIT ${PAGE}`,
+         ORDER BY path LIMIT ${LIST_PAGE}`,
       )
       .raw();
     this.#applyTx = db.transaction(
@@ -243,18 +242,12 @@ export class SqliteEntryRepository implements EntryRepository {
     options: ListEntriesOptions = {},
   ): AsyncIterable<IndexedEntry> {
     const { lower, upper } = subtreeRange(dir);
-    // '' sorts before every path, and the subtree's lower bound is not itself an entry.
-    let after = options.recursive ? lower : '';
-    for (;;) {
-      const rows = (
-        options.recursive
-          ? this.#listSubtree.all(scope.storageId, scope.tenantId, after, upper)
-          : this.#listChildren.all(scope.storageId, scope.tenantId, dir, after)
-      ) as EntryRow[];
-      for (const r of rows) yield entryFromRow(r);
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]![1];
-    }
+    const { storageId, tenantId } = scope;
+    yield* keysetPages(options.recursive ? lower : '', (after) =>
+      options.recursive
+        ? (this.#listSubtree.all(storageId, tenantId, after, upper) as EntryRow[])
+        : (this.#listChildren.all(storageId, tenantId, dir, after) as EntryRow[]),
+    );
   }
 
   /** The underlying handle, for tests that count writes. */
