@@ -1,16 +1,12 @@
 import { testUserAvailable } from './servers/system-user.js';
-import { chmodSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../src/app.js';
 import { sftpBackend } from '../src/storage/backends/sftp.js';
-import { parseStorageSpec } from '../src/storage/url.js';
-import type { StorageRecord } from '../src/db/repositories/storages.js';
 import { startSshd, type SshdServer } from './servers/sshd.js';
 import { requireServices } from './servers/util.js';
-import { runCli } from './support/cli-capture.js';
-import { indexLines, tempDir } from './support/harness.js';
-import { expectNoTimersLeft } from './support/remote-scan.js';
+import { tempDir } from './support/harness.js';
+import { remoteScanSuite } from './support/remote-scan.js';
 
 const available = requireServices('sshd', 'ssh-keygen') && testUserAvailable();
 
@@ -25,9 +21,6 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
     writeFileSync(p, Buffer.alloc(size, 0x62));
     utimesSync(p, mtimeSec, mtimeSec);
   };
-  const url = (extra = '') =>
-    `sftp://${sshd.user}:${encodeURIComponent(sshd.password)}@${sshd.host}:${sshd.port}${root}` +
-    `?hostKey=${encodeURIComponent(sshd.hostKey)}${extra}`;
   const client = (overrides: Record<string, unknown>) =>
     sftpBackend.create(
       sftpBackend.parseOptions({
@@ -122,10 +115,6 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
       await c.close();
     });
 
-    it('leaves no timer behind when closed right after a listing (a CLI would not exit)', async () => {
-      await expectNoTimersLeft(url());
-    });
-
     it('connects to any host key only when told to', async () => {
       const c = client({ password: sshd.password, hostKey: undefined, insecureHostKey: true });
       await c.connect();
@@ -137,100 +126,18 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
       await expect(c.connect()).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true });
     });
   });
+});
 
-  describe('through the command line', () => {
-    it('scans a URL, lists the index by the URL without its password, and never prints a password', async () => {
-      const db = join(dir.path, 'cli.db');
-      const scan = await runCli(['scan', url(), '--db', db, '--json']);
-      expect(scan.stderr).toBe('');
-      expect(scan.code).toBe(0);
-      expect(JSON.parse(scan.stdout)).toMatchObject({
-        status: 'succeeded',
-        dirs: 3,
-        files: 4,
-        bytes: 18,
-      });
-      expect(scan.stdout).not.toContain(sshd.password);
-
-      const bare = `sftp://${sshd.user}@${sshd.host}:${sshd.port}${root}`;
-      const ls = await runCli(['ls', bare, '/a', '--db', db, '--json', '--recursive']);
-      expect(ls.code).toBe(0);
-      expect(
-        ls.stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l).path),
-      ).toEqual(['/a/sub', '/a/sub/y.mkv', '/a/x.txt']);
-
-      const secret = 'Wrong-Secret-4711';
-      const bad = await runCli([
-        'scan',
-        url().replace(encodeURIComponent(sshd.password), secret),
-        '--db',
-        db,
-      ]);
-      expect(bad.code).toBe(1);
-      expect(bad.stdout + bad.stderr).toContain('AUTH_FAILED');
-      expect(bad.stdout + bad.stderr).not.toContain(secret);
-    });
-  });
-
-  describe('deletion safety through App', () => {
-    let app: App;
-    let storage: StorageRecord;
-    let dbFile: string;
-    const indexed = () => indexLines(app, storage);
-
-    beforeAll(async () => {
-      dbFile = join(dir.path, 'app.db');
-      app = await App.open({ database: dbFile, tenant: 'default', env: {} });
-      storage = await app.ensureStorage(parseStorageSpec(url()));
-    });
-    afterAll(async () => app?.close());
-
-    it('keeps the subtree of a directory the server refuses to list', async () => {
-      const first = await app.scan(storage);
-      expect(first).toMatchObject({ status: 'succeeded', dirs: 3, files: 4, created: 4 });
-      const before = await indexed();
-      expect(before).toEqual([
-        '/a:d',
-        '/a/sub:d',
-        '/a/sub/y.mkv:5',
-        '/a/x.txt:4',
-        '/b:d',
-        '/b/z.flac:6',
-        '/top.txt:3',
-      ]);
-
-      rmSync(join(root, 'a/sub/y.mkv'));
-      rmSync(join(root, 'b/z.flac'));
-      chmodSync(join(root, 'a'), 0o000);
-      const partial = await app.scan(storage);
-      expect(partial.status).toBe('partial');
-      expect(partial.deleted).toBe(1);
-      expect(partial.errorSample).toEqual([
-        expect.objectContaining({ path: '/a', code: 'PERMISSION_DENIED' }),
-      ]);
-      expect(await indexed()).toEqual(before.filter((e) => e !== '/b/z.flac:6'));
-
-      chmodSync(join(root, 'a'), 0o755);
-      const healed = await app.scan(storage);
-      expect(healed).toMatchObject({ status: 'succeeded', deleted: 1 });
-      expect(await indexed()).not.toContain('/a/sub/y.mkv:5');
-    });
-
-    it('changes nothing when the server is down at scan time', async () => {
-      const before = await indexed();
-      await app.close();
-      await sshd.process.kill();
-      rmSync(join(root, 'top.txt'));
-      rmSync(join(root, 'a'), { recursive: true });
-      app = await App.open({ database: dbFile, tenant: 'default', env: {} });
-      const result = await app.scan(storage);
-      expect(result.status).toBe('failed');
-      expect(result).toMatchObject({ created: 0, updated: 0, deleted: 0 });
-      expect(result.errorSample[0]).toMatchObject({ path: '/', code: 'UNAVAILABLE' });
-      expect(await indexed()).toEqual(before);
-    });
-  });
+// The CLI by URL, no password in any output, and deletion safety through App: the same
+// checks as for FTP and SMB.
+remoteScanSuite('sftp (OpenSSH)', available, async (root) => {
+  const sshd = await startSshd();
+  const at = `${sshd.host}:${sshd.port}${root}?hostKey=${encodeURIComponent(sshd.hostKey)}`;
+  return {
+    url: `sftp://${sshd.user}:${encodeURIComponent(sshd.password)}@${at}`,
+    bareUrl: `sftp://${sshd.user}@${at}`,
+    password: sshd.password,
+    kill: () => sshd.process.kill(),
+    stop: () => sshd.stop(),
+  };
 });

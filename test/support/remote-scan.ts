@@ -106,9 +106,18 @@ export function remoteScanSuite(
       afterAll(async () => app?.close());
 
       it('keeps the subtree of a directory the server refuses to list', async () => {
-        expect(await app.scan(storage)).toMatchObject({ status: 'succeeded', files: 4 });
+        const first = await app.scan(storage);
+        expect(first).toMatchObject({ status: 'succeeded', dirs: 3, files: 4, created: 4 });
         const before = await indexed();
-        expect(before).toHaveLength(7);
+        expect(before).toEqual([
+          '/a:d',
+          '/a/sub:d',
+          '/a/sub/y.mkv:5',
+          '/a/x.txt:4',
+          '/b:d',
+          '/b/z.flac:6',
+          '/top.txt:3',
+        ]);
         rmSync(join(root, 'a/sub/y.mkv'));
         rmSync(join(root, 'b/z.flac'));
         chmodSync(join(root, 'a'), 0o000);
@@ -122,6 +131,10 @@ export function remoteScanSuite(
         } finally {
           chmodSync(join(root, 'a'), 0o755);
         }
+        // Readable again: the change it could not see before is reconciled now.
+        const healed = await app.scan(storage);
+        expect(healed).toMatchObject({ status: 'succeeded', deleted: 1 });
+        expect(await indexed()).not.toContain('/a/sub/y.mkv:5');
       });
 
       it('changes nothing when the server is down at scan time', async () => {
