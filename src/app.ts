@@ -8,6 +8,7 @@ import type { StorageRecord } from './db/repositories/storages.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createRegistry, storageMetrics } from './observability/metrics.js';
 import type { LimitOptions } from './storage/limits/keys.js';
+import { MemoryBudget } from './storage/limits/budget.js';
 import type { Registry } from 'prom-client';
 
 export interface AppOptions {
@@ -28,6 +29,8 @@ export class App {
   readonly index: Index;
   readonly storage: StorageService;
   readonly tenantId: number;
+  /** Listing memory shared by every scan of this process. */
+  readonly budget = new MemoryBudget();
   /** Every metric of this process, for `/metrics`. */
   readonly metrics: Registry;
   /** Storages known to this process only (dry runs of unregistered places), by negative id. */
@@ -114,7 +117,12 @@ export class App {
 
   scan(storage: StorageRecord, options: ScanOptions = {}): Promise<RecordedScanResult> {
     return runScan(
-      { storage: this.storage, entries: this.index.entries, scans: this.index.scans },
+      {
+        storage: this.storage,
+        entries: this.index.entries,
+        scans: this.index.scans,
+        budget: this.budget,
+      },
       { tenantId: storage.tenantId, storageId: storage.id },
       options,
     );

@@ -18,6 +18,7 @@ const RESULT_KEYS = [
   'unchanged',
   'skipped',
   'errors',
+  'invalidEntries',
   'errorSample',
   // From the StorageService (issue 4): this scan's retries and rate-limit waits.
   'retries',
@@ -73,6 +74,7 @@ describe('trawl scan (in process)', () => {
       unchanged: 0,
       skipped: 0,
       errors: 0,
+      invalidEntries: 0,
       errorSample: [],
       retries: 0,
       rateLimitWaits: 0,

@@ -13,6 +13,7 @@ import {
 } from './support/databases.js';
 import { gridTree, mutateGrid } from './support/db-trees.js';
 import { indexRows, memoryFixture, treeRows, type MemoryFixture } from './support/harness.js';
+import { MIGRATION_NAMES } from '../src/db/migrations/index.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(await skipDialect(dialect))(`scans into ${dialect}`, () => {
@@ -124,7 +125,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL migrations', () => {
       await Promise.all(opened.map((i) => i.close()));
       await withPg(db.url, async (c) => {
         const { rows } = await c.query('SELECT name FROM kysely_migration ORDER BY name');
-        expect(rows.map((r: { name: string }) => r.name)).toEqual(['001-initial']);
+        expect(rows.map((r: { name: string }) => r.name)).toEqual(MIGRATION_NAMES);
         const collation = await c.query(
           `SELECT collation_name FROM information_schema.columns
            WHERE table_name = 'entries' AND column_name = 'path'`,

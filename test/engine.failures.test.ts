@@ -5,6 +5,7 @@ import type { StorageHandle } from '../src/storage/service.js';
 import type { Entry } from '../src/storage/types.js';
 import { indexRows, treeRows } from './support/harness.js';
 import { engineFixture, entryWriteCounter, type EngineFixture } from './fixtures/engine.js';
+import { listAll } from './support/list-all.js';
 
 describe('scan engine: failures', () => {
   let fx: EngineFixture;
@@ -175,7 +176,9 @@ describe('scan engine: failures', () => {
     const handle: StorageHandle = {
       storageId: real.storageId,
       check: () => real.check(),
-      list: async (dir, o) => broken(dir, await real.list(dir, o)),
+      list: async function* (dir, o) {
+        yield broken(dir, await listAll(real.list(dir, o)));
+      },
     };
     const before = await fx.indexed();
     const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope);
@@ -194,6 +197,7 @@ describe('scan engine: failures', () => {
     const entries: EntryRepository = {
       batchEntries: fx.app.index.entries.batchEntries,
       childrenOf: (s, d) => fx.app.index.entries.childrenOf(s, d),
+      lookup: (s, p) => fx.app.index.entries.lookup(s, p),
       apply: () => Promise.reject(new Error('disk I/O error')),
       countSubtree: (s, d) => fx.app.index.entries.countSubtree(s, d),
       list: (s, d, o) => fx.app.index.entries.list(s, d, o),
@@ -282,6 +286,7 @@ describe('scan engine: cancellation', () => {
     const entries: EntryRepository = {
       batchEntries: real.batchEntries,
       childrenOf: (s, d) => real.childrenOf(s, d),
+      lookup: (s, p) => real.lookup(s, p),
       countSubtree: (s, d) => real.countSubtree(s, d),
       list: (s, d, o) => real.list(s, d, o),
       async apply(s, removals, writes) {
@@ -317,7 +322,12 @@ describe('scan engine: cancellation', () => {
     const listing: StorageHandle = {
       storageId: real.storageId,
       check: () => real.check(),
-      list: (dir, o) => (dir === '/stuck' ? hang(first) : real.list(dir, o)),
+      list: (dir, o) =>
+        dir === '/stuck'
+          ? (async function* () {
+              yield await hang(first);
+            })()
+          : real.list(dir, o),
     };
     const r = await scan({ storage: listing, entries: fx.app.index.entries }, fx.scope, {
       signal: first.signal,
@@ -329,7 +339,7 @@ describe('scan engine: cancellation', () => {
     const flat: StorageHandle = {
       ...listing,
       async *listTree(root, o) {
-        yield { dir: root, entries: await real.list(root, o) };
+        yield { dir: root, entries: await listAll(real.list(root, o)) };
         await hang(second);
       },
     };

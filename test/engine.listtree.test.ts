@@ -5,6 +5,7 @@ import type { StorageHandle } from '../src/storage/service.js';
 import type { TreeListing } from '../src/storage/types.js';
 import { indexRows, treeRows } from './support/harness.js';
 import { engineFixture, type EngineFixture } from './fixtures/engine.js';
+import { listAll } from './support/list-all.js';
 
 describe('scan engine: listTree capability', () => {
   let fx: EngineFixture;
@@ -30,7 +31,7 @@ describe('scan engine: listTree capability', () => {
             throw new StorageError('UNAVAILABLE', 'connection reset', { path: '/' });
           }
           const dir = queue.shift()!;
-          const entries = await real.list(dir, o);
+          const entries = await listAll(real.list(dir, o));
           for (const e of entries) if (e.isDir) queue.push(e.path);
           yielded++;
           yield { dir, entries };

@@ -115,6 +115,7 @@ describe('scan engine: mutation rounds', () => {
     const stale: EntryRepository = {
       batchEntries: real.batchEntries,
       childrenOf: async () => new Map(),
+      lookup: async () => new Map(),
       apply: (s, r, w) => real.apply(s, r, w),
       countSubtree: (s, d) => real.countSubtree(s, d),
       list: (s, d, o) => real.list(s, d, o),

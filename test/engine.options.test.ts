@@ -24,6 +24,7 @@ function wrapEntries(
       return real.apply(s, removals, writes);
     },
     countSubtree: (s, d) => real.countSubtree(s, d),
+    lookup: (s, p) => real.lookup(s, p),
     list: (s, d, o) => real.list(s, d, o),
   };
 }

@@ -12,9 +12,10 @@ import {
   tempDir,
   type LocalFixture,
 } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 async function listError(client: LocalClient, dir: string): Promise<StorageError> {
-  const error: unknown = await client.list(dir).then(
+  const error: unknown = await listAll(client.list(dir)).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -61,12 +62,12 @@ describe('local backend: errors', () => {
     const client = new LocalClient({ root, followSymlinks: false, threads: 1, readAhead: false });
     await client.connect();
     try {
-      expect((await client.list('/')).map((e) => e.name).sort()).toEqual(['gone', 'plain.txt']);
+      expect((await listAll(client.list('/'))).map((e) => e.name).sort()).toEqual(['gone', 'plain.txt']);
       renameSync(join(root, 'gone'), join(root, 'moved'));
       expect(await listError(client, '/gone')).toMatchObject({ code: 'NOT_FOUND', path: '/gone' });
       expect((await listError(client, '/plain.txt')).code).toBe('NOT_FOUND');
       // One failing directory in a batch does not take the others down with it.
-      const [bad, good] = await Promise.allSettled([client.list('/gone'), client.list('/moved')]);
+      const [bad, good] = await Promise.allSettled([listAll(client.list('/gone')), listAll(client.list('/moved'))]);
       expect(bad.status).toBe('rejected');
       expect(good).toMatchObject({ status: 'fulfilled', value: [] });
     } finally {
@@ -118,13 +119,13 @@ describe('local backend: errors', () => {
     for (let i = 0; i < 2000; i++) writeFileSync(join(root, `f${i}`), '');
     const client = new LocalClient({ root, followSymlinks: false, threads: 1, readAhead: true });
     await client.connect();
-    const pending = client.list('/').then(
+    const pending = listAll(client.list('/')).then(
       () => undefined,
       (e: unknown) => e,
     );
     await client.close();
     expect(await pending).toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(client.list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(client.list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
   // Tests run as root, and root reads every directory whatever its mode. So the scan runs in

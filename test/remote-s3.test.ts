@@ -13,6 +13,7 @@ import { buildFixture, type Fixture } from './contract/fixture.js';
 import { S3RVER_KEY, S3RVER_SECRET, startS3rver, type S3rverServer } from './servers/s3rver.js';
 import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 type Page = Partial<ListObjectsV2CommandOutput>;
 
@@ -51,14 +52,14 @@ describe('S3 listing logic', () => {
           },
     );
     await client.connect();
-    await expect(client.list('/')).rejects.toMatchObject({ code: 'PROTOCOL' });
-    await expect(client.list('/')).rejects.toThrow(/repeated a continuation token/);
+    await expect(listAll(client.list('/'))).rejects.toMatchObject({ code: 'PROTOCOL' });
+    await expect(listAll(client.list('/'))).rejects.toThrow(/repeated a continuation token/);
   });
 
   it('fails with PROTOCOL on a truncated page without a token', async () => {
     const { client } = fakeS3(() => ({ Contents: [obj('a')], IsTruncated: true }));
     await client.connect();
-    await expect(client.list('/')).rejects.toMatchObject({ code: 'PROTOCOL' });
+    await expect(listAll(client.list('/'))).rejects.toMatchObject({ code: 'PROTOCOL' });
   });
 
   it('joins pages, keeps a prefix over an object of the same name, skips markers and unrepresentable keys', async () => {
@@ -76,7 +77,7 @@ describe('S3 listing logic', () => {
       return { CommonPrefixes: [{ Prefix: 'a/' }, { Prefix: '/' }], Contents: [obj('y', 5)] };
     });
     await client.connect();
-    const entries = await client.list('/');
+    const entries = await listAll(client.list('/'));
     expect(entries.map((e) => [e.path, e.isDir, e.size]).sort()).toEqual([
       ['/a', true, 0],
       ['/d', true, 0],
@@ -85,14 +86,14 @@ describe('S3 listing logic', () => {
     ]);
     expect(inputs[1]).toMatchObject({ Bucket: 'b', Prefix: '', Delimiter: '/', MaxKeys: 1000 });
     // `d/` holds only its marker: an empty directory, not a missing one.
-    expect(await client.list('/d')).toEqual([]);
+    expect(await listAll(client.list('/d'))).toEqual([]);
   });
 
   it('answers NOT_FOUND for a prefix with no keys and no marker', async () => {
     const { client } = fakeS3(() => ({}));
     await client.connect();
-    await expect(client.list('/nothing')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect(await client.list('/')).toEqual([]);
+    await expect(listAll(client.list('/nothing'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await listAll(client.list('/'))).toEqual([]);
   });
 
   it('builds a tree from a flat listing: parents first, each directory once', async () => {

@@ -12,6 +12,7 @@ import {
 import { parseStorageSpec } from '../src/storage/url.js';
 import { LOOPBACK, freePort, requireServices, runSync } from './servers/util.js';
 import { tempDir } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -165,7 +166,7 @@ describe('WebDAV client against a scripted server', () => {
     const c = server.client();
     await c.connect();
     const before = server.seen.length;
-    for (let i = 0; i < 3; i++) expect(await c.list('/')).toHaveLength(1);
+    for (let i = 0; i < 3; i++) expect(await listAll(c.list('/'))).toHaveLength(1);
     const mine = server.seen.slice(before);
     expect(mine.map((r) => [r.method, r.depth])).toEqual(Array(3).fill(['PROPFIND', '1']));
     for (const prop of ['resourcetype', 'getcontentlength', 'getlastmodified', 'getetag']) {
@@ -182,7 +183,7 @@ describe('WebDAV client against a scripted server', () => {
     );
     const c = server.client();
     await c.connect();
-    expect(await c.list('/a b/#%&é')).toEqual([]);
+    expect(await listAll(c.list('/a b/#%&é'))).toEqual([]);
     expect(server.seen.at(-1)!.url).toBe('/dav/a%20b/%23%25%26%C3%A9/');
     await c.close();
   });
@@ -203,7 +204,7 @@ describe('WebDAV client against a scripted server', () => {
     routes.set(`/dav/s${status}/`, (_req, _body, res) => res.writeHead(status, headers).end('x'));
     const c = server.client();
     await c.connect();
-    await expect(c.list(`/s${status}`)).rejects.toMatchObject(expected);
+    await expect(listAll(c.list(`/s${status}`))).rejects.toMatchObject(expected);
     await c.close();
   });
 
@@ -213,9 +214,9 @@ describe('WebDAV client against a scripted server', () => {
     );
     const c = server.client();
     await c.connect();
-    await expect(c.list('/busy')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
-    await expect(c.list('/no-such')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect(await c.list('/')).toHaveLength(1);
+    await expect(listAll(c.list('/busy'))).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(listAll(c.list('/no-such'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await listAll(c.list('/'))).toHaveLength(1);
     const last = server.seen.slice(-4).map((r) => r.socket);
     expect(new Set(last).size).toBe(1);
     await c.close();
@@ -225,9 +226,9 @@ describe('WebDAV client against a scripted server', () => {
     routes.set('/dav/slow/', () => undefined);
     const c = server.client({ timeoutMs: 300 });
     await c.connect();
-    await expect(c.list('/slow')).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+    await expect(listAll(c.list('/slow'))).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
     const controller = new AbortController();
-    const pending = c.list('/slow', { signal: controller.signal });
+    const pending = listAll(c.list('/slow', { signal: controller.signal }));
     setTimeout(() => controller.abort(), 20);
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
     await c.close();
@@ -248,8 +249,8 @@ describe('WebDAV client against a scripted server', () => {
     );
     const c = server.client();
     await c.connect();
-    await expect(c.list('/cut')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(c.list('/doctype')).rejects.toMatchObject({ code: 'PROTOCOL' });
+    await expect(listAll(c.list('/cut'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(c.list('/doctype'))).rejects.toMatchObject({ code: 'PROTOCOL' });
     await c.close();
   });
 
@@ -270,11 +271,11 @@ describe('WebDAV client against a scripted server', () => {
       env: { TRAWL_WEBDAV_USER: 'ann', TRAWL_WEBDAV_PASSWORD: 's3cret:x' },
     });
     await viaEnv.connect();
-    expect(await viaEnv.list('/auth')).toEqual([]);
+    expect(await listAll(viaEnv.list('/auth'))).toEqual([]);
     await viaEnv.close();
     const wrong = server.client({ username: 'ann', password: 'nope' });
     await wrong.connect();
-    await expect(wrong.list('/auth')).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await expect(listAll(wrong.list('/auth'))).rejects.toMatchObject({ code: 'AUTH_FAILED' });
     await wrong.close();
   });
 });
@@ -351,7 +352,7 @@ describe.skipIf(!requireServices('openssl'))('webdavs:// (HTTPS)', () => {
         { env: {} },
       );
       await lax.connect();
-      expect(await lax.list('/')).toMatchObject([{ path: '/tls.txt', size: 3 }]);
+      expect(await listAll(lax.list('/'))).toMatchObject([{ path: '/tls.txt', size: 3 }]);
       await lax.close();
     } finally {
       server.closeAllConnections();

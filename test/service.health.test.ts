@@ -11,6 +11,7 @@ import {
   type ScanFixture,
 } from './service.helpers.js';
 import { indexRows, treeRows } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 describe('StorageService health', () => {
   const cleanups: Array<() => unknown> = [];
@@ -37,27 +38,27 @@ describe('StorageService health', () => {
   it('checks a client idle longer than 30 s before reusing it, once', async () => {
     const { tree, handle, clock, service } = setup();
     clock.now = 1000;
-    await handle.list('/');
+    await listAll(handle.list('/'));
     clock.now += 29_999;
-    await handle.list('/');
+    await listAll(handle.list('/'));
     expect(tree.stats.checks).toBe(0);
     expect(service.clients()).toEqual([
       expect.objectContaining({ storageId: 1, kind: 'memory', lastUsed: 30_999, busy: 0 }),
     ]);
     clock.now += 30_000;
-    await Promise.all([handle.list('/'), handle.list('/a'), handle.list('/')]);
+    await Promise.all([listAll(handle.list('/')), listAll(handle.list('/a')), listAll(handle.list('/'))]);
     expect(tree.stats.checks).toBe(1);
-    await handle.list('/');
+    await listAll(handle.list('/'));
     expect(tree.stats.checks).toBe(1);
     expect(tree.stats.connects).toBe(1);
   });
 
   it('reconnects when the check before reuse finds the connection dead', async () => {
     const { tree, handle, clock, service } = setup();
-    await handle.list('/');
+    await listAll(handle.list('/'));
     tree.stop().start(); // a server restart while the client sat idle
     clock.now += 60_000;
-    expect((await handle.list('/a')).map((e) => e.name)).toEqual(['x.txt']);
+    expect((await listAll(handle.list('/a'))).map((e) => e.name)).toEqual(['x.txt']);
     expect(tree.stats.checks).toBe(1);
     expect(tree.stats.connects).toBe(2);
     expect(tree.stats.openClients).toBe(1);
@@ -66,14 +67,14 @@ describe('StorageService health', () => {
 
   it('closes clients idle past the TTL (default 5 min), never a busy one', async () => {
     const { tree, handle, clock, service } = setup();
-    await handle.list('/');
+    await listAll(handle.list('/'));
     clock.now += 5 * 60_000 - 1;
     expect(await service.sweepIdle()).toBe(0);
     expect(tree.stats.openClients).toBe(1);
 
     let unblock!: () => void;
     tree.beforeList = () => new Promise<void>((r) => (unblock = r));
-    const busy = handle.list('/');
+    const busy = listAll(handle.list('/'));
     await vi.waitFor(() => expect(tree.stats.inFlight).toBe(1));
     clock.now += 10 * 60_000;
     expect(await service.sweepIdle()).toBe(0);
@@ -85,22 +86,22 @@ describe('StorageService health', () => {
     expect(await service.sweepIdle()).toBe(1);
     expect(tree.stats.openClients).toBe(0);
     expect(service.liveIds()).toEqual([]);
-    await handle.list('/');
+    await listAll(handle.list('/'));
     expect(tree.stats.connects).toBe(2);
   });
 
   it('sweeps idle clients on its own timer', async () => {
     const { tree, handle, clock } = setup({ idleTtlMs: 1000, sweepIntervalMs: 5 });
-    await handle.list('/');
+    await listAll(handle.list('/'));
     clock.now += 1000;
     await vi.waitFor(() => expect(tree.stats.openClients).toBe(0), { timeout: 5000 });
   });
 
   it('drops the client on UNAVAILABLE during use, so the retry reconnects', async () => {
     const { tree, handle, service } = setup();
-    await handle.list('/');
+    await listAll(handle.list('/'));
     tree.failDir('/a', { code: 'UNAVAILABLE', times: 1 });
-    expect((await handle.list('/a')).map((e) => e.name)).toEqual(['x.txt']);
+    expect((await listAll(handle.list('/a'))).map((e) => e.name)).toEqual(['x.txt']);
     expect(tree.stats.connects).toBe(2);
     expect(tree.stats.openClients).toBe(1);
     expect(service.stats(1)).toMatchObject({ retries: 1, connects: 2 });

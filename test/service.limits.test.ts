@@ -9,11 +9,12 @@ import { StorageService, type StorageServiceDeps } from '../src/storage/service.
 import { parseStorageSpec } from '../src/storage/url.js';
 import { Configs, grow, grown, scanFixture, volume, type ScanFixture } from './service.helpers.js';
 import { memoryFixture, type MemoryFixture } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 /** 100 concurrent lists of the root through a handle. */
 function burst(service: StorageService, id: number, n = 100) {
   const handle = service.handle(id);
-  return Promise.all(Array.from({ length: n }, () => handle.list('/')));
+  return Promise.all(Array.from({ length: n }, () => listAll(handle.list('/'))));
 }
 
 describe('StorageService limits', () => {

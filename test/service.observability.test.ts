@@ -7,6 +7,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry, storageMetrics } from '../src/observability/metrics.js';
 import { redactText } from '../src/util/redact.js';
 import { Configs, FAST_RETRY, volume } from './service.helpers.js';
+import { listAll } from './support/list-all.js';
 
 function capture() {
   const lines: string[] = [];
@@ -40,11 +41,11 @@ describe('StorageService observability', () => {
     cleanups.push(vol.drop, () => service.closeAll());
     const handle = service.handle(1);
     vol.tree.failDir('/a', { code: 'RATE_LIMITED', times: 1, retryAfterMs: 1 });
-    await handle.list('/a');
+    await listAll(handle.list('/a'));
     vol.tree.failDir('/a', { code: 'TIMEOUT', times: 1 });
-    await handle.list('/a');
+    await listAll(handle.list('/a'));
     vol.tree.failDir('/b', 'NOT_FOUND');
-    await expect(handle.list('/b')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(listAll(handle.list('/b'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await handle.check();
 
     const text = await metrics.registry.metrics();
@@ -91,7 +92,7 @@ describe('StorageService observability', () => {
       },
       async close() {},
       async check() {},
-      async list() {
+      async *list() {
         throw new UnavailableError(
           `socket hang up (Authorization: Basic ${SECRET}) password=${SECRET}`,
         );
@@ -105,7 +106,7 @@ describe('StorageService observability', () => {
     });
     cleanups.push(() => service.closeAll());
     await expect(service.getClient(7)).rejects.toMatchObject({ code: 'AUTH_FAILED' });
-    await expect(service.handle(7).list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(service.handle(7).list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await service.closeAll();
 
     const all = lines.join('');

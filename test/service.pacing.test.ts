@@ -16,6 +16,7 @@ import {
   type ScanFixture,
 } from './service.helpers.js';
 import { indexRows, treeRows } from './support/harness.js';
+import { listAll } from './support/list-all.js';
 
 describe(decideRetry.name, () => {
   const err = (code: StorageErrorCode, retryAfterMs?: number) =>
@@ -112,14 +113,14 @@ describe('StorageService retries', () => {
   it('retries a TIMEOUT until it lists, and gives up after the bound', async () => {
     const { tree, service, handle, calls } = setup();
     tree.failDir('/a', { code: 'TIMEOUT', times: 2 });
-    expect((await handle.list('/a')).map((e) => e.name)).toEqual(['x.txt']);
+    expect((await listAll(handle.list('/a'))).map((e) => e.name)).toEqual(['x.txt']);
     expect(calls).toEqual(['/a', '/a', '/a']);
     expect(service.stats(1)).toMatchObject({ retries: 2, rateLimitWaits: 0 });
     expect(service.concurrency(1)!.lowest).toBeLessThan(5); // a timeout slows the storage down
 
     calls.length = 0;
     tree.failDir('/a', 'TIMEOUT');
-    await expect(handle.list('/a')).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(listAll(handle.list('/a'))).rejects.toMatchObject({ code: 'TIMEOUT' });
     expect(calls).toHaveLength(1 + DEFAULT_RETRY.attempts);
     expect(service.stats(1).retries).toBe(2 + DEFAULT_RETRY.attempts);
   });
@@ -129,7 +130,7 @@ describe('StorageService retries', () => {
     async (code) => {
       const { tree, service, handle, calls } = setup();
       tree.failDir('/a', code);
-      await expect(handle.list('/a')).rejects.toMatchObject({ code });
+      await expect(listAll(handle.list('/a'))).rejects.toMatchObject({ code });
       expect(calls).toEqual(['/a']);
       expect(service.stats(1)).toMatchObject({ retries: 0, rateLimitWaits: 0 });
     },
@@ -139,7 +140,7 @@ describe('StorageService retries', () => {
     const log: string[] = [];
     const { tree, service, handle, calls } = setup({ log });
     tree.failDir('/a', { code: 'RATE_LIMITED', retryAfterMs: 37, times: 2 });
-    expect((await handle.list('/a')).map((e) => e.name)).toEqual(['x.txt']);
+    expect((await listAll(handle.list('/a'))).map((e) => e.name)).toEqual(['x.txt']);
     expect(calls).toEqual(['/a', '/a', '/a']);
     expect(service.stats(1)).toMatchObject({ retries: 0, rateLimitWaits: 2 });
     const waits = log.map((l) => JSON.parse(l)).filter((l) => l.msg === 'rate limited, waiting');
@@ -154,7 +155,7 @@ describe('StorageService retries', () => {
     const { tree, handle, calls } = setup();
     tree.failDir('/a', { code: 'RATE_LIMITED', retryAfterMs: 60_000 });
     const controller = new AbortController();
-    const listing = handle.list('/a', { signal: controller.signal });
+    const listing = listAll(handle.list('/a', { signal: controller.signal }));
     while (calls.length === 0) await new Promise((r) => setTimeout(r, 1));
     controller.abort(new StorageError('CANCELLED', 'scan stopped'));
     await expect(listing).rejects.toMatchObject({ code: 'CANCELLED' });

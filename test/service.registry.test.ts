@@ -3,6 +3,7 @@ import { AuthFailedError, StorageError } from '../src/storage/errors.js';
 import { StorageService } from '../src/storage/service.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
 import { Configs, FAST_RETRY, volume } from './service.helpers.js';
+import { listAll } from './support/list-all.js';
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -35,9 +36,9 @@ class FakeClient implements StorageClient {
     this.closed++;
   }
   async check() {}
-  async list(dir: string): Promise<Entry[]> {
+  async *list(dir: string): AsyncGenerator<Entry[]> {
     this.lists++;
-    return [{ path: `${dir === '/' ? '' : dir}/x`, name: 'x', isDir: false, size: 1, mtime: 1 }];
+    yield [{ path: `${dir === '/' ? '' : dir}/x`, name: 'x', isDir: false, size: 1, mtime: 1 }];
   }
 }
 
@@ -107,11 +108,11 @@ describe('StorageService client registry', () => {
     configs.add({ id: 1, options: {} });
     service = new StorageService({ lookup: configs.lookup, createClient });
     const handle = service.handle(1);
-    const first = handle.list('/');
+    const first = listAll(handle.list('/'));
     await new Promise((r) => setImmediate(r));
     FakeClient.made[0]!.gate.resolve();
     await first;
-    await Promise.all(Array.from({ length: 50 }, () => handle.list('/')));
+    await Promise.all(Array.from({ length: 50 }, () => listAll(handle.list('/'))));
     await handle.check();
     expect(configs.lookups).toBe(1);
     expect(FakeClient.made[0]!.lists).toBe(51);
@@ -177,7 +178,7 @@ describe('StorageService client registry', () => {
     await closing;
     expect(FakeClient.made.map((c) => c.closed)).toEqual([1, 1]);
     expect(await pending).toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(service.handle(1).list('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(service.handle(1).list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
 
@@ -206,7 +207,7 @@ describe('StorageService listTree pass-through', () => {
         connect: async () => {},
         close: async () => void closed++,
         check: async () => {},
-        list: async () => [],
+        list: async function* () {},
         ...((options as { flat?: boolean }).flat ? { listTree: () => pages(fail) } : {}),
       }),
     });
@@ -255,7 +256,7 @@ describe('StorageService with the memory backend', () => {
       expect(vol.tree.stats).toMatchObject({ connects: 1, connectFailures: 1, openClients: 0 });
 
       const handle = service.handle(1);
-      const listings = await Promise.all(Array.from({ length: 100 }, () => handle.list('/')));
+      const listings = await Promise.all(Array.from({ length: 100 }, () => listAll(handle.list('/'))));
       expect(listings.every((l) => l.length === 1)).toBe(true);
       expect(vol.tree.stats).toMatchObject({ connects: 2, connectFailures: 1, openClients: 1 });
       expect(configs.lookups).toBe(2);

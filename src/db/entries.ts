@@ -108,6 +108,11 @@ export interface EntryRepository {
   /** The indexed children of each directory, in one round trip. Directories with none are absent. */
   childrenOf(scope: EntryScope, dirs: readonly string[]): Promise<Map<string, IndexedEntry[]>>;
   /**
+   * The indexed entries at these exact paths, by path (paths not indexed are absent): how a
+   * page of a huge directory is compared with the index without reading all its children.
+   */
+  lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>>;
+  /**
    * One transaction: removals first (subtrees included), then upserts that change a row
    * only when something differs.
    */

@@ -67,6 +67,7 @@ export interface ScansTable {
   unchanged: Counter;
   skipped: Counter;
   errors: Counter;
+  invalid_entries: Counter;
   /** JSON array of {path, code, message}. */
   error_sample: ColumnType<string, string | undefined, string>;
   retries: Counter;

@@ -104,12 +104,14 @@ export class Channel<T> {
     this.#wakeTaker();
   }
 
-  /** Close and drop what is queued (cancellation). */
-  discard(): void {
+  /** Close and drop what is queued (cancellation); returns the dropped items. */
+  discard(): T[] {
+    const dropped = this.#items.slice(this.#head).map((i) => i.item);
     this.#items = [];
     this.#head = 0;
     this.#weight = 0;
     this.close();
+    return dropped;
   }
 
   #shift(): void {

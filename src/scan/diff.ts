@@ -32,20 +32,31 @@ export function emptyDiff(): DirDiff {
   };
 }
 
+/** The index's rows by path, for {@link diffDirectory}. */
+export function byPath(indexed: readonly IndexedEntry[] | undefined): Map<string, IndexedEntry> {
+  const old = new Map<string, IndexedEntry>();
+  if (indexed) for (const e of indexed) old.set(e.path, e);
+  return old;
+}
+
 /**
- * Diffs one directory's complete listing (checked: every entry is a child of `dir`) against
- * what the index holds for its children, adding the result to `into`. Only differences produce writes, so an unchanged directory
- * costs one read and no write. A child whose type changed (file ↔ directory) is removed
- * and written anew, so a directory that became a file loses its subtree.
+ * Diffs listed entries of `dir` (checked: every entry is a child of `dir`) against what the
+ * index holds at their paths (`old`, by path), adding the result to `into`. Only differences
+ * produce writes, so an unchanged directory costs one read and no write. A child whose type
+ * changed (file ↔ directory) is removed and written anew, so a directory that became a file
+ * loses its subtree.
+ *
+ * Matched rows are taken out of `old`. With `removeMissing` — only for a directory's whole,
+ * complete listing, when `old` holds all its indexed children — what is left in `old` has
+ * vanished and is removed.
  */
 export function diffDirectory(
   dir: string,
   listing: readonly Entry[],
-  indexed: readonly IndexedEntry[] | undefined,
+  old: Map<string, IndexedEntry>,
   into: DirDiff,
+  removeMissing: boolean,
 ): void {
-  const old = new Map<string, IndexedEntry>();
-  if (indexed) for (const e of indexed) old.set(e.path, e);
   for (const e of listing) {
     if (e.skip) {
       into.skipped++;
@@ -88,5 +99,6 @@ export function diffDirectory(
       isNew: prev === undefined || prev.isDir !== e.isDir,
     });
   }
+  if (!removeMissing) return;
   for (const gone of old.values()) into.removals.push({ path: gone.path, isDir: gone.isDir });
 }

@@ -1,14 +1,16 @@
 import { setMaxListeners } from 'node:events';
 import type { EntryRepository, EntryScope } from '../db/entries.js';
-import { StorageError, toStorageError } from '../storage/errors.js';
+import { ProtocolError, StorageError, toStorageError } from '../storage/errors.js';
+import { MemoryBudget } from '../storage/limits/budget.js';
 import { ROOT } from '../storage/paths.js';
 import type { StorageHandle } from '../storage/service.js';
-import type { Entry } from '../storage/types.js';
+import type { Entry, TreeListing } from '../storage/types.js';
 import { Channel } from './channel.js';
-import { diffDirectory, emptyDiff, type DirDiff } from './diff.js';
-import { Frontier } from './frontier.js';
+import { Frontier, type FrontierItem } from './frontier.js';
 import { checkListing } from './listing.js';
 import { abortable } from './abortable.js';
+import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
+import { Reconciler, SinkError } from './reconciler.js';
 import {
   emptyCounters,
   type ChangeSink,
@@ -44,18 +46,31 @@ export interface ScanOptions {
   onChanges?: ChangeSink;
   /** Errors kept with path and message; the rest are only counted. @default 20 */
   errorSampleSize?: number;
+  /**
+   * A directory whose path is longer than this many UTF-8 bytes is not listed: an error
+   * (PROTOCOL) instead, so a server that lists a directory inside itself forever cannot walk
+   * the scan into the ground. @default 4096 (Linux's PATH_MAX)
+   */
+  maxPathBytes?: number;
+  /** The same bound on depth below the root. @default 1024 */
+  maxTreeDepth?: number;
 }
+
+/** @see ScanOptions.maxPathBytes */
+export const DEFAULT_MAX_PATH_BYTES = 4096;
+/** @see ScanOptions.maxTreeDepth */
+export const DEFAULT_MAX_TREE_DEPTH = 1024;
 
 export interface ScanEngineDeps {
   storage: StorageHandle;
   entries: EntryRepository;
   /** Extra counters from the storage layer (retries, rate-limit waits), read at the end. */
   storageStats?: () => { retries: number; rateLimitWaits: number };
-}
-
-interface Listing {
-  dir: string;
-  entries: Entry[];
+  /**
+   * The process's memory budget for listings waiting to be reconciled, shared by every scan
+   * of the process. @default a budget of this scan's own
+   */
+  budget?: MemoryBudget;
 }
 
 /**
@@ -76,17 +91,19 @@ export async function scan(
 
 class ScanRun {
   readonly #deps: ScanEngineDeps;
-  readonly #scope: EntryScope;
   readonly #maxDepth: number;
   readonly #listers: number;
   readonly #batchEntries: number;
   readonly #batchMs: number;
-  readonly #dryRun: boolean;
+  readonly #maxPathBytes: number;
+  readonly #maxTreeDepth: number;
   readonly #opts: ScanOptions;
   readonly #started = Date.now();
   readonly #counters: ScanCounters = emptyCounters();
   readonly #frontier = new Frontier();
-  readonly #channel: Channel<Listing>;
+  readonly #channel: Channel<ListingPart>;
+  readonly #budget: MemoryBudget;
+  readonly #reconciler: Reconciler;
   /** Aborts in-flight listings on cancellation or on a fatal error. */
   readonly #internal = new AbortController();
   #dirsListed = 0;
@@ -97,14 +114,24 @@ class ScanRun {
 
   constructor(deps: ScanEngineDeps, scope: EntryScope, options: ScanOptions) {
     this.#deps = deps;
-    this.#scope = scope;
     this.#opts = options;
     this.#maxDepth = options.recursive === false ? 1 : (options.maxDepth ?? Infinity);
     this.#listers = options.listers ?? DEFAULT_LISTERS;
     this.#batchEntries = options.batchEntries ?? deps.entries.batchEntries;
     this.#batchMs = options.batchMs ?? 250;
-    this.#dryRun = options.dryRun ?? false;
+    this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
+    this.#maxTreeDepth = options.maxTreeDepth ?? DEFAULT_MAX_TREE_DEPTH;
     this.#channel = new Channel(options.channelEntries ?? this.#batchEntries * 4);
+    this.#budget = deps.budget ?? new MemoryBudget();
+    this.#reconciler = new Reconciler({
+      entries: deps.entries,
+      scope,
+      counters: this.#counters,
+      batchEntries: this.#batchEntries,
+      dryRun: options.dryRun ?? false,
+      onChanges: options.onChanges,
+      recordError: (path, code, message) => this.#recordError(path, code, message),
+    });
     // Every request in flight listens to this signal (here, in the service, in the backend):
     // many listeners are expected, not a leak.
     setMaxListeners(0, this.#internal.signal);
@@ -112,6 +139,8 @@ class ScanRun {
       ['maxDepth', this.#maxDepth],
       ['listers', this.#listers],
       ['batchEntries', this.#batchEntries],
+      ['maxPathBytes', this.#maxPathBytes],
+      ['maxTreeDepth', this.#maxTreeDepth],
     ] as const) {
       if (!(value >= 1) || (value !== Infinity && !Number.isInteger(value))) {
         throw new RangeError(`Expected \`${name}\` to be an integer from 1 and up, got ${value}`);
@@ -139,6 +168,7 @@ class ScanRun {
     } finally {
       if (ticker) clearInterval(ticker);
       signal?.removeEventListener('abort', onAbort);
+      this.#reconciler.abandon();
     }
     this.#emitProgress();
     return this.#result();
@@ -160,53 +190,173 @@ class ScanRun {
       const item = await this.#frontier.next();
       if (!item) return;
       try {
-        const signal = this.#internal.signal;
-        const entries = await abortable(this.#deps.storage.list(item.dir, { signal }), signal);
-        checkListing(item.dir, entries);
-        this.#dirsListed++;
-        // The listing enters the (FIFO) channel before its subdirectories are queued, so a
-        // parent is always reconciled no later than its children: a scan stopped between
-        // batches never leaves entries indexed under a directory the index does not hold.
-        if (!(await this.#channel.put({ dir: item.dir, entries }, entries.length + 1))) continue;
-        if (item.depth + 1 < this.#maxDepth) {
-          for (const e of entries)
-            if (e.isDir && !e.skip) this.#frontier.push({ dir: e.path, depth: item.depth + 1 });
-        }
-      } catch (error) {
-        this.#listingFailed(item.dir, error);
+        await this.#listDirectory(item);
       } finally {
         this.#frontier.done();
       }
     }
   }
 
+  /**
+   * Lists one directory and sends it on: whole when its listing ends within a few pages,
+   * else in parts. A failure after some entries arrived sends what arrived as `broken`
+   * (applied, nothing deleted) and records the directory's error.
+   */
+  async #listDirectory(item: FrontierItem): Promise<void> {
+    const { dir } = item;
+    const outOfBounds = this.#outOfBounds(item);
+    if (outOfBounds) {
+      this.#listingFailed(dir, outOfBounds);
+      return;
+    }
+    const signal = this.#internal.signal;
+    const pages = this.#deps.storage.list(dir, { signal })[Symbol.asyncIterator]();
+    const held = new HeldPages();
+    let sent = false;
+    let listed = false;
+    try {
+      for (;;) {
+        const step = await abortable(pages.next(), signal);
+        if (step.done) break;
+        held.push(step.value);
+        if (held.full) {
+          sent = true;
+          await this.#send(item, 'page', held.take());
+        }
+      }
+      listed = true;
+      await this.#send(item, sent ? 'last' : 'whole', held.take());
+      this.#dirsListed++;
+    } catch (error) {
+      // A backend stuck in a request would never finish its return(): do not wait on it.
+      if (!listed) void pages.return?.()?.catch(() => undefined);
+      // What arrived is true and is applied; a paged listing under way is closed. Nothing
+      // in the directory is deleted either way.
+      if (!signal.aborted && (sent || held.count > 0)) {
+        await this.#send(item, 'broken', held.take()).catch(() => undefined);
+      }
+      this.#listingFailed(dir, error);
+    }
+  }
+
+  /**
+   * Checks a part against the contract, charges it to the memory budget and puts it in the
+   * (FIFO) channel, then queues its subdirectories. The part enters the channel before its
+   * subdirectories are queued, so a parent is always reconciled no later than its children:
+   * a scan stopped between batches never leaves entries under a directory the index does
+   * not hold.
+   */
+  async #send(
+    item: FrontierItem,
+    kind: PartKind,
+    entries: Entry[],
+    queueChildren = true,
+  ): Promise<void> {
+    const { dir } = item;
+    checkListing(dir, entries);
+    const bytes = partBytes(entries);
+    const signal = this.#internal.signal;
+    try {
+      await this.#budget.acquire(bytes, signal);
+    } catch {
+      return; // stopped
+    }
+    if (!(await this.#channel.put({ dir, entries, kind, bytes }, entries.length + 1))) {
+      this.#budget.release(bytes);
+      return;
+    }
+    if (queueChildren && item.depth + 1 < this.#maxDepth) {
+      for (const e of entries)
+        if (e.isDir && !e.skip) this.#frontier.push({ dir: e.path, depth: item.depth + 1 });
+    }
+  }
+
+  /** Why a directory is too deep or its path too long to list, if it is. */
+  #outOfBounds(item: FrontierItem): StorageError | undefined {
+    const { dir, depth } = item;
+    if (depth > this.#maxTreeDepth) {
+      return new ProtocolError(
+        `not listed: ${depth} levels deep, more than the ${this.#maxTreeDepth} allowed (maxTreeDepth)`,
+        { path: dir },
+      );
+    }
+    if (dir.length * 3 > this.#maxPathBytes && Buffer.byteLength(dir) > this.#maxPathBytes) {
+      return new ProtocolError(
+        `not listed: path longer than ${this.#maxPathBytes} bytes (maxPathBytes)`,
+        { path: dir },
+      );
+    }
+    return undefined;
+  }
+
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
     const listings = listTree(ROOT, { signal })[Symbol.asyncIterator]();
+    const tree: TreeState = { open: new Set(), failed: new Set() };
     try {
       for (;;) {
         const next = await abortable(listings.next(), signal);
-        if (next.done) return;
-        const listing = next.value;
-        checkListing(listing.dir, listing.entries);
-        this.#dirsListed++;
-        if (!(await this.#channel.put(listing, listing.entries.length + 1))) break;
+        if (next.done) break;
+        await this.#sendTreeListing(next.value, tree);
+        if (signal.aborted) break;
       }
       await listings.return?.();
     } catch (error) {
       // A generator stuck in a request would never finish its return(): do not wait on it.
       void listings.return?.()?.catch(() => undefined);
-      // Listings already yielded were complete and stay reconciled; nothing is deleted on
-      // the strength of what the failed listing did not return.
-      this.#listingFailed(ROOT, error, this.#dirsListed === 0);
+      // Listings already yielded were complete and stay reconciled; pieces of listings not
+      // finished are applied but delete nothing.
+      for (const dir of tree.open) {
+        await this.#send({ dir, depth: 0 }, 'broken', [], false).catch(() => undefined);
+      }
+      this.#listingFailed(ROOT, error, this.#dirsListed === 0 && tree.open.size === 0);
+    }
+  }
+
+  /**
+   * One piece of a tree listing. A directory whose piece is refused (out of bounds, breaking
+   * the contract) is recorded once and the rest of its pieces are dropped: it is reconciled
+   * as far as it got and nothing in it is deleted.
+   */
+  async #sendTreeListing(listing: TreeListing, tree: TreeState): Promise<void> {
+    const { dir, entries, more } = listing;
+    const item = { dir, depth: 0 };
+    if (tree.failed.has(dir)) {
+      if (!more) tree.failed.delete(dir);
+      return;
+    }
+    let kind: PartKind;
+    if (more) kind = 'page';
+    else kind = tree.open.has(dir) ? 'last' : 'whole';
+    try {
+      const outOfBounds = this.#outOfBounds({ dir, depth: depthOf(dir) });
+      if (outOfBounds) throw outOfBounds;
+      // A tree listing brings every directory itself: nothing to queue for the listers.
+      await this.#send(item, kind, entries, false);
+    } catch (error) {
+      if (tree.open.delete(dir)) await this.#send(item, 'broken', [], false);
+      if (more) tree.failed.add(dir);
+      this.#listingFailed(dir, error, false);
+      return;
+    }
+    if (more) tree.open.add(dir);
+    else {
+      tree.open.delete(dir);
+      this.#dirsListed++;
     }
   }
 
   #listingFailed(dir: string, error: unknown, isRoot = dir === ROOT): void {
     if (this.#internal.signal.aborted) return; // cancelled or already failing: not the directory's fault
     const e = toStorageError(error, dir);
-    this.#recordError(e.path ?? dir, e.code, e.message);
-    if (isRoot) {
+    // The directory whose listing failed, whatever path the error carries (a reconnect's `/`).
+    this.#recordError(dir, e.code, e.message);
+    this.#counters.invalidEntries += e.invalidEntries ?? 0;
+    if (e.code === 'INTERNAL') {
+      // A bug, not a property of the storage: fail loudly rather than pass as `partial`.
+      this.#fatal = e;
+      this.#stop();
+    } else if (isRoot) {
       // A root that cannot be listed (storage offline, root gone) fails the scan and must
       // change nothing: there is nothing to reconcile, and nothing else was queued.
       this.#rootFailed = true;
@@ -226,8 +376,12 @@ class ScanRun {
       for (;;) {
         const batch = await this.#channel.takeBatch(this.#batchEntries, this.#batchMs);
         if (batch.length === 0) return;
-        if (this.#internal.signal.aborted) continue; // draining after a stop: drop, write nothing more
-        await this.#reconcile(batch);
+        try {
+          // Draining after a stop: drop, write nothing more.
+          if (!this.#internal.signal.aborted) await this.#reconciler.reconcile(batch);
+        } finally {
+          for (const part of batch) this.#budget.release(part.bytes);
+        }
       }
     } catch (error) {
       this.#fatal = error;
@@ -238,59 +392,11 @@ class ScanRun {
     }
   }
 
-  async #reconcile(batch: Listing[]): Promise<void> {
-    const { entries } = this.#deps;
-    const indexed = await entries.childrenOf(
-      this.#scope,
-      batch.map((l) => l.dir),
-    );
-    const diff = emptyDiff();
-    for (const l of batch) diffDirectory(l.dir, l.entries, indexed.get(l.dir), diff);
-    const c = this.#counters;
-    if (this.#dryRun) {
-      let deleted = 0;
-      for (const r of diff.removals) {
-        deleted += r.isDir ? (await entries.countSubtree(this.#scope, r.path)).files : 1;
-      }
-      countListed(c, diff);
-      c.created += diff.newFiles;
-      c.updated += diff.changedFiles;
-      c.deleted += deleted;
-      return;
-    }
-    const applied = await entries.apply(this.#scope, diff.removals, diff.writes);
-    // Counted once committed: a batch that failed to write, or a scan stopped before it,
-    // adds nothing, so a cancelled scan's counters say exactly what the index holds.
-    countListed(c, diff);
-    const created = applied.created.filter((r) => !r.isDir).length;
-    const updated = applied.updated.filter((r) => !r.isDir).length;
-    c.created += created;
-    c.updated += updated;
-    c.deleted += applied.deleted.filter((r) => !r.isDir).length;
-    // A write the database found already done (an overlapping scan got there first) is unchanged.
-    c.unchanged += diff.newFiles + diff.changedFiles - created - updated;
-    if (
-      this.#opts.onChanges &&
-      (applied.created.length || applied.updated.length || applied.deleted.length)
-    ) {
-      try {
-        await this.#opts.onChanges({
-          created: applied.created.map((r) => r.id),
-          updated: applied.updated.map((r) => r.id),
-          deleted: applied.deleted.map((r) => r.id),
-        });
-      } catch (error) {
-        // The batch is committed but downstream missed it: the scan must not pass as clean.
-        throw new SinkError(`change sink failed: ${(error as Error)?.message ?? String(error)}`);
-      }
-    }
-  }
-
   #stop(): void {
     if (this.#internal.signal.aborted) return;
     this.#internal.abort(new StorageError('CANCELLED', 'scan stopped'));
     this.#frontier.stop();
-    this.#channel.discard();
+    for (const part of this.#channel.discard()) this.#budget.release(part.bytes);
   }
 
   #status(): FinalStatus {
@@ -339,15 +445,16 @@ class ScanRun {
   }
 }
 
-function countListed(c: ScanCounters, diff: DirDiff): void {
-  c.dirs += diff.dirs;
-  c.files += diff.files;
-  c.mediaFiles += diff.mediaFiles;
-  c.bytes += diff.bytes;
-  c.skipped += diff.skipped;
-  c.unchanged += diff.unchangedFiles;
+/** Directories of a tree listing whose pieces are still coming, and those refused. */
+interface TreeState {
+  open: Set<string>;
+  failed: Set<string>;
 }
 
-class SinkError extends Error {
-  override name = 'SinkError';
+/** Depth below the root: `/` is 0, `/a` is 1, `/a/b` is 2. */
+function depthOf(path: string): number {
+  if (path === ROOT) return 0;
+  let depth = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) depth++;
+  return depth;
 }

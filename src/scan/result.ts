@@ -50,6 +50,7 @@ export function emptyCounters(): ScanCounters {
     unchanged: 0,
     skipped: 0,
     errors: 0,
+    invalidEntries: 0,
     errorSample: [],
     retries: 0,
     rateLimitWaits: 0,

@@ -1,5 +1,6 @@
 import type { EntryRepository } from '../db/entries.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
+import type { MemoryBudget } from '../storage/limits/budget.js';
 import type { StorageService } from '../storage/service.js';
 import { DEFAULT_LISTERS, scan, type ScanOptions } from './engine.js';
 import { emptyCounters, type ScanResult } from './result.js';
@@ -8,6 +9,8 @@ export interface ScanRunnerDeps {
   storage: StorageService;
   entries: EntryRepository;
   scans: ScanRepository;
+  /** The process's memory budget for listings in flight, shared by all its scans. */
+  budget?: MemoryBudget;
 }
 
 export interface ScanTarget {
@@ -54,7 +57,8 @@ export async function runScan(
     // lister waiting out a rate limit does not leave a slot idle.
     const slots = deps.storage.concurrency(target.storageId)?.max ?? 0;
     const listers = options.listers ?? Math.max(DEFAULT_LISTERS, 2 * slots);
-    result = await scan({ storage: handle, entries: deps.entries, storageStats }, target, {
+    const engineDeps = { storage: handle, entries: deps.entries, storageStats };
+    result = await scan(deps.budget ? { ...engineDeps, budget: deps.budget } : engineDeps, target, {
       ...options,
       listers,
     });

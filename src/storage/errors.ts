@@ -12,7 +12,9 @@ export type StorageErrorCode =
   | 'RATE_LIMITED'
   | 'PROTOCOL'
   | 'INVALID_CONFIG'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  /** A bug in trawl or a backend (a TypeError, say): fails the scan, never hides as PROTOCOL. */
+  | 'INTERNAL';
 
 /** Codes that are worth another attempt by default. */
 const RETRYABLE: ReadonlySet<StorageErrorCode> = new Set([
@@ -28,6 +30,8 @@ export interface StorageErrorOptions {
   retryable?: boolean;
   /** For RATE_LIMITED: how long the server asked us to wait. */
   retryAfterMs?: number;
+  /** Entries of the listing that could not be read (bad name, size or time). */
+  invalidEntries?: number;
   cause?: unknown;
 }
 
@@ -36,6 +40,7 @@ export class StorageError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly path: string | undefined;
+  readonly invalidEntries: number | undefined;
 
   constructor(code: StorageErrorCode, message: string, options: StorageErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -44,6 +49,7 @@ export class StorageError extends Error {
     this.retryable = options.retryable ?? RETRYABLE.has(code);
     this.retryAfterMs = options.retryAfterMs;
     this.path = options.path;
+    this.invalidEntries = options.invalidEntries;
   }
 }
 
@@ -92,9 +98,19 @@ export function isStorageError(error: unknown): error is StorageError {
   return error instanceof StorageError;
 }
 
-/** Wraps anything thrown into a StorageError so callers never handle a bare value. */
+/** The one way a stopped request reports itself, wherever it was stopped. */
+export function cancelledError(path?: string): StorageError {
+  return new StorageError('CANCELLED', 'cancelled', { path });
+}
+
+/**
+ * Wraps anything thrown into a StorageError so callers never handle a bare value. Backends
+ * map their native errors themselves, so what arrives here unmapped is an abort (CANCELLED)
+ * or a bug (INTERNAL, with the original kept as `cause` for its stack).
+ */
 export function toStorageError(error: unknown, path?: string): StorageError {
   if (error instanceof StorageError) return error;
+  if ((error as { name?: unknown } | null)?.name === 'AbortError') return cancelledError(path);
   const message = error instanceof Error ? error.message : String(error);
-  return new StorageError('PROTOCOL', message, { path, cause: error });
+  return new StorageError('INTERNAL', message, { path, cause: error });
 }

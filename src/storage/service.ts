@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { StorageError, toStorageError } from './errors.js';
+import { cancelledError, StorageError, toStorageError } from './errors.js';
 import { backendFor, createClient } from './registry.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
 import { limitKeyOf, type LimitOptions } from './limits/keys.js';
@@ -64,20 +64,37 @@ export interface StorageServiceDeps {
   random?: () => number;
 }
 
+/** A request that failed and will be sent again: for a line on the user's terminal. */
+export interface RetryNotice {
+  storageId: number;
+  /** The failure, as a StorageError (its message names the server and the path). */
+  error: StorageError;
+  /** This retry's number, from 1, and how many the request may make. */
+  attempt: number;
+  of: number;
+  delayMs: number;
+}
+
 /**
  * What the scan engine holds for one storage: every call goes through the service's
  * limits, so no caller can open a connection around them.
  */
 export interface StorageHandle {
   readonly storageId: number;
-  list(dir: string, options?: ListOptions): Promise<Entry[]>;
+  /**
+   * One directory's listing in pages, as {@link StorageClient.list} promises (complete only
+   * when the iteration ends without a throw). The listing holds one request slot from its
+   * first byte to its last; a failure before the first page is retried like any request, one
+   * after it is thrown (what was yielded cannot be taken back). Every error names `dir`.
+   */
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry[]>;
   /**
    * Present when the connected backend has a flat tree listing (read it after
    * {@link StorageService.open}, which connects first). Each step of the iteration holds one
    * request slot while the backend fetches.
    */
   listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
-  check(): Promise<void>;
+  check(options?: ListOptions): Promise<void>;
 }
 
 export type { StorageStats };
@@ -146,6 +163,7 @@ export class StorageService {
   readonly #live = new Map<number, LiveClient>();
   readonly #connecting = new Map<number, Promise<LiveClient>>();
   readonly #state = new Map<number, StoragePacing>();
+  readonly #retryListeners = new Set<(notice: RetryNotice) => void>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -158,6 +176,12 @@ export class StorageService {
     this.#log = deps.logger ?? silentLogger();
     this.#now = deps.now ?? (() => performance.now());
     this.#random = deps.random ?? Math.random;
+  }
+
+  /** Calls `listener` before each retry of a failed request; returns the unsubscribe. */
+  onRetry(listener: (notice: RetryNotice) => void): () => void {
+    this.#retryListeners.add(listener);
+    return () => this.#retryListeners.delete(listener);
   }
 
   /** The metrics this service reports into. */
@@ -182,9 +206,8 @@ export class StorageService {
     const service = this;
     return {
       storageId,
-      list: (dir, options) =>
-        this.#request(storageId, 'list', options?.signal, (c) => c.list(dir, options)),
-      check: () => this.#request(storageId, 'check', undefined, (c) => c.check()),
+      list: (dir, options) => this.#list(storageId, dir, options),
+      check: (options) => this.#request(storageId, 'check', '/', options?.signal, (c) => c.check()),
       get listTree() {
         const live = service.#live.get(storageId);
         if (!live?.client.listTree) return undefined;
@@ -199,24 +222,35 @@ export class StorageService {
    * (server down) is met again by that request, which reconnects under the retry policy; a
    * final one (bad password, bad config) is handed to it as is, so the storage is not asked
    * twice — a second failed login can cost seconds of server-side delay, or a lockout.
+   * The wait ends with CANCELLED as soon as `signal` aborts (the connect goes on unawaited,
+   * bounded by its own timeout, and its client is kept or closed as usual).
    */
-  async open(storageId: number): Promise<StorageHandle> {
-    const failure = await this.#acquireLive(storageId).then(
+  async open(storageId: number, options: { signal?: AbortSignal } = {}): Promise<StorageHandle> {
+    const connecting = this.#acquireLive(storageId).then(
       () => undefined,
       (error: unknown) => toStorageError(error, '/'),
     );
+    const failure = await untilAborted(connecting, options.signal);
     const handle = this.handle(storageId);
     if (!failure || failure.retryable) return handle;
     let pending: StorageError | undefined = failure;
-    const once = <T>(call: () => Promise<T>): Promise<T> => {
+    const once = <T>(call: () => T, fail: (error: StorageError) => T): T => {
       const error = pending;
       pending = undefined;
-      return error ? Promise.reject(error) : call();
+      return error ? fail(error) : call();
     };
     return {
       storageId,
-      list: (dir, options) => once(() => handle.list(dir, options)),
-      check: () => once(() => handle.check()),
+      list: (dir, o) =>
+        once(
+          () => handle.list(dir, o),
+          (error) => failingPages(error),
+        ),
+      check: (o) =>
+        once(
+          () => handle.check(o),
+          (error) => Promise.reject(error),
+        ),
     };
   }
 
@@ -288,65 +322,161 @@ export class StorageService {
       (l) => l.busy === 0 && now - l.lastUsed >= this.#health.idleTtlMs,
     );
     await Promise.all(idle.map((l) => this.#drop(l, 'idle')));
+    // A long-running worker meets many storages: forget the pacing of those long unused (a
+    // new request starts afresh at full concurrency, as after a restart).
+    for (const [id, state] of this.#state) {
+      if (
+        !this.#live.has(id) &&
+        !this.#connecting.has(id) &&
+        state.pending === 0 &&
+        now - state.lastActivity >= this.#health.idleTtlMs
+      ) {
+        this.#state.delete(id);
+      }
+    }
     return idle.length;
+  }
+
+  /** Storages whose pacing state is kept (for tests and diagnostics). */
+  pacedIds(): number[] {
+    return [...this.#state.keys()];
   }
 
   // --- requests ------------------------------------------------------------------------
 
+  /**
+   * One request under the limits, retried by the pacing rules. Every error it throws names
+   * `path`, the request's own, even when what failed was the reconnect before it.
+   */
   async #request<T>(
     storageId: number,
     op: string,
+    path: string,
     signal: AbortSignal | undefined,
     fn: (client: StorageClient) => Promise<T>,
   ): Promise<T> {
     if (signal) expectManyListeners(signal);
+    const leave = this.#stateOf(storageId).enter();
+    try {
+      return await this.#requestLoop(storageId, op, path, signal, fn);
+    } finally {
+      leave();
+    }
+  }
+
+  async #requestLoop<T>(
+    storageId: number,
+    op: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    fn: (client: StorageClient) => Promise<T>,
+  ): Promise<T> {
     const spent = { retries: 0, waits: 0 };
     for (;;) {
       let live: LiveClient | undefined;
       let error: StorageError;
       let sentAt = this.#now();
       try {
-        live = await this.#acquireLive(storageId);
-        const release = await this.#limiter.acquire(this.#target(live), signal);
+        const slot = await this.#slot(storageId, path, signal);
+        live = slot.live;
         try {
-          await this.#checkIfIdle(live);
           sentAt = this.#now();
-          return await this.#attempt(live, op, () => fn(live!.client));
+          const account = this.#begin(live);
+          try {
+            // A backend that does not heed the signal (a hung socket) cannot hold the caller.
+            const result = await untilAborted(fn(live.client), signal);
+            account.ok(op);
+            return result;
+          } catch (caught) {
+            throw account.failed(op, caught);
+          }
         } finally {
-          release();
+          slot.release();
         }
       } catch (caught) {
         if (caught instanceof StaleClient) continue; // probe failed, client dropped: reconnect
-        error = toStorageError(caught);
+        error = this.#requestError(caught, path, signal);
       }
-      if (signal?.aborted || error.code === 'CANCELLED') throw error;
+      if (error.code === 'CANCELLED') throw error;
       await this.#pace(storageId, live, error, sentAt, spent, signal);
     }
   }
 
-  /** One attempt on a held slot: metrics, lastUsed, AIMD increase on success. */
-  async #attempt<T>(live: LiveClient, op: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * A live client and a slot on it, for one request: connects (or reconnects) first, waits
+   * for the limits, probes a client idle for long. A client dropped while the request waited
+   * for its slot is not used: the request starts over on a fresh one, spending no retry.
+   */
+  async #slot(
+    storageId: number,
+    path: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ live: LiveClient; release: () => void }> {
+    for (;;) {
+      let live: LiveClient;
+      try {
+        live = await untilAborted(this.#acquireLive(storageId), signal);
+      } catch (caught) {
+        throw asReconnectError(toStorageError(caught), path);
+      }
+      const release = await this.#limiter.acquire(this.#target(live), signal);
+      if (this.#live.get(storageId) !== live) {
+        release();
+        continue;
+      }
+      try {
+        await this.#checkIfIdle(live);
+      } catch (caught) {
+        release();
+        throw caught;
+      }
+      return { live, release };
+    }
+  }
+
+  /**
+   * Starts one request's accounting on a held slot; `ok` or `failed` ends it once (metrics,
+   * lastUsed, AIMD increase on success), and `failed` maps what was thrown.
+   */
+  #begin(live: LiveClient): RequestAccount {
     const kind = live.config.kind;
     const state = this.#stateOf(live.config.id);
     const started = this.#now();
     live.busy++;
     this.#metrics.inFlight.inc({ kind });
-    try {
-      const result = await run();
-      state.succeeded();
-      this.#metrics.requests.inc({ kind, op, outcome: 'ok' });
-      return result;
-    } catch (caught) {
-      const e = toStorageError(caught);
-      this.#metrics.requests.inc({ kind, op, outcome: 'error' });
-      this.#metrics.errors.inc({ kind, op, code: e.code });
-      throw e;
-    } finally {
+    let ended = false;
+    const end = (op: string, outcome: 'ok' | 'error') => {
+      if (ended) return false;
+      ended = true;
       live.busy--;
       live.lastUsed = this.#now();
       this.#metrics.inFlight.dec({ kind });
       this.#metrics.latency.observe({ kind, op }, (this.#now() - started) / 1000);
-    }
+      this.#metrics.requests.inc({ kind, op, outcome });
+      return true;
+    };
+    return {
+      ok: (op) => {
+        if (end(op, 'ok')) state.succeeded();
+      },
+      failed: (op, caught) => {
+        const error = toStorageError(caught);
+        if (!end(op, 'error')) return error;
+        this.#metrics.errors.inc({ kind, op, code: error.code });
+        if (error.code === 'INTERNAL') {
+          const err = error.cause ?? error;
+          this.#log.error({ storageId: live.config.id, kind, op, err }, 'storage backend bug');
+        }
+        return error;
+      },
+    };
+  }
+
+  /** A failure as the caller sees it: CANCELLED once the caller's signal aborted, else typed. */
+  #requestError(caught: unknown, path: string, signal: AbortSignal | undefined): StorageError {
+    if (signal?.aborted) return cancelledError(path);
+    const error = toStorageError(caught, path);
+    return error.path === undefined ? withPath(error, path) : error;
   }
 
   /**
@@ -369,7 +499,23 @@ export class StorageService {
     const decision = state.failed(error, sentAt, spent);
     if (decision.action === 'fail') throw error;
     if (decision.action === 'wait') this.#metrics.rateLimitWaits.inc({ kind });
-    else this.#metrics.retries.inc({ kind, code: error.code });
+    else {
+      this.#metrics.retries.inc({ kind, code: error.code });
+      const notice: RetryNotice = {
+        storageId,
+        error,
+        attempt: spent.retries,
+        of: this.#retry.attempts,
+        delayMs: decision.delayMs,
+      };
+      for (const listener of this.#retryListeners) {
+        try {
+          listener(notice);
+        } catch {
+          // a display that fails must not fail the request
+        }
+      }
+    }
     this.#log.debug(
       {
         storageId,
@@ -380,7 +526,90 @@ export class StorageService {
       },
       decision.action === 'wait' ? 'rate limited, waiting' : 'retrying after error',
     );
-    await sleep(decision.delayMs, signal);
+    try {
+      await sleep(decision.delayMs, signal);
+    } catch {
+      throw cancelledError(error.path);
+    }
+  }
+
+  /**
+   * One directory's listing, page by page. Until the first page arrives this is one request
+   * like any other (retried, paced); from then on the slot is held until the listing ends,
+   * and a failure is thrown to the caller, who already holds true entries from it.
+   */
+  async *#list(
+    storageId: number,
+    dir: string,
+    options: ListOptions | undefined,
+  ): AsyncGenerator<Entry[]> {
+    const signal = options?.signal;
+    if (signal) expectManyListeners(signal);
+    const leave = this.#stateOf(storageId).enter();
+    try {
+      yield* this.#listPages(storageId, dir, options);
+    } finally {
+      leave();
+    }
+  }
+
+  async *#listPages(
+    storageId: number,
+    dir: string,
+    options: ListOptions | undefined,
+  ): AsyncGenerator<Entry[]> {
+    const signal = options?.signal;
+    const spent = { retries: 0, waits: 0 };
+    let slot: { live: LiveClient; release: () => void } | undefined;
+    let pages: AsyncIterator<Entry[]> | undefined;
+    let account: RequestAccount | undefined;
+    let step: IteratorResult<Entry[]>;
+    // The first page: a request with retries.
+    for (;;) {
+      let error: StorageError;
+      let sentAt = this.#now();
+      try {
+        slot = await this.#slot(storageId, dir, signal);
+        sentAt = this.#now();
+        account = this.#begin(slot.live);
+        pages = slot.live.client.list(dir, options)[Symbol.asyncIterator]();
+        step = await untilAborted(pages.next(), signal);
+        break;
+      } catch (caught) {
+        const failed = account?.failed('list', caught);
+        account = undefined;
+        const live = slot?.live;
+        slot?.release();
+        slot = undefined;
+        closeQuietly(pages);
+        pages = undefined;
+        if (caught instanceof StaleClient) continue;
+        error = this.#requestError(failed ?? caught, dir, signal);
+        if (error.code === 'CANCELLED') throw error;
+        await this.#pace(storageId, live, error, sentAt, spent, signal);
+      }
+    }
+    // The rest: the slot is held until the listing ends.
+    let finished = false;
+    try {
+      while (!step.done) {
+        yield step.value;
+        step = await untilAborted(pages!.next(), signal);
+      }
+      finished = true;
+      account!.ok('list');
+    } catch (caught) {
+      const error = this.#requestError(account!.failed('list', caught), dir, signal);
+      if (error.code === 'UNAVAILABLE') await this.#drop(slot!.live, 'unavailable', error);
+      throw error;
+    } finally {
+      // The caller stopped early (break, cancellation): end the backend's listing too.
+      if (!finished) {
+        account!.failed('list', cancelledError(dir));
+        closeQuietly(pages);
+      }
+      slot!.release();
+    }
   }
 
   async *#listTree(
@@ -398,10 +627,12 @@ export class StorageService {
         // the slot is held; the engine's reconciling of what it got holds none.
         const release = await this.#limiter.acquire(this.#target(live), signal);
         let step: IteratorResult<TreeListing>;
+        const account = this.#begin(live);
         try {
-          step = await this.#attempt(live, 'listTree', () => iterator.next());
+          step = await untilAborted(iterator.next(), signal);
+          account.ok('listTree');
         } catch (caught) {
-          const e = toStorageError(caught);
+          const e = this.#requestError(account.failed('listTree', caught), root, signal);
           // A tree listing cannot resume mid-way, so it is not retried here; the next scan
           // starts it again on a fresh client.
           if (e.code === 'UNAVAILABLE') await this.#drop(live, 'unavailable', e);
@@ -415,7 +646,7 @@ export class StorageService {
         yield step.value;
       }
     } finally {
-      await iterator.return?.().catch(() => undefined);
+      closeQuietly(iterator);
     }
   }
 
@@ -584,4 +815,76 @@ function limitHost(kind: string, rawOptions: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+interface RequestAccount {
+  ok(op: string): void;
+  /** Ends the request as failed and returns what was thrown as a StorageError. */
+  failed(op: string, caught: unknown): StorageError;
+}
+
+/**
+ * Settles with `work`, or rejects with CANCELLED as soon as `signal` aborts: a backend or
+ * connect that does not heed the signal cannot hold up a cancelled caller. The late result is
+ * dropped (its errors swallowed).
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(cancelledError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(cancelledError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Ends a backend's iteration without waiting for it (it may be stuck in a request). */
+function closeQuietly(iterator: AsyncIterator<unknown> | undefined): void {
+  void iterator?.return?.()?.catch(() => undefined);
+}
+
+/** A listing that fails at once with `error`, for a handle whose connect already failed. */
+async function* failingPages(error: StorageError): AsyncGenerator<Entry[]> {
+  yield* [];
+  throw error;
+}
+
+/** The same error, naming `path`. */
+function withPath(error: StorageError, path: string): StorageError {
+  return new StorageError(error.code, error.message, {
+    path,
+    retryable: error.retryable,
+    retryAfterMs: error.retryAfterMs,
+    invalidEntries: error.invalidEntries,
+    cause: error.cause ?? error,
+  });
+}
+
+/**
+ * A failed (re)connect met by a request for `path`: the failure is the request's, so it
+ * names the request's path — not the `/` the connect probe used — and says what happened.
+ */
+function asReconnectError(error: StorageError, path: string): StorageError {
+  if (error.path === path) return error;
+  return new StorageError(error.code, `connecting failed: ${error.message}`, {
+    path,
+    retryable: error.retryable,
+    retryAfterMs: error.retryAfterMs,
+    cause: error,
+  });
 }

@@ -31,14 +31,23 @@ export interface Entry {
   skip?: SkipReason;
 }
 
+/** Entries per page of a listing at most: what one page may cost in memory is bounded. */
+export const PAGE_ENTRIES = 1000;
+
 export interface ListOptions {
   signal?: AbortSignal;
 }
 
-/** One directory's complete listing, as yielded by {@link StorageClient.listTree}. */
+/**
+ * One directory's listing, or one page of it, as yielded by {@link StorageClient.listTree}.
+ * A directory too large for one page comes as several, all but the last with `more: true`;
+ * the last (`more` unset) says the directory's listing is complete.
+ */
 export interface TreeListing {
   dir: string;
   entries: Entry[];
+  /** More pages of this directory follow later in the iteration. */
+  more?: boolean;
 }
 
 export interface StorageClient {
@@ -49,16 +58,27 @@ export interface StorageClient {
   /** Cheap liveness probe (e.g. stat of the root). Throws a StorageError when dead. */
   check(): Promise<void>;
   /**
-   * The complete listing of one directory, in no particular order, or a thrown
-   * StorageError. Never a partial listing: the scan deletes index entries on the strength
-   * of it, so a listing that silently lost entries would delete real data.
-   * `NOT_FOUND` when the directory does not exist, `PERMISSION_DENIED` when it may not be read.
+   * One directory's listing, in pages (at most {@link PAGE_ENTRIES} entries each, in no
+   * particular order), so that a directory of millions of entries is never held whole.
+   *
+   * The listing is complete only when the iteration ends without throwing: the scan deletes
+   * index entries on the strength of a complete listing, so a listing that silently lost
+   * entries would delete real data. A throw after some pages means "these entries are true,
+   * but the listing is not whole": the scan keeps them and deletes nothing in the directory.
+   * So a backend that meets entries it cannot read (a bad name, size or time) yields the
+   * good ones and throws a PROTOCOL error at the end, and one whose server says it cut the
+   * listing short (FTP "output truncated", WebDAV 507) throws at the end too.
+   *
+   * `NOT_FOUND` when the directory does not exist, `PERMISSION_DENIED` when it may not be
+   * read. A small directory's single page is yielded only once its answer is whole, so a
+   * failure before the first page can be retried as one request.
    */
-  list(dir: string, options?: ListOptions): Promise<Entry[]>;
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry[]>;
   /**
-   * Optional: every directory's complete listing under `root`, for stores whose native
-   * listing is flat (S3). Yields each directory once, parents before children. The engine
-   * prefers it when present and the scan is recursive without a depth limit.
+   * Optional: every directory's listing under `root`, for stores whose native listing is
+   * flat (S3). Yields each directory once (or in pages, see {@link TreeListing.more}),
+   * a directory's first page before any of its children. The engine prefers it when present
+   * and the scan is recursive without a depth limit.
    */
   listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
 }

@@ -9,6 +9,7 @@ import { requireServices } from '../servers/util.js';
 import { startSilentServer } from '../support/silent-server.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract, type ContractServer } from './suite.js';
+import { listAll } from '../support/list-all.js';
 
 // vsftpd's replies between arming the cut and the listing's data: CWD, EPSV, then 150.
 const BEFORE_DATA = [
@@ -48,13 +49,13 @@ if (testUserAvailable())
           const proxy = await startTcpProxy({ targetPort: ftpd.port });
           const client = makeClient({ port: proxy.port, connections: 1 });
           await client.connect();
-          await client.list('/');
+          await listAll(client.list('/'));
           return {
             client,
             dir: fixture.bigDir,
             list: () => {
               proxy.cutAfter(Buffer.byteLength(BEFORE_DATA), () => ftpd.process.kill());
-              return client.list(fixture.bigDir);
+              return listAll(client.list(fixture.bigDir));
             },
             cleanup: async () => {
               await client.close();
@@ -200,7 +201,7 @@ describe.skipIf(!requireServices('vsftpd', 'openssl') || !testUserAvailable())(
       try {
         const trusting = make({ insecureTls: true });
         await trusting.connect();
-        const names = (await trusting.list(fixture.bigDir)).map((e) => e.name).sort();
+        const names = (await listAll(trusting.list(fixture.bigDir))).map((e) => e.name).sort();
         expect(names).toEqual(
           fixture.dirs
             .get(fixture.bigDir)!

@@ -9,6 +9,7 @@ import type { Entry, StorageClient } from '../../src/storage/types.js';
 import { requireServices } from '../servers/util.js';
 import { startTcpProxy } from '../tools/tcp-proxy.js';
 import { subtreeDirs, type Fixture, type FixtureEntry } from './fixture.js';
+import { listAll } from '../support/list-all.js';
 
 export interface MidListingKill {
   /** A connected client whose server will die while it lists {@link dir}. */
@@ -83,7 +84,7 @@ function inLockedSubtree(server: ContractServer, dir: string): boolean {
 }
 
 /** Lists `dirs` with `width` requests in flight, as the engine would. */
-async function listAll(
+async function listDirs(
   client: StorageClient,
   dirs: string[],
   width = 8,
@@ -93,7 +94,7 @@ async function listAll(
   const worker = async () => {
     while (next < dirs.length) {
       const dir = dirs[next++]!;
-      out.set(dir, await client.list(dir));
+      out.set(dir, await listAll(client.list(dir)));
     }
   };
   await Promise.all(Array.from({ length: width }, worker));
@@ -107,7 +108,7 @@ async function proxyKill(server: ContractServer): Promise<MidListingKill> {
   const proxy = await startTcpProxy({ targetPort: endpoint.port });
   const client = server.makeClient(endpoint.via(proxy.port));
   await client.connect();
-  await client.list('/');
+  await listAll(client.list('/'));
   const dir = server.fixture.bigDir;
   return {
     client,
@@ -116,7 +117,7 @@ async function proxyKill(server: ContractServer): Promise<MidListingKill> {
       // Let a few KiB of the big listing through, then the server dies and the connection
       // drops: the client has a truncated answer and no server to retry against.
       proxy.cutAfter(16 * 1024, () => kill());
-      return client.list(dir);
+      return listAll(client.list(dir));
     },
     cleanup: async () => {
       await client.close();
@@ -155,7 +156,7 @@ export function runStorageContract(
 
     it('lists every directory completely: names, kinds, sizes, mtimes', async () => {
       const dirs = [...server.fixture.dirs.keys()].filter((d) => !inLockedSubtree(server, d));
-      const listed = await listAll(client, dirs);
+      const listed = await listDirs(client, dirs);
       for (const dir of dirs) {
         const got = listed.get(dir)!;
         expect({ dir, rows: rows(got, server) }).toEqual({
@@ -171,7 +172,7 @@ export function runStorageContract(
 
     it(`lists the large directory (≥ 5,000 entries) without losing one`, async () => {
       const big = server.fixture.bigDir;
-      const got = await client.list(big);
+      const got = await listAll(client.list(big));
       const expected = server.fixture.dirs.get(big)!;
       expect(expected.length).toBeGreaterThanOrEqual(5000);
       expect(got.length).toBe(expected.length);
@@ -181,8 +182,8 @@ export function runStorageContract(
     it('lists the deepest directory and empty directories', async () => {
       const fx = server.fixture;
       expect(fx.deepestDir.split('/').length - 1).toBeGreaterThanOrEqual(21);
-      expect((await client.list(fx.deepestDir)).map((e) => e.name)).toEqual(['leaf.txt']);
-      for (const dir of fx.emptyDirs) expect(await client.list(dir)).toEqual([]);
+      expect((await listAll(client.list(fx.deepestDir))).map((e) => e.name)).toEqual(['leaf.txt']);
+      for (const dir of fx.emptyDirs) expect(await listAll(client.list(dir))).toEqual([]);
     });
 
     it(`${options.listTree ? 'offers' : 'does not offer'} listTree, as declared`, () => {
@@ -208,11 +209,11 @@ export function runStorageContract(
       });
 
     it('answers NOT_FOUND for a missing directory and keeps working', async () => {
-      await expect(client.list(server.fixture.missingDir)).rejects.toMatchObject({
+      await expect(listAll(client.list(server.fixture.missingDir))).rejects.toMatchObject({
         code: 'NOT_FOUND',
       });
-      await expect(client.list('/plain.txt/below')).rejects.toBeInstanceOf(StorageError);
-      expect((await client.list('/')).length).toBe(server.fixture.dirs.get('/')!.length);
+      await expect(listAll(client.list('/plain.txt/below'))).rejects.toBeInstanceOf(StorageError);
+      expect((await listAll(client.list('/'))).length).toBe(server.fixture.dirs.get('/')!.length);
     });
 
     it(`${refusesDirs ? 'can' : 'cannot'} refuse a directory, as declared`, () => {
@@ -221,11 +222,11 @@ export function runStorageContract(
 
     if (refusesDirs)
       it('answers PERMISSION_DENIED for a directory the server refuses', async () => {
-        await expect(client.list(server.fixture.lockedDir)).rejects.toMatchObject({
+        await expect(listAll(client.list(server.fixture.lockedDir))).rejects.toMatchObject({
           code: 'PERMISSION_DENIED',
           retryable: false,
         });
-        expect((await client.list('/')).map((e) => e.name)).toContain(
+        expect((await listAll(client.list('/'))).map((e) => e.name)).toContain(
           server.fixture.lockedDir.slice(1),
         );
       });
@@ -234,7 +235,7 @@ export function runStorageContract(
       expect(server.badCredentials, 'setup gives no bad credentials').toBeDefined();
       const bad = server.makeClient(server.badCredentials);
       try {
-        await expect(bad.connect().then(() => bad.list('/'))).rejects.toMatchObject({
+        await expect(bad.connect().then(() => listAll(bad.list('/')))).rejects.toMatchObject({
           code: 'AUTH_FAILED',
           retryable: false,
         });

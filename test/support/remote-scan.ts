@@ -12,6 +12,7 @@ import { createClient } from '../../src/storage/registry.js';
 import { parseStorageSpec } from '../../src/storage/url.js';
 import { runCli } from './cli-capture.js';
 import { indexLines, tempDir } from './harness.js';
+import { listAll } from './list-all.js';
 
 export interface RemoteServer {
   /** The storage URL with its password. */
@@ -160,7 +161,7 @@ export async function expectNoTimersLeft(url: string): Promise<void> {
   const client = createClient(spec.kind, spec.options, { env: {} });
   const before = timers();
   await client.connect();
-  await client.list('/');
+  await listAll(client.list('/'));
   await client.close();
   expect(timers()).toBeLessThanOrEqual(before);
 }

@@ -100,6 +100,7 @@ function toJson(r: RecordedScanResult, storageId: number | null) {
     unchanged: r.unchanged,
     skipped: r.skipped,
     errors: r.errors,
+    invalidEntries: r.invalidEntries,
     errorSample: r.errorSample,
     retries: r.retries,
     rateLimitWaits: r.rateLimitWaits,

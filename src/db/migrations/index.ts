@@ -1,16 +1,25 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { initial } from './001-initial.js';
+import { invalidEntries } from './002-invalid-entries.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
-export function migrations(dialect: Dialect): MigrationProvider {
-  const all: Record<string, Migration> = {
+function all(dialect: Dialect): Record<string, Migration> {
+  return {
     '001-initial': initial(dialect),
+    '002-invalid-entries': invalidEntries(),
   };
+}
+
+/** The names of every migration, in order: what a migrated index records. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(all('sqlite'));
+
+export function migrations(dialect: Dialect): MigrationProvider {
+  const byName = all(dialect);
   if (dialect === 'sqlite') {
-    for (const [name, m] of Object.entries(all)) all[name] = underSavepoint(m);
+    for (const [name, m] of Object.entries(byName)) byName[name] = underSavepoint(m);
   }
-  return { getMigrations: async () => all };
+  return { getMigrations: async () => byName };
 }
 
 /**

@@ -17,6 +17,7 @@ import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
 import { removalPlan, type RemovalPlan } from './removals.js';
 import {
+  AT_PATHS,
   CHILDREN,
   COPY,
   COUNT_SUBTREE,
@@ -81,6 +82,16 @@ export class PostgresEntryRepository implements EntryRepository {
       if (!list) out.set(parent, (list = []));
       list.push(entryFromRow(r));
     }
+    return out;
+  }
+
+  async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
+    const out = new Map<string, IndexedEntry>();
+    if (paths.length === 0) return out;
+    const { rows } = await this.#pool.query<EntryRow>(
+      query(undefined, AT_PATHS, [scope.storageId, scope.tenantId, textArray(paths)]),
+    );
+    for (const r of rows) out.set(r[1], entryFromRow(r));
     return out;
   }
 

@@ -16,6 +16,13 @@ export const CHILDREN = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = $1 AND tenant_id = $2 AND parent = ANY($3::text[])`;
 
 /**
+ * The rows at exact paths (one page of a huge directory). Inputs: $1 storage, $2 tenant,
+ * $3 text[] of paths. Output: one array row per path indexed.
+ */
+export const AT_PATHS = `SELECT ${COLUMNS} FROM entries
+  WHERE storage_id = $1 AND tenant_id = $2 AND path = ANY($3::text[])`;
+
+/**
  * Every insert and update of a batch in one statement. Inputs: $1 tenant, $2 storage,
  * $3–$10 one array per column, sorted by path so that overlapping scans lock rows in the
  * same order. A conflicting row is rewritten only when a value differs, so an unchanged

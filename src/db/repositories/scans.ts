@@ -21,6 +21,8 @@ export interface ScanCounters {
   unchanged: number;
   skipped: number;
   errors: number;
+  /** Entries servers sent that could not be read (bad name, size or time), left out. */
+  invalidEntries: number;
   errorSample: ScanErrorSample[];
   retries: number;
   rateLimitWaits: number;
@@ -54,6 +56,7 @@ function toRecord(r: Selectable<ScansTable>): ScanRecord {
     unchanged: Number(r.unchanged),
     skipped: Number(r.skipped),
     errors: Number(r.errors),
+    invalidEntries: Number(r.invalid_entries),
     errorSample: JSON.parse(r.error_sample) as ScanErrorSample[],
     retries: Number(r.retries),
     rateLimitWaits: Number(r.rate_limit_waits),
@@ -99,6 +102,7 @@ export class ScanRepository {
         unchanged: c.unchanged,
         skipped: c.skipped,
         errors: c.errors,
+        invalid_entries: c.invalidEntries,
         error_sample: JSON.stringify(c.errorSample),
         retries: c.retries,
         rate_limit_waits: c.rateLimitWaits,

@@ -27,6 +27,7 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly batchEntries = 1000;
   readonly #db: BetterSqlite3.Database;
   readonly #children: BetterSqlite3.Statement;
+  readonly #atPath: BetterSqlite3.Statement;
   readonly #insert: BetterSqlite3.Statement;
   readonly #insertStatements = new Map<number, BetterSqlite3.Statement>();
   readonly #update: BetterSqlite3.Statement;
@@ -44,6 +45,11 @@ export class SqliteEntryRepository implements EntryRepository {
     this.#children = db
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND parent = ? AND tenant_id = ?`,
+      )
+      .raw();
+    this.#atPath = db
+      .prepare(
+        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ?`,
       )
       .raw();
     this.#insert = db
@@ -107,6 +113,16 @@ export class SqliteEntryRepository implements EntryRepository {
     for (const dir of dirs) {
       const rows = this.#children.all(scope.storageId, dir, scope.tenantId) as EntryRow[];
       if (rows.length > 0) out.set(dir, rows.map(entryFromRow));
+    }
+    return out;
+  }
+
+  async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
+    const out = new Map<string, IndexedEntry>();
+    // One indexed probe a path: ~1 µs each, and no statement to build per page.
+    for (const path of paths) {
+      const row = this.#atPath.get(scope.storageId, scope.tenantId, path) as EntryRow | undefined;
+      if (row) out.set(path, entryFromRow(row));
     }
     return out;
   }

@@ -24,6 +24,7 @@ import {
 } from '../errors.js';
 import { baseName, joinPath, parentOf } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { pagesOf } from '../pager.js';
 import { ListingParseError, parseMlsd, parseUnixList, type FtpListed } from './ftp-listing.js';
 import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
 import {
@@ -176,7 +177,11 @@ export class FtpClient implements StorageClient {
     }
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     const conn = await this.#acquire(dir);
     let healthy = false;
     try {

@@ -12,6 +12,7 @@ import {
 import { ROOT } from '../paths.js';
 import { optBool, optInt } from '../options.js';
 import type { BackendInfo, Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
+import { pagesOf } from '../pager.js';
 import {
   T_DIR,
   T_LOOP,
@@ -188,7 +189,11 @@ export class LocalClient implements StorageClient {
       throw new NotFoundError(`not a folder: ${this.#options.root}`, { path: '/' });
   }
 
-  list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
     if (this.#lanes.length === 0)
       return Promise.reject(new UnavailableError('local client is not connected'));

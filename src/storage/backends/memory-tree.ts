@@ -1,6 +1,6 @@
 import { StorageError, type StorageErrorCode } from '../errors.js';
 import { normalizePath, baseName, parentOf, joinPath } from '../paths.js';
-import type { Entry } from '../types.js';
+import { PAGE_ENTRIES, type Entry } from '../types.js';
 import { seededRandom } from '../../util/random.js';
 
 interface FileNode {
@@ -13,6 +13,20 @@ interface DirNode {
   isDir: true;
   mtime: number;
   children: Map<string, Node>;
+  /** Files made up on the fly, after `children`: a huge directory that costs no memory. */
+  generated?: Generated;
+}
+
+/** A file of a generated directory, by its number. */
+export interface GeneratedFile {
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+interface Generated {
+  count: number;
+  make: (i: number) => GeneratedFile;
 }
 type Node = FileNode | DirNode;
 
@@ -22,6 +36,14 @@ export interface InjectedFault {
   retryAfterMs?: number;
   /** How many list calls fail before the directory lists again. @default Infinity */
   times?: number;
+  /**
+   * The listing hands over this many entries first (in pages) and fails after them: a
+   * connection lost mid-listing, or — with `invalidEntries` — a listing with bad entries.
+   * @default 0 (fails before any entry)
+   */
+  afterEntries?: number;
+  /** Carried by the thrown error: entries the "server" sent that could not be read. */
+  invalidEntries?: number;
 }
 
 export interface RateLimitOptions {
@@ -135,6 +157,17 @@ export class MemoryTree {
     return this;
   }
 
+  /**
+   * Gives `dir` (created if needed) `count` more files, made by `make(i)` whenever they are
+   * listed and never stored: a directory of millions of entries for the price of a function.
+   * Names must be unique and not collide with the directory's other children.
+   */
+  generate(dir: string, count: number, make: (i: number) => GeneratedFile): this {
+    const node = this.#ensureDir(normalizePath(dir), 0);
+    node.generated = { count, make };
+    return this;
+  }
+
   exists(path: string): boolean {
     return this.#lookup(normalizePath(path)) !== undefined;
   }
@@ -239,13 +272,27 @@ export class MemoryTree {
       yield toEntry(path, name, child);
       if (child.isDir) yield* this.walk(path);
     }
+    const gen = node.generated;
+    for (let i = 0; gen && i < gen.count; i++) yield generatedEntry(dir, gen.make(i));
   }
 
   /**
-   * One directory's listing. `generation` is the caller's connection (from {@link connect});
-   * without it the call is not tied to a connection (tests that list the tree directly).
+   * One directory's listing, whole. `generation` is the caller's connection (from
+   * {@link connect}); without it the call is not tied to a connection (tests that list the
+   * tree directly).
    */
   async list(dir: string, signal?: AbortSignal, generation?: number): Promise<Entry[]> {
+    const out: Entry[] = [];
+    for await (const page of this.pages(dir, signal, generation)) out.push(...page);
+    return out;
+  }
+
+  /**
+   * One directory's listing in pages of {@link PAGE_ENTRIES}, as a server streams it: the
+   * latency, faults and rate limits apply before the first page; a fault with `afterEntries`
+   * strikes after that many entries.
+   */
+  async *pages(dir: string, signal?: AbortSignal, generation?: number): AsyncGenerator<Entry[]> {
     this.stats.lists++;
     this.stats.inFlight++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
@@ -262,25 +309,40 @@ export class MemoryTree {
       }
       if (this.beforeList) await this.beforeList(dir);
       const fault = this.#faults.get(dir);
+      let failAt = Infinity;
       if (fault && fault.left > 0) {
         fault.left--;
-        throw new StorageError(
-          fault.code,
-          fault.message ?? `injected ${fault.code} listing ${dir}`,
-          {
-            path: dir,
-            retryAfterMs: fault.retryAfterMs,
-          },
-        );
+        failAt = fault.afterEntries ?? 0;
       }
+      const fail = () =>
+        new StorageError(fault!.code, fault!.message ?? `injected ${fault!.code} listing ${dir}`, {
+          path: dir,
+          retryAfterMs: fault!.retryAfterMs,
+          invalidEntries: fault!.invalidEntries,
+        });
+      if (failAt === 0) throw fail();
       const node = this.#lookup(dir);
       if (!node) throw new StorageError('NOT_FOUND', `no such directory: ${dir}`, { path: dir });
       if (!node.isDir)
         throw new StorageError('NOT_FOUND', `not a directory: ${dir}`, { path: dir });
-      const out: Entry[] = [];
-      for (const [name, child] of node.children)
-        out.push(toEntry(joinPath(dir, name), name, child));
-      return out;
+      let page: Entry[] = [];
+      let sent = 0;
+      const all = (function* () {
+        for (const [name, child] of node.children) yield toEntry(joinPath(dir, name), name, child);
+        const gen = node.generated;
+        for (let i = 0; gen && i < gen.count; i++) yield generatedEntry(dir, gen.make(i));
+      })();
+      for (const entry of all) {
+        page.push(entry);
+        if (++sent >= failAt || page.length >= PAGE_ENTRIES) {
+          yield page;
+          page = [];
+          if (sent >= failAt) throw fail();
+          this.#alive(generation);
+        }
+      }
+      if (page.length > 0) yield page;
+      if (sent < failAt && failAt !== Infinity) throw fail();
     } finally {
       this.stats.inFlight--;
     }
@@ -327,6 +389,10 @@ export class MemoryTree {
     }
     return node;
   }
+}
+
+function generatedEntry(dir: string, f: GeneratedFile): Entry {
+  return { path: joinPath(dir, f.name), name: f.name, isDir: false, size: f.size, mtime: f.mtime };
 }
 
 function toEntry(path: string, name: string, node: Node): Entry {

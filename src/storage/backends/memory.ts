@@ -49,8 +49,8 @@ export class MemoryClient implements StorageClient {
     await this.#connected().check(this.#generation);
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
-    return this.#connected().list(dir, options?.signal, this.#generation);
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* this.#connected().pages(dir, options?.signal, this.#generation);
   }
 
   #connected(): MemoryTree {

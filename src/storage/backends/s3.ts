@@ -17,6 +17,7 @@ import { optInt, optString } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
+import { pagesOf } from '../pager.js';
 
 export interface S3Options {
   bucket: string;
@@ -205,7 +206,11 @@ export class S3StorageClient implements StorageClient {
     await this.#page(ROOT, { Prefix: this.#options.prefix, MaxKeys: 1 }, undefined);
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     const prefix = this.#keyPrefix(dir);
     const children = new Children(dir);
     let marker = false;
@@ -244,7 +249,7 @@ export class S3StorageClient implements StorageClient {
    * parents first once the subtree is complete. Memory holds one top-level subtree.
    */
   async *listTree(root: string, options?: ListOptions): AsyncIterable<TreeListing> {
-    const top = await this.list(root, options);
+    const top = await this.#listWhole(root, options);
     yield { dir: root, entries: top };
     for (const sub of top) {
       if (sub.isDir) yield* this.#subtree(sub.path, options?.signal);

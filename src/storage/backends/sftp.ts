@@ -21,6 +21,7 @@ import {
 } from '../errors.js';
 import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { pagesOf } from '../pager.js';
 import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
 import {
   decodedPath,
@@ -261,7 +262,11 @@ export class SftpClient implements StorageClient {
     }
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     const session = this.#live(dir);
     const signal = options?.signal;
     const handle = await this.#request<Buffer>(

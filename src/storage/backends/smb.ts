@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { pagesOf } from '../pager.js';
 import { asRaw, optInt, optString, reqString } from '../options.js';
 import {
   decodedPath,
@@ -302,7 +303,11 @@ export class SmbClient implements StorageClient {
     }
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     return this.#withHandle(dir, options?.signal, async (fileId, attributes) => {
       if ((attributes & ATTR_DIRECTORY) === 0) {
         throw new NotFoundError(`not a folder on ${this.#where}: ${dir}`, { path: dir });

@@ -15,6 +15,7 @@ import { joinPath } from '../paths.js';
 import { optInt, optString } from '../options.js';
 import { redactText } from '../../util/redact.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { pagesOf } from '../pager.js';
 
 export interface WebdavOptions {
   /** `http(s)://host[:port]/path` of the storage's root, without credentials. */
@@ -401,7 +402,11 @@ export class WebdavClient implements StorageClient {
     if (res.status !== 207) throw mapWebdavError({ status: res.status }, '/', this.#where());
   }
 
-  async list(dir: string, options?: ListOptions): Promise<Entry[]> {
+  async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
+    yield* pagesOf(await this.#listWhole(dir, options));
+  }
+
+  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
     const res = await this.#propfind(dir, '1', options?.signal);
     if (res.status !== 207) {
       throw new ProtocolError(

@@ -19,6 +19,10 @@ export interface StorageStats {
 export class StoragePacing {
   readonly limit: AdaptiveLimit;
   readonly stats: StorageStats = { retries: 0, rateLimitWaits: 0, connects: 0 };
+  /** Requests of this storage started and not yet ended (waiting, backing off or in flight). */
+  pending = 0;
+  /** When a request of this storage last started or ended (the service's clock). */
+  lastActivity: number;
   readonly #retry: RetryOptions;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -34,6 +38,20 @@ export class StoragePacing {
     this.#retry = retry;
     this.#now = now;
     this.#random = random;
+    this.lastActivity = now();
+  }
+
+  /** A request starts; the returned function ends it (for pruning idle state). */
+  enter(): () => void {
+    this.pending++;
+    this.lastActivity = this.#now();
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.pending--;
+      this.lastActivity = this.#now();
+    };
   }
 
   succeeded(): void {

@@ -1,0 +1,61 @@
+import { entryBytes } from '../storage/pager.js';
+import type { Entry } from '../storage/types.js';
+
+/**
+ * How a piece of a directory's listing reaches the reconciler:
+ * - `whole`: the complete listing in one piece (almost every directory);
+ * - `page`: a piece of a listing too large to hold whole; more of the directory follows;
+ * - `last`: the final piece of a complete paged listing — what it did not show is deleted;
+ * - `broken`: the final piece of a listing that did not complete (a failure after some
+ *   pages, unreadable entries, a server's truncation): its entries are true and applied,
+ *   and nothing in the directory is deleted.
+ */
+export type PartKind = 'whole' | 'page' | 'last' | 'broken';
+
+export interface ListingPart {
+  dir: string;
+  entries: Entry[];
+  kind: PartKind;
+  /** Its charge on the process's memory budget, returned once it is reconciled or dropped. */
+  bytes: number;
+}
+
+/** Bytes a listing's entries are charged while they wait for the reconciler. */
+export function partBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += entryBytes(e);
+  return bytes;
+}
+
+/**
+ * Pages of one directory held by a lister until they are worth sending: a directory whose
+ * listing ends within {@link COALESCE_ENTRIES} goes as one `whole` piece (one read of its
+ * indexed children, deletions in the same batch); a larger one goes in pieces.
+ */
+export const COALESCE_ENTRIES = 2000;
+
+export class HeldPages {
+  #pages: Entry[][] = [];
+  #count = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get full(): boolean {
+    return this.#count >= COALESCE_ENTRIES;
+  }
+
+  push(page: Entry[]): void {
+    this.#pages.push(page);
+    this.#count += page.length;
+  }
+
+  /** The held entries as one array, and nothing held any more. */
+  take(): Entry[] {
+    const pages = this.#pages;
+    this.#pages = [];
+    this.#count = 0;
+    return pages.length === 1 ? pages[0]! : pages.flat();
+  }
+}

@@ -1,0 +1,190 @@
+import type { EntryRepository, EntryScope, IndexedEntry, Removal } from '../db/entries.js';
+import { ROOT } from '../storage/paths.js';
+import { byPath, diffDirectory, emptyDiff, type DirDiff } from './diff.js';
+import type { ListingPart } from './parts.js';
+import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
+import { SeenNames } from './seen-names.js';
+
+export interface ReconcilerDeps {
+  entries: EntryRepository;
+  scope: EntryScope;
+  counters: ScanCounters;
+  /** Entries per transaction of a deletion sweep. */
+  batchEntries: number;
+  dryRun: boolean;
+  onChanges?: ChangeSink | undefined;
+  /** A directory's listing turned out unusable for deletion (duplicates). */
+  recordError(path: string, code: string, message: string): void;
+}
+
+/** The batch is committed but downstream missed it: the scan must not pass as clean. */
+export class SinkError extends Error {
+  override name = 'SinkError';
+}
+
+/**
+ * Writes what listings mean for the index, one batch (one transaction) at a time.
+ *
+ * A `whole` listing is diffed against the directory's indexed children, read for the whole
+ * batch in one round trip: inserts, updates and deletions in one go. A paged listing is
+ * diffed page by page against the rows at its paths (inserts and updates only), its names
+ * remembered as hashes ({@link SeenNames}); when its `last` page has been applied, the
+ * directory's indexed children are walked once and those not seen are deleted. A `broken`
+ * listing deletes nothing. So no directory is ever held whole, and nothing is deleted on
+ * the strength of a listing that did not complete.
+ */
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  /** Paged listings under way: the names seen so far. */
+  readonly #open = new Map<string, SeenNames>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  /** Paged listings whose last page has not come (for tests). */
+  get openListings(): number {
+    return this.#open.size;
+  }
+
+  async reconcile(batch: readonly ListingPart[]): Promise<void> {
+    const { entries, scope } = this.#d;
+    // Which parts belong to paged listings: a listing is paged from its first `page` on.
+    const paged: boolean[] = [];
+    const openNow = new Set(this.#open.keys());
+    const wholeDirs: string[] = [];
+    const pagedPaths: string[] = [];
+    for (const p of batch) {
+      if (p.kind === 'page') openNow.add(p.dir);
+      const isPaged = openNow.has(p.dir);
+      paged.push(isPaged);
+      if (p.kind === 'last' || p.kind === 'broken') openNow.delete(p.dir);
+      if (!isPaged) wholeDirs.push(p.dir);
+      else for (const e of p.entries) if (!e.skip) pagedPaths.push(e.path);
+    }
+    const [children, atPaths] = await Promise.all([
+      wholeDirs.length > 0
+        ? entries.childrenOf(scope, wholeDirs)
+        : new Map<string, IndexedEntry[]>(),
+      pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
+    ]);
+    const diff = emptyDiff();
+    batch.forEach((p, i) => {
+      if (!paged[i]) {
+        diffDirectory(p.dir, p.entries, byPath(children.get(p.dir)), diff, p.kind === 'whole');
+        return;
+      }
+      diffDirectory(p.dir, p.entries, atPaths, diff, false);
+      let seen = this.#open.get(p.dir);
+      if (!seen) this.#open.set(p.dir, (seen = new SeenNames()));
+      for (const e of p.entries) if (!e.skip) seen.add(e.name);
+    });
+    await this.#write(diff);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      if (!paged[i]) continue;
+      if (p.kind === 'last') await this.#sweep(p.dir);
+      else if (p.kind === 'broken') this.#open.delete(p.dir);
+    }
+  }
+
+  /** Forgets paged listings that will never complete (the scan stopped). */
+  abandon(): void {
+    this.#open.clear();
+  }
+
+  async #write(diff: DirDiff): Promise<void> {
+    const { entries, scope, counters: c } = this.#d;
+    if (this.#d.dryRun) {
+      let deleted = 0;
+      for (const r of diff.removals) {
+        deleted += r.isDir ? (await entries.countSubtree(scope, r.path)).files : 1;
+      }
+      countListed(c, diff);
+      c.created += diff.newFiles;
+      c.updated += diff.changedFiles;
+      c.deleted += deleted;
+      return;
+    }
+    const applied = await entries.apply(scope, diff.removals, diff.writes);
+    // Counted once committed: a batch that failed to write, or a scan stopped before it,
+    // adds nothing, so a cancelled scan's counters say exactly what the index holds.
+    countListed(c, diff);
+    const created = applied.created.filter((r) => !r.isDir).length;
+    const updated = applied.updated.filter((r) => !r.isDir).length;
+    c.created += created;
+    c.updated += updated;
+    c.deleted += applied.deleted.filter((r) => !r.isDir).length;
+    // A write the database found already done (an overlapping scan got there first) is unchanged.
+    c.unchanged += diff.newFiles + diff.changedFiles - created - updated;
+    await this.#notify({
+      created: applied.created.map((r) => r.id),
+      updated: applied.updated.map((r) => r.id),
+      deleted: applied.deleted.map((r) => r.id),
+    });
+  }
+
+  /**
+   * A paged listing is complete: every indexed child of `dir` it did not show has vanished.
+   * One walk of the children in path order, deletions a batch at a time.
+   */
+  async #sweep(dir: string): Promise<void> {
+    const seen = this.#open.get(dir);
+    this.#open.delete(dir);
+    if (!seen) return;
+    const repeats = seen.seal();
+    if (repeats > 0) {
+      this.#d.recordError(
+        dir,
+        'PROTOCOL',
+        `the listing of ${dir} named ${repeats} ${repeats === 1 ? 'entry' : 'entries'} twice, so nothing in it was deleted`,
+      );
+      return;
+    }
+    const { entries, scope } = this.#d;
+    const prefix = dir === ROOT ? 1 : dir.length + 1;
+    let gone: Removal[] = [];
+    for await (const e of entries.list(scope, dir)) {
+      if (!seen.has(e.path.slice(prefix))) gone.push({ path: e.path, isDir: e.isDir });
+      if (gone.length >= this.#d.batchEntries) {
+        await this.#remove(gone);
+        gone = [];
+      }
+    }
+    if (gone.length > 0) await this.#remove(gone);
+  }
+
+  async #remove(removals: Removal[]): Promise<void> {
+    const { entries, scope, counters: c } = this.#d;
+    if (this.#d.dryRun) {
+      for (const r of removals) {
+        c.deleted += r.isDir ? (await entries.countSubtree(scope, r.path)).files : 1;
+      }
+      return;
+    }
+    const applied = await entries.apply(scope, removals, []);
+    c.deleted += applied.deleted.filter((r) => !r.isDir).length;
+    await this.#notify({ created: [], updated: [], deleted: applied.deleted.map((r) => r.id) });
+  }
+
+  async #notify(changes: ChangeBatch): Promise<void> {
+    const sink = this.#d.onChanges;
+    if (!sink || (!changes.created.length && !changes.updated.length && !changes.deleted.length)) {
+      return;
+    }
+    try {
+      await sink(changes);
+    } catch (error) {
+      throw new SinkError(`change sink failed: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+}
+
+function countListed(c: ScanCounters, diff: DirDiff): void {
+  c.dirs += diff.dirs;
+  c.files += diff.files;
+  c.mediaFiles += diff.mediaFiles;
+  c.bytes += diff.bytes;
+  c.skipped += diff.skipped;
+  c.unchanged += diff.unchangedFiles;
+}
