@@ -18,6 +18,17 @@ export interface ReconcilerDeps {
 }
 
 /** The batch is committed but downstream missed it: the scan must not pass as clean. */
+/** A paged listing under way. */
+interface PagedListing {
+  /** The names its pages have shown so far. */
+  seen: SeenNames;
+  /**
+   * The index held no child of the directory when its first page came (a first scan): every
+   * entry is new, so its pages need no lookups and its end no deletion sweep.
+   */
+  fresh: boolean;
+}
+
 export class SinkError extends Error {
   override name = 'SinkError';
 }
@@ -36,7 +47,7 @@ export class SinkError extends Error {
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   /** Paged listings under way: the names seen so far. */
-  readonly #open = new Map<string, SeenNames>();
+  readonly #open = new Map<string, PagedListing>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -55,12 +66,17 @@ export class Reconciler {
     const wholeDirs: string[] = [];
     const pagedPaths: string[] = [];
     for (const p of batch) {
-      if (p.kind === 'page') openNow.add(p.dir);
+      if (p.kind === 'page' && !openNow.has(p.dir)) {
+        openNow.add(p.dir);
+        this.#open.set(p.dir, { seen: new SeenNames(), fresh: await this.#isEmpty(p.dir) });
+      }
       const isPaged = openNow.has(p.dir);
       paged.push(isPaged);
       if (p.kind === 'last' || p.kind === 'broken') openNow.delete(p.dir);
       if (!isPaged) wholeDirs.push(p.dir);
-      else for (const e of p.entries) if (!e.skip) pagedPaths.push(e.path);
+      else if (!this.#open.get(p.dir)!.fresh) {
+        for (const e of p.entries) if (!e.skip) pagedPaths.push(e.path);
+      }
     }
     const [children, atPaths] = await Promise.all([
       wholeDirs.length > 0
@@ -75,8 +91,7 @@ export class Reconciler {
         return;
       }
       diffDirectory(p.dir, p.entries, atPaths, diff, false);
-      let seen = this.#open.get(p.dir);
-      if (!seen) this.#open.set(p.dir, (seen = new SeenNames()));
+      const { seen } = this.#open.get(p.dir)!;
       for (const e of p.entries) if (!e.skip) seen.add(e.name);
     });
     await this.#write(diff);
@@ -126,12 +141,14 @@ export class Reconciler {
 
   /**
    * A paged listing is complete: every indexed child of `dir` it did not show has vanished.
-   * One walk of the children in path order, deletions a batch at a time.
+   * One walk of the children in path order, deletions a batch at a time. (A listing that
+   * named a name twice cannot be trusted to say what is missing: nothing is deleted.)
    */
   async #sweep(dir: string): Promise<void> {
-    const seen = this.#open.get(dir);
+    const listing = this.#open.get(dir);
     this.#open.delete(dir);
-    if (!seen) return;
+    if (!listing) return;
+    const { seen, fresh } = listing;
     const repeats = seen.seal();
     if (repeats > 0) {
       this.#d.recordError(
@@ -141,6 +158,8 @@ export class Reconciler {
       );
       return;
     }
+    // Nothing was indexed under it when its listing began: nothing can have vanished.
+    if (fresh) return;
     const { entries, scope } = this.#d;
     const prefix = dir === ROOT ? 1 : dir.length + 1;
     let gone: Removal[] = [];
@@ -152,6 +171,12 @@ export class Reconciler {
       }
     }
     if (gone.length > 0) await this.#remove(gone);
+  }
+
+  /** True when the index holds no child of `dir` (one short read). */
+  async #isEmpty(dir: string): Promise<boolean> {
+    for await (const _ of this.#d.entries.list(this.#d.scope, dir)) return false;
+    return true;
   }
 
   async #remove(removals: Removal[]): Promise<void> {
