@@ -13,17 +13,19 @@ const REPO = resolve(import.meta.dirname, '../..');
  * are the job of `tsc --noEmit`), so a child always runs the code under test, never a
  * stale `dist/`. Returns the script's path and a cleanup.
  */
-export async function buildChild(): Promise<{ script: string; cleanup: () => void }> {
+export async function buildChild(
+  entry = 'test/support/db-child.ts',
+): Promise<{ script: string; cleanup: () => void }> {
   const out = tempDir('trawl-child-');
   const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
   // prettier-ignore
   const args = [tsc, '--noCheck', '--outDir', out.path, '--rootDir', REPO, '--module', 'nodenext',
     '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck',
-    '--esModuleInterop', join(REPO, 'test/support/db-child.ts')];
+    '--esModuleInterop', join(REPO, entry)];
   await run(process.execPath, args, { cwd: REPO }).catch(() => undefined);
   // The compiled files import packages by name: let them find the repository's.
   symlinkSync(join(REPO, 'node_modules'), join(out.path, 'node_modules'));
-  const script = join(out.path, 'test/support/db-child.js');
+  const script = join(out.path, entry.replace(/\.ts$/, '.js'));
   if (!existsSync(script)) throw new Error(`could not compile ${script} with ${args.join(' ')}`);
   return { script, cleanup: out.cleanup };
 }
