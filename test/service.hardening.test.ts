@@ -102,7 +102,6 @@ describe('StorageService: a bug in a backend is INTERNAL', () => {
         connect: async () => {},
         close: async () => {},
         check: async () => {},
-        // eslint-disable-next-line require-yield -- fails before its first page
         async *list() {
           const broken = undefined as unknown as { name: string };
           throw new TypeError(`cannot read ${broken.name}`);
