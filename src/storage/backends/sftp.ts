@@ -5,12 +5,20 @@
  * Host keys: the server's key is checked before any credential is sent. The default is to
  * refuse a server whose key is not pinned (`hostKey=SHA256:…`), naming the fingerprint it
  * presented so that it can be checked and pinned; `insecureHostKey=true` skips the check.
+ *
+ * A listing streams: each READDIR answer (OpenSSH sends ~100 names) goes through a
+ * {@link ListingPager}, pages are yielded as they fill, and the next READDIR is sent only
+ * when the consumer asks for more, so a directory of millions of entries costs one page.
+ * Every wait is bounded by trawl's own timers: `connectTimeoutMs` for the TCP connect,
+ * handshake, login and session, `timeoutMs` for each request (so for a listing: no answer
+ * for that long), and an abort signal ends any wait at once.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import {
   AuthFailedError,
+  cancelledError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -19,10 +27,10 @@ import {
   TimeoutError,
   UnavailableError,
 } from '../errors.js';
-import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
-import { pagesOf } from '../pager.js';
+import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
 import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
+import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
   scrub,
@@ -51,8 +59,13 @@ export interface SftpOptions {
   hostKey: string | undefined;
   /** Connect without checking the host key (test rigs only). @default false */
   insecureHostKey: boolean;
-  /** Per request and for the handshake, in ms. @default 30000 */
+  /**
+   * Per request, in ms; for a listing, the longest wait for the next READDIR answer (not
+   * the whole listing). @default 30000
+   */
   timeoutMs: number;
+  /** For the TCP connect, SSH handshake, login and SFTP session, in ms. @default 10000 */
+  connectTimeoutMs: number;
 }
 
 /** ssh2's SFTP status codes (draft-ietf-secsh-filexfer-02). */
@@ -67,9 +80,8 @@ const FX = {
   OP_UNSUPPORTED: 8,
 } as const;
 
-/** A server that keeps answering past these is broken or hostile, not slow. */
-const MAX_ENTRIES = 10_000_000;
-const MAX_EMPTY_BATCHES = 1000;
+/** How long close() waits for the server's goodbye before it drops the socket. */
+const GOODBYE_MS = 500;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -92,7 +104,7 @@ const SOCKET_GONE = new Set([
 /** The part of ssh2-sftp-client and ssh2's SFTP session that this backend uses. */
 interface SftpDirItem {
   filename: string;
-  attrs: { mode?: number; size?: number; mtime?: number };
+  attrs?: { mode?: number; size?: number | bigint; mtime?: number };
 }
 interface SftpSession {
   opendir(path: string, cb: (err: unknown, handle?: Buffer) => void): void;
@@ -205,7 +217,8 @@ export class SftpClient implements StorageClient {
       host: o.host,
       port: o.port,
       username: o.user,
-      readyTimeout: o.timeoutMs,
+      // trawl's own deadline below ends the attempt; ssh2's is only a backstop behind it.
+      readyTimeout: o.connectTimeoutMs + 5000,
       keepaliveInterval: 10_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => this.#verifyHostKey(key),
@@ -213,8 +226,10 @@ export class SftpClient implements StorageClient {
     if (o.password) config.password = o.password;
     if (privateKey) config.privateKey = privateKey;
     if (o.passphrase) config.passphrase = o.passphrase;
-    try {
+    const establish = async () => {
       await conn.connect(config);
+      // A connect that timed out and was closed may still finish: it must not come back.
+      if (this.#conn !== conn) throw new UnavailableError(`client for ${this.#where} is closed`);
       // Listings share the connection: with Nagle on, a small request written while another
       // is unacknowledged waits for a delayed ACK (~40 ms) on every real link.
       conn.client.setNoDelay(true);
@@ -223,8 +238,14 @@ export class SftpClient implements StorageClient {
       this.#session = session;
       this.#base = await this.#resolveRoot(session);
       await this.check();
+    };
+    try {
+      await withDeadline(establish(), o.connectTimeoutMs, `connecting to ${this.#where}`, '/');
     } catch (error) {
-      const mapped = this.#hostKeyError() ?? this.#map(this.#lastError ?? error, '/');
+      const timedOut = error instanceof TimeoutError;
+      const mapped =
+        this.#hostKeyError() ??
+        (timedOut ? (error as StorageError) : this.#map(this.#lastError ?? error, '/'));
       await this.close();
       throw mapped;
     }
@@ -232,6 +253,7 @@ export class SftpClient implements StorageClient {
 
   async close(): Promise<void> {
     const conn = this.#conn;
+    const established = this.#session !== undefined;
     this.#conn = undefined;
     this.#session = undefined;
     if (!conn) return;
@@ -239,14 +261,17 @@ export class SftpClient implements StorageClient {
     for (const fail of [...this.#pending]) fail(closed);
     // Let them settle, clearing their deadline timers, before close() returns.
     await new Promise((resolve) => setImmediate(resolve));
-    // end() waits for the server's goodbye; a dead server never sends one. The timer must
-    // not outlive the wait: it would hold the process open after the last listing.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      conn.end().catch(() => undefined),
-      new Promise((r) => (timer = setTimeout(r, 2000))),
-    ]);
-    clearTimeout(timer);
+    // end() waits for the server's goodbye; a dead server never sends one, and one that
+    // never finished the handshake is owed none. The timer must not outlive the wait: it
+    // would hold the process open after the last listing.
+    if (established) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        conn.end().catch(() => undefined),
+        new Promise((r) => (timer = setTimeout(r, GOODBYE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     conn.client.destroy();
   }
 
@@ -263,29 +288,26 @@ export class SftpClient implements StorageClient {
   }
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
-    yield* pagesOf(await this.#listWhole(dir, options));
-  }
-
-  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
-    const session = this.#live(dir);
     const signal = options?.signal;
-    const handle = await this.#request<Buffer>(
+    const session = this.#live(dir);
+    const handle = (await this.#request<Buffer>(
       'opendir',
       dir,
       (cb) => session.opendir(serverPath(this.#base, dir), cb),
       signal,
-    );
-    const items: SftpDirItem[] = [];
-    let emptyStreak = 0;
+    ))!;
+    const pager = new ListingPager(dir, { where: this.#where, sizeOptional: true });
+    const progress = new ListingProgress(`READDIR on ${this.#where}`, dir);
+    let yielded = false;
     try {
-      // READDIR until the server answers EOF; any other status or a lost connection fails
-      // the listing: it is complete or an error.
+      // READDIR until the server answers EOF; any other status or a lost connection ends
+      // the listing with an error after the pages already yielded: never a short listing.
       for (;;) {
         const batch = await this.#request<SftpDirItem[] | false>(
           'listing',
           dir,
           (cb) =>
-            session.readdir(handle!, (err, list) =>
+            session.readdir(handle, (err, list) =>
               (err as { code?: unknown } | undefined)?.code === FX.EOF
                 ? cb(undefined, false)
                 : cb(err, list),
@@ -293,44 +315,46 @@ export class SftpClient implements StorageClient {
           signal,
         );
         if (!batch) break;
-        for (const item of batch) items.push(item);
-        emptyStreak = batch.length === 0 ? emptyStreak + 1 : 0;
-        if (items.length > MAX_ENTRIES || emptyStreak > MAX_EMPTY_BATCHES) {
-          throw new ProtocolError(`${this.#where} does not end the listing of ${dir}`, {
+        if (!Array.isArray(batch)) {
+          throw new ProtocolError(`${this.#where} answered READDIR of ${dir} without names`, {
             path: dir,
           });
         }
+        progress.answer(
+          batch.map((item) => item.filename),
+          batch.length,
+        );
+        for (const item of batch) {
+          const raw = rawEntry(item);
+          if (typeof raw === 'string') {
+            pager.reject(raw);
+            continue;
+          }
+          const page = pager.add(raw);
+          if (page) {
+            yielded = true;
+            yield page;
+          }
+        }
       }
+    } catch (error) {
+      const mapped = this.#map(error, dir);
+      // Pages went out already: the entries read since are as true, so they follow first.
+      const rest = yielded && mapped.code !== 'CANCELLED' ? pager.take() : [];
+      if (rest.length > 0) yield rest;
+      throw mapped;
     } finally {
-      // Not awaited: the listing is complete at EOF, and waiting would add a round trip.
+      // Not awaited: the listing is complete at EOF, and waiting would add a round trip. A
+      // listing stopped early (break, abort, error) closes its handle the same way.
       try {
-        session.close(handle!, () => undefined);
+        session.close(handle, () => undefined);
       } catch {
         // the connection is gone, and the handle with it
       }
     }
-    const entries: Entry[] = [];
-    for (const item of items) {
-      const name = item.filename;
-      if (name === '.' || name === '..') continue;
-      const { mode, size, mtime } = item.attrs;
-      if (mode === undefined || mtime === undefined) {
-        const what = `${this.#where} listed ${JSON.stringify(name)} without mode or mtime`;
-        throw new ProtocolError(what, { path: dir });
-      }
-      const type = mode & S_IFMT;
-      const entry: Entry = {
-        path: joinPath(dir, name),
-        name,
-        isDir: type === S_IFDIR,
-        size: type === S_IFDIR ? 0 : (size ?? 0),
-        mtime: mtime * 1000,
-      };
-      if (type === S_IFLNK) entry.skip = 'symlink';
-      else if (type !== S_IFDIR && type !== S_IFREG) entry.skip = 'special';
-      entries.push(entry);
-    }
-    return entries;
+    const last = pager.take();
+    if (last.length > 0) yield last;
+    pager.finish();
   }
 
   #live(path: string): SftpSession {
@@ -347,19 +371,35 @@ export class SftpClient implements StorageClient {
     for (const fail of [...this.#pending]) fail(lost);
   }
 
+  /**
+   * One SFTP request with trawl's deadline and the caller's abort signal. A request given
+   * up on (timeout, abort) is forgotten at once; ssh2 drops its late answer.
+   */
   #request<T>(
     what: string,
     path: string,
     send: (cb: (err: unknown, value?: T) => void) => void,
     signal?: AbortSignal,
   ): Promise<T | undefined> {
+    if (signal?.aborted) return Promise.reject(cancelledError(path));
     let fail: (error: StorageError) => void = () => undefined;
     const work = new Promise<T | undefined>((resolve, reject) => {
       fail = (error) => reject(new StorageError(error.code, error.message, { path, cause: error }));
       this.#pending.add(fail);
-      send((err, value) => (err ? reject(this.#map(err, path)) : resolve(value)));
-    }).finally(() => this.#pending.delete(fail));
-    return withDeadline(work, this.#options.timeoutMs, `${what} on ${this.#where}`, path, signal);
+      try {
+        send((err, value) => (err ? reject(this.#map(err, path)) : resolve(value)));
+      } catch (error) {
+        // ssh2 throws when the channel is already gone
+        reject(this.#map(error, path));
+      }
+    });
+    return withDeadline(
+      work,
+      this.#options.timeoutMs,
+      `${what} on ${this.#where}`,
+      path,
+      signal,
+    ).finally(() => this.#pending.delete(fail));
   }
 
   async #resolveRoot(session: SftpSession): Promise<string> {
@@ -412,6 +452,28 @@ export class SftpClient implements StorageClient {
   }
 }
 
+/** One READDIR item as the pager checks it, or why it cannot be read at all. */
+function rawEntry(item: SftpDirItem): RawEntry | string {
+  const name = item.filename;
+  if (typeof name !== 'string') return 'an entry without a name';
+  const { mode, size, mtime } = item.attrs ?? {};
+  if (typeof mode !== 'number') {
+    return `${JSON.stringify(name.slice(0, 80))}: no file type (the server sent no permissions)`;
+  }
+  const type = mode & S_IFMT;
+  const isDir = type === S_IFDIR;
+  return {
+    name,
+    isDir,
+    // SFTP may leave a size out (the attribute is optional); one that is there is checked.
+    size: checkByteCount(size),
+    sizeText: size === undefined ? undefined : String(size),
+    mtime: typeof mtime === 'number' ? checkMtime(mtime * 1000) : undefined,
+    mtimeText: mtime === undefined ? undefined : String(mtime),
+    skip: type === S_IFLNK ? 'symlink' : !isDir && type !== S_IFREG ? 'special' : undefined,
+  };
+}
+
 async function loadKey(value: string): Promise<string | Buffer> {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) return value;
   try {
@@ -455,6 +517,7 @@ export const sftpBackend: BackendInfo<SftpOptions> = {
       hostKey,
       insecureHostKey: optBool(raw, 'insecureHostKey', false),
       timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
     };
   },
   create(options, deps: BackendDeps) {
