@@ -1,13 +1,21 @@
-import type { ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
 import {
   S3StorageClient,
   mapS3Error,
   s3Backend,
+  type ListInput,
   type S3Like,
   type S3Options,
 } from '../src/storage/backends/s3.js';
+import { ConnectTimeoutError } from '../src/storage/backends/s3-http.js';
+import {
+  ListingXmlError,
+  type ListedObject,
+  type ListPage,
+} from '../src/storage/backends/s3-xml.js';
+import type { StorageError } from '../src/storage/errors.js';
+import type { Entry, TreeListing } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { buildFixture, type Fixture } from './contract/fixture.js';
 import { S3RVER_KEY, S3RVER_SECRET, startS3rver, type S3rverServer } from './servers/s3rver.js';
@@ -15,117 +23,390 @@ import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
 import { listAll } from './support/list-all.js';
 
-type Page = Partial<ListObjectsV2CommandOutput>;
+/** A ListObjectsV2 answer as the backend reads it: every value as the server wrote it. */
+function answer(
+  parts: {
+    objects?: ListedObject[];
+    prefixes?: string[];
+    token?: string;
+    truncated?: boolean | string;
+  } = {},
+): ListPage {
+  const truncated = parts.truncated ?? parts.token !== undefined;
+  return {
+    objects: parts.objects ?? [],
+    prefixes: parts.prefixes ?? [],
+    isTruncated: typeof truncated === 'string' ? truncated : String(truncated),
+    nextToken: parts.token,
+    encodingType: undefined,
+  };
+}
+
+const obj = (
+  key: string,
+  size: number | string = 1,
+  lastModified = '2023-11-14T22:13:20.000Z',
+) => ({
+  key,
+  size: String(size),
+  lastModified,
+  etag: '"e"',
+});
+
+const OPTIONS: S3Options = {
+  bucket: 'b',
+  prefix: '',
+  forcePathStyle: true,
+  pageSize: 1000,
+  timeoutMs: 1000,
+  connectTimeoutMs: 1000,
+  maxSockets: 4,
+};
 
 /** An S3 that answers each ListObjectsV2 from a script, recording the inputs. */
-function fakeS3(answer: (input: Record<string, unknown>, call: number) => Page) {
-  const inputs: Array<Record<string, unknown>> = [];
+function fakeS3(script: (input: ListInput, call: number) => ListPage) {
+  const inputs: ListInput[] = [];
   const fake: S3Like = {
     async listObjectsV2(input) {
-      inputs.push(input as unknown as Record<string, unknown>);
-      return answer(input as unknown as Record<string, unknown>, inputs.length) as never;
+      inputs.push(input);
+      if (input.MaxKeys === 1) return answer();
+      return script(input, inputs.length);
     },
     destroy() {},
   };
-  const options: S3Options = {
-    bucket: 'b',
-    prefix: '',
-    forcePathStyle: true,
-    pageSize: 1000,
-    timeoutMs: 1000,
-    maxSockets: 4,
-  };
-  return { client: new S3StorageClient(options, async () => fake), inputs };
+  return { client: new S3StorageClient(OPTIONS, async () => fake), inputs };
 }
 
-const obj = (Key: string, Size = 1) => ({ Key, Size, LastModified: new Date(1_700_000_000_000) });
+/** Every page of a listing and how it ended. */
+async function drain(pages: AsyncIterable<Entry[]>) {
+  const got: Entry[][] = [];
+  try {
+    for await (const page of pages) got.push(page);
+    return { pages: got, error: undefined };
+  } catch (error) {
+    return { pages: got, error: error as StorageError };
+  }
+}
+
+/** Every piece of a tree listing and how it ended. */
+async function drainTree(pieces: AsyncIterable<TreeListing>) {
+  const got: TreeListing[] = [];
+  try {
+    for await (const piece of pieces) got.push(piece);
+    return { pieces: got, error: undefined };
+  } catch (error) {
+    return { pieces: got, error: error as StorageError };
+  }
+}
+
+const names = (pages: Entry[][]) => pages.flat().map((e) => `${e.name}${e.isDir ? '/' : ''}`);
+
+/**
+ * The tree contract: a directory's entry is handed on before any piece of the directory,
+ * no directory gets a piece after its last one, and every directory reached ends.
+ */
+function expectTreeOrder(pieces: TreeListing[], root = '/'): void {
+  const announced = new Set([root]);
+  const ended = new Set<string>();
+  for (const p of pieces) {
+    expect(announced.has(p.dir), `${p.dir} before its entry`).toBe(true);
+    expect(ended.has(p.dir), `${p.dir} after its last piece`).toBe(false);
+    if (!p.more) ended.add(p.dir);
+    for (const e of p.entries) if (e.isDir) announced.add(e.path);
+  }
+}
 
 describe('S3 listing logic', () => {
-  it('fails with PROTOCOL when the server repeats a continuation token', async () => {
+  it('ends with PROTOCOL after the good pages when the server repeats a continuation token', async () => {
+    const { client } = fakeS3((input) => {
+      const n = input.ContinuationToken ?? '';
+      return answer({ objects: [obj(`k${n}1`), obj(`k${n}2`)], token: 'same' });
+    });
+    await client.connect();
+    const { pages, error } = await drain(client.list('/'));
+    // The last object of the cut answer may still be shadowed by a prefix: it is held back.
+    expect(names(pages)).toEqual(['k1', 'k2', 'ksame1']);
+    expect(error).toMatchObject({ code: 'PROTOCOL', path: '/' });
+    expect(error?.message).toMatch(/repeated a continuation token/);
+  });
+
+  it('ends with PROTOCOL after the good pages on a truncated answer without a token', async () => {
     const { client } = fakeS3((input) =>
-      input.MaxKeys === 1
-        ? { Contents: [] }
-        : {
-            Contents: [obj(`k${String(input.ContinuationToken)}`)],
-            IsTruncated: true,
-            NextContinuationToken: 'same',
-          },
+      input.ContinuationToken
+        ? answer({ objects: [obj('b'), obj('c')], truncated: true })
+        : answer({ objects: [obj('a')], token: 't1' }),
     );
     await client.connect();
-    await expect(listAll(client.list('/'))).rejects.toMatchObject({ code: 'PROTOCOL' });
-    await expect(listAll(client.list('/'))).rejects.toThrow(/repeated a continuation token/);
+    const { pages, error } = await drain(client.list('/'));
+    // `c` may still be shadowed by a `c/` that never came: it is not handed on.
+    expect(names(pages)).toEqual(['a', 'b']);
+    expect(error).toMatchObject({ code: 'PROTOCOL' });
+    expect(error?.message).toMatch(/cut the listing short/);
   });
 
-  it('fails with PROTOCOL on a truncated page without a token', async () => {
-    const { client } = fakeS3(() => ({ Contents: [obj('a')], IsTruncated: true }));
-    await client.connect();
-    await expect(listAll(client.list('/'))).rejects.toMatchObject({ code: 'PROTOCOL' });
-  });
+  it.each([['maybe'], [undefined]])(
+    'ends with PROTOCOL when IsTruncated is %s',
+    async (truncated) => {
+      const { client } = fakeS3(() => ({
+        ...answer({ objects: [obj('a'), obj('b')] }),
+        isTruncated: truncated,
+      }));
+      await client.connect();
+      const { pages, error } = await drain(client.list('/'));
+      expect(names(pages)).toEqual(['a']);
+      expect(error).toMatchObject({ code: 'PROTOCOL' });
+    },
+  );
 
-  it('joins pages, keeps a prefix over an object of the same name, skips markers and unrepresentable keys', async () => {
+  it('joins answers, keeps a prefix over an object of the same name, takes markers as empty directories', async () => {
     const { client, inputs } = fakeS3((input) => {
-      if (input.MaxKeys === 1) return {};
-      if (input.Prefix === 'd/') return { Contents: [obj('d/')] };
-      if (!input.ContinuationToken) {
-        return {
-          Contents: [obj('a', 3), obj('x.txt', 4)],
-          CommonPrefixes: [{ Prefix: 'd/' }],
-          IsTruncated: true,
-          NextContinuationToken: 't1',
-        };
-      }
-      return { CommonPrefixes: [{ Prefix: 'a/' }, { Prefix: '/' }], Contents: [obj('y', 5)] };
+      if (input.Prefix === 'd/') return answer({ objects: [obj('d/')] });
+      if (!input.ContinuationToken)
+        return answer({ objects: [obj('a', 3), obj('a.b', 4)], token: 't1' });
+      return answer({ prefixes: ['a/', 'd/'], objects: [obj('x.txt', 5), obj('y', 6)] });
     });
     await client.connect();
     const entries = await listAll(client.list('/'));
     expect(entries.map((e) => [e.path, e.isDir, e.size]).sort()).toEqual([
       ['/a', true, 0],
+      ['/a.b', false, 4],
       ['/d', true, 0],
-      ['/x.txt', false, 4],
-      ['/y', false, 5],
+      ['/x.txt', false, 5],
+      ['/y', false, 6],
     ]);
     expect(inputs[1]).toMatchObject({ Bucket: 'b', Prefix: '', Delimiter: '/', MaxKeys: 1000 });
     // `d/` holds only its marker: an empty directory, not a missing one.
     expect(await listAll(client.list('/d'))).toEqual([]);
   });
 
+  it('holds back only the objects a later prefix may still shadow, across answers', async () => {
+    // `a` < `a!0000`…`a!2999` < `a/` in key order: `a` must wait for `a/`, the others not.
+    const between = Array.from({ length: 3000 }, (_, i) => `a!${String(i).padStart(4, '0')}`);
+    const objects = ['a', ...between].map((k) => obj(k));
+    const { client, inputs } = fakeS3((input) => {
+      const n = Number(input.ContinuationToken ?? 0);
+      if (n < 3)
+        return answer({ objects: objects.slice(n * 1000, n * 1000 + 1000), token: String(n + 1) });
+      return answer({ objects: objects.slice(3000), prefixes: ['a/', 'b/'] });
+    });
+    await client.connect();
+    const seenAtFirstPage: number[] = [];
+    const all: Entry[] = [];
+    for await (const page of client.list('/')) {
+      if (seenAtFirstPage.length === 0) seenAtFirstPage.push(inputs.length);
+      all.push(...page);
+    }
+    // The first page went out long before the listing's last answer (call 5).
+    expect(seenAtFirstPage[0]).toBeLessThanOrEqual(3);
+    expect(all.filter((e) => e.name === 'a')).toEqual([expect.objectContaining({ isDir: true })]);
+    expect(all.filter((e) => !e.isDir)).toHaveLength(3000);
+    expect(new Set(all.map((e) => e.name)).size).toBe(all.length);
+  });
+
+  it('leaves out entries it cannot read, lists the rest, and ends with PROTOCOL counting them', async () => {
+    const { client } = fakeS3((input) =>
+      input.ContinuationToken
+        ? answer({
+            objects: [
+              obj('g3'),
+              obj('bad-time', 1, 'yesterday'),
+              { key: undefined, size: '1', lastModified: '2023-11-14T22:13:20Z', etag: undefined },
+              obj('big', '99999999999999999999999'),
+              obj('neg', '-5'),
+              obj('z', 7),
+            ],
+            prefixes: ['/', './'],
+          })
+        : answer({
+            objects: [
+              obj('g1', 10),
+              obj('e23', '1e+23'),
+              obj('frac', '1.5'),
+              obj('empty', ''),
+              obj('g2'),
+            ],
+            token: 't',
+          }),
+    );
+    await client.connect();
+    const { pages, error } = await drain(client.list('/'));
+    expect(names(pages).sort()).toEqual(['g1', 'g2', 'g3', 'z']);
+    expect(error).toMatchObject({ code: 'PROTOCOL', invalidEntries: 9, path: '/' });
+    expect(error?.message).toMatch(/nothing in this directory was deleted/);
+  });
+
+  it('rejects keys the path model cannot hold instead of skipping them silently', async () => {
+    const { client } = fakeS3(() =>
+      answer({ objects: [obj('a'), obj('b\0c')], prefixes: ['x//', '../'] }),
+    );
+    await client.connect();
+    const { pages, error } = await drain(client.list('/'));
+    expect(names(pages)).toEqual(['a']);
+    expect(error).toMatchObject({ code: 'PROTOCOL', invalidEntries: 3 });
+  });
+
   it('answers NOT_FOUND for a prefix with no keys and no marker', async () => {
-    const { client } = fakeS3(() => ({}));
+    const { client } = fakeS3(() => answer());
     await client.connect();
     await expect(listAll(client.list('/nothing'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await listAll(client.list('/'))).toEqual([]);
   });
 
-  it('builds a tree from a flat listing: parents first, each directory once', async () => {
-    const { client } = fakeS3((input) => {
-      if (input.MaxKeys === 1) return {};
-      if (input.Delimiter) return { CommonPrefixes: [{ Prefix: 'p/' }], Contents: [obj('top')] };
-      return {
-        Contents: [obj('p/a-x'), obj('p/a/deep/f'), obj('p/a0'), obj('p/e/'), obj('p/a//bad')],
-      };
+  it('retries a later page inside the listing, but leaves a failed first request to the caller', async () => {
+    let failures = 1;
+    const { client, inputs } = fakeS3((input) => {
+      if (input.ContinuationToken && failures-- > 0) {
+        throw Object.assign(new Error('internal'), {
+          name: 'InternalError',
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
+      return input.ContinuationToken
+        ? answer({ objects: [obj('b')] })
+        : answer({ objects: [obj('a')], token: 't' });
     });
     await client.connect();
-    const tree: Array<[string, string[]]> = [];
-    for await (const l of client.listTree('/')) {
-      tree.push([l.dir, l.entries.map((e) => `${e.name}${e.isDir ? '/' : ''}`).sort()]);
-    }
-    expect(tree).toEqual([
-      ['/', ['p/', 'top']],
-      ['/p', ['a-x', 'a/', 'a0', 'e/']],
-      ['/p/a', ['deep/']],
-      ['/p/a/deep', ['f']],
-      ['/p/e', []],
+    expect(names([await listAll(client.list('/'))])).toEqual(['a', 'b']);
+    expect(inputs.filter((i) => i.ContinuationToken === 't')).toHaveLength(2);
+
+    const first = fakeS3(() => {
+      throw Object.assign(new Error('internal'), {
+        name: 'InternalError',
+        $metadata: { httpStatusCode: 500 },
+      });
+    });
+    await first.client.connect();
+    await expect(listAll(first.client.list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(first.inputs).toHaveLength(2);
+  });
+
+  it('builds a tree from a flat listing: parents first, each directory ends once', async () => {
+    const { client } = fakeS3((input) => {
+      if (input.Delimiter) return answer({ prefixes: ['p/'], objects: [obj('top')] });
+      return answer({ objects: [obj('p/a-x'), obj('p/a/deep/f'), obj('p/a0'), obj('p/e/')] });
+    });
+    await client.connect();
+    const { pieces, error } = await drainTree(client.listTree('/'));
+    expect(error).toBeUndefined();
+    expectTreeOrder(pieces);
+    expect(pieces.map((l) => [l.dir, names([l.entries]).sort(), l.more])).toEqual([
+      ['/', ['p/', 'top'], undefined],
+      ['/p', ['a-x', 'a/', 'a0', 'e/'], undefined],
+      ['/p/a', ['deep/'], undefined],
+      ['/p/a/deep', ['f'], undefined],
+      ['/p/e', [], undefined],
     ]);
+  });
+
+  it('streams a big directory of a tree in pieces, parents first, ending when the subtree ends', async () => {
+    // /p/q/big holds 2,500 objects; /p and /p/q hold little and must be announced first.
+    const keys = [
+      'p/first',
+      ...Array.from({ length: 2500 }, (_, i) => `p/q/big/f${String(i).padStart(4, '0')}`),
+      'p/z',
+    ];
+    const { client, inputs } = fakeS3((input) => {
+      if (input.Delimiter) return answer({ prefixes: ['p/'] });
+      const from = Number(input.ContinuationToken ?? 0);
+      const more = from + 1000 < keys.length;
+      return answer({
+        objects: keys.slice(from, from + 1000).map((k) => obj(k)),
+        token: more ? String(from + 1000) : undefined,
+      });
+    });
+    await client.connect();
+    const pieces: TreeListing[] = [];
+    let firstBigAt = 0;
+    for await (const piece of client.listTree('/')) {
+      if (piece.dir === '/p/q/big' && firstBigAt === 0) firstBigAt = inputs.length;
+      pieces.push(piece);
+    }
+    expectTreeOrder(pieces);
+    expect(firstBigAt).toBeLessThan(inputs.length); // before the subtree's last answer
+    const big = pieces.filter((p) => p.dir === '/p/q/big');
+    expect(big.length).toBeGreaterThanOrEqual(3);
+    expect(big.slice(0, -1).every((p) => p.more === true)).toBe(true);
+    expect(big.at(-1)!.more).toBeUndefined();
+    expect(big.flatMap((p) => p.entries)).toHaveLength(2500);
+    for (const p of pieces) expect(p.entries.length).toBeLessThanOrEqual(1000);
+    expect(
+      pieces
+        .filter((p) => p.dir === '/p')
+        .flatMap((p) => names([p.entries]))
+        .sort(),
+    ).toEqual(['first', 'q/', 'z']);
+  });
+
+  it('bounds what a tree listing holds by pending entries, not by how many directories there are', async () => {
+    // 3,000 directories of 5 objects: 15,000 entries, none in a directory of a page.
+    const keys: string[] = [];
+    for (let d = 0; d < 3000; d++)
+      for (let f = 0; f < 5; f++) keys.push(`p/d${String(d).padStart(4, '0')}/f${f}`);
+    const { client, inputs } = fakeS3((input) => {
+      if (input.Delimiter) return answer({ prefixes: ['p/'] });
+      const from = Number(input.ContinuationToken ?? 0);
+      const more = from + 1000 < keys.length;
+      return answer({
+        objects: keys.slice(from, from + 1000).map((k) => obj(k)),
+        token: more ? String(from + 1000) : undefined,
+      });
+    });
+    await client.connect();
+    const pieces: TreeListing[] = [];
+    let firstAt = 0;
+    for await (const piece of client.listTree('/')) {
+      if (piece.dir !== '/' && firstAt === 0) firstAt = inputs.length;
+      pieces.push(piece);
+    }
+    expectTreeOrder(pieces);
+    expect(firstAt).toBeLessThan(inputs.length);
+    expect(pieces.flatMap((p) => p.entries).filter((e) => !e.isDir)).toHaveLength(15_000);
+  });
+
+  it('ends a tree with PROTOCOL after every good piece, leaving directories with unreadable keys open', async () => {
+    const { client } = fakeS3((input) => {
+      if (input.Delimiter) return answer({ prefixes: ['p/', 'r/'] });
+      if (input.Prefix === 'r/') return answer({ objects: [obj('r/ok')] });
+      return answer({ objects: [obj('p/a//bad'), obj('p/a/good'), obj('p/b', '1.5'), obj('p/c')] });
+    });
+    await client.connect();
+    const { pieces, error } = await drainTree(client.listTree('/'));
+    expectTreeOrder(pieces);
+    expect(error).toMatchObject({ code: 'PROTOCOL', invalidEntries: 2 });
+    const last = new Map(pieces.map((p) => [p.dir, p]));
+    expect(last.get('/p')).toMatchObject({ more: true }); // `b` unreadable: /p stays open
+    expect(last.get('/p/a')).toMatchObject({ more: true }); // `a//bad`
+    expect(last.get('/r')!.more).toBeUndefined(); // listed after them, complete
+    expect(pieces.flatMap((p) => p.entries.map((e) => e.path)).sort()).toEqual([
+      '/p',
+      '/p/a',
+      '/p/a/good',
+      '/p/c',
+      '/r',
+      '/r/ok',
+    ]);
+  });
+
+  it('ends a tree with PROTOCOL when a flat listing is cut short, after what it read', async () => {
+    const { client } = fakeS3((input) => {
+      if (input.Delimiter) return answer({ prefixes: ['p/', 'q/'] });
+      if (input.ContinuationToken) return answer({ objects: [obj('p/x/2')], truncated: true });
+      return answer({ objects: [obj('p/a'), obj('p/x/1')], token: 't' });
+    });
+    await client.connect();
+    const { pieces, error } = await drainTree(client.listTree('/'));
+    expectTreeOrder(pieces);
+    expect(error).toMatchObject({ code: 'PROTOCOL' });
+    expect(pieces.filter((p) => p.dir !== '/').every((p) => p.more === true)).toBe(true);
+    expect(pieces.flatMap((p) => p.entries.map((e) => e.path))).toContain('/p/x/1');
+    expect(pieces.some((p) => p.dir === '/q')).toBe(false);
   });
 
   it('waits out a throttled page inside a tree listing, and gives up after its retries', async () => {
     let throttles = 1;
     const { client, inputs } = fakeS3((input) => {
-      if (input.MaxKeys === 1) return {};
-      if (input.Delimiter) return { CommonPrefixes: [{ Prefix: 'p/' }] };
-      if (!input.ContinuationToken) {
-        return { Contents: [obj('p/a')], IsTruncated: true, NextContinuationToken: 't' };
-      }
+      if (input.Delimiter) return answer({ prefixes: ['p/'] });
+      if (!input.ContinuationToken) return answer({ objects: [obj('p/a')], token: 't' });
       if (throttles-- > 0) {
         throw Object.assign(new Error('slow down'), {
           name: 'SlowDown',
@@ -133,7 +414,7 @@ describe('S3 listing logic', () => {
           $response: { headers: { 'retry-after': '0' } },
         });
       }
-      return { Contents: [obj('p/b')] };
+      return answer({ objects: [obj('p/b')] });
     });
     await client.connect();
     const names: string[] = [];
@@ -142,10 +423,9 @@ describe('S3 listing logic', () => {
     expect(inputs.filter((i) => i.ContinuationToken === 't')).toHaveLength(2);
 
     throttles = Infinity;
-    const failing = async () => {
-      for await (const _ of client.listTree('/')) void _;
-    };
-    await expect(failing()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(drainTree(client.listTree('/')).then((r) => r.error)).resolves.toMatchObject({
+      code: 'RATE_LIMITED',
+    });
   });
 
   it.each([
@@ -156,8 +436,11 @@ describe('S3 listing logic', () => {
     [{ name: 'SlowDown', $metadata: { httpStatusCode: 503 } }, 'RATE_LIMITED', true],
     [{ name: 'InternalError', $metadata: { httpStatusCode: 500 } }, 'UNAVAILABLE', true],
     [{ name: 'TimeoutError' }, 'TIMEOUT', true],
+    [{ name: 'TimeoutError', code: 'ECONNRESET' }, 'UNAVAILABLE', true],
     [{ name: 'Error', code: 'ECONNREFUSED' }, 'UNAVAILABLE', true],
     [{ name: 'PermanentRedirect', $metadata: { httpStatusCode: 301 } }, 'INVALID_CONFIG', false],
+    [new ConnectTimeoutError(100), 'TIMEOUT', true],
+    [new ListingXmlError('the answer ended before </ListBucketResult>'), 'PROTOCOL', false],
   ])('maps %o to %s', (native, code, retryable) => {
     expect(mapS3Error(native, '/x', 'S3')).toMatchObject({ code, retryable, path: '/x' });
   });

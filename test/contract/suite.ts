@@ -191,19 +191,31 @@ export function runStorageContract(
     });
 
     if (options.listTree)
-      it('yields each directory once, parents first, from listTree', async () => {
+      it('yields each directory once (whole or in pieces), parents first, from listTree', async () => {
         const seen = new Set<string>();
-        for await (const { dir, entries } of client.listTree!('/')) {
+        // A directory's entry comes (in a piece of its parent) before any piece of it.
+        const announced = new Set(['/']);
+        // Pieces of a directory too large for one (`more` set on all but its last).
+        const open = new Map<string, Entry[]>();
+        for await (const { dir, entries, more } of client.listTree!('/')) {
           expect(seen.has(dir)).toBe(false);
-          if (dir !== '/') expect(seen.has(dir.slice(0, dir.lastIndexOf('/')) || '/')).toBe(true);
+          expect(announced.has(dir), `${dir} before its entry`).toBe(true);
+          for (const e of entries) if (e.isDir) announced.add(e.path);
+          const all = [...(open.get(dir) ?? []), ...entries];
+          if (more) {
+            open.set(dir, all);
+            continue;
+          }
+          open.delete(dir);
           seen.add(dir);
           const expected = server.fixture.dirs.get(dir);
           expect(expected, `unexpected directory ${dir}`).toBeDefined();
-          expect({ dir, rows: rows(entries, server) }).toEqual({
+          expect({ dir, rows: rows(all, server) }).toEqual({
             dir,
             rows: rows(expected!, server),
           });
         }
+        expect([...open.keys()]).toEqual([]);
         const wanted = [...server.fixture.dirs.keys()].filter((d) => !inLockedSubtree(server, d));
         for (const dir of wanted) expect(seen.has(dir), dir).toBe(true);
       });

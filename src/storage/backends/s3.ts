@@ -1,8 +1,6 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import type { ListObjectsV2CommandInput, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import {
   AuthFailedError,
+  cancelledError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -12,12 +10,22 @@ import {
   TimeoutError,
   UnavailableError,
 } from '../errors.js';
-import { joinPath, ROOT } from '../paths.js';
+import { ROOT } from '../paths.js';
 import { optInt, optString } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
-import { pagesOf } from '../pager.js';
+import {
+  ConnectTimeoutError,
+  ConnectTimeoutHttpAgent,
+  ConnectTimeoutHttpsAgent,
+  sendListObjects,
+  type RequestControl,
+  type SdkClient,
+  type SdkCommand,
+} from './s3-http.js';
+import { DirectoryListing, show, TreeBuilder } from './s3-listing.js';
+import { ListingXmlError, type ListPage } from './s3-xml.js';
 
 export interface S3Options {
   bucket: string;
@@ -37,18 +45,36 @@ export interface S3Options {
   sessionToken?: string;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). @default 1000 */
   pageSize: number;
-  /** One request may take this long. @default 30000 */
+  /**
+   * A request may wait this long for its answer, or between two pieces of it, before it is
+   * aborted (TIMEOUT); a page that trickles in may take ten times this in all. @default 30000
+   */
   timeoutMs: number;
+  /**
+   * Connecting (TCP and TLS) may take this long, and so may the first answer of `connect()`:
+   * a server that accepts and never answers is given up quickly. @default 10000
+   */
+  connectTimeoutMs: number;
   /** Connections kept alive. @default 64 */
   maxSockets: number;
 }
 
-/** The subset of the SDK client this backend uses, so tests can hand in a fake. */
+/** One ListObjectsV2 request. */
+export interface ListInput {
+  Bucket: string;
+  Prefix: string;
+  Delimiter?: string;
+  MaxKeys: number;
+  ContinuationToken?: string;
+}
+
+/**
+ * The subset of the SDK client this backend uses, so tests can hand in a fake: one
+ * ListObjectsV2 answer as read (values as the server wrote them, see s3-xml.ts). It must
+ * stop when `control.abortSignal` aborts and call `control.progress()` as bytes arrive.
+ */
 export interface S3Like {
-  listObjectsV2(
-    input: ListObjectsV2CommandInput,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<ListObjectsV2CommandOutput>;
+  listObjectsV2(input: ListInput, control: RequestControl): Promise<ListPage>;
   destroy(): void;
 }
 
@@ -99,7 +125,20 @@ export function mapS3Error(error: unknown, path: string, where: string): Storage
       ? Number(retryAfter.trim()) * 1000
       : undefined;
   const at = `${where} (${path}): ${name}${status ? ` ${status}` : ''}`;
+  if (error instanceof ConnectTimeoutError) {
+    return new TimeoutError(`${where} (${path}): ${error.message}`, { path });
+  }
+  if (error instanceof ListingXmlError) {
+    return new ProtocolError(`${where} (${path}): unreadable answer: ${error.message}`, {
+      path,
+      cause: error,
+    });
+  }
   if (name === 'AbortError') return new StorageError('CANCELLED', `${at}: cancelled`, { path });
+  // The SDK names a reset connection a TimeoutError; the server went away, it did not stall.
+  if (e.code !== undefined && SOCKET_CODES.has(e.code) && status === undefined) {
+    return new UnavailableError(`${at}: ${e.code}`, { path });
+  }
   if (name === 'NoSuchBucket' || name === 'NoSuchKey' || name === 'NotFound') {
     return new NotFoundError(`${at}: no such bucket or key`, { path });
   }
@@ -134,51 +173,48 @@ export function mapS3Error(error: unknown, path: string, where: string): Storage
   return new ProtocolError(`${at}: ${e.message ?? 'request failed'}`, { path, cause: error });
 }
 
-/** A directory's children, by name: a prefix wins over an object of the same name. */
-class Children {
-  readonly #byName = new Map<string, Entry>();
-  constructor(readonly dir: string) {}
+/**
+ * Retries of one page inside a listing. The StorageService retries whole requests, but
+ * cannot retry a listing mid-way; the backend can, because it holds the continuation
+ * token. So a transient failure or a throttled page (SlowDown) on page 3,000 of a 5,000-page
+ * listing is waited out instead of failing the directory.
+ */
+const PAGE_RETRIES = 4;
+/** A server's Retry-After is honoured up to this long per retry. */
+const MAX_RETRY_WAIT_MS = 30_000;
+/** One page may take this many times `timeoutMs` in all, however steadily it trickles in. */
+const PAGE_TIME_FACTOR = 10;
 
-  addDir(name: string): boolean {
-    const existing = this.#byName.get(name);
-    if (existing?.isDir) return false;
-    // An object `a` next to a prefix `a/`: paths must be unique, and the prefix holds more.
-    this.#byName.set(name, {
-      path: joinPath(this.dir, name),
-      name,
-      isDir: true,
-      size: 0,
-      mtime: 0,
-    });
-    return true;
-  }
+type ListParams = Omit<ListInput, 'Bucket'>;
 
-  addFile(name: string, size: number, mtime: number, etag: string | undefined): void {
-    if (this.#byName.get(name)?.isDir) return;
-    const entry: Entry = { path: joinPath(this.dir, name), name, isDir: false, size, mtime };
-    if (etag) entry.etag = etag;
-    this.#byName.set(name, entry);
-  }
-
-  get size(): number {
-    return this.#byName.size;
-  }
-
-  entries(): Entry[] {
-    return [...this.#byName.values()];
-  }
+/** One PROTOCOL error for every directory of a tree listing that held unreadable entries. */
+function combined(errors: Error[], path: string): StorageError {
+  const first = errors[0] as StorageError;
+  if (errors.length === 1) return first;
+  let invalid = 0;
+  for (const e of errors) invalid += (e as StorageError).invalidEntries ?? 0;
+  return new ProtocolError(
+    `${first.message} (and ${errors.length - 1} more ${errors.length === 2 ? 'directory' : 'directories'} with entries that could not be read)`,
+    { path, invalidEntries: invalid },
+  );
 }
 
-/**
- * Retries of one page inside a tree listing. The StorageService retries whole requests, but
- * cannot retry a tree listing mid-way; the backend can, because it holds the continuation
- * token. A throttled page (SlowDown) is waited out instead of failing the whole scan.
- */
-const TREE_PAGE_RETRIES = 4;
-
-/** A name S3 can hold but the path model cannot (`a//b`, a `.` segment). */
-function representable(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !name.includes('\0');
+/** `error`, counting the entries of the broken listing that could not be read. */
+function withInvalid(error: unknown, invalid: number): unknown {
+  if (invalid === 0 || !(error instanceof StorageError) || error.invalidEntries !== undefined) {
+    return error;
+  }
+  return new StorageError(
+    error.code,
+    `${error.message} (and ${invalid} ${invalid === 1 ? 'entry' : 'entries'} could not be read)`,
+    {
+      path: error.path,
+      retryable: error.retryable,
+      retryAfterMs: error.retryAfterMs,
+      invalidEntries: invalid,
+      cause: error,
+    },
+  );
 }
 
 /** An S3 bucket (or a prefix of one), listed with ListObjectsV2. */
@@ -194,7 +230,14 @@ export class S3StorageClient implements StorageClient {
 
   async connect(): Promise<void> {
     this.#client ??= await this.#make();
-    await this.check();
+    // S3 has no session: the first answer is what shows the endpoint and credentials work,
+    // so it is bounded by the connect timeout, not the (longer) request timeout.
+    await this.#request(
+      ROOT,
+      { Prefix: this.#options.prefix, MaxKeys: 1 },
+      undefined,
+      this.#options.connectTimeoutMs,
+    );
   }
 
   async close(): Promise<void> {
@@ -203,87 +246,127 @@ export class S3StorageClient implements StorageClient {
   }
 
   async check(): Promise<void> {
-    await this.#page(ROOT, { Prefix: this.#options.prefix, MaxKeys: 1 }, undefined);
+    await this.#request(
+      ROOT,
+      { Prefix: this.#options.prefix, MaxKeys: 1 },
+      undefined,
+      this.#options.timeoutMs,
+    );
   }
 
+  /**
+   * A delimited listing, streamed: each page as ListObjectsV2 answers fill it. Pages after
+   * the first request are retried here (the continuation token is held); a failure of the
+   * first is the StorageService's to retry.
+   */
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
-    yield* pagesOf(await this.#listWhole(dir, options));
+    const listing = new DirectoryListing(dir, this.#keyPrefix(dir), this.#where());
+    const pieces = this.#delimited(listing, options?.signal, { retryFirst: false, always: false });
+    for await (const { entries } of pieces) if (entries.length > 0) yield entries;
+    listing.pager.finish();
   }
 
-  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
-    const prefix = this.#keyPrefix(dir);
-    const children = new Children(dir);
-    let marker = false;
-    for await (const page of this.#pages(
-      dir,
-      { Prefix: prefix, Delimiter: '/' },
-      options?.signal,
-    )) {
-      for (const p of page.CommonPrefixes ?? []) {
-        const name = (p.Prefix ?? '').slice(prefix.length, -1);
-        if (representable(name)) children.addDir(name);
+  /**
+   * The root's listing first (one delimited listing, streamed), then each top-level subtree
+   * from a flat listing — one request per 1,000 keys instead of one per directory — as
+   * pieces, parents first (see {@link TreeBuilder}). Every request is retried here: a tree
+   * listing cannot be retried from outside. A directory with entries that could not be read
+   * stays open (its pieces have `more`), and once everything else is handed on the listing
+   * ends with one PROTOCOL error for them, so the scan deletes nothing in those directories.
+   *
+   * Memory: pending entries and one record per directory of the subtree being listed, plus
+   * the paths of the top-level directories.
+   */
+  async *listTree(root: string, options?: ListOptions): AsyncGenerator<TreeListing> {
+    const signal = options?.signal;
+    const errors: Error[] = [];
+    const listing = new DirectoryListing(root, this.#keyPrefix(root), this.#where());
+    const subtrees: string[] = [];
+    for await (const { entries, last } of this.#delimited(listing, signal, {
+      retryFirst: true,
+      always: true,
+    })) {
+      for (const e of entries) if (e.isDir) subtrees.push(e.path);
+      if (!last) {
+        if (entries.length > 0) yield { dir: root, entries, more: true };
+        continue;
       }
-      for (const o of page.Contents ?? []) {
-        const key = o.Key ?? '';
-        if (key === prefix) {
-          marker = true; // `dir/`: the directory's own marker object
-          continue;
-        }
-        const name = key.slice(prefix.length);
-        if (representable(name))
-          children.addFile(name, o.Size ?? 0, o.LastModified?.getTime() ?? 0, o.ETag);
+      try {
+        listing.pager.finish();
+        yield { dir: root, entries };
+      } catch (error) {
+        if (entries.length > 0) yield { dir: root, entries, more: true };
+        errors.push(error as Error);
       }
     }
+    for (const dir of subtrees) {
+      const tree = new TreeBuilder(dir, this.#keyPrefix(dir), this.#where());
+      try {
+        for await (const answer of this.#answers(
+          dir,
+          { Prefix: this.#keyPrefix(dir) },
+          signal,
+          true,
+        )) {
+          yield* tree.addAnswer(answer);
+        }
+      } catch (error) {
+        // What was read is true and goes on; nothing in this subtree is completed.
+        if ((error as StorageError).code !== 'CANCELLED') yield* tree.abandon();
+        let invalid = tree.rejected;
+        for (const e of errors) invalid += (e as StorageError).invalidEntries ?? 0;
+        throw withInvalid(error, invalid);
+      }
+      const { pieces, errors: bad } = tree.end();
+      yield* pieces;
+      errors.push(...bad);
+    }
+    if (errors.length > 0) throw combined(errors, root);
+  }
+
+  /**
+   * One directory's delimited listing as pages, the last one marked. When the listing
+   * breaks, what was read is yielded first (unless nothing was yielded yet and the failure
+   * is worth retrying whole, or `always`), then the error is thrown.
+   */
+  async *#delimited(
+    listing: DirectoryListing,
+    signal: AbortSignal | undefined,
+    how: { retryFirst: boolean; always: boolean },
+  ): AsyncGenerator<{ entries: Entry[]; last: boolean }> {
+    const dir = listing.dir;
+    const prefix = this.#keyPrefix(dir);
+    const out: Entry[][] = [];
+    let yielded = false;
+    try {
+      for await (const answer of this.#answers(
+        dir,
+        { Prefix: prefix, Delimiter: '/' },
+        signal,
+        how.retryFirst,
+      )) {
+        listing.addAnswer(answer, out);
+        for (const entries of out.splice(0)) {
+          yielded = true;
+          yield { entries, last: false };
+        }
+      }
+    } catch (error) {
+      const e = error as StorageError;
+      if (e.code !== 'CANCELLED' && (yielded || how.always || !e.retryable)) {
+        yield { entries: listing.abandon(), last: false };
+      }
+      throw withInvalid(error, listing.pager.rejected);
+    }
     // S3 has no directories: a prefix with no keys under it and no marker does not exist.
-    if (children.size === 0 && !marker && prefix !== '') {
+    if (listing.empty && prefix !== '') {
       throw new NotFoundError(`no such directory: s3://${this.#options.bucket}/${prefix}`, {
         path: dir,
       });
     }
-    return children.entries();
-  }
-
-  /**
-   * The root's listing first (one delimited listing), then each top-level subtree from a
-   * flat listing — one request per 1,000 keys instead of one per directory — yielded
-   * parents first once the subtree is complete. Memory holds one top-level subtree.
-   */
-  async *listTree(root: string, options?: ListOptions): AsyncIterable<TreeListing> {
-    const top = await this.#listWhole(root, options);
-    yield { dir: root, entries: top };
-    for (const sub of top) {
-      if (sub.isDir) yield* this.#subtree(sub.path, options?.signal);
-    }
-  }
-
-  async *#subtree(dir: string, signal: AbortSignal | undefined): AsyncIterable<TreeListing> {
-    const prefix = this.#keyPrefix(dir);
-    // Insertion order is parents first: a directory is created before anything inside it.
-    const dirs = new Map<string, Children>([[dir, new Children(dir)]]);
-    const ensureDir = (path: string, parent: string, name: string) => {
-      if (!dirs.has(path)) {
-        dirs.get(parent)!.addDir(name);
-        dirs.set(path, new Children(path));
-      }
-    };
-    for await (const page of this.#pages(dir, { Prefix: prefix }, signal, TREE_PAGE_RETRIES)) {
-      for (const o of page.Contents ?? []) {
-        const parts = (o.Key ?? '').slice(prefix.length).split('/');
-        if (!parts.slice(0, -1).every(representable)) continue;
-        let parent = dir;
-        for (const part of parts.slice(0, -1)) {
-          const path = joinPath(parent, part);
-          ensureDir(path, parent, part);
-          parent = path;
-        }
-        const name = parts[parts.length - 1]!;
-        if (name === '') continue; // a directory marker: the directory is already made
-        if (representable(name) && !dirs.has(joinPath(parent, name))) {
-          dirs.get(parent)!.addFile(name, o.Size ?? 0, o.LastModified?.getTime() ?? 0, o.ETag);
-        }
-      }
-    }
-    for (const [path, children] of dirs) yield { dir: path, entries: children.entries() };
+    const last = listing.end(out);
+    for (const entries of out.splice(0)) yield { entries, last: false };
+    yield { entries: last, last: true };
   }
 
   #keyPrefix(dir: string): string {
@@ -294,74 +377,117 @@ export class S3StorageClient implements StorageClient {
     return `S3 ListObjectsV2 s3://${this.#options.bucket}/${this.#options.prefix}`;
   }
 
-  /** Every page of one listing; a continuation token seen before is a PROTOCOL error. */
-  async *#pages(
+  /**
+   * Every answer of one listing, in order. The server's word on whether the listing is
+   * complete is checked after each answer is handed on, so the entries before a cut are
+   * used: an answer that says it is truncated without a continuation token, a token seen
+   * before, or no word at all end the listing with PROTOCOL — never as complete, which would
+   * delete what the server did not list.
+   */
+  async *#answers(
     dir: string,
     params: { Prefix: string; Delimiter?: string },
     signal: AbortSignal | undefined,
-    retries = 0,
-  ): AsyncIterable<ListObjectsV2CommandOutput> {
+    retryFirst: boolean,
+  ): AsyncGenerator<ListPage> {
     const seen = new Set<string>();
+    const cut = (why: string) =>
+      new ProtocolError(
+        `${this.#where()} (${dir}): ${why}, so the listing is incomplete and nothing in this directory was deleted`,
+        { path: dir },
+      );
     let token: string | undefined;
-    for (;;) {
-      const request = { ...params, MaxKeys: this.#options.pageSize, ContinuationToken: token };
-      let page: ListObjectsV2CommandOutput;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          page = await this.#page(dir, request, signal);
-          break;
-        } catch (error) {
-          const e = error as StorageError;
-          if (!e.retryable || attempt >= retries) throw e;
-          await sleep(
-            e.retryAfterMs ?? backoffDelay(attempt, { baseMs: 200, maxMs: 10_000 }),
-            signal,
-          );
-        }
-      }
-      yield page;
-      if (!page.IsTruncated) return;
-      token = page.NextContinuationToken;
-      if (!token) {
-        throw new ProtocolError(
-          `${this.#where()} (${dir}): truncated page without a continuation token`,
-          {
-            path: dir,
-          },
+    for (let n = 0; ; n++) {
+      const request: ListParams = { ...params, MaxKeys: this.#options.pageSize };
+      if (token !== undefined) request.ContinuationToken = token;
+      const retries = n > 0 || retryFirst ? PAGE_RETRIES : 0;
+      const answer = await this.#requestWithRetries(dir, request, signal, retries);
+      yield answer;
+      const truncated = answer.isTruncated?.trim().toLowerCase();
+      if (truncated === 'false') return;
+      if (truncated !== 'true') {
+        throw cut(
+          `the answer does not say whether more follows (IsTruncated ${show(answer.isTruncated ?? 'missing')})`,
         );
       }
-      if (seen.has(token)) {
-        throw new ProtocolError(
-          `${this.#where()} (${dir}): the server repeated a continuation token`,
-          {
-            path: dir,
-          },
-        );
-      }
+      token = answer.nextToken;
+      if (!token)
+        throw cut('the server cut the listing short (truncated, with no continuation token)');
+      if (seen.has(token)) throw cut('the server repeated a continuation token');
       seen.add(token);
     }
   }
 
-  async #page(
+  async #requestWithRetries(
     dir: string,
-    params: {
-      Prefix: string;
-      Delimiter?: string;
-      MaxKeys: number;
-      ContinuationToken?: string | undefined;
-    },
+    params: ListParams,
     signal: AbortSignal | undefined,
-  ): Promise<ListObjectsV2CommandOutput> {
+    retries: number,
+  ): Promise<ListPage> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#request(dir, params, signal, this.#options.timeoutMs);
+      } catch (error) {
+        const e = error as StorageError;
+        if (e.code === 'CANCELLED' || !e.retryable || attempt >= retries) throw e;
+        const backoff = backoffDelay(attempt, { baseMs: 200, maxMs: 10_000 });
+        try {
+          await sleep(Math.min(e.retryAfterMs ?? backoff, MAX_RETRY_WAIT_MS), signal);
+        } catch {
+          throw cancelledError(dir);
+        }
+      }
+    }
+  }
+
+  /**
+   * One ListObjectsV2 request under trawl's own timers: aborted when no byte of the answer
+   * has come for `timeoutMs` (TIMEOUT), when it has taken {@link PAGE_TIME_FACTOR} times
+   * that in all (TIMEOUT), or when `signal` aborts (CANCELLED) — at once, whatever the SDK
+   * is doing, and the request's socket is destroyed with it.
+   */
+  async #request(
+    dir: string,
+    params: ListParams,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<ListPage> {
     const client = this.#client;
     if (!client) throw new UnavailableError('S3 client is not connected', { path: dir });
-    if (signal?.aborted) throw new StorageError('CANCELLED', 'listing cancelled', { path: dir });
+    if (signal?.aborted) throw cancelledError(dir);
+    const stop = new AbortController();
+    let timedOut: string | undefined;
+    const expire = (why: string) => () => {
+      timedOut = why;
+      stop.abort();
+    };
+    const idle = setTimeout(expire(`no answer for ${timeoutMs} ms`), timeoutMs);
+    const ceiling = setTimeout(
+      expire(`the answer took longer than ${PAGE_TIME_FACTOR * timeoutMs} ms`),
+      PAGE_TIME_FACTOR * timeoutMs,
+    );
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopped = new Promise<never>((_, reject) => {
+      stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true });
+    });
+    const control: RequestControl = { abortSignal: stop.signal, progress: () => idle.refresh() };
+    const work = client.listObjectsV2({ Bucket: this.#options.bucket, ...params }, control);
+    // Whichever loses the race below settles later with nobody listening.
+    work.catch(() => undefined);
+    stopped.catch(() => undefined);
     try {
-      return await client.listObjectsV2(
-        { Bucket: this.#options.bucket, ...params },
-        signal ? { abortSignal: signal } : undefined,
-      );
+      return await Promise.race([work, stopped]);
     } catch (error) {
+      if (timedOut !== undefined) {
+        throw new TimeoutError(`${this.#where()} (${dir}): ${timedOut}`, { path: dir });
+      }
+      if (signal?.aborted) throw cancelledError(dir);
       throw mapS3Error(error, dir, this.#where());
+    } finally {
+      clearTimeout(idle);
+      clearTimeout(ceiling);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 }
@@ -412,6 +538,7 @@ function parseS3Options(raw: unknown): S3Options {
         : pathStyle === true || pathStyle === 'true' || pathStyle === '1',
     pageSize: optInt(r, 'pageSize', 1000, 1, 1000),
     timeoutMs: optInt(r, 'timeoutMs', 30_000),
+    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000),
     maxSockets: optInt(r, 'maxSockets', 64),
   };
   if (endpoint !== undefined) options.endpoint = endpoint.replace(/\/+$/, '');
@@ -449,6 +576,7 @@ export const s3Backend: BackendInfo<S3Options> = {
     const make = async (): Promise<S3Like> => {
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
       // The SDK warns on stderr, once per process, that later releases will need Node 22;
       // trawl pins its SDK, and a CLI whose stderr is for the user should not carry that.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -468,15 +596,22 @@ export const s3Backend: BackendInfo<S3Options> = {
           : {}),
         // Retries, backoff and rate limits belong to the StorageService, which sees every storage.
         maxAttempts: 1,
+        // Every wait is bounded by trawl's own timers (#request, s3-http.ts): the SDK's
+        // request timeout would only print a warning, and nothing of the SDK's goes to stderr.
+        logger: quiet,
         requestHandler: {
-          requestTimeout: options.timeoutMs,
-          connectionTimeout: options.timeoutMs,
-          httpAgent: new HttpAgent(agentOptions),
-          httpsAgent: new HttpsAgent(agentOptions),
+          httpAgent: new ConnectTimeoutHttpAgent(agentOptions, options.connectTimeoutMs),
+          httpsAgent: new ConnectTimeoutHttpsAgent(agentOptions, options.connectTimeoutMs),
+          logger: quiet,
         },
       });
       return {
-        listObjectsV2: (input, opts) => sdk.send(new ListObjectsV2Command(input), opts),
+        listObjectsV2: (input, control) =>
+          sendListObjects(
+            sdk as unknown as SdkClient,
+            new ListObjectsV2Command(input) as unknown as SdkCommand,
+            control,
+          ),
         destroy: () => sdk.destroy(),
       };
     };

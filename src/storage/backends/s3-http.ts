@@ -1,0 +1,215 @@
+/**
+ * What trawl puts around the AWS SDK's HTTP for S3, so that no wait is left to the library:
+ * agents whose new connections must be established (TCP, and TLS where it applies) within a
+ * connect timeout, and a reader that takes each ListObjectsV2 answer off the wire itself —
+ * streamed into {@link ListingXmlReader}, bounded in bytes, reporting progress, stopped by
+ * the request's abort signal.
+ *
+ * Measured on @aws-sdk/client-s3 3.1175 / @smithy/node-http-handler 4.14: its
+ * `connectionTimeout` stops waiting at TCP connect, so a TLS endpoint that accepts and never
+ * answers hangs; its `requestTimeout` only prints a warning on stderr unless
+ * `throwOnRequestTimeout` is set, and stops at the response headers; and it collects every
+ * 2xx body whole (throw200ExceptionsMiddleware) before parsing it.
+ */
+import { Agent as HttpAgent, type AgentOptions, type ClientRequestArgs } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import { Socket } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { TLSSocket } from 'node:tls';
+import { ListingXmlError, ListingXmlReader, type ListPage } from './s3-xml.js';
+
+/**
+ * Largest ListObjectsV2 answer read. A real page of 1,000 keys is ~300 KB; keys of 1,024
+ * bytes written with `&amp;` throughout stay under 7 MB. Past this the answer is refused
+ * (PROTOCOL) instead of growing memory without bound.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Largest error answer read (S3's are a few hundred bytes). */
+export const MAX_ERROR_BYTES = 1024 * 1024;
+
+/** A connection that was not established in time; the backend maps it to TIMEOUT. */
+export class ConnectTimeoutError extends Error {
+  override name = 'ConnectTimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly connectTimeoutMs: number) {
+    super(`the connection was not established within ${connectTimeoutMs} ms`);
+  }
+}
+
+/** Destroys `socket` unless it connects (TCP, then TLS for a TLS socket) within `ms`. */
+function guardConnect(socket: Duplex | null | undefined, ms: number): void {
+  if (!(socket instanceof Socket)) return;
+  const event = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
+  const timer = setTimeout(() => socket.destroy(new ConnectTimeoutError(ms)), ms);
+  const done = () => {
+    clearTimeout(timer);
+    socket.off(event, done);
+    socket.off('close', done);
+  };
+  socket.once(event, done);
+  socket.once('close', done);
+}
+
+/** An HTTP agent whose new connections must be established within `connectTimeoutMs`. */
+export class ConnectTimeoutHttpAgent extends HttpAgent {
+  constructor(
+    options: AgentOptions,
+    readonly connectTimeoutMs: number,
+  ) {
+    super(options);
+  }
+
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    guardConnect(socket, this.connectTimeoutMs);
+    return socket;
+  }
+}
+
+/** The HTTPS agent, the same way: the TLS handshake is part of the connect. */
+export class ConnectTimeoutHttpsAgent extends HttpsAgent {
+  constructor(
+    options: HttpsAgentOptions,
+    readonly connectTimeoutMs: number,
+  ) {
+    super(options);
+  }
+
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    guardConnect(socket, this.connectTimeoutMs);
+    return socket;
+  }
+}
+
+/** How one request is watched: its abort signal, and a call whenever bytes arrive. */
+export interface RequestControl {
+  abortSignal: AbortSignal;
+  progress(): void;
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('request aborted'), { name: 'AbortError' });
+}
+
+/** Reads a response body chunk by chunk, at most `limit` bytes, until done or aborted. */
+async function readBody(
+  body: unknown,
+  control: RequestControl,
+  limit: number,
+  onChunk: (chunk: Buffer) => void,
+): Promise<void> {
+  const tooLarge = () => new ListingXmlError(`an answer larger than ${limit} bytes`);
+  if (body === undefined || body === null) return;
+  if (body instanceof Uint8Array || typeof body === 'string') {
+    const bytes = Buffer.from(body);
+    if (bytes.length > limit) throw tooLarge();
+    onChunk(bytes);
+    return;
+  }
+  if (!(body instanceof Readable)) throw new ListingXmlError('an answer body that cannot be read');
+  const signal = control.abortSignal;
+  if (signal.aborted) {
+    body.destroy();
+    throw abortError();
+  }
+  // Destroying the body destroys its socket: a stopped listing leaves no connection behind.
+  const onAbort = () => body.destroy(abortError());
+  signal.addEventListener('abort', onAbort, { once: true });
+  let bytes = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      bytes += buf.length;
+      if (bytes > limit) {
+        body.destroy();
+        throw tooLarge();
+      }
+      control.progress();
+      onChunk(buf);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+interface RawResponse {
+  statusCode?: number;
+  body?: unknown;
+}
+type Handler = (args: unknown) => Promise<{ response: unknown }>;
+
+/**
+ * A middleware that sits next to the HTTP handler: a 2xx answer is read here into a
+ * {@link ListPage} (handed to `onPage`) and the SDK is left an empty body; any other answer
+ * is read here too, bounded, and handed on as bytes for the SDK to parse into its error.
+ */
+export function answerReader(control: RequestControl, onPage: (page: ListPage) => void) {
+  return (next: Handler): Handler =>
+    async (args) => {
+      const result = await next(args);
+      const response = result.response as RawResponse;
+      control.progress();
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        const reader = new ListingXmlReader();
+        const decoder = new StringDecoder('utf8');
+        await readBody(response.body, control, MAX_ANSWER_BYTES, (chunk) =>
+          reader.write(decoder.write(chunk)),
+        );
+        reader.write(decoder.end());
+        const doc = reader.end();
+        if ('error' in doc) {
+          // What S3 itself does for an error inside a 200 (the SDK turns it into a 503).
+          throw Object.assign(new Error(doc.error.message ?? 'an error inside a 2xx answer'), {
+            name: doc.error.code ?? 'InternalError',
+            $metadata: { httpStatusCode: 503 },
+          });
+        }
+        onPage(doc.page);
+        response.body = new Uint8Array(0);
+      } else {
+        const chunks: Buffer[] = [];
+        await readBody(response.body, control, MAX_ERROR_BYTES, (chunk) => chunks.push(chunk));
+        response.body = new Uint8Array(Buffer.concat(chunks));
+      }
+      return result;
+    };
+}
+
+/** The part of the SDK's S3Client and ListObjectsV2Command these helpers use. */
+export interface SdkClient {
+  send(command: unknown, options: { abortSignal: AbortSignal }): Promise<unknown>;
+}
+export interface SdkCommand {
+  middlewareStack: {
+    addRelativeTo(
+      middleware: (next: Handler) => Handler,
+      options: { relation: 'after'; toMiddleware: string; name: string },
+    ): void;
+  };
+}
+
+/** Sends one ListObjectsV2 command with {@link answerReader} in place; the answer as read. */
+export async function sendListObjects(
+  sdk: SdkClient,
+  command: SdkCommand,
+  control: RequestControl,
+): Promise<ListPage> {
+  let page: ListPage | undefined;
+  command.middlewareStack.addRelativeTo(
+    answerReader(control, (p) => (page = p)),
+    // Inside the S3 middleware that would collect a 2xx body whole: this one reads it first.
+    { relation: 'after', toMiddleware: 'throw200ExceptionsMiddleware', name: 'trawlAnswerReader' },
+  );
+  await sdk.send(command, { abortSignal: control.abortSignal });
+  if (!page) throw new ListingXmlError('the answer was not read');
+  return page;
+}
