@@ -1,0 +1,261 @@
+/**
+ * One PROPFIND exchange, with every wait bounded by trawl's own timers and the caller's
+ * abort signal: establishing the connection (TCP and TLS) by `connectTimeoutMs`, the wait
+ * for the answer's head and every wait for the next piece of its body by `answerTimeoutMs`
+ * — time without progress, so a listing of millions of entries may take as long as it
+ * streams. The body is read only when the caller asks for the next piece: while the caller
+ * is busy (a page waiting for the database), the socket is not read and TCP holds the
+ * server back, so a fast server cannot fill memory.
+ */
+import {
+  request as httpRequest,
+  type Agent as HttpAgent,
+  type ClientRequest,
+  type IncomingMessage,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { ProtocolError, cancelledError, type StorageError } from '../../errors.js';
+import { mapWebdavError } from './errors.js';
+
+/** Only what the scan needs: an empty body makes many servers compute every property. */
+const PROPFIND_BODY =
+  '<?xml version="1.0" encoding="utf-8"?>\n' +
+  '<d:propfind xmlns:d="DAV:"><d:prop>' +
+  '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/>' +
+  '</d:prop></d:propfind>';
+
+/**
+ * An error answer's body is read to its end (up to this) so that the connection stays alive
+ * for the next request — a 429 storm must not become a reconnect storm; a longer one costs
+ * the connection.
+ */
+const ERROR_BODY_BYTES = 64 * 1024;
+
+export interface PropfindRequest {
+  /** The server: protocol, host and port are used. */
+  base: URL;
+  /** Encoded request path. */
+  path: string;
+  depth: '0' | '1';
+  agent: HttpAgent;
+  authorization: string | undefined;
+  connectTimeoutMs: number;
+  /** The longest wait for the answer's head, and then for each piece of its body. */
+  answerTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  /** Storage path the request is about, for errors. */
+  dir: string;
+  /** `PROPFIND http://host`, for messages. */
+  where: string;
+}
+
+/** A 207 answer whose body is read piece by piece. */
+export interface PropfindAnswer {
+  /** The next piece of the body; null once it ended complete. Throws a StorageError. */
+  read(): Promise<Buffer | null>;
+  /** Ends the exchange: a body not read to its end costs its connection. Never throws. */
+  close(): void;
+}
+
+/**
+ * Sends a PROPFIND and waits for a 207 answer's head; any other answer is read (briefly) and
+ * thrown as its StorageError. A kept-alive socket the server closed while idle fails at once
+ * on reuse: the request is sent once more on a fresh connection, the documented remedy.
+ */
+export async function propfind(request: PropfindRequest): Promise<PropfindAnswer> {
+  try {
+    return await new Exchange(request).start();
+  } catch (error) {
+    if ((error as { reusedSocket?: boolean }).reusedSocket) {
+      return new Exchange(request).start();
+    }
+    throw error;
+  }
+}
+
+class Exchange implements PropfindAnswer {
+  readonly #o: PropfindRequest;
+  #req: ClientRequest | undefined;
+  #res: IncomingMessage | undefined;
+  #body: AsyncIterator<Buffer> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Rejects once when the exchange fails (deadline, abort, socket error); never resolves. */
+  readonly #failed: Promise<never>;
+  #fail!: (error: StorageError) => void;
+  #failure: StorageError | undefined;
+  #ended = false;
+  #closed = false;
+  readonly #onAbort = () => this.#abandon(cancelledError(this.#o.dir));
+
+  constructor(request: PropfindRequest) {
+    this.#o = request;
+    this.#failed = new Promise<never>((_resolve, reject) => {
+      this.#fail = reject;
+    });
+    this.#failed.catch(() => undefined);
+  }
+
+  async start(): Promise<PropfindAnswer> {
+    const o = this.#o;
+    if (o.signal?.aborted) throw cancelledError(o.dir);
+    o.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    try {
+      const res = await this.#until(this.#send());
+      this.#res = res;
+      const status = res.statusCode ?? 0;
+      if (status !== 207) throw await this.#refusal(res, status);
+      this.#body = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      return this;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  async read(): Promise<Buffer | null> {
+    if (this.#ended) return null;
+    const body = this.#body!;
+    this.#arm(this.#o.answerTimeoutMs, 'no data');
+    let step: IteratorResult<Buffer>;
+    try {
+      step = await this.#until(body.next());
+    } catch (error) {
+      throw this.#failure ?? this.#mapped(error);
+    } finally {
+      this.#disarm();
+    }
+    if (!step.done) return step.value;
+    if (!this.#res!.complete) {
+      throw this.#mapped({
+        code: 'ECONNRESET',
+        message: 'connection closed before the answer was complete',
+      });
+    }
+    this.#ended = true;
+    this.close();
+    return null;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    this.#o.signal?.removeEventListener('abort', this.#onAbort);
+    // A body not read to its end leaves unread bytes on the connection: it cannot be reused.
+    if (!this.#ended) {
+      this.#res?.destroy();
+      this.#req?.destroy();
+    }
+  }
+
+  /** Sends the request; resolves with the answer's head. */
+  #send(): Promise<IncomingMessage> {
+    const o = this.#o;
+    const headers: Record<string, string | number> = {
+      Depth: o.depth,
+      'Content-Type': 'application/xml; charset=utf-8',
+      'Content-Length': Buffer.byteLength(PROPFIND_BODY),
+    };
+    if (o.authorization) headers.Authorization = o.authorization;
+    const tls = o.base.protocol === 'https:';
+    const req = (tls ? httpsRequest : httpRequest)({
+      protocol: o.base.protocol,
+      hostname: o.base.hostname,
+      port: o.base.port || undefined,
+      method: 'PROPFIND',
+      path: o.path,
+      headers,
+      agent: o.agent,
+    });
+    this.#req = req;
+    // Waiting for a free socket of the pool counts as waiting for the answer.
+    this.#arm(o.answerTimeoutMs, 'no answer');
+    req.on('socket', (socket: Socket) => {
+      if (req.reusedSocket || this.#closed) return;
+      this.#arm(o.connectTimeoutMs, 'no connection');
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
+        if (this.#req === req && !this.#closed && this.#res === undefined) {
+          this.#arm(o.answerTimeoutMs, 'no answer');
+        }
+      });
+    });
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let answered = false;
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const mapped = this.#mapped(error);
+        // Only a request that never got an answer on a reused socket may be sent again.
+        if (req.reusedSocket && !answered) Object.assign(mapped, { reusedSocket: true });
+        if (answered) this.#abandon(mapped);
+        else reject(mapped);
+      });
+      req.on('response', (res: IncomingMessage) => {
+        answered = true;
+        this.#disarm();
+        resolve(res);
+      });
+      req.end(PROPFIND_BODY);
+    });
+  }
+
+  /** The error for an answer other than 207, once its (short) body has been read. */
+  async #refusal(res: IncomingMessage, status: number): Promise<StorageError> {
+    const o = this.#o;
+    const error =
+      status >= 200 && status < 300
+        ? new ProtocolError(`${o.where} (${o.dir}): expected 207 Multi-Status, got ${status}`, {
+            path: o.dir,
+          })
+        : mapWebdavError({ status, retryAfter: res.headers['retry-after'] }, o.dir, o.where);
+    this.#body = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let bytes = 0;
+    try {
+      while (bytes <= ERROR_BODY_BYTES) {
+        const chunk = await this.read();
+        if (chunk === null) return error;
+        bytes += chunk.length;
+      }
+    } catch (caught) {
+      // An abort is the caller's news; a broken error body changes nothing about the answer.
+      if ((caught as StorageError).code === 'CANCELLED') throw caught;
+    }
+    return error;
+  }
+
+  /** `work`, or the exchange's failure if that comes first. */
+  #until<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.#failed]);
+  }
+
+  #arm(ms: number, what: string): void {
+    this.#disarm();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#abandon(
+        this.#mapped({ code: 'TIMEOUT', message: `${what} from the server within ${ms} ms` }),
+      );
+    }, ms);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Fails the exchange now: whatever it waits for ends with `error`, its socket is gone. */
+  #abandon(error: StorageError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#fail(error);
+    this.close();
+  }
+
+  #mapped(error: unknown): StorageError {
+    const e = error as NodeJS.ErrnoException;
+    return mapWebdavError(
+      { code: e.code ?? 'ECONNRESET', message: e.message ?? String(error) },
+      this.#o.dir,
+      this.#o.where,
+    );
+  }
+}
