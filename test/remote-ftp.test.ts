@@ -43,7 +43,9 @@ describe.skipIf(!requireServices('vsftpd') || !testUserAvailable())(
       );
       try {
         await client.connect();
-        await expect(listAll(client.list('/xonly'))).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+        await expect(listAll(client.list('/xonly'))).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+        });
         expect((await listAll(client.list('/'))).map((e) => e.name)).toEqual(['xonly']);
       } finally {
         await client.close();

@@ -4,38 +4,43 @@
  * StorageService's default per-storage concurrency) and gives each listing a connection of
  * its own: `CWD dir`, then MLSD when the server announces MLST in FEAT, `LIST -a` otherwise.
  * CWD takes the path literally, where a LIST argument would be globbed by servers such as
- * vsftpd.
+ * vsftpd. MLSD is also the way around a LIST cap that fails in silence (ProFTPD's
+ * `ListOptions maxfiles`).
+ *
+ * A listing streams: the data connection's bytes are parsed line by line as they arrive
+ * (ftp-transfer.ts) and handed on in pages; the final reply comes after the data and decides
+ * whether the listing was whole, so the last page waits for it. A line that cannot be read,
+ * or a reply saying the server cut the listing short (Pure-FTPd's `226 Output truncated to
+ * 10000 matches`), ends the listing with an error after the good pages: nothing in that
+ * directory is deleted.
+ *
+ * Time limits are trawl's own: `connectTimeoutMs` for connect, TLS and login, `timeoutMs` for
+ * each reply and for the silence between two chunks of a listing. basic-ftp runs without
+ * timeouts of its own.
  *
  * Precision: MLSD gives seconds (or better); LIST gives minutes for entries of the last six
  * months and days for older ones, read as UTC (vsftpd's default, `use_localtime=NO`).
  */
 import { Client, FTPError, type FTPResponse } from 'basic-ftp';
-import { StringWriter } from 'basic-ftp/dist/StringWriter.js';
-import { downloadTo } from 'basic-ftp/dist/transfer.js';
 import {
   AuthFailedError,
+  cancelledError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
   ProtocolError,
   StorageError,
   TimeoutError,
+  toStorageError,
   UnavailableError,
 } from '../errors.js';
-import { baseName, joinPath, parentOf } from '../paths.js';
+import { ListingPager } from '../pager.js';
+import { baseName, parentOf } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
-import { pagesOf } from '../pager.js';
-import { ListingParseError, parseMlsd, parseUnixList, type FtpListed } from './ftp-listing.js';
+import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
+import { bounded, ListingStream } from './ftp-transfer.js';
 import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
-import {
-  decodedPath,
-  scrub,
-  serverPath,
-  trimFolder,
-  urlHost,
-  urlParts,
-  withDeadline,
-} from './remote-common.js';
+import { decodedPath, scrub, serverPath, trimFolder, urlHost, urlParts } from './remote-common.js';
 
 export type FtpTls = 'none' | 'explicit' | 'implicit';
 
@@ -55,7 +60,12 @@ export interface FtpOptions {
   insecureTls: boolean;
   /** Control connections kept open, one listing each at a time. @default 5 */
   connections: number;
-  /** Per listing, in ms; also the idle limit of each socket. @default 30000 */
+  /** Opening one connection: TCP, TLS, greeting, login and settings, in ms. @default 10000 */
+  connectTimeoutMs: number;
+  /**
+   * The longest wait for one reply, and the longest silence of the data connection while a
+   * listing streams in (not the whole listing), in ms. @default 30000
+   */
   timeoutMs: number;
 }
 
@@ -72,19 +82,25 @@ const SOCKET_GONE = new Set([
   'ERR_SOCKET_CLOSED',
 ]);
 
+// basic-ftp's own failures, by message (it throws plain Errors).
+const GONE =
+  /^Server sent FIN packet|^Server closed connection|^Socket closed due to transmission error|^Client is closed because|^User closed client|Control socket is disconnected|socket hang up|not connected/i;
+const MISBEHAVED =
+  /^Can't parse|^None of the available transfer strategies|^Unexpected FTP response|^FTP control response exceeded|^PASV returned another host|^Invalid command|no data connection/i;
+
 /**
- * Maps what basic-ftp throws to a StorageError: the one place this backend does it. A 550
- * is ambiguous (vsftpd answers "Failed to change directory" for missing and forbidden
- * folders alike); {@link FtpClient} settles it by looking at the parent first.
+ * Maps what basic-ftp and the sockets under it throw to a StorageError: the one place this
+ * backend does it. A 550 is ambiguous (vsftpd answers "Failed to change directory" for
+ * missing and forbidden folders alike); {@link FtpClient} settles it by looking at the parent
+ * first. What is not a known failure of the protocol or the network is a bug: INTERNAL.
  */
 export function mapFtpError(error: unknown, where: string, path: string): StorageError {
   if (error instanceof StorageError) return error;
   const opts = { path, cause: error };
   const at = `${where}${path === '/' ? '' : ` (${path})`}`;
-  if (error instanceof ListingParseError) return new ProtocolError(`${at}: ${error.message}`, opts);
   const e = (error ?? {}) as { code?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
-  if (error instanceof FTPError || typeof e.code === 'number') {
+  if (error instanceof FTPError || (error instanceof Error && typeof e.code === 'number')) {
     const code = Number(e.code);
     if (code === 530 || code === 532)
       return new AuthFailedError(`${where} refused the login: ${message}`, opts);
@@ -94,42 +110,33 @@ export function mapFtpError(error: unknown, where: string, path: string): Storag
     if (code >= 400 && code < 500) return new UnavailableError(`${at}: ${message}`, opts);
     return new ProtocolError(`${at}: ${message}`, opts);
   }
-  if (typeof e.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(e.code)) {
+  if (!(error instanceof Error) || error.name === 'AbortError') return toStorageError(error, path);
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
     return new AuthFailedError(
-      `${where} presented a TLS certificate that does not verify (${e.code}): trust its CA, or set insecureTls=true`,
+      `${where} presented a TLS certificate that does not verify (${code}): trust its CA, or set insecureTls=true`,
       opts,
     );
   }
-  if (/^Timeout/i.test(message) || e.code === 'ETIMEDOUT')
+  if (/^Timeout\b/i.test(message) || /\bTimeout\b/.test(message) || code === 'ETIMEDOUT')
     return new TimeoutError(`${at}: ${message}`, opts);
-  if (
-    (typeof e.code === 'string' && SOCKET_GONE.has(e.code)) ||
-    /closed|FIN packet|socket hang up|not connected/i.test(message)
-  ) {
+  if (SOCKET_GONE.has(code) || GONE.test(message)) {
     return new UnavailableError(`${where} is unreachable: ${message}`, opts);
   }
-  return new ProtocolError(`${at}: ${message}`, opts);
-}
-
-/** basic-ftp's client plus the final reply of a listing, which it otherwise drops. */
-class ListingConnection extends Client {
-  async listRaw(command: string): Promise<{ text: string; reply: FTPResponse }> {
-    await this.prepareTransfer(this.ftp);
-    const writer = new StringWriter(this.options.maxListingBytes);
-    const reply = await downloadTo(writer, {
-      ftp: this.ftp,
-      tracker: this._progressTracker,
-      command,
-      remotePath: '',
-      type: 'list',
-    });
-    return { text: writer.getText(this.ftp.encoding), reply };
+  if (code.startsWith('ERR_SSL') || code === 'EPROTO' || code.startsWith('ERR_TLS')) {
+    return new ProtocolError(`${at}: TLS failed: ${message}`, opts);
   }
+  if (MISBEHAVED.test(message)) return new ProtocolError(`${at}: ${message}`, opts);
+  return toStorageError(error, path);
 }
 
 interface Conn {
-  ftp: ListingConnection;
-  mlsd: boolean;
+  ftp: Client;
+  format: ListFormat;
+  /** Left in an unknown state (a request timed out, a transfer was cut): never reused. */
+  broken: boolean;
+  /** The listing under way on it, so that close() can end it. */
+  stream?: ListingStream | undefined;
 }
 
 export class FtpClient implements StorageClient {
@@ -137,7 +144,7 @@ export class FtpClient implements StorageClient {
   readonly #where: string;
   readonly #idle: Conn[] = [];
   readonly #busy = new Set<Conn>();
-  readonly #waiters: Array<{ resolve(c: Conn | undefined): void }> = [];
+  readonly #waiters: Array<(c: Conn | undefined) => void> = [];
   #opening = 0;
   #closed = false;
 
@@ -150,94 +157,147 @@ export class FtpClient implements StorageClient {
   async connect(): Promise<void> {
     this.#closed = false;
     const conn = await this.#acquire('/');
-    let healthy = false;
     try {
       await this.#cwd(conn, '/');
-      healthy = true;
+    } catch (error) {
+      throw this.#map(error, '/');
     } finally {
-      await this.#release(conn, healthy);
+      this.#release(conn);
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const w of this.#waiters.splice(0)) w.resolve(undefined);
-    for (const c of [...this.#idle.splice(0), ...this.#busy]) c.ftp.close();
+    for (const w of this.#waiters.splice(0)) w(undefined);
+    for (const c of [...this.#idle.splice(0), ...this.#busy]) {
+      c.stream?.fail(new UnavailableError(`client for ${this.#where} is closed`));
+      c.ftp.close();
+    }
     this.#busy.clear();
   }
 
   async check(): Promise<void> {
     const conn = await this.#acquire('/');
-    let healthy = false;
     try {
-      await withDeadline(this.#cwd(conn, '/'), this.#o.timeoutMs, `check of ${this.#where}`, '/');
-      healthy = true;
+      await this.#cwd(conn, '/');
+    } catch (error) {
+      throw this.#map(error, '/');
     } finally {
-      await this.#release(conn, healthy);
+      this.#release(conn);
     }
   }
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
-    yield* pagesOf(await this.#listWhole(dir, options));
-  }
-
-  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
-    const conn = await this.#acquire(dir);
-    let healthy = false;
+    const signal = options?.signal;
+    const conn = await this.#acquire(dir, signal);
     try {
-      const listed = await withDeadline(
-        this.#listOn(conn, dir),
-        this.#o.timeoutMs,
-        `listing on ${this.#where}`,
-        dir,
-        options?.signal,
-      );
-      healthy = true;
-      return listed.map((l) => {
-        const entry: Entry = {
-          path: joinPath(dir, l.name),
-          name: l.name,
-          isDir: l.isDir,
-          size: l.size,
-          mtime: l.mtime,
-        };
-        if (l.skip) entry.skip = l.skip;
-        return entry;
-      });
+      yield* this.#listOn(conn, dir, signal);
     } catch (error) {
-      const mapped = this.#map(error, dir);
-      // An answer from the server leaves the connection usable; anything else may not.
-      healthy = mapped.code === 'NOT_FOUND' || mapped.code === 'PERMISSION_DENIED';
-      throw mapped;
+      throw this.#map(error, dir);
     } finally {
-      await this.#release(conn, healthy);
+      // A listing left early (the caller stopped, an abort) leaves its transfer running:
+      // `broken` is still set and the connection is closed, never handed to the next one.
+      this.#release(conn);
     }
   }
 
-  async #listOn(conn: Conn, dir: string): Promise<FtpListed[]> {
-    await this.#cwd(conn, dir);
-    const { text, reply } = await conn.ftp.listRaw(conn.mlsd ? 'MLSD' : 'LIST -a');
-    // vsftpd reports an unreadable folder as a successful, empty transfer.
-    if (/fail/i.test(reply.message)) {
-      throw new PermissionDeniedError(`${this.#where} could not read ${dir}: ${reply.message}`, {
-        path: dir,
-      });
+  async *#listOn(conn: Conn, dir: string, signal?: AbortSignal): AsyncGenerator<Entry[]> {
+    await this.#cwd(conn, dir, signal);
+    const what = `${conn.format} on ${this.#where}`;
+    const pager = new ListingPager(dir, { where: what, sizeOptional: conn.format === 'MLSD' });
+    const now = Date.now();
+    const stream = await this.#openListing(conn, dir, signal);
+    let reply: FTPResponse;
+    try {
+      for (let lines; (lines = await stream.lines()) !== undefined;) {
+        for (const line of lines) {
+          const r = parseLine(conn.format, line, now);
+          if (r === undefined) continue;
+          if (typeof r === 'string') pager.reject(r);
+          else {
+            const page = pager.add(r);
+            if (page) yield page;
+          }
+        }
+      }
+      reply = stream.reply;
+      conn.broken = false;
+    } finally {
+      stream.close();
+      conn.stream = undefined;
     }
-    return conn.mlsd ? parseMlsd(text) : parseUnixList(text, Date.now());
+    const problem = replyProblem(reply.code, reply.message);
+    const last = pager.take();
+    if (last.length > 0) yield last;
+    if (problem) throw this.#replyError(problem, dir, pager.rejected);
+    pager.finish();
+  }
+
+  /** Starts the listing command in the working directory; the connection is `broken` until it ends. */
+  async #openListing(conn: Conn, dir: string, signal?: AbortSignal): Promise<ListingStream> {
+    conn.broken = true;
+    const stream = await ListingStream.open(conn.ftp, conn.format === 'MLSD' ? 'MLSD' : 'LIST -a', {
+      idleMs: this.#o.timeoutMs,
+      signal,
+      what: `${conn.format} on ${this.#where}`,
+      path: dir,
+    });
+    conn.stream = stream;
+    return stream;
+  }
+
+  #replyError(problem: ReplyProblem, dir: string, invalid: number): StorageError {
+    const said = JSON.stringify(problem.text);
+    const opts = { path: dir, invalidEntries: invalid > 0 ? invalid : undefined };
+    const unread = invalid > 0 ? `; besides, ${invalid} entries could not be read` : '';
+    switch (problem.kind) {
+      case 'refused':
+        // vsftpd reports an unreadable folder as a successful, empty transfer.
+        return new PermissionDeniedError(
+          `${this.#where} could not read ${dir}: ${said}${unread}`,
+          opts,
+        );
+      case 'cut':
+        return new ProtocolError(
+          `${this.#where} cut the listing of ${dir} short (${said}): the entries it sent are kept, nothing in this directory was deleted${unread}`,
+          opts,
+        );
+      case 'failed':
+        return new ProtocolError(
+          `${this.#where} reported the listing of ${dir} as failed (${said}): nothing in this directory was deleted${unread}`,
+          opts,
+        );
+      case 'unexpected':
+        return new ProtocolError(
+          `${this.#where} ended the listing of ${dir} with ${said}, not 226 or 250: nothing in this directory was deleted${unread}`,
+          opts,
+        );
+    }
   }
 
   /** CWD into a storage path; a 550 is settled into NOT_FOUND or PERMISSION_DENIED. */
-  async #cwd(conn: Conn, dir: string): Promise<void> {
+  async #cwd(conn: Conn, dir: string, signal?: AbortSignal): Promise<void> {
     try {
-      await conn.ftp.cd(serverPath(this.#o.root, dir));
+      await this.#request(
+        conn,
+        () => conn.ftp.cd(serverPath(this.#o.root, dir)),
+        'CWD',
+        dir,
+        signal,
+      );
     } catch (error) {
       if (!(error instanceof FTPError) || error.code !== 550) throw this.#map(error, dir);
-      throw await this.#explain550(conn, dir, error);
+      throw await this.#explain550(conn, dir, error, signal);
     }
   }
 
   /** Looks for `dir` in its parent's listing: there as a folder means the server refuses it. */
-  async #explain550(conn: Conn, dir: string, error: FTPError): Promise<StorageError> {
+  async #explain550(
+    conn: Conn,
+    dir: string,
+    error: FTPError,
+    signal?: AbortSignal,
+  ): Promise<StorageError> {
     const reply = error.message;
     if (serverPath(this.#o.root, dir) === '/') {
       return new PermissionDeniedError(`${this.#where} refuses its top folder: ${reply}`, {
@@ -245,10 +305,16 @@ export class FtpClient implements StorageClient {
       });
     }
     const parent = parentOf(dir);
-    let siblings: FtpListed[];
+    const name = dir === '/' ? baseName(this.#o.root) : baseName(dir);
+    let found: { isDir: boolean } | undefined;
     try {
-      siblings =
-        dir === '/' ? await this.#listServerParent(conn) : await this.#listOn(conn, parent);
+      if (dir === '/') {
+        const up = parentOf(this.#o.root);
+        await this.#request(conn, () => conn.ftp.cd(up), 'CWD', dir, signal);
+      } else {
+        await this.#cwd(conn, parent, signal);
+      }
+      found = await this.#find(conn, name, parent, signal);
     } catch (e) {
       const parentError = this.#map(e, parent);
       if (parentError.code === 'NOT_FOUND') {
@@ -260,8 +326,6 @@ export class FtpClient implements StorageClient {
       // The connection failed while looking: that, not the 550, is the answer (retryable).
       return parentError;
     }
-    const name = dir === '/' ? baseName(this.#o.root) : baseName(dir);
-    const found = siblings.find((s) => s.name === name);
     if (found?.isDir) {
       return new PermissionDeniedError(`${this.#where} refuses ${dir}: ${reply}`, { path: dir });
     }
@@ -269,14 +333,55 @@ export class FtpClient implements StorageClient {
     return new NotFoundError(`${what} on ${this.#where}: ${dir}`, { path: dir });
   }
 
-  async #listServerParent(conn: Conn): Promise<FtpListed[]> {
-    await conn.ftp.cd(parentOf(this.#o.root));
-    const { text } = await conn.ftp.listRaw(conn.mlsd ? 'MLSD' : 'LIST -a');
-    return conn.mlsd ? parseMlsd(text) : parseUnixList(text, Date.now());
+  /** The entry `name` in the working directory's listing, reading no further than needed. */
+  async #find(
+    conn: Conn,
+    name: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<{ isDir: boolean } | undefined> {
+    const stream = await this.#openListing(conn, path, signal);
+    const now = Date.now();
+    try {
+      for (let lines; (lines = await stream.lines()) !== undefined;) {
+        for (const line of lines) {
+          const r = parseLine(conn.format, line, now);
+          // Found: the rest of the listing is dropped with the connection (still `broken`).
+          if (typeof r === 'object' && r.name === name) return { isDir: r.isDir };
+        }
+      }
+      const problem = replyProblem(stream.reply.code, stream.reply.message);
+      conn.broken = false;
+      if (problem) throw this.#replyError(problem, path, 0);
+      return undefined;
+    } finally {
+      stream.close();
+      conn.stream = undefined;
+    }
   }
 
-  async #acquire(path: string): Promise<Conn> {
+  /**
+   * One request and its reply within `timeoutMs`. A reply (even a refusal) leaves the
+   * connection in step; a timeout, an abort or a socket failure does not.
+   */
+  async #request<T>(
+    conn: Conn,
+    work: () => Promise<T>,
+    what: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    try {
+      return await bounded(work, this.#o.timeoutMs, `${what} on ${this.#where}`, path, signal);
+    } catch (error) {
+      if (!(error instanceof FTPError)) conn.broken = true;
+      throw error;
+    }
+  }
+
+  async #acquire(path: string, signal?: AbortSignal): Promise<Conn> {
     for (;;) {
+      if (signal?.aborted) throw cancelledError(path);
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });
       const idle = this.#idle.pop();
       if (idle) {
@@ -284,10 +389,8 @@ export class FtpClient implements StorageClient {
         this.#busy.add(idle);
         return idle;
       }
-      if (this.#busy.size + this.#opening < this.#o.connections) return this.#open(path);
-      const next = await new Promise<Conn | undefined>((resolve) =>
-        this.#waiters.push({ resolve }),
-      );
+      if (this.#busy.size + this.#opening < this.#o.connections) return this.#open(path, signal);
+      const next = await this.#waitForConnection(path, signal);
       if (next) {
         this.#busy.add(next);
         return next;
@@ -295,24 +398,51 @@ export class FtpClient implements StorageClient {
     }
   }
 
-  async #open(path: string): Promise<Conn> {
+  /** A connection handed over by a listing that ends, or undefined: try again. */
+  #waitForConnection(path: string, signal?: AbortSignal): Promise<Conn | undefined> {
+    return new Promise<Conn | undefined>((resolve, reject) => {
+      const waiter = (c: Conn | undefined) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(c);
+      };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(cancelledError(path));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async #open(path: string, signal?: AbortSignal): Promise<Conn> {
     this.#opening++;
     const o = this.#o;
-    const ftp = new ListingConnection(o.timeoutMs);
+    // No timeouts inside basic-ftp: every wait is bounded here (connect) or in #request and
+    // ListingStream (replies, data).
+    const ftp = new Client(0);
     try {
-      await ftp.access({
-        host: o.host,
-        port: o.port,
-        user: o.user ?? 'anonymous',
-        password:
-          o.password ?? (o.user === undefined || o.user === 'anonymous' ? 'anonymous@' : ''),
-        secure: o.tls === 'explicit' ? true : o.tls === 'implicit' ? 'implicit' : false,
-        secureOptions: { rejectUnauthorized: !o.insecureTls, servername: o.host },
-      });
+      await bounded(
+        () =>
+          ftp.access({
+            host: o.host,
+            port: o.port,
+            user: o.user ?? 'anonymous',
+            password:
+              o.password ?? (o.user === undefined || o.user === 'anonymous' ? 'anonymous@' : ''),
+            secure: o.tls === 'explicit' ? true : o.tls === 'implicit' ? 'implicit' : false,
+            secureOptions: { rejectUnauthorized: !o.insecureTls, servername: o.host },
+          }),
+        o.connectTimeoutMs,
+        `connecting to ${this.#where}`,
+        path,
+        signal,
+      );
       // Commands follow replies one by one, but a close or abort may overlap: no Nagle delays.
       ftp.ftp.socket.setNoDelay(true);
       // basic-ftp puts MLSD first exactly when FEAT lists MLST.
-      const conn: Conn = { ftp, mlsd: ftp.availableListCommands[0] === 'MLSD' };
+      const format: ListFormat = ftp.availableListCommands[0] === 'MLSD' ? 'MLSD' : 'LIST';
+      const conn: Conn = { ftp, format, broken: false };
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });
       this.#busy.add(conn);
       return conn;
@@ -324,16 +454,17 @@ export class FtpClient implements StorageClient {
     }
   }
 
-  async #release(conn: Conn, healthy: boolean): Promise<void> {
+  #release(conn: Conn): void {
     this.#busy.delete(conn);
-    if (!healthy || this.#closed || conn.ftp.closed) {
+    if (conn.broken || this.#closed || conn.ftp.closed) {
+      conn.stream?.close();
       conn.ftp.close();
       // A waiter may now open a connection of its own.
-      this.#waiters.shift()?.resolve(undefined);
+      this.#waiters.shift()?.(undefined);
       return;
     }
     const waiter = this.#waiters.shift();
-    if (waiter) waiter.resolve(conn);
+    if (waiter) waiter(conn);
     else this.#idle.push(conn);
   }
 
@@ -342,8 +473,10 @@ export class FtpClient implements StorageClient {
     const clean = scrub(mapped.message, [this.#o.password]);
     if (clean === mapped.message) return mapped;
     return new StorageError(mapped.code, clean, {
-      path,
+      path: mapped.path ?? path,
       retryable: mapped.retryable,
+      retryAfterMs: mapped.retryAfterMs,
+      invalidEntries: mapped.invalidEntries,
       cause: mapped.cause,
     });
   }
@@ -392,6 +525,7 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
       tls,
       insecureTls: optBool(raw, 'insecureTls', false),
       connections: optInt(raw, 'connections', 5, 1, 64),
+      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 3_600_000),
       timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
     };
   },
