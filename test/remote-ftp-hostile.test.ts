@@ -316,6 +316,18 @@ describe('ftp waits end on time and on abort', () => {
     await expect(listing).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(3_000);
   });
+
+  it('abandons a connect under way when the client is closed', async () => {
+    const silent = await startSilentServer();
+    cleanups.push(() => silent.close());
+    const c = client({ port: silent.port }, { connectTimeoutMs: 60_000 });
+    const started = Date.now();
+    const listing = listAll(c.list('/'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await c.close();
+    await expect(listing).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 });
 
 describe('ftp 550 on CWD', () => {

@@ -21,6 +21,7 @@
  * Precision: MLSD gives seconds (or better); LIST gives minutes for entries of the last six
  * months and days for older ones, read as UTC (vsftpd's default, `use_localtime=NO`).
  */
+import type { Socket } from 'node:net';
 import { Client, FTPError, type FTPResponse } from 'basic-ftp';
 import {
   AuthFailedError,
@@ -132,6 +133,8 @@ export function mapFtpError(error: unknown, where: string, path: string): Storag
 
 interface Conn {
   ftp: Client;
+  /** Closes the connection and every socket it opened, one still connecting included. */
+  destroy(): void;
   format: ListFormat;
   /** Left in an unknown state (a request timed out, a transfer was cut): never reused. */
   broken: boolean;
@@ -145,7 +148,8 @@ export class FtpClient implements StorageClient {
   readonly #idle: Conn[] = [];
   readonly #busy = new Set<Conn>();
   readonly #waiters: Array<(c: Conn | undefined) => void> = [];
-  #opening = 0;
+  /** Connections being opened, by the function that abandons each. */
+  readonly #opening = new Set<() => void>();
   #closed = false;
 
   constructor(options: FtpOptions) {
@@ -169,9 +173,10 @@ export class FtpClient implements StorageClient {
   async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w(undefined);
+    for (const abandon of this.#opening) abandon();
     for (const c of [...this.#idle.splice(0), ...this.#busy]) {
       c.stream?.fail(new UnavailableError(`client for ${this.#where} is closed`));
-      c.ftp.close();
+      c.destroy();
     }
     this.#busy.clear();
   }
@@ -389,7 +394,9 @@ export class FtpClient implements StorageClient {
         this.#busy.add(idle);
         return idle;
       }
-      if (this.#busy.size + this.#opening < this.#o.connections) return this.#open(path, signal);
+      if (this.#busy.size + this.#opening.size < this.#o.connections) {
+        return this.#open(path, signal);
+      }
       const next = await this.#waitForConnection(path, signal);
       if (next) {
         this.#busy.add(next);
@@ -416,11 +423,12 @@ export class FtpClient implements StorageClient {
   }
 
   async #open(path: string, signal?: AbortSignal): Promise<Conn> {
-    this.#opening++;
     const o = this.#o;
     // No timeouts inside basic-ftp: every wait is bounded here (connect) or in #request and
     // ListingStream (replies, data).
     const ftp = new Client(0);
+    const destroy = destroyer(ftp);
+    this.#opening.add(destroy);
     try {
       await bounded(
         () =>
@@ -442,15 +450,15 @@ export class FtpClient implements StorageClient {
       ftp.ftp.socket.setNoDelay(true);
       // basic-ftp puts MLSD first exactly when FEAT lists MLST.
       const format: ListFormat = ftp.availableListCommands[0] === 'MLSD' ? 'MLSD' : 'LIST';
-      const conn: Conn = { ftp, format, broken: false };
+      const conn: Conn = { ftp, destroy, format, broken: false };
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });
       this.#busy.add(conn);
       return conn;
     } catch (error) {
-      ftp.close();
+      destroy();
       throw this.#map(error, path);
     } finally {
-      this.#opening--;
+      this.#opening.delete(destroy);
     }
   }
 
@@ -458,7 +466,7 @@ export class FtpClient implements StorageClient {
     this.#busy.delete(conn);
     if (conn.broken || this.#closed || conn.ftp.closed) {
       conn.stream?.close();
-      conn.ftp.close();
+      conn.destroy();
       // A waiter may now open a connection of its own.
       this.#waiters.shift()?.(undefined);
       return;
@@ -480,6 +488,30 @@ export class FtpClient implements StorageClient {
       cause: mapped.cause,
     });
   }
+}
+
+/**
+ * Closes `ftp` and destroys every socket it opened. basic-ftp hands a data connection to its
+ * context only once it is connected, so closing the context alone would leave one still
+ * connecting (to a passive port that never answers) behind, and attach it later.
+ */
+function destroyer(ftp: Client): () => void {
+  const sockets = new Set<Socket>();
+  const context = ftp.ftp;
+  const newSocket = context._newSocket.bind(context);
+  let destroyed = false;
+  context._newSocket = () => {
+    const socket = newSocket();
+    if (destroyed) socket.destroy();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    return socket;
+  };
+  return () => {
+    destroyed = true;
+    ftp.close();
+    for (const socket of sockets) socket.destroy();
+  };
 }
 
 function parseTls(raw: Record<string, unknown>, scheme: string | undefined): FtpTls {
