@@ -30,7 +30,8 @@ function prober(make: (port: number) => StorageClient) {
         client = make(port);
         await client.connect();
       }
-      await client.list(PROBE_DIR);
+      // list() yields pages: the listing happens only as they are read.
+      for await (const page of client.list(PROBE_DIR)) void page;
     },
     close: async () => client?.close(),
   };

@@ -64,7 +64,7 @@ describe('sftp backend options', () => {
     expect(mapSftpError({ code: 'ECONNREFUSED' }, 'sftp://h:22', '/').retryable).toBe(true);
   });
 
-  it('maps a server that accepts and never answers to TIMEOUT (retryable)', async () => {
+  it('maps a server that accepts and never answers to TIMEOUT (retryable) after connectTimeoutMs', async () => {
     const silent = await startSilentServer();
     const client = sftpBackend.create(
       sftpBackend.parseOptions({
@@ -73,7 +73,7 @@ describe('sftp backend options', () => {
         user: 'u',
         password: 'p',
         insecureHostKey: true,
-        timeoutMs: 300,
+        connectTimeoutMs: 300,
       }),
       { env: {} },
     );

@@ -121,7 +121,7 @@ describe('smb backend options', () => {
     expect(code({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toBe('UNAVAILABLE');
   });
 
-  it('maps a server that accepts and never answers to TIMEOUT (retryable)', async () => {
+  it('maps a server that accepts and never answers to TIMEOUT (retryable) after connectTimeoutMs', async () => {
     const silent = await startSilentServer();
     const client = smbBackend.create(
       smbBackend.parseOptions({
@@ -130,7 +130,7 @@ describe('smb backend options', () => {
         share: 's',
         user: 'u',
         password: 'p',
-        timeoutMs: 300,
+        connectTimeoutMs: 300,
       }),
       { env: {} },
     );

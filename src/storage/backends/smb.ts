@@ -6,12 +6,22 @@
  * TCP connection: SMB2 tags each request with a message id, so listings run concurrently.
  *
  * A listing opens the folder, repeats QUERY_DIRECTORY until the server answers
- * STATUS_NO_MORE_FILES (anything else fails the listing) and closes the handle.
+ * STATUS_NO_MORE_FILES (anything else fails the listing) and closes the handle. It streams:
+ * each answer (at most 64 KiB, a few hundred entries) is parsed here, bounds-checked, and
+ * handed through a {@link ListingPager}; pages are yielded as they fill and the next
+ * QUERY_DIRECTORY is sent only when the consumer asks for more. A server that answers
+ * without progress (empty answers, an answer it already gave) is caught by
+ * {@link ListingProgress} instead of a cap on entries.
+ *
+ * Every wait is bounded by trawl's own timers: `connectTimeoutMs` for the TCP connect,
+ * negotiate, NTLM login and tree connect, `timeoutMs` for each request (for a listing: no
+ * answer for that long), and an abort signal ends any wait at once.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import {
   AuthFailedError,
+  cancelledError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -20,10 +30,10 @@ import {
   TimeoutError,
   UnavailableError,
 } from '../errors.js';
-import { joinPath } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
-import { pagesOf } from '../pager.js';
+import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
 import { asRaw, optInt, optString, reqString } from '../options.js';
+import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
   scrub,
@@ -50,8 +60,13 @@ export interface SmbOptions {
    * domain the server names in its challenge, so this cannot select another one.
    */
   domain: string | undefined;
-  /** Per request and for the handshake, in ms. @default 30000 */
+  /**
+   * Per request, in ms; for a listing, the longest wait for the next QUERY_DIRECTORY answer
+   * (not the whole listing). @default 30000
+   */
   timeoutMs: number;
+  /** For the TCP connect, negotiate, login and tree connect, in ms. @default 10000 */
+  connectTimeoutMs: number;
 }
 
 /** The part of the library this backend uses: the client object doubles as the connection. */
@@ -62,7 +77,6 @@ interface SmbMessage {
 }
 interface SmbMessageModule {
   generate(connection: SmbConnection, params: Record<string, unknown>): SmbMessage;
-  parseResponse(response: SmbMessage): unknown;
 }
 interface SmbConnection {
   socket: Socket;
@@ -72,12 +86,6 @@ interface SmbConnection {
   disconnect(): void;
 }
 type SmbConnectionCtor = new (options: Record<string, unknown>) => SmbConnection;
-interface RawFile {
-  Filename: string;
-  FileAttributes: number;
-  EndofFile: Buffer;
-  LastWriteTime: Buffer;
-}
 
 interface SmbLib {
   SMB2: SmbConnectionCtor;
@@ -109,8 +117,12 @@ const STATUS_NO_MORE_FILES = 0x80000006;
 const ATTR_DIRECTORY = 0x10;
 const ATTR_REPARSE_POINT = 0x400;
 const FILETIME_UNIX_EPOCH = 116444736000000000n;
-/** A server that keeps paging past this is broken or hostile. */
-const MAX_ENTRIES = 10_000_000;
+/**
+ * The longest SMB2 message accepted. Answers to this client's requests are at most 64 KiB
+ * (the QUERY_DIRECTORY output buffer it asks for) plus headers; a server announcing more
+ * is refused instead of buffered (the length field allows 16 MiB).
+ */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** NTSTATUS by name → contract code: the one table this backend maps with. */
 const NTSTATUS: Record<
@@ -212,8 +224,66 @@ function socketCode(cause: unknown): string {
   return typeof code === 'string' ? ` (${code})` : '';
 }
 
-function fileTimeMs(buf: Buffer): number {
-  return Number((buf.readBigUInt64LE(0) - FILETIME_UNIX_EPOCH) / 10_000n);
+/** A FILETIME (100 ns ticks since 1601) as epoch ms; undefined for 0 ("no time") or past year 9999. */
+function fileTimeMs(ticks: bigint): number | undefined {
+  if (ticks === 0n) return undefined;
+  const since = ticks - FILETIME_UNIX_EPOCH;
+  // Floored in bigint: as a double, today's tick counts are past 2^53 and would round.
+  const ms = since >= 0n ? since / 10_000n : -((-since + 9_999n) / 10_000n);
+  return checkMtime(Number(ms));
+}
+
+/** Fixed part of a FILE_ID_BOTH_DIR_INFORMATION entry (MS-FSCC 2.4.17), before its name. */
+const DIR_INFO_BYTES = 104;
+
+/**
+ * The entries of one QUERY_DIRECTORY answer (FileIdBothDirectoryInformation), each checked
+ * against the answer's bounds: the layout is the server's word, not a fact. `.` and `..`
+ * are left out. An entry whose name does not fit is rejected, and a chain that leaves the
+ * answer ends it (the rest of the answer cannot be found).
+ */
+function* dirEntries(buf: Buffer, reject: (what: string) => void): Generator<RawEntry> {
+  let at = 0;
+  for (;;) {
+    if (at + DIR_INFO_BYTES > buf.length) {
+      reject(`an entry past the end of a ${buf.length}-byte answer`);
+      return;
+    }
+    const next = buf.readUInt32LE(at);
+    const end = next === 0 ? buf.length : at + next;
+    if (next !== 0 && (next < DIR_INFO_BYTES || end > buf.length)) {
+      reject(`an entry chain that leaves the ${buf.length}-byte answer`);
+      return;
+    }
+    const nameBytes = buf.readUInt32LE(at + 60);
+    if (nameBytes % 2 !== 0 || at + DIR_INFO_BYTES + nameBytes > end) {
+      reject(`an entry whose name (${nameBytes} bytes) does not fit it`);
+    } else {
+      const name = buf.toString('utf16le', at + DIR_INFO_BYTES, at + DIR_INFO_BYTES + nameBytes);
+      if (name !== '.' && name !== '..') {
+        const attributes = buf.readUInt32LE(at + 56);
+        const isDir = (attributes & ATTR_DIRECTORY) !== 0;
+        const size = buf.readBigUInt64LE(at + 40);
+        const time = buf.readBigUInt64LE(at + 24);
+        if (name.includes('\\')) {
+          // SMB's own separator: a path built from it would name another file.
+          reject(`a name with "\\" (${JSON.stringify(name.slice(0, 80))})`);
+        } else {
+          yield {
+            name,
+            isDir,
+            size: checkByteCount(size),
+            sizeText: String(size),
+            mtime: fileTimeMs(time),
+            mtimeText: `FILETIME ${time}`,
+            skip: attributes & ATTR_REPARSE_POINT ? 'symlink' : undefined,
+          };
+        }
+      }
+    }
+    if (next === 0) return;
+    at = end;
+  }
 }
 
 export class SmbClient implements StorageClient {
@@ -248,16 +318,32 @@ export class SmbClient implements StorageClient {
     smb.socket.setNoDelay(true);
     const lost = (cause: unknown) => this.#dropped(smb, cause);
     // The library parses answers inside the socket's data handler, where a malformed one
-    // would throw out of the event loop and end the process: contain it to this connection.
+    // would throw out of the event loop and end the process, and it buffers by concatenating
+    // every chunk onto what it holds (quadratic in a large answer, up to the 16 MiB the
+    // length field allows). So this file cuts the stream into whole messages, refuses an
+    // oversized one, and hands the library one message at a time, containing its throws.
     for (const parse of smb.socket.listeners('data') as Array<(chunk: Buffer) => void>) {
       smb.socket.off('data', parse);
-      smb.socket.on('data', (chunk: Buffer) => {
-        try {
-          parse(chunk);
-        } catch (error) {
-          lost(new ProtocolError(`malformed SMB2 answer from ${this.#where}`, { cause: error }));
-        }
-      });
+      smb.socket.on(
+        'data',
+        messageFramer(
+          (message) => {
+            try {
+              parse(message);
+            } catch (error) {
+              lost(
+                new ProtocolError(`malformed SMB2 answer from ${this.#where}`, { cause: error }),
+              );
+            }
+          },
+          (bytes) =>
+            lost(
+              new ProtocolError(
+                `${this.#where} announced an SMB2 message of ${bytes} bytes (at most ${MAX_MESSAGE_BYTES} expected)`,
+              ),
+            ),
+        ),
+      );
     }
     // The library opens its socket half-open: a server's FIN alone would never close it.
     smb.socket.on('end', () => lost(new Error('the server closed the connection')));
@@ -266,13 +352,11 @@ export class SmbClient implements StorageClient {
     this.#smb = smb;
     try {
       // The library connects on first use; opening the share's top folder proves the login.
-      await withDeadline(
-        this.#tracked(smb.exists('')),
-        o.timeoutMs,
-        `connecting to ${this.#where}`,
-        '/',
-      );
-      await this.check();
+      const establish = async () => {
+        await this.#tracked(smb.exists(''));
+        await this.check();
+      };
+      await withDeadline(establish(), o.connectTimeoutMs, `connecting to ${this.#where}`, '/');
     } catch (error) {
       await this.close();
       throw this.#map(error, '/');
@@ -297,82 +381,88 @@ export class SmbClient implements StorageClient {
   }
 
   async check(): Promise<void> {
-    const attrs = await this.#withHandle('/', undefined, async (_id, attributes) => attributes);
-    if ((attrs & ATTR_DIRECTORY) === 0) {
+    const { fileId, attributes } = await this.#open('/', undefined);
+    this.#closeHandle(fileId, '/');
+    if ((attributes & ATTR_DIRECTORY) === 0) {
       throw new NotFoundError(`not a folder on ${this.#where}: ${this.#o.root}`, { path: '/' });
     }
   }
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
-    yield* pagesOf(await this.#listWhole(dir, options));
-  }
-
-  async #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
-    return this.#withHandle(dir, options?.signal, async (fileId, attributes) => {
+    const signal = options?.signal;
+    const { fileId, attributes } = await this.#open(dir, signal);
+    const pager = new ListingPager(dir, { where: this.#where });
+    const progress = new ListingProgress(`QUERY_DIRECTORY on ${this.#where}`, dir);
+    let yielded = false;
+    try {
       if ((attributes & ATTR_DIRECTORY) === 0) {
         throw new NotFoundError(`not a folder on ${this.#where}: ${dir}`, { path: dir });
       }
-      const entries: Entry[] = [];
       for (;;) {
-        let files: RawFile[];
+        let answer: SmbMessage;
         try {
-          const answer = await this.#request(
-            'query_directory',
-            { FileId: fileId },
-            dir,
-            options?.signal,
-          );
-          files = smbLib().MESSAGES.query_directory.parseResponse(answer) as RawFile[];
+          answer = await this.#request('query_directory', { FileId: fileId }, dir, signal);
         } catch (error) {
-          if (error instanceof NtStatus && error.status === STATUS_NO_MORE_FILES) return entries;
+          if (error instanceof NtStatus && error.status === STATUS_NO_MORE_FILES) break;
           throw error;
         }
-        for (const f of files) {
-          if (f.Filename === '.' || f.Filename === '..') continue;
-          const isDir = (f.FileAttributes & ATTR_DIRECTORY) !== 0;
-          const entry: Entry = {
-            path: joinPath(dir, f.Filename),
-            name: f.Filename,
-            isDir,
-            size: isDir ? 0 : Number(f.EndofFile.readBigUInt64LE(0)),
-            mtime: fileTimeMs(f.LastWriteTime),
-          };
-          if (f.FileAttributes & ATTR_REPARSE_POINT) entry.skip = 'symlink';
-          entries.push(entry);
+        const buffer = answer.getResponse().Buffer ?? Buffer.alloc(0);
+        let count = 0;
+        const pages: Entry[][] = [];
+        if (buffer.length > 0) {
+          for (const raw of dirEntries(buffer, (what) => pager.reject(what))) {
+            count++;
+            const page = pager.add(raw);
+            if (page) pages.push(page);
+          }
         }
-        if (entries.length > MAX_ENTRIES) {
-          throw new ProtocolError(
-            `${this.#where} kept paging past ${MAX_ENTRIES} entries in ${dir}`,
-            {
-              path: dir,
-            },
-          );
+        progress.answer(buffer, buffer.length === 0 ? 0 : Math.max(count, 1));
+        for (const page of pages) {
+          yielded = true;
+          yield page;
         }
       }
-    });
+    } catch (error) {
+      const mapped = this.#map(error, dir);
+      // Pages went out already: the entries read since are as true, so they follow first.
+      const rest = yielded && mapped.code !== 'CANCELLED' ? pager.take() : [];
+      if (rest.length > 0) yield rest;
+      throw mapped;
+    } finally {
+      // Not awaited: the answer is complete before the close, which would add a round trip
+      // to every listing. A listing stopped early (break, abort, error) closes it the same way.
+      this.#closeHandle(fileId, dir);
+    }
+    const last = pager.take();
+    if (last.length > 0) yield last;
+    pager.finish();
   }
 
-  /** Opens `path`, runs `use` with the handle and the folder's attributes, always closes it. */
-  async #withHandle<T>(
+  /** Opens `path` (a folder, for reading its listing): its handle and attributes. */
+  async #open(
     path: string,
     signal: AbortSignal | undefined,
-    use: (fileId: Buffer, attributes: number) => Promise<T>,
-  ): Promise<T> {
+  ): Promise<{ fileId: Buffer; attributes: number }> {
     try {
       const opened = (
         await this.#request('open', { path: this.#smbPath(path) }, path, signal)
       ).getResponse();
-      const fileId = opened.FileId!;
-      try {
-        return await use(fileId, opened.FileAttributes!.readUInt32LE(0));
-      } finally {
-        // Not awaited: the answer is complete before the close, which would add a round
-        // trip to every listing. A failed close leaks one handle until the session ends.
-        void this.#request('close', { FileId: fileId }, path).catch(() => undefined);
+      const fileId = opened.FileId;
+      const attributes = opened.FileAttributes;
+      if (fileId?.length !== 16 || attributes?.length !== 4) {
+        throw new ProtocolError(`${this.#where} answered CREATE of ${path} without a handle`, {
+          path,
+        });
       }
+      return { fileId, attributes: attributes.readUInt32LE(0) };
     } catch (error) {
       throw this.#map(error, path);
     }
+  }
+
+  /** Closes a handle without waiting. A failed close leaks one handle until the session ends. */
+  #closeHandle(fileId: Buffer, path: string): void {
+    void this.#request('close', { FileId: fileId }, path).catch(() => undefined);
   }
 
   #smbPath(path: string): string {
@@ -399,6 +489,7 @@ export class SmbClient implements StorageClient {
     const id = Buffer.alloc(4);
     id.writeUInt32LE(Number(message.getHeaders().MessageId));
     const key = id.toString('hex');
+    if (signal?.aborted) return Promise.reject(cancelledError(path));
     const answered = new Promise<SmbMessage>((resolve, reject) => {
       const onAnswer = (answer: SmbMessage) => {
         const status = answer.getHeaders().Status.readUInt32LE(0);
@@ -425,7 +516,20 @@ export class SmbClient implements StorageClient {
       `${name} on ${this.#where}`,
       path,
       signal,
-    );
+    ).catch((error: unknown) => {
+      // Given up on (timeout, abort, lost connection): its late answer, interim ones
+      // included, is dropped instead of being kept by the library for ever.
+      if (!(error instanceof NtStatus)) {
+        const drop = (late: SmbMessage) => {
+          if (late.getHeaders().Status.readUInt32LE(0) === STATUS_PENDING) {
+            queueMicrotask(() => (smb.responsesCB[key] = drop));
+          }
+        };
+        delete smb.responses[key];
+        smb.responsesCB[key] = drop;
+      }
+      throw error;
+    });
   }
 
   /** `work`, failed early when the connection drops (the library would never settle it). */
@@ -460,6 +564,41 @@ export class SmbClient implements StorageClient {
   }
 }
 
+/**
+ * Cuts a TCP stream into whole NetBIOS-framed SMB2 messages (4-byte header: a zero byte and
+ * a 24-bit length), each handed to `message` once complete. Chunks are kept in a list and
+ * joined once per message, so a message costs its own size, not a copy per chunk.
+ */
+export function messageFramer(
+  message: (frame: Buffer) => void,
+  tooLong: (bytes: number) => void,
+): (chunk: Buffer) => void {
+  let chunks: Buffer[] = [];
+  let held = 0;
+  let refused = false;
+  return (chunk) => {
+    if (refused) return;
+    chunks.push(chunk);
+    held += chunk.length;
+    while (held >= 4) {
+      const head = chunks[0]!.length >= 4 ? chunks[0]! : Buffer.concat(chunks, held);
+      const bytes = head.readUInt32BE(0) & 0xffffff;
+      if (bytes > MAX_MESSAGE_BYTES) {
+        refused = true;
+        chunks = [];
+        tooLong(bytes);
+        return;
+      }
+      if (held < 4 + bytes) return;
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, held);
+      const rest = all.subarray(4 + bytes);
+      chunks = rest.length > 0 ? [rest] : [];
+      held = rest.length;
+      message(all.subarray(0, 4 + bytes));
+    }
+  };
+}
+
 export const smbBackend: BackendInfo<SmbOptions> = {
   schemes: ['smb'],
   fromUrl(url) {
@@ -492,6 +631,7 @@ export const smbBackend: BackendInfo<SmbOptions> = {
       password: optString(raw, 'password'),
       domain: optString(raw, 'domain'),
       timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
     };
   },
   create(options, deps: BackendDeps) {
