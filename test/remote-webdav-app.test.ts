@@ -9,6 +9,7 @@ import { requireServices } from './servers/util.js';
 import { runCli } from './support/cli-capture.js';
 import { indexLines, tempDir } from './support/harness.js';
 import { startRateLimitProxy } from './tools/rate-limit-proxy.js';
+import { defaultHugeEntry, startHugeListingServer } from './tools/webdav-huge.js';
 
 const available = requireServices(apacheBinary() ?? 'apache2');
 
@@ -211,4 +212,63 @@ describe.skipIf(!available)('webdav scan through a server that rate-limits (429)
       dir.cleanup();
     }
   }, 120_000);
+});
+
+describe('webdav scans of a directory whose answer is cut short or holds bad entries', () => {
+  const fileResponse = (href: string, length: string) =>
+    `<D:response><D:href>${href}</D:href><D:propstat><D:prop><D:resourcetype/>` +
+    `<D:getcontentlength>${length}</D:getcontentlength><D:getlastmodified>Tue, 14 Nov 2023 22:13:20 GMT</D:getlastmodified>` +
+    `</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>`;
+  const hostile = {
+    'an empty href (chezdav)':
+      '<D:response><D:href/><D:propstat><D:prop><D:resourcetype/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>',
+    'a size of 1e+23': fileResponse('/dav/big/exp.dat', '1e+23'),
+    'an href on another host': fileResponse('http://evil.example.com/elsewhere/', '1'),
+    '507 Insufficient Storage (the server cut its answer)':
+      '<D:response><D:href>/dav/big/</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status></D:response>',
+  };
+
+  it.each(Object.entries(hostile))(
+    'applies the good entries, deletes nothing there, ends partial, and heals: %s',
+    async (what, bad) => {
+      const dir = tempDir('trawl-webdav-partial-');
+      const server = await startHugeListingServer({ entries: 300 });
+      const app = await App.open({ database: join(dir.path, 'i.db'), tenant: 'default', env: {} });
+      try {
+        const storage = await app.ensureStorage(parseStorageSpec(server.storageUrl));
+        const first = await app.scan(storage);
+        expect(first).toMatchObject({ status: 'succeeded', dirs: 1, files: 300, created: 300 });
+
+        // On the server: f5 vanished, f6 changed, f300 is new — and the answer is bad.
+        server.options = {
+          entries: 301,
+          entry: (i) => (i === 5 ? undefined : { ...defaultHugeEntry(i), size: i === 6 ? 999 : i }),
+          after: (i) => (i === 150 ? bad : undefined),
+        };
+        const partial = await app.scan(storage);
+        expect(partial).toMatchObject({
+          status: 'partial',
+          created: 1,
+          updated: 1,
+          deleted: 0,
+          invalidEntries: what.startsWith('507') ? 0 : 1,
+          errorSample: [expect.objectContaining({ path: '/big', code: 'PROTOCOL' })],
+        });
+        const index = await indexLines(app, storage);
+        expect(index).toContain('/big/f5.dat:5'); // not deleted on the strength of a bad listing
+        expect(index).toContain('/big/f6.dat:999');
+        expect(index).toContain('/big/f300.dat:300');
+        expect(index.some((l) => l.includes('elsewhere') || l.includes('exp.dat'))).toBe(false);
+
+        server.options = { ...server.options, after: undefined };
+        const healed = await app.scan(storage);
+        expect(healed).toMatchObject({ status: 'succeeded', deleted: 1, created: 0, updated: 0 });
+        expect(await indexLines(app, storage)).not.toContain('/big/f5.dat:5');
+      } finally {
+        await app.close();
+        await server.close();
+        dir.cleanup();
+      }
+    },
+  );
 });
