@@ -217,6 +217,12 @@ describe('smb against a hostile server', () => {
     expect(names(await listAll(client.list('/')))).toEqual(['a', 'top.txt']);
   });
 
+  it('refuses a path too long for one SMB2 request instead of sending it cut short', async () => {
+    const deep = `/${'d'.repeat(200)}`.repeat(170);
+    await expect(listAll(client.list(deep))).rejects.toMatchObject({ code: 'PROTOCOL' });
+    expect(server.events).toEqual([]);
+  });
+
   it('refuses a message larger than any answer it asked for, without buffering it', async () => {
     const victim = makeClient();
     await victim.connect();

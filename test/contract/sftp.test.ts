@@ -62,6 +62,10 @@ describe('sftp backend options', () => {
     ).toBe('TIMEOUT');
     expect(code({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toBe('UNAVAILABLE');
     expect(mapSftpError({ code: 'ECONNREFUSED' }, 'sftp://h:22', '/').retryable).toBe(true);
+    // A bug is not the server's doing: it fails the scan instead of one directory.
+    expect(code(new TypeError("Cannot read properties of undefined (reading 'mode')"))).toBe(
+      'INTERNAL',
+    );
   });
 
   it('maps a server that accepts and never answers to TIMEOUT (retryable) after connectTimeoutMs', async () => {

@@ -119,6 +119,10 @@ describe('smb backend options', () => {
     expect(code({ code: 'STATUS_USER_SESSION_DELETED' })).toBe('UNAVAILABLE');
     expect(code({ code: 'STATUS_NOT_SUPPORTED', messageName: 'negotiate' })).toBe('PROTOCOL');
     expect(code({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toBe('UNAVAILABLE');
+    // A bug is not the server's doing: it fails the scan instead of one directory.
+    expect(code(new TypeError("Cannot read properties of undefined (reading 'length')"))).toBe(
+      'INTERNAL',
+    );
   });
 
   it('maps a server that accepts and never answers to TIMEOUT (retryable) after connectTimeoutMs', async () => {

@@ -71,3 +71,17 @@ export function serverPath(base: string, path: string): string {
   if (path === '/') return base;
   return base === '/' ? path : `${base}${path}`;
 }
+
+/**
+ * Whether a thrown value is a programming error (trawl's or a library's) rather than
+ * something a server said: a backend's error mapping passes these on as INTERNAL (see
+ * `toStorageError`) instead of dressing them up as one directory's PROTOCOL error.
+ */
+export function isBug(error: unknown): boolean {
+  return (
+    error instanceof TypeError ||
+    error instanceof ReferenceError ||
+    error instanceof RangeError ||
+    error instanceof SyntaxError
+  );
+}

@@ -25,6 +25,7 @@ import {
   ProtocolError,
   StorageError,
   TimeoutError,
+  toStorageError,
   UnavailableError,
 } from '../errors.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
@@ -33,6 +34,7 @@ import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
+  isBug,
   scrub,
   serverPath,
   trimFolder,
@@ -140,6 +142,9 @@ function normaliseFingerprint(fp: string): string {
  */
 export function mapSftpError(error: unknown, where: string, path: string): StorageError {
   if (error instanceof StorageError) return error;
+  // A bug (trawl's or the library's), not something the server said: INTERNAL fails the
+  // scan loudly instead of passing for one directory's PROTOCOL error.
+  if (isBug(error)) return toStorageError(error, path);
   const e = (error ?? {}) as { code?: unknown; level?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
   const at = `${where}${path === '/' ? '' : ` (${path})`}`;

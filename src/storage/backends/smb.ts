@@ -28,6 +28,7 @@ import {
   ProtocolError,
   StorageError,
   TimeoutError,
+  toStorageError,
   UnavailableError,
 } from '../errors.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
@@ -36,6 +37,7 @@ import { asRaw, optInt, optString, reqString } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
+  isBug,
   scrub,
   serverPath,
   trimFolder,
@@ -123,6 +125,12 @@ const FILETIME_UNIX_EPOCH = 116444736000000000n;
  * is refused instead of buffered (the length field allows 16 MiB).
  */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * The longest folder path sent, in UTF-16 bytes: CREATE's name length is 16 bits, and the
+ * library builds each request in a 64 KiB buffer, silently cutting what does not fit — a
+ * cut path would open another folder.
+ */
+const MAX_PATH_BYTES = 65_000;
 
 /** NTSTATUS by name → contract code: the one table this backend maps with. */
 const NTSTATUS: Record<
@@ -189,6 +197,9 @@ class NtStatus extends Error {
  */
 export function mapSmbError(error: unknown, where: string, path: string): StorageError {
   if (error instanceof StorageError) return error;
+  // A bug (trawl's or the library's), not something the server said: INTERNAL fails the
+  // scan loudly instead of passing for one directory's PROTOCOL error.
+  if (isBug(error)) return toStorageError(error, path);
   const e = (error ?? {}) as { code?: unknown; message?: unknown; messageName?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
   const opts = { path, cause: error };
@@ -444,9 +455,15 @@ export class SmbClient implements StorageClient {
     signal: AbortSignal | undefined,
   ): Promise<{ fileId: Buffer; attributes: number }> {
     try {
-      const opened = (
-        await this.#request('open', { path: this.#smbPath(path) }, path, signal)
-      ).getResponse();
+      const smbPath = this.#smbPath(path);
+      const bytes = Buffer.byteLength(smbPath, 'utf16le');
+      if (bytes > MAX_PATH_BYTES) {
+        throw new ProtocolError(
+          `${path.slice(0, 80)}… is too long for SMB2 (${bytes} bytes in UTF-16, at most ${MAX_PATH_BYTES})`,
+          { path },
+        );
+      }
+      const opened = (await this.#request('open', { path: smbPath }, path, signal)).getResponse();
       const fileId = opened.FileId;
       const attributes = opened.FileAttributes;
       if (fileId?.length !== 16 || attributes?.length !== 4) {
