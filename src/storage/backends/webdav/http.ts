@@ -80,9 +80,12 @@ class Exchange implements PropfindAnswer {
   #res: IncomingMessage | undefined;
   #body: AsyncIterator<Buffer> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** Rejects once when the exchange fails (deadline, abort, socket error); never resolves. */
-  readonly #failed: Promise<never>;
-  #fail!: (error: StorageError) => void;
+  /**
+   * Rejects the one wait under way when the exchange fails (deadline, abort, socket error).
+   * Not a long-lived promise raced against each wait: every race would leave a reaction on
+   * it holding that wait's result, so a listing would keep every chunk it read.
+   */
+  #waiter: ((error: StorageError) => void) | undefined;
   #failure: StorageError | undefined;
   #ended = false;
   #closed = false;
@@ -90,10 +93,6 @@ class Exchange implements PropfindAnswer {
 
   constructor(request: PropfindRequest) {
     this.#o = request;
-    this.#failed = new Promise<never>((_resolve, reject) => {
-      this.#fail = reject;
-    });
-    this.#failed.catch(() => undefined);
   }
 
   async start(): Promise<PropfindAnswer> {
@@ -224,7 +223,23 @@ class Exchange implements PropfindAnswer {
 
   /** `work`, or the exchange's failure if that comes first. */
   #until<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.#failed]);
+    if (this.#failure) {
+      work.catch(() => undefined);
+      return Promise.reject(this.#failure);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#waiter = reject;
+      work.then(
+        (value) => {
+          this.#waiter = undefined;
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#waiter = undefined;
+          reject(error);
+        },
+      );
+    });
   }
 
   #arm(ms: number, what: string): void {
@@ -246,7 +261,9 @@ class Exchange implements PropfindAnswer {
   #abandon(error: StorageError): void {
     if (this.#failure) return;
     this.#failure = error;
-    this.#fail(error);
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.(error);
     this.close();
   }
 
