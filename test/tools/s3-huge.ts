@@ -66,7 +66,7 @@ export interface Draft {
 
 /** Instead of a listing: an S3 error, or the raw response in the test's hands. */
 export type Takeover =
-  | { error: { status: number; code: string; message?: string } }
+  | { error: { status: number; code: string; message?: string; retryAfter?: number } }
   | { raw: (req: IncomingMessage, res: ServerResponse) => void };
 
 export interface S3HugeStats {
@@ -112,13 +112,16 @@ function compareKeys(a: string, b: string): number {
   return a.length - b.length;
 }
 
+const SPECIAL = /[&<>"']/;
 const xml = (s: string) =>
-  s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  !SPECIAL.test(s)
+    ? s
+    : s
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&apos;');
 
 /** Above every key that starts with the prefix it is appended to. */
 const PAST = '\u{10ffff}';
@@ -173,12 +176,13 @@ export async function startS3Huge(initial: S3HugeOptions): Promise<S3HugeServer>
       });
       if (e < 0) e = extra.length;
       for (;;) {
-        while (g < o.count && object(g) === undefined) g++;
+        let go: HugeObject | undefined;
+        while (g < o.count && (go = object(g)) === undefined) g++;
         const gk = g < o.count ? genKey(g) : undefined;
         const ek = e < extra.length ? extra[e] : undefined;
         if (gk === undefined && ek === undefined) return;
         if (ek === undefined || (gk !== undefined && compareKeys(gk, ek) <= 0)) {
-          yield { key: gk!, object: object(g)! };
+          yield { key: gk!, object: go! };
           g++;
         } else {
           yield { key: ek, object: o.extra![ek]! };
@@ -199,6 +203,8 @@ export async function startS3Huge(initial: S3HugeOptions): Promise<S3HugeServer>
     let keys = after !== undefined ? from(after, true) : from(call.prefix, false);
     let count = 0;
     let last = '';
+    let lastMtime = NaN;
+    let lastTime = '';
     for (;;) {
       const next = keys.next();
       if (next.done) break;
@@ -220,11 +226,14 @@ export async function startS3Huge(initial: S3HugeOptions): Promise<S3HugeServer>
         keys = from(last, true);
         continue;
       }
+      if (typeof object.mtime === 'number' && object.mtime !== lastMtime) {
+        lastMtime = object.mtime;
+        lastTime = new Date(object.mtime).toISOString();
+      }
       draft.contents.push({
         key,
         size: String(object.size),
-        lastModified:
-          typeof object.mtime === 'number' ? new Date(object.mtime).toISOString() : object.mtime,
+        lastModified: typeof object.mtime === 'number' ? lastTime : object.mtime,
         etag: object.etag ?? `"${typeof object.size === 'number' ? object.size.toString(16) : 0}"`,
       });
       last = key;
@@ -234,10 +243,11 @@ export async function startS3Huge(initial: S3HugeOptions): Promise<S3HugeServer>
     return draft;
   }
 
-  function send(res: ServerResponse, status: number, body: string): void {
+  function send(res: ServerResponse, status: number, body: string, retryAfter?: number): void {
     res.writeHead(status, {
       'Content-Type': 'application/xml',
       'Content-Length': Buffer.byteLength(body),
+      ...(retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {}),
     });
     res.end(body);
   }
@@ -299,8 +309,8 @@ export async function startS3Huge(initial: S3HugeOptions): Promise<S3HugeServer>
       }
       if ('raw' in result) return result.raw(req, res);
       if ('error' in result) {
-        const { status, code, message } = result.error;
-        return send(res, status, errorBody(code, message ?? code));
+        const { status, code, message, retryAfter } = result.error;
+        return send(res, status, errorBody(code, message ?? code), retryAfter);
       }
       send(res, 200, render(call, result));
     });

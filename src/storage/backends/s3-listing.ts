@@ -34,14 +34,19 @@ export interface KeyItem {
   object?: ListedObject;
 }
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The last time read and its value: the objects of one listing often share a time. */
+let lastTime: { text: string; ms: number | undefined } = { text: '', ms: undefined };
+
 /** `2024-01-02T03:04:05.678Z` (RFC 3339, as S3 writes LastModified) as epoch ms, or undefined. */
 export function parseS3Time(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
+  if (text === lastTime.text) return lastTime.ms;
   const t = text.trim();
-  if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/.test(t)) {
-    return undefined;
-  }
-  return checkMtime(Date.parse(t.replace(' ', 'T')));
+  const ms = RFC3339.test(t) ? checkMtime(Date.parse(t.replace(' ', 'T'))) : undefined;
+  lastTime = { text, ms };
+  return ms;
 }
 
 /** Compares two strings by code point, which is the order of their UTF-8 bytes (S3's order). */

@@ -50,27 +50,31 @@ const MAX_PENDING = 256 * 1024;
 /** Nesting deeper than any S3 answer has. */
 const MAX_DEPTH = 16;
 
-/** A reference, or a `&` that starts none (group 4): the text is then not well-formed. */
-const ENTITY = /&(?:#x([0-9a-fA-F]{1,6});|#([0-9]{1,7});|(lt|gt|amp|quot|apos);)|(&)/g;
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** XML text with its entity and character references replaced; undefined when one is malformed. */
 export function decodeXmlText(text: string): string | undefined {
-  if (!text.includes('&')) return text;
-  let bad = false;
-  const out = text.replace(
-    ENTITY,
-    (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
-      if (name !== undefined) return NAMED[name]!;
-      const cp = hex !== undefined ? parseInt(hex, 16) : dec !== undefined ? Number(dec) : -1;
-      if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        bad = true;
-        return '';
-      }
-      return String.fromCodePoint(cp);
-    },
-  );
-  return bad ? undefined : out;
+  let amp = text.indexOf('&');
+  if (amp < 0) return text;
+  let out = '';
+  let from = 0;
+  while (amp >= 0) {
+    const semi = text.indexOf(';', amp + 1);
+    if (semi < 0 || semi - amp > 10) return undefined;
+    const ref = text.slice(amp + 1, semi);
+    let ch = NAMED[ref];
+    if (ch === undefined) {
+      const hex = /^#x[0-9a-fA-F]{1,6}$/.test(ref);
+      if (!hex && !/^#[0-9]{1,7}$/.test(ref)) return undefined;
+      const cp = hex ? parseInt(ref.slice(2), 16) : Number(ref.slice(1));
+      if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+      ch = String.fromCodePoint(cp);
+    }
+    out += text.slice(from, amp) + ch;
+    from = semi + 1;
+    amp = text.indexOf('&', from);
+  }
+  return out + text.slice(from);
 }
 
 function localName(qname: string): string {
@@ -80,6 +84,8 @@ function localName(qname: string): string {
 
 export class ListingXmlReader {
   #buf = '';
+  /** Open elements' names as written (to match closing tags) and without namespace prefix. */
+  readonly #qnames: string[] = [];
   readonly #stack: string[] = [];
   /** Text of the element being read, when it is one whose value is kept. */
   #text = '';
@@ -105,7 +111,7 @@ export class ListingXmlReader {
     for (;;) {
       const lt = buf.indexOf('<', pos);
       if (lt < 0) break;
-      if (lt > pos) this.#onText(buf.slice(pos, lt));
+      if (lt > pos) this.#onText(buf, pos, lt);
       pos = lt;
       const end = this.#markupEnd(buf, lt);
       if (end < 0) break;
@@ -120,8 +126,9 @@ export class ListingXmlReader {
 
   /** The document is over: its listing, or the `<Error>` it carried. Throws when it is not whole. */
   end(): { page: ListPage } | { error: ErrorDocument } {
-    if (this.#buf.trim() !== '') this.#onText(this.#buf);
+    const rest = this.#buf;
     this.#buf = '';
+    if (rest.length > 0) this.#onText(rest, 0, rest.length);
     if (!this.#done) {
       throw new ListingXmlError(
         this.#root === undefined
@@ -133,25 +140,26 @@ export class ListingXmlReader {
   }
 
   #markupEnd(buf: string, lt: number): number {
-    if (buf.startsWith('<!--', lt)) return after(buf.indexOf('-->', lt + 4), 3);
-    if (buf.startsWith('<![CDATA[', lt)) return after(buf.indexOf(']]>', lt + 9), 3);
-    if (buf.startsWith('<?', lt)) return after(buf.indexOf('?>', lt + 2), 2);
-    if (buf.startsWith('<!', lt)) {
+    const c = buf.charCodeAt(lt + 1);
+    if (c === 0x21 /* ! */) {
+      if (buf.startsWith('<!--', lt)) return after(buf.indexOf('-->', lt + 4), 3);
+      if (buf.startsWith('<![CDATA[', lt)) return after(buf.indexOf(']]>', lt + 9), 3);
       const rest = buf.slice(lt, lt + 9);
       if (rest.length < 9 && ('<!--'.startsWith(rest) || '<![CDATA['.startsWith(rest))) return -1;
       // DOCTYPE and ENTITY declarations: an S3 answer has none, and entity expansion is a
       // classic way to make a parser allocate without bound.
       throw new ListingXmlError('the answer has a DOCTYPE or other declaration');
     }
-    // A tag: its end is the first `>` outside a quoted attribute value.
+    if (c === 0x3f /* ? */) return after(buf.indexOf('?>', lt + 2), 2);
+    // A tag: its end is the first `>` outside a quoted attribute value. Quotes are looked
+    // for only up to that `>` (searching the rest of the chunk for each tag is quadratic).
     let i = lt + 1;
     for (;;) {
       const gt = buf.indexOf('>', i);
       if (gt < 0) return -1;
-      const dq = buf.indexOf('"', i);
-      const sq = buf.indexOf("'", i);
-      const q = dq < 0 ? sq : sq < 0 ? dq : Math.min(dq, sq);
-      if (q < 0 || q > gt) return gt + 1;
+      let q = i;
+      while (q < gt && buf.charCodeAt(q) !== 0x22 && buf.charCodeAt(q) !== 0x27) q++;
+      if (q === gt) return gt + 1;
       const close = buf.indexOf(buf[q]!, q + 1);
       if (close < 0) return -1;
       i = close + 1;
@@ -161,23 +169,41 @@ export class ListingXmlReader {
   #onMarkup(buf: string, lt: number, end: number): void {
     const c = buf.charCodeAt(lt + 1);
     if (c === 0x21 /* ! */) {
-      if (buf.startsWith('<![CDATA[', lt)) this.#onText(buf.slice(lt + 9, end - 3), true);
+      if (buf.startsWith('<![CDATA[', lt)) this.#onText(buf, lt + 9, end - 3, true);
       return; // a comment
     }
     if (c === 0x3f /* ? */) return; // a processing instruction (`<?xml …?>`)
     if (c === 0x2f /* / */) {
-      this.#onClose(localName(buf.slice(lt + 2, end - 1).trim()));
+      // A closing tag must name the open element exactly (no slice on the hot path).
+      const open = this.#qnames[this.#qnames.length - 1];
+      if (
+        open === undefined ||
+        !buf.startsWith(open, lt + 2) ||
+        !blank(buf, lt + 2 + open.length, end - 1)
+      ) {
+        const name = buf.slice(lt + 2, end - 1).trim();
+        throw new ListingXmlError(
+          open === undefined ? `a stray </${name}>` : `</${name}> closes <${open}>`,
+        );
+      }
+      this.#onClose();
       return;
     }
-    const inner = buf.slice(lt + 1, end - 1);
-    const name = /^[^\s/>]+/.exec(inner)?.[0];
-    if (!name) throw new ListingXmlError(`a malformed tag ${JSON.stringify(inner.slice(0, 40))}`);
-    const local = localName(name);
-    this.#onOpen(local);
-    if (inner.endsWith('/')) this.#onClose(local);
+    let k = lt + 1;
+    while (k < end - 1) {
+      const ch = buf.charCodeAt(k);
+      if (ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d || ch === 0x2f) break;
+      k++;
+    }
+    if (k === lt + 1) {
+      throw new ListingXmlError(`a malformed tag ${JSON.stringify(buf.slice(lt, lt + 40))}`);
+    }
+    this.#onOpen(buf.slice(lt + 1, k));
+    if (buf.charCodeAt(end - 2) === 0x2f /* / */) this.#onClose();
   }
 
-  #onOpen(name: string): void {
+  #onOpen(qname: string): void {
+    const name = localName(qname);
     const depth = this.#stack.length;
     if (this.#done) throw new ListingXmlError(`an element <${name}> after the document's end`);
     if (depth >= MAX_DEPTH) throw new ListingXmlError(`elements nested deeper than ${MAX_DEPTH}`);
@@ -199,18 +225,15 @@ export class ListingXmlReader {
         this.#prefix = { value: undefined };
       }
     }
+    this.#qnames.push(qname);
     this.#stack.push(name);
     this.#text = '';
     this.#textBad = false;
   }
 
-  #onClose(name: string): void {
-    const open = this.#stack.pop();
-    if (open !== name) {
-      throw new ListingXmlError(
-        open === undefined ? `a stray </${name}>` : `</${name}> closes <${open}>`,
-      );
-    }
+  #onClose(): void {
+    this.#qnames.pop();
+    const name = this.#stack.pop()!;
     const depth = this.#stack.length;
     const value = this.#textBad ? undefined : this.#text;
     this.#text = '';
@@ -260,24 +283,34 @@ export class ListingXmlReader {
     }
   }
 
-  #onText(raw: string, cdata = false): void {
+  #onText(buf: string, from: number, to: number, cdata = false): void {
     const depth = this.#stack.length;
     if (depth === 0 || this.#done) {
-      if (raw.trim() !== '') throw new ListingXmlError('text outside the document element');
+      if (!blank(buf, from, to)) throw new ListingXmlError('text outside the document element');
       return;
     }
     // Only values of the root's children and of an object's or prefix's fields are kept.
     if (depth > 3) return;
+    const raw = buf.slice(from, to);
     const text = cdata ? raw : decodeXmlText(raw);
     if (text === undefined) {
       this.#textBad = true;
       return;
     }
-    this.#text += text;
+    this.#text = this.#text.length === 0 ? text : this.#text + text;
     if (this.#text.length > MAX_PENDING) {
       throw new ListingXmlError(`a value longer than ${MAX_PENDING} characters`);
     }
   }
+}
+
+/** Whether `buf[from, to)` is XML white space only. */
+function blank(buf: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = buf.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 function after(index: number, length: number): number {
