@@ -442,6 +442,7 @@ describe('WebDAV client against a scripted server', () => {
     [503, { 'Retry-After': '2' }, { code: 'UNAVAILABLE', retryable: true, retryAfterMs: 2000 }],
     [500, {}, { code: 'UNAVAILABLE', retryable: true }],
     [504, {}, { code: 'TIMEOUT', retryable: true }],
+    [507, {}, { code: 'PROTOCOL', retryable: false }],
     [200, {}, { code: 'PROTOCOL' }],
     [301, { Location: '/elsewhere/' }, { code: 'PROTOCOL' }],
   ] as const)('maps HTTP %i to a typed error', async (status, headers, expected) => {
@@ -473,6 +474,7 @@ describe('WebDAV client against a scripted server', () => {
     await expect(listAll(c.list('/slow'))).rejects.toMatchObject({
       code: 'TIMEOUT',
       retryable: true,
+      message: expect.stringMatching(/no answer within 300 ms \(timeoutMs\)/),
     });
     const controller = new AbortController();
     const pending = listAll(c.list('/slow', { signal: controller.signal }));
@@ -546,6 +548,20 @@ describe('webdav storage URLs', () => {
     const tls = parseStorageSpec('webdavs://host/remote.php/dav/files/ann');
     expect(tls.options).toMatchObject({ url: 'https://host/remote.php/dav/files/ann' });
     expect(tls.location).toBe('webdavs://host/remote.php/dav/files/ann');
+  });
+
+  it('reads connectTimeoutMs apart from timeoutMs, with their defaults', () => {
+    expect(webdavBackend.parseOptions({ url: 'http://h/' })).toMatchObject({
+      timeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+      maxResponseBytes: 16 * 1024 ** 3,
+    });
+    const spec = parseStorageSpec('webdav://h/dav?connectTimeoutMs=2500&timeoutMs=90000');
+    expect(spec.options).toMatchObject({ connectTimeoutMs: 2500, timeoutMs: 90_000 });
+    expect(webdavBackend.redact(spec.options as never)).toMatchObject({ connectTimeoutMs: 2500 });
+    expect(() => parseStorageSpec('webdav://h/dav?connectTimeoutMs=0')).toThrow(
+      /`connectTimeoutMs`.*"0"/,
+    );
   });
 
   it('names the bad value in configuration errors', () => {

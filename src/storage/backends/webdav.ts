@@ -190,6 +190,7 @@ export class WebdavClient implements StorageClient {
       authorization: this.#authorization,
       connectTimeoutMs: this.#options.connectTimeoutMs,
       answerTimeoutMs,
+      answerTimeoutOption: depth === '0' ? 'connectTimeoutMs' : 'timeoutMs',
       signal,
       dir,
       where: this.#where(),

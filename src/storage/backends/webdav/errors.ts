@@ -72,6 +72,12 @@ export function mapWebdavError(failure: HttpFailure, path: string, where: string
       case 408:
       case 504:
         return new TimeoutError(`${at}: ${status}: the server timed out`, { path });
+      case 507:
+        // RFC 4918: the server will not compute an answer this large. Asking again will not help.
+        return new ProtocolError(
+          `${at}: 507 Insufficient Storage: the server refuses to answer for this many entries`,
+          { path, retryable: false },
+        );
       case 429:
         return new RateLimitedError(`${at}: 429 Too Many Requests`, { path, retryAfterMs });
       case 500:

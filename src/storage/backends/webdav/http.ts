@@ -43,6 +43,8 @@ export interface PropfindRequest {
   connectTimeoutMs: number;
   /** The longest wait for the answer's head, and then for each piece of its body. */
   answerTimeoutMs: number;
+  /** The option that set it, for messages (`timeoutMs`). */
+  answerTimeoutOption: string;
   signal: AbortSignal | undefined;
   /** Storage path the request is about, for errors. */
   dir: string;
@@ -115,7 +117,7 @@ class Exchange implements PropfindAnswer {
   async read(): Promise<Buffer | null> {
     if (this.#ended) return null;
     const body = this.#body!;
-    this.#arm(this.#o.answerTimeoutMs, 'no data');
+    this.#arm(this.#o.answerTimeoutMs, 'the answer stalled: no data', this.#o.answerTimeoutOption);
     let step: IteratorResult<Buffer>;
     try {
       step = await this.#until(body.next());
@@ -169,13 +171,13 @@ class Exchange implements PropfindAnswer {
     });
     this.#req = req;
     // Waiting for a free socket of the pool counts as waiting for the answer.
-    this.#arm(o.answerTimeoutMs, 'no answer');
+    this.#arm(o.answerTimeoutMs, 'no answer', o.answerTimeoutOption);
     req.on('socket', (socket: Socket) => {
       if (req.reusedSocket || this.#closed) return;
-      this.#arm(o.connectTimeoutMs, 'no connection');
+      this.#arm(o.connectTimeoutMs, 'no connection', 'connectTimeoutMs');
       socket.once(tls ? 'secureConnect' : 'connect', () => {
         if (this.#req === req && !this.#closed && this.#res === undefined) {
-          this.#arm(o.answerTimeoutMs, 'no answer');
+          this.#arm(o.answerTimeoutMs, 'no answer', o.answerTimeoutOption);
         }
       });
     });
@@ -242,12 +244,12 @@ class Exchange implements PropfindAnswer {
     });
   }
 
-  #arm(ms: number, what: string): void {
+  #arm(ms: number, what: string, option: string): void {
     this.#disarm();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#abandon(
-        this.#mapped({ code: 'TIMEOUT', message: `${what} from the server within ${ms} ms` }),
+        this.#mapped({ code: 'TIMEOUT', message: `${what} within ${ms} ms (${option})` }),
       );
     }, ms);
   }
