@@ -118,8 +118,13 @@ export async function startHostileFtp(options: HostileFtpOptions): Promise<Hosti
       if (socket.destroyed) return false;
       if (!socket.write(text)) {
         await new Promise<void>((resolve) => {
-          socket.once('drain', resolve);
-          socket.once('close', resolve);
+          const done = () => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
         });
       }
       return !socket.destroyed;

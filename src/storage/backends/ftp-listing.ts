@@ -152,7 +152,7 @@ function listTime(mon: string, day: number, timeOrYear: string, now: number): nu
   const hh = Number(timeOrYear.slice(0, colon));
   const mm = Number(timeOrYear.slice(colon + 1));
   if (hh > 23 || mm > 59) return undefined;
-  const year = new Date(now).getUTCFullYear();
+  const year = yearOf(now);
   const t = utc(year, month, day, hh, mm, 0, 0);
   // `ls` shows the time only for recent entries; one "in the future" is from last year.
   return t !== undefined && t > now + 2 * 86_400_000 ? utc(year - 1, month, day, hh, mm, 0, 0) : t;
@@ -168,11 +168,23 @@ function utc(
   ss: number,
   ms: number,
 ): number | undefined {
+  if (year >= 100) return checkMtime(Date.UTC(year, month, day, hh, mm, ss, ms));
+  // Date.UTC reads years 0–99 as 1900–1999.
   const date = new Date(0);
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
   date.setUTCFullYear(year, month, day);
   date.setUTCHours(hh, mm, ss, ms);
   return checkMtime(date.getTime());
+}
+
+let yearAt = Number.NaN;
+let yearValue = 0;
+/** The UTC year of `now`, remembered: a listing asks once per line with the same `now`. */
+function yearOf(now: number): number {
+  if (now !== yearAt) {
+    yearAt = now;
+    yearValue = new Date(now).getUTCFullYear();
+  }
+  return yearValue;
 }
 
 /** One RFC 3659 MLSD line: `fact=value;…; name`, times `YYYYMMDDHHMMSS[.sss]` in UTC. */
