@@ -534,6 +534,15 @@ export function hrefPath(href: string): string {
   return '/' + pathSegments(raw).join('/');
 }
 
+/**
+ * A copy of `text` that does not keep the string it was cut from alive. V8 makes a slice of
+ * 13 characters or more a view of its parent: a name or etag kept in a page would hold the
+ * whole network chunk it came from (measured: 698 instead of 325 bytes an entry held in pages).
+ */
+function detached(text: string): string {
+  return text.length < 13 ? text : (' ' + text).slice(1);
+}
+
 /** Where the listed directory is on the server, to place each href. */
 export interface ListingPlace {
   /** Storage path of the directory (`/a/b`): the entries' parent. */
@@ -609,7 +618,7 @@ export function responseOutcome(r: DavResponse, place: ListingPlace): ResponseOu
   if (segments.length !== self.length + 1 || !self.every((s, i) => s === segments[i])) {
     return { kind: 'bad', why: `href ${shown()} is not a direct child` };
   }
-  const name = segments[segments.length - 1]!;
+  const name = detached(segments[segments.length - 1]!);
   if (status !== undefined && (status < 200 || status > 299)) {
     return { kind: 'bad', why: `the server answered ${status} for ${JSON.stringify(name)}` };
   }
@@ -644,7 +653,7 @@ export function responseOutcome(r: DavResponse, place: ListingPlace): ResponseOu
       isDir: collection,
       size: parseByteCount(sizeText),
       mtime: mtimeText === undefined ? undefined : checkMtime(Date.parse(mtimeText)),
-      etag: tag,
+      etag: tag === undefined ? undefined : detached(tag),
       sizeText,
       mtimeText,
     },
