@@ -4,6 +4,7 @@
  * `parseOptions` uses these, so `?timeoutMs=x` fails the same way for every kind.
  */
 import { InvalidConfigError } from './errors.js';
+import { SERVICE_OPTION_KEYS } from './limits/options.js';
 
 export type RawOptions = Record<string, unknown>;
 
@@ -12,6 +13,28 @@ export function asRaw(raw: unknown, kind: string): RawOptions {
     throw new InvalidConfigError(`${kind} options must be an object, got ${JSON.stringify(raw)}`);
   }
   return raw as RawOptions;
+}
+
+/**
+ * Fails on a key the backend does not read, naming the ones it does: a misspelt option
+ * (`timeoutMS`) would otherwise be ignored and the default used without a word. The
+ * StorageService's own keys (`maxConcurrency`…) travel in the same options and are let
+ * through for the service to read. The unknown key's value is not shown: it may be a secret
+ * under a misspelt name (`pasword=…`).
+ */
+export function rejectUnknown(raw: RawOptions, known: readonly string[], kind: string): void {
+  for (const key of Object.keys(raw)) {
+    if (raw[key] === undefined || known.includes(key)) continue;
+    if ((SERVICE_OPTION_KEYS as readonly string[]).includes(key)) continue;
+    throw new InvalidConfigError(
+      `unknown ${kind} option \`${key}\`; known: ${known.join(', ')} (and the StorageService's ${SERVICE_OPTION_KEYS.join(', ')})`,
+    );
+  }
+}
+
+/** A request deadline, bounded the same for every backend. @default 30,000 ms */
+export function optTimeoutMs(raw: RawOptions): number {
+  return optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000);
 }
 
 export function optString(raw: RawOptions, key: string): string | undefined {

@@ -40,7 +40,15 @@ import { baseName, parentOf } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
-import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
+import {
+  asRaw,
+  optBool,
+  optInt,
+  optString,
+  optTimeoutMs,
+  rejectUnknown,
+  reqString,
+} from '../options.js';
 import { decodedPath, scrub, serverPath, trimFolder, urlHost, urlParts } from './remote-common.js';
 
 export type FtpTls = 'none' | 'explicit' | 'implicit';
@@ -524,6 +532,19 @@ function parseTls(raw: Record<string, unknown>, scheme: string | undefined): Ftp
   return tls;
 }
 
+const KNOWN: readonly string[] = [
+  'host',
+  'port',
+  'user',
+  'password',
+  'root',
+  'tls',
+  'insecureTls',
+  'connections',
+  'timeoutMs',
+  'connectTimeoutMs',
+];
+
 export const ftpBackend: BackendInfo<FtpOptions> = {
   schemes: ['ftp', 'ftps'],
   fromUrl(url) {
@@ -536,6 +557,7 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
   },
   parseOptions(input) {
     const raw = asRaw(input, 'ftp');
+    rejectUnknown(raw, KNOWN, 'ftp');
     const tls = parseTls(raw, undefined);
     const root = optString(raw, 'root') ?? '/';
     if (!root.startsWith('/')) {
@@ -558,7 +580,7 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
       insecureTls: optBool(raw, 'insecureTls', false),
       connections: optInt(raw, 'connections', 5, 1, 64),
       connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 3_600_000),
-      timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+      timeoutMs: optTimeoutMs(raw),
     };
   },
   create(options, deps: BackendDeps) {

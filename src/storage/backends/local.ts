@@ -10,7 +10,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ROOT } from '../paths.js';
-import { optBool, optInt } from '../options.js';
+import { asRaw, optBool, optInt, optString, rejectUnknown } from '../options.js';
 import type { BackendInfo, Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import {
@@ -361,6 +361,8 @@ function decode({ dir, names, reply, offset, count }: Packed): Entry[] {
   return entries;
 }
 
+const KNOWN: readonly string[] = ['root', 'followSymlinks', 'threads', 'readAhead'];
+
 export const localBackend: BackendInfo<LocalOptions> = {
   schemes: ['file'],
   // `file:///srv/media?threads=1&followSymlinks=true`: options may ride on the URL.
@@ -368,15 +370,17 @@ export const localBackend: BackendInfo<LocalOptions> = {
     ...Object.fromEntries(url.searchParams),
     root: decodeURIComponent(url.pathname),
   }),
-  parseOptions(raw) {
-    const r = (raw ?? {}) as Record<string, unknown>;
-    if (typeof r.root !== 'string' || r.root === '') {
+  parseOptions(input) {
+    const r = asRaw(input, 'local');
+    rejectUnknown(r, KNOWN, 'local');
+    const given = optString(r, 'root');
+    if (given === undefined) {
       throw new InvalidConfigError(
         `local storage needs a "root" folder, got ${JSON.stringify(r.root)}`,
       );
     }
-    const root = resolve(r.root);
-    if (!isAbsolute(root)) throw new InvalidConfigError(`local root must be absolute: ${r.root}`);
+    const root = resolve(given);
+    if (!isAbsolute(root)) throw new InvalidConfigError(`local root must be absolute: ${given}`);
     return {
       root: root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root,
       followSymlinks: optBool(r, 'followSymlinks', false),

@@ -1,4 +1,5 @@
 import { InvalidConfigError, UnavailableError } from '../errors.js';
+import { asRaw, optString, rejectUnknown } from '../options.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { MemoryTree } from './memory-tree.js';
 
@@ -61,12 +62,17 @@ export class MemoryClient implements StorageClient {
 
 export const memoryBackend: BackendInfo<MemoryOptions> = {
   schemes: ['memory'],
-  fromUrl: (url) => ({ volume: decodeURIComponent(url.host || url.pathname.replace(/^\/+/, '')) }),
-  parseOptions(raw) {
-    const volume = (raw as { volume?: unknown } | null)?.volume;
-    if (typeof volume !== 'string' || volume === '') {
+  fromUrl: (url) => ({
+    ...Object.fromEntries(url.searchParams),
+    volume: decodeURIComponent(url.host || url.pathname.replace(/^\/+/, '')),
+  }),
+  parseOptions(input) {
+    const raw = asRaw(input, 'memory');
+    rejectUnknown(raw, ['volume'], 'memory');
+    const volume = optString(raw, 'volume');
+    if (volume === undefined) {
       throw new InvalidConfigError(
-        `memory storage needs a "volume" name, got ${JSON.stringify(volume)}`,
+        `memory storage needs a "volume" name, got ${JSON.stringify(raw.volume)}`,
       );
     }
     return { volume };

@@ -11,7 +11,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ROOT } from '../paths.js';
-import { optInt, optString } from '../options.js';
+import { asRaw, optBool, optInt, optString, optTimeoutMs, rejectUnknown } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
@@ -495,8 +495,24 @@ export class S3StorageClient implements StorageClient {
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
 
-function parseS3Options(raw: unknown): S3Options {
-  const r = (raw ?? {}) as Record<string, unknown>;
+const KNOWN: readonly string[] = [
+  'bucket',
+  'prefix',
+  'endpoint',
+  'forcePathStyle',
+  'region',
+  'accessKeyId',
+  'secretAccessKey',
+  'sessionToken',
+  'pageSize',
+  'timeoutMs',
+  'connectTimeoutMs',
+  'maxSockets',
+];
+
+function parseS3Options(input: unknown): S3Options {
+  const r = asRaw(input, 's3');
+  rejectUnknown(r, KNOWN, 's3');
   const bucket = optString(r, 'bucket');
   if (!bucket || !BUCKET.test(bucket)) {
     throw new InvalidConfigError(
@@ -528,16 +544,12 @@ function parseS3Options(raw: unknown): S3Options {
       );
     }
   }
-  const pathStyle = r.forcePathStyle;
   const options: S3Options = {
     bucket,
     prefix,
-    forcePathStyle:
-      pathStyle === undefined || pathStyle === ''
-        ? endpoint !== undefined
-        : pathStyle === true || pathStyle === 'true' || pathStyle === '1',
+    forcePathStyle: optBool(r, 'forcePathStyle', endpoint !== undefined),
     pageSize: optInt(r, 'pageSize', 1000, 1, 1000),
-    timeoutMs: optInt(r, 'timeoutMs', 30_000),
+    timeoutMs: optTimeoutMs(r),
     connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000),
     maxSockets: optInt(r, 'maxSockets', 64),
   };
@@ -553,8 +565,8 @@ export const s3Backend: BackendInfo<S3Options> = {
   schemes: ['s3'],
   fromUrl(url) {
     const raw: Record<string, unknown> = {};
-    // Query parameters are options (endpoint, region…); unknown ones (maxConcurrency, read
-    // by the StorageService) pass through and are ignored here.
+    // Query parameters are options (endpoint, region…); the StorageService's own
+    // (maxConcurrency) were taken out before this sees the URL.
     for (const [key, value] of url.searchParams) raw[key] = value;
     raw.bucket = decodeURIComponent(url.hostname);
     raw.prefix = url.pathname

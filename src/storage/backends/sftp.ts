@@ -30,7 +30,15 @@ import {
 } from '../errors.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
-import { asRaw, optBool, optInt, optString, reqString } from '../options.js';
+import {
+  asRaw,
+  optBool,
+  optInt,
+  optString,
+  optTimeoutMs,
+  rejectUnknown,
+  reqString,
+} from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
@@ -491,6 +499,20 @@ async function loadKey(value: string): Promise<string | Buffer> {
   }
 }
 
+const KNOWN: readonly string[] = [
+  'host',
+  'port',
+  'user',
+  'password',
+  'privateKey',
+  'passphrase',
+  'root',
+  'hostKey',
+  'insecureHostKey',
+  'timeoutMs',
+  'connectTimeoutMs',
+];
+
 export const sftpBackend: BackendInfo<SftpOptions> = {
   schemes: ['sftp'],
   fromUrl(url) {
@@ -498,6 +520,7 @@ export const sftpBackend: BackendInfo<SftpOptions> = {
   },
   parseOptions(input) {
     const raw = asRaw(input, 'sftp');
+    rejectUnknown(raw, KNOWN, 'sftp');
     const root = optString(raw, 'root') ?? '/';
     if (!root.startsWith('/')) {
       throw new InvalidConfigError(
@@ -521,7 +544,7 @@ export const sftpBackend: BackendInfo<SftpOptions> = {
       root: trimFolder(root),
       hostKey,
       insecureHostKey: optBool(raw, 'insecureHostKey', false),
-      timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+      timeoutMs: optTimeoutMs(raw),
       connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
     };
   },

@@ -33,7 +33,7 @@ import {
 } from '../errors.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
-import { asRaw, optInt, optString, reqString } from '../options.js';
+import { asRaw, optInt, optString, optTimeoutMs, rejectUnknown, reqString } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
@@ -616,6 +616,18 @@ export function messageFramer(
   };
 }
 
+const KNOWN: readonly string[] = [
+  'host',
+  'port',
+  'share',
+  'root',
+  'user',
+  'password',
+  'domain',
+  'timeoutMs',
+  'connectTimeoutMs',
+];
+
 export const smbBackend: BackendInfo<SmbOptions> = {
   schemes: ['smb'],
   fromUrl(url) {
@@ -631,6 +643,7 @@ export const smbBackend: BackendInfo<SmbOptions> = {
   },
   parseOptions(input) {
     const raw = asRaw(input, 'smb');
+    rejectUnknown(raw, KNOWN, 'smb');
     const share = reqString(raw, 'share', 'smb');
     if (/[\\/]/.test(share)) {
       throw new InvalidConfigError(
@@ -647,7 +660,7 @@ export const smbBackend: BackendInfo<SmbOptions> = {
       user: optString(raw, 'user'),
       password: optString(raw, 'password'),
       domain: optString(raw, 'domain'),
-      timeoutMs: optInt(raw, 'timeoutMs', 30_000, 100, 3_600_000),
+      timeoutMs: optTimeoutMs(raw),
       connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
     };
   },

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InvalidConfigError, ProtocolError, UnavailableError } from '../errors.js';
-import { optInt, optString } from '../options.js';
+import { asRaw, optBool, optInt, optString, optTimeoutMs, rejectUnknown } from '../options.js';
 import { redactText } from '../../util/redact.js';
 import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { propfind, type PropfindAnswer } from './webdav/http.js';
@@ -197,7 +197,7 @@ export class WebdavClient implements StorageClient {
     });
   }
 }
-const KNOWN = new Set([
+const KNOWN: readonly string[] = [
   'url',
   'username',
   'password',
@@ -206,20 +206,22 @@ const KNOWN = new Set([
   'maxSockets',
   'insecure',
   'maxResponseBytes',
-]);
+];
 
-function parseWebdavOptions(raw: unknown): WebdavOptions {
-  const r = (raw ?? {}) as Record<string, unknown>;
-  if (typeof r.url !== 'string' || r.url === '') {
+function parseWebdavOptions(input: unknown): WebdavOptions {
+  const r = asRaw(input, 'webdav');
+  rejectUnknown(r, KNOWN, 'webdav');
+  const href = optString(r, 'url');
+  if (href === undefined) {
     throw new InvalidConfigError(
       `webdav storage needs a "url" (http:// or https://), got ${JSON.stringify(r.url)}`,
     );
   }
   let url: URL;
   try {
-    url = new URL(r.url);
+    url = new URL(href);
   } catch {
-    throw new InvalidConfigError(`webdav "url" is not a valid URL: ${redactText(r.url)}`);
+    throw new InvalidConfigError(`webdav "url" is not a valid URL: ${redactText(href)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidConfigError(
@@ -235,13 +237,12 @@ function parseWebdavOptions(raw: unknown): WebdavOptions {
   url.password = '';
   url.search = '';
   url.hash = '';
-  const insecure = r.insecure === true || r.insecure === 'true' || r.insecure === '1';
   const options: WebdavOptions = {
     url: url.href.replace(/\/+$/, ''),
-    timeoutMs: optInt(r, 'timeoutMs', 30_000),
+    timeoutMs: optTimeoutMs(r),
     connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000),
     maxSockets: optInt(r, 'maxSockets', 64),
-    insecure,
+    insecure: optBool(r, 'insecure', false),
     maxResponseBytes: optInt(r, 'maxResponseBytes', MAX_RESPONSE_BYTES),
   };
   if (username !== undefined) options.username = username;
@@ -253,8 +254,8 @@ export const webdavBackend: BackendInfo<WebdavOptions> = {
   schemes: ['webdav', 'webdavs'],
   fromUrl(url) {
     const raw: Record<string, unknown> = {};
-    // Query parameters are options (timeoutMs=…); unknown ones (maxConcurrency, read by
-    // the StorageService) pass through and are ignored here.
+    // Query parameters are options (timeoutMs=…); the StorageService's own (maxConcurrency)
+    // were taken out before this sees the URL.
     for (const [key, value] of url.searchParams) raw[key] = value;
     const http = new URL(
       url.href.replace(/^webdavs?:/i, (s) => (s.toLowerCase() === 'webdavs:' ? 'https:' : 'http:')),
@@ -278,7 +279,7 @@ export const webdavBackend: BackendInfo<WebdavOptions> = {
   },
   redact(options) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(options)) if (KNOWN.has(k)) out[k] = v;
+    for (const [k, v] of Object.entries(options)) if (KNOWN.includes(k)) out[k] = v;
     if (options.password !== undefined) out.password = '***';
     return out;
   },
