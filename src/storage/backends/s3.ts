@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import {
   AuthFailedError,
   cancelledError,
@@ -492,6 +493,25 @@ export class S3StorageClient implements StorageClient {
   }
 }
 
+/**
+ * The SDK warns on stderr, once per process, that its releases after January 2027 will need
+ * Node 22; trawl pins its SDK, and a CLI whose stderr is for the user should not carry that.
+ * The SDK stays quiet when `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true` (the
+ * user's environment, not trawl's to write) or when its own once-per-process flag is set:
+ * the exported `state` of `@aws-sdk/core/client`. That module is required from beside the S3
+ * client, as the client requires it, so both see one instance. Must run before the first
+ * `new S3Client`; an SDK without the flag just warns.
+ */
+function muteNodeVersionWarning(): void {
+  try {
+    const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-s3'));
+    const core = sdkRequire('@aws-sdk/core/client') as { state?: { warningEmitted?: boolean } };
+    if (core.state) core.state.warningEmitted = true;
+  } catch {
+    // Not where it was: the warning shows, nothing else changes.
+  }
+}
+
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
 
@@ -589,9 +609,7 @@ export const s3Backend: BackendInfo<S3Options> = {
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
       const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-      // The SDK warns on stderr, once per process, that later releases will need Node 22;
-      // trawl pins its SDK, and a CLI whose stderr is for the user should not carry that.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      muteNodeVersionWarning();
       const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
       const sdk = new S3Client({
         region,
