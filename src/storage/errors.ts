@@ -94,10 +94,6 @@ export class InvalidConfigError extends StorageError {
   }
 }
 
-export function isStorageError(error: unknown): error is StorageError {
-  return error instanceof StorageError;
-}
-
 /** The one way a stopped request reports itself, wherever it was stopped. */
 export function cancelledError(path?: string): StorageError {
   return new StorageError('CANCELLED', 'cancelled', { path });

@@ -19,21 +19,6 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** Depth below the root: `/` is 0, `/a` is 1, `/a/b` is 2. */
-export function depthOf(path: string): number {
-  if (path === ROOT) return 0;
-  let depth = 0;
-  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) depth++;
-  return depth;
-}
-
-/** True when a name can be a single path segment. */
-export function isValidName(name: string): boolean {
-  return (
-    name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0')
-  );
-}
-
 /**
  * Normalises a user-given storage-relative path (`a/b/`, `/a//b`) into contract form.
  * Rejects `..` rather than resolving it: a path that climbs out of the root is a mistake.
