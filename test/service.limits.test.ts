@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { emptyMemoryStats, MemoryTree } from '../src/storage/backends/memory-tree.js';
 import { createClient } from '../src/storage/registry.js';
 import { AdaptiveLimit } from '../src/storage/limits/adaptive.js';
+import { KeyedSemaphores } from '../src/storage/limits/keyed.js';
 import { Limiter } from '../src/storage/limits/limiter.js';
 import { keyConcurrency, limitKeyOf } from '../src/storage/limits/keys.js';
 import { splitServiceOptions } from '../src/storage/limits/options.js';
@@ -257,7 +258,69 @@ describe(Limiter.name, () => {
     expect(limiter.keyGate('k')!.active).toBe(1);
     releaseA();
     releaseA(); // a second release is a no-op
-    expect(limiter.keyGate('k')!.active).toBe(0);
+    expect(limiter.keyGate('k')).toBeUndefined(); // idle: dropped
     expect(a.active).toBe(0);
+  });
+
+  it('keeps no gate for a key or tenant once its requests are done', async () => {
+    const limiter = new Limiter({ perTenant: 2 });
+    const storage = new AdaptiveLimit(1000);
+    const releases = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        limiter.acquire({ storage, kind: 'webdav', limitKey: `webdav:h${i % 100}`, tenantId: i }),
+      ),
+    );
+    expect(limiter.keyGate('webdav:h7')!.active).toBe(3);
+    for (const release of releases) release();
+    expect(limiter.keyGate('webdav:h7')).toBeUndefined();
+    expect(limiter.gates).toBe(0);
+  });
+});
+
+describe(KeyedSemaphores.name, () => {
+  it('drops a key once no one holds or waits for it, and makes it again with its limit', async () => {
+    const gates = new KeyedSemaphores<string>();
+    const a = await gates.acquire('k', 1);
+    const controller = new AbortController();
+    const cancelled = gates.acquire('k', 1, controller.signal);
+    const waiting = gates.acquire('k', 1);
+    controller.abort(new Error('cancelled'));
+    await expect(cancelled).rejects.toThrow('cancelled');
+    expect(gates.size).toBe(1); // held, and one still waits
+    a.release();
+    const b = await waiting;
+    expect(gates.get('k')!.active).toBe(1);
+    b.release();
+    expect(gates.size).toBe(0);
+    // Made again: the limit named with the request holds as before.
+    const c = await gates.acquire('k', 1);
+    let admitted = false;
+    const d = gates.acquire('k', 1).then((held) => ((admitted = true), held));
+    await new Promise((r) => setImmediate(r));
+    expect(admitted).toBe(false);
+    c.release();
+    (await d).release();
+    expect(gates.size).toBe(0);
+  });
+
+  it('lets holders keep their slots when the limit is lowered', async () => {
+    const gates = new KeyedSemaphores<string>();
+    const held = await Promise.all([gates.acquire('k', 3), gates.acquire('k', 3)]);
+    let admitted = false;
+    const next = gates.acquire('k', 1).then((h) => ((admitted = true), h));
+    await new Promise((r) => setImmediate(r));
+    expect([gates.get('k')!.active, admitted]).toEqual([2, false]);
+    held[0]!.release();
+    await new Promise((r) => setImmediate(r));
+    expect(admitted).toBe(false); // one holder left, limit 1
+    held[1]!.release();
+    (await next).release();
+    expect(gates.size).toBe(0);
+  });
+
+  it('drops a gate whose only request was aborted before it was admitted', async () => {
+    const gates = new KeyedSemaphores<number>();
+    await expect(gates.acquire(1, 1, AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
+    expect(gates.size).toBe(0);
   });
 });

@@ -1,14 +1,17 @@
 import { Semaphore } from '../../util/semaphore.js';
 
 /**
- * One semaphore per key (a limit key, a tenant), created on first use. A key's limit can be
- * changed later (a new config); holders keep their slots and the new limit applies to the
- * next admissions. Semaphores stay for the life of the process: one per host or tenant.
+ * One semaphore per key (a limit key, a tenant), made on first use and dropped once no
+ * request holds or waits for it, so a long-running worker that meets many hosts and tenants
+ * keeps only the ones in use. Every admission names the key's limit, so a gate made again
+ * behaves as the dropped one did; a changed limit applies to the next admissions while
+ * holders keep their slots.
  */
 export class KeyedSemaphores<K> {
   readonly #gates = new Map<K, Semaphore>();
 
-  gate(key: K, limit: number): Semaphore {
+  /** Resolves once a slot of `key` is held; rejects if the signal aborts first. */
+  async acquire(key: K, limit: number, signal?: AbortSignal): Promise<{ release(): void }> {
     let gate = this.#gates.get(key);
     if (!gate) {
       gate = new Semaphore(limit);
@@ -16,10 +19,33 @@ export class KeyedSemaphores<K> {
     } else if (gate.limit !== limit) {
       gate.limit = limit;
     }
-    return gate;
+    const held = gate;
+    try {
+      await held.acquire(signal);
+    } catch (error) {
+      this.#prune(key, held);
+      throw error;
+    }
+    return {
+      release: () => {
+        held.release();
+        this.#prune(key, held);
+      },
+    };
   }
 
   get(key: K): Semaphore | undefined {
     return this.#gates.get(key);
+  }
+
+  /** Keys with a live gate. */
+  get size(): number {
+    return this.#gates.size;
+  }
+
+  #prune(key: K, gate: Semaphore): void {
+    if (gate.active === 0 && gate.waiting === 0 && this.#gates.get(key) === gate) {
+      this.#gates.delete(key);
+    }
   }
 }

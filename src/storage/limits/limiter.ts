@@ -44,16 +44,10 @@ export class Limiter {
         target.tenantMaxConcurrency,
       );
       if (tenantCap !== undefined) {
-        const gate = this.#tenants.gate(target.tenantId, tenantCap);
-        await gate.acquire(signal);
-        held.push(gate);
+        held.push(await this.#tenants.acquire(target.tenantId, tenantCap, signal));
       }
-      const key = this.#keys.gate(
-        target.limitKey,
-        keyConcurrency(this.#options, target.kind, target.limitKey),
-      );
-      await key.acquire(signal);
-      held.push(key);
+      const keyCap = keyConcurrency(this.#options, target.kind, target.limitKey);
+      held.push(await this.#keys.acquire(target.limitKey, keyCap, signal));
     } catch (error) {
       releaseAll();
       throw error;
@@ -66,12 +60,13 @@ export class Limiter {
     };
   }
 
-  /** The shared gate of a limit key, once a request has used it (for tests and metrics). */
+  /** A limit key's shared gate while a request holds or awaits it (for tests). */
   keyGate(limitKey: string): Semaphore | undefined {
     return this.#keys.get(limitKey);
   }
 
-  tenantGate(tenantId: number): Semaphore | undefined {
-    return this.#tenants.get(tenantId);
+  /** Key and tenant gates alive: 0 once no request holds or awaits one (for tests). */
+  get gates(): number {
+    return this.#keys.size + this.#tenants.size;
   }
 }
