@@ -125,6 +125,14 @@ describe('smb backend options', () => {
     );
   });
 
+  it('maps a name the server calls invalid to PROTOCOL, not NOT_FOUND (the scan would delete it)', () => {
+    const e = mapSmbError({ code: 'STATUS_OBJECT_NAME_INVALID' }, 'smb://h:445/s', '/d/x?');
+    expect(e).toMatchObject({ code: 'PROTOCOL', path: '/d/x?', retryable: false });
+    expect(e.message).toBe(
+      'smb://h:445/s (/d/x?): the server cannot open this name (STATUS_OBJECT_NAME_INVALID); the entries under it are kept',
+    );
+  });
+
   it('maps a server that accepts and never answers to TIMEOUT (retryable) after connectTimeoutMs', async () => {
     const silent = await startSilentServer();
     const client = smbBackend.create(

@@ -135,11 +135,11 @@ const MAX_PATH_BYTES = 65_000;
 /** NTSTATUS by name → contract code: the one table this backend maps with. */
 const NTSTATUS: Record<
   string,
-  'NOT_FOUND' | 'PERMISSION_DENIED' | 'AUTH_FAILED' | 'UNAVAILABLE' | 'TIMEOUT'
+  'NOT_FOUND' | 'PERMISSION_DENIED' | 'AUTH_FAILED' | 'UNAVAILABLE' | 'TIMEOUT' | 'NAME_INVALID'
 > = {
   STATUS_OBJECT_NAME_NOT_FOUND: 'NOT_FOUND',
   STATUS_OBJECT_PATH_NOT_FOUND: 'NOT_FOUND',
-  STATUS_OBJECT_NAME_INVALID: 'NOT_FOUND',
+  STATUS_OBJECT_NAME_INVALID: 'NAME_INVALID',
   STATUS_NOT_A_DIRECTORY: 'NOT_FOUND',
   STATUS_NO_SUCH_FILE: 'NOT_FOUND',
   STATUS_DELETE_PENDING: 'NOT_FOUND',
@@ -223,6 +223,13 @@ export function mapSmbError(error: unknown, where: string, path: string): Storag
       return new UnavailableError(`${at}: ${code}`, opts);
     case 'TIMEOUT':
       return new TimeoutError(`${at}: ${code}`, opts);
+    case 'NAME_INVALID':
+      // Not gone: a name the server cannot open (one it listed, but cannot map back, say)
+      // is still there, and NOT_FOUND would make the scan delete what the index holds under it.
+      return new ProtocolError(
+        `${at}: the server cannot open this name (${code}); the entries under it are kept`,
+        opts,
+      );
   }
   if (code === 'ETIMEDOUT') return new TimeoutError(`${at}: ${message}`, opts);
   if (SOCKET_GONE.has(code))
