@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -62,6 +63,47 @@ describe('local listing thread', () => {
       ['link', T_SYMLINK, 0],
     ]);
     expect(reply.mtimes.every((m) => Number.isInteger(m) && m > 0)).toBe(true);
+  });
+
+  it('truncates mtimes to the millisecond exactly as find -printf %T@ does', async () => {
+    const tmp = tempDir();
+    cleanup = tmp.cleanup;
+    // Nanosecond times that a double `mtimeMs` rounds up to the next millisecond, and whole
+    // milliseconds (f5, f6) that must stay put. `touch -d @s.ns` sets them to the
+    // nanosecond; `utimesSync` takes a double and could not.
+    const times: Record<string, string> = {
+      f1: '1700000000.999999900',
+      f2: '1700000000.000999950',
+      f3: '1700000000.123999999',
+      f4: '4102444800.999999999', // 2100: the double's last bit is coarser still
+      f5: '1700000000.000000000',
+      f6: '1700000000.001000000',
+      f7: '1700000000.998999999',
+      d1: '1700000000.999999999',
+    };
+    for (const [name, at] of Object.entries(times)) {
+      const path = join(tmp.path, name);
+      if (name.startsWith('d')) mkdirSync(path);
+      else writeFileSync(path, '');
+      execFileSync('touch', ['-h', '-d', `@${at}`, path]);
+    }
+    symlinkSync('f1', join(tmp.path, 'link'));
+    execFileSync('touch', ['-h', '-d', '@1700000000.999999999', join(tmp.path, 'link')]);
+    const found = new Map<string, number>();
+    const printed = execFileSync('find', [tmp.path, '-mindepth', '1', '-printf', '%P %T@\n']);
+    for (const line of printed.toString().trim().split('\n')) {
+      const [name, at] = line.split(' ') as [string, string];
+      const [sec, frac] = at.split('.') as [string, string];
+      found.set(name, Number(sec) * 1000 + Number(frac.slice(0, 3)));
+    }
+    expect(found.get('f1')).toBe(1_700_000_000_999);
+    worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { root: tmp.path, follow: false } satisfies WorkerConfig,
+    });
+    const reply = await ask(worker, { id: 1, dirs: [tmp.path] });
+    const listed = new Map(reply.names.split('/').map((name, i) => [name, reply.mtimes[i]!]));
+    expect(listed).toEqual(found);
   });
 
   it('answers an empty batch and an empty directory without a stray name', async () => {

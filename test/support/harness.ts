@@ -136,11 +136,12 @@ export function diskRows(root: string): Array<[string, boolean, number, number]>
     const base = dir === '/' ? root : root + dir;
     for (const name of readdirSync(base)) {
       const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
-      const st = lstatSync(`${base}/${name}`);
+      // BigInt: exact whole milliseconds (a number's mtimeMs can round up to the next one).
+      const st = lstatSync(`${base}/${name}`, { bigint: true });
       if (st.isDirectory()) {
-        rows.push([path, true, 0, Math.floor(st.mtimeMs)]);
+        rows.push([path, true, 0, Number(st.mtimeMs)]);
         stack.push(path);
-      } else if (st.isFile()) rows.push([path, false, st.size, Math.floor(st.mtimeMs)]);
+      } else if (st.isFile()) rows.push([path, false, Number(st.size), Number(st.mtimeMs)]);
     }
   }
   return rows.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));

@@ -67,7 +67,12 @@ function workerMain(): void {
     LOOP = 4,
     UNREADABLE = 5;
   const { root, follow } = workerData as WorkerConfig;
-  const NO_ENTRY = { throwIfNoEntry: false } as const;
+  // Integer times, because mtimes are truncated to the millisecond as `find -printf %T@` does,
+  // and a number Stats cannot say where a millisecond ends: its `mtimeMs` is one double,
+  // seconds × 1000 + ns / 1e6, whose last bit is 0.24 µs at today's dates, so 0.1 µs short
+  // of a millisecond reads as that millisecond and `Math.floor` lands 1 ms late. A bigint
+  // Stats keeps seconds and nanoseconds exact; its `mtimeMs` is whole milliseconds.
+  const STAT = { throwIfNoEntry: false, bigint: true } as const;
 
   let cap = 4096;
   let types = new Uint8Array(cap);
@@ -103,7 +108,7 @@ function workerMain(): void {
     const ids: string[] = [];
     let p = fsPath;
     for (;;) {
-      const st = fs.statSync(p);
+      const st = fs.statSync(p, { bigint: true });
       ids.push(st.dev + ':' + st.ino);
       if (p.length <= root.length) return ids;
       const cut = p.lastIndexOf('/');
@@ -173,16 +178,16 @@ function workerMain(): void {
         continue;
       }
       const full = base + name;
-      let st = fs.lstatSync(full, NO_ENTRY);
+      let st = fs.lstatSync(full, STAT);
       if (st === undefined) continue; // removed between readdir and lstat: nothing to index
       if (st.isSymbolicLink()) {
         if (!follow) {
-          push(name, SYMLINK, 0, Math.floor(st.mtimeMs));
+          push(name, SYMLINK, 0, Number(st.mtimeMs));
           continue;
         }
-        let target: import('node:fs').Stats | undefined;
+        let target: import('node:fs').BigIntStats | undefined;
         try {
-          target = fs.statSync(full, NO_ENTRY);
+          target = fs.statSync(full, STAT);
         } catch (error) {
           // A link to itself or round a cycle of links: the kernel gives up with ELOOP.
           const code = (error as NodeJS.ErrnoException).code;
@@ -202,8 +207,8 @@ function workerMain(): void {
         }
         st = target;
       }
-      if (st.isFile()) push(name, FILE, st.size, Math.floor(st.mtimeMs));
-      else if (st.isDirectory()) push(name, DIR, 0, Math.floor(st.mtimeMs));
+      if (st.isFile()) push(name, FILE, Number(st.size), Number(st.mtimeMs));
+      else if (st.isDirectory()) push(name, DIR, 0, Number(st.mtimeMs));
       else push(name, SPECIAL, 0, 0);
     }
   }
