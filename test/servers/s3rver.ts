@@ -5,7 +5,8 @@
  * objects need no 5,000 uploads.
  *
  * It runs under `node --openssl-legacy-provider`: its continuation tokens use DES, and
- * paginated listings answer 500 without it (FIELD-NOTES).
+ * paginated listings answer 500 without it (OpenSSL 3, in Node since 17, keeps DES in the
+ * legacy provider only).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';

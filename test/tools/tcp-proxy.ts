@@ -4,7 +4,8 @@
  * after N bytes to play a server that dies mid-response.
  *
  * Nagle is off on both legs: with it on, delayed ACKs add ~40 ms stalls to small
- * request/response exchanges that no real link has (FIELD-NOTES).
+ * request/response exchanges that no real link has (Linux holds an ACK back for up to
+ * 40 ms, and under Nagle a small write waits for the ACK of the one before).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { LOOPBACK } from '../servers/util.js';
