@@ -3,11 +3,43 @@ import type { Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import type { Database } from './schema.js';
 
+/** Something trawl is waiting for while it opens the index: for a line on the user's terminal. */
+export interface IndexWait {
+  /** The index, as the user named it (a password in a URL shown as `***`). */
+  target: string;
+  /** `locked`: another process holds the lock (SQLite); `no-answer`: the server has not answered yet. */
+  reason: 'locked' | 'no-answer';
+}
+
+/** How an index is opened: waits bounded, cancellable, and told about. */
+export interface OpenOptions {
+  /** Cancels the open: it rejects with an IndexError `CANCELLED`, and nothing is left half-made. */
+  signal?: AbortSignal;
+  /**
+   * Called (at most once) when the open has to wait: the db layer never writes to the
+   * terminal itself, the CLI does.
+   */
+  onWait?: (wait: IndexWait) => void;
+  /**
+   * SQLite: how long to wait for another process's lock, at open and for every write after.
+   * @default 5,000 ms (better-sqlite3's own default)
+   */
+  busyTimeoutMs?: number;
+}
+
 /** What each dialect folder provides: the same shape for SQLite and PostgreSQL. */
 export interface DialectConnection {
   dialect: Dialect;
   db: Kysely<Database>;
+  /**
+   * Runs the steps of opening (the migrations) the way this dialect waits for others: SQLite
+   * polls for a lock another process holds without blocking the event loop, so a signal or a
+   * notice can come through; PostgreSQL waits on the server under its timeouts. Either way
+   * bounded, cancelled by {@link OpenOptions.signal}, and announced by `onWait`.
+   */
+  whileOpening<T>(work: () => Promise<T>): Promise<T>;
   /** Builds the entries repository; called once migrations have run. */
   entries(): EntryRepository;
+  /** Closes every connection; one that does not close in a moment (a dead socket) is cut. */
   close(): Promise<void>;
 }

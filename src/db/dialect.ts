@@ -4,3 +4,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export function dialectOf(target: string): Dialect {
   return /^postgres(ql)?:\/\//i.test(target) ? 'postgres' : 'sqlite';
 }
+
+/** The index as a person may see it: a password in a URL shown as `***`. */
+export function redactDbUrl(target: string): string {
+  return target.replace(/(\/\/[^/:@]*):[^@/]*@/, '$1:***@');
+}

@@ -1,14 +1,17 @@
 import { Migrator, type Kysely } from 'kysely';
-import { dialectOf, type Dialect } from './dialect.js';
+import type { DialectConnection, OpenOptions } from './connection.js';
+import { dialectOf, redactDbUrl, type Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
-import { IndexError } from './errors.js';
+import { IndexError, isCancellation } from './errors.js';
 import { migrations } from './migrations/index.js';
 import { ScanRepository } from './repositories/scans.js';
 import { StorageRepository } from './repositories/storages.js';
 import { TenantRepository } from './repositories/tenants.js';
 import type { Database } from './schema.js';
 import { connectSqlite } from './sqlite/connect.js';
-import type { DialectConnection } from './connection.js';
+
+export type { IndexWait, OpenOptions } from './connection.js';
+export { redactDbUrl };
 
 /** The index: every repository over one database connection. */
 export interface Index {
@@ -21,25 +24,31 @@ export interface Index {
   close(): Promise<void>;
 }
 
-async function connect(target: string): Promise<DialectConnection> {
+async function connect(target: string, options: OpenOptions): Promise<DialectConnection> {
   if (dialectOf(target) === 'postgres') {
     const { connectPostgres } = await import('./postgres/connect.js');
-    return connectPostgres(target);
+    return connectPostgres(target, options);
   }
-  return connectSqlite(target);
+  return connectSqlite(target, options);
 }
 
-/** Opens the index at `target` (a SQLite file or a postgres:// URL) and migrates it. */
-export async function openIndex(target: string): Promise<Index> {
-  const conn = await connect(target);
+/**
+ * Opens the index at `target` (a SQLite file or a postgres:// URL) and migrates it. Every
+ * wait is bounded (the busy timeout, the connect and statement timeouts), announced through
+ * `onWait`, and cancelled by `signal`: then it rejects with an IndexError `CANCELLED`, and
+ * the migrations, one transaction, either ran whole or not at all.
+ */
+export async function openIndex(target: string, options: OpenOptions = {}): Promise<Index> {
+  const conn = await connect(target, options);
   try {
-    await migrate(conn);
+    await conn.whileOpening(() => migrate(conn));
   } catch (error) {
     await conn.close().catch(() => undefined);
     if (error instanceof IndexError) throw error;
     const message = (error as Error).message;
     throw new IndexError(`cannot use index database ${redactDbUrl(target)}: ${message}`, {
       cause: error,
+      ...(isCancellation(error) ? { code: 'CANCELLED' as const } : {}),
     });
   }
   const { db } = conn;
@@ -63,8 +72,4 @@ async function migrate(conn: DialectConnection): Promise<void> {
       ? new IndexError(`migration ${failed} failed: ${(error as Error).message}`, { cause: error })
       : error;
   }
-}
-
-export function redactDbUrl(target: string): string {
-  return target.replace(/(\/\/[^/:@]*):[^@/]*@/, '$1:***@');
 }

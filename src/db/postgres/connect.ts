@@ -1,9 +1,13 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { DialectConnection } from '../connection.js';
-import { IndexError } from '../errors.js';
+import type { DialectConnection, OpenOptions } from '../connection.js';
+import { redactDbUrl } from '../dialect.js';
+import { IndexError, cancelledIndexError } from '../errors.js';
+import { underSignal } from '../guard.js';
 import type { Database } from '../schema.js';
+import { TrawlClient, type TrawlPoolConfig } from './client.js';
 import { PostgresEntryRepository } from './entries.js';
+import { postgresTimeouts } from './options.js';
 
 const INT8 = 20;
 
@@ -19,29 +23,54 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** @default 30 s */
-const CONNECT_TIMEOUT_MS = 30_000;
-
 /** @default 10 — one scan uses one connection at a time; the rest serve readers. */
 const POOL_SIZE = 10;
 
 /**
+ * A statement in flight when its caller cancels may finish this long before its connection
+ * is cut: a healthy batch commits in tens of milliseconds (so its counts stay exact), and
+ * Ctrl-C still ends a scan on a frozen link within a second.
+ * @default 500 ms
+ */
+const CANCEL_GRACE_MS = 500;
+
+/** A close waits this long for connections to end in order, then cuts what is left. @default 500 ms */
+const CLOSE_GRACE_MS = 500;
+
+/** An open that has no connection from the server after this long is announced. @default 1,000 ms */
+const NOTICE_AFTER_MS = 1_000;
+
+/**
  * Opens a pool on a PostgreSQL index. Nothing is checked here: the first query (the
  * migrations) tells whether the server is reachable, and its error names the URL.
+ * Timeouts and keepalive come from the URL's parameters (see {@link postgresTimeouts}).
  */
-export function connectPostgres(url: string): DialectConnection {
+export function connectPostgres(url: string, options: OpenOptions = {}): DialectConnection {
+  const { connectionString, timeouts: t } = postgresTimeouts(url);
+  const live = new Set<TrawlClient>();
+  const config: TrawlPoolConfig = {
+    connectionString,
+    max: POOL_SIZE,
+    types,
+    // An unreachable host fails the command with a message instead of hanging it.
+    connectionTimeoutMillis: t.connectTimeoutMs,
+    keepAlive: t.keepAlive,
+    keepAliveInitialDelayMillis: t.keepAliveIdleMs,
+    // Sent as startup parameters: 0 sends none (a pooler that refuses unknown ones, say).
+    ...(t.statementTimeoutMs > 0 ? { statement_timeout: t.statementTimeoutMs } : {}),
+    ...(t.idleInTransactionTimeoutMs > 0
+      ? { idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs }
+      : {}),
+    Client: TrawlClient as unknown as TrawlPoolConfig['Client'],
+    trawl: { queryTimeoutMs: t.queryTimeoutMs, cancelGraceMs: CANCEL_GRACE_MS, live },
+  };
   let pool: pg.Pool;
   try {
-    pool = new pg.Pool({
-      connectionString: url,
-      max: POOL_SIZE,
-      types,
-      // An unreachable host fails the command with a message instead of hanging it.
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    });
+    pool = new pg.Pool(config);
   } catch (error) {
     throw new IndexError(`cannot use PostgreSQL URL: ${(error as Error).message}`, {
       cause: error,
+      code: 'INDEX_CONFIG',
     });
   }
   // An idle connection that the server drops (restart, idle timeout) must not crash the
@@ -51,8 +80,43 @@ export function connectPostgres(url: string): DialectConnection {
   return {
     dialect: 'postgres',
     db,
+    async whileOpening(work) {
+      const { signal, onWait } = options;
+      if (signal?.aborted) throw cancelledIndexError('opening the index');
+      // Only silence is announced: a server that answers is working (migrating, say).
+      let answered = false;
+      pool.once('connect', () => (answered = true));
+      const notice = setTimeout(() => {
+        if (!answered) onWait?.({ target: redactDbUrl(url), reason: 'no-answer' });
+      }, NOTICE_AFTER_MS);
+      try {
+        // The statements of the open hear the signal: a connect in progress stops at once.
+        return await underSignal(signal, work);
+      } finally {
+        clearTimeout(notice);
+      }
+    },
     entries: () => new PostgresEntryRepository(pool),
-    // Kysely's destroy ends the pool it was given.
-    close: () => db.destroy(),
+    async close() {
+      // Kysely's destroy ends the pool it was given; pg-pool's end waits for every client,
+      // and a client on a dead or frozen socket would keep it waiting for its timeout.
+      const ended = db.destroy();
+      if (await settlesWithin(ended, CLOSE_GRACE_MS)) return;
+      const closing = new IndexError('the index was closed', { code: 'INDEX_CONNECTION_LOST' });
+      for (const client of live) client.kill(closing);
+      await ended;
+    },
   };
+}
+
+/** Whether `promise` settles within `ms` (its outcome is left to its owner). */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const settle = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settle, settle);
+  });
 }

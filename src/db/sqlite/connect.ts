@@ -4,45 +4,65 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { LockingSqliteDialect } from './migration-lock.js';
-import type { DialectConnection } from '../connection.js';
+import type { DialectConnection, OpenOptions } from '../connection.js';
 
 /**
- * WAL is a property of the file, so only the first open switches it. That switch needs the
- * file to itself for a moment, and when several processes open a fresh index at once SQLite
- * answers BUSY at once instead of waiting (the busy timeout does not cover it): retry.
+ * WAL is a property of the file, so only the first open switches it. Reading the journal
+ * mode needs a shared lock and switching it the file to itself for a moment: another process
+ * writing (or opening a fresh index at the same instant) answers BUSY, and the caller waits.
  */
 function useWal(raw: BetterSqlite3.Database): void {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (raw.pragma('journal_mode', { simple: true }) !== 'wal') raw.pragma('journal_mode = WAL');
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 100) throw error;
-      Atomics.wait(pause, 0, 0, 10 + Math.random() * 40);
-    }
-  }
+  if (raw.pragma('journal_mode', { simple: true }) !== 'wal') raw.pragma('journal_mode = WAL');
 }
 
 /**
  * Opens (creating if needed) a SQLite index file. WAL with synchronous=NORMAL: a crash
  * loses at most the last transactions, never consistency, and readers do not block the
  * scan's writer.
+ *
+ * Locks: while opening, every wait for another process's lock is a timer (the connection's
+ * busy timeout is 0 meanwhile), announced once through `onWait` and ended by the signal;
+ * after, the connection's busy timeout is `busyTimeoutMs` for every statement (SQLite waits
+ * inside the call: the longest a write can block the process).
  */
-export function connectSqlite(file: string): DialectConnection {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+export async function connectSqlite(
+  file: string,
+  options: OpenOptions = {},
+): Promise<DialectConnection> {
+  const timeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  let announced = false;
+  const wait: LockWait = {
+    deadline: Date.now() + timeoutMs,
+    signal: options.signal,
+    onLocked: () => {
+      if (!announced) options.onWait?.({ target: file, reason: 'locked' });
+      announced = true;
+    },
+    file,
+    timeoutMs,
+  };
   let raw: BetterSqlite3.Database;
   try {
-    raw = new BetterSqlite3(file, { timeout: 10_000 });
-    useWal(raw);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    raw = new BetterSqlite3(file, { timeout: 0 });
+  } catch (error) {
+    throw new IndexError(`cannot open index database ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    await untilUnlocked(() => useWal(raw), wait);
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     // 16 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
     // children of one directory at a time, in index order) and peaks ~70 MB lower in RSS.
     raw.pragma('cache_size = -16384');
   } catch (error) {
+    raw.close();
+    if (error instanceof IndexError) throw error;
     throw new IndexError(`cannot open index database ${file}: ${(error as Error).message}`, {
       cause: error,
     });
@@ -51,6 +71,13 @@ export function connectSqlite(file: string): DialectConnection {
   return {
     dialect: 'sqlite',
     db,
+    async whileOpening(work) {
+      try {
+        return await untilUnlocked(work, wait);
+      } finally {
+        raw.pragma(`busy_timeout = ${timeoutMs}`);
+      }
+    },
     // Prepared statements need the tables: built after migrations.
     entries: () => new SqliteEntryRepository(raw),
     close: async () => {

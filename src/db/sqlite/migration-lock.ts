@@ -5,8 +5,9 @@ import { SqliteAdapter, SqliteDialect, sql, type Kysely } from 'kysely';
  * Kysely's SQLite adapter takes no lock around migrations (it assumes one process), and
  * without one, two processes opening a fresh index at once both see it empty and the
  * second fails on "table already exists". Here the lock is the database's write lock:
- * `BEGIN IMMEDIATE` waits (busy_timeout) until no other process writes, and the whole
- * migration run is one transaction, so it also lands all or nothing.
+ * `BEGIN IMMEDIATE` fails with SQLITE_BUSY while another process writes, and the open tries
+ * the whole run again until it gets it (sqlite/busy.ts); the run is one transaction, so it
+ * also lands all or nothing.
  */
 class LockingSqliteAdapter extends SqliteAdapter {
   readonly #raw: BetterSqlite3.Database;
