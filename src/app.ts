@@ -1,5 +1,6 @@
 import { loadConfig } from './config/env.js';
-import { openIndex, type Index } from './db/open.js';
+import { guard } from './db/guard.js';
+import { openIndex, type Index, type IndexWait } from './db/open.js';
 import { StorageService, type StorageConfig } from './storage/service.js';
 import { runScan, type RecordedScanResult } from './scan/runner.js';
 import type { ScanOptions } from './scan/engine.js';
@@ -22,6 +23,10 @@ export interface AppOptions {
   metrics?: Registry;
   /** Shared caps per limit key (by kind or key) and per tenant, for the StorageService. */
   limits?: LimitOptions;
+  /** Cancels opening the index: `open` rejects with an IndexError `CANCELLED`. */
+  signal?: AbortSignal;
+  /** Called when opening the index has to wait (a lock, a silent server). */
+  onIndexWait?: (wait: IndexWait) => void;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -50,9 +55,14 @@ export class App {
   }
 
   static async open(options: AppOptions): Promise<App> {
-    const index = await openIndex(options.database);
+    const config = loadConfig(options.env ?? process.env);
+    const index = await openIndex(options.database, {
+      signal: options.signal,
+      onWait: options.onIndexWait,
+      busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    });
     try {
-      const tenantId = await index.tenants.ensure(options.tenant);
+      const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
       const unsaved = new Map<number, StorageRecord>();
       const storage = new StorageService({
         lookup: async (id) => {
@@ -62,9 +72,7 @@ export class App {
         env: options.env ?? process.env,
         metrics: storageMetrics(options.metrics ?? createRegistry()),
         ...(options.limits ? { limits: options.limits } : {}),
-        logger:
-          options.logger ??
-          createLogger({ level: loadConfig(options.env ?? process.env).logLevel }),
+        logger: options.logger ?? createLogger({ level: config.logLevel }),
       });
       return new App(index, storage, tenantId, unsaved);
     } catch (error) {

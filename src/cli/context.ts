@@ -21,9 +21,30 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-export async function openApp(io: CliIo, db: string | undefined): Promise<App> {
+/**
+ * Opens the app on the index the user named. While the index makes it wait (a lock another
+ * process holds, a server that does not answer), one line on stderr says what for; `signal`
+ * ends the wait (the open rejects with an IndexError `CANCELLED`).
+ */
+export async function openApp(
+  io: CliIo,
+  db: string | undefined,
+  signal?: AbortSignal,
+): Promise<App> {
   const config = loadConfig(io.env);
-  return App.open({ database: db ?? config.database, tenant: config.tenant, env: io.env });
+  return App.open({
+    database: db ?? config.database,
+    tenant: config.tenant,
+    env: io.env,
+    ...(signal ? { signal } : {}),
+    onIndexWait: (wait) =>
+      writeLine(
+        io.stderr,
+        `trawl: waiting for the index ${wait.target} (${
+          wait.reason === 'locked' ? 'locked by another process' : 'no answer yet'
+        })…`,
+      ),
+  });
 }
 
 /** A path or URL as typed, checked so that a typo gets a clear line instead of a failed scan. */

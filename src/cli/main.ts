@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/env.js';
-import { IndexError } from '../db/errors.js';
+import { INDEX_ADVICE, IndexError } from '../db/errors.js';
 import { StorageError } from '../storage/errors.js';
 import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
@@ -38,10 +38,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 function describe(error: unknown): string {
+  if (error instanceof IndexError) {
+    // What happened, then what to do about it (a lock: wait; a full disk: free space…).
+    const advice = error.code === 'INDEX' ? '' : INDEX_ADVICE[error.code];
+    return redactText(advice ? `${error.message}; ${advice}` : error.message);
+  }
   if (
     error instanceof UsageError ||
     error instanceof ConfigError ||
-    error instanceof IndexError ||
     error instanceof InvalidArgumentError
   ) {
     return redactText(error.message);

@@ -14,6 +14,11 @@ export interface Config {
   debug: boolean;
   /** Structured logs on stderr at this level. @default 'silent' */
   logLevel: LogLevel;
+  /**
+   * How long a SQLite index waits for another process's lock (`TRAWL_SQLITE_BUSY_TIMEOUT_MS`).
+   * @default 5000 (see db/sqlite/busy.ts)
+   */
+  sqliteBusyTimeoutMs: number;
 }
 
 /** An environment variable with a value trawl cannot use. */
@@ -36,7 +41,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tenant: tenant(env.TRAWL_TENANT),
     debug: oneOf('TRAWL_DEBUG', env.TRAWL_DEBUG, ['0', '1'], '0') === '1',
     logLevel: oneOf('TRAWL_LOG_LEVEL', env.TRAWL_LOG_LEVEL, LOG_LEVELS, 'silent'),
+    sqliteBusyTimeoutMs: millis(
+      'TRAWL_SQLITE_BUSY_TIMEOUT_MS',
+      env.TRAWL_SQLITE_BUSY_TIMEOUT_MS,
+      5000,
+    ),
   });
+}
+
+function millis(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new ConfigError(
+      `${name} expects whole milliseconds from 0 up, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }
 
 function tenant(value: string | undefined): string {

@@ -384,10 +384,19 @@ class ScanRun {
         }
       }
     } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      // The caller cancelled while a write was in flight and the index gave up on it (its
+      // transaction rolled back whole): a cancelled scan, not an index failure.
+      if (this.#cancelled && code === 'CANCELLED') return;
       this.#fatal = error;
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof SinkError) this.#recordError(ROOT, 'CHANGE_SINK', message);
-      else this.#recordError(ROOT, 'INDEX', `index write failed: ${message}`);
+      else {
+        // The runner hands in a guarded index (db/guard.ts): its errors name the cause
+        // (INDEX_LOCKED, INDEX_DISK_FULL, INDEX_CONNECTION_LOST…); anything else is INDEX.
+        const cause = typeof code === 'string' && code.startsWith('INDEX') ? code : 'INDEX';
+        this.#recordError(ROOT, cause, `index write failed: ${message}`);
+      }
       this.#stop();
     }
   }

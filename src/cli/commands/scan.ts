@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import type { App } from '../../app.js';
+import { INDEX_ADVICE, isCancellation, type IndexErrorCode } from '../../db/errors.js';
+import { guard } from '../../db/guard.js';
 import type { RecordedScanResult } from '../../scan/runner.js';
 import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt } from '../errors.js';
@@ -41,7 +44,8 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     .option('--json', 'print one JSON object with the result')
     .action(async (path: string, flags: ScanFlags) => {
       const spec = storageSpecFrom(path, flags.followSymlinks ? { followSymlinks: true } : {});
-      const app = await openApp(io, flags.db);
+      // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
+      // cleanly instead of killing the process half-way.
       const controller = new AbortController();
       let interrupts = 0;
       const onSignal = () => {
@@ -56,10 +60,14 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       if (external?.aborted) controller.abort();
       external?.addEventListener('abort', onExternal, { once: true });
       const progress = new ProgressLine(io.stderr);
+      let app: App | undefined;
       try {
+        app = await openApp(io, flags.db, controller.signal);
+        // Registering the storage writes to the index too: cancelled and reported the same way.
+        const index = guard(app, controller.signal);
         const storage = flags.dryRun
-          ? await app.storageForDryRun(spec)
-          : await app.ensureStorage(spec);
+          ? await index.storageForDryRun(spec)
+          : await index.ensureStorage(spec);
         const result = await app.scan(storage, {
           maxDepth: flags.depth,
           recursive: flags.recursive,
@@ -74,15 +82,44 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         const storageId = storage.id > 0 ? storage.id : null;
         if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result, storageId)));
         else printSummary(io, spec.location, result, flags.dryRun === true);
+        const failure = indexFailureLine(result);
+        if (failure) writeLine(io.stderr, failure);
         setExit(EXIT_BY_STATUS[result.status]);
+      } catch (error) {
+        // Cancelled while the index was opened or the storage registered: no scan started.
+        if (!controller.signal.aborted || !isCancellation(error)) throw error;
+        writeLine(io.stderr, 'trawl: cancelled before the scan started');
+        setExit(EXIT_BY_STATUS.cancelled);
       } finally {
         progress.clear();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         external?.removeEventListener('abort', onExternal);
-        await app.close();
+        // Whatever closing finds (a dead connection), the result above stands.
+        await app?.close().catch(() => undefined);
       }
     });
+}
+
+/**
+ * One line on stderr when the index failed a scan: what happened, what became of the scan's
+ * history row, and what to do. The result itself (JSON or summary) is on stdout already.
+ */
+function indexFailureLine(r: RecordedScanResult): string | undefined {
+  const unrecorded = r.scanId !== null && !r.recorded;
+  const failure = r.errorSample.find((e) => e.code.startsWith('INDEX'));
+  if (!failure && !unrecorded) return undefined;
+  const label = r.scanId === null ? 'dry run' : `scan ${r.scanId}`;
+  const stays = `its end could not be recorded, so it stays "running" in the history`;
+  if (r.status === 'cancelled') return `trawl: ${label} cancelled; ${stays}`;
+  const first = failure?.message ?? 'the index failed';
+  const also = unrecorded && !first.startsWith('could not record') ? `; ${stays}` : '';
+  const advice = INDEX_ADVICE[(failure?.code ?? 'INDEX') as IndexErrorCode] ?? '';
+  return `trawl: ${label} failed: ${first}${also}${advice ? `. ${capitalised(advice)}` : ''}`;
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function toJson(r: RecordedScanResult, storageId: number | null) {

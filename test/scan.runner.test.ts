@@ -1,0 +1,77 @@
+/**
+ * The runner around the engine: what a scan reports and records when the storage is slow
+ * to connect, when it is cancelled before its first listing, and when the index fails at
+ * the end. Real SQLite and memory storages; the scan history is faked only where a failure
+ * has to happen at one exact write.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ScanRepository } from '../src/db/repositories/scans.js';
+import { runScan } from '../src/scan/runner.js';
+import { MemoryTree } from '../src/storage/backends/memory-tree.js';
+import { memoryFixture, type MemoryFixture } from './support/harness.js';
+
+function smallTree(): MemoryTree {
+  const tree = new MemoryTree();
+  for (let i = 0; i < 5; i++) tree.writeFile(`/d/f${i}.txt`, i, i);
+  return tree;
+}
+
+describe(runScan.name, () => {
+  let fx: MemoryFixture | undefined;
+  afterEach(async () => {
+    await fx?.close();
+    fx = undefined;
+  });
+
+  it('reports the time from its start, the storage connect included', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    fx.tree.connectLatencyMs = 400;
+    const result = await fx.app.scan(fx.storage);
+    expect(result.status).toBe('succeeded');
+    // Before: the clock started in the engine, after the connect.
+    expect(result.durationMs).toBeGreaterThanOrEqual(400);
+    const row = await fx.app.index.scans.get(result.scanId!);
+    expect(row?.durationMs).toBe(result.durationMs);
+  });
+
+  it('stops waiting for a slow connect at once when cancelled, and records it cancelled', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    fx.tree.connectLatencyMs = 2_000;
+    const controller = new AbortController();
+    const scanning = fx.app.scan(fx.storage, { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    const aborted = Date.now();
+    controller.abort();
+    const result = await scanning;
+    // Before: the runner waited out the whole connect.
+    expect(Date.now() - aborted).toBeLessThan(500);
+    expect(result).toMatchObject({ status: 'cancelled', recorded: true, files: 0 });
+    expect(await fx.app.index.scans.get(result.scanId!)).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('resolves with a failed result, the cause named, when the index refuses the scan’s end', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    const real = fx.app.index.scans;
+    // The history takes the start, then its database is locked for the end.
+    const scans = {
+      start: (...a: Parameters<ScanRepository['start']>) => real.start(...a),
+      finish: async () => {
+        throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      },
+    } as unknown as ScanRepository;
+    const result = await runScan(
+      { storage: fx.app.storage, entries: fx.app.index.entries, scans },
+      { tenantId: fx.storage.tenantId, storageId: fx.storage.id },
+    );
+    // Before: runScan threw, and the caller had no result to print.
+    expect(result).toMatchObject({ status: 'failed', recorded: false, files: 5, created: 5 });
+    expect(result.errorSample.at(-1)).toEqual({
+      path: '/',
+      code: 'INDEX_LOCKED',
+      message: expect.stringMatching(
+        /^could not record the end of scan \d+, which stays "running" in the history: the index is locked by another process/,
+      ),
+    });
+    expect(await real.get(result.scanId!)).toMatchObject({ status: 'running' });
+  });
+});
