@@ -177,6 +177,27 @@ describe('ftp entries a server should not send', () => {
   });
 });
 
+describe('ftp listing that never ends', () => {
+  it('ends a listing whose one line never ends, at a bounded cost', async () => {
+    const ftpd = await server({
+      dirs: {
+        '/': {
+          // Bytes without a line end, for ever.
+          eol: '',
+          lines: function* () {
+            const piece = 'x'.repeat(65_536);
+            for (;;) yield piece;
+          },
+        },
+      },
+    });
+    const r = await drain(client(ftpd).list('/'));
+    expect(r.entries).toEqual([]);
+    expect(r.error).toMatchObject({ code: 'PROTOCOL' });
+    expect(r.error!.message).toMatch(/is not a listing/);
+  });
+});
+
 describe('ftp listing streams', () => {
   it('hands on pages while the server is still sending; timeoutMs bounds the silence after them', async () => {
     const ftpd = await server({

@@ -10,6 +10,9 @@ import { checkMtime, parseByteCount, type RawEntry } from '../pager.js';
 /** The longest listing line accepted, in bytes: a longer one is a bad entry and is dropped. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
+/** One line may be this long before the listing is taken for garbage and ended. */
+export const MAX_DROPPED_LINE_BYTES = 16 * 1024 * 1024;
+
 /** Stands for a line longer than {@link MAX_LINE_BYTES}, whose bytes were dropped. */
 export const TOO_LONG = Symbol('line too long');
 export type ListingLine = string | typeof TOO_LONG;
@@ -33,10 +36,16 @@ export class LineSplitter {
   #crlf: boolean | undefined;
   /** Inside a line already reported as too long: its bytes are dropped up to its end. */
   #dropping = false;
+  #dropped = 0;
 
   constructor(encoding: BufferEncoding = 'utf8', maxLineBytes = MAX_LINE_BYTES) {
     this.#encoding = encoding;
     this.#max = maxLineBytes;
+  }
+
+  /** Bytes dropped so far of the too-long line under way (0 when there is none). */
+  get droppedBytes(): number {
+    return this.#dropping ? this.#dropped : 0;
   }
 
   /** The whole lines completed by `chunk`. */
@@ -79,7 +88,11 @@ export class LineSplitter {
       }
       this.#dropping = false;
     } else if (rest > this.#max || (this.#dropping && rest > 0)) {
-      if (!this.#dropping) out.push(TOO_LONG);
+      if (!this.#dropping) {
+        out.push(TOO_LONG);
+        this.#dropped = 0;
+      }
+      this.#dropped += rest;
       this.#dropping = true;
       // Keep a CR that may start the CRLF ending the dropped line in the next chunk.
       if (buf[buf.length - 1] === CR) this.#pending = Buffer.from([CR]);

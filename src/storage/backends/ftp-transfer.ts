@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import type { Client, FTPContext, FTPResponse } from 'basic-ftp';
 import { cancelledError, ProtocolError, TimeoutError, UnavailableError } from '../errors.js';
-import { LineSplitter, type ListingLine } from './ftp-listing.js';
+import { LineSplitter, MAX_DROPPED_LINE_BYTES, type ListingLine } from './ftp-listing.js';
 
 /**
  * Runs one request with trawl's deadline and the caller's signal. FTP has no per-request
@@ -171,7 +171,14 @@ export class ListingStream {
       if (chunk) {
         // Read ahead by one chunk while the caller works on this one.
         if (this.#chunks.length === 0 && !this.#dataEnded) this.#data.resume();
-        return this.#splitter.push(chunk);
+        const lines = this.#splitter.push(chunk);
+        if (this.#splitter.droppedBytes > MAX_DROPPED_LINE_BYTES) {
+          throw new ProtocolError(
+            `${this.#o.what}: a line of more than ${MAX_DROPPED_LINE_BYTES} bytes is not a listing; nothing in ${this.#o.path} was deleted`,
+            { path: this.#o.path },
+          );
+        }
+        return lines;
       }
       if (this.#dataEnded && !this.#splitterEnded) {
         this.#splitterEnded = true;

@@ -40,6 +40,7 @@ import { baseName, parentOf } from '../paths.js';
 import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
+import { MAX_LISTING_ENTRIES } from './listing-progress.js';
 import {
   asRaw,
   optBool,
@@ -221,8 +222,17 @@ export class FtpClient implements StorageClient {
     const now = Date.now();
     const stream = await this.#openListing(conn, dir, signal);
     let reply: FTPResponse;
+    let read = 0;
     try {
       for (let lines; (lines = await stream.lines()) !== undefined;) {
+        // Lines, not entries: a server sending blank or `.` lines forever is stopped too.
+        read += lines.length;
+        if (read > MAX_LISTING_ENTRIES) {
+          throw new ProtocolError(
+            `${what} does not end the listing of ${dir}: more than ${MAX_LISTING_ENTRIES.toLocaleString('en')} lines; nothing in it was deleted`,
+            { path: dir, invalidEntries: pager.rejected || undefined },
+          );
+        }
         for (const line of lines) {
           const r = parseLine(conn.format, line, now);
           if (r === undefined) continue;
