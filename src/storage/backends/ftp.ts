@@ -408,7 +408,10 @@ export class FtpClient implements StorageClient {
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });
       const idle = this.#idle.pop();
       if (idle) {
-        if (idle.ftp.closed) continue; // the server hung up while it sat idle
+        if (idle.ftp.closed) {
+          idle.destroy(); // the server hung up while it sat idle
+          continue;
+        }
         this.#busy.add(idle);
         return idle;
       }
