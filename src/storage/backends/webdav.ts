@@ -240,7 +240,7 @@ function parseWebdavOptions(input: unknown): WebdavOptions {
   const options: WebdavOptions = {
     url: url.href.replace(/\/+$/, ''),
     timeoutMs: optTimeoutMs(r),
-    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000),
+    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000, 100, 3_600_000),
     maxSockets: optInt(r, 'maxSockets', 64),
     insecure: optBool(r, 'insecure', false),
     maxResponseBytes: optInt(r, 'maxResponseBytes', MAX_RESPONSE_BYTES),
