@@ -144,6 +144,29 @@ describe('S3 listing logic', () => {
     expect(error?.message).toMatch(/cut the listing short/);
   });
 
+  it('stops a server that goes round: endless empty answers, or an answer it already sent', async () => {
+    const empty = fakeS3((input) =>
+      answer({ token: `t${Number(String(input.ContinuationToken ?? 't0').slice(1)) + 1}` }),
+    );
+    await empty.client.connect();
+    const a = await drain(empty.client.list('/'));
+    expect(a.error).toMatchObject({ code: 'PROTOCOL' });
+    expect(a.error!.message).toMatch(/empty answers/);
+    expect(empty.inputs.length).toBeLessThan(1100);
+
+    // Answers 1 and 3 are the same keys under different tokens: a cursor that started over.
+    const round = fakeS3((input) => {
+      const n = Number(input.ContinuationToken ?? 0);
+      const keys = n % 2 === 0 ? ['a', 'b'] : ['c', 'd'];
+      return answer({ objects: keys.map((k) => obj(k)), token: String(n + 1) });
+    });
+    await round.client.connect();
+    const b = await drain(round.client.list('/'));
+    expect(b.error).toMatchObject({ code: 'PROTOCOL' });
+    expect(b.error!.message).toMatch(/already sent/);
+    expect(names(b.pages)).toEqual(['a', 'b', 'c']); // never `a` and `b` twice
+  });
+
   it.each([['maybe'], [undefined]])(
     'ends with PROTOCOL when IsTruncated is %s',
     async (truncated) => {
@@ -441,6 +464,8 @@ describe('S3 listing logic', () => {
     [{ name: 'PermanentRedirect', $metadata: { httpStatusCode: 301 } }, 'INVALID_CONFIG', false],
     [new ConnectTimeoutError(100), 'TIMEOUT', true],
     [new ListingXmlError('the answer ended before </ListBucketResult>'), 'PROTOCOL', false],
+    [new TypeError('x is undefined'), 'INTERNAL', false],
+    [Object.assign(new TypeError('bad answer'), { $metadata: {} }), 'PROTOCOL', false],
   ])('maps %o to %s', (native, code, retryable) => {
     expect(mapS3Error(native, '/x', 'S3')).toMatchObject({ code, retryable, path: '/x' });
   });

@@ -235,7 +235,7 @@ export class ListingXmlReader {
     this.#qnames.pop();
     const name = this.#stack.pop()!;
     const depth = this.#stack.length;
-    const value = this.#textBad ? undefined : this.#text;
+    const value = this.#textBad ? undefined : own(this.#text);
     this.#text = '';
     this.#textBad = false;
     if (depth === 0) {
@@ -302,6 +302,17 @@ export class ListingXmlReader {
       throw new ListingXmlError(`a value longer than ${MAX_PENDING} characters`);
     }
   }
+}
+
+/**
+ * A copy of `text` that does not keep the chunk it was cut from alive. V8 makes a slice of
+ * 13 characters or more a view into its parent string: a key or continuation token kept
+ * for long (a page waiting for the database, the tokens a listing remembers) would hold the
+ * whole 64 KB chunk it came from — measured: 28 MB after 400 answers, growing with the
+ * listing. Concatenating flattens into a new string; the slice of that holds only the copy.
+ */
+function own(text: string): string {
+  return text.length < 13 ? text : (' ' + text).slice(1);
 }
 
 /** Whether `buf[from, to)` is XML white space only. */

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import {
   AuthFailedError,
   cancelledError,
+  toStorageError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -12,6 +13,8 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ROOT } from '../paths.js';
+import { ListingProgress } from './listing-progress.js';
+import { isBug } from './remote-common.js';
 import { asRaw, optBool, optInt, optString, optTimeoutMs, rejectUnknown } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
@@ -118,6 +121,9 @@ const SOCKET_CODES = new Set([
 export function mapS3Error(error: unknown, path: string, where: string): StorageError {
   if (error instanceof StorageError) return error;
   const e = (error ?? {}) as SdkError;
+  // A programming error in trawl (or the SDK) is a bug, not something this server said: the
+  // SDK marks what comes of an answer with its metadata, so only an unmarked one is a bug.
+  if (isBug(error) && e.$metadata === undefined) return toStorageError(error, path);
   const name = e.name ?? e.code ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
   const retryAfter = e.$response?.headers?.['retry-after'];
@@ -383,7 +389,9 @@ export class S3StorageClient implements StorageClient {
    * complete is checked after each answer is handed on, so the entries before a cut are
    * used: an answer that says it is truncated without a continuation token, a token seen
    * before, or no word at all end the listing with PROTOCOL — never as complete, which would
-   * delete what the server did not list.
+   * delete what the server did not list. So does a server that goes round without progress
+   * (empty answers with ever new tokens, or an answer it already sent): it is stopped before
+   * the repeat is handed on.
    */
   async *#answers(
     dir: string,
@@ -392,6 +400,7 @@ export class S3StorageClient implements StorageClient {
     retryFirst: boolean,
   ): AsyncGenerator<ListPage> {
     const seen = new Set<string>();
+    const progress = new ListingProgress(this.#where(), dir);
     const cut = (why: string) =>
       new ProtocolError(
         `${this.#where()} (${dir}): ${why}, so the listing is incomplete and nothing in this directory was deleted`,
@@ -403,6 +412,10 @@ export class S3StorageClient implements StorageClient {
       if (token !== undefined) request.ContinuationToken = token;
       const retries = n > 0 || retryFirst ? PAGE_RETRIES : 0;
       const answer = await this.#requestWithRetries(dir, request, signal, retries);
+      const keys = answer.objects
+        .map((o) => o.key ?? '')
+        .concat(answer.prefixes.map((p) => p ?? ''));
+      progress.answer(keys, keys.length);
       yield answer;
       const truncated = answer.isTruncated?.trim().toLowerCase();
       if (truncated === 'false') return;
