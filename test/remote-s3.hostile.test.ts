@@ -12,6 +12,7 @@ import type { StorageError } from '../src/storage/errors.js';
 import type { Entry, StorageClient, TreeListing } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { indexLines, tempDir } from './support/harness.js';
+import { expectNoTimersLeft } from './support/remote-scan.js';
 import { listAll } from './support/list-all.js';
 import { startSilentServer } from './support/silent-server.js';
 import {
@@ -82,6 +83,10 @@ describe('S3 listings against a misbehaving server', () => {
   afterAll(async () => {
     await client?.close();
     await server?.close();
+  });
+
+  it('leaves no timer behind when closed right after a listing (a CLI would not exit)', async () => {
+    await expectNoTimersLeft(server.storageUrl());
   });
 
   it('ends a listing the server cuts short (truncated, no token) with PROTOCOL after the good pages', async () => {
