@@ -162,6 +162,8 @@ export class StorageService {
   readonly #random: () => number;
   readonly #live = new Map<number, LiveClient>();
   readonly #connecting = new Map<number, Promise<LiveClient>>();
+  /** Clients whose connect() is under way: shutdown closes them instead of waiting. */
+  readonly #opening = new Set<StorageClient>();
   readonly #state = new Map<number, StoragePacing>();
   readonly #retryListeners = new Set<(notice: RetryNotice) => void>();
   #sweeper: NodeJS.Timeout | undefined;
@@ -311,6 +313,11 @@ export class StorageService {
   async closeAll(): Promise<void> {
     this.#closed = true;
     this.#stopSweeper();
+    // A connect to a host that does not answer could hold shutdown for its whole timeout:
+    // close those clients now (their connect fails, and is closed again when it does).
+    const opening = [...this.#opening];
+    this.#opening.clear();
+    await Promise.all(opening.map((c) => c.close().catch(() => undefined)));
     await Promise.allSettled([...this.#connecting.values()]);
     await Promise.all([...this.#live.values()].map((live) => this.#drop(live, 'shutdown')));
   }
@@ -680,9 +687,11 @@ export class StorageService {
       const split = splitServiceOptions(config.options);
       own = split.service;
       client = this.#deps.createClient(kind, split.backend, { env: this.#deps.env });
+      this.#opening.add(client);
       await client.connect();
     } catch (caught) {
-      await client?.close().catch(() => undefined);
+      // Unless shutdown took it and closed it already.
+      if (client && this.#opening.delete(client)) await client.close().catch(() => undefined);
       const e = toStorageError(caught, '/');
       this.#metrics.connects.inc({ kind, outcome: 'error' });
       this.#log.warn(
@@ -691,10 +700,11 @@ export class StorageService {
       );
       throw e;
     }
+    const closedByShutdown = !this.#opening.delete(client);
     this.#metrics.connects.inc({ kind, outcome: 'ok' });
     this.#metrics.connectLatency.observe({ kind }, (this.#now() - started) / 1000);
     if (this.#closed) {
-      await client.close().catch(() => undefined);
+      if (!closedByShutdown) await client.close().catch(() => undefined);
       throw new StorageError('UNAVAILABLE', 'the storage service is shut down');
     }
     const live: LiveClient = {

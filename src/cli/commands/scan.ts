@@ -7,6 +7,7 @@ import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt } from '../errors.js';
 import { formatBytes, formatCount, formatDuration, printable } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import { redactText } from '../../util/redact.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
 
@@ -68,6 +69,17 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         const storage = flags.dryRun
           ? await index.storageForDryRun(spec)
           : await index.ensureStorage(spec);
+        // A request failing and sent again is news to the user: say it as it happens, so a
+        // dead host is not minutes of silence.
+        const offRetry = app.storage.onRetry((n) => {
+          if (n.storageId !== storage.id) return;
+          progress.clear();
+          const { error } = n;
+          writeLine(
+            io.stderr,
+            `trawl: ${redactText(error.message)} (${error.code}); retry ${n.attempt}/${n.of} in ${formatDuration(n.delayMs)}`,
+          );
+        });
         const result = await app.scan(storage, {
           maxDepth: flags.depth,
           recursive: flags.recursive,
@@ -76,7 +88,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           dryRun: flags.dryRun,
           signal: controller.signal,
           onProgress: progress.update,
-        });
+        }).finally(offRetry);
         progress.clear();
         // A dry run of a place never scanned used a storage that exists only in this process.
         const storageId = storage.id > 0 ? storage.id : null;
