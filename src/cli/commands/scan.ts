@@ -80,15 +80,17 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
             `trawl: ${redactText(error.message)} (${error.code}); retry ${n.attempt}/${n.of} in ${formatDuration(n.delayMs)}`,
           );
         });
-        const result = await app.scan(storage, {
-          maxDepth: flags.depth,
-          recursive: flags.recursive,
-          listers: flags.workers,
-          batchEntries: flags.batch,
-          dryRun: flags.dryRun,
-          signal: controller.signal,
-          onProgress: progress.update,
-        }).finally(offRetry);
+        const result = await app
+          .scan(storage, {
+            maxDepth: flags.depth,
+            recursive: flags.recursive,
+            listers: flags.workers,
+            batchEntries: flags.batch,
+            dryRun: flags.dryRun,
+            signal: controller.signal,
+            onProgress: progress.update,
+          })
+          .finally(offRetry);
         progress.clear();
         // A dry run of a place never scanned used a storage that exists only in this process.
         const storageId = storage.id > 0 ? storage.id : null;
