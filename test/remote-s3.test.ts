@@ -510,6 +510,13 @@ describe('s3 storage URLs', () => {
   it('names the bad value in configuration errors', () => {
     expect(() => parseStorageSpec('s3://bkt?pageSize=5000')).toThrow(/`pageSize`.*"5000"/);
     expect(() => parseStorageSpec('s3://bkt?endpoint=nope')).toThrow(/endpoint.*"nope"/);
+    expect(() => parseStorageSpec('s3://bkt?connectTimeoutMs=0')).toThrow(/`connectTimeoutMs`/);
+    expect(() => parseStorageSpec('s3://bkt?connectTimeoutMs=9999999999')).toThrow(
+      /`connectTimeoutMs`/,
+    );
+    expect(parseStorageSpec('s3://bkt?connectTimeoutMs=2500').options).toMatchObject({
+      connectTimeoutMs: 2500,
+    });
   });
 });
 

@@ -583,7 +583,7 @@ function parseS3Options(input: unknown): S3Options {
     forcePathStyle: optBool(r, 'forcePathStyle', endpoint !== undefined),
     pageSize: optInt(r, 'pageSize', 1000, 1, 1000),
     timeoutMs: optTimeoutMs(r),
-    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000),
+    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000, 100, 3_600_000),
     maxSockets: optInt(r, 'maxSockets', 64),
   };
   if (endpoint !== undefined) options.endpoint = endpoint.replace(/\/+$/, '');
