@@ -362,6 +362,18 @@ describe('ftp 550 on CWD', () => {
     await expect(listAll(c.list('/file.txt'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await listAll(c.list('/'))).toHaveLength(2);
   });
+
+  it('takes a LIST refused with "450 .: Permission denied" (ProFTPD) as PERMISSION_DENIED', async () => {
+    const ftpd = await server({
+      dirs: {
+        '/': { lines: [listLine('r', 0, 'd')] },
+        '/r': { refuse: '450 .: Permission denied' },
+      },
+    });
+    await expect(listAll(client(ftpd).list('/r'))).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+  });
 });
 
 describe('ftp scans against a server that cuts listings or sends bad entries', () => {

@@ -262,6 +262,9 @@ describe('ftp backend options', () => {
     const code = (e: unknown) => mapFtpError(e, 'ftp://h:21', '/d').code;
     expect(code(new FTPError({ code: 530, message: '530 Login incorrect.' }))).toBe('AUTH_FAILED');
     expect(code(new FTPError({ code: 550, message: '550 Failed.' }))).toBe('NOT_FOUND');
+    expect(code(new FTPError({ code: 450, message: '450 .: Permission denied' }))).toBe(
+      'PERMISSION_DENIED',
+    );
     expect(code(new FTPError({ code: 421, message: '421 Timeout.' }))).toBe('UNAVAILABLE');
     expect(code(new FTPError({ code: 425, message: "425 Can't open data connection." }))).toBe(
       'UNAVAILABLE',

@@ -114,6 +114,10 @@ export function mapFtpError(error: unknown, where: string, path: string): Storag
     const code = Number(e.code);
     if (code === 530 || code === 532)
       return new AuthFailedError(`${where} refused the login: ${message}`, opts);
+    // ProFTPD answers LIST on an unreadable folder "450 .: Permission denied".
+    if ((code === 450 || code === 550) && /permission denied|access denied/i.test(message)) {
+      return new PermissionDeniedError(`${where} refuses ${path}: ${message}`, opts);
+    }
     if (code === 550) return new NotFoundError(`no such folder on ${at}: ${message}`, opts);
     if (code === 421)
       return new UnavailableError(`${where} is closing the connection: ${message}`, opts);
