@@ -165,21 +165,24 @@ export class ListingPager {
   }
 
   #badFields(raw: RawEntry): string | undefined {
-    const name = JSON.stringify(raw.name.slice(0, 80));
-    const shown = (text: string | undefined) =>
-      text === undefined ? 'none' : JSON.stringify(text.slice(0, 40));
+    // On the hot path: messages are built only for a bad entry.
     if (
       !raw.isDir &&
       raw.size === undefined &&
       (raw.sizeText !== undefined || !this.#o.sizeOptional)
     ) {
-      return `${name}: size ${shown(raw.sizeText)} is not a byte count`;
+      return `${shown(raw.name, 80)}: size ${shown(raw.sizeText, 40)} is not a byte count`;
     }
     if (raw.mtime === undefined && (raw.mtimeText !== undefined || !this.#o.mtimeOptional)) {
-      return `${name}: time ${shown(raw.mtimeText)} is not a valid time`;
+      return `${shown(raw.name, 80)}: time ${shown(raw.mtimeText, 40)} is not a valid time`;
     }
     return undefined;
   }
+}
+
+/** A server's text for a message: quoted, cut to `max` characters. */
+function shown(text: string | undefined, max: number): string {
+  return text === undefined ? 'none' : JSON.stringify(text.slice(0, max));
 }
 
 /**
