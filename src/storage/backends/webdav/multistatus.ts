@@ -8,9 +8,12 @@
  *
  * A hand-written reader on purpose, measured: a general XML parser was about ten times
  * slower on listings, and the regex tokenizer this replaces read the whole answer at once
- * and rescanned from every `<` of an unterminated `<!--`, `<![CDATA[` or `<?` to the end
- * (quadratic: 10 s of event loop for 128 KB). This one scans each character once: markup is
- * found with `indexOf`, a tag's end with one pass that remembers where it stopped.
+ * and rescanned from every unterminated `<!--`, `<![CDATA[` or `<?` to the end (quadratic:
+ * 2.8 s of event loop for 128 KB of `<!--<!--…`; this reader: 16 ms for 1 MB). This one
+ * scans each character once: markup is found with `indexOf`, a tag's end and the next quote
+ * with searches that resume where they stopped. On a 10,000-entry answer shaped like
+ * Apache's (4 MB, fed in 64 KiB pieces) it reads 15.4 listings/s against the old tokenizer's
+ * 12.0 (median of 12 interleaved rounds on the 2-core machine).
  *
  * It is strict about the document: tags must nest, one root `multistatus`, no DOCTYPE or
  * other declaration (so no entity expansion and no external entities), only XML's
