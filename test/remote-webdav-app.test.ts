@@ -272,3 +272,29 @@ describe('webdav scans of a directory whose answer is cut short or holds bad ent
     },
   );
 });
+
+describe('webdav scan cancelled in the middle of a huge streamed listing', () => {
+  it('ends cancelled at once, keeps what was applied, and drops the connection', async () => {
+    const dir = tempDir('trawl-webdav-cancel-');
+    const server = await startHugeListingServer({ entries: 3_000_000 });
+    const app = await App.open({ database: join(dir.path, 'i.db'), tenant: 'default', env: {} });
+    try {
+      const storage = await app.ensureStorage(parseStorageSpec(server.storageUrl));
+      const controller = new AbortController();
+      const scan = app.scan(storage, { signal: controller.signal });
+      await expect.poll(() => server.stats.bytes, { timeout: 20_000 }).toBeGreaterThan(2_000_000);
+      controller.abort();
+      const abortedAt = Date.now();
+      const result = await scan;
+      expect(result.status).toBe('cancelled');
+      expect(result.deleted).toBe(0);
+      expect(Date.now() - abortedAt).toBeLessThan(3000);
+      await expect.poll(() => server.stats.abandoned, { timeout: 3000 }).toBe(1);
+      expect(server.stats.ended).toBe(false);
+    } finally {
+      await app.close();
+      await server.close();
+      dir.cleanup();
+    }
+  });
+});
