@@ -9,6 +9,7 @@ import { WebdavClient, webdavBackend } from '../src/storage/backends/webdav.js';
 import type { Entry } from '../src/storage/types.js';
 import { LOOPBACK } from './servers/util.js';
 import { listAll } from './support/list-all.js';
+import { expectNoTimersLeft } from './support/remote-scan.js';
 import { startSilentServer } from './support/silent-server.js';
 import { startHugeListingServer, type HugeListingServer } from './tools/webdav-huge.js';
 
@@ -131,6 +132,11 @@ describe('WebDAV listings stream', () => {
     // raced against every read once kept each chunk alive: 60 MB here, 400 MB for 1,000,000).
     expect(heapPeak).toBeLessThan(48 * 1024 * 1024);
     expect(buffersPeak).toBeLessThan(24 * 1024 * 1024);
+  });
+
+  it('leaves no timer behind when closed right after a listing (a CLI would not exit)', async () => {
+    const server = await huge(10);
+    await expectNoTimersLeft(server.storageUrl);
   });
 
   it('keeps its connection for the next request after a listing read to its end', async () => {
