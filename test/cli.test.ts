@@ -457,6 +457,10 @@ describe('trawl: bad input', () => {
     }
     expectOneErrorLine(await fx.run(['scan', fx.url, '--bogus']), /unknown option '--bogus'/);
     expectOneErrorLine(
+      await fx.run(['scan', 'sftp://u@127.0.0.1/x', '--db', fx.db, '--follow-symlinks']),
+      /^trawl: --follow-symlinks applies to local folders only$/,
+    );
+    expectOneErrorLine(
       await fx.run(['scans', '--db', fx.db, '--limit', 'lots']),
       /--limit expects an integer/,
     );

@@ -11,7 +11,8 @@ export interface StorageSpec {
   location: string;
 }
 
-const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** Text that is a URL (`scheme://…`) rather than a local path. */
+export const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
  * Reads what a user typed: a URL (`webdav://…`, `memory://name`) or a plain local path.

@@ -4,10 +4,11 @@ import { INDEX_ADVICE, isCancellation, type IndexErrorCode } from '../../db/erro
 import { guard } from '../../db/guard.js';
 import type { RecordedScanResult } from '../../scan/runner.js';
 import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
-import { parsePositiveInt } from '../errors.js';
+import { parsePositiveInt, UsageError } from '../errors.js';
 import { formatBytes, formatCount, formatDuration, printable } from '../format.js';
 import { ProgressLine } from '../progress.js';
 import { redactText } from '../../util/redact.js';
+import { URL_LIKE } from '../../storage/url.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
 
@@ -44,6 +45,9 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     .option('--dry-run', 'walk and compare with the index, write nothing')
     .option('--json', 'print one JSON object with the result')
     .action(async (path: string, flags: ScanFlags) => {
+      if (flags.followSymlinks && URL_LIKE.test(path)) {
+        throw new UsageError('--follow-symlinks applies to local folders only');
+      }
       const spec = storageSpecFrom(path, flags.followSymlinks ? { followSymlinks: true } : {});
       // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
       // cleanly instead of killing the process half-way.
