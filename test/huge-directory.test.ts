@@ -10,6 +10,15 @@ import type { HugeReport, HugeTask } from './support/huge-child.js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { defaultHugeEntry, startHugeListingServer } from './tools/webdav-huge.js';
+import { defaultHugeObject, startS3Huge } from './tools/s3-huge.js';
+
+/**
+ * Entries of the remote huge directories. 1,000,000 in the test run (a WebDAV or S3 scan of
+ * 5,000,000 takes minutes here: `npm run bench:huge` runs those, see the README); the memory
+ * backend's directory is 5,000,000 always.
+ */
+const REMOTE = Number(process.env.TRAWL_TEST_HUGE_REMOTE ?? 1_000_000);
 
 const run = promisify(execFile);
 let child: { script: string; cleanup: () => void };
@@ -54,4 +63,64 @@ describe('a directory of 5,000,000 entries', () => {
       dir.cleanup();
     }
   }, 600_000);
+});
+
+/** One scan of `url` in a child process; the server stays in this one. */
+async function scanInChild(database: string, url: string) {
+  const report = await runHuge(child.script, { database, url, rounds: [{}] });
+  return { ...report.rounds[0]!, maxRssMb: report.maxRssMb };
+}
+
+/** What a rescan must report after 1 % vanished and every 100th of the rest changed. */
+function afterChange(n: number) {
+  const left = n - n / 100;
+  return { files: left, created: 0, deleted: n / 100, updated: Math.ceil(left / 100) };
+}
+
+describe(`a remote directory of ${REMOTE.toLocaleString('en')} entries`, () => {
+  it('scans and rescans exactly over WebDAV, each scan under 300 MB', async () => {
+    const server = await startHugeListingServer({ entries: REMOTE });
+    const dir = tempDir('trawl-huge-dav-');
+    try {
+      const database = join(dir.path, 'index.db');
+      const first = await scanInChild(database, server.storageUrl);
+      expect(first).toMatchObject({ status: 'succeeded', files: REMOTE, created: REMOTE });
+      expect(first.maxRssMb).toBeLessThan(300);
+      server.options = {
+        entries: REMOTE - REMOTE / 100,
+        entry: (i) => ({ ...defaultHugeEntry(i), size: i % 100 === 0 ? i + 1 : i }),
+      };
+      const second = await scanInChild(database, server.storageUrl);
+      expect(second).toMatchObject({ status: 'succeeded', ...afterChange(REMOTE) });
+      expect(second.maxRssMb).toBeLessThan(300);
+    } finally {
+      await server.close();
+      dir.cleanup();
+    }
+  }, 900_000);
+
+  it('scans and rescans exactly a flat S3 prefix, each scan under 300 MB', async () => {
+    const server = await startS3Huge({ count: REMOTE, prefix: 'big/' });
+    const dir = tempDir('trawl-huge-s3-');
+    try {
+      const database = join(dir.path, 'index.db');
+      const first = await scanInChild(database, server.storageUrl());
+      expect(first).toMatchObject({ status: 'succeeded', files: REMOTE, created: REMOTE });
+      expect(first.maxRssMb).toBeLessThan(300);
+      server.options = {
+        count: REMOTE - REMOTE / 100,
+        prefix: 'big/',
+        object: (i) => {
+          const o = defaultHugeObject(i);
+          return i % 100 === 0 ? { ...o, size: (o.size as number) + 1 } : o;
+        },
+      };
+      const second = await scanInChild(database, server.storageUrl());
+      expect(second).toMatchObject({ status: 'succeeded', ...afterChange(REMOTE) });
+      expect(second.maxRssMb).toBeLessThan(300);
+    } finally {
+      await server.close();
+      dir.cleanup();
+    }
+  }, 900_000);
 });
