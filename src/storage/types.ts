@@ -8,6 +8,8 @@
  * normalisation), with `/` as the only separator.
  */
 
+import type { OptionSchema } from './options.js';
+
 /** Why an entry was listed but is not indexed. */
 export type SkipReason = 'symlink' | 'special' | 'loop' | 'unreadable';
 
@@ -87,6 +89,12 @@ export interface StorageClient {
 export interface BackendInfo<Options = unknown> {
   /** URL schemes that name this kind (`webdav`, `webdavs`…); empty for kinds without a URL form. */
   schemes: readonly string[];
+  /**
+   * Every option, declared once (type, default, bounds, doc, `secret`): {@link parseOptions}
+   * and {@link redact} are derived from it (see `defineBackend`), and so are the stored form
+   * (secrets sealed) and the docs.
+   */
+  options: OptionSchema;
   /** Turns a URL of one of {@link schemes} into raw options for {@link parseOptions}. */
   fromUrl?(url: URL): Record<string, unknown>;
   /** Validates raw options (from a URL, the database or the API) into typed options. Throws InvalidConfigError. */

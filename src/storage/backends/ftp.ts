@@ -37,19 +37,12 @@ import {
 } from '../errors.js';
 import { ListingPager } from '../pager.js';
 import { baseName, parentOf } from '../paths.js';
-import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
 import { MAX_LISTING_ENTRIES } from './listing-progress.js';
-import {
-  asRaw,
-  optBool,
-  optInt,
-  optString,
-  optTimeoutMs,
-  rejectUnknown,
-  reqString,
-} from '../options.js';
+import { defineBackend } from '../backend.js';
+import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { decodedPath, scrub, serverPath, trimFolder, urlHost, urlParts } from './remote-common.js';
 
 export type FtpTls = 'none' | 'explicit' | 'implicit';
@@ -539,31 +532,56 @@ function destroyer(ftp: Client): () => void {
   };
 }
 
-function parseTls(raw: Record<string, unknown>, scheme: string | undefined): FtpTls {
-  const tls = optString(raw, 'tls') ?? (scheme === 'ftps' ? 'implicit' : 'none');
-  if (tls !== 'none' && tls !== 'explicit' && tls !== 'implicit') {
-    throw new InvalidConfigError(
-      `Expected \`tls\` to be one of none, explicit, implicit, got ${JSON.stringify(tls)}`,
-    );
-  }
-  return tls;
-}
+/** Every ftp option, declared once: parsing, redaction, sealing and docs come from here. */
+export const FTP_OPTIONS = {
+  host: { type: 'string', required: true, doc: 'Server name or address (from the URL).' },
+  port: {
+    type: 'int',
+    min: 1,
+    max: 65535,
+    defaultDoc: '21, 990 with `tls=implicit`',
+    doc: 'FTP port.',
+  },
+  user: { type: 'string', env: ['TRAWL_FTP_USER'], defaultDoc: '`anonymous`', doc: 'Login name.' },
+  password: {
+    type: 'string',
+    secret: true,
+    env: ['TRAWL_FTP_PASSWORD'],
+    defaultDoc: '`anonymous@` for the anonymous user',
+    doc: 'Password.',
+  },
+  root: { type: 'string', default: '/', doc: "Server folder that is the storage's root." },
+  tls: {
+    type: 'enum',
+    values: ['none', 'explicit', 'implicit'],
+    default: 'none',
+    doc: '`explicit` (AUTH TLS on the FTP port), `implicit` (what `ftps://` sets), or `none`.',
+  },
+  insecureTls: {
+    type: 'bool',
+    default: false,
+    doc: 'Accept a TLS certificate that does not verify (self-signed test servers).',
+  },
+  connections: {
+    type: 'int',
+    default: 5,
+    min: 1,
+    max: 64,
+    doc: 'Control connections kept open, one listing each at a time.',
+  },
+  timeoutMs: {
+    ...TIMEOUT_MS,
+    doc: 'The longest wait for one reply, and the longest silence of the data connection while a listing streams in (not the whole listing), in ms.',
+  },
+  connectTimeoutMs: connectTimeoutMs(
+    3_600_000,
+    'Opening one connection: TCP, TLS, greeting, login and settings, in ms.',
+  ),
+} as const satisfies OptionSchema;
 
-const KNOWN: readonly string[] = [
-  'host',
-  'port',
-  'user',
-  'password',
-  'root',
-  'tls',
-  'insecureTls',
-  'connections',
-  'timeoutMs',
-  'connectTimeoutMs',
-];
-
-export const ftpBackend: BackendInfo<FtpOptions> = {
+export const ftpBackend = defineBackend('ftp', {
   schemes: ['ftp', 'ftps'],
+  options: FTP_OPTIONS,
   fromUrl(url) {
     const scheme = url.protocol.slice(0, -1).toLowerCase();
     return {
@@ -572,11 +590,8 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
       root: decodedPath(url.pathname),
     };
   },
-  parseOptions(input) {
-    const raw = asRaw(input, 'ftp');
-    rejectUnknown(raw, KNOWN, 'ftp');
-    const tls = parseTls(raw, undefined);
-    const root = optString(raw, 'root') ?? '/';
+  finish(raw): FtpOptions {
+    const root = raw.root;
     if (!root.startsWith('/')) {
       throw new InvalidConfigError(
         `ftp \`root\` must be an absolute path, got ${JSON.stringify(root)}`,
@@ -588,30 +603,18 @@ export const ftpBackend: BackendInfo<FtpOptions> = {
       );
     }
     return {
-      host: reqString(raw, 'host', 'ftp'),
-      port: optInt(raw, 'port', tls === 'implicit' ? 990 : 21, 1, 65535),
-      user: optString(raw, 'user'),
-      password: optString(raw, 'password'),
+      ...raw,
+      port: raw.port ?? (raw.tls === 'implicit' ? 990 : 21),
       root: trimFolder(root),
-      tls,
-      insecureTls: optBool(raw, 'insecureTls', false),
-      connections: optInt(raw, 'connections', 5, 1, 64),
-      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 3_600_000),
-      timeoutMs: optTimeoutMs(raw),
     };
   },
   create(options, deps: BackendDeps) {
-    return new FtpClient({
-      ...options,
-      user: options.user ?? deps.env.TRAWL_FTP_USER,
-      password: options.password ?? deps.env.TRAWL_FTP_PASSWORD,
-    });
+    return new FtpClient(withEnv(FTP_OPTIONS, options, deps.env));
   },
-  redact: (options) => ({ ...options, password: options.password ? '***' : undefined }),
   location(o) {
     const scheme = o.tls === 'implicit' ? 'ftps' : 'ftp';
     const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
     return `${scheme}://${user}${urlHost(o.host)}:${o.port}${encodeURI(o.root)}`;
   },
   limitHost: (o) => `${o.host}:${o.port}`,
-};
+});

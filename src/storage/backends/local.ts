@@ -10,8 +10,9 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ROOT } from '../paths.js';
-import { asRaw, optBool, optInt, optString, rejectUnknown } from '../options.js';
-import type { BackendInfo, Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
+import { defineBackend } from '../backend.js';
+import type { OptionSchema } from '../options.js';
+import type { Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import {
   T_DIR,
@@ -361,35 +362,47 @@ function decode({ dir, names, reply, offset, count }: Packed): Entry[] {
   return entries;
 }
 
-const KNOWN: readonly string[] = ['root', 'followSymlinks', 'threads', 'readAhead'];
+/** Every local option, declared once: parsing, redaction and docs come from here. */
+export const LOCAL_OPTIONS = {
+  root: { type: 'string', doc: "The folder that is the storage's root (made absolute)." },
+  followSymlinks: {
+    type: 'bool',
+    default: false,
+    doc: 'Follow symbolic links, skipping any that leads back to one of its own ancestors; `false` lists them as skipped.',
+  },
+  threads: { type: 'int', defaultDoc: '`min(2, cores)`', doc: 'Listing threads.' },
+  readAhead: {
+    type: 'bool',
+    default: true,
+    doc: 'List discovered subdirectories before the scan asks for them (≤ 512 directories, ≤ 65,536 entries held).',
+  },
+} as const satisfies OptionSchema;
 
-export const localBackend: BackendInfo<LocalOptions> = {
+export const localBackend = defineBackend('local', {
   schemes: ['file'],
+  options: LOCAL_OPTIONS,
   // `file:///srv/media?threads=1&followSymlinks=true`: options may ride on the URL.
   fromUrl: (url) => ({
     ...Object.fromEntries(url.searchParams),
     root: decodeURIComponent(url.pathname),
   }),
-  parseOptions(input) {
-    const r = asRaw(input, 'local');
-    rejectUnknown(r, KNOWN, 'local');
-    const given = optString(r, 'root');
+  finish(r): LocalOptions {
+    const given = r.root;
     if (given === undefined) {
       throw new InvalidConfigError(
-        `local storage needs a "root" folder, got ${JSON.stringify(r.root)}`,
+        `local storage needs a "root" folder, got ${JSON.stringify(given)}`,
       );
     }
     const root = resolve(given);
     if (!isAbsolute(root)) throw new InvalidConfigError(`local root must be absolute: ${given}`);
     return {
       root: root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root,
-      followSymlinks: optBool(r, 'followSymlinks', false),
-      threads: optInt(r, 'threads', Math.min(2, availableParallelism())),
-      readAhead: optBool(r, 'readAhead', true),
+      followSymlinks: r.followSymlinks,
+      threads: r.threads ?? Math.min(2, availableParallelism()),
+      readAhead: r.readAhead,
     };
   },
   create: (options) => new LocalClient(options),
-  redact: (options) => ({ ...options }),
   location: (options) => options.root,
   limitHost: () => 'localhost',
-};
+});

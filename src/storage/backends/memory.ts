@@ -1,6 +1,7 @@
 import { InvalidConfigError, UnavailableError } from '../errors.js';
-import { asRaw, optString, rejectUnknown } from '../options.js';
-import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import { defineBackend } from '../backend.js';
+import type { OptionSchema } from '../options.js';
+import type { Entry, ListOptions, StorageClient } from '../types.js';
 import { MemoryTree } from './memory-tree.js';
 
 /**
@@ -60,25 +61,30 @@ export class MemoryClient implements StorageClient {
   }
 }
 
-export const memoryBackend: BackendInfo<MemoryOptions> = {
+/** The memory backend's one option. */
+export const MEMORY_OPTIONS = {
+  volume: {
+    type: 'string',
+    doc: 'Name of a tree registered in this process (`registerMemoryVolume`).',
+  },
+} as const satisfies OptionSchema;
+
+export const memoryBackend = defineBackend('memory', {
   schemes: ['memory'],
+  options: MEMORY_OPTIONS,
   fromUrl: (url) => ({
     ...Object.fromEntries(url.searchParams),
     volume: decodeURIComponent(url.host || url.pathname.replace(/^\/+/, '')),
   }),
-  parseOptions(input) {
-    const raw = asRaw(input, 'memory');
-    rejectUnknown(raw, ['volume'], 'memory');
-    const volume = optString(raw, 'volume');
+  finish({ volume }): MemoryOptions {
     if (volume === undefined) {
       throw new InvalidConfigError(
-        `memory storage needs a "volume" name, got ${JSON.stringify(raw.volume)}`,
+        `memory storage needs a "volume" name, got ${JSON.stringify(volume)}`,
       );
     }
     return { volume };
   },
   create: (options) => new MemoryClient(options),
-  redact: (options) => ({ ...options }),
   location: (options) => `memory://${options.volume}`,
   limitHost: (options) => options.volume,
-};
+});

@@ -15,10 +15,17 @@ import {
 import { ROOT } from '../paths.js';
 import { ListingProgress } from './listing-progress.js';
 import { isBug } from './remote-common.js';
-import { asRaw, optBool, optInt, optString, optTimeoutMs, rejectUnknown } from '../options.js';
+import { defineBackend } from '../backend.js';
+import {
+  connectTimeoutMs,
+  TIMEOUT_MS,
+  withEnv,
+  type OptionSchema,
+  type OptionValues,
+} from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
-import type { BackendInfo, Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
+import type { Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
 import {
   ConnectTimeoutError,
   ConnectTimeoutHttpAgent,
@@ -528,35 +535,72 @@ function muteNodeVersionWarning(): void {
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
 
-const KNOWN: readonly string[] = [
-  'bucket',
-  'prefix',
-  'endpoint',
-  'forcePathStyle',
-  'region',
-  'accessKeyId',
-  'secretAccessKey',
-  'sessionToken',
-  'pageSize',
-  'timeoutMs',
-  'connectTimeoutMs',
-  'maxSockets',
-];
+/** Every s3 option, declared once: parsing, redaction, sealing and docs come from here. */
+export const S3_OPTIONS = {
+  bucket: { type: 'string', doc: "Bucket name (the URL's host part)." },
+  prefix: {
+    type: 'string',
+    default: '',
+    doc: "Key prefix that is the storage's root (the URL's path).",
+  },
+  endpoint: {
+    type: 'string',
+    doc: 'S3-compatible endpoint, `http(s)://host:port`, without credentials; none for AWS itself.',
+  },
+  forcePathStyle: {
+    type: 'bool',
+    defaultDoc: '`true` with an `endpoint`, else `false`',
+    doc: 'Bucket in the path, not the host name.',
+  },
+  region: {
+    type: 'string',
+    env: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
+    defaultDoc: '`us-east-1`',
+    doc: 'Region the requests are signed for.',
+  },
+  accessKeyId: { type: 'string', env: ['AWS_ACCESS_KEY_ID'], doc: 'Access key id.' },
+  secretAccessKey: {
+    type: 'string',
+    secret: true,
+    env: ['AWS_SECRET_ACCESS_KEY'],
+    doc: 'Secret access key.',
+  },
+  sessionToken: {
+    type: 'string',
+    secret: true,
+    env: ['AWS_SESSION_TOKEN'],
+    doc: 'Session token of temporary credentials.',
+  },
+  pageSize: {
+    type: 'int',
+    default: 1000,
+    min: 1,
+    max: 1000,
+    doc: 'Keys per ListObjectsV2 page (S3 caps it at 1000).',
+  },
+  timeoutMs: {
+    ...TIMEOUT_MS,
+    doc: 'A request may wait this long for its answer, or between two pieces of it, in ms (a page that trickles in may take ten times this in all).',
+  },
+  connectTimeoutMs: connectTimeoutMs(
+    3_600_000,
+    'Connecting (TCP and TLS), and the first answer of `connect()`, in ms.',
+  ),
+  maxSockets: { type: 'int', default: 64, doc: 'Connections kept alive.' },
+} as const satisfies OptionSchema;
 
-function parseS3Options(input: unknown): S3Options {
-  const r = asRaw(input, 's3');
-  rejectUnknown(r, KNOWN, 's3');
-  const bucket = optString(r, 'bucket');
+function finishS3Options(r: OptionValues<typeof S3_OPTIONS>): S3Options {
+  const bucket = r.bucket;
   if (!bucket || !BUCKET.test(bucket)) {
     throw new InvalidConfigError(
       `s3 storage needs a valid "bucket" name, got ${JSON.stringify(r.bucket)}`,
     );
   }
-  const rawPrefix = optString(r, 'prefix') ?? '';
+  const rawPrefix = r.prefix;
   const prefix = rawPrefix
     .replace(/^\/+/, '')
     .replace(/\/*$/, rawPrefix.replace(/^\/+/, '') ? '/' : '');
-  const endpoint = optString(r, 'endpoint');
+  const endpoint = r.endpoint;
   if (endpoint !== undefined) {
     let u: URL;
     try {
@@ -580,22 +624,23 @@ function parseS3Options(input: unknown): S3Options {
   const options: S3Options = {
     bucket,
     prefix,
-    forcePathStyle: optBool(r, 'forcePathStyle', endpoint !== undefined),
-    pageSize: optInt(r, 'pageSize', 1000, 1, 1000),
-    timeoutMs: optTimeoutMs(r),
-    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000, 100, 3_600_000),
-    maxSockets: optInt(r, 'maxSockets', 64),
+    forcePathStyle: r.forcePathStyle ?? endpoint !== undefined,
+    pageSize: r.pageSize,
+    timeoutMs: r.timeoutMs,
+    connectTimeoutMs: r.connectTimeoutMs,
+    maxSockets: r.maxSockets,
   };
   if (endpoint !== undefined) options.endpoint = endpoint.replace(/\/+$/, '');
   for (const key of ['region', 'accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
-    const v = optString(r, key);
+    const v = r[key];
     if (v !== undefined) options[key] = v;
   }
   return options;
 }
 
-export const s3Backend: BackendInfo<S3Options> = {
+export const s3Backend = defineBackend('s3', {
   schemes: ['s3'],
+  options: S3_OPTIONS,
   fromUrl(url) {
     const raw: Record<string, unknown> = {};
     // Query parameters are options (endpoint, region…); the StorageService's own
@@ -611,13 +656,11 @@ export const s3Backend: BackendInfo<S3Options> = {
     if (url.password) raw.secretAccessKey = decodeURIComponent(url.password);
     return raw;
   },
-  parseOptions: parseS3Options,
-  create(options, deps) {
-    const env = deps.env;
-    const accessKeyId = options.accessKeyId ?? env.AWS_ACCESS_KEY_ID;
-    const secretAccessKey = options.secretAccessKey ?? env.AWS_SECRET_ACCESS_KEY;
-    const sessionToken = options.sessionToken ?? env.AWS_SESSION_TOKEN;
-    const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  finish: finishS3Options,
+  create(given, deps) {
+    const options = withEnv(S3_OPTIONS, given, deps.env);
+    const { accessKeyId, secretAccessKey, sessionToken } = options;
+    const region = options.region ?? 'us-east-1';
     const make = async (): Promise<S3Like> => {
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
@@ -660,15 +703,9 @@ export const s3Backend: BackendInfo<S3Options> = {
     };
     return new S3StorageClient(options, make);
   },
-  redact(options) {
-    const out: Record<string, unknown> = { ...options };
-    if (options.secretAccessKey !== undefined) out.secretAccessKey = '***';
-    if (options.sessionToken !== undefined) out.sessionToken = '***';
-    return out;
-  },
   location(options) {
     const endpoint = options.endpoint ? `?endpoint=${encodeURIComponent(options.endpoint)}` : '';
     return `s3://${options.bucket}/${options.prefix}${endpoint}`;
   },
   limitHost: (options) => (options.endpoint ? new URL(options.endpoint).host : 's3.amazonaws.com'),
-};
+});

@@ -28,17 +28,10 @@ import {
   toStorageError,
   UnavailableError,
 } from '../errors.js';
-import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
 import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
-import {
-  asRaw,
-  optBool,
-  optInt,
-  optString,
-  optTimeoutMs,
-  rejectUnknown,
-  reqString,
-} from '../options.js';
+import { defineBackend } from '../backend.js';
+import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
@@ -499,76 +492,76 @@ async function loadKey(value: string): Promise<string | Buffer> {
   }
 }
 
-const KNOWN: readonly string[] = [
-  'host',
-  'port',
-  'user',
-  'password',
-  'privateKey',
-  'passphrase',
-  'root',
-  'hostKey',
-  'insecureHostKey',
-  'timeoutMs',
-  'connectTimeoutMs',
-];
+/** Every sftp option, declared once: parsing, redaction, sealing and docs come from here. */
+export const SFTP_OPTIONS = {
+  host: { type: 'string', required: true, doc: 'Server name or address (from the URL).' },
+  port: { type: 'int', default: 22, min: 1, max: 65535, doc: 'SSH port.' },
+  user: { type: 'string', env: ['TRAWL_SFTP_USER'], doc: 'Login name.' },
+  password: { type: 'string', secret: true, env: ['TRAWL_SFTP_PASSWORD'], doc: 'Password.' },
+  privateKey: {
+    type: 'string',
+    secret: true,
+    env: ['TRAWL_SFTP_PRIVATE_KEY'],
+    doc: 'A private key: a file path, or the key itself (PEM / OpenSSH).',
+  },
+  passphrase: {
+    type: 'string',
+    secret: true,
+    env: ['TRAWL_SFTP_PASSPHRASE'],
+    doc: 'Passphrase of the private key.',
+  },
+  root: {
+    type: 'string',
+    default: '/',
+    doc: "Server folder that is the storage's root: absolute, or `/~/…` for the login folder.",
+  },
+  hostKey: {
+    type: 'string',
+    doc: "The server's host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it (write `+` as `%2B` in a URL).",
+  },
+  insecureHostKey: {
+    type: 'bool',
+    default: false,
+    doc: 'Connect without checking the host key (test rigs only).',
+  },
+  timeoutMs: {
+    ...TIMEOUT_MS,
+    doc: 'Per request, in ms; for a listing, the longest wait for the next READDIR answer (not the whole listing).',
+  },
+  connectTimeoutMs: connectTimeoutMs(
+    600_000,
+    'TCP connect, SSH handshake, login and SFTP session, in ms.',
+  ),
+} as const satisfies OptionSchema;
 
-export const sftpBackend: BackendInfo<SftpOptions> = {
+export const sftpBackend = defineBackend('sftp', {
   schemes: ['sftp'],
+  options: SFTP_OPTIONS,
   fromUrl(url) {
     return { ...urlParts(url), root: decodedPath(url.pathname) };
   },
-  parseOptions(input) {
-    const raw = asRaw(input, 'sftp');
-    rejectUnknown(raw, KNOWN, 'sftp');
-    const root = optString(raw, 'root') ?? '/';
+  finish(raw): SftpOptions {
+    const root = raw.root;
     if (!root.startsWith('/')) {
       throw new InvalidConfigError(
         `sftp \`root\` must be an absolute path, got ${JSON.stringify(root)}`,
       );
     }
     // A `+` in a URL query reads as a space; a fingerprint never contains one.
-    const hostKey = optString(raw, 'hostKey')?.replace(/ /g, '+');
+    const hostKey = raw.hostKey?.replace(/ /g, '+');
     if (hostKey !== undefined && !/^(SHA256:)?[A-Za-z0-9+/]{43}=?$/.test(hostKey)) {
       throw new InvalidConfigError(
         `Expected \`hostKey\` to be a SHA256 fingerprint like SHA256:AbC…(43 characters), got ${JSON.stringify(hostKey)}`,
       );
     }
-    return {
-      host: reqString(raw, 'host', 'sftp'),
-      port: optInt(raw, 'port', 22, 1, 65535),
-      user: optString(raw, 'user'),
-      password: optString(raw, 'password'),
-      privateKey: optString(raw, 'privateKey'),
-      passphrase: optString(raw, 'passphrase'),
-      root: trimFolder(root),
-      hostKey,
-      insecureHostKey: optBool(raw, 'insecureHostKey', false),
-      timeoutMs: optTimeoutMs(raw),
-      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
-    };
+    return { ...raw, root: trimFolder(root), hostKey };
   },
   create(options, deps: BackendDeps) {
-    const env = deps.env;
-    return new SftpClient({
-      ...options,
-      user: options.user ?? env.TRAWL_SFTP_USER,
-      password: options.password ?? env.TRAWL_SFTP_PASSWORD,
-      privateKey: options.privateKey ?? env.TRAWL_SFTP_PRIVATE_KEY,
-      passphrase: options.passphrase ?? env.TRAWL_SFTP_PASSPHRASE,
-    });
-  },
-  redact(options) {
-    return {
-      ...options,
-      password: options.password ? '***' : undefined,
-      privateKey: options.privateKey ? '***' : undefined,
-      passphrase: options.passphrase ? '***' : undefined,
-    };
+    return new SftpClient(withEnv(SFTP_OPTIONS, options, deps.env));
   },
   location(o) {
     const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
     return `sftp://${user}${urlHost(o.host)}:${o.port}${encodeURI(o.root)}`;
   },
   limitHost: (o) => `${o.host}:${o.port}`,
-};
+});

@@ -31,9 +31,10 @@ import {
   toStorageError,
   UnavailableError,
 } from '../errors.js';
-import type { BackendDeps, BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
 import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
-import { asRaw, optInt, optString, optTimeoutMs, rejectUnknown, reqString } from '../options.js';
+import { defineBackend } from '../backend.js';
+import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
 import {
   decodedPath,
@@ -623,20 +624,35 @@ export function messageFramer(
   };
 }
 
-const KNOWN: readonly string[] = [
-  'host',
-  'port',
-  'share',
-  'root',
-  'user',
-  'password',
-  'domain',
-  'timeoutMs',
-  'connectTimeoutMs',
-];
+/** Every smb option, declared once: parsing, redaction, sealing and docs come from here. */
+export const SMB_OPTIONS = {
+  host: { type: 'string', required: true, doc: 'Server name or address (from the URL).' },
+  port: { type: 'int', default: 445, min: 1, max: 65535, doc: 'SMB port.' },
+  share: { type: 'string', required: true, doc: 'Share name: one name without slashes.' },
+  root: {
+    type: 'string',
+    default: '/',
+    doc: "Folder inside the share that is the storage's root (`\\` read as `/`).",
+  },
+  user: { type: 'string', env: ['TRAWL_SMB_USER'], doc: 'Login name.' },
+  password: { type: 'string', secret: true, env: ['TRAWL_SMB_PASSWORD'], doc: 'Password.' },
+  domain: {
+    type: 'string',
+    doc: 'For the URL form `smb://DOMAIN;user@…`; NTLMv2 answers for the domain the server names, so this cannot select another.',
+  },
+  timeoutMs: {
+    ...TIMEOUT_MS,
+    doc: 'Per request, in ms; for a listing, the longest wait for the next QUERY_DIRECTORY answer (not the whole listing).',
+  },
+  connectTimeoutMs: connectTimeoutMs(
+    600_000,
+    'TCP connect, negotiate, login and tree connect, in ms.',
+  ),
+} as const satisfies OptionSchema;
 
-export const smbBackend: BackendInfo<SmbOptions> = {
+export const smbBackend = defineBackend('smb', {
   schemes: ['smb'],
+  options: SMB_OPTIONS,
   fromUrl(url) {
     const raw = urlParts(url);
     const user = raw.user as string | undefined;
@@ -648,37 +664,20 @@ export const smbBackend: BackendInfo<SmbOptions> = {
     const [share = '', ...rest] = decodedPath(url.pathname).split('/').slice(1);
     return { ...raw, share, root: `/${rest.join('/')}` };
   },
-  parseOptions(input) {
-    const raw = asRaw(input, 'smb');
-    rejectUnknown(raw, KNOWN, 'smb');
-    const share = reqString(raw, 'share', 'smb');
+  finish(raw): SmbOptions {
+    const share = raw.share;
     if (/[\\/]/.test(share)) {
       throw new InvalidConfigError(
         `smb \`share\` is one name without slashes, got ${JSON.stringify(share)}`,
       );
     }
     // Backslashes are SMB's separators: accept them in a configured root, as `/`.
-    const root = (optString(raw, 'root') ?? '/').replace(/\\/g, '/');
-    return {
-      host: reqString(raw, 'host', 'smb'),
-      port: optInt(raw, 'port', 445, 1, 65535),
-      share,
-      root: trimFolder(root.replace(/\/{2,}/g, '/')),
-      user: optString(raw, 'user'),
-      password: optString(raw, 'password'),
-      domain: optString(raw, 'domain'),
-      timeoutMs: optTimeoutMs(raw),
-      connectTimeoutMs: optInt(raw, 'connectTimeoutMs', 10_000, 100, 600_000),
-    };
+    const root = raw.root.replace(/\\/g, '/');
+    return { ...raw, root: trimFolder(root.replace(/\/{2,}/g, '/')) };
   },
   create(options, deps: BackendDeps) {
-    return new SmbClient({
-      ...options,
-      user: options.user ?? deps.env.TRAWL_SMB_USER,
-      password: options.password ?? deps.env.TRAWL_SMB_PASSWORD,
-    });
+    return new SmbClient(withEnv(SMB_OPTIONS, options, deps.env));
   },
-  redact: (options) => ({ ...options, password: options.password ? '***' : undefined }),
   location(o) {
     const domain = o.domain ? `${encodeURIComponent(o.domain)};` : '';
     const user = o.user ? `${domain}${encodeURIComponent(o.user)}@` : '';
@@ -686,4 +685,4 @@ export const smbBackend: BackendInfo<SmbOptions> = {
     return `smb://${user}${urlHost(o.host)}:${o.port}/${encodeURIComponent(o.share)}${root}`;
   },
   limitHost: (o) => `${o.host}:${o.port}`,
-};
+});

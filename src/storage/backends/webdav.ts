@@ -1,9 +1,16 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InvalidConfigError, ProtocolError, UnavailableError } from '../errors.js';
-import { asRaw, optBool, optInt, optString, optTimeoutMs, rejectUnknown } from '../options.js';
+import { defineBackend } from '../backend.js';
+import {
+  connectTimeoutMs,
+  TIMEOUT_MS,
+  withEnv,
+  type OptionSchema,
+  type OptionValues,
+} from '../options.js';
 import { redactText } from '../../util/redact.js';
-import type { BackendInfo, Entry, ListOptions, StorageClient } from '../types.js';
+import type { Entry, ListOptions, StorageClient } from '../types.js';
 import { propfind, type PropfindAnswer } from './webdav/http.js';
 import { MultistatusListing, hrefPath } from './webdav/multistatus.js';
 
@@ -197,24 +204,45 @@ export class WebdavClient implements StorageClient {
     });
   }
 }
-const KNOWN: readonly string[] = [
-  'url',
-  'username',
-  'password',
-  'timeoutMs',
-  'connectTimeoutMs',
-  'maxSockets',
-  'insecure',
-  'maxResponseBytes',
-];
+/** Every webdav option, declared once: parsing, redaction, sealing and docs come from here. */
+export const WEBDAV_OPTIONS = {
+  url: {
+    type: 'string',
+    doc: '`http(s)://host[:port]/path` of the root (from the URL; credentials in it move to `username`/`password`).',
+  },
+  username: { type: 'string', env: ['TRAWL_WEBDAV_USER'], doc: 'Basic-auth user.' },
+  password: {
+    type: 'string',
+    secret: true,
+    env: ['TRAWL_WEBDAV_PASSWORD'],
+    doc: 'Basic-auth password.',
+  },
+  timeoutMs: {
+    ...TIMEOUT_MS,
+    doc: "The longest wait without progress, in ms: for an answer's head, then for each next piece of a streamed listing.",
+  },
+  connectTimeoutMs: connectTimeoutMs(
+    3_600_000,
+    'TCP and TLS connect, and the PROPFIND Depth 0 probe of `connect()`/`check()`, in ms.',
+  ),
+  maxSockets: { type: 'int', default: 64, doc: 'Connections kept alive to the server.' },
+  insecure: {
+    type: 'bool',
+    default: false,
+    doc: 'Accept a TLS certificate that does not verify (self-signed).',
+  },
+  maxResponseBytes: {
+    type: 'int',
+    default: MAX_RESPONSE_BYTES,
+    doc: 'Largest multistatus body of one listing, in bytes: a sanity bound (16 GiB), not a memory bound.',
+  },
+} as const satisfies OptionSchema;
 
-function parseWebdavOptions(input: unknown): WebdavOptions {
-  const r = asRaw(input, 'webdav');
-  rejectUnknown(r, KNOWN, 'webdav');
-  const href = optString(r, 'url');
+function finishWebdavOptions(r: OptionValues<typeof WEBDAV_OPTIONS>): WebdavOptions {
+  const href = r.url;
   if (href === undefined) {
     throw new InvalidConfigError(
-      `webdav storage needs a "url" (http:// or https://), got ${JSON.stringify(r.url)}`,
+      `webdav storage needs a "url" (http:// or https://), got ${JSON.stringify(href)}`,
     );
   }
   let url: URL;
@@ -229,8 +257,8 @@ function parseWebdavOptions(input: unknown): WebdavOptions {
     );
   }
   // Credentials live in their own options, never inside the stored URL.
-  let username = optString(r, 'username');
-  let password = optString(r, 'password');
+  let username = r.username;
+  let password = r.password;
   if (url.username) username ??= decodeURIComponent(url.username);
   if (url.password) password ??= decodeURIComponent(url.password);
   url.username = '';
@@ -239,19 +267,20 @@ function parseWebdavOptions(input: unknown): WebdavOptions {
   url.hash = '';
   const options: WebdavOptions = {
     url: url.href.replace(/\/+$/, ''),
-    timeoutMs: optTimeoutMs(r),
-    connectTimeoutMs: optInt(r, 'connectTimeoutMs', 10_000, 100, 3_600_000),
-    maxSockets: optInt(r, 'maxSockets', 64),
-    insecure: optBool(r, 'insecure', false),
-    maxResponseBytes: optInt(r, 'maxResponseBytes', MAX_RESPONSE_BYTES),
+    timeoutMs: r.timeoutMs,
+    connectTimeoutMs: r.connectTimeoutMs,
+    maxSockets: r.maxSockets,
+    insecure: r.insecure,
+    maxResponseBytes: r.maxResponseBytes,
   };
   if (username !== undefined) options.username = username;
   if (password !== undefined) options.password = password;
   return options;
 }
 
-export const webdavBackend: BackendInfo<WebdavOptions> = {
+export const webdavBackend = defineBackend('webdav', {
   schemes: ['webdav', 'webdavs'],
+  options: WEBDAV_OPTIONS,
   fromUrl(url) {
     const raw: Record<string, unknown> = {};
     // Query parameters are options (timeoutMs=…); the StorageService's own (maxConcurrency)
@@ -268,20 +297,10 @@ export const webdavBackend: BackendInfo<WebdavOptions> = {
     raw.url = http.href;
     return raw;
   },
-  parseOptions: parseWebdavOptions,
+  finish: finishWebdavOptions,
   create(options, deps) {
-    const withEnv = { ...options };
-    withEnv.username ??= deps.env.TRAWL_WEBDAV_USER || undefined;
-    withEnv.password ??= deps.env.TRAWL_WEBDAV_PASSWORD || undefined;
-    if (withEnv.username === undefined) delete withEnv.username;
-    if (withEnv.password === undefined) delete withEnv.password;
-    return new WebdavClient(withEnv);
-  },
-  redact(options) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(options)) if (KNOWN.includes(k)) out[k] = v;
-    if (options.password !== undefined) out.password = '***';
-    return out;
+    const withCredentials = withEnv(WEBDAV_OPTIONS, options, deps.env);
+    return new WebdavClient(withCredentials);
   },
   location(options) {
     const url = new URL(options.url);
@@ -290,4 +309,4 @@ export const webdavBackend: BackendInfo<WebdavOptions> = {
     return `${scheme}://${user}${url.host}${url.pathname.replace(/\/+$/, '')}`;
   },
   limitHost: (options) => new URL(options.url).host,
-};
+});
