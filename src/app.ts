@@ -2,7 +2,14 @@ import { loadConfig } from './config/env.js';
 import { guard } from './db/guard.js';
 import { openIndex, type Index, type IndexWait } from './db/open.js';
 import { StorageService, type StorageConfig } from './storage/service.js';
-import { runScan, type RecordedScanResult } from './scan/runner.js';
+import { runScan, type RecordedScanResult, type ScanLease } from './scan/runner.js';
+import { DbLeaseStore } from './jobs/db-lease.js';
+import type { LeaseStore } from './jobs/lease.js';
+import { RedisLeaseStore } from './jobs/redis-lease.js';
+import { connectRedis, redisOptions } from './jobs/redis.js';
+import { queuePrefix, ScanQueue } from './jobs/scan-queue.js';
+import { bumpFence } from './db/repositories/fences.js';
+import type { Redis } from 'ioredis';
 import type { ScanOptions } from './scan/engine.js';
 import type { StorageSpec } from './storage/url.js';
 import type { StorageRecord } from './db/repositories/storages.js';
@@ -40,18 +47,78 @@ export class App {
   readonly metrics: Registry;
   /** Storages known to this process only (dry runs of unregistered places), by negative id. */
   readonly #unsaved: Map<number, StorageRecord>;
+  readonly #config: ReturnType<typeof loadConfig>;
+  readonly #log: Logger;
+  #redis: Redis | undefined;
+  #leases: LeaseStore | undefined;
+  #queue: ScanQueue | undefined;
 
   private constructor(
     index: Index,
     storage: StorageService,
     tenantId: number,
     unsaved: Map<number, StorageRecord>,
+    config: ReturnType<typeof loadConfig>,
+    log: Logger,
   ) {
     this.index = index;
     this.storage = storage;
     this.tenantId = tenantId;
     this.#unsaved = unsaved;
+    this.#config = config;
+    this.#log = log;
     this.metrics = storage.metrics.registry;
+  }
+
+  /** Whether this process is part of a fleet (a Redis URL is configured). */
+  get fleet(): boolean {
+    return this.#config.redisUrl !== undefined;
+  }
+
+  /** The Redis of the fleet, connected on first use; undefined in embedded mode. */
+  get redis(): Redis | undefined {
+    const url = this.#config.redisUrl;
+    if (!url) return undefined;
+    this.#redis ??= connectRedis(url, (error) =>
+      // Logged, not thrown: the client reconnects with backoff while Redis is away.
+      this.#log.warn({ err: error }, 'redis connection error; retrying'),
+    );
+    return this.#redis;
+  }
+
+  /** The fleet's scan queue; undefined in embedded mode (no Redis). */
+  get scanQueue(): ScanQueue | undefined {
+    const url = this.#config.redisUrl;
+    if (!url) return undefined;
+    this.#queue ??= new ScanQueue(redisOptions(url), queuePrefix(this.#config.redisPrefix));
+    return this.#queue;
+  }
+
+  /** How long a lease lives unless renewed. */
+  get leaseTtlMs(): number {
+    return this.#config.leaseTtlMs;
+  }
+
+  /** The prefix of trawl's keys in Redis. */
+  get redisPrefix(): string {
+    return this.#config.redisPrefix;
+  }
+
+  /**
+   * One scan per storage: leases in Redis in a fleet, in the index itself in embedded mode
+   * (processes sharing one SQLite file). Either grant bumps the storage's fence.
+   */
+  get leases(): LeaseStore {
+    if (this.#leases) return this.#leases;
+    const timing = { ttlMs: this.#config.leaseTtlMs };
+    const redis = this.redis;
+    this.#leases = redis
+      ? new RedisLeaseStore(redis, (id) => bumpFence(this.index.db, id), {
+          prefix: this.#config.redisPrefix,
+          timing,
+        })
+      : new DbLeaseStore(this.index.db, timing);
+    return this.#leases;
   }
 
   static async open(options: AppOptions): Promise<App> {
@@ -64,6 +131,7 @@ export class App {
     try {
       const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
       const unsaved = new Map<number, StorageRecord>();
+      const log = options.logger ?? createLogger({ level: config.logLevel });
       const storage = new StorageService({
         lookup: async (id) => {
           const s = unsaved.get(id) ?? (await index.storages.get(id));
@@ -72,9 +140,9 @@ export class App {
         env: options.env ?? process.env,
         metrics: storageMetrics(options.metrics ?? createRegistry()),
         ...(options.limits ? { limits: options.limits } : {}),
-        logger: options.logger ?? createLogger({ level: config.logLevel }),
+        logger: log,
       });
-      return new App(index, storage, tenantId, unsaved);
+      return new App(index, storage, tenantId, unsaved, config, log);
     } catch (error) {
       await index.close();
       throw error;
@@ -123,7 +191,12 @@ export class App {
     return record;
   }
 
-  scan(storage: StorageRecord, options: ScanOptions = {}): Promise<RecordedScanResult> {
+  /** Runs one scan here and now; under `lease` when it holds the storage's lease. */
+  scan(
+    storage: StorageRecord,
+    options: ScanOptions = {},
+    lease?: ScanLease,
+  ): Promise<RecordedScanResult> {
     return runScan(
       {
         storage: this.storage,
@@ -131,13 +204,16 @@ export class App {
         scans: this.index.scans,
         budget: this.budget,
       },
-      { tenantId: storage.tenantId, storageId: storage.id },
+      { tenantId: storage.tenantId, storageId: storage.id, lease },
       options,
     );
   }
 
   async close(): Promise<void> {
     await this.storage.closeAll();
+    await this.#leases?.close();
+    await this.#queue?.close();
+    await this.#redis?.quit().catch(() => this.#redis?.disconnect());
     await this.index.close();
   }
 }

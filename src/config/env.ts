@@ -19,6 +19,12 @@ export interface Config {
    * @default 5000 (see db/sqlite/busy.ts)
    */
   sqliteBusyTimeoutMs: number;
+  /** Redis for fleet mode (queue, leases, fleet-wide limits): `TRAWL_REDIS_URL`. @default none (embedded) */
+  redisUrl: string | undefined;
+  /** How long a storage's lease lives unless renewed (`TRAWL_LEASE_TTL_MS`). @default 30000 */
+  leaseTtlMs: number;
+  /** Prefix of trawl's keys in Redis, for several deployments on one Redis (`TRAWL_REDIS_PREFIX`). @default 'trawl' */
+  redisPrefix: string;
 }
 
 /** An environment variable with a value trawl cannot use. */
@@ -46,7 +52,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       env.TRAWL_SQLITE_BUSY_TIMEOUT_MS,
       5000,
     ),
+    redisUrl: env.TRAWL_REDIS_URL || undefined,
+    leaseTtlMs: Math.max(100, millis('TRAWL_LEASE_TTL_MS', env.TRAWL_LEASE_TTL_MS, 30_000)),
+    redisPrefix: redisPrefix(env.TRAWL_REDIS_PREFIX),
   });
+}
+
+function redisPrefix(value: string | undefined): string {
+  if (value === undefined || value === '') return 'trawl';
+  // Inside a Redis Cluster hash tag ({prefix}): braces would end the tag early.
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) {
+    throw new ConfigError(
+      `TRAWL_REDIS_PREFIX expects 1 to 64 letters, digits or _ . : -, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function millis(name: string, value: string | undefined, fallback: number): number {

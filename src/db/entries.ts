@@ -7,6 +7,13 @@
 export interface EntryScope {
   tenantId: number;
   storageId: number;
+  /**
+   * The storage's fence this scan was granted with its lease. When set, every write checks
+   * it inside its own transaction and is refused (IndexError INDEX_FENCED) once the
+   * storage's fence moved on: a scan that lost its lease writes nothing after its successor
+   * started.
+   */
+  fence?: number | undefined;
 }
 
 export interface IndexedEntry {
@@ -114,7 +121,8 @@ export interface EntryRepository {
   lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>>;
   /**
    * One transaction: removals first (subtrees included), then upserts that change a row
-   * only when something differs.
+   * only when something differs. With `scope.fence`, the fence is checked in the same
+   * transaction, whatever path the writes take.
    */
   apply(
     scope: EntryScope,

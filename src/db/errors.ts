@@ -20,6 +20,11 @@ export type IndexErrorCode =
   | 'INDEX_IO'
   /** The index database is fine, but a setting for it is not (a bad URL parameter). */
   | 'INDEX_CONFIG'
+  /**
+   * A scan's write refused because the storage's fence moved on: its lease was lost and
+   * another worker holds the storage now. Not a fault of the database.
+   */
+  | 'INDEX_FENCED'
   /** Anything not recognised above. */
   | 'INDEX'
   /** The caller's signal aborted the call: not a fault of the index. */
@@ -49,6 +54,8 @@ const SUMMARY: Record<IndexErrorCode, string> = {
   INDEX_AUTH_FAILED: 'the index database refused the login',
   INDEX_IO: 'the index database hit an I/O error',
   INDEX_CONFIG: 'a setting of the index database is wrong',
+  INDEX_FENCED:
+    "this scan lost its lease: another worker scans the storage now, and this one's writes are refused",
   INDEX: 'the index database failed',
   CANCELLED: 'cancelled',
 };
@@ -71,6 +78,9 @@ export const INDEX_ADVICE: Record<IndexErrorCode, string> = {
   INDEX_AUTH_FAILED: 'check the user and password in the URL',
   INDEX_IO: 'check the disk that holds the index',
   INDEX_CONFIG: 'fix the setting named above',
+  INDEX_FENCED:
+    'nothing to do: the scan that took over completes the index (a worker paused past its ' +
+    'lease, or cut off from Redis, ends this way)',
   INDEX: 'set TRAWL_DEBUG=1 for details',
   CANCELLED: '',
 };
@@ -195,6 +205,18 @@ export function toIndexError(error: unknown): IndexError {
   const native = error instanceof Error ? error.message : String(error);
   const message = code === 'INDEX' ? native : `${SUMMARY[code]} (${native})`;
   return new IndexError(message, { cause: error, code });
+}
+
+/** A fenced write: the storage's fence is `current`, the scan holds `held`. */
+export function fencedError(
+  storageId: number,
+  held: number,
+  current: number | undefined,
+): IndexError {
+  return new IndexError(
+    `${SUMMARY.INDEX_FENCED} (storage ${storageId}: fence ${held}, now ${current ?? 'gone'})`,
+    { code: 'INDEX_FENCED' },
+  );
 }
 
 /** The error a cancelled index call rejects with. */

@@ -56,7 +56,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     dialect: conn.dialect,
     db,
     entries: conn.entries(),
-    scans: new ScanRepository(db),
+    scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db),
     tenants: new TenantRepository(db),
     close: () => conn.close(),

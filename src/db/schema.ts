@@ -12,6 +12,7 @@ export interface Database {
   storages: StoragesTable;
   entries: EntriesTable;
   scans: ScansTable;
+  leases: LeasesTable;
 }
 
 export interface TenantsTable {
@@ -34,6 +35,8 @@ export interface StoragesTable {
   max_concurrency: number | null;
   created_at: number;
   updated_at: number;
+  /** Bumped at every lease grant; writes of a scan carry the value they were granted. */
+  fence: Generated<number>;
 }
 
 export interface EntriesTable {
@@ -75,4 +78,16 @@ export interface ScansTable {
   duration_ms: Counter;
   /** JSON of the scan options. */
   options: string;
+  worker_id: string | null;
+  job_id: string | null;
+  /** The storage's fence the scan was granted. */
+  fence: number | null;
+  heartbeat_at: number | null;
+}
+
+export interface LeasesTable {
+  storage_id: number;
+  holder: string;
+  token: number;
+  expires_at: number;
 }

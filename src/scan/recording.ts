@@ -44,10 +44,11 @@ export async function recordEnd(
   scans: ScanRepository,
   scanId: number,
   result: ScanResult,
+  fence?: { storageId: number; fence: number },
 ): Promise<{ result: ScanResult; recorded: boolean }> {
   const cancelled = result.status === 'cancelled';
   try {
-    const writing = scans.finish(scanId, result.status, result);
+    const writing = scans.finish(scanId, result.status, result, fence);
     await (cancelled ? within(writing, RECORD_AFTER_CANCEL_MS) : writing);
     return { result, recorded: true };
   } catch (error) {

@@ -2,7 +2,8 @@ import type { ScanCounters, ScanErrorSample, ScanStatus } from '../db/repositori
 
 export type { ScanCounters, ScanErrorSample, ScanStatus };
 
-export type FinalStatus = Exclude<ScanStatus, 'running'>;
+/** How a scan run ends, as its runner reports it (`queued`, `running` and `interrupted` are states of its row). */
+export type FinalStatus = Exclude<ScanStatus, 'queued' | 'running' | 'interrupted'>;
 
 export interface ScanResult extends ScanCounters {
   status: FinalStatus;

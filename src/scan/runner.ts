@@ -19,6 +19,22 @@ export interface ScanRunnerDeps {
 export interface ScanTarget {
   tenantId: number;
   storageId: number;
+  /** The storage's lease this scan runs under (a worker, or a CLI sharing the index). */
+  lease?: ScanLease | undefined;
+}
+
+/** What a scan needs of the lease it holds. */
+export interface ScanLease {
+  /** The fence granted: every write of the scan checks it. */
+  fence: number;
+  /** Aborts when the lease is lost: the scan stops, its writes are refused anyway. */
+  lost: AbortSignal;
+  workerId: string;
+  jobId?: string | undefined;
+  /** The job's `queued` row, to be turned `running` instead of a new row. */
+  queuedScanId?: number | undefined;
+  /** How often the scan's row is marked alive. @default 10000 */
+  heartbeatMs?: number | undefined;
 }
 
 export interface RecordedScanResult extends ScanResult {
@@ -52,7 +68,19 @@ export async function runScan(
   options: ScanOptions = {},
 ): Promise<RecordedScanResult> {
   const started = Date.now();
-  const signal = options.signal;
+  const lease = target.lease;
+  // A lost lease stops the scan like a cancel (its writes would be refused anyway).
+  const signal = lease
+    ? options.signal
+      ? AbortSignal.any([options.signal, lease.lost])
+      : lease.lost
+    : options.signal;
+  const scope = { tenantId: target.tenantId, storageId: target.storageId, fence: lease?.fence };
+  const claim = lease && {
+    fence: lease.fence,
+    workerId: lease.workerId,
+    jobId: lease.jobId,
+  };
   const done = (result: ScanResult, scanId: number | null, recorded = false) => ({
     ...result,
     scanId,
@@ -68,13 +96,19 @@ export async function runScan(
   let scanId: number | null = null;
   if (!options.dryRun) {
     try {
-      scanId = await guard(deps.scans, signal).start(target, recordable(options));
+      scanId = await guard(deps.scans, signal).start(
+        scope,
+        recordable(options),
+        claim,
+        lease?.queuedScanId,
+      );
     } catch (error) {
       const status = isCancellation(error) ? 'cancelled' : 'failed';
       return done(elapsed(endedEarly(status, status === 'failed' ? error : undefined)), null);
     }
   }
   let result: ScanResult;
+  const heart = lease && scanId !== null ? heartbeat(deps.scans, scanId, scope, lease) : undefined;
   try {
     // open() connects first, so the handle knows whether the backend lists trees (S3). The
     // signal ends the wait at once, however long the backend's connect takes.
@@ -95,8 +129,9 @@ export async function runScan(
     // Every index call of the scan hears its signal and fails with a coded IndexError.
     const entries = guard(deps.entries, signal);
     const engineDeps = { storage: handle, entries, storageStats };
-    result = await scan(deps.budget ? { ...engineDeps, budget: deps.budget } : engineDeps, target, {
+    result = await scan(deps.budget ? { ...engineDeps, budget: deps.budget } : engineDeps, scope, {
       ...options,
+      ...(signal ? { signal } : {}),
       listers,
     });
   } catch (error) {
@@ -105,8 +140,32 @@ export async function runScan(
         ? endedEarly('cancelled')
         : endedEarly('failed', error);
   }
+  heart?.stop();
   result = elapsed(result);
   if (scanId === null) return done(result, null);
-  const end = await recordEnd(deps.scans, scanId, result);
+  const end = await recordEnd(
+    deps.scans,
+    scanId,
+    result,
+    lease && { storageId: target.storageId, fence: lease.fence },
+  );
   return done(end.result, scanId, end.recorded);
+}
+
+/**
+ * Marks a leased scan's row alive every `heartbeatMs`, fenced: so a reaper can tell a scan
+ * whose worker died. A refused heartbeat (the fence moved on) means the lease is lost; the
+ * scan hears it through the lease's own signal.
+ */
+function heartbeat(
+  scans: ScanRepository,
+  scanId: number,
+  scope: { storageId: number },
+  lease: ScanLease,
+): { stop(): void } {
+  const timer = setInterval(() => {
+    scans.heartbeat(scanId, scope.storageId, lease.fence).catch(() => undefined);
+  }, lease.heartbeatMs ?? 10_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

@@ -7,10 +7,16 @@ import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
 import { formatBytes, formatCount, formatDuration, printable } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import { enqueueScan, NoQueueError } from '../../jobs/enqueue.js';
+import { scanUnderLease, workerName, type HeldBy } from '../../jobs/scan-job.js';
+import type { ScanOptions } from '../../scan/engine.js';
 import { redactText } from '../../util/redact.js';
 import { URL_LIKE } from '../../storage/url.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
+
+/** Another process scans the storage now (EX_TEMPFAIL: try again later, or use --wait). */
+export const EXIT_HELD = 75;
 
 interface ScanFlags {
   db?: string;
@@ -21,6 +27,9 @@ interface ScanFlags {
   followSymlinks?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  wait?: boolean;
+  enqueue?: boolean;
+  redis?: string;
 }
 
 export function scanCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -44,6 +53,9 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     .option('--follow-symlinks', 'follow symbolic links (loops are detected and skipped)')
     .option('--dry-run', 'walk and compare with the index, write nothing')
     .option('--json', 'print one JSON object with the result')
+    .option('--wait', 'when another process scans this storage, wait for it instead of exiting 75')
+    .option('--enqueue', 'queue the scan for a worker and print its job id (needs Redis)')
+    .option('--redis <url>', 'Redis of the fleet (default: $TRAWL_REDIS_URL)')
     .action(async (path: string, flags: ScanFlags) => {
       if (flags.followSymlinks && URL_LIKE.test(path)) {
         throw new UsageError('--follow-symlinks applies to local folders only');
@@ -67,12 +79,31 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       const progress = new ProgressLine(io.stderr);
       let app: App | undefined;
       try {
-        app = await openApp(io, flags.db, controller.signal);
+        app = await openApp(
+          flags.redis ? { ...io, env: { ...io.env, TRAWL_REDIS_URL: flags.redis } } : io,
+          flags.db,
+          controller.signal,
+        );
+        if (flags.enqueue && !app.fleet) throw new UsageError(new NoQueueError().message);
         // Registering the storage writes to the index too: cancelled and reported the same way.
         const index = guard(app, controller.signal);
         const storage = flags.dryRun
           ? await index.storageForDryRun(spec)
           : await index.ensureStorage(spec);
+        if (flags.enqueue) {
+          const queued = await enqueueScan(app, storage);
+          if (flags.json)
+            writeLine(io.stdout, JSON.stringify({ storageId: storage.id, ...queued }));
+          else {
+            writeLine(
+              io.stdout,
+              queued.created
+                ? `queued scan of ${printable(spec.location)}: job ${queued.jobId} (scan ${queued.scanId})`
+                : `a scan of ${printable(spec.location)} is already queued: job ${queued.jobId}`,
+            );
+          }
+          return;
+        }
         // A request failing and sent again is news to the user: say it as it happens, so a
         // dead host is not minutes of silence.
         const offRetry = app.storage.onRetry((n) => {
@@ -84,17 +115,35 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
             `trawl: ${redactText(error.message)} (${error.code}); retry ${n.attempt}/${n.of} in ${formatDuration(n.delayMs)}`,
           );
         });
-        const result = await app
-          .scan(storage, {
-            maxDepth: flags.depth,
-            recursive: flags.recursive,
-            listers: flags.workers,
-            batchEntries: flags.batch,
-            dryRun: flags.dryRun,
-            signal: controller.signal,
-            onProgress: progress.update,
-          })
-          .finally(offRetry);
+        const options: ScanOptions = {
+          maxDepth: flags.depth,
+          recursive: flags.recursive,
+          listers: flags.workers,
+          batchEntries: flags.batch,
+          dryRun: flags.dryRun,
+          signal: controller.signal,
+          onProgress: progress.update,
+        };
+        let result: RecordedScanResult;
+        try {
+          // A dry run writes nothing: it needs no lease. Any other scan holds the storage's
+          // lease, so two processes never scan one storage at once.
+          if (flags.dryRun) result = await app.scan(storage, options);
+          else {
+            const leased = await scanUnderLease(app, storage, options, {
+              workerId: workerName('cli'),
+              wait: flags.wait === true,
+            });
+            if ('held' in leased) {
+              writeLine(io.stderr, heldLine(spec.location, leased.held));
+              setExit(EXIT_HELD);
+              return;
+            }
+            result = leased.ran;
+          }
+        } finally {
+          offRetry();
+        }
         progress.clear();
         // A dry run of a place never scanned used a storage that exists only in this process.
         const storageId = storage.id > 0 ? storage.id : null;
@@ -117,6 +166,18 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         await app?.close().catch(() => undefined);
       }
     });
+}
+
+/** Who scans the storage now, and what the user can do. */
+function heldLine(location: string, held: HeldBy): string {
+  const who = held.holder?.holder ?? 'another process';
+  const scan = held.scanId !== undefined ? `scan ${held.scanId}` : 'a scan';
+  const since =
+    held.startedAt !== undefined ? `, since ${new Date(held.startedAt).toISOString()}` : '';
+  return (
+    `trawl: ${printable(location)} is being scanned by ${who} (${scan}${since}); ` +
+    'run again when it is done, or add --wait'
+  );
 }
 
 /**

@@ -2,12 +2,14 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { Dialect } from '../dialect.js';
 import { initial } from './001-initial.js';
 import { invalidEntries } from './002-invalid-entries.js';
+import { fleet } from './004-fleet.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
     '002-invalid-entries': invalidEntries(),
+    '004-fleet': fleet(dialect),
   };
 }
 

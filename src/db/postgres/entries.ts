@@ -16,8 +16,10 @@ import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
 import { removalPlan, type RemovalPlan } from './removals.js';
+import { fencedError } from '../errors.js';
 import {
   AT_PATHS,
+  FENCE,
   CHILDREN,
   COPY,
   COUNT_SUBTREE,
@@ -34,6 +36,19 @@ const UNIQUE_VIOLATION = '23505';
 const COPY_MIN = 256;
 /** Rows per upsert statement: large enough to amortise the round trip, small enough to stream. */
 const CHUNK = 10_000;
+
+/**
+ * Refuses the transaction's writes when the storage's fence moved on. `FOR SHARE` holds the
+ * storage row until commit, so a lease grant (which bumps the fence) waits for this batch,
+ * and a batch that starts after a grant sees the new fence: no write of a scan that lost
+ * its lease lands after its successor began — the COPY fast path included.
+ */
+export async function checkFence(client: pg.ClientBase, scope: EntryScope): Promise<void> {
+  if (scope.fence === undefined) return;
+  const { rows } = await client.query<[number]>(query(undefined, FENCE, [scope.storageId]));
+  const current = rows[0]?.[0];
+  if (current !== scope.fence) throw fencedError(scope.storageId, scope.fence, current);
+}
 
 function byPath(a: EntryWrite, b: EntryWrite): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
@@ -111,18 +126,21 @@ export class PostgresEntryRepository implements EntryRepository {
       const known = sorted.filter((w) => w.isNew !== true);
       result = await withRetriedTransaction(this.#pool, async (client) => {
         const r: ApplyResult = { created: [], updated: [], deleted: [] };
+        await checkFence(client, scope);
         await this.#delete(client, scope, plan, r);
         await this.#copyOrUpsert(client, scope, fresh, r);
         await this.#upsert(client, scope, known, r);
         return r;
       });
-    } else if (plan.paths.length === 0 && sorted.length <= CHUNK) {
-      // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips.
+    } else if (plan.paths.length === 0 && sorted.length <= CHUNK && scope.fence === undefined) {
+      // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips. (A fenced one needs
+      // its fence checked under a lock in the same transaction: the path below.)
       result = { created: [], updated: [], deleted: [] };
       await this.#upsert(this.#pool, scope, sorted, result);
     } else {
       result = await withRetriedTransaction(this.#pool, async (client) => {
         const r: ApplyResult = { created: [], updated: [], deleted: [] };
+        await checkFence(client, scope);
         await this.#delete(client, scope, plan, r);
         await this.#upsert(client, scope, sorted, r);
         return r;

@@ -15,6 +15,9 @@ export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 export const CHILDREN = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = $1 AND tenant_id = $2 AND parent = ANY($3::text[])`;
 
+/** A storage's fence, locked until commit. Input: $1 storage. Output: one row, the fence. */
+export const FENCE = `SELECT fence FROM storages WHERE id = $1 FOR SHARE`;
+
 /**
  * The rows at exact paths (one page of a huge directory). Inputs: $1 storage, $2 tenant,
  * $3 text[] of paths. Output: one array row per path indexed.

@@ -1,7 +1,23 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Dialect } from '../dialect.js';
+import { fencedError } from '../errors.js';
 import type { Database, ScansTable } from '../schema.js';
 
-export type ScanStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
+/**
+ * A scan's life: `queued` (a job waits for a worker) → `running` (a worker holds the
+ * storage's lease; its heartbeat moves) → `succeeded` | `partial` | `failed` | `cancelled`,
+ * or `interrupted` when its worker died or lost the lease before it could say how it ended.
+ */
+export type ScanStatus =
+  'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'interrupted';
+
+/** Who runs a scan, and under which lease. */
+export interface ScanClaim {
+  /** The storage's fence granted with the lease: every write of the scan checks it. */
+  fence: number;
+  workerId: string;
+  jobId?: string | undefined;
+}
 
 export interface ScanErrorSample {
   path: string;
@@ -36,6 +52,9 @@ export interface ScanRecord extends ScanCounters {
   status: ScanStatus;
   startedAt: number;
   finishedAt: number | null;
+  workerId: string | null;
+  jobId: string | null;
+  heartbeatAt: number | null;
 }
 
 function toRecord(r: Selectable<ScansTable>): ScanRecord {
@@ -61,24 +80,33 @@ function toRecord(r: Selectable<ScansTable>): ScanRecord {
     retries: Number(r.retries),
     rateLimitWaits: Number(r.rate_limit_waits),
     durationMs: Number(r.duration_ms),
+    workerId: r.worker_id,
+    jobId: r.job_id,
+    heartbeatAt: r.heartbeat_at === null ? null : Number(r.heartbeat_at),
   };
 }
 
+type Scope = { tenantId: number; storageId: number };
+
 export class ScanRepository {
   readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, dialect: Dialect = 'sqlite') {
     this.#db = db;
+    this.#dialect = dialect;
   }
 
-  async start(scope: { tenantId: number; storageId: number }, options: unknown): Promise<number> {
+  /** A `queued` row for a scan a job will run; its id travels in the job. */
+  async enqueue(scope: Scope, jobId: string, options: unknown = {}): Promise<number> {
     const row = await this.#db
       .insertInto('scans')
       .values({
         tenant_id: scope.tenantId,
         storage_id: scope.storageId,
-        status: 'running',
+        status: 'queued',
         started_at: Date.now(),
+        job_id: jobId,
         options: JSON.stringify(options ?? {}),
       })
       .returning('id')
@@ -86,8 +114,170 @@ export class ScanRepository {
     return Number(row.id);
   }
 
-  async finish(id: number, status: ScanStatus, c: ScanCounters): Promise<void> {
+  /**
+   * The scan starts: a `running` row (so a crashed scan is visible), or the job's `queued`
+   * row turned `running`. With a claim, in one transaction that checks the fence and marks
+   * `interrupted` every other `running` scan of the storage — their workers lost the lease
+   * this claim holds.
+   */
+  async start(
+    scope: Scope,
+    options: unknown,
+    claim?: ScanClaim,
+    queuedId?: number,
+  ): Promise<number> {
+    const now = Date.now();
+    const values = {
+      status: 'running' as const,
+      started_at: now,
+      options: JSON.stringify(options ?? {}),
+      ...(claim
+        ? {
+            worker_id: claim.workerId,
+            job_id: claim.jobId ?? null,
+            fence: claim.fence,
+            heartbeat_at: now,
+          }
+        : {}),
+    };
+    if (!claim) {
+      const row = await this.#db
+        .insertInto('scans')
+        .values({ tenant_id: scope.tenantId, storage_id: scope.storageId, ...values })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return Number(row.id);
+    }
+    return this.#fenced(scope.storageId, claim.fence, async (trx) => {
+      await trx
+        .updateTable('scans')
+        .set({ status: 'interrupted', finished_at: now })
+        .where('storage_id', '=', scope.storageId)
+        .where('status', '=', 'running')
+        .execute();
+      if (queuedId !== undefined) {
+        const updated = await trx
+          .updateTable('scans')
+          .set(values)
+          .where('id', '=', queuedId)
+          .where('status', '=', 'queued')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 1) return queuedId;
+      }
+      const row = await trx
+        .insertInto('scans')
+        .values({ tenant_id: scope.tenantId, storage_id: scope.storageId, ...values })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return Number(row.id);
+    });
+  }
+
+  /** The scan is alive. Fenced: a scan that lost its lease gets INDEX_FENCED here first. */
+  async heartbeat(id: number, storageId: number, fence: number): Promise<void> {
+    await this.#fenced(storageId, fence, (trx) =>
+      trx.updateTable('scans').set({ heartbeat_at: Date.now() }).where('id', '=', id).execute(),
+    );
+  }
+
+  /**
+   * Marks `interrupted` the `running` scans whose heartbeat is older than `staleBefore` and
+   * whose storage `isHeld` says no lease covers: their workers are gone. Returns their ids.
+   */
+  async interruptStale(
+    staleBefore: number,
+    isHeld: (storageId: number) => Promise<boolean>,
+  ): Promise<number[]> {
+    const rows = await this.#db
+      .selectFrom('scans')
+      .select(['id', 'storage_id'])
+      .where('status', '=', 'running')
+      .where((eb) => eb.or([eb('heartbeat_at', '<', staleBefore), eb('heartbeat_at', 'is', null)]))
+      .where('started_at', '<', staleBefore)
+      .execute();
+    const done: number[] = [];
+    for (const r of rows) {
+      if (await isHeld(Number(r.storage_id))) continue;
+      const result = await this.#db
+        .updateTable('scans')
+        .set({ status: 'interrupted', finished_at: Date.now() })
+        .where('id', '=', r.id)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 1) done.push(Number(r.id));
+    }
+    return done;
+  }
+
+  /** Removes a `queued` row whose trigger joined another job instead. */
+  async dropQueued(id: number): Promise<void> {
     await this.#db
+      .deleteFrom('scans')
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+
+  /** The `queued` row a job's enqueue left, if any. */
+  async queuedFor(jobId: string): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('scans')
+      .select('id')
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.id);
+  }
+
+  /** Scans of a storage in this state, newest first. */
+  async inState(storageId: number, status: ScanStatus): Promise<ScanRecord[]> {
+    const rows = await this.#db
+      .selectFrom('scans')
+      .selectAll()
+      .where('storage_id', '=', storageId)
+      .where('status', '=', status)
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** `work` in a transaction that first checks the storage's fence (locked until commit on PostgreSQL). */
+  async #fenced<T>(
+    storageId: number,
+    fence: number,
+    work: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
+    return this.#db.transaction().execute(async (trx) => {
+      let q = trx.selectFrom('storages').select('fence').where('id', '=', storageId);
+      if (this.#dialect === 'postgres') q = q.forShare();
+      const row = await q.executeTakeFirst();
+      const current = row === undefined ? undefined : Number(row.fence);
+      if (current !== fence) throw fencedError(storageId, fence, current);
+      return work(trx);
+    });
+  }
+
+  /** The scan's end: status and counters. With a fence, refused once the fence moved on. */
+  async finish(
+    id: number,
+    status: ScanStatus,
+    c: ScanCounters,
+    claim?: { storageId: number; fence: number },
+  ): Promise<void> {
+    if (claim) {
+      await this.#fenced(claim.storageId, claim.fence, (trx) => this.#finish(trx, id, status, c));
+      return;
+    }
+    await this.#finish(this.#db, id, status, c);
+  }
+
+  async #finish(
+    db: Kysely<Database>,
+    id: number,
+    status: ScanStatus,
+    c: ScanCounters,
+  ): Promise<void> {
+    await db
       .updateTable('scans')
       .set({
         status,

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
 import { entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
+import { fencedError } from '../errors.js';
 import type {
   ApplyResult,
   EntryRow,
@@ -28,6 +29,7 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly #db: BetterSqlite3.Database;
   readonly #children: BetterSqlite3.Statement;
   readonly #atPath: BetterSqlite3.Statement;
+  readonly #fenceOf: BetterSqlite3.Statement;
   readonly #insert: BetterSqlite3.Statement;
   readonly #insertStatements = new Map<number, BetterSqlite3.Statement>();
   readonly #update: BetterSqlite3.Statement;
@@ -54,6 +56,7 @@ export class SqliteEntryRepository implements EntryRepository {
          AND path IN (SELECT value FROM json_each(?))`,
       )
       .raw();
+    this.#fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
     this.#insert = db
       .prepare(
         `INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
@@ -142,6 +145,11 @@ export class SqliteEntryRepository implements EntryRepository {
     writes: readonly EntryWrite[],
   ): ApplyResult {
     const { storageId, tenantId } = scope;
+    // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
+    if (scope.fence !== undefined) {
+      const current = this.#fenceOf.get(storageId) as number | undefined;
+      if (current !== scope.fence) throw fencedError(storageId, scope.fence, current);
+    }
     const result: ApplyResult = { created: [], updated: [], deleted: [] };
     for (const r of removals) {
       for (const [id, isDir] of this.#deleteOne.all(storageId, tenantId, r.path) as [

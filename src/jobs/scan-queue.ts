@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+
+/** What a scan job carries: ids and the storage's config version, never a config or a secret. */
+export interface ScanJobData {
+  tenantId: number;
+  storageId: number;
+  /** The storage's config version when the job was made: a worker with an older client reconnects. */
+  version: number;
+  /** Why: `trigger` (someone asked), `schedule`, `retry` (a drained worker gave it back). */
+  reason: 'trigger' | 'schedule' | 'retry';
+}
+
+export interface Enqueued {
+  /** The job that will run the scan: this trigger's own, or the one it collapsed into. */
+  jobId: string;
+  /** False when a scan of the storage was already waiting and this trigger joined it. */
+  created: boolean;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+/** The queue's name in Redis. */
+export const SCAN_QUEUE = 'scans';
+
+/**
+ * Key prefix with a Redis Cluster hash tag: every key of trawl's queues lands in one slot,
+ * so BullMQ's multi-key scripts run on a cluster unchanged.
+ */
+export function queuePrefix(name = 'trawl'): string {
+  return `{${name}}`;
+}
+
+/** How long finished jobs are kept for `trawl jobs` and debugging. */
+const KEEP = { age: 24 * 3600, count: 1000 };
+
+/**
+ * The fleet's scan queue (BullMQ on Redis). At most one waiting job per storage: a trigger
+ * for a storage whose scan is already waiting collapses into that job (deduplication on
+ * the storage id); while its scan runs, one more may wait (`keepLastIfActive`), so a change
+ * made during a scan is never left for the next schedule.
+ */
+export class ScanQueue {
+  readonly queue: Queue;
+
+  constructor(connection: RedisOptions, prefix = queuePrefix()) {
+    // BullMQ declares its own copy of ioredis's option type; the shapes are the same.
+    this.queue = new Queue(SCAN_QUEUE, { connection: connection as ConnectionOptions, prefix });
+  }
+
+  /** A fresh job id for a scan of `storageId` (to record before the job exists). */
+  static newJobId(storageId: number): string {
+    return `scan-${storageId}-${randomUUID()}`;
+  }
+
+  async enqueue(
+    data: ScanJobData,
+    options: { delayMs?: number; jobId?: string } = {},
+  ): Promise<Enqueued> {
+    const jobId = options.jobId ?? ScanQueue.newJobId(data.storageId);
+    const opts: JobsOptions = {
+      jobId,
+      deduplication: { id: `storage-${data.storageId}`, keepLastIfActive: true },
+      removeOnComplete: KEEP,
+      removeOnFail: KEEP,
+      ...(options.delayMs ? { delay: options.delayMs } : {}),
+    };
+    const job = await this.queue.add('scan', data, opts);
+    return { jobId: job.id ?? jobId, created: job.id === jobId };
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return {
+      waiting: c.waiting ?? 0,
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0,
+      completed: c.completed ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
