@@ -6,6 +6,8 @@ import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
 import { scanCommand } from './commands/scan.js';
 import { scansCommand } from './commands/scans.js';
+import { jobsCommand } from './commands/jobs.js';
+import { workerCommand } from './commands/worker.js';
 import type { CliIo } from './context.js';
 import { UsageError } from './errors.js';
 
@@ -26,6 +28,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   scanCommand(program, io, (code) => (exitCode = code));
   lsCommand(program, io);
   scansCommand(program, io);
+  workerCommand(program, io);
+  jobsCommand(program, io);
   try {
     await program.parseAsync(argv);
     return exitCode;

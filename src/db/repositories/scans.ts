@@ -315,10 +315,12 @@ export class ScanRepository {
   async list(filter: {
     tenantId: number;
     storageId?: number;
+    status?: ScanStatus;
     limit?: number;
   }): Promise<ScanRecord[]> {
     let q = this.#db.selectFrom('scans').selectAll().where('tenant_id', '=', filter.tenantId);
     if (filter.storageId !== undefined) q = q.where('storage_id', '=', filter.storageId);
+    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     const rows = await q
       .orderBy('id', 'desc')
       .limit(filter.limit ?? 50)

@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import type { App } from '../../app.js';
+import { NoQueueError } from '../../jobs/enqueue.js';
+import { workerName } from '../../jobs/scan-job.js';
+import { ScanWorker, type WorkerEvent } from '../../jobs/worker.js';
+import { redactText } from '../../util/redact.js';
+import { openApp, writeLine, type CliIo } from '../context.js';
+import { parsePositiveInt, UsageError } from '../errors.js';
+import { formatCount, formatDuration } from '../format.js';
+
+interface WorkerFlags {
+  db?: string;
+  redis?: string;
+  concurrency: number;
+  json?: boolean;
+}
+
+/** `trawl worker`: runs the fleet's scan jobs until SIGTERM or Ctrl-C, then drains. */
+export function workerCommand(program: Command, io: CliIo): void {
+  program
+    .command('worker')
+    .description('run scan jobs from the queue (fleet mode) until SIGTERM')
+    .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
+    .option('--redis <url>', 'Redis of the fleet (default: $TRAWL_REDIS_URL)')
+    .option('--concurrency <n>', 'scans run at once', parsePositiveInt('--concurrency'), 2)
+    .option('--json', 'one JSON object per line for each event')
+    .action(async (flags: WorkerFlags) => {
+      const env = flags.redis ? { ...io.env, TRAWL_REDIS_URL: flags.redis } : io.env;
+      const redisUrl = env.TRAWL_REDIS_URL;
+      if (!redisUrl)
+        throw new UsageError(new NoQueueError().message.replace('a queue', 'a worker'));
+      const app = await openApp({ ...io, env }, flags.db);
+      const say = (event: WorkerEvent) =>
+        writeLine(
+          flags.json ? io.stdout : io.stderr,
+          flags.json ? JSON.stringify(event) : line(event),
+        );
+      const workerId = workerName('worker');
+      const worker = new ScanWorker(app, {
+        workerId,
+        concurrency: flags.concurrency,
+        onEvent: say,
+      });
+      let stop: (() => void) | undefined;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      let signals = 0;
+      const onSignal = () => {
+        if (++signals > 1) process.exit(130); // a second signal: the operator means it
+        stop?.();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      io.signal?.addEventListener('abort', onSignal, { once: true });
+      try {
+        worker.start(redisUrl);
+        if (!flags.json) {
+          writeLine(
+            io.stderr,
+            `trawl: worker ${workerId} takes scan jobs (${flags.concurrency} at a time); SIGTERM drains`,
+          );
+        }
+        await stopped;
+        if (!flags.json) writeLine(io.stderr, `trawl: draining (${worker.active} scans running)…`);
+        await worker.stop();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await closeQuietly(app);
+      }
+    });
+}
+
+async function closeQuietly(app: App): Promise<void> {
+  await app.close().catch(() => undefined);
+}
+
+function line(e: WorkerEvent): string {
+  switch (e.kind) {
+    case 'scanned': {
+      const r = e.result;
+      return (
+        `trawl: job ${e.jobId}: scan ${e.scanId ?? '-'} of storage ${e.storageId} ${r.status} in ` +
+        `${formatDuration(r.durationMs)}: files ${formatCount(r.files)}, +${formatCount(r.created)} ` +
+        `~${formatCount(r.updated)} -${formatCount(r.deleted)}, errors ${formatCount(r.errors)}`
+      );
+    }
+    case 'held':
+      return `trawl: job ${e.jobId}: storage ${e.storageId} is being scanned by ${e.holder ?? 'another worker'}; retried later`;
+    case 'skipped':
+      return `trawl: job ${e.jobId}: skipped, ${e.why}`;
+    case 'interrupted':
+      return `trawl: marked interrupted (their workers are gone): scans ${e.scanIds.join(', ')}`;
+    case 'error':
+      return `trawl: ${redactText(e.message)} (retrying)`;
+  }
+}

@@ -1,0 +1,161 @@
+import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { App } from '../app.js';
+import type { ScanResult } from '../scan/result.js';
+import { redisOptions } from './redis.js';
+import { enqueueScan } from './enqueue.js';
+import { scanUnderLease } from './scan-job.js';
+import { queuePrefix, SCAN_QUEUE, type ScanJobData } from './scan-queue.js';
+
+export interface ScanWorkerOptions {
+  /** Scans this process runs at once. @default 2 */
+  concurrency?: number;
+  /** This process's name in leases, scan rows and logs. */
+  workerId: string;
+  /** A job whose storage another worker scans is retried this much later. @default 5000 */
+  heldDelayMs?: number;
+  /**
+   * How long a job stays this worker's without a sign of life before another may take it
+   * (BullMQ's lock); also how often stalled jobs are looked for. @default the lease TTL
+   */
+  lockMs?: number;
+  /** One line per event worth telling (a scan's end, a job delayed, an error). */
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { kind: 'scanned'; jobId: string; storageId: number; scanId: number | null; result: ScanResult }
+  | { kind: 'held'; jobId: string; storageId: number; holder: string | undefined }
+  | { kind: 'skipped'; jobId: string; storageId: number; why: string }
+  | { kind: 'interrupted'; scanIds: number[] }
+  | { kind: 'error'; message: string };
+
+/**
+ * A worker of the fleet: takes scan jobs from the queue and runs each under its storage's
+ * lease. A job whose storage is being scanned elsewhere is delayed, never run twice; a job
+ * whose worker dies is taken again once BullMQ's lock on it lapses, and the storage's lease
+ * with it. Every lease period it also marks `interrupted` the scans whose workers died
+ * without a successor (no row stays `running` forever).
+ */
+export class ScanWorker {
+  readonly #app: App;
+  readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent'>> & Pick<ScanWorkerOptions, 'onEvent'>;
+  readonly #running = new Set<AbortController>();
+  #worker: Worker | undefined;
+  #reaper: NodeJS.Timeout | undefined;
+  #stopping = false;
+
+  constructor(app: App, options: ScanWorkerOptions) {
+    this.#app = app;
+    this.#o = {
+      concurrency: options.concurrency ?? 2,
+      workerId: options.workerId,
+      heldDelayMs: options.heldDelayMs ?? 5_000,
+      lockMs: options.lockMs ?? app.leaseTtlMs,
+      onEvent: options.onEvent,
+    };
+  }
+
+  /** Scans running now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  start(redisUrl: string): void {
+    const lockMs = this.#o.lockMs;
+    this.#worker = new Worker(SCAN_QUEUE, (job, token) => this.#process(job, token), {
+      connection: redisOptions(redisUrl) as ConnectionOptions,
+      prefix: queuePrefix(this.#app.redisPrefix),
+      concurrency: this.#o.concurrency,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      // A job whose worker died mid-scan is taken again: a few deaths in a row are tolerated.
+      maxStalledCount: 3,
+    });
+    this.#worker.on('error', (error) => this.#tell({ kind: 'error', message: error.message }));
+    const every = Math.max(50, this.#app.leaseTtlMs);
+    this.#reaper = setInterval(() => void this.reap(), every);
+    this.#reaper.unref();
+  }
+
+  /**
+   * Marks `interrupted` the running scans whose heartbeat stopped more than three lease
+   * periods ago and whose storage nobody holds: their workers died and nothing took over.
+   */
+  async reap(): Promise<number[]> {
+    try {
+      const staleBefore = Date.now() - 3 * this.#app.leaseTtlMs;
+      const ids = await this.#app.index.scans.interruptStale(
+        staleBefore,
+        async (storageId) => (await this.#app.leases.holderOf(storageId)) !== undefined,
+      );
+      if (ids.length) this.#tell({ kind: 'interrupted', scanIds: ids });
+      return ids;
+    } catch (error) {
+      this.#tell({ kind: 'error', message: `reaper: ${(error as Error).message}` });
+      return [];
+    }
+  }
+
+  /**
+   * Drains: takes no more jobs, cancels the scans running (every batch written stays whole;
+   * each storage is queued again so another worker finishes it), gives their leases back.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#reaper) clearInterval(this.#reaper);
+    const closing = this.#worker?.close();
+    for (const c of this.#running) c.abort();
+    await closing;
+  }
+
+  async #process(job: Job, token: string | undefined): Promise<unknown> {
+    const data = job.data as ScanJobData;
+    const jobId = job.id ?? '';
+    const storage = await this.#app.index.storages.get(data.storageId);
+    if (!storage || !storage.enabled) {
+      const why = storage ? 'the storage is disabled' : 'the storage was deleted';
+      this.#tell({ kind: 'skipped', jobId, storageId: data.storageId, why });
+      return { skipped: why };
+    }
+    // The job names the config version it was made for; whatever this process holds, the
+    // storage's current config is what the scan must use (a change reaches every worker).
+    await this.#app.storage.refresh(storage.id);
+    const controller = new AbortController();
+    this.#running.add(controller);
+    try {
+      const outcome = await scanUnderLease(
+        this.#app,
+        storage,
+        { signal: controller.signal },
+        { workerId: this.#o.workerId, jobId },
+      );
+      if ('held' in outcome) {
+        this.#tell({
+          kind: 'held',
+          jobId,
+          storageId: storage.id,
+          holder: outcome.held.holder?.holder,
+        });
+        await job.moveToDelayed(Date.now() + this.#o.heldDelayMs, token);
+        throw new DelayedError();
+      }
+      const result = outcome.ran;
+      this.#tell({ kind: 'scanned', jobId, storageId: storage.id, scanId: result.scanId, result });
+      if (result.status === 'cancelled' && this.#stopping) {
+        // Drained mid-scan: the storage is queued again for another worker to finish.
+        await enqueueScan(this.#app, storage, 'retry').catch(() => undefined);
+      }
+      return { scanId: result.scanId, status: result.status };
+    } finally {
+      this.#running.delete(controller);
+    }
+  }
+
+  #tell(event: WorkerEvent): void {
+    try {
+      this.#o.onEvent?.(event);
+    } catch {
+      // a display that fails must not fail a job
+    }
+  }
+}
