@@ -1,4 +1,7 @@
+import { dirname, join } from 'node:path';
+import { StorageCatalog } from './catalog/storages.js';
 import { loadConfig } from './config/env.js';
+import { dialectOf } from './db/dialect.js';
 import { guard } from './db/guard.js';
 import { openIndex, type Index, type IndexWait } from './db/open.js';
 import { StorageService, type StorageConfig } from './storage/service.js';
@@ -18,6 +21,7 @@ import { createRegistry, storageMetrics } from './observability/metrics.js';
 import type { LimitOptions } from './storage/limits/keys.js';
 import { MemoryBudget } from './storage/limits/budget.js';
 import type { Registry } from 'prom-client';
+import { Keyring } from './secrets/keyring.js';
 
 export interface AppOptions {
   /** SQLite file or postgres:// URL. */
@@ -41,6 +45,11 @@ export class App {
   readonly index: Index;
   readonly storage: StorageService;
   readonly tenantId: number;
+  /**
+   * The storages as managed objects (names, options, schedules). It seals secrets on the way
+   * in; only the StorageService's lookup gets them opened.
+   */
+  readonly catalog: StorageCatalog;
   /** Listing memory shared by every scan of this process. */
   readonly budget = new MemoryBudget();
   /** Every metric of this process, for `/metrics`. */
@@ -60,7 +69,9 @@ export class App {
     unsaved: Map<number, StorageRecord>,
     config: ReturnType<typeof loadConfig>,
     log: Logger,
+    catalog: StorageCatalog,
   ) {
+    this.catalog = catalog;
     this.index = index;
     this.storage = storage;
     this.tenantId = tenantId;
@@ -132,9 +143,17 @@ export class App {
       const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
       const unsaved = new Map<number, StorageRecord>();
       const log = options.logger ?? createLogger({ level: config.logLevel });
-      const storage = new StorageService({
+      const catalog = new StorageCatalog({
+        storages: index.storages,
+        keyring: keyringFor(options.database, options.env ?? process.env),
+        // Every change reaches live clients: a new version reconnects, a removed one closes.
+        changed: (id) => storage.refresh(id),
+      });
+      // Rows an older trawl wrote hold secrets in plain text: sealed now, once.
+      await catalog.sealLegacy();
+      const storage: StorageService = new StorageService({
         lookup: async (id) => {
-          const s = unsaved.get(id) ?? (await index.storages.get(id));
+          const s = unsaved.get(id) ?? (await catalog.opened(id));
           return s && toConfig(s);
         },
         env: options.env ?? process.env,
@@ -142,29 +161,24 @@ export class App {
         ...(options.limits ? { limits: options.limits } : {}),
         logger: log,
       });
-      return new App(index, storage, tenantId, unsaved, config, log);
+      return new App(index, storage, tenantId, unsaved, config, log, catalog);
     } catch (error) {
       await index.close();
       throw error;
     }
   }
 
-  /** The tenant's storage at this place, registered on first use. */
-  async ensureStorage(spec: StorageSpec): Promise<StorageRecord> {
-    const record = await this.index.storages.upsert({
-      tenantId: this.tenantId,
-      name: spec.location,
-      kind: spec.kind,
-      location: spec.location,
-      options: spec.options,
-    });
-    // New options bumped the version: a live client of the old ones must not be reused.
-    await this.storage.refresh(record.id);
-    return record;
+  /**
+   * The tenant's storage at this place, registered on first use. Secrets the URL leaves out
+   * keep their stored values; new options bump the version, so a live client of the old
+   * ones is not reused.
+   */
+  ensureStorage(spec: StorageSpec): Promise<StorageRecord> {
+    return this.catalog.ensure(this.tenantId, spec);
   }
 
   findStorage(spec: StorageSpec): Promise<StorageRecord | undefined> {
-    return this.index.storages.findByLocation(this.tenantId, spec.kind, spec.location);
+    return this.catalog.findByLocation(this.tenantId, spec);
   }
 
   /**
@@ -216,6 +230,19 @@ export class App {
     await this.#redis?.quit().catch(() => this.#redis?.disconnect());
     await this.index.close();
   }
+}
+
+/**
+ * Keys for secrets at rest. Embedded (SQLite): `secret.key` beside the index, created on
+ * first need. A fleet (PostgreSQL) never creates one: other machines would not have it.
+ */
+function keyringFor(database: string, env: NodeJS.ProcessEnv): Keyring {
+  const embedded = dialectOf(database) === 'sqlite';
+  return new Keyring({
+    env,
+    defaultKeyFile: embedded ? join(dirname(database), 'secret.key') : undefined,
+    create: embedded,
+  });
 }
 
 function toConfig(s: StorageRecord): StorageConfig {

@@ -57,7 +57,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     db,
     entries: conn.entries(),
     scans: new ScanRepository(db, conn.dialect),
-    storages: new StorageRepository(db),
+    storages: new StorageRepository(db, conn.dialect),
     tenants: new TenantRepository(db),
     close: () => conn.close(),
   };

@@ -35,6 +35,12 @@ export interface StoragesTable {
   max_concurrency: number | null;
   created_at: number;
   updated_at: number;
+  /** Scan every this many ms (003); null: no interval schedule. */
+  schedule_every_ms: number | null;
+  /** Scan at the times of this 5-field cron expression, UTC (003); null: none. */
+  schedule_cron: string | null;
+  /** 1 once the row's secret options are sealed; 0 for rows written before 003. */
+  secrets_sealed: ColumnType<number, number | undefined, number>;
   /** Bumped at every lease grant; writes of a scan carry the value they were granted. */
   fence: Generated<number>;
 }

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { Dialect } from '../dialect.js';
 import { initial } from './001-initial.js';
 import { invalidEntries } from './002-invalid-entries.js';
+import { managedStorages } from './003-storages.js';
 import { fleet } from './004-fleet.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
@@ -9,6 +10,7 @@ function all(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
     '002-invalid-entries': invalidEntries(),
+    '003-storages': managedStorages(dialect),
     '004-fleet': fleet(dialect),
   };
 }
