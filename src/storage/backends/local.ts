@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
+  cancelledError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -20,9 +21,11 @@ import {
   T_SPECIAL,
   T_SYMLINK,
   T_UNREADABLE,
+  STREAM_CODE,
   WORKER_SOURCE,
   type ListReply,
   type ListRequest,
+  type StreamRequest,
   type WorkerConfig,
 } from './local-worker.js';
 
@@ -85,8 +88,18 @@ export function mapLocalError(
   }
 }
 
+/** What a batch answers for a directory too large to list whole: list it as a stream. */
+const LARGE = Symbol('large directory');
+type Whole = Entry[] | typeof LARGE;
+
 interface Waiter {
-  resolve: (entries: Entry[]) => void;
+  resolve: (entries: Whole) => void;
+  reject: (error: StorageError) => void;
+}
+
+interface ChunkWaiter {
+  lane: Lane;
+  resolve: (reply: ListReply) => void;
   reject: (error: StorageError) => void;
 }
 
@@ -102,7 +115,7 @@ interface Packed {
 /** One directory's listing: on its way (filled by request `requestId`) or arrived. */
 type Slot =
   | { state: 'pending'; requestId: number; waiters: Waiter[] }
-  | { state: 'ready'; listing: Packed | StorageError; weight: number; at: number };
+  | { state: 'ready'; listing: Packed | StorageError | typeof LARGE; weight: number; at: number };
 
 interface Lane {
   worker: Worker;
@@ -148,9 +161,14 @@ export class LocalClient implements StorageClient {
   #aheadOn = false;
   #aheadEntries = 0;
   #inflight = 0;
+  /** Chunks of streamed directories asked for and not answered yet, by request id. */
+  readonly #chunks = new Map<number, ChunkWaiter>();
+  readonly #largeDirBytes: number | undefined;
 
-  constructor(options: LocalOptions) {
+  /** `largeDirBytes` overrides when a directory is streamed (tests). */
+  constructor(options: LocalOptions, tuning: { largeDirBytes?: number } = {}) {
     this.#options = options;
+    this.#largeDirBytes = tuning.largeDirBytes;
   }
 
   async connect(): Promise<void> {
@@ -160,6 +178,7 @@ export class LocalClient implements StorageClient {
       root: this.#options.root,
       follow: this.#options.followSymlinks,
     };
+    if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
     for (let i = 0; i < this.#options.threads; i++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
@@ -191,10 +210,54 @@ export class LocalClient implements StorageClient {
   }
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
-    yield* pagesOf(await this.#listWhole(dir, options));
+    const whole = await this.#listWhole(dir, options);
+    if (whole === LARGE) yield* this.#stream(dir, options?.signal);
+    else yield* pagesOf(whole);
   }
 
-  #listWhole(dir: string, options?: ListOptions): Promise<Entry[]> {
+  /**
+   * A directory too large to list whole, a chunk at a time from one thread, each yielded
+   * before the next is asked for (one is read ahead while the scan takes the last). Stopped
+   * early (break, abort, error), the thread closes the directory.
+   */
+  async *#stream(dir: string, signal: AbortSignal | undefined): AsyncGenerator<Entry[]> {
+    const lane = this.#leastBusy();
+    const stream = this.#nextId++;
+    const path = this.#fsPath(dir);
+    let next: Promise<ListReply> | undefined = this.#askChunk(lane, { stream, path });
+    try {
+      while (next) {
+        const reply = await untilAborted(next, signal, dir);
+        next = undefined;
+        const error = reply.errors[0];
+        if (error) throw mapLocalError(error.code, error.message, dir);
+        if (reply.more) next = this.#askChunk(lane, { stream, path });
+        const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
+        yield* pagesOf(decode({ dir, names, reply, offset: 0, count: reply.counts[0]! }));
+      }
+    } finally {
+      if (next) {
+        next.catch(() => undefined);
+        if (this.#lanes.includes(lane))
+          lane.worker.postMessage({ id: -1, stream, path, close: true });
+      }
+    }
+  }
+
+  #askChunk(lane: Lane, request: Omit<StreamRequest, 'id'>): Promise<ListReply> {
+    if (!this.#lanes.includes(lane)) {
+      return Promise.reject(new UnavailableError('local client is not connected'));
+    }
+    const id = this.#nextId++;
+    return new Promise<ListReply>((resolve, reject) => {
+      this.#chunks.set(id, { lane, resolve, reject });
+      if (lane.outstanding === 0) lane.worker.ref();
+      lane.outstanding++;
+      lane.worker.postMessage({ ...request, id } satisfies StreamRequest);
+    });
+  }
+
+  #listWhole(dir: string, options?: ListOptions): Promise<Whole> {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
     if (this.#lanes.length === 0)
       return Promise.reject(new UnavailableError('local client is not connected'));
@@ -206,12 +269,13 @@ export class LocalClient implements StorageClient {
       this.#aheadEntries -= slot.weight;
       this.#pump();
       if (Date.now() - slot.at <= AHEAD_TTL_MS) {
-        return slot.listing instanceof StorageError
-          ? Promise.reject(slot.listing)
-          : Promise.resolve(decode(slot.listing));
+        const listing = slot.listing;
+        return listing instanceof StorageError
+          ? Promise.reject(listing)
+          : Promise.resolve(listing === LARGE ? LARGE : decode(listing));
       }
     }
-    return new Promise<Entry[]>((resolve, reject) => {
+    return new Promise<Whole>((resolve, reject) => {
       const waiter = { resolve, reject };
       if (slot?.state === 'pending') {
         slot.waiters.push(waiter);
@@ -247,6 +311,14 @@ export class LocalClient implements StorageClient {
   }
 
   #receive(lane: Lane, reply: ListReply): void {
+    const chunk = this.#chunks.get(reply.id);
+    if (chunk) {
+      this.#chunks.delete(reply.id);
+      lane.outstanding--;
+      if (lane.outstanding === 0) lane.worker.unref();
+      chunk.resolve(reply);
+      return;
+    }
     const dirs = this.#requests.get(reply.id);
     if (!dirs) return;
     this.#requests.delete(reply.id);
@@ -264,10 +336,16 @@ export class LocalClient implements StorageClient {
       const slot = this.#slots.get(dir);
       // Not this request's slot: the walk restarted since, or another request owns it.
       if (slot?.state !== 'pending' || slot.requestId !== reply.id) continue;
-      const listing = error ? mapLocalError(error.code, error.message, dir) : packed;
+      const listing =
+        error?.code === STREAM_CODE
+          ? LARGE
+          : error
+            ? mapLocalError(error.code, error.message, dir)
+            : packed;
       if (slot.waiters.length > 0) {
         this.#slots.delete(dir);
-        const entries = listing instanceof StorageError ? listing : decode(listing);
+        const entries =
+          listing instanceof StorageError || listing === LARGE ? listing : decode(listing);
         for (const w of slot.waiters) {
           if (entries instanceof StorageError) w.reject(entries);
           else w.resolve(entries);
@@ -320,6 +398,8 @@ export class LocalClient implements StorageClient {
     for (const slot of this.#slots.values()) {
       if (slot.state === 'pending') for (const w of slot.waiters) w.reject(error);
     }
+    for (const chunk of this.#chunks.values()) chunk.reject(error);
+    this.#chunks.clear();
     this.#slots.clear();
     this.#requests.clear();
     this.#ahead.clear();
@@ -338,6 +418,27 @@ export class LocalClient implements StorageClient {
     if (dir === ROOT) return root;
     return root === '/' ? dir : root + dir;
   }
+}
+
+/** `work`, or CANCELLED as soon as `signal` aborts (the work's late result is dropped). */
+function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  path: string,
+): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(cancelledError(path));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(cancelledError(path));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Entries of one directory out of a packed reply. */
@@ -402,7 +503,14 @@ export const localBackend = defineBackend('local', {
       readAhead: r.readAhead,
     };
   },
-  create: (options) => new LocalClient(options),
+  // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests).
+  create: (options, deps) => {
+    const bytes = Number(deps.env.TRAWL_LOCAL_STREAM_DIR_BYTES);
+    return new LocalClient(
+      options,
+      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes } : {},
+    );
+  },
   location: (options) => options.root,
   limitHost: () => 'localhost',
 });
