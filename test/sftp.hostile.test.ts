@@ -170,13 +170,13 @@ describe('sftp against a hostile server', () => {
   });
 
   it('bounds waiting without progress by timeoutMs, not the whole listing', async () => {
-    const slow = makeClient({ timeoutMs: 600 });
+    const slow = makeClient({ timeoutMs: 1500 });
     await slow.connect();
     try {
-      // Slow but moving: 13 answers 200 ms apart (2.6 s in all) are within a 600 ms timeout.
+      // Slow but moving: 13 answers 300 ms apart (3.9 s in all) are within a 1.5 s timeout.
       const entries = batches(many(1200));
       dirs.set('/slow', async (call) => {
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 300));
         return entries(call);
       });
       expect(await listAll(slow.list('/slow'))).toHaveLength(1200);
