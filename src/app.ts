@@ -218,7 +218,8 @@ export class App {
         scans: this.index.scans,
         budget: this.budget,
       },
-      { tenantId: storage.tenantId, storageId: storage.id, lease },
+      // In a fleet, every batch's change event goes to the outbox, relayed by the workers.
+      { tenantId: storage.tenantId, storageId: storage.id, lease, outbox: this.fleet },
       options,
     );
   }

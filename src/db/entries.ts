@@ -14,6 +14,12 @@ export interface EntryScope {
    * started.
    */
   fence?: number | undefined;
+  /**
+   * When set, every batch that changed something also writes its created / updated /
+   * deleted ids to the outbox (`change_events`), in the same transaction: the event is
+   * committed exactly when the change is.
+   */
+  outbox?: { scanId: number | null } | undefined;
 }
 
 export interface IndexedEntry {
@@ -133,4 +139,13 @@ export interface EntryRepository {
   countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }>;
   /** Children of `dir` (or its whole subtree), ordered by path bytewise. */
   list(scope: EntryScope, dir: string, options?: ListEntriesOptions): AsyncIterable<IndexedEntry>;
+}
+
+/** A batch's ids as the outbox stores them (JSON arrays), or undefined when it changed nothing. */
+export function changeEvent(
+  r: ApplyResult,
+): { created: string; updated: string; deleted: string } | undefined {
+  if (r.created.length === 0 && r.updated.length === 0 && r.deleted.length === 0) return undefined;
+  const ids = (refs: EntryRef[]) => JSON.stringify(refs.map((x) => x.id));
+  return { created: ids(r.created), updated: ids(r.updated), deleted: ids(r.deleted) };
 }

@@ -13,6 +13,7 @@ export interface Database {
   entries: EntriesTable;
   scans: ScansTable;
   leases: LeasesTable;
+  change_events: ChangeEventsTable;
 }
 
 export interface TenantsTable {
@@ -89,6 +90,18 @@ export interface ScansTable {
   /** The storage's fence the scan was granted. */
   fence: number | null;
   heartbeat_at: number | null;
+}
+
+export interface ChangeEventsTable {
+  id: Generated<number>;
+  tenant_id: number;
+  storage_id: number;
+  scan_id: number | null;
+  /** JSON arrays of entry ids. */
+  created: string;
+  updated: string;
+  deleted: string;
+  created_at: number;
 }
 
 export interface LeasesTable {

@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import type { ScanResult } from '../scan/result.js';
 import { redisOptions } from './redis.js';
 import { enqueueScan } from './enqueue.js';
+import { OutboxRelay } from './outbox-relay.js';
 import { scanUnderLease } from './scan-job.js';
 import { queuePrefix, SCAN_QUEUE, type ScanJobData } from './scan-queue.js';
 
@@ -34,13 +35,15 @@ export type WorkerEvent =
  * lease. A job whose storage is being scanned elsewhere is delayed, never run twice; a job
  * whose worker dies is taken again once BullMQ's lock on it lapses, and the storage's lease
  * with it. Every lease period it also marks `interrupted` the scans whose workers died
- * without a successor (no row stays `running` forever).
+ * without a successor (no row stays `running` forever), and relays committed change events
+ * from the outbox to the `changes` queue.
  */
 export class ScanWorker {
   readonly #app: App;
   readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent'>> & Pick<ScanWorkerOptions, 'onEvent'>;
   readonly #running = new Set<AbortController>();
   #worker: Worker | undefined;
+  #relay: OutboxRelay | undefined;
   #reaper: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -72,6 +75,14 @@ export class ScanWorker {
       maxStalledCount: 3,
     });
     this.#worker.on('error', (error) => this.#tell({ kind: 'error', message: error.message }));
+    // Every worker runs the outbox relay; a lock in Redis lets one at a time move events.
+    this.#relay = new OutboxRelay(
+      this.#app.index.db,
+      this.#app.redis!,
+      redisUrl,
+      queuePrefix(this.#app.redisPrefix),
+    );
+    this.#relay.start();
     const every = Math.max(50, this.#app.leaseTtlMs);
     this.#reaper = setInterval(() => void this.reap(), every);
     this.#reaper.unref();
@@ -106,6 +117,10 @@ export class ScanWorker {
     const closing = this.#worker?.close();
     for (const c of this.#running) c.abort();
     await closing;
+    // After the scans: their last batches' events are in the outbox, relayed now or by
+    // the next worker.
+    await this.#relay?.relayOnce().catch(() => undefined);
+    await this.#relay?.stop();
   }
 
   async #process(job: Job, token: string | undefined): Promise<unknown> {

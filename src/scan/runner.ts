@@ -1,4 +1,4 @@
-import type { EntryRepository } from '../db/entries.js';
+import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { isCancellation } from '../db/errors.js';
 import { guard } from '../db/guard.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
@@ -21,6 +21,8 @@ export interface ScanTarget {
   storageId: number;
   /** The storage's lease this scan runs under (a worker, or a CLI sharing the index). */
   lease?: ScanLease | undefined;
+  /** Write each batch's change event to the outbox, in the batch's transaction (fleet mode). */
+  outbox?: boolean | undefined;
 }
 
 /** What a scan needs of the lease it holds. */
@@ -75,7 +77,11 @@ export async function runScan(
       ? AbortSignal.any([options.signal, lease.lost])
       : lease.lost
     : options.signal;
-  const scope = { tenantId: target.tenantId, storageId: target.storageId, fence: lease?.fence };
+  const scope: EntryScope = {
+    tenantId: target.tenantId,
+    storageId: target.storageId,
+    fence: lease?.fence,
+  };
   const claim = lease && {
     fence: lease.fence,
     workerId: lease.workerId,
@@ -107,6 +113,7 @@ export async function runScan(
       return done(elapsed(endedEarly(status, status === 'failed' ? error : undefined)), null);
     }
   }
+  if (target.outbox && !options.dryRun) scope.outbox = { scanId };
   let result: ScanResult;
   const heart = lease && scanId !== null ? heartbeat(deps.scans, scanId, scope, lease) : undefined;
   try {

@@ -8,6 +8,9 @@ import type { Dialect } from '../dialect.js';
  * - `scans`: who runs a scan (`worker_id`, `job_id`), its lease's fence, and a heartbeat,
  *   so a scan whose worker died is seen and marked `interrupted`.
  * - `leases`: the lock of embedded mode (processes sharing one index without Redis).
+ * - `change_events`: the outbox. Each committed batch's created / updated / deleted entry ids,
+ *   written in the batch's own transaction, relayed to a queue and then deleted: a worker
+ *   killed between commit and enqueue loses nothing.
  */
 export function fleet(dialect: Dialect): Migration {
   const big = dialect === 'postgres' ? 'bigint' : 'integer';
@@ -36,6 +39,19 @@ export function fleet(dialect: Dialect): Migration {
         .addColumn('holder', 'text', (c) => c.notNull())
         .addColumn('token', sql.raw(big), (c) => c.notNull())
         .addColumn('expires_at', sql.raw(big), (c) => c.notNull())
+        .execute();
+      const id = dialect === 'postgres' ? 'bigserial primary key' : 'integer primary key autoincrement';
+      await db.schema
+        .createTable('change_events')
+        .addColumn('id', sql.raw(id))
+        .addColumn('tenant_id', sql.raw(big), (c) => c.notNull())
+        .addColumn('storage_id', sql.raw(big), (c) => c.notNull())
+        .addColumn('scan_id', sql.raw(big))
+        // JSON arrays of entry ids.
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('updated', 'text', (c) => c.notNull())
+        .addColumn('deleted', 'text', (c) => c.notNull())
+        .addColumn('created_at', sql.raw(big), (c) => c.notNull())
         .execute();
     },
   };

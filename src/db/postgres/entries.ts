@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { parentOf, subtreeRange } from '../../storage/paths.js';
-import { entryFromRow, keysetPages } from '../entries.js';
+import { changeEvent, entryFromRow, keysetPages } from '../entries.js';
 import type {
   ApplyResult,
   EntryRow,
@@ -20,6 +20,7 @@ import { fencedError } from '../errors.js';
 import {
   AT_PATHS,
   FENCE,
+  OUTBOX,
   CHILDREN,
   COPY,
   COUNT_SUBTREE,
@@ -48,6 +49,26 @@ export async function checkFence(client: pg.ClientBase, scope: EntryScope): Prom
   const { rows } = await client.query<[number]>(query(undefined, FENCE, [scope.storageId]));
   const current = rows[0]?.[0];
   if (current !== scope.fence) throw fencedError(scope.storageId, scope.fence, current);
+}
+
+/** The batch's change event, in its own transaction (see EntryScope.outbox). */
+async function writeOutbox(
+  client: pg.ClientBase,
+  scope: EntryScope,
+  r: ApplyResult,
+): Promise<void> {
+  if (!scope.outbox) return;
+  const e = changeEvent(r);
+  if (!e) return;
+  await client.query(OUTBOX, [
+    scope.tenantId,
+    scope.storageId,
+    scope.outbox.scanId,
+    e.created,
+    e.updated,
+    e.deleted,
+    Date.now(),
+  ]);
 }
 
 function byPath(a: EntryWrite, b: EntryWrite): number {
@@ -130,9 +151,15 @@ export class PostgresEntryRepository implements EntryRepository {
         await this.#delete(client, scope, plan, r);
         await this.#copyOrUpsert(client, scope, fresh, r);
         await this.#upsert(client, scope, known, r);
+        await writeOutbox(client, scope, r);
         return r;
       });
-    } else if (plan.paths.length === 0 && sorted.length <= CHUNK && scope.fence === undefined) {
+    } else if (
+      plan.paths.length === 0 &&
+      sorted.length <= CHUNK &&
+      scope.fence === undefined &&
+      !scope.outbox
+    ) {
       // A lone upsert is atomic by itself: no BEGIN/COMMIT round trips. (A fenced one needs
       // its fence checked under a lock in the same transaction: the path below.)
       result = { created: [], updated: [], deleted: [] };
@@ -143,6 +170,7 @@ export class PostgresEntryRepository implements EntryRepository {
         await checkFence(client, scope);
         await this.#delete(client, scope, plan, r);
         await this.#upsert(client, scope, sorted, r);
+        await writeOutbox(client, scope, r);
         return r;
       });
     }

@@ -15,6 +15,11 @@ export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 export const CHILDREN = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = $1 AND tenant_id = $2 AND parent = ANY($3::text[])`;
 
+/** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
+export const OUTBOX = `INSERT INTO change_events
+  (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+
 /** A storage's fence, locked until commit. Input: $1 storage. Output: one row, the fence. */
 export const FENCE = `SELECT fence FROM storages WHERE id = $1 FOR SHARE`;
 

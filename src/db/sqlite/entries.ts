@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
-import { entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
+import { changeEvent, entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
 import { fencedError } from '../errors.js';
 import type {
   ApplyResult,
@@ -30,6 +30,7 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly #children: BetterSqlite3.Statement;
   readonly #atPath: BetterSqlite3.Statement;
   readonly #fenceOf: BetterSqlite3.Statement;
+  readonly #outbox: BetterSqlite3.Statement;
   readonly #insert: BetterSqlite3.Statement;
   readonly #insertStatements = new Map<number, BetterSqlite3.Statement>();
   readonly #update: BetterSqlite3.Statement;
@@ -57,6 +58,10 @@ export class SqliteEntryRepository implements EntryRepository {
       )
       .raw();
     this.#fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
+    this.#outbox = db.prepare(
+      `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.#insert = db
       .prepare(
         `INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
@@ -206,6 +211,20 @@ export class SqliteEntryRepository implements EntryRepository {
         w.mediaKind,
       ) as number | undefined;
       if (created !== undefined) result.created.push({ id: created, isDir: w.isDir });
+    }
+    if (scope.outbox) {
+      const e = changeEvent(result);
+      if (e) {
+        this.#outbox.run(
+          tenantId,
+          storageId,
+          scope.outbox.scanId,
+          e.created,
+          e.updated,
+          e.deleted,
+          Date.now(),
+        );
+      }
     }
     return result;
   }
