@@ -40,7 +40,8 @@ export function fleet(dialect: Dialect): Migration {
         .addColumn('token', sql.raw(big), (c) => c.notNull())
         .addColumn('expires_at', sql.raw(big), (c) => c.notNull())
         .execute();
-      const id = dialect === 'postgres' ? 'bigserial primary key' : 'integer primary key autoincrement';
+      const id =
+        dialect === 'postgres' ? 'bigserial primary key' : 'integer primary key autoincrement';
       await db.schema
         .createTable('change_events')
         .addColumn('id', sql.raw(id))
