@@ -247,6 +247,14 @@ export class StorageCatalog {
   }
 
   /**
+   * Fails now, with a SecretError that names the key needed, when the storage's secrets do
+   * not open (a missing or wrong key) — before a scan starts, rather than as its failure.
+   */
+  checkSecrets(record: StorageRecord): void {
+    this.#open(record);
+  }
+
+  /**
    * Seals the secrets of rows written before secrets were sealed (plain text), and gives
    * them a valid name if theirs is not one (older trawl named storages by location). Runs
    * when the index is opened; a row without secrets needs no key. Returns rows sealed.

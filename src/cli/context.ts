@@ -17,6 +17,8 @@ export interface CliIo {
   stdout: OutStream;
   stderr: OutStream;
   env: NodeJS.ProcessEnv;
+  /** Where `--password-stdin` reads from. @default process.stdin */
+  stdin?: AsyncIterable<Buffer | string>;
   /** Cancels a running scan as Ctrl-C does (SIGINT and SIGTERM are always heard too). */
   signal?: AbortSignal;
 }

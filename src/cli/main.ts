@@ -8,6 +8,10 @@ import { scanCommand } from './commands/scan.js';
 import { scansCommand } from './commands/scans.js';
 import { jobsCommand } from './commands/jobs.js';
 import { workerCommand } from './commands/worker.js';
+import { storagesCommand } from './commands/storages.js';
+import { secretsCommand } from './commands/secrets.js';
+import { CatalogError } from '../catalog/errors.js';
+import { SecretError } from '../secrets/cipher.js';
 import type { CliIo } from './context.js';
 import { UsageError } from './errors.js';
 
@@ -30,6 +34,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   scansCommand(program, io);
   workerCommand(program, io);
   jobsCommand(program, io);
+  storagesCommand(program, io);
+  secretsCommand(program, io);
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -49,6 +55,8 @@ function describe(error: unknown): string {
   }
   if (
     error instanceof UsageError ||
+    error instanceof CatalogError ||
+    error instanceof SecretError ||
     error instanceof ConfigError ||
     error instanceof InvalidArgumentError
   ) {

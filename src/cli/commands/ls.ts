@@ -3,6 +3,7 @@ import type { IndexedEntry } from '../../db/entries.js';
 import { normalizePath, parentOf, ROOT } from '../../storage/paths.js';
 import { parseStorageSpec } from '../../storage/url.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
+import { resolveTarget } from '../resolve.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, printable } from '../format.js';
 
@@ -16,7 +17,7 @@ export function lsCommand(program: Command, io: CliIo): void {
   program
     .command('ls')
     .description('show what the index holds for a storage')
-    .argument('<path>', 'the local folder or storage URL that was scanned')
+    .argument('<storage>', 'a storage name, or the local folder or storage URL that was scanned')
     .argument('[dir]', 'directory inside the storage', '/')
     .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
     .option('-r, --recursive', 'the whole subtree, not only the children')
@@ -28,10 +29,11 @@ export function lsCommand(program: Command, io: CliIo): void {
       } catch (error) {
         throw new UsageError((error as Error).message);
       }
-      const spec = parseStorageSpec(path);
       const app = await openApp(io, flags.db);
       try {
-        const storage = await app.findStorage(spec);
+        const target = await resolveTarget(app, path, (input) => parseStorageSpec(input));
+        const storage =
+          target.kind === 'stored' ? target.record : await app.findStorage(target.spec);
         if (!storage) throw new UsageError(`nothing indexed for ${path} (run: trawl scan ${path})`);
         const scope = { tenantId: storage.tenantId, storageId: storage.id };
         const show = (e: IndexedEntry) => {

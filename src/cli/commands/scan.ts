@@ -12,6 +12,8 @@ import { scanUnderLease, workerName, type HeldBy } from '../../jobs/scan-job.js'
 import type { ScanOptions } from '../../scan/engine.js';
 import { redactText } from '../../util/redact.js';
 import { URL_LIKE } from '../../storage/url.js';
+import { couldBeName } from '../../catalog/names.js';
+import { resolveTarget } from '../resolve.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
 
@@ -36,7 +38,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
   program
     .command('scan')
     .description('scan a storage (a local folder or a URL) and reconcile the index')
-    .argument('<path>', 'local folder, or a storage URL')
+    .argument('<storage>', 'a storage name (trawl storages ls), a local folder, or a storage URL')
     .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
     .option(
       '--depth <n>',
@@ -60,7 +62,11 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       if (flags.followSymlinks && URL_LIKE.test(path)) {
         throw new UsageError('--follow-symlinks applies to local folders only');
       }
-      const spec = storageSpecFrom(path, flags.followSymlinks ? { followSymlinks: true } : {});
+      // A name is looked up once the index is open; a URL or a path is checked now, so a
+      // typo gets its line before anything waits.
+      const toSpec = (input: string) =>
+        storageSpecFrom(input, flags.followSymlinks ? { followSymlinks: true } : {});
+      const early = couldBeName(path) ? undefined : toSpec(path);
       // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
       // cleanly instead of killing the process half-way.
       const controller = new AbortController();
@@ -87,9 +93,28 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         if (flags.enqueue && !app.fleet) throw new UsageError(new NoQueueError().message);
         // Registering the storage writes to the index too: cancelled and reported the same way.
         const index = guard(app, controller.signal);
-        const storage = flags.dryRun
-          ? await index.storageForDryRun(spec)
-          : await index.ensureStorage(spec);
+        const target = early
+          ? { kind: 'place' as const, spec: early }
+          : await resolveTarget(app, path, toSpec);
+        if (target.kind === 'stored') {
+          if (flags.followSymlinks) {
+            throw new UsageError(
+              `--follow-symlinks applies to a folder given by path; for the storage ${target.record.name}: trawl storages edit ${target.record.name} --set followSymlinks=true`,
+            );
+          }
+          if (!target.record.enabled) {
+            throw new UsageError(
+              `storage ${target.record.name} is disabled (trawl storages enable ${target.record.name})`,
+            );
+          }
+        }
+        const storage =
+          target.kind === 'stored'
+            ? target.record
+            : flags.dryRun
+              ? await index.storageForDryRun(target.spec)
+              : await index.ensureStorage(target.spec);
+        const where = target.kind === 'stored' ? target.record.location : target.spec.location;
         if (flags.enqueue) {
           const queued = await enqueueScan(app, storage);
           if (flags.json)
@@ -98,12 +123,14 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
             writeLine(
               io.stdout,
               queued.created
-                ? `queued scan of ${printable(spec.location)}: job ${queued.jobId} (scan ${queued.scanId})`
-                : `a scan of ${printable(spec.location)} is already queued: job ${queued.jobId}`,
+                ? `queued scan of ${printable(where)}: job ${queued.jobId} (scan ${queued.scanId})`
+                : `a scan of ${printable(where)} is already queued: job ${queued.jobId}`,
             );
           }
           return;
         }
+        // A missing or wrong key is one clear line now, not a failed scan.
+        if (storage.id > 0) app.catalog.checkSecrets(storage);
         // A request failing and sent again is news to the user: say it as it happens, so a
         // dead host is not minutes of silence.
         const offRetry = app.storage.onRetry((n) => {
@@ -135,7 +162,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
               wait: flags.wait === true,
             });
             if ('held' in leased) {
-              writeLine(io.stderr, heldLine(spec.location, leased.held));
+              writeLine(io.stderr, heldLine(where, leased.held));
               setExit(EXIT_HELD);
               return;
             }
@@ -148,7 +175,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         // A dry run of a place never scanned used a storage that exists only in this process.
         const storageId = storage.id > 0 ? storage.id : null;
         if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result, storageId)));
-        else printSummary(io, spec.location, result, flags.dryRun === true);
+        else printSummary(io, where, result, flags.dryRun === true);
         const failure = indexFailureLine(result);
         if (failure) writeLine(io.stderr, failure);
         setExit(EXIT_BY_STATUS[result.status]);
