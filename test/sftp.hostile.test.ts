@@ -243,6 +243,34 @@ describe('sftp connect timeout', () => {
     }
   });
 
+  it('ends a connect under way at once when the client is closed (Ctrl-C)', async () => {
+    const silent = await startSilentServer();
+    const client = sftpBackend.create(
+      sftpBackend.parseOptions({
+        host: '127.0.0.1',
+        port: silent.port,
+        user: 'u',
+        password: 'p',
+        insecureHostKey: true,
+        connectTimeoutMs: 60_000,
+      }),
+      { env: {} },
+    );
+    try {
+      const connecting = client.connect().catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      await client.close();
+      const error = await connecting;
+      expect(error).toMatchObject({ code: 'UNAVAILABLE' });
+      expect((error as Error).message).toMatch(/is closed/);
+      // It used to run on until the connect timed out (here 60 s).
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('validates connectTimeoutMs like the other options', () => {
     expect(sftpBackend.parseOptions({ host: 'h' }).connectTimeoutMs).toBe(10_000);
     expect(() => sftpBackend.parseOptions({ host: 'h', connectTimeoutMs: 'soon' })).toThrow(

@@ -248,6 +248,10 @@ export class SftpClient implements StorageClient {
     try {
       await withDeadline(establish(), o.connectTimeoutMs, `connecting to ${this.#where}`, '/');
     } catch (error) {
+      if (this.#conn !== conn) {
+        // close() came first (a shutdown): the connect did not fail, it was called off.
+        throw new UnavailableError(`client for ${this.#where} is closed`, { path: '/' });
+      }
       const timedOut = error instanceof TimeoutError;
       const mapped =
         this.#hostKeyError() ??
