@@ -6,7 +6,8 @@
 import { CronExpressionParser } from 'cron-parser';
 import { CatalogError } from './errors.js';
 
-export type Schedule = { everyMs: number; cron?: undefined } | { cron: string; everyMs?: undefined };
+export type Schedule =
+  { everyMs: number; cron?: undefined } | { cron: string; everyMs?: undefined };
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const EVERY = /^(?:\d+[mhd])+$/;
@@ -69,9 +70,7 @@ export function nextRun(schedule: Schedule, now: Date, lastStart?: number): Date
     const due = lastStart === undefined ? now.getTime() : lastStart + schedule.everyMs;
     return new Date(Math.max(due, now.getTime()));
   }
-  return CronExpressionParser.parse(schedule.cron, { tz: 'UTC', currentDate: now })
-    .next()
-    .toDate();
+  return CronExpressionParser.parse(schedule.cron, { tz: 'UTC', currentDate: now }).next().toDate();
 }
 
 /** A schedule as one line: `every 6h`, `cron 0 3 * * * (UTC)`. */

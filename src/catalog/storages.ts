@@ -8,12 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { StorageRecord, StorageRepository } from '../db/repositories/storages.js';
 import { SecretError } from '../secrets/cipher.js';
 import type { Keyring } from '../secrets/keyring.js';
-import {
-  hasSealed,
-  openOptions,
-  resealOptions,
-  sealOptions,
-} from '../secrets/options.js';
+import { hasSealed, openOptions, resealOptions, sealOptions } from '../secrets/options.js';
 import { splitServiceOptions } from '../storage/limits/options.js';
 import { redactOptions, secretKeysOf } from '../storage/options.js';
 import { backendFor } from '../storage/registry.js';
@@ -282,7 +277,7 @@ export class StorageCatalog {
         }
         let name: string | undefined;
         if (!NAME.test(row.name)) {
-          const names = taken.get(row.tenantId) ?? (await this.#repo.names(row.tenantId));
+          const names = taken.get(row.tenantId) ?? (await this.#repo.names(row.tenantId, db));
           taken.set(row.tenantId, names);
           name = freeName(nameFor(row.name), names);
           names.add(name);
@@ -436,4 +431,3 @@ function safeSchema(kind: string) {
 function safeSecretKeys(kind: string): string[] {
   return secretKeysOf(safeSchema(kind));
 }
-

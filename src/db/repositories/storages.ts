@@ -249,9 +249,9 @@ export class StorageRepository {
     return rows.map(toRecord);
   }
 
-  /** Every name the tenant uses (to find a free one). */
-  async names(tenantId: number): Promise<Set<string>> {
-    const rows = await this.#db
+  /** Every name the tenant uses (to find a free one); `db`: inside a transaction. */
+  async names(tenantId: number, db: Kysely<Database> = this.#db): Promise<Set<string>> {
+    const rows = await db
       .selectFrom('storages')
       .select('name')
       .where('tenant_id', '=', tenantId)
