@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process';
 import { existsSync, symlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChildReport, ChildTask } from './db-child.js';
 import { tempDir } from './harness.js';
 
 const run = promisify(execFile);
-const REPO = resolve(import.meta.dirname, '../..');
+/** The repository: the first folder above this file with a package.json (a bench compiles this file elsewhere). */
+const REPO = (() => {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(import.meta.dirname, '../..');
+  }
+})();
 
 /**
  * Compiles the child script and the sources it imports into a fresh folder (type checks
