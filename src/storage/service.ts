@@ -3,6 +3,7 @@ import { cancelledError, StorageError, toStorageError } from './errors.js';
 import { backendFor, createClient } from './registry.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
 import { limitKeyOf, type LimitOptions } from './limits/keys.js';
+import type { SharedGates } from './limits/gates.js';
 import { Limiter } from './limits/limiter.js';
 import { splitServiceOptions, type ServiceOptions } from './limits/options.js';
 import { StoragePacing, type StorageStats } from './limits/pacing.js';
@@ -52,6 +53,11 @@ export interface StorageServiceDeps {
   createClient?: typeof createClient;
   /** Shared caps per limit key and per tenant. */
   limits?: LimitOptions;
+  /**
+   * Where those shared caps are counted: across a fleet (Redis) when the app injects it.
+   * @default in this process
+   */
+  gates?: SharedGates;
   retry?: Partial<RetryOptions>;
   health?: Partial<HealthOptions>;
   /** @default a fresh registry of its own */
@@ -173,7 +179,7 @@ export class StorageService {
     this.#deps = { env: process.env, createClient, ...deps };
     this.#retry = { ...DEFAULT_RETRY, ...deps.retry };
     this.#health = { ...DEFAULT_HEALTH, ...deps.health };
-    this.#limiter = new Limiter(deps.limits);
+    this.#limiter = new Limiter(deps.limits, deps.gates);
     this.#metrics = deps.metrics ?? storageMetrics();
     this.#log = deps.logger ?? silentLogger();
     this.#now = deps.now ?? (() => performance.now());

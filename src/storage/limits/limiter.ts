@@ -1,6 +1,6 @@
 import type { Semaphore } from '../../util/semaphore.js';
 import type { AdaptiveLimit } from './adaptive.js';
-import { KeyedSemaphores } from './keyed.js';
+import { InProcessGates, type GateSlot, type SharedGates } from './gates.js';
 import { keyConcurrency, tenantConcurrency, type LimitOptions } from './keys.js';
 
 /** Where one request goes, as the limiter needs to know it. */
@@ -17,15 +17,16 @@ export interface LimitTarget {
 /**
  * The layered limits every request passes: per storage, per tenant (optional), per limit
  * key. Slots are always taken in that order, so two requests can never each hold what the
- * other waits for; and released all at once.
+ * other waits for; and released all at once. The storage's own limit is this process's;
+ * the tenant and key caps are `gates`, in this process unless a fleet-wide one is injected.
  */
 export class Limiter {
   readonly #options: LimitOptions;
-  readonly #keys = new KeyedSemaphores<string>();
-  readonly #tenants = new KeyedSemaphores<number>();
+  readonly #gates: SharedGates;
 
-  constructor(options: LimitOptions = {}) {
+  constructor(options: LimitOptions = {}, gates: SharedGates = new InProcessGates()) {
     this.#options = options;
+    this.#gates = gates;
   }
 
   /** Resolves to a release function once every layer has admitted the request. */
@@ -38,16 +39,17 @@ export class Limiter {
     try {
       await target.storage.acquire(signal);
       held.push(target.storage);
+      const slots: GateSlot[] = [];
       const tenantCap = tenantConcurrency(
         this.#options,
         target.tenantId,
         target.tenantMaxConcurrency,
       );
-      if (tenantCap !== undefined) {
-        held.push(await this.#tenants.acquire(target.tenantId, tenantCap, signal));
-      }
+      if (tenantCap !== undefined)
+        slots.push({ name: `tenant:${target.tenantId}`, limit: tenantCap });
       const keyCap = keyConcurrency(this.#options, target.kind, target.limitKey);
-      held.push(await this.#keys.acquire(target.limitKey, keyCap, signal));
+      slots.push({ name: `key:${target.limitKey}`, limit: keyCap });
+      held.push({ release: await this.#gates.acquire(slots, signal) });
     } catch (error) {
       releaseAll();
       throw error;
@@ -60,13 +62,13 @@ export class Limiter {
     };
   }
 
-  /** A limit key's shared gate while a request holds or awaits it (for tests). */
+  /** A limit key's in-process gate while a request holds or awaits it (for tests). */
   keyGate(limitKey: string): Semaphore | undefined {
-    return this.#keys.get(limitKey);
+    return this.#gates instanceof InProcessGates ? this.#gates.get(`key:${limitKey}`) : undefined;
   }
 
-  /** Key and tenant gates alive: 0 once no request holds or awaits one (for tests). */
+  /** In-process key and tenant gates alive: 0 once no request holds or awaits one (for tests). */
   get gates(): number {
-    return this.#keys.size + this.#tenants.size;
+    return this.#gates instanceof InProcessGates ? this.#gates.size : 0;
   }
 }
