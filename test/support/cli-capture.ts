@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
 export interface CliRun {
@@ -7,8 +7,15 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI in-process with captured output (no TTY, so no progress line). */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/**
+ * Runs the CLI in-process with captured output (no TTY, so no progress line). `stdin` is
+ * what the command reads from standard input (`--password-stdin`).
+ */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin?: string,
+): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -19,6 +26,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     stdout,
     stderr: stderr as unknown as NodeJS.WriteStream,
     env: { TRAWL_TENANT: 'default', ...env },
+    ...(stdin !== undefined ? { stdin: Readable.from([Buffer.from(stdin)]) } : {}),
   });
   return { code, stdout: out, stderr: err };
 }

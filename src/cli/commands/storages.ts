@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { App } from '../../app.js';
 import {
   checkCron,
@@ -316,7 +316,7 @@ function parseSets(items: readonly string[]): Record<string, string> {
   for (const item of items) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw new InvalidArgumentError(`--set expects key=value, got ${JSON.stringify(item)}`);
+      throw new UsageError(`--set expects key=value, got ${JSON.stringify(item)}`);
     }
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
