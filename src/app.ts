@@ -10,6 +10,7 @@ import { DbLeaseStore } from './jobs/db-lease.js';
 import type { LeaseStore } from './jobs/lease.js';
 import { RedisLeaseStore } from './jobs/redis-lease.js';
 import { connectRedis, redisOptions } from './jobs/redis.js';
+import { RedisSemaphore } from './jobs/redis-semaphore.js';
 import { queuePrefix, ScanQueue } from './jobs/scan-queue.js';
 import { bumpFence } from './db/repositories/fences.js';
 import type { Redis } from 'ioredis';
@@ -38,6 +39,13 @@ export interface AppOptions {
   signal?: AbortSignal;
   /** Called when opening the index has to wait (a lock, a silent server). */
   onIndexWait?: (wait: IndexWait) => void;
+  /**
+   * Migrate the index on open; `false` only checks that it lacks no migration and refuses it
+   * otherwise ("run `trawl migrate`"): the command line passes `false` in a fleet, so that
+   * workers and API nodes of different versions never race to change the schema.
+   * @default true
+   */
+  migrate?: boolean;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -59,6 +67,7 @@ export class App {
   readonly #config: ReturnType<typeof loadConfig>;
   readonly #log: Logger;
   #redis: Redis | undefined;
+  #gates: RedisSemaphore | undefined;
   #leases: LeaseStore | undefined;
   #queue: ScanQueue | undefined;
 
@@ -105,6 +114,19 @@ export class App {
     return this.#queue;
   }
 
+  /**
+   * The fleet's gates in Redis (the StorageService's tenant and limit-key caps, the
+   * per-tenant cap on running scans); undefined in embedded mode.
+   */
+  get gates(): RedisSemaphore | undefined {
+    return this.#gates;
+  }
+
+  /** Scans of one tenant that may run at once (fleet-wide in a fleet). */
+  get tenantMaxScans(): number {
+    return this.#config.tenantMaxScans;
+  }
+
   /** How long a lease lives unless renewed. */
   get leaseTtlMs(): number {
     return this.#config.leaseTtlMs;
@@ -138,6 +160,7 @@ export class App {
       signal: options.signal,
       onWait: options.onIndexWait,
       busyTimeoutMs: config.sqliteBusyTimeoutMs,
+      migrate: options.migrate ?? true,
     });
     try {
       const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
@@ -151,6 +174,18 @@ export class App {
       });
       // Rows an older trawl wrote hold secrets in plain text: sealed now, once.
       await catalog.sealLegacy();
+      // In a fleet the shared caps hold across every worker: counted in Redis, where a dead
+      // worker's slots expire with the lease TTL.
+      // (Its Redis is the app's, connected on first use: after the app is made.)
+      const made: { app?: App } = {};
+      const gates = config.redisUrl
+        ? new RedisSemaphore(() => made.app!.redis!, {
+            prefix: queuePrefix(config.redisPrefix),
+            ttlMs: config.leaseTtlMs,
+            onLost: (gate, n) =>
+              log.warn({ gate, slots: n }, 'fleet-wide gate slots expired before renewal'),
+          })
+        : undefined;
       const storage: StorageService = new StorageService({
         lookup: async (id) => {
           const s = unsaved.get(id) ?? (await catalog.opened(id));
@@ -158,10 +193,14 @@ export class App {
         },
         env: options.env ?? process.env,
         metrics: storageMetrics(options.metrics ?? createRegistry()),
-        ...(options.limits ? { limits: options.limits } : {}),
+        limits: options.limits ?? limitsFrom(config),
+        ...(gates ? { gates } : {}),
         logger: log,
       });
-      return new App(index, storage, tenantId, unsaved, config, log, catalog);
+      const app = new App(index, storage, tenantId, unsaved, config, log, catalog);
+      app.#gates = gates;
+      made.app = app;
+      return app;
     } catch (error) {
       await index.close();
       throw error;
@@ -226,6 +265,7 @@ export class App {
 
   async close(): Promise<void> {
     await this.storage.closeAll();
+    await this.#gates?.close();
     await this.#leases?.close();
     await this.#queue?.close();
     await this.#redis?.quit().catch(() => this.#redis?.disconnect());
@@ -244,6 +284,15 @@ function keyringFor(database: string, env: NodeJS.ProcessEnv): Keyring {
     defaultKeyFile: embedded ? join(dirname(database), 'secret.key') : undefined,
     create: embedded,
   });
+}
+
+/** The shared caps the environment sets (TRAWL_*_MAX_CONCURRENCY). */
+function limitsFrom(config: ReturnType<typeof loadConfig>): LimitOptions {
+  const limits: LimitOptions = {};
+  if (config.kindMaxConcurrency) limits.perKind = config.kindMaxConcurrency;
+  if (config.keyMaxConcurrency) limits.perKey = config.keyMaxConcurrency;
+  if (config.tenantMaxConcurrency !== undefined) limits.perTenant = config.tenantMaxConcurrency;
+  return limits;
 }
 
 function toConfig(s: StorageRecord): StorageConfig {

@@ -39,6 +39,8 @@ export async function openApp(
     tenant: config.tenant,
     env: io.env,
     ...(signal ? { signal } : {}),
+    // A fleet's processes never migrate on their own: `trawl migrate` does, once per deploy.
+    migrate: config.redisUrl === undefined,
     onIndexWait: (wait) =>
       writeLine(
         io.stderr,

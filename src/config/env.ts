@@ -25,6 +25,17 @@ export interface Config {
   leaseTtlMs: number;
   /** Prefix of trawl's keys in Redis, for several deployments on one Redis (`TRAWL_REDIS_PREFIX`). @default 'trawl' */
   redisPrefix: string;
+  /**
+   * Requests in flight per limit key, by kind (`TRAWL_KIND_MAX_CONCURRENCY=webdav=20,s3=200`);
+   * across the whole fleet in fleet mode. @default the StorageService's (50 per key)
+   */
+  kindMaxConcurrency: Readonly<Record<string, number>> | undefined;
+  /** The same for one limit key (`TRAWL_KEY_MAX_CONCURRENCY=webdav:nas.example.com=8`); wins over the kind's. */
+  keyMaxConcurrency: Readonly<Record<string, number>> | undefined;
+  /** Requests in flight per tenant over all its storages (`TRAWL_TENANT_MAX_CONCURRENCY`). @default no cap */
+  tenantMaxConcurrency: number | undefined;
+  /** Scans of one tenant running at once, fleet-wide (`TRAWL_TENANT_MAX_SCANS`). @default 4 */
+  tenantMaxScans: number;
 }
 
 /** An environment variable with a value trawl cannot use. */
@@ -55,7 +66,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     redisUrl: env.TRAWL_REDIS_URL || undefined,
     leaseTtlMs: Math.max(100, millis('TRAWL_LEASE_TTL_MS', env.TRAWL_LEASE_TTL_MS, 30_000)),
     redisPrefix: redisPrefix(env.TRAWL_REDIS_PREFIX),
+    kindMaxConcurrency: caps('TRAWL_KIND_MAX_CONCURRENCY', env.TRAWL_KIND_MAX_CONCURRENCY),
+    keyMaxConcurrency: caps('TRAWL_KEY_MAX_CONCURRENCY', env.TRAWL_KEY_MAX_CONCURRENCY),
+    tenantMaxConcurrency: count('TRAWL_TENANT_MAX_CONCURRENCY', env.TRAWL_TENANT_MAX_CONCURRENCY),
+    tenantMaxScans: count('TRAWL_TENANT_MAX_SCANS', env.TRAWL_TENANT_MAX_SCANS) ?? 4,
   });
+}
+
+/** An integer from 1 up, or undefined when unset. */
+function count(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(`${name} expects an integer from 1 and up, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** `name=N,name=N`: caps by kind or by limit key (a key may hold `:`, never `=` or `,`). */
+function caps(name: string, value: string | undefined): Record<string, number> | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const out: Record<string, number> = {};
+  for (const item of value.split(',')) {
+    const eq = item.lastIndexOf('=');
+    const key = item.slice(0, eq).trim();
+    const n =
+      eq > 0 && key !== '' ? count(`${name} (${key})`, item.slice(eq + 1).trim()) : undefined;
+    if (n === undefined) {
+      throw new ConfigError(
+        `${name} expects name=N pairs separated by commas (webdav=20,s3=200), got ${JSON.stringify(value)}`,
+      );
+    }
+    out[key] = n;
+  }
+  return out;
 }
 
 function redisPrefix(value: string | undefined): string {

@@ -25,6 +25,15 @@ export interface OpenOptions {
    * @default 5,000 ms (better-sqlite3's own default)
    */
   busyTimeoutMs?: number;
+  /**
+   * Run the migrations the index lacks (`true`), or only check that it has them all and
+   * refuse it (IndexError `INDEX_NOT_MIGRATED`) when not: a fleet's workers leave migrating
+   * to `trawl migrate`, so that no two processes of different versions race to change the
+   * schema under each other. @default true
+   */
+  migrate?: boolean;
+  /** Called once the migrations ran, with the names of those that were applied (maybe none). */
+  onMigrated?: (applied: string[]) => void;
 }
 
 /** What each dialect folder provides: the same shape for SQLite and PostgreSQL. */

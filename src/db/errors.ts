@@ -20,6 +20,8 @@ export type IndexErrorCode =
   | 'INDEX_IO'
   /** The index database is fine, but a setting for it is not (a bad URL parameter). */
   | 'INDEX_CONFIG'
+  /** The index needs migrations this process may not run itself (fleet mode): `trawl migrate`. */
+  | 'INDEX_NOT_MIGRATED'
   /**
    * A scan's write refused because the storage's fence moved on: its lease was lost and
    * another worker holds the storage now. Not a fault of the database.
@@ -54,6 +56,7 @@ const SUMMARY: Record<IndexErrorCode, string> = {
   INDEX_AUTH_FAILED: 'the index database refused the login',
   INDEX_IO: 'the index database hit an I/O error',
   INDEX_CONFIG: 'a setting of the index database is wrong',
+  INDEX_NOT_MIGRATED: "the index database's schema is older than this trawl's",
   INDEX_FENCED:
     "this scan lost its lease: another worker scans the storage now, and this one's writes are refused",
   INDEX: 'the index database failed',
@@ -78,6 +81,9 @@ export const INDEX_ADVICE: Record<IndexErrorCode, string> = {
   INDEX_AUTH_FAILED: 'check the user and password in the URL',
   INDEX_IO: 'check the disk that holds the index',
   INDEX_CONFIG: 'fix the setting named above',
+  INDEX_NOT_MIGRATED:
+    'run `trawl migrate` once (with the same --db); in a fleet, workers and API nodes never ' +
+    'migrate on their own',
   INDEX_FENCED:
     'nothing to do: the scan that took over completes the index (a worker paused past its ' +
     'lease, or cut off from Redis, ends this way)',

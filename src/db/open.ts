@@ -41,7 +41,12 @@ async function connect(target: string, options: OpenOptions): Promise<DialectCon
 export async function openIndex(target: string, options: OpenOptions = {}): Promise<Index> {
   const conn = await connect(target, options);
   try {
-    await conn.whileOpening(() => migrate(conn));
+    await conn.whileOpening(async () => {
+      if (options.migrate === false) return checkMigrated(conn, target);
+      // Not inside `onMigrated?.(…)`: an optional call skips evaluating its argument.
+      const applied = await migrate(conn);
+      options.onMigrated?.(applied);
+    });
   } catch (error) {
     await conn.close().catch(() => undefined);
     if (error instanceof IndexError) throw error;
@@ -63,7 +68,26 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
   };
 }
 
-async function migrate(conn: DialectConnection): Promise<void> {
+/**
+ * Runs the migrations the index at `target` lacks and closes it (`trawl migrate`): the names
+ * of those it ran, in order (none when it was current). Waits and failures as {@link openIndex}.
+ */
+export async function migrateIndex(
+  target: string,
+  options: Omit<OpenOptions, 'migrate'> = {},
+): Promise<string[]> {
+  let applied: string[] = [];
+  const index = await openIndex(target, {
+    ...options,
+    migrate: true,
+    onMigrated: (names) => (applied = names),
+  });
+  await index.close();
+  return applied;
+}
+
+/** Runs the migrations the index lacks; returns their names. */
+async function migrate(conn: DialectConnection): Promise<string[]> {
   const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -72,4 +96,16 @@ async function migrate(conn: DialectConnection): Promise<void> {
       ? new IndexError(`migration ${failed} failed: ${(error as Error).message}`, { cause: error })
       : error;
   }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Refuses an index that lacks migrations, naming them and what to do. */
+async function checkMigrated(conn: DialectConnection, target: string): Promise<void> {
+  const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
+  const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+  if (pending.length === 0) return;
+  throw new IndexError(
+    `the index database ${redactDbUrl(target)} lacks ${pending.length} migration(s) of this trawl (${pending.join(', ')})`,
+    { code: 'INDEX_NOT_MIGRATED' },
+  );
 }

@@ -6,6 +6,7 @@ import { enqueueScan } from './enqueue.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { scanUnderLease } from './scan-job.js';
 import { queuePrefix, SCAN_QUEUE, type ScanJobData } from './scan-queue.js';
+import { FleetTenantScans, LocalTenantScans, type TenantScans } from './tenant-scans.js';
 
 export interface ScanWorkerOptions {
   /** Scans this process runs at once. @default 2 */
@@ -26,6 +27,7 @@ export interface ScanWorkerOptions {
 export type WorkerEvent =
   | { kind: 'scanned'; jobId: string; storageId: number; scanId: number | null; result: ScanResult }
   | { kind: 'held'; jobId: string; storageId: number; holder: string | undefined }
+  | { kind: 'tenant-busy'; jobId: string; storageId: number; tenantId: number; max: number }
   | { kind: 'skipped'; jobId: string; storageId: number; why: string }
   | { kind: 'interrupted'; scanIds: number[] }
   | { kind: 'error'; message: string };
@@ -42,6 +44,7 @@ export class ScanWorker {
   readonly #app: App;
   readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent'>> & Pick<ScanWorkerOptions, 'onEvent'>;
   readonly #running = new Set<AbortController>();
+  readonly #tenantScans: TenantScans;
   #worker: Worker | undefined;
   #relay: OutboxRelay | undefined;
   #reaper: NodeJS.Timeout | undefined;
@@ -56,6 +59,9 @@ export class ScanWorker {
       lockMs: options.lockMs ?? app.leaseTtlMs,
       onEvent: options.onEvent,
     };
+    this.#tenantScans = app.gates
+      ? new FleetTenantScans(app.gates, app.tenantMaxScans)
+      : new LocalTenantScans(app.tenantMaxScans);
   }
 
   /** Scans running now. */
@@ -81,6 +87,7 @@ export class ScanWorker {
       this.#app.redis!,
       redisUrl,
       queuePrefix(this.#app.redisPrefix),
+      this.#app.leaseTtlMs,
     );
     this.#relay.start();
     const every = Math.max(50, this.#app.leaseTtlMs);
@@ -135,6 +142,21 @@ export class ScanWorker {
     // The job names the config version it was made for; whatever this process holds, the
     // storage's current config is what the scan must use (a change reaches every worker).
     await this.#app.storage.refresh(storage.id);
+    // The tenant's quota of running scans first: a tenant at its cap waits its turn while
+    // the workers take other tenants' jobs (the job comes back after the delay).
+    const slot = await this.#tenantScans.tryTake(storage.tenantId);
+    if (!slot) {
+      const max = this.#tenantScans.max;
+      this.#tell({
+        kind: 'tenant-busy',
+        jobId,
+        storageId: storage.id,
+        tenantId: storage.tenantId,
+        max,
+      });
+      await job.moveToDelayed(Date.now() + this.#o.heldDelayMs * (1 + Math.random() / 5), token);
+      throw new DelayedError();
+    }
     const controller = new AbortController();
     this.#running.add(controller);
     try {
@@ -163,6 +185,7 @@ export class ScanWorker {
       return { scanId: result.scanId, status: result.status };
     } finally {
       this.#running.delete(controller);
+      slot.release();
     }
   }
 

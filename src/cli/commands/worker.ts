@@ -86,6 +86,8 @@ function line(e: WorkerEvent): string {
     }
     case 'held':
       return `trawl: job ${e.jobId}: storage ${e.storageId} is being scanned by ${e.holder ?? 'another worker'}; retried later`;
+    case 'tenant-busy':
+      return `trawl: job ${e.jobId}: tenant ${e.tenantId} runs ${e.max} scans already (TRAWL_TENANT_MAX_SCANS); storage ${e.storageId} retried later`;
     case 'skipped':
       return `trawl: job ${e.jobId}: skipped, ${e.why}`;
     case 'interrupted':
