@@ -33,7 +33,9 @@ return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0`;
  * deletes them. At least once: an event is enqueued before its row is deleted, under the job
  * id `change-<eventId>` so that a relay that died between the two re-adds the same job. One
  * relay at a time (a Redis lock), so events reach the queue in commit order — per storage
- * and overall.
+ * and overall. The lock lapses `lockMs` after its holder stopped relaying: a dead worker
+ * holds events back for one lease period, as it holds its scans (30 s fixed, every worker
+ * death stalled the events of the whole fleet for 30 s: test/fleet.drills.test.ts).
  */
 export class OutboxRelay {
   readonly #db: Kysely<Database>;
@@ -41,12 +43,21 @@ export class OutboxRelay {
   readonly #queue: Queue;
   readonly #lockKey: string;
   readonly #me = randomUUID();
+  readonly #lockMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(db: Kysely<Database>, redis: Redis, redisUrl: string, prefix: string) {
+  /** @param lockMs how long the relay lock outlives its holder's last page. @default 30000 */
+  constructor(
+    db: Kysely<Database>,
+    redis: Redis,
+    redisUrl: string,
+    prefix: string,
+    lockMs = 30_000,
+  ) {
     this.#db = db;
     this.#redis = redis;
+    this.#lockMs = lockMs;
     this.#queue = new Queue(CHANGES_QUEUE, {
       connection: redisOptions(redisUrl) as ConnectionOptions,
       prefix,
@@ -82,7 +93,7 @@ export class OutboxRelay {
   async relayOnce(page = 500): Promise<number> {
     let moved = 0;
     for (;;) {
-      const locked = await this.#redis.eval(LOCK, 1, this.#lockKey, this.#me, 30_000);
+      const locked = await this.#redis.eval(LOCK, 1, this.#lockKey, this.#me, this.#lockMs);
       if (locked !== 1) return moved;
       const rows = await this.#db
         .selectFrom('change_events')
