@@ -146,10 +146,16 @@ export class App {
     const timing = { ttlMs: this.#config.leaseTtlMs };
     const redis = this.redis;
     this.#leases = redis
-      ? new RedisLeaseStore(redis, (id) => bumpFence(this.index.db, id), {
-          prefix: this.#config.redisPrefix,
-          timing,
-        })
+      ? new RedisLeaseStore(
+          redis,
+          // SQLite has no row locks to wait on: its busy timeout bounds the wait.
+          (id, wait) =>
+            bumpFence(this.index.db, id, this.index.dialect === 'postgres' ? wait : undefined),
+          {
+            prefix: this.#config.redisPrefix,
+            timing,
+          },
+        )
       : new DbLeaseStore(this.index.db, timing);
     return this.#leases;
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { FenceBusyError } from '../db/repositories/fences.js';
 import {
   DEFAULT_LEASE_TTL_MS,
   keepRenewed,
@@ -24,8 +25,11 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
-/** What the fence bump needs from the index: one storage's fence, incremented and returned. */
-export type BumpFence = (storageId: number) => Promise<number>;
+/**
+ * What the fence bump needs from the index: one storage's fence, incremented and returned,
+ * waiting at most `lockTimeoutMs` for a write under way (else FenceBusyError).
+ */
+export type BumpFence = (storageId: number, lockTimeoutMs: number) => Promise<number>;
 
 /**
  * Leases in Redis, for a fleet: `SET key value NX PX ttl` grants, a Lua compare-and-expire
@@ -61,9 +65,13 @@ export class RedisLeaseStore implements LeaseStore {
     if (ok !== 'OK') return undefined;
     let fence: number;
     try {
-      fence = await this.#bumpFence(storageId);
+      // Not renewed yet: the bump must end well within the TTL. A longer wait is for a
+      // previous holder paused inside a batch — the storage is held, as far as a grant goes
+      // (it waited out the statement timeout and failed its job: test/fleet.drills.test.ts).
+      fence = await this.#bumpFence(storageId, Math.max(50, Math.floor(this.#timing.ttlMs / 3)));
     } catch (error) {
       await this.#redis.eval(RELEASE, 1, key, value).catch(() => undefined);
+      if (error instanceof FenceBusyError) return undefined;
       throw error;
     }
     const controller = new AbortController();
