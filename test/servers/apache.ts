@@ -32,6 +32,12 @@ export interface ApacheOptions {
   /** @default a password with characters that need URL encoding */
   password?: string;
   port?: number;
+  /**
+   * A file to log every request to, one line each: begin and end (epoch µs), method, the
+   * `Depth` header, path, status — what a test needs to see from the server's side which
+   * requests overlapped.
+   */
+  accessLog?: string;
 }
 
 export interface ApacheServer {
@@ -88,6 +94,12 @@ export async function startApache(options: ApacheOptions): Promise<ApacheServer>
     ...(asRoot ? ['User www-data', 'Group www-data'] : []),
     `ErrorLog ${quote(join(dir.path, 'error.log'))}`,
     'LogLevel warn',
+    ...(options.accessLog
+      ? [
+          `LogFormat "%{begin:usec}t %{end:usec}t %m %{Depth}i %U %>s" trawl`,
+          `CustomLog ${quote(options.accessLog)} trawl`,
+        ]
+      : []),
     `DavLockDB ${quote(join(lockDir, 'davlock'))}`,
     'KeepAlive On',
     'MaxKeepAliveRequests 0',
