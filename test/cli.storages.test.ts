@@ -118,7 +118,13 @@ describe('trawl storages', () => {
     const refused = await cli(['scan', 'music']);
     expect(refused).toMatchObject({ code: 1 });
     expect(refused.stderr).toBe('trawl: storage music is disabled (trawl storages enable music)\n');
-    expect((await cli(['storages', 'enable', 'music'])).code).toBe(0);
+    const enabled = await cli(['storages', 'enable', 'music', '--json']);
+    expect(JSON.parse(enabled.stdout)).toMatchObject({
+      name: 'music',
+      enabled: true,
+      schedule: { cron: '0 3 * * *' },
+      options: { password: '***' },
+    });
 
     const scans = await cli(['scans', '--json']);
     expect(jsonLines(scans.stdout)).toHaveLength(1);

@@ -426,7 +426,7 @@ describe('trawl: bad input', () => {
 
   it('rejects a missing path', async () => {
     fx = cliFixture();
-    expectOneErrorLine(await fx.run(['scan']), /missing required argument 'path'/);
+    expectOneErrorLine(await fx.run(['scan']), /missing required argument 'storage'/);
     expectOneErrorLine(
       await fx.run(['scan', join(fx.dir, 'no-such-folder'), '--db', fx.db]),
       /no such folder: .*no-such-folder$/,

@@ -10,6 +10,8 @@ import { connectPostgres } from '../src/db/postgres/connect.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
 import type { Dialect } from '../src/db/dialect.js';
 import { SecretError, secretKey } from '../src/secrets/cipher.js';
+import { MemoryTree } from '../src/storage/backends/memory-tree.js';
+import { registerMemoryVolume, unregisterMemoryVolume } from '../src/storage/backends/memory.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import {
   DIALECTS,
@@ -243,6 +245,35 @@ for (const dialect of DIALECTS) {
       await expect(app.catalog.remove(app.tenantId, 'nas')).rejects.toThrow(
         /no storage named "nas"/,
       );
+    });
+
+    it('reconnects a live client after an edit, and closes it on disable and rm', async () => {
+      const db = await fresh();
+      const app = await appOn(db, keyEnv(fleetKey));
+      const volume = `live-${randomBytes(3).toString('hex')}`;
+      registerMemoryVolume(volume, new MemoryTree().writeFile('/a', 1));
+      try {
+        const s = await app.catalog.add(app.tenantId, parseStorageSpec(`memory://${volume}`), {
+          name: 'm',
+        });
+        const first = await app.storage.getClient(s.id);
+        expect(app.storage.clients()).toMatchObject([{ storageId: s.id, version: 1 }]);
+        await app.catalog.edit(app.tenantId, 'm', { name: 'renamed' }); // no new version
+        expect(await app.storage.getClient(s.id)).toBe(first);
+        await app.catalog.edit(app.tenantId, 'renamed', { maxConcurrency: 2 });
+        expect(app.storage.liveIds()).toEqual([]); // the old client was closed at once
+        expect(await app.storage.getClient(s.id)).not.toBe(first);
+        expect(app.storage.clients()).toMatchObject([{ storageId: s.id, version: 2 }]);
+        await app.catalog.setEnabled(app.tenantId, 'renamed', false);
+        expect(app.storage.liveIds()).toEqual([]);
+        await expect(app.storage.getClient(s.id)).rejects.toThrow(/is disabled/);
+        await app.catalog.setEnabled(app.tenantId, 'renamed', true);
+        await app.storage.getClient(s.id);
+        await app.catalog.remove(app.tenantId, 'renamed');
+        expect(app.storage.liveIds()).toEqual([]);
+      } finally {
+        unregisterMemoryVolume(volume);
+      }
     });
 
     it('seals plain-text secrets an older trawl wrote, on the first open with a key', async () => {
