@@ -12,6 +12,8 @@ import { RedisLeaseStore } from './jobs/redis-lease.js';
 import { connectRedis, redisOptions } from './jobs/redis.js';
 import { RedisSemaphore } from './jobs/redis-semaphore.js';
 import { queuePrefix, ScanQueue } from './jobs/scan-queue.js';
+import { FleetSchedules } from './jobs/schedules.js';
+import { ScheduleRepository } from './db/repositories/schedules.js';
 import { bumpFence } from './db/repositories/fences.js';
 import type { Redis } from 'ioredis';
 import type { ScanOptions } from './scan/engine.js';
@@ -70,6 +72,7 @@ export class App {
   #gates: RedisSemaphore | undefined;
   #leases: LeaseStore | undefined;
   #queue: ScanQueue | undefined;
+  #schedules: FleetSchedules | undefined;
 
   private constructor(
     index: Index,
@@ -112,6 +115,47 @@ export class App {
     if (!url) return undefined;
     this.#queue ??= new ScanQueue(redisOptions(url), queuePrefix(this.#config.redisPrefix));
     return this.#queue;
+  }
+
+  /**
+   * The fleet's job schedulers, one per scheduled storage (kept in step with the storages by
+   * the catalog's changes and the workers' reconcile); undefined in embedded mode.
+   */
+  get schedules(): FleetSchedules | undefined {
+    const url = this.#config.redisUrl;
+    if (!url) return undefined;
+    this.#schedules ??= new FleetSchedules(
+      redisOptions(url),
+      queuePrefix(this.#config.redisPrefix),
+      new ScheduleRepository(this.index.db),
+    );
+    return this.#schedules;
+  }
+
+  /**
+   * A storage changed (its schedule, or whether it exists and is enabled): its job scheduler
+   * follows. Bounded and never thrown: with Redis away the change is in the index, and the
+   * workers' next reconcile applies it.
+   */
+  async #publishSchedule(storageId: number): Promise<void> {
+    const schedules = this.schedules;
+    if (!schedules) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        schedules.sync(storageId),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Redis did not answer within 5 s')), 5_000);
+        }),
+      ]);
+    } catch (error) {
+      this.#log.warn(
+        { storageId, err: error },
+        "storage's schedule not published to the fleet; the workers' reconcile will",
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -172,18 +216,23 @@ export class App {
       const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
       const unsaved = new Map<number, StorageRecord>();
       const log = options.logger ?? createLogger({ level: config.logLevel });
+      // Services below need the app, made last: they reach it through this.
+      const made: { app?: App } = {};
       const catalog = new StorageCatalog({
         storages: index.storages,
         keyring: keyringFor(options.database, options.env ?? process.env),
-        // Every change reaches live clients: a new version reconnects, a removed one closes.
-        changed: (id) => storage.refresh(id),
+        // Every change reaches live clients (a new version reconnects, a removed one closes)
+        // and, in a fleet, the storage's job scheduler.
+        changed: async (id) => {
+          await storage.refresh(id);
+          if (made.app) await made.app.#publishSchedule(id);
+        },
       });
       // Rows an older trawl wrote hold secrets in plain text: sealed now, once.
       await catalog.sealLegacy();
       // In a fleet the shared caps hold across every worker: counted in Redis, where a dead
       // worker's slots expire with the lease TTL.
       // (Its Redis is the app's, connected on first use: after the app is made.)
-      const made: { app?: App } = {};
       const gates = config.redisUrl
         ? new RedisSemaphore(() => made.app!.redis!, {
             prefix: queuePrefix(config.redisPrefix),
@@ -274,6 +323,7 @@ export class App {
     await this.#gates?.close();
     await this.#leases?.close();
     await this.#queue?.close();
+    await this.#schedules?.close();
     await this.#redis?.quit().catch(() => this.#redis?.disconnect());
     await this.index.close();
   }

@@ -22,7 +22,10 @@ type Options = Record<string, unknown>;
 export interface StorageCatalogDeps {
   storages: StorageRepository;
   keyring: Keyring;
-  /** Called after a storage was changed or removed (the StorageService's `refresh`). */
+  /**
+   * Called after a storage was added, changed or removed (the StorageService's `refresh`;
+   * in a fleet, its job scheduler too).
+   */
   changed?: (storageId: number) => Promise<void>;
 }
 
@@ -111,6 +114,8 @@ export class StorageCatalog {
     }
     const options = this.#seal(spec.kind, compact(spec.kind, spec.options as Options));
     const record = await this.#insert(tenantId, spec, options, input);
+    // A new storage may come with a schedule: the job layer hears of it as of any change.
+    await this.#changed(record.id);
     return record;
   }
 

@@ -31,6 +31,12 @@ export interface LeasedScanOptions {
   pollMs?: number;
   /** How often the scan's row is marked alive. @default a third of the lease's TTL */
   heartbeatMs?: number | undefined;
+  /**
+   * Asked once the lease is held, before the scan starts: false gives the lease back and runs
+   * nothing, reported as held (by nobody now). A scheduler whose due run another process
+   * made meanwhile — and released the lease just before this one took it — stops here.
+   */
+  stillWanted?: () => Promise<boolean>;
 }
 
 /**
@@ -49,6 +55,9 @@ export async function scanUnderLease(
     const lease = await app.leases.tryAcquire(storage.id, o.workerId);
     if (lease) {
       try {
+        if (o.stillWanted && !(await o.stillWanted())) {
+          return { held: { holder: undefined, scanId: undefined, startedAt: undefined } };
+        }
         const queued = o.jobId ? await app.index.scans.queuedFor(o.jobId) : undefined;
         const ran = await app.scan(storage, options, {
           fence: lease.fence,

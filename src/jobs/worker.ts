@@ -7,6 +7,7 @@ import { OutboxRelay } from './outbox-relay.js';
 import { scanUnderLease } from './scan-job.js';
 import { queuePrefix, SCAN_QUEUE, type ScanJobData } from './scan-queue.js';
 import { FleetTenantScans, LocalTenantScans, type TenantScans } from './tenant-scans.js';
+import { ScheduleTriggers } from './schedule-triggers.js';
 
 export interface ScanWorkerOptions {
   /** Scans this process runs at once. @default 2 */
@@ -22,12 +23,15 @@ export interface ScanWorkerOptions {
   lockMs?: number;
   /** One line per event worth telling (a scan's end, a job delayed, an error). */
   onEvent?: (event: WorkerEvent) => void;
+  /** How often the storages' job schedulers are reconciled with the index. @default 300000 */
+  reconcileEveryMs?: number;
 }
 
 export type WorkerEvent =
   | { kind: 'scanned'; jobId: string; storageId: number; scanId: number | null; result: ScanResult }
   | { kind: 'held'; jobId: string; storageId: number; holder: string | undefined }
   | { kind: 'tenant-busy'; jobId: string; storageId: number; tenantId: number; max: number }
+  | { kind: 'scheduled'; storageId: number; jobId: string; created: boolean }
   | { kind: 'skipped'; jobId: string; storageId: number; why: string }
   | { kind: 'interrupted'; scanIds: number[] }
   | { kind: 'error'; message: string };
@@ -42,11 +46,13 @@ export type WorkerEvent =
  */
 export class ScanWorker {
   readonly #app: App;
-  readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent'>> & Pick<ScanWorkerOptions, 'onEvent'>;
+  readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent' | 'reconcileEveryMs'>> &
+    Pick<ScanWorkerOptions, 'onEvent' | 'reconcileEveryMs'>;
   readonly #running = new Set<AbortController>();
   readonly #tenantScans: TenantScans;
   #worker: Worker | undefined;
   #relay: OutboxRelay | undefined;
+  #triggers: ScheduleTriggers | undefined;
   #reaper: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -58,6 +64,7 @@ export class ScanWorker {
       heldDelayMs: options.heldDelayMs ?? 5_000,
       lockMs: options.lockMs ?? app.leaseTtlMs,
       onEvent: options.onEvent,
+      reconcileEveryMs: options.reconcileEveryMs,
     };
     this.#tenantScans = app.gates
       ? new FleetTenantScans(app.gates, app.tenantMaxScans)
@@ -90,6 +97,12 @@ export class ScanWorker {
       this.#app.leaseTtlMs,
     );
     this.#relay.start();
+    // Every worker serves the schedules: reconciles them now, turns their triggers into scans.
+    this.#triggers = new ScheduleTriggers(this.#app, this.#app.schedules!, {
+      ...(this.#o.reconcileEveryMs ? { reconcileEveryMs: this.#o.reconcileEveryMs } : {}),
+      onEvent: (event) => this.#tell(event),
+    });
+    this.#triggers.start(redisOptions(redisUrl), queuePrefix(this.#app.redisPrefix));
     const every = Math.max(50, this.#app.leaseTtlMs);
     this.#reaper = setInterval(() => void this.reap(), every);
     this.#reaper.unref();
@@ -121,9 +134,11 @@ export class ScanWorker {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#reaper) clearInterval(this.#reaper);
+    const triggers = this.#triggers?.stop();
     const closing = this.#worker?.close();
     for (const c of this.#running) c.abort();
     await closing;
+    await triggers;
     // After the scans: their last batches' events are in the outbox, relayed now or by
     // the next worker.
     await this.#relay?.relayOnce().catch(() => undefined);
@@ -136,6 +151,9 @@ export class ScanWorker {
     const storage = await this.#app.index.storages.get(data.storageId);
     if (!storage || !storage.enabled) {
       const why = storage ? 'the storage is disabled' : 'the storage was deleted';
+      // No scan will run for this job: its `queued` row goes too (a deleted storage's went).
+      const queued = await this.#app.index.scans.queuedFor(jobId);
+      if (queued !== undefined) await this.#app.index.scans.dropQueued(queued);
       this.#tell({ kind: 'skipped', jobId, storageId: data.storageId, why });
       return { skipped: why };
     }

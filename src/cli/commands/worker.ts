@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { App } from '../../app.js';
-import { NoQueueError } from '../../jobs/enqueue.js';
+import { EmbeddedWorker } from '../../jobs/embedded-worker.js';
 import { workerName } from '../../jobs/scan-job.js';
 import { ScanWorker, type WorkerEvent } from '../../jobs/worker.js';
 import { redactText } from '../../util/redact.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
-import { parsePositiveInt, UsageError } from '../errors.js';
+import { parsePositiveInt } from '../errors.js';
 import { formatCount, formatDuration } from '../format.js';
 
 interface WorkerFlags {
@@ -15,11 +15,17 @@ interface WorkerFlags {
   json?: boolean;
 }
 
-/** `trawl worker`: runs the fleet's scan jobs until SIGTERM or Ctrl-C, then drains. */
+/**
+ * `trawl worker`: runs the fleet's scan jobs (and the storages' schedules) until SIGTERM or
+ * Ctrl-C, then drains. Without Redis it is the embedded worker: it runs the storages'
+ * scheduled scans in this process, when they are due.
+ */
 export function workerCommand(program: Command, io: CliIo): void {
   program
     .command('worker')
-    .description('run scan jobs from the queue (fleet mode) until SIGTERM')
+    .description(
+      'run scan jobs from the queue (fleet mode), or scheduled scans (without Redis), until SIGTERM',
+    )
     .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
     .option('--redis <url>', 'Redis of the fleet (default: $TRAWL_REDIS_URL)')
     .option('--concurrency <n>', 'scans run at once', parsePositiveInt('--concurrency'), 2)
@@ -27,8 +33,6 @@ export function workerCommand(program: Command, io: CliIo): void {
     .action(async (flags: WorkerFlags) => {
       const env = flags.redis ? { ...io.env, TRAWL_REDIS_URL: flags.redis } : io.env;
       const redisUrl = env.TRAWL_REDIS_URL;
-      if (!redisUrl)
-        throw new UsageError(new NoQueueError().message.replace('a queue', 'a worker'));
       const app = await openApp({ ...io, env }, flags.db);
       const say = (event: WorkerEvent) =>
         writeLine(
@@ -36,11 +40,8 @@ export function workerCommand(program: Command, io: CliIo): void {
           flags.json ? JSON.stringify(event) : line(event),
         );
       const workerId = workerName('worker');
-      const worker = new ScanWorker(app, {
-        workerId,
-        concurrency: flags.concurrency,
-        onEvent: say,
-      });
+      const options = { workerId, concurrency: flags.concurrency, onEvent: say };
+      const worker = redisUrl ? new ScanWorker(app, options) : new EmbeddedWorker(app, options);
       let stop: (() => void) | undefined;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       let signals = 0;
@@ -52,11 +53,14 @@ export function workerCommand(program: Command, io: CliIo): void {
       process.on('SIGTERM', onSignal);
       io.signal?.addEventListener('abort', onSignal, { once: true });
       try {
-        worker.start(redisUrl);
+        if (worker instanceof ScanWorker) worker.start(redisUrl!);
+        else worker.start();
         if (!flags.json) {
           writeLine(
             io.stderr,
-            `trawl: worker ${workerId} takes scan jobs (${flags.concurrency} at a time); SIGTERM drains`,
+            redisUrl
+              ? `trawl: worker ${workerId} takes scan jobs (${flags.concurrency} at a time); SIGTERM drains`
+              : `trawl: worker ${workerId} runs scheduled scans (${flags.concurrency} at a time, no Redis: this process only); SIGTERM drains`,
           );
         }
         await stopped;
@@ -86,6 +90,10 @@ function line(e: WorkerEvent): string {
     }
     case 'held':
       return `trawl: job ${e.jobId}: storage ${e.storageId} is being scanned by ${e.holder ?? 'another worker'}; retried later`;
+    case 'scheduled':
+      return e.created
+        ? `trawl: storage ${e.storageId} is due (schedule): queued as job ${e.jobId}`
+        : `trawl: storage ${e.storageId} is due (schedule): a scan is queued already (job ${e.jobId})`;
     case 'tenant-busy':
       return `trawl: job ${e.jobId}: tenant ${e.tenantId} runs ${e.max} scans already (TRAWL_TENANT_MAX_SCANS); storage ${e.storageId} retried later`;
     case 'skipped':
