@@ -118,6 +118,11 @@ describe('trawl storages', () => {
     const refused = await cli(['scan', 'music']);
     expect(refused).toMatchObject({ code: 1 });
     expect(refused.stderr).toBe('trawl: storage music is disabled (trawl storages enable music)\n');
+    const byUrl = await cli(['scan', dav.storageUrl]);
+    expect(byUrl).toMatchObject({
+      code: 1,
+      stderr: 'trawl: storage music is disabled (trawl storages enable music)\n',
+    });
     const enabled = await cli(['storages', 'enable', 'music', '--json']);
     expect(JSON.parse(enabled.stdout)).toMatchObject({
       name: 'music',
@@ -204,7 +209,10 @@ describe('trawl storages', () => {
   });
 
   it('fails clearly with a wrong key, and rotates the key file', async () => {
-    await cli(['storages', 'add', dav.urlWithPassword, '--name', 'dav']);
+    const add = await cli(['storages', 'add', dav.urlWithPassword, '--name', 'dav']);
+    expect(add.stderr).toMatch(
+      /^trawl: note: a password on the command line is visible .*--password-stdin/,
+    );
     const wrong = randomBytes(32).toString('hex');
     const bad = await cli(['scan', 'dav'], { TRAWL_SECRET_KEY: wrong });
     expect(bad.code).toBe(1);

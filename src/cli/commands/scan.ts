@@ -96,6 +96,14 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         const target = early
           ? { kind: 'place' as const, spec: early }
           : await resolveTarget(app, path, toSpec);
+        if (target.kind === 'place' && !flags.dryRun) {
+          const known = await app.findStorage(target.spec);
+          if (known && !known.enabled) {
+            throw new UsageError(
+              `storage ${known.name} is disabled (trawl storages enable ${known.name})`,
+            );
+          }
+        }
         if (target.kind === 'stored') {
           if (flags.followSymlinks) {
             throw new UsageError(
