@@ -128,6 +128,7 @@ export class App {
       redisOptions(url),
       queuePrefix(this.#config.redisPrefix),
       new ScheduleRepository(this.index.db),
+      (error) => this.#log.warn({ err: error }, 'redis connection error (schedules); retrying'),
     );
     return this.#schedules;
   }

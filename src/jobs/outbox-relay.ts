@@ -62,6 +62,9 @@ export class OutboxRelay {
       connection: redisOptions(redisUrl) as ConnectionOptions,
       prefix,
     });
+    // Without a listener BullMQ prints a stack trace for every failed reconnect while Redis is
+    // away (the worker's own connection says it once, as a line); relays wait for it.
+    this.#queue.on('error', () => {});
     this.#lockKey = `${prefix}:outbox-relay`;
   }
 

@@ -53,6 +53,9 @@ export class ScanQueue {
   constructor(connection: RedisOptions, prefix = queuePrefix()) {
     // BullMQ declares its own copy of ioredis's option type; the shapes are the same.
     this.queue = new Queue(SCAN_QUEUE, { connection: connection as ConnectionOptions, prefix });
+    // Without a listener BullMQ prints a stack trace for every failed reconnect while Redis is
+    // away; the client reconnects with backoff, and callers' commands wait for it.
+    this.queue.on('error', () => {});
   }
 
   /** A fresh job id for a scan of `storageId` (to record before the job exists). */

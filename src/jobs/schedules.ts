@@ -48,8 +48,15 @@ export class FleetSchedules {
   readonly queue: Queue;
   readonly #repo: ScheduleRepository;
 
-  constructor(connection: RedisOptions, prefix: string, repo: ScheduleRepository) {
+  constructor(
+    connection: RedisOptions,
+    prefix: string,
+    repo: ScheduleRepository,
+    onError: (error: Error) => void = () => {},
+  ) {
     this.queue = new Queue(SCHEDULE_QUEUE, { connection: connection as ConnectionOptions, prefix });
+    // Heard, not printed by BullMQ: while Redis is away its client reconnects with backoff.
+    this.queue.on('error', onError);
     this.#repo = repo;
   }
 
