@@ -694,7 +694,23 @@ export class StorageService {
       own = split.service;
       client = this.#deps.createClient(kind, split.backend, { env: this.#deps.env });
       this.#opening.add(client);
-      await client.connect();
+      // A connect speaks to the server (a login, a probe): it counts against the shared caps
+      // like a request (not against the storage's own limit: there is one connect at a time).
+      const release = await this.#limiter.acquireShared({
+        kind,
+        limitKey: limitKeyOf(
+          kind,
+          limitHost(kind, config.options),
+          config.limitKey ?? own.limitKey,
+        ),
+        tenantId: config.tenantId,
+        tenantMaxConcurrency: config.tenantMaxConcurrency ?? own.tenantMaxConcurrency,
+      });
+      try {
+        await client.connect();
+      } finally {
+        release();
+      }
     } catch (caught) {
       // Unless shutdown took it and closed it already.
       if (client && this.#opening.delete(client)) await client.close().catch(() => undefined);

@@ -39,17 +39,7 @@ export class Limiter {
     try {
       await target.storage.acquire(signal);
       held.push(target.storage);
-      const slots: GateSlot[] = [];
-      const tenantCap = tenantConcurrency(
-        this.#options,
-        target.tenantId,
-        target.tenantMaxConcurrency,
-      );
-      if (tenantCap !== undefined)
-        slots.push({ name: `tenant:${target.tenantId}`, limit: tenantCap });
-      const keyCap = keyConcurrency(this.#options, target.kind, target.limitKey);
-      slots.push({ name: `key:${target.limitKey}`, limit: keyCap });
-      held.push({ release: await this.#gates.acquire(slots, signal) });
+      held.push({ release: await this.#gates.acquire(this.#slots(target), signal) });
     } catch (error) {
       releaseAll();
       throw error;
@@ -60,6 +50,28 @@ export class Limiter {
       released = true;
       releaseAll();
     };
+  }
+
+  /**
+   * The shared layers alone (tenant, limit key), for what talks to the server outside any
+   * storage's slots: a connect. Resolves to their release.
+   */
+  acquireShared(target: Omit<LimitTarget, 'storage'>, signal?: AbortSignal): Promise<() => void> {
+    return this.#gates.acquire(this.#slots(target), signal);
+  }
+
+  #slots(target: Omit<LimitTarget, 'storage'>): GateSlot[] {
+    const slots: GateSlot[] = [];
+    const tenantCap = tenantConcurrency(
+      this.#options,
+      target.tenantId,
+      target.tenantMaxConcurrency,
+    );
+    if (tenantCap !== undefined)
+      slots.push({ name: `tenant:${target.tenantId}`, limit: tenantCap });
+    const keyCap = keyConcurrency(this.#options, target.kind, target.limitKey);
+    slots.push({ name: `key:${target.limitKey}`, limit: keyCap });
+    return slots;
   }
 
   /** A limit key's in-process gate while a request holds or awaits it (for tests). */
