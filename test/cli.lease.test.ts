@@ -51,4 +51,29 @@ describe('trawl scan while another process scans the same storage', () => {
       await index.close();
     }
   });
+
+  it('takes over at once from a process on this machine that was killed holding the storage', async () => {
+    const dir = tempDir('trawl-lease-');
+    cleanups.push(dir.cleanup);
+    const db = join(dir.path, 'index.db');
+    const slow = { PACED_DIRS: '60', PACED_LATENCY_MS: '60' };
+    const first = startTrawl(['scan', 'memory://paced', '--db', db, '--workers', '2'], slow);
+    await first.waitFor('fixture: listing');
+    first.kill('SIGKILL');
+    await first.exit(10_000);
+    // Its lease would last 30 s more; its process is gone, so the lease is free now.
+    const next = await startTrawl(['scan', 'memory://paced', '--db', db, '--json'], slow).exit(
+      60_000,
+    );
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ status: 'succeeded', files: 60 * 5 });
+    const index = await openIndex(db);
+    try {
+      const scans = await index.scans.list({ tenantId: 1 });
+      // The killed scan's row is marked, not left running.
+      expect(scans.map((s) => s.status)).toEqual(['succeeded', 'interrupted']);
+    } finally {
+      await index.close();
+    }
+  });
 });

@@ -85,10 +85,12 @@ describe('a scan whose SQLite index fails', () => {
     await until(() => entryCount(file) >= 600);
     release = holdWriteLock(file);
     const lockedAt = Date.now();
-    // The default busy timeout (5 s) for the batch, again for the row: before, 10 s each,
-    // then "unexpected error: database is locked" and no result at all.
+    // The default busy timeout (5 s) for the batch, again for the row, and once more for the
+    // lease's renewal when one is under way (the embedded lease lives in the index and is
+    // renewed every 10 s on its one connection): before, 10 s each, then "unexpected error:
+    // database is locked" and no result at all.
     const out = await trawl.exit(40_000);
-    expect(Date.now() - lockedAt).toBeLessThan(14_000);
+    expect(Date.now() - lockedAt).toBeLessThan(20_000);
     expect(out.code).toBe(1);
     const result = jsonResult(out);
     expect(result.status).toBe('failed');
@@ -154,12 +156,15 @@ describe('a scan whose SQLite index fails', () => {
       );
       expect(out.messages).toEqual([
         expect.stringMatching(
-          /^trawl: scan \d+ failed: .*disk that holds the index is full.*stays "running".*Free some space/,
+          /^trawl: scan \d+ failed: .*disk that holds the index is full.*Free some space/,
         ),
       ]);
-      // A truly full disk has no room for the row's last write either (the WAL ends where the
-      // space did): it stays running, as the line says, and every batch written is whole.
-      expect(scanRow(file, result.scanId as number)).toMatchObject({ status: 'running' });
+      // Whether the row's last write still found room depends on where the space ended (the
+      // WAL's last frame): either way the line says what became of it, truthfully, and every
+      // batch written is whole.
+      const row = scanRow(file, result.scanId as number) as { status: string };
+      expect(out.messages[0]!.includes('stays "running"')).toBe(row.status === 'running');
+      expect(['running', 'failed']).toContain(row.status);
       expect(expectTrueToTree(entryRows(file), DIRS, FILES)).toBeGreaterThan(0);
     } finally {
       execFileSync('umount', [mount]);

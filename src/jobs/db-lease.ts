@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import {
@@ -12,6 +13,27 @@ import {
 
 /** Thrown inside the grant's transaction to undo its fence bump when the lease is held. */
 class Held extends Error {}
+
+/**
+ * A holder on this machine whose process is gone (killed, a second Ctrl-C): its lease is
+ * free now, not in a lease period — as a lock file whose pid is dead. Holders are named
+ * `role@host:pid` (workerName); one of another host is left to expire.
+ */
+function deadOnThisHost(stored: string): boolean {
+  const m = /@(.+):(\d+)$/.exec(stored.split(' ')[0] ?? '');
+  if (!m || m[1] !== hostname()) return false;
+  const pid = Number(m[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** How long giving a lease back may take: a frozen database must not hold up a shutdown. */
+const RELEASE_MS = 1_000;
 
 /**
  * Leases in the index itself (`leases` table): embedded mode, where processes share one
@@ -48,7 +70,9 @@ export class DbLeaseStore implements LeaseStore {
           .select(['holder', 'expires_at'])
           .where('storage_id', '=', storageId)
           .executeTakeFirst();
-        if (current && Number(current.expires_at) > now) throw new Held();
+        if (current && Number(current.expires_at) > now && !deadOnThisHost(current.holder)) {
+          throw new Held();
+        }
         const row = {
           storage_id: storageId,
           holder: `${holder} ${token}`,
@@ -110,13 +134,19 @@ export class DbLeaseStore implements LeaseStore {
       lost: controller.signal,
       release: async () => {
         renewal.stop();
-        await this.#db
-          .deleteFrom('leases')
-          .where('storage_id', '=', storageId)
-          .where('holder', '=', stored)
-          .where('token', '=', fence)
-          .execute()
-          .catch(() => undefined);
+        // Bounded: if the database does not answer, the lease expires on its own.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          this.#db
+            .deleteFrom('leases')
+            .where('storage_id', '=', storageId)
+            .where('holder', '=', stored)
+            .where('token', '=', fence)
+            .execute()
+            .catch(() => undefined),
+          new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_MS).unref())),
+        ]);
+        clearTimeout(timer);
       },
     };
   }

@@ -87,7 +87,13 @@ export class RedisLeaseStore implements LeaseStore {
       lost: controller.signal,
       release: async () => {
         renewal.stop();
-        await this.#redis.eval(RELEASE, 1, key, value).catch(() => undefined);
+        // Bounded: with Redis away the lease expires on its own; a shutdown must not wait.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          this.#redis.eval(RELEASE, 1, key, value).catch(() => undefined),
+          new Promise((resolve) => (timer = setTimeout(resolve, 1_000).unref())),
+        ]);
+        clearTimeout(timer);
       },
     };
   }

@@ -65,7 +65,11 @@ export async function scanUnderLease(
           workerId: o.workerId,
           jobId: o.jobId,
           queuedScanId: queued,
-          heartbeatMs: o.heartbeatMs ?? Math.max(50, Math.floor(app.leaseTtlMs / 3)),
+          // In embedded mode the lease itself lives in the index and its renewal is the sign
+          // of life; a second write every period would only contend for SQLite's one lock.
+          heartbeatMs: app.fleet
+            ? (o.heartbeatMs ?? Math.max(50, Math.floor(app.leaseTtlMs / 3)))
+            : undefined,
         });
         return { ran };
       } finally {

@@ -35,7 +35,7 @@ export interface ScanLease {
   jobId?: string | undefined;
   /** The job's `queued` row, to be turned `running` instead of a new row. */
   queuedScanId?: number | undefined;
-  /** How often the scan's row is marked alive. @default 10000 */
+  /** How often the scan's row is marked alive; none when undefined (the lease's renewal is the sign of life). */
   heartbeatMs?: number | undefined;
 }
 
@@ -115,7 +115,10 @@ export async function runScan(
   }
   if (target.outbox && !options.dryRun) scope.outbox = { scanId };
   let result: ScanResult;
-  const heart = lease && scanId !== null ? heartbeat(deps.scans, scanId, scope, lease) : undefined;
+  const heart =
+    lease?.heartbeatMs !== undefined && scanId !== null
+      ? heartbeat(deps.scans, scanId, scope, lease)
+      : undefined;
   try {
     // open() connects first, so the handle knows whether the backend lists trees (S3). The
     // signal ends the wait at once, however long the backend's connect takes.
@@ -172,7 +175,7 @@ function heartbeat(
 ): { stop(): void } {
   const timer = setInterval(() => {
     scans.heartbeat(scanId, scope.storageId, lease.fence).catch(() => undefined);
-  }, lease.heartbeatMs ?? 10_000);
+  }, lease.heartbeatMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { fencedError } from '../errors.js';
 import type { Database, ScansTable } from '../schema.js';
@@ -241,19 +241,42 @@ export class ScanRepository {
     return rows.map(toRecord);
   }
 
-  /** `work` in a transaction that first checks the storage's fence (locked until commit on PostgreSQL). */
+  /**
+   * `work` in a transaction that first checks the storage's fence, so no lease grant can
+   * move it before commit: on PostgreSQL the storage row is locked `FOR SHARE`; on SQLite the
+   * transaction takes the write lock at `BEGIN IMMEDIATE` (a deferred one that reads first
+   * would fail at once with SQLITE_BUSY_SNAPSHOT when another process wrote meanwhile,
+   * instead of waiting its turn).
+   */
   async #fenced<T>(
     storageId: number,
     fence: number,
-    work: (trx: Transaction<Database>) => Promise<T>,
+    work: (db: Kysely<Database>) => Promise<T>,
   ): Promise<T> {
-    return this.#db.transaction().execute(async (trx) => {
-      let q = trx.selectFrom('storages').select('fence').where('id', '=', storageId);
+    const check = async (db: Kysely<Database>) => {
+      let q = db.selectFrom('storages').select('fence').where('id', '=', storageId);
       if (this.#dialect === 'postgres') q = q.forShare();
       const row = await q.executeTakeFirst();
       const current = row === undefined ? undefined : Number(row.fence);
       if (current !== fence) throw fencedError(storageId, fence, current);
-      return work(trx);
+    };
+    if (this.#dialect === 'postgres') {
+      return this.#db.transaction().execute(async (trx) => {
+        await check(trx);
+        return work(trx);
+      });
+    }
+    return this.#db.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        await check(conn);
+        const result = await work(conn);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+        throw error;
+      }
     });
   }
 
