@@ -234,6 +234,9 @@ export class StorageRepository {
     return this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('entries').where('storage_id', '=', id).execute();
       await tx.deleteFrom('scans').where('storage_id', '=', id).execute();
+      // A scan still running under this lease finds the storage gone at its next (fenced)
+      // write and stops; its lease row goes with the storage.
+      await tx.deleteFrom('leases').where('storage_id', '=', id).execute();
       const done = await tx.deleteFrom('storages').where('id', '=', id).executeTakeFirst();
       return Number(done.numDeletedRows) > 0;
     });
