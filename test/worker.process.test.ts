@@ -10,7 +10,7 @@ import { App } from '../src/app.js';
 import type { StorageRecord } from '../src/db/repositories/storages.js';
 import { enqueueScan } from '../src/jobs/enqueue.js';
 import { queuePrefix } from '../src/jobs/scan-queue.js';
-import { createDatabase } from './support/databases.js';
+import { createDatabase, skipDialect } from './support/databases.js';
 import { dropPrefix, REDIS_URL, requireRedis } from './support/redis.js';
 import { startTrawl, until, type TrawlProcess } from './support/trawl-process.js';
 import { startTcpProxy, type TcpProxy } from './tools/tcp-proxy.js';
@@ -156,6 +156,73 @@ describe.skipIf(!available)('trawl worker in a fleet, as a process', () => {
     expect((await w.exit(30_000)).code).toBe(0);
   }, 120_000);
 });
+
+describe.skipIf(!available || (await skipDialect('postgres')))(
+  'trawl worker when PostgreSQL goes away, as a process',
+  () => {
+    it('puts back the jobs that met the index away, says so, and runs each once the index is back', async () => {
+      const db = await createDatabase('postgres');
+      cleanup.push(() => db.drop());
+      const url = new URL(db.url);
+      let proxy = await startTcpProxy({ targetPort: Number(url.port || 5432) });
+      cleanup.push(() => proxy.close());
+      const port = proxy.port;
+      const throughProxy = new URL(db.url);
+      throughProxy.port = String(port);
+      const prefix = `wp-${randomUUID()}`;
+      cleanup.push(() => dropPrefix(admin!, queuePrefix(prefix)));
+      const env = {
+        TRAWL_REDIS_URL: REDIS_URL,
+        TRAWL_REDIS_PREFIX: prefix,
+        TRAWL_LEASE_TTL_MS: '10000',
+      };
+      const app = await App.open({ database: db.url, tenant: 'default', env });
+      cleanup.push(() => app.close());
+      const add = (location: string, name: string) =>
+        app.catalog.add(
+          app.tenantId,
+          { kind: 'memory', location, options: { volume: 'paced' } },
+          { name },
+        );
+      const first = await add('memory://paced', 'paced');
+      const second = await add('memory://paced?2', 'paced-2');
+      await enqueueScan(app, first);
+      const w = worker(
+        [],
+        {
+          ...env,
+          PACED_DIRS: '100',
+          PACED_LATENCY_MS: '40',
+          TRAWL_DATABASE_URL: throughProxy.toString(),
+        },
+        false,
+      );
+      await w.waitFor('fixture: listing');
+      await proxy.kill(); // PostgreSQL gone: every connection dropped, new ones refused
+      await enqueueScan(app, second); // the rest of the fleet still reaches it
+      await until(() => /index database is unavailable.*retried in/.test(w.stderr()), 30_000);
+      await sleep(3_000);
+      proxy = await startTcpProxy({ targetPort: Number(url.port || 5432), port });
+      const succeeded = async (s: StorageRecord) =>
+        (await scansOf(app, s)).filter((r) => r.status === 'succeeded').length;
+      await until(
+        async () => (await succeeded(first)) === 1 && (await succeeded(second)) === 1,
+        90_000,
+      );
+      await sleep(1_000); // a second run would show now
+      expect(await succeeded(first)).toBe(1);
+      expect(await succeeded(second)).toBe(1);
+      // The first scan's cut-short attempt is marked (interrupted or failed), never left running.
+      expect((await scansOf(app, first)).map((r) => r.status)).not.toContain('running');
+      const counts = await app.scanQueue!.counts();
+      expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0, completed: 2 });
+      // Exactly the tree, once: 100 directories of 5 files.
+      expect(await app.catalog.countEntries(first.id)).toBe(600);
+      w.kill('SIGTERM');
+      expect((await w.exit(30_000)).code).toBe(0);
+    }, 150_000);
+  },
+);
 
 describe('trawl worker without Redis (embedded), as a process', () => {
   it('runs the storages’ scheduled scans when due, and drains on SIGTERM', async () => {

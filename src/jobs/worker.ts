@@ -1,5 +1,6 @@
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { App } from '../app.js';
+import { classifyIndexError, IndexError, type IndexErrorCode } from '../db/errors.js';
 import type { ScanResult } from '../scan/result.js';
 import { redisOptions } from './redis.js';
 import { enqueueScan } from './enqueue.js';
@@ -32,6 +33,14 @@ export type WorkerEvent =
   | { kind: 'held'; jobId: string; storageId: number; holder: string | undefined }
   | { kind: 'tenant-busy'; jobId: string; storageId: number; tenantId: number; max: number }
   | { kind: 'scheduled'; storageId: number; jobId: string; created: boolean }
+  | {
+      kind: 'index-unavailable';
+      jobId: string;
+      storageId: number;
+      code: IndexErrorCode;
+      message: string;
+      delayMs: number;
+    }
   | { kind: 'skipped'; jobId: string; storageId: number; why: string }
   | { kind: 'interrupted'; scanIds: number[] }
   | { kind: 'error'; message: string };
@@ -54,6 +63,8 @@ export class ScanWorker {
   #relay: OutboxRelay | undefined;
   #triggers: ScheduleTriggers | undefined;
   #reaper: NodeJS.Timeout | undefined;
+  /** Jobs put back in a row because the index was away: the backoff's exponent. */
+  #outages = 0;
   #stopping = false;
 
   constructor(app: App, options: ScanWorkerOptions) {
@@ -78,7 +89,7 @@ export class ScanWorker {
 
   start(redisUrl: string): void {
     const lockMs = this.#o.lockMs;
-    this.#worker = new Worker(SCAN_QUEUE, (job, token) => this.#process(job, token), {
+    this.#worker = new Worker(SCAN_QUEUE, (job, token) => this.#guarded(job, token), {
       connection: redisOptions(redisUrl) as ConnectionOptions,
       prefix: queuePrefix(this.#app.redisPrefix),
       concurrency: this.#o.concurrency,
@@ -145,6 +156,34 @@ export class ScanWorker {
     await this.#relay?.stop();
   }
 
+  /**
+   * A job that meets its index away (PostgreSQL restarting, a link cut: the storage cannot be
+   * read, the lease's fence cannot be bumped, or the scan failed because its writes did) is
+   * put back with a backoff (1 s doubling to 1 min) instead of failing: BullMQ would give it
+   * up after its one attempt, and the scan with it. It runs once the index is back.
+   */
+  async #guarded(job: Job, token: string | undefined): Promise<unknown> {
+    try {
+      const out = await this.#process(job, token);
+      this.#outages = 0;
+      return out;
+    } catch (error) {
+      const code = classifyIndexError(error);
+      if (error instanceof DelayedError || !code || !OUTAGES.has(code)) throw error;
+      const delayMs = Math.min(60_000, 1_000 * 2 ** this.#outages++) * (1 + Math.random() / 5);
+      this.#tell({
+        kind: 'index-unavailable',
+        jobId: job.id ?? '',
+        storageId: (job.data as ScanJobData).storageId,
+        code,
+        message: (error as Error).message,
+        delayMs: Math.round(delayMs),
+      });
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    }
+  }
+
   async #process(job: Job, token: string | undefined): Promise<unknown> {
     const data = job.data as ScanJobData;
     const jobId = job.id ?? '';
@@ -196,6 +235,13 @@ export class ScanWorker {
       }
       const result = outcome.ran;
       this.#tell({ kind: 'scanned', jobId, storageId: storage.id, scanId: result.scanId, result });
+      // Failed because its index did, not its storage: the job is put back (see #guarded).
+      const outage = result.errorSample.find((e) => OUTAGES.has(e.code as IndexErrorCode));
+      if (result.status === 'failed' && outage) {
+        throw new IndexError(`scan ${result.scanId ?? ''}: ${outage.message}`, {
+          code: outage.code as IndexErrorCode,
+        });
+      }
       if (result.status === 'cancelled' && this.#stopping) {
         // Drained mid-scan: the storage is queued again for another worker to finish.
         await enqueueScan(this.#app, storage, 'retry').catch(() => undefined);
@@ -215,3 +261,11 @@ export class ScanWorker {
     }
   }
 }
+
+/** Index failures that pass: the database is restarting, unreachable, or slow for a while. */
+const OUTAGES: ReadonlySet<IndexErrorCode> = new Set([
+  'INDEX_CONNECTION_LOST',
+  'INDEX_UNREACHABLE',
+  'INDEX_TIMEOUT',
+  'INDEX_LOCKED',
+]);

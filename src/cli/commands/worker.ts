@@ -94,6 +94,8 @@ function line(e: WorkerEvent): string {
       return e.created
         ? `trawl: storage ${e.storageId} is due (schedule): queued as job ${e.jobId}`
         : `trawl: storage ${e.storageId} is due (schedule): a scan is queued already (job ${e.jobId})`;
+    case 'index-unavailable':
+      return `trawl: job ${e.jobId}: the index database is unavailable (${e.code}: ${redactText(e.message)}); storage ${e.storageId} retried in ${formatDuration(e.delayMs)}`;
     case 'tenant-busy':
       return `trawl: job ${e.jobId}: tenant ${e.tenantId} runs ${e.max} scans already (TRAWL_TENANT_MAX_SCANS); storage ${e.storageId} retried later`;
     case 'skipped':
