@@ -48,6 +48,8 @@ export interface AppOptions {
    * @default true
    */
   migrate?: boolean;
+  /** A line for the person at the command line: something done only half-way. */
+  onNotice?: (line: string) => void;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -73,6 +75,7 @@ export class App {
   #leases: LeaseStore | undefined;
   #queue: ScanQueue | undefined;
   #schedules: FleetSchedules | undefined;
+  #notice: ((line: string) => void) | undefined;
 
   private constructor(
     index: Index,
@@ -153,6 +156,10 @@ export class App {
       this.#log.warn(
         { storageId, err: error },
         "storage's schedule not published to the fleet; the workers' reconcile will",
+      );
+      this.#notice?.(
+        `the change is stored, but Redis did not take storage ${storageId}'s schedule ` +
+          `(${(error as Error).message}); the workers apply it when they next reconcile (within 5 min)`,
       );
     } finally {
       clearTimeout(timer);
@@ -255,6 +262,7 @@ export class App {
       });
       const app = new App(index, storage, tenantId, unsaved, config, log, catalog);
       app.#gates = gates;
+      app.#notice = options.onNotice;
       made.app = app;
       return app;
     } catch (error) {

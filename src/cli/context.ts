@@ -41,6 +41,7 @@ export async function openApp(
     ...(signal ? { signal } : {}),
     // A fleet's processes never migrate on their own: `trawl migrate` does, once per deploy.
     migrate: config.redisUrl === undefined,
+    onNotice: (line) => writeLine(io.stderr, `trawl: ${line}`),
     onIndexWait: (wait) =>
       writeLine(
         io.stderr,
