@@ -15,12 +15,14 @@
  * of 10 ms; N workers × C scans at a time finish 200 scans in ≥ 200 × 0.31 s ÷ (N × C).
  *
  * Flags: --workers 1,2,4  --concurrency 2  --runs 3 (median)  --storages 200  --latency 10.
- * Services: TRAWL_TEST_PG_URL (maintenance database, default postgres://postgres@127.0.0.1:5432/postgres),
- * TRAWL_TEST_REDIS_URL (default redis://127.0.0.1:6379).
+ * Services: TRAWL_TEST_PG_URL (maintenance database, default postgres://postgres@127.0.0.1:5432/postgres);
+ * a redis-server of the bench's own on a free port (its CPU and commands are the fleet's
+ * alone), or the one at --redis URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
@@ -50,7 +52,7 @@ const ROUNDS = 1 + Math.ceil(TOP / SLOTS) + Math.ceil((TOP * SUB) / SLOTS);
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const PG_ADMIN = process.env.TRAWL_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.TRAWL_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+const EXTERNAL_REDIS = args.includes('--redis') ? flag('redis', '') : undefined;
 const TICK = 100; // clock ticks per second in /proc (CLK_TCK on Linux)
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -87,6 +89,55 @@ function machine(): { busy: number; total: number } {
   const idle = v[3]! + v[4]!;
   const total = v.reduce((a, b) => a + b, 0);
   return { busy: (total - idle) / TICK, total: total / TICK };
+}
+
+/** The Redis of the runs: its URL, its CPU so far, commands it has processed so far. */
+interface RedisUnderTest {
+  url: string;
+  cpu(): number;
+  commands(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startRedis(): Promise<RedisUnderTest> {
+  if (EXTERNAL_REDIS) {
+    const client = new Redis(EXTERNAL_REDIS);
+    return {
+      url: EXTERNAL_REDIS,
+      // Shared with whatever else uses that Redis.
+      cpu: () => cpuOfAll('redis-server'),
+      commands: async () => commandsOf(client),
+      stop: async () => void (await client.quit()),
+    };
+  }
+  const port = await new Promise<number>((done) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const a = probe.address();
+      probe.close(() => done(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { retryStrategy: (n) => (n > 50 ? null : 100) });
+  await client.ping();
+  return {
+    url,
+    cpu: () => cpuOf(child.pid!),
+    commands: async () => commandsOf(client),
+    async stop() {
+      await client.quit();
+      child.kill('SIGTERM');
+    },
+  };
+}
+
+async function commandsOf(client: Redis): Promise<number> {
+  const info = await client.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 interface Worker {
@@ -135,6 +186,7 @@ interface Run {
   workerCpu: number;
   pgCpu: number;
   redisCpu: number;
+  redisCommands: number;
   machineBusy: number;
   machineTotal: number;
   /** Median of the scans' own durations (from the lease grant to the end). */
@@ -159,7 +211,8 @@ async function main(): Promise<void> {
   const url = new URL(PG_ADMIN);
   url.pathname = `/${name}`;
   const dbUrl = url.toString();
-  const redis = new Redis(REDIS_URL);
+  const redisUnderTest = await startRedis();
+  const redis = new Redis(redisUnderTest.url);
   try {
     // Migrated as `trawl migrate` does, then the storages registered once.
     const setup = await App.open({ database: dbUrl, tenant: 'default', env: {} });
@@ -176,7 +229,7 @@ async function main(): Promise<void> {
     );
     const runs: Run[] = [];
     for (const n of WORKERS) {
-      await withFleet(dbUrl, redis, n, async (pass) => {
+      await withFleet(dbUrl, redis, redisUnderTest, n, async (pass) => {
         // A first pass warms the workers up (JIT, connection pools): a fleet runs for days.
         await pass();
         for (let r = 0; r < RUNS; r++) {
@@ -189,7 +242,8 @@ async function main(): Promise<void> {
               `workers ${run.workerCpu.toFixed(1)}, PostgreSQL ${run.pgCpu.toFixed(1)}, ` +
               `Redis ${run.redisCpu.toFixed(1)}, everything else ${(run.machineBusy - ours).toFixed(1)}, ` +
               `idle ${(run.machineTotal - run.machineBusy).toFixed(1)}; scans ${run.scanMs} ms ` +
-              `(median), slots busy ${(100 * run.slotsBusy).toFixed(0)} %`,
+              `(median), slots busy ${(100 * run.slotsBusy).toFixed(0)} %; ` +
+              `${Math.round(run.redisCommands / STORAGES)} Redis commands a scan`,
           );
         }
       });
@@ -197,6 +251,7 @@ async function main(): Promise<void> {
     report(runs);
   } finally {
     await redis.quit();
+    await redisUnderTest.stop();
     await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
@@ -205,12 +260,13 @@ async function main(): Promise<void> {
 async function withFleet(
   dbUrl: string,
   redis: Redis,
+  redisUnderTest: RedisUnderTest,
   n: number,
   work: (pass: () => Promise<Run>) => Promise<void>,
 ): Promise<void> {
   const prefix = `bench-fleet-${process.pid}-${n}`;
   const fleetEnv = {
-    TRAWL_REDIS_URL: REDIS_URL,
+    TRAWL_REDIS_URL: redisUnderTest.url,
     TRAWL_REDIS_PREFIX: prefix,
     // One tenant owns every storage here: its cap on running scans must not be what binds.
     TRAWL_TENANT_MAX_SCANS: '100000',
@@ -229,7 +285,7 @@ async function withFleet(
       };
     };
     workers.push(...(await Promise.all(Array.from({ length: n }, (_, i) => startWorker(env(i))))));
-    await work(() => pass(app, workers));
+    await work(() => pass(app, workers, redisUnderTest));
   } finally {
     await Promise.all(workers.map(stopWorker));
     await app.close();
@@ -244,7 +300,7 @@ async function withFleet(
   }
 }
 
-async function pass(app: App, workers: Worker[]): Promise<Run> {
+async function pass(app: App, workers: Worker[], redis: RedisUnderTest): Promise<Run> {
   const n = workers.length;
   // Every pass is a first scan of every storage: the index emptied, its statistics fresh.
   await sql`TRUNCATE entries, scans, change_events`.execute(app.index.db);
@@ -259,7 +315,8 @@ async function pass(app: App, workers: Worker[]): Promise<Run> {
     ).rows.map((r) => r.pid);
   const pgBefore = new Map((await pgPids()).map((p) => [p, cpuOf(p)]));
   const workersBefore = workers.map((w) => cpuOf(w.child.pid!));
-  const redisBefore = cpuOfAll('redis-server');
+  const redisBefore = redis.cpu();
+  const commandsBefore = await redis.commands();
   const machineBefore = machine();
   const started = Date.now();
   await Promise.all(storages.map((s) => enqueueScan(app, s)));
@@ -298,7 +355,8 @@ async function pass(app: App, workers: Worker[]): Promise<Run> {
     entries: Number(rows[0]!.n),
     workerCpu,
     pgCpu,
-    redisCpu: cpuOfAll('redis-server') - redisBefore,
+    redisCpu: redis.cpu() - redisBefore,
+    redisCommands: (await redis.commands()) - commandsBefore,
     machineBusy: machineAfter.busy - machineBefore.busy,
     machineTotal: machineAfter.total - machineBefore.total,
   };
