@@ -91,11 +91,12 @@ function machine(): { busy: number; total: number } {
   return { busy: (total - idle) / TICK, total: total / TICK };
 }
 
-/** The Redis of the runs: its URL, its CPU so far, commands it has processed so far. */
+/** The Redis of the runs: its URL, its CPU so far, commands it has processed, memory it holds. */
 interface RedisUnderTest {
   url: string;
   cpu(): number;
   commands(): Promise<number>;
+  memory(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -107,6 +108,7 @@ async function startRedis(): Promise<RedisUnderTest> {
       // Shared with whatever else uses that Redis.
       cpu: () => cpuOfAll('redis-server'),
       commands: async () => commandsOf(client),
+      memory: async () => memoryOf(client),
       stop: async () => void (await client.quit()),
     };
   }
@@ -123,11 +125,13 @@ async function startRedis(): Promise<RedisUnderTest> {
   );
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { retryStrategy: (n) => (n > 50 ? null : 100) });
+  client.on('error', () => {}); // refused until the server listens: retried
   await client.ping();
   return {
     url,
     cpu: () => cpuOf(child.pid!),
     commands: async () => commandsOf(client),
+    memory: async () => memoryOf(client),
     async stop() {
       await client.quit();
       child.kill('SIGTERM');
@@ -138,6 +142,11 @@ async function startRedis(): Promise<RedisUnderTest> {
 async function commandsOf(client: Redis): Promise<number> {
   const info = await client.info('stats');
   return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function memoryOf(client: Redis): Promise<number> {
+  const info = await client.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 interface Worker {
@@ -187,6 +196,8 @@ interface Run {
   pgCpu: number;
   redisCpu: number;
   redisCommands: number;
+  /** Bytes Redis holds more after the pass (the change events no one consumed, mostly). */
+  redisBytes: number;
   machineBusy: number;
   machineTotal: number;
   /** Median of the scans' own durations (from the lease grant to the end). */
@@ -243,7 +254,8 @@ async function main(): Promise<void> {
               `Redis ${run.redisCpu.toFixed(1)}, everything else ${(run.machineBusy - ours).toFixed(1)}, ` +
               `idle ${(run.machineTotal - run.machineBusy).toFixed(1)}; scans ${run.scanMs} ms ` +
               `(median), slots busy ${(100 * run.slotsBusy).toFixed(0)} %; ` +
-              `${Math.round(run.redisCommands / STORAGES)} Redis commands a scan`,
+              `${Math.round(run.redisCommands / STORAGES)} Redis commands a scan, ` +
+              `Redis memory +${(run.redisBytes / 2 ** 20).toFixed(1)} MiB`,
           );
         }
       });
@@ -317,6 +329,7 @@ async function pass(app: App, workers: Worker[], redis: RedisUnderTest): Promise
   const workersBefore = workers.map((w) => cpuOf(w.child.pid!));
   const redisBefore = redis.cpu();
   const commandsBefore = await redis.commands();
+  const memoryBefore = await redis.memory();
   const machineBefore = machine();
   const started = Date.now();
   await Promise.all(storages.map((s) => enqueueScan(app, s)));
@@ -357,6 +370,7 @@ async function pass(app: App, workers: Worker[], redis: RedisUnderTest): Promise
     pgCpu,
     redisCpu: redis.cpu() - redisBefore,
     redisCommands: (await redis.commands()) - commandsBefore,
+    redisBytes: (await redis.memory()) - memoryBefore,
     machineBusy: machineAfter.busy - machineBefore.busy,
     machineTotal: machineAfter.total - machineBefore.total,
   };
