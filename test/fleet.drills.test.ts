@@ -6,8 +6,11 @@
  *   - kill -9 of the worker running a scan, 20 rounds with the folder changed between them:
  *     each round ends with the index equal to the folder, no `running` row, and the change
  *     events explaining the index;
- *   - a worker SIGSTOPped past its lease, another takes over, SIGCONT: it writes nothing.
+ *   - a worker SIGSTOPped past its lease, another takes over, SIGCONT: it writes nothing;
+ *     paused inside a batch (holding the storage row), its successor's job is delayed, not
+ *     failed, and runs once the paused session is gone.
  * What the database saw comes from triggers (test/support/fleet.ts), not from trawl's counters.
+ * Results and what they found: docs/fleet.md.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
