@@ -95,12 +95,15 @@ export class EmbeddedWorker {
       this.#tell({ kind: 'error', message: `schedules: ${(error as Error).message}` });
       return next;
     }
-    for (const row of rows.sort((a, b) => dueAt(a) - dueAt(b))) {
+    const due = new Map(
+      rows.map((r) => [r.id, Math.max(dueAt(r), this.#heldUntil.get(r.id) ?? 0)] as const),
+    );
+    for (const row of rows.sort((a, b) => due.get(a.id)! - due.get(b.id)!)) {
       if (this.#stopped) break;
       if (this.#running.has(row.id)) continue;
-      const due = Math.max(dueAt(row), this.#heldUntil.get(row.id) ?? 0);
-      if (due > now) {
-        next = Math.min(next, due);
+      const at = due.get(row.id)!;
+      if (at > now) {
+        next = Math.min(next, at);
         continue;
       }
       if (this.#running.size >= this.#o.concurrency) break;

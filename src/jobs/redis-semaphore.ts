@@ -226,7 +226,6 @@ export class RedisSemaphore implements SharedGates {
     member: string,
     register: boolean,
   ): Promise<boolean> {
-    if (register) this.#subscribe();
     const full = await this.#eval(
       ACQUIRE,
       [...keys, ...keys.map((k) => `${k}:waiting`)],
@@ -238,7 +237,10 @@ export class RedisSemaphore implements SharedGates {
         ...slots.map((s) => Math.max(1, Math.floor(s.limit))),
       ],
     );
-    return Number(full) === 0;
+    if (Number(full) === 0) return true;
+    // Told of releases from the first refusal on (a release meanwhile: the backoff's try).
+    if (register) this.#subscribe();
+    return false;
   }
 
   #hold(keys: string[], member: string): HeldSlots {
