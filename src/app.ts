@@ -116,7 +116,11 @@ export class App {
   get scanQueue(): ScanQueue | undefined {
     const url = this.#config.redisUrl;
     if (!url) return undefined;
-    this.#queue ??= new ScanQueue(redisOptions(url), queuePrefix(this.#config.redisPrefix));
+    this.#queue ??= new ScanQueue(
+      redisOptions(url),
+      queuePrefix(this.#config.redisPrefix),
+      this.redis,
+    );
     return this.#queue;
   }
 

@@ -19,7 +19,8 @@ export interface EnqueuedScan extends Enqueued {
  * Queues a scan of `storage` for the fleet's workers. Its `queued` history row is written
  * first, under the job's id, so a worker that picks the job at once finds it; when the
  * trigger collapses into a scan already waiting, that row goes again and the existing job
- * is reported.
+ * is reported. While the storage is being scanned, the trigger is kept to run after that
+ * scan (`after`): a change made during a scan is never left for the next schedule.
  */
 export async function enqueueScan(
   app: App,
@@ -36,7 +37,9 @@ export async function enqueueScan(
       { tenantId: storage.tenantId, storageId: storage.id, version: storage.version, reason },
       { jobId },
     );
-    if (e.created) return { ...e, scanId };
+    if (e.created && e.after === undefined) return { ...e, scanId };
+    // Joined a waiting job — or kept to run after the running one, where a later trigger may
+    // take its place (BullMQ keeps only the last): that job gets its row when it starts.
     await app.index.scans.dropQueued(scanId);
     return { ...e, scanId: undefined };
   } catch (error) {

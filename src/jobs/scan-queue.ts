@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** What a scan job carries: ids and the storage's config version, never a config or a secret. */
 export interface ScanJobData {
@@ -17,6 +17,8 @@ export interface Enqueued {
   jobId: string;
   /** False when a scan of the storage was already waiting and this trigger joined it. */
   created: boolean;
+  /** When the storage's scan was running: the job this one runs after. */
+  after?: string | undefined;
 }
 
 export interface QueueCounts {
@@ -49,8 +51,11 @@ const KEEP = { age: 24 * 3600, count: 1000 };
  */
 export class ScanQueue {
   readonly queue: Queue;
+  readonly #redis: Redis | undefined;
 
-  constructor(connection: RedisOptions, prefix = queuePrefix()) {
+  /** `redis`: a client to read the queue's deduplication state (see {@link enqueue}). */
+  constructor(connection: RedisOptions, prefix = queuePrefix(), redis?: Redis) {
+    this.#redis = redis;
     // BullMQ declares its own copy of ioredis's option type; the shapes are the same.
     this.queue = new Queue(SCAN_QUEUE, { connection: connection as ConnectionOptions, prefix });
     // Without a listener BullMQ prints a stack trace for every failed reconnect while Redis is
@@ -76,7 +81,14 @@ export class ScanQueue {
       ...(options.delayMs ? { delay: options.delayMs } : {}),
     };
     const job = await this.queue.add('scan', data, opts);
-    return { jobId: job.id ?? jobId, created: job.id === jobId };
+    if (job.id === jobId) return { jobId, created: true };
+    // Deduplicated: into a job waiting (this trigger joins it), or — while the storage's job
+    // is active — kept as the one to run after it (`keepLastIfActive`). BullMQ answers both
+    // with the existing job's id; the kept one is only seen in its `dn:` hash (BullMQ 6's
+    // layout, checked by test/jobs.enqueue.test.ts).
+    const next = await this.#redis?.hget(this.queue.toKey(`dn:storage-${data.storageId}`), 'jid');
+    if (next === jobId) return { jobId, created: true, after: job.id };
+    return { jobId: job.id ?? jobId, created: false };
   }
 
   async counts(): Promise<QueueCounts> {

@@ -130,9 +130,11 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           else {
             writeLine(
               io.stdout,
-              queued.created
-                ? `queued scan of ${printable(where)}: job ${queued.jobId} (scan ${queued.scanId})`
-                : `a scan of ${printable(where)} is already queued: job ${queued.jobId}`,
+              !queued.created
+                ? `a scan of ${printable(where)} is already queued: job ${queued.jobId}`
+                : queued.after
+                  ? `queued scan of ${printable(where)}: job ${queued.jobId}, to run after the scan under way (job ${queued.after})`
+                  : `queued scan of ${printable(where)}: job ${queued.jobId} (scan ${queued.scanId})`,
             );
           }
           return;
