@@ -88,6 +88,11 @@ export class ScanQueue {
     // layout, checked by test/jobs.enqueue.test.ts).
     const next = await this.#redis?.hget(this.queue.toKey(`dn:storage-${data.storageId}`), 'jid');
     if (next === jobId) return { jobId, created: true, after: job.id };
+    // The running job may have ended between the add and that read, and BullMQ made the kept
+    // trigger — this one — a job already (seen in test/fleet.drills.test.ts, 1,000 triggers).
+    if (next == null && (await this.#redis?.exists(this.queue.toKey(jobId))) === 1) {
+      return { jobId, created: true, after: job.id };
+    }
     return { jobId: job.id ?? jobId, created: false };
   }
 
