@@ -89,8 +89,10 @@ export class ScanQueue {
     const next = await this.#redis?.hget(this.queue.toKey(`dn:storage-${data.storageId}`), 'jid');
     if (next === jobId) return { jobId, created: true, after: job.id };
     // The running job may have ended between the add and that read, and BullMQ made the kept
-    // trigger — this one — a job already (seen in test/fleet.drills.test.ts, 1,000 triggers).
-    if (next == null && (await this.#redis?.exists(this.queue.toKey(jobId))) === 1) {
+    // trigger — this one — a job already, which may even run now with a later trigger kept
+    // after it (seen in test/fleet.drills.test.ts, 1,000 triggers). Job ids are unique: the
+    // job's key tells.
+    if ((await this.#redis?.exists(this.queue.toKey(jobId))) === 1) {
       return { jobId, created: true, after: job.id };
     }
     return { jobId: job.id ?? jobId, created: false };
