@@ -19,7 +19,8 @@ export interface HeldBy {
   startedAt: number | undefined;
 }
 
-export type LeasedScan = { ran: RecordedScanResult } | { held: HeldBy };
+/** `leaseLost`: the scan ended because its lease was lost (not by its own end or a cancel). */
+export type LeasedScan = { ran: RecordedScanResult; leaseLost: boolean } | { held: HeldBy };
 
 export interface LeasedScanOptions {
   /** This process's name in the lease and the scan row. */
@@ -71,7 +72,7 @@ export async function scanUnderLease(
             ? (o.heartbeatMs ?? Math.max(50, Math.floor(app.leaseTtlMs / 3)))
             : undefined,
         });
-        return { ran };
+        return { ran, leaseLost: lease.lost.aborted };
       } finally {
         await lease.release();
       }

@@ -242,8 +242,9 @@ export class ScanWorker {
           code: outage.code as IndexErrorCode,
         });
       }
-      if (result.status === 'cancelled' && this.#stopping) {
-        // Drained mid-scan: the storage is queued again for another worker to finish.
+      // Drained mid-scan, or stopped by a lease lost with no successor in sight (a long stall
+      // of this process): the storage is queued again, so the trigger is not used up.
+      if (result.status === 'cancelled' && (this.#stopping || outcome.leaseLost)) {
         await enqueueScan(this.#app, storage, 'retry').catch(() => undefined);
       }
       return { scanId: result.scanId, status: result.status };
