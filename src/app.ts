@@ -326,7 +326,12 @@ export class App {
         budget: this.budget,
       },
       // In a fleet, every batch's change event goes to the outbox, relayed by the workers.
-      { tenantId: storage.tenantId, storageId: storage.id, lease, outbox: this.fleet },
+      {
+        tenantId: storage.tenantId,
+        storageId: storage.id,
+        lease,
+        outbox: this.fleet && this.#config.changeEvents,
+      },
       options,
     );
   }

@@ -23,6 +23,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** How long a storage's lease lives unless renewed (`TRAWL_LEASE_TTL_MS`). @default 30000 */
   leaseTtlMs: number;
+  /**
+   * In a fleet, write every batch's change event to the outbox for the `changes` queue
+   * (`TRAWL_CHANGE_EVENTS=off` when nothing consumes it: the queue would only grow).
+   * @default true
+   */
+  changeEvents: boolean;
   /** Prefix of trawl's keys in Redis, for several deployments on one Redis (`TRAWL_REDIS_PREFIX`). @default 'trawl' */
   redisPrefix: string;
   /**
@@ -66,6 +72,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     redisUrl: env.TRAWL_REDIS_URL || undefined,
     leaseTtlMs: Math.max(100, millis('TRAWL_LEASE_TTL_MS', env.TRAWL_LEASE_TTL_MS, 30_000)),
     redisPrefix: redisPrefix(env.TRAWL_REDIS_PREFIX),
+    changeEvents:
+      oneOf('TRAWL_CHANGE_EVENTS', env.TRAWL_CHANGE_EVENTS, ['on', 'off'], 'on') === 'on',
     kindMaxConcurrency: caps('TRAWL_KIND_MAX_CONCURRENCY', env.TRAWL_KIND_MAX_CONCURRENCY),
     keyMaxConcurrency: caps('TRAWL_KEY_MAX_CONCURRENCY', env.TRAWL_KEY_MAX_CONCURRENCY),
     tenantMaxConcurrency: count('TRAWL_TENANT_MAX_CONCURRENCY', env.TRAWL_TENANT_MAX_CONCURRENCY),
