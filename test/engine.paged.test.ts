@@ -39,7 +39,11 @@ for (const dialect of DIALECTS) {
     it('reconciles a directory of 12,000 entries page by page: exact, then 0 writes, then exact deletions', async () => {
       const tree = new MemoryTree();
       tree.writeFile('/big/aa-regular.txt', 5, 5).mkdir('/big/sub').writeFile('/big/sub/x', 1, 1);
-      tree.generate('/big', 12_000, files(() => 1));
+      tree.generate(
+        '/big',
+        12_000,
+        files(() => 1),
+      );
       const fx = await fixture(tree);
       const first = await fx.app.scan(fx.storage);
       expect(first).toMatchObject({
@@ -59,7 +63,11 @@ for (const dialect of DIALECTS) {
       expect(rescan).toMatchObject({ status: 'succeeded', unchanged: 12_002, deleted: 0 });
 
       // 2,000 vanish (the tail), every 7th changes, the regular file and the subtree go.
-      tree.generate('/big', 10_000, files((i) => (i % 7 === 0 ? 2 : 1)));
+      tree.generate(
+        '/big',
+        10_000,
+        files((i) => (i % 7 === 0 ? 2 : 1)),
+      );
       tree.remove('/big/aa-regular.txt').remove('/big/sub');
       const third = await fx.app.scan(fx.storage);
       expect(third).toMatchObject({
@@ -74,18 +82,28 @@ for (const dialect of DIALECTS) {
 
     it('applies what a listing cut short delivered and deletes nothing in that directory', async () => {
       const tree = new MemoryTree();
-      tree.generate('/big', 9_000, files(() => 1));
+      tree.generate(
+        '/big',
+        9_000,
+        files(() => 1),
+      );
       tree.writeFile('/small/a', 1, 1).writeFile('/small/b', 1, 1);
       const fx = await fixture(tree);
       await fx.app.scan(fx.storage);
       const before = indexRows(await fx.indexed());
 
       // The server now lists fewer, changed entries — and drops the connection after 5,000.
-      tree.generate('/big', 8_000, files(() => 3));
+      tree.generate(
+        '/big',
+        8_000,
+        files(() => 3),
+      );
       tree.failDir('/big', { code: 'UNAVAILABLE', afterEntries: 5_000, times: 5 });
       const r = await fx.app.scan(fx.storage);
       expect(r.status).toBe('partial');
-      expect(r.errorSample).toEqual([expect.objectContaining({ path: '/big', code: 'UNAVAILABLE' })]);
+      expect(r.errorSample).toEqual([
+        expect.objectContaining({ path: '/big', code: 'UNAVAILABLE' }),
+      ]);
       expect(r).toMatchObject({ updated: 5_000, deleted: 0 });
       const after = indexRows(await fx.indexed());
       const big = (rows: typeof after) => rows.filter((x) => x[0].startsWith('/big/'));
@@ -138,7 +156,11 @@ for (const dialect of DIALECTS) {
 
     it('deletes nothing in a paged directory whose listing names an entry twice', async () => {
       const tree = new MemoryTree();
-      tree.generate('/big', 5_000, files(() => 1));
+      tree.generate(
+        '/big',
+        5_000,
+        files(() => 1),
+      );
       const fx = await fixture(tree);
       await fx.app.scan(fx.storage);
       // Page 5 repeats a name of page 1, and 1,000 entries are missing.
@@ -182,7 +204,11 @@ describe('paged listings: bounds, tree pages, memory budget', () => {
 
   it('reconciles a tree listing that hands a huge directory over in pieces', async () => {
     const tree = new MemoryTree();
-    tree.generate('/flat', 7_500, files(() => 1));
+    tree.generate(
+      '/flat',
+      7_500,
+      files(() => 1),
+    );
     tree.writeFile('/flat/zz/inner', 1, 1);
     fx = await memoryFixture({ tree });
     const { app, storage } = fx;
@@ -214,7 +240,11 @@ describe('paged listings: bounds, tree pages, memory budget', () => {
     expect(first).toMatchObject({ status: 'succeeded', files: 7_501, created: 7_501 });
     expect(indexRows(await fx.indexed())).toEqual(treeRows(tree));
 
-    tree.generate('/flat', 6_000, files(() => 2));
+    tree.generate(
+      '/flat',
+      6_000,
+      files(() => 2),
+    );
     const second = await scan(
       { storage: deps((d) => listAll(real.list(d))), entries: app.index.entries },
       scope,
@@ -225,7 +255,12 @@ describe('paged listings: bounds, tree pages, memory budget', () => {
 
   it('shares one memory budget between scans without deadlock, and returns every byte', async () => {
     const tree = new MemoryTree();
-    for (let d = 0; d < 6; d++) tree.generate(`/d${d}`, 6_000, files(() => d));
+    for (let d = 0; d < 6; d++)
+      tree.generate(
+        `/d${d}`,
+        6_000,
+        files(() => d),
+      );
     fx = await memoryFixture({ tree });
     const { app, storage } = fx;
     const budget = new MemoryBudget(256 * 1024); // far below what the listings hold in total
@@ -242,11 +277,10 @@ describe('paged listings: bounds, tree pages, memory budget', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 20);
     tree.latencyMs = 5;
-    const cancelled = await scan(
-      { storage: handle, entries: app.index.entries, budget },
-      scope,
-      { listers: 6, signal: controller.signal },
-    );
+    const cancelled = await scan({ storage: handle, entries: app.index.entries, budget }, scope, {
+      listers: 6,
+      signal: controller.signal,
+    });
     expect(cancelled.status).toBe('cancelled');
     expect(budget.used).toBe(0);
   });

@@ -62,12 +62,18 @@ describe('local backend: errors', () => {
     const client = new LocalClient({ root, followSymlinks: false, threads: 1, readAhead: false });
     await client.connect();
     try {
-      expect((await listAll(client.list('/'))).map((e) => e.name).sort()).toEqual(['gone', 'plain.txt']);
+      expect((await listAll(client.list('/'))).map((e) => e.name).sort()).toEqual([
+        'gone',
+        'plain.txt',
+      ]);
       renameSync(join(root, 'gone'), join(root, 'moved'));
       expect(await listError(client, '/gone')).toMatchObject({ code: 'NOT_FOUND', path: '/gone' });
       expect((await listError(client, '/plain.txt')).code).toBe('NOT_FOUND');
       // One failing directory in a batch does not take the others down with it.
-      const [bad, good] = await Promise.allSettled([listAll(client.list('/gone')), listAll(client.list('/moved'))]);
+      const [bad, good] = await Promise.allSettled([
+        listAll(client.list('/gone')),
+        listAll(client.list('/moved')),
+      ]);
       expect(bad.status).toBe('rejected');
       expect(good).toMatchObject({ status: 'fulfilled', value: [] });
     } finally {

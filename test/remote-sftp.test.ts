@@ -56,7 +56,11 @@ describe.skipIf(!available)('sftp on a real OpenSSH server', () => {
     it('logs in with a key file, and with an inline key and its passphrase', async () => {
       const byFile = client({ privateKey: sshd.keyPath });
       await byFile.connect();
-      expect((await listAll(byFile.list('/'))).map((e) => e.name).sort()).toEqual(['a', 'b', 'top.txt']);
+      expect((await listAll(byFile.list('/'))).map((e) => e.name).sort()).toEqual([
+        'a',
+        'b',
+        'top.txt',
+      ]);
       await byFile.close();
 
       const inline = client({

@@ -46,7 +46,11 @@ describe('StorageService health', () => {
       expect.objectContaining({ storageId: 1, kind: 'memory', lastUsed: 30_999, busy: 0 }),
     ]);
     clock.now += 30_000;
-    await Promise.all([listAll(handle.list('/')), listAll(handle.list('/a')), listAll(handle.list('/'))]);
+    await Promise.all([
+      listAll(handle.list('/')),
+      listAll(handle.list('/a')),
+      listAll(handle.list('/')),
+    ]);
     expect(tree.stats.checks).toBe(1);
     await listAll(handle.list('/'));
     expect(tree.stats.checks).toBe(1);

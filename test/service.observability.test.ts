@@ -106,7 +106,9 @@ describe('StorageService observability', () => {
     });
     cleanups.push(() => service.closeAll());
     await expect(service.getClient(7)).rejects.toMatchObject({ code: 'AUTH_FAILED' });
-    await expect(listAll(service.handle(7).list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(service.handle(7).list('/'))).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     await service.closeAll();
 
     const all = lines.join('');

@@ -178,7 +178,9 @@ describe('StorageService client registry', () => {
     await closing;
     expect(FakeClient.made.map((c) => c.closed)).toEqual([1, 1]);
     expect(await pending).toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(listAll(service.handle(1).list('/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(listAll(service.handle(1).list('/'))).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
   });
 });
 
@@ -256,7 +258,9 @@ describe('StorageService with the memory backend', () => {
       expect(vol.tree.stats).toMatchObject({ connects: 1, connectFailures: 1, openClients: 0 });
 
       const handle = service.handle(1);
-      const listings = await Promise.all(Array.from({ length: 100 }, () => listAll(handle.list('/'))));
+      const listings = await Promise.all(
+        Array.from({ length: 100 }, () => listAll(handle.list('/'))),
+      );
       expect(listings.every((l) => l.length === 1)).toBe(true);
       expect(vol.tree.stats).toMatchObject({ connects: 2, connectFailures: 1, openClients: 1 });
       expect(configs.lookups).toBe(2);

@@ -15,10 +15,7 @@ export function managedStorages(dialect: Dialect): Migration {
   const big = dialect === 'postgres' ? 'bigint' : 'integer';
   return {
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .alterTable('storages')
-        .addColumn('schedule_every_ms', sql.raw(big))
-        .execute();
+      await db.schema.alterTable('storages').addColumn('schedule_every_ms', sql.raw(big)).execute();
       await db.schema.alterTable('storages').addColumn('schedule_cron', 'text').execute();
       await db.schema
         .alterTable('storages')
