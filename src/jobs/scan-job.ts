@@ -19,8 +19,11 @@ export interface HeldBy {
   startedAt: number | undefined;
 }
 
-/** `leaseLost`: the scan ended because its lease was lost (not by its own end or a cancel). */
-export type LeasedScan = { ran: RecordedScanResult; leaseLost: boolean } | { held: HeldBy };
+/**
+ * `orphaned`: the scan's lease was lost and nobody took the storage over (the fence never
+ * moved on): the scan is owed again.
+ */
+export type LeasedScan = { ran: RecordedScanResult; orphaned: boolean } | { held: HeldBy };
 
 export interface LeasedScanOptions {
   /** This process's name in the lease and the scan row. */
@@ -72,7 +75,7 @@ export async function scanUnderLease(
             ? (o.heartbeatMs ?? Math.max(50, Math.floor(app.leaseTtlMs / 3)))
             : undefined,
         });
-        return { ran, leaseLost: lease.lost.aborted };
+        return { ran, orphaned: lease.lost.aborted && !(await fenceMovedOn(app, lease)) };
       } finally {
         await lease.release();
       }
@@ -82,6 +85,19 @@ export async function scanUnderLease(
       throw cancelledError();
     });
   }
+}
+
+/** Whether a grant since `lease` moved the storage's fence on (a successor took it over). */
+async function fenceMovedOn(
+  app: App,
+  lease: { storageId: number; fence: number },
+): Promise<boolean> {
+  const row = await app.index.db
+    .selectFrom('storages')
+    .select('fence')
+    .where('id', '=', lease.storageId)
+    .executeTakeFirst();
+  return row === undefined || Number(row.fence) !== lease.fence;
 }
 
 async function heldBy(app: App, storageId: number): Promise<HeldBy> {

@@ -242,9 +242,10 @@ export class ScanWorker {
           code: outage.code as IndexErrorCode,
         });
       }
-      // Drained mid-scan, or stopped by a lease lost with no successor in sight (a long stall
-      // of this process): the storage is queued again, so the trigger is not used up.
-      if (result.status === 'cancelled' && (this.#stopping || outcome.leaseLost)) {
+      // Drained mid-scan, or stopped by a lease lost that nobody took over (a long stall of
+      // this process): the storage is queued again, so the trigger is not used up. (When a
+      // successor took it over, that successor's scan is the one that counts.)
+      if (result.status === 'cancelled' && (this.#stopping || outcome.orphaned)) {
         await enqueueScan(this.#app, storage, 'retry').catch(() => undefined);
       }
       return { scanId: result.scanId, status: result.status };
