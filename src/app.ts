@@ -189,6 +189,11 @@ export class App {
   }
 
   /** The prefix of trawl's keys in Redis. */
+  /** The Redis URL of the fleet; undefined in embedded mode. */
+  get redisUrl(): string | undefined {
+    return this.#config.redisUrl;
+  }
+
   get redisPrefix(): string {
     return this.#config.redisPrefix;
   }

@@ -5,6 +5,7 @@ import { scanUnderLease } from './scan-job.js';
 import { schedulerIdOf } from './schedules.js';
 import { LocalTenantScans, type ScanSlot, type TenantScans } from './tenant-scans.js';
 import type { WorkerEvent } from './worker.js';
+import type { ScanRunner } from './scan-runner.js';
 
 /**
  * When a schedule is next due, from the index's history alone: an interval, the last run's
@@ -41,7 +42,7 @@ export interface EmbeddedWorkerOptions {
  * another (it looks again once it holds the lease). The per-tenant cap on running scans holds
  * in this process.
  */
-export class EmbeddedWorker {
+export class EmbeddedWorker implements ScanRunner {
   readonly #app: App;
   readonly #repo: ScheduleRepository;
   readonly #o: Required<Omit<EmbeddedWorkerOptions, 'onEvent'>> &

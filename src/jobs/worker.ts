@@ -4,6 +4,7 @@ import { classifyIndexError, IndexError, type IndexErrorCode } from '../db/error
 import type { ScanResult } from '../scan/result.js';
 import { redisOptions } from './redis.js';
 import { enqueueScan } from './enqueue.js';
+import type { ScanRunner } from './scan-runner.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { scanUnderLease } from './scan-job.js';
 import { queuePrefix, SCAN_QUEUE, type ScanJobData } from './scan-queue.js';
@@ -53,7 +54,7 @@ export type WorkerEvent =
  * without a successor (no row stays `running` forever), and relays committed change events
  * from the outbox to the `changes` queue.
  */
-export class ScanWorker {
+export class ScanWorker implements ScanRunner {
   readonly #app: App;
   readonly #o: Required<Omit<ScanWorkerOptions, 'onEvent' | 'reconcileEveryMs'>> &
     Pick<ScanWorkerOptions, 'onEvent' | 'reconcileEveryMs'>;
@@ -87,7 +88,8 @@ export class ScanWorker {
     return this.#running.size;
   }
 
-  start(redisUrl: string): void {
+  start(redisUrl: string | undefined = this.#app.redisUrl): void {
+    if (!redisUrl) throw new Error('a fleet worker needs TRAWL_REDIS_URL');
     const lockMs = this.#o.lockMs;
     this.#worker = new Worker(SCAN_QUEUE, (job, token) => this.#guarded(job, token), {
       connection: redisOptions(redisUrl) as ConnectionOptions,

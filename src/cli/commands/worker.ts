@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { App } from '../../app.js';
-import { EmbeddedWorker } from '../../jobs/embedded-worker.js';
+import { scanRunner } from '../../jobs/runners.js';
 import { workerName } from '../../jobs/scan-job.js';
-import { ScanWorker, type WorkerEvent } from '../../jobs/worker.js';
+import type { WorkerEvent } from '../../jobs/worker.js';
 import { redactText } from '../../util/redact.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt } from '../errors.js';
@@ -41,7 +41,7 @@ export function workerCommand(program: Command, io: CliIo): void {
         );
       const workerId = workerName('worker');
       const options = { workerId, concurrency: flags.concurrency, onEvent: say };
-      const worker = redisUrl ? new ScanWorker(app, options) : new EmbeddedWorker(app, options);
+      const worker = scanRunner(app, options);
       let stop: (() => void) | undefined;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       let signals = 0;
@@ -53,8 +53,7 @@ export function workerCommand(program: Command, io: CliIo): void {
       process.on('SIGTERM', onSignal);
       io.signal?.addEventListener('abort', onSignal, { once: true });
       try {
-        if (worker instanceof ScanWorker) worker.start(redisUrl!);
-        else worker.start();
+        worker.start();
         if (!flags.json) {
           writeLine(
             io.stderr,
