@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import {
   DEFAULT_LEASE_TTL_MS,
-  keepRenewed,
+  grantedLease,
   type Lease,
   type LeaseHolder,
   type LeaseStore,
@@ -31,9 +31,6 @@ function deadOnThisHost(stored: string): boolean {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
-
-/** How long giving a lease back may take: a frozen database must not hold up a shutdown. */
-const RELEASE_MS = 1_000;
 
 /**
  * Leases in the index itself (`leases` table): embedded mode, where processes share one
@@ -112,42 +109,27 @@ export class DbLeaseStore implements LeaseStore {
   async close(): Promise<void> {}
 
   #grant(storageId: number, holder: string, stored: string, fence: number): Lease {
-    const controller = new AbortController();
-    const renewal = keepRenewed(
+    const ours = { storage_id: storageId, holder: stored, token: fence };
+    return grantedLease(
+      { storageId, fence, holder },
       this.#timing,
       async () => {
         const r = await this.#db
           .updateTable('leases')
           .set({ expires_at: Date.now() + this.#timing.ttlMs })
-          .where('storage_id', '=', storageId)
-          .where('holder', '=', stored)
-          .where('token', '=', fence)
+          .where('storage_id', '=', ours.storage_id)
+          .where('holder', '=', ours.holder)
+          .where('token', '=', ours.token)
           .executeTakeFirst();
         return Number(r.numUpdatedRows) === 1;
       },
-      (why) => controller.abort(new Error(why)),
+      () =>
+        this.#db
+          .deleteFrom('leases')
+          .where('storage_id', '=', ours.storage_id)
+          .where('holder', '=', ours.holder)
+          .where('token', '=', ours.token)
+          .execute(),
     );
-    return {
-      storageId,
-      fence,
-      holder,
-      lost: controller.signal,
-      release: async () => {
-        renewal.stop();
-        // Bounded: if the database does not answer, the lease expires on its own.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          this.#db
-            .deleteFrom('leases')
-            .where('storage_id', '=', storageId)
-            .where('holder', '=', stored)
-            .where('token', '=', fence)
-            .execute()
-            .catch(() => undefined),
-          new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_MS).unref())),
-        ]);
-        clearTimeout(timer);
-      },
-    };
   }
 }

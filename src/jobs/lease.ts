@@ -90,3 +90,34 @@ export function keepRenewed(
     },
   };
 }
+
+/** How long giving a lease back may take: a frozen store must not hold up a shutdown. */
+const RELEASE_MS = 1_000;
+
+/**
+ * A granted lease, as every store hands it out: renewed by `renew` (see {@link keepRenewed})
+ * until released; released by `giveBack` (only the holder's own grant), waiting at most a
+ * second — if the store does not answer, the lease expires on its own.
+ */
+export function grantedLease(
+  grant: { storageId: number; fence: number; holder: string },
+  timing: LeaseTiming,
+  renew: () => Promise<boolean>,
+  giveBack: () => Promise<unknown>,
+): Lease {
+  const controller = new AbortController();
+  const renewal = keepRenewed(timing, renew, (why) => controller.abort(new Error(why)));
+  return {
+    ...grant,
+    lost: controller.signal,
+    release: async () => {
+      renewal.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        giveBack().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_MS).unref())),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { FenceBusyError } from '../db/repositories/fences.js';
 import {
   DEFAULT_LEASE_TTL_MS,
-  keepRenewed,
+  grantedLease,
   type Lease,
   type LeaseHolder,
   type LeaseStore,
@@ -74,28 +74,12 @@ export class RedisLeaseStore implements LeaseStore {
       if (error instanceof FenceBusyError) return undefined;
       throw error;
     }
-    const controller = new AbortController();
-    const renewal = keepRenewed(
+    return grantedLease(
+      { storageId, fence, holder },
       this.#timing,
       async () => (await this.#redis.eval(RENEW, 1, key, value, this.#timing.ttlMs)) === 1,
-      (why) => controller.abort(new Error(why)),
+      () => this.#redis.eval(RELEASE, 1, key, value),
     );
-    return {
-      storageId,
-      fence,
-      holder,
-      lost: controller.signal,
-      release: async () => {
-        renewal.stop();
-        // Bounded: with Redis away the lease expires on its own; a shutdown must not wait.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          this.#redis.eval(RELEASE, 1, key, value).catch(() => undefined),
-          new Promise((resolve) => (timer = setTimeout(resolve, 1_000).unref())),
-        ]);
-        clearTimeout(timer);
-      },
-    };
   }
 
   async holderOf(storageId: number): Promise<LeaseHolder | undefined> {
