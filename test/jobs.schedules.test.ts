@@ -261,6 +261,9 @@ describe.skipIf(!redisAvailable)('fleet schedules (BullMQ job schedulers)', () =
     const app = await fleetApp(prefix, url);
     const worker = new ScanWorker(app, {
       workerId: `w-${randomUUID()}`,
+      // A job that found its storage held is retried soon, so the checks below see every job
+      // through to its end within their waits (the default is 5 s).
+      heldDelayMs: 300,
       onEvent: (e) => events.push(e),
     });
     worker.start(REDIS_URL);
