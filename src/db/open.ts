@@ -7,6 +7,7 @@ import { migrations } from './migrations/index.js';
 import { ScanRepository } from './repositories/scans.js';
 import { StorageRepository } from './repositories/storages.js';
 import { TenantRepository } from './repositories/tenants.js';
+import { TokenRepository } from './repositories/tokens.js';
 import type { Database } from './schema.js';
 import { connectSqlite } from './sqlite/connect.js';
 
@@ -21,6 +22,8 @@ export interface Index {
   readonly scans: ScanRepository;
   readonly storages: StorageRepository;
   readonly tenants: TenantRepository;
+  /** The HTTP API's bearer tokens. */
+  readonly tokens: TokenRepository;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db, conn.dialect),
     tenants: new TenantRepository(db),
+    tokens: new TokenRepository(db),
     close: () => conn.close(),
   };
 }

@@ -14,6 +14,7 @@ export interface Database {
   scans: ScansTable;
   leases: LeasesTable;
   change_events: ChangeEventsTable;
+  api_tokens: ApiTokensTable;
 }
 
 export interface TenantsTable {
@@ -90,6 +91,10 @@ export interface ScansTable {
   /** The storage's fence the scan was granted. */
   fence: number | null;
   heartbeat_at: number | null;
+  /** JSON of the running scan's latest progress (005). */
+  progress: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1 once a cancel was asked through the API (005). */
+  cancel_requested: ColumnType<number, number | undefined, number>;
 }
 
 export interface ChangeEventsTable {
@@ -109,4 +114,15 @@ export interface LeasesTable {
   holder: string;
   token: number;
   expires_at: number;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  tenant_id: number;
+  name: string;
+  /** SHA-256 of the token, hex. */
+  hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
 }

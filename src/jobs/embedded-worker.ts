@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { App } from '../app.js';
+import type { QueuedScan } from '../db/repositories/scans.js';
 import { ScheduleRepository, type ScheduledStorage } from '../db/repositories/schedules.js';
 import { scanUnderLease } from './scan-job.js';
 import { schedulerIdOf } from './schedules.js';
@@ -96,6 +97,20 @@ export class EmbeddedWorker implements ScanRunner {
       this.#tell({ kind: 'error', message: `schedules: ${(error as Error).message}` });
       return next;
     }
+    // Scans asked for (the API's triggers) first, oldest first.
+    let queued: QueuedScan[] = [];
+    try {
+      queued = await this.#app.index.scans.queued();
+    } catch (error) {
+      this.#tell({ kind: 'error', message: `queued scans: ${(error as Error).message}` });
+    }
+    for (const q of queued) {
+      if (this.#stopped || this.#running.size >= this.#o.concurrency) break;
+      if (this.#running.has(q.storageId) || (this.#heldUntil.get(q.storageId) ?? 0) > now) continue;
+      const slot = await this.#tenantScans.tryTake(q.tenantId);
+      if (!slot) continue;
+      this.#launch(q.storageId, slot, (signal) => this.#runQueued(q, signal));
+    }
     const due = new Map(
       rows.map((r) => [r.id, Math.max(dueAt(r), this.#heldUntil.get(r.id) ?? 0)] as const),
     );
@@ -110,7 +125,7 @@ export class EmbeddedWorker implements ScanRunner {
       if (this.#running.size >= this.#o.concurrency) break;
       const slot = await this.#tenantScans.tryTake(row.tenantId);
       if (!slot) continue; // its tenant's next scan starts when one of its scans ends
-      this.#launch(row, slot);
+      this.#launch(row.id, slot, (signal) => this.#scan(row, signal));
     }
     return next;
   }
@@ -124,15 +139,24 @@ export class EmbeddedWorker implements ScanRunner {
     await Promise.all(this.#scans);
   }
 
-  #launch(row: ScheduledStorage, slot: ScanSlot): void {
+  /** Asks for a look now (a scan was queued), instead of at the next poll. */
+  wake(): void {
+    this.#wake();
+  }
+
+  #launch(
+    storageId: number,
+    slot: ScanSlot,
+    run: (signal: AbortSignal) => Promise<void>,
+  ): void {
     const controller = new AbortController();
-    this.#running.set(row.id, controller);
-    const scan = this.#scan(row, controller.signal)
+    this.#running.set(storageId, controller);
+    const scan = run(controller.signal)
       .catch((error: unknown) =>
-        this.#tell({ kind: 'error', message: `storage ${row.id}: ${(error as Error).message}` }),
+        this.#tell({ kind: 'error', message: `storage ${storageId}: ${(error as Error).message}` }),
       )
       .finally(() => {
-        this.#running.delete(row.id);
+        this.#running.delete(storageId);
         slot.release();
         this.#scans.delete(scan);
         // Its history changed and a place is free: look again now.
@@ -172,6 +196,47 @@ export class EmbeddedWorker implements ScanRunner {
     this.#heldUntil.delete(row.id);
     const result = outcome.ran;
     this.#tell({ kind: 'scanned', jobId, storageId: row.id, scanId: result.scanId, result });
+  }
+
+  /** A scan asked for (a `queued` row): run under the lease, turning that row `running`. */
+  async #runQueued(q: QueuedScan, signal: AbortSignal): Promise<void> {
+    const scans = this.#app.index.scans;
+    const storage = await this.#app.index.storages.get(q.storageId);
+    if (!storage?.enabled) {
+      // No scan will run for it: the row goes, as a fleet worker drops a disabled job's.
+      await scans.dropQueued(q.id);
+      this.#tell({
+        kind: 'skipped',
+        jobId: q.jobId,
+        storageId: q.storageId,
+        why: storage ? 'the storage is disabled' : 'the storage was deleted',
+      });
+      return;
+    }
+    await this.#app.storage.refresh(storage.id);
+    const outcome = await scanUnderLease(
+      this.#app,
+      storage,
+      { signal },
+      {
+        workerId: this.#o.workerId,
+        jobId: q.jobId,
+        // Cancelled (or taken by another process) while this one waited for the lease.
+        stillWanted: async () => (await scans.queuedFor(q.jobId)) !== undefined,
+      },
+    );
+    if ('held' in outcome) {
+      this.#heldUntil.set(q.storageId, Date.now() + Math.min(this.#o.pollMs, 1_000));
+      return;
+    }
+    const result = outcome.ran;
+    this.#tell({
+      kind: 'scanned',
+      jobId: q.jobId,
+      storageId: q.storageId,
+      scanId: result.scanId,
+      result,
+    });
   }
 
   /** Looks at the schedules now (or right after the look under way), then when next due. */

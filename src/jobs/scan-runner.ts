@@ -9,6 +9,8 @@ export interface ScanRunner {
   start(): void;
   /** Drains: takes no more, cancels the scans running cleanly, gives their leases back. */
   stop(): Promise<void>;
+  /** Asks for a look at the work now (embedded: a scan was just queued); a no-op in a fleet. */
+  wake(): void;
   /** Scans running now. */
   readonly active: number;
 }

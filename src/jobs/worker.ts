@@ -83,6 +83,9 @@ export class ScanWorker implements ScanRunner {
       : new LocalTenantScans(app.tenantMaxScans);
   }
 
+  /** BullMQ hands jobs to the workers as they come: nothing to wake. */
+  wake(): void {}
+
   /** Scans running now. */
   get active(): number {
     return this.#running.size;
@@ -197,6 +200,11 @@ export class ScanWorker implements ScanRunner {
       if (queued !== undefined) await this.#app.index.scans.dropQueued(queued);
       this.#tell({ kind: 'skipped', jobId, storageId: data.storageId, why });
       return { skipped: why };
+    }
+    // Cancelled through the API while it waited: nothing to run.
+    if (await this.#app.index.scans.jobCancelled(jobId)) {
+      this.#tell({ kind: 'skipped', jobId, storageId: data.storageId, why: 'it was cancelled' });
+      return { skipped: 'cancelled' };
     }
     // The job names the config version it was made for; whatever this process holds, the
     // storage's current config is what the scan must use (a change reaches every worker).

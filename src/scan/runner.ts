@@ -5,6 +5,7 @@ import type { ScanRepository } from '../db/repositories/scans.js';
 import type { MemoryBudget } from '../storage/limits/budget.js';
 import type { StorageService } from '../storage/service.js';
 import { DEFAULT_LISTERS, scan, type ScanOptions } from './engine.js';
+import { progressWriter } from './progress-writer.js';
 import { endedEarly, recordEnd } from './recording.js';
 import type { ScanResult } from './result.js';
 
@@ -71,12 +72,12 @@ export async function runScan(
 ): Promise<RecordedScanResult> {
   const started = Date.now();
   const lease = target.lease;
+  // A cancel asked through the API (seen by the progress writer) stops the scan too.
+  const asked = new AbortController();
   // A lost lease stops the scan like a cancel (its writes would be refused anyway).
-  const signal = lease
-    ? options.signal
-      ? AbortSignal.any([options.signal, lease.lost])
-      : lease.lost
-    : options.signal;
+  const signal = AbortSignal.any(
+    [options.signal, lease?.lost, asked.signal].filter((s) => s !== undefined),
+  );
   const scope: EntryScope = {
     tenantId: target.tenantId,
     storageId: target.storageId,
@@ -98,7 +99,7 @@ export async function runScan(
     durationMs: Date.now() - started,
   });
   // Cancelled before anything was written: nothing to record.
-  if (signal?.aborted) return done(elapsed(endedEarly('cancelled')), null);
+  if (signal.aborted) return done(elapsed(endedEarly('cancelled')), null);
   let scanId: number | null = null;
   if (!options.dryRun) {
     try {
@@ -115,6 +116,18 @@ export async function runScan(
   }
   if (target.outbox && !options.dryRun) scope.outbox = { scanId };
   let result: ScanResult;
+  const progress =
+    scanId === null ? undefined : progressWriter(deps.scans, scanId, () => asked.abort());
+  if (progress) {
+    const display = options.onProgress;
+    options = {
+      ...options,
+      onProgress: (p) => {
+        progress.observe(p);
+        display?.(p);
+      },
+    };
+  }
   const heart =
     lease?.heartbeatMs !== undefined && scanId !== null
       ? heartbeat(deps.scans, scanId, scope, lease)
@@ -141,16 +154,17 @@ export async function runScan(
     const engineDeps = { storage: handle, entries, storageStats };
     result = await scan(deps.budget ? { ...engineDeps, budget: deps.budget } : engineDeps, scope, {
       ...options,
-      ...(signal ? { signal } : {}),
+      signal,
       listers,
     });
   } catch (error) {
     result =
-      signal?.aborted && isCancellation(error)
+      signal.aborted && isCancellation(error)
         ? endedEarly('cancelled')
         : endedEarly('failed', error);
   }
   heart?.stop();
+  progress?.stop();
   result = elapsed(result);
   if (scanId === null) return done(result, null);
   const end = await recordEnd(

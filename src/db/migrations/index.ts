@@ -4,6 +4,8 @@ import { initial } from './001-initial.js';
 import { invalidEntries } from './002-invalid-entries.js';
 import { managedStorages } from './003-storages.js';
 import { fleet } from './004-fleet.js';
+import { api } from './005-api.js';
+import { search } from './006-search.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -12,6 +14,8 @@ function all(dialect: Dialect): Record<string, Migration> {
     '002-invalid-entries': invalidEntries(),
     '003-storages': managedStorages(dialect),
     '004-fleet': fleet(dialect),
+    '005-api': api(dialect),
+    '006-search': search(dialect),
   };
 }
 

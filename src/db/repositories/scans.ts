@@ -55,6 +55,18 @@ export interface ScanRecord extends ScanCounters {
   workerId: string | null;
   jobId: string | null;
   heartbeatAt: number | null;
+  /** The running scan's latest progress, as its process last wrote it; null before. */
+  progress: Record<string, number> | null;
+  /** A cancel was asked through the API. */
+  cancelRequested: boolean;
+}
+
+/** A scan asked for, not yet taken by a process: what the embedded worker runs. */
+export interface QueuedScan {
+  id: number;
+  tenantId: number;
+  storageId: number;
+  jobId: string;
 }
 
 function toRecord(r: Selectable<ScansTable>): ScanRecord {
@@ -83,6 +95,8 @@ function toRecord(r: Selectable<ScansTable>): ScanRecord {
     workerId: r.worker_id,
     jobId: r.job_id,
     heartbeatAt: r.heartbeat_at === null ? null : Number(r.heartbeat_at),
+    progress: r.progress ? (JSON.parse(r.progress) as Record<string, number>) : null,
+    cancelRequested: Number(r.cancel_requested) === 1,
   };
 }
 
@@ -207,6 +221,82 @@ export class ScanRepository {
       if (Number(result.numUpdatedRows) === 1) done.push(Number(r.id));
     }
     return done;
+  }
+
+  /**
+   * The running scan's latest progress (about once a second, from whichever process runs
+   * it, so that any API node can stream it). Resolves to whether a cancel was asked.
+   */
+  async writeProgress(id: number, progress: Record<string, number>): Promise<boolean> {
+    await this.#db
+      .updateTable('scans')
+      .set({ progress: JSON.stringify(progress) })
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .execute();
+    const row = await this.#db
+      .selectFrom('scans')
+      .select('cancel_requested')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row !== undefined && Number(row.cancel_requested) === 1;
+  }
+
+  /**
+   * Asks the tenant's scan to stop: a `queued` one is `cancelled` at once (its job, if it
+   * still starts, finds it so and runs nothing); a `running` one is flagged, and the process
+   * running it stops it at its next progress write. undefined: no such scan of this tenant.
+   */
+  async requestCancel(tenantId: number, id: number): Promise<ScanRecord | undefined> {
+    await this.#db
+      .updateTable('scans')
+      .set({ status: 'cancelled', finished_at: Date.now(), cancel_requested: 1 })
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .where('status', '=', 'queued')
+      .execute();
+    await this.#db
+      .updateTable('scans')
+      .set({ cancel_requested: 1 })
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .where('status', '=', 'running')
+      .execute();
+    const row = await this.#db
+      .selectFrom('scans')
+      .selectAll()
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** Whether the scan a job was queued for was cancelled before it started. */
+  async jobCancelled(jobId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('scans')
+      .select('id')
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'cancelled')
+      .where('cancel_requested', '=', 1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Every `queued` scan, oldest first: the embedded worker's queue. */
+  async queued(): Promise<QueuedScan[]> {
+    const rows = await this.#db
+      .selectFrom('scans')
+      .select(['id', 'tenant_id', 'storage_id', 'job_id'])
+      .where('status', '=', 'queued')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      tenantId: Number(r.tenant_id),
+      storageId: Number(r.storage_id),
+      jobId: r.job_id ?? '',
+    }));
   }
 
   /** Removes a `queued` row whose trigger joined another job instead. */

@@ -3,6 +3,12 @@ import type { Database } from '../schema.js';
 
 export const DEFAULT_TENANT = 'default';
 
+export interface TenantRecord {
+  id: number;
+  name: string;
+  createdAt: number;
+}
+
 export class TenantRepository {
   readonly #db: Kysely<Database>;
 
@@ -23,5 +29,31 @@ export class TenantRepository {
       .where('name', '=', name)
       .executeTakeFirstOrThrow();
     return Number(row.id);
+  }
+
+  /** A new tenant; undefined when the name is taken. */
+  async create(name: string): Promise<TenantRecord | undefined> {
+    const now = Date.now();
+    const row = await this.#db
+      .insertInto('tenants')
+      .values({ name, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    return row && { id: Number(row.id), name, createdAt: now };
+  }
+
+  async byName(name: string): Promise<TenantRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && { id: Number(row.id), name: row.name, createdAt: Number(row.created_at) };
+  }
+
+  async list(): Promise<TenantRecord[]> {
+    const rows = await this.#db.selectFrom('tenants').selectAll().orderBy('id').execute();
+    return rows.map((r) => ({ id: Number(r.id), name: r.name, createdAt: Number(r.created_at) }));
   }
 }
