@@ -4,6 +4,8 @@ import { dialectOf, redactDbUrl, type Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import { IndexError, isCancellation } from './errors.js';
 import { migrations } from './migrations/index.js';
+import { createQueries } from './queries/index.js';
+import type { Queries } from './queries/types.js';
 import { ScanRepository } from './repositories/scans.js';
 import { StorageRepository } from './repositories/storages.js';
 import { TenantRepository } from './repositories/tenants.js';
@@ -22,6 +24,8 @@ export interface Index {
   readonly scans: ScanRepository;
   readonly storages: StorageRepository;
   readonly tenants: TenantRepository;
+  /** Browse, search and stats (src/db/queries/): read-only, tenant-scoped. */
+  readonly queries: Queries;
   /** The HTTP API's bearer tokens. */
   readonly tokens: TokenRepository;
   close(): Promise<void>;
@@ -67,6 +71,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db, conn.dialect),
     tenants: new TenantRepository(db),
+    queries: createQueries(db, conn.dialect),
     tokens: new TokenRepository(db),
     close: () => conn.close(),
   };

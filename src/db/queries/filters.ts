@@ -1,0 +1,92 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Dialect } from '../dialect.js';
+
+/** A validated query, as the SQL sees it: every field but tenantId optional. */
+export interface Filters {
+  tenantId: number;
+  storageId?: number;
+  /** Children of this directory (browse). */
+  parent?: string;
+  /** Paths in [lower, upper): a subtree (search's pathPrefix). */
+  subtree?: { lower: string; upper: string };
+  /** Name substring, case-insensitive. */
+  needle?: string;
+  mediaKind?: string;
+  isDir?: boolean;
+  minSize?: number;
+  maxSize?: number;
+  mtimeFrom?: number;
+  mtimeTo?: number;
+}
+
+type Condition = RawBuilder<unknown>;
+
+/** Every condition of `f`, tenant first: what a row must satisfy to be in the result. */
+export function conditions(dialect: Dialect, f: Filters): Condition[] {
+  const out: Condition[] = [sql`tenant_id = ${f.tenantId}`];
+  if (f.storageId !== undefined) out.push(sql`storage_id = ${f.storageId}`);
+  if (f.parent !== undefined) out.push(sql`parent = ${f.parent}`);
+  if (f.subtree) out.push(sql`path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`);
+  if (f.isDir !== undefined) out.push(sql`is_dir = ${f.isDir ? 1 : 0}`);
+  if (f.mediaKind !== undefined) out.push(sql`media_kind = ${f.mediaKind}`);
+  if (f.minSize !== undefined) out.push(sql`size >= ${f.minSize}`);
+  if (f.maxSize !== undefined) out.push(sql`size <= ${f.maxSize}`);
+  if (f.mtimeFrom !== undefined) out.push(sql`mtime >= ${f.mtimeFrom}`);
+  if (f.mtimeTo !== undefined) out.push(sql`mtime <= ${f.mtimeTo}`);
+  if (f.needle !== undefined) out.push(nameMatches(dialect, f.needle));
+  return out;
+}
+
+export function and(list: Condition[]): Condition {
+  return list.length === 0 ? sql`1 = 1` : sql.join(list, sql` AND `);
+}
+
+/**
+ * `name` contains `needle`, case-insensitively, with no character of the needle special.
+ * PostgreSQL: ILIKE with `\`, `%` and `_` escaped (the trigram index serves it when the
+ * needle has three word characters in a row). SQLite: the FTS5 trigram table for three
+ * characters and more, a quoted phrase (no query syntax gets through); for one or two,
+ * `instr` over each case variant of the needle (SQLite's own lower() knows only ASCII).
+ */
+export function nameMatches(dialect: Dialect, needle: string): Condition {
+  if (dialect === 'postgres') return sql`name ILIKE ${`%${escapeLike(needle)}%`}`;
+  if (codePoints(needle) >= 3) {
+    return sql`id IN (SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsPhrase(needle)})`;
+  }
+  return sql`(${sql.join(
+    caseVariants(needle).map((v) => sql`instr(name, ${v}) > 0`),
+    sql` OR `,
+  )})`;
+}
+
+/** Whether the dialect's substring index can answer `needle` (else only a walk can). */
+export function needleIndexable(dialect: Dialect, needle: string): boolean {
+  // pg_trgm takes trigrams from runs of letters and digits only: without a run of three it
+  // would scan the whole index.
+  return dialect === 'postgres' ? /[\p{L}\p{N}]{3}/u.test(needle) : codePoints(needle) >= 3;
+}
+
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** An FTS5 string: the needle as one phrase, its double quotes doubled. */
+export function ftsPhrase(needle: string): string {
+  return `"${needle.replace(/"/g, '""')}"`;
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** Every combination of lower and upper case of a short needle's characters (a handful). */
+function caseVariants(needle: string): string[] {
+  let out = [''];
+  for (const ch of needle) {
+    const forms = [...new Set([ch, ch.toLowerCase(), ch.toUpperCase()])];
+    out = out.flatMap((prefix) => forms.map((f) => prefix + f));
+  }
+  return [...new Set(out)];
+}

@@ -1,0 +1,82 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import { QueryError } from './errors.js';
+import type { StatsQuery, StorageStats } from './types.js';
+import { idOf } from './validate.js';
+
+const MAX_LARGEST_DIRS = 100;
+
+interface Group {
+  parent: string;
+  is_dir: number;
+  media_kind: string | null;
+  n: number;
+  bytes: number;
+}
+
+/**
+ * Queries.stats in one pass over the storage's entries: one GROUP BY (directory, kind)
+ * whose few thousand groups are summed here into totals, kinds and directories. A largest
+ * directory is the one whose files directly in it weigh most (not its whole subtree: that
+ * would list the root and each of its ancestors first).
+ */
+export async function stats(db: Kysely<Database>, q: StatsQuery): Promise<StorageStats> {
+  if (typeof q !== 'object' || q === null)
+    throw new QueryError('BAD_QUERY', 'query', 'expected an object');
+  const tenantId = idOf('tenantId', q.tenantId);
+  const storageId = idOf('storageId', q.storageId);
+  const top = q.largestDirs ?? 10;
+  if (!Number.isSafeInteger(top) || top < 0 || top > MAX_LARGEST_DIRS) {
+    throw new QueryError(
+      'BAD_QUERY',
+      'largestDirs',
+      `expected an integer from 0 to ${MAX_LARGEST_DIRS}`,
+    );
+  }
+  const { rows } = await sql<Group>`
+    SELECT parent, is_dir, media_kind, count(*) AS n, CAST(sum(size) AS bigint) AS bytes
+    FROM entries WHERE storage_id = ${storageId} AND tenant_id = ${tenantId}
+    GROUP BY parent, is_dir, media_kind`.execute(db);
+
+  const out: StorageStats = { files: 0, dirs: 0, bytes: 0, byMediaKind: [], largestDirs: [] };
+  const kinds = new Map<string | null, { files: number; bytes: number }>();
+  const dirs = new Map<string, { files: number; bytes: number }>();
+  for (const g of rows) {
+    const n = Number(g.n);
+    if (Number(g.is_dir) === 1) {
+      out.dirs += n;
+      continue;
+    }
+    const bytes = Number(g.bytes);
+    out.files += n;
+    out.bytes += bytes;
+    add(kinds, g.media_kind, n, bytes);
+    add(dirs, g.parent, n, bytes);
+  }
+  out.byMediaKind = [...kinds]
+    .map(([mediaKind, v]) => ({ mediaKind, ...v }))
+    .sort(
+      (a, b) =>
+        b.bytes - a.bytes ||
+        b.files - a.files ||
+        String(a.mediaKind).localeCompare(String(b.mediaKind)),
+    );
+  out.largestDirs = [...dirs]
+    .map(([path, v]) => ({ path, ...v }))
+    .sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1))
+    .slice(0, top);
+  return out;
+}
+
+function add<K>(
+  map: Map<K, { files: number; bytes: number }>,
+  key: K,
+  files: number,
+  bytes: number,
+): void {
+  const v = map.get(key);
+  if (v) {
+    v.files += files;
+    v.bytes += bytes;
+  } else map.set(key, { files, bytes });
+}

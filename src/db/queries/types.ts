@@ -1,0 +1,99 @@
+/**
+ * The read side of the index: browse a directory, search, stats. Every call is scoped to
+ * one tenant (`tenantId` is required and every statement filters on it): another tenant's
+ * storage id gives an empty page, never its entries.
+ *
+ * Pages are keyset pages: `next` is an opaque cursor (the position after the last entry
+ * looked at), to be passed back with the same query to get the following page; `null` when
+ * there is nothing after. A page may hold fewer than `limit` entries and still have a
+ * `next`: a search whose matches are both many and sparse in the requested order stops
+ * after a bounded number of rows (see docs/search.md), and the cursor resumes it.
+ */
+
+export type SortKey = 'name' | 'size' | 'mtime';
+export type SortOrder = 'asc' | 'desc';
+
+export interface EntryView {
+  id: number;
+  storageId: number;
+  path: string;
+  name: string;
+  isDir: boolean;
+  size: number;
+  /** Epoch milliseconds. */
+  mtime: number;
+  mediaKind: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass it back as `cursor` with the same query. null: nothing after this page. */
+  next: string | null;
+}
+
+interface PageQuery {
+  /** @default 'name' (bytewise, as paths sort), ties broken by id */
+  sort?: SortKey;
+  /** @default 'asc' */
+  order?: SortOrder;
+  /** Entries per page, clamped to 1..1000. @default 100 */
+  limit?: number;
+  /** A page's `next`; refused (QueryError BAD_CURSOR) when made for another sort or order. */
+  cursor?: string;
+}
+
+export interface BrowseQuery extends PageQuery {
+  tenantId: number;
+  storageId: number;
+  /** The directory whose children are listed (`/` is the storage's root). */
+  dir: string;
+}
+
+export interface SearchQuery extends PageQuery {
+  tenantId: number;
+  /** Only this storage; all the tenant's storages when absent. */
+  storageId?: number;
+  /** A substring of the name, case-insensitive; `%`, `_` and `\` are plain characters. */
+  name?: string;
+  /** Only entries below this directory (its subtree, not the directory itself). */
+  pathPrefix?: string;
+  /** `image`, `video`, `audio`, `subtitle` (src/scan/media.ts). */
+  mediaKind?: string;
+  isDir?: boolean;
+  /** Bytes, inclusive. */
+  minSize?: number;
+  maxSize?: number;
+  /** Epoch milliseconds, inclusive. */
+  mtimeFrom?: number;
+  mtimeTo?: number;
+}
+
+export interface StatsQuery {
+  tenantId: number;
+  storageId: number;
+  /** How many of the largest directories to list, 0..100. @default 10 */
+  largestDirs?: number;
+}
+
+export interface StorageStats {
+  files: number;
+  dirs: number;
+  /** Bytes of files. */
+  bytes: number;
+  /** Files by media kind (null: none), most bytes first. */
+  byMediaKind: { mediaKind: string | null; files: number; bytes: number }[];
+  /** Directories by the bytes of the files directly in them, most first. */
+  largestDirs: { path: string; files: number; bytes: number }[];
+}
+
+export interface Queries {
+  /**
+   * The children of `dir`, directories first (in either order), then files, each group in
+   * the requested order. A `dir` that holds nothing, or is not a directory, gives an empty page.
+   */
+  browse(q: BrowseQuery): Promise<Page<EntryView>>;
+  /** Entries matching every filter given, in the requested order. */
+  search(q: SearchQuery): Promise<Page<EntryView>>;
+  /** Totals of one storage, computed from the index in one pass. */
+  stats(q: StatsQuery): Promise<StorageStats>;
+}

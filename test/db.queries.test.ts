@@ -1,0 +1,425 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EntryWrite } from '../src/db/entries.js';
+import { openIndex, type Index } from '../src/db/open.js';
+import {
+  createQueries,
+  QueryError,
+  type EntryView,
+  type Page,
+  type Queries,
+  type SearchQuery,
+  type SortKey,
+  type SortOrder,
+} from '../src/db/queries/index.js';
+import { baseName, parentOf } from '../src/storage/paths.js';
+import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+
+/** Names that break naive LIKE, FTS syntax or quoting, and names in more than ASCII. */
+const AWKWARD = [
+  '100%_done.txt',
+  '100 percent.txt',
+  'under_score.md',
+  'underXscore.md',
+  'back\\slash.txt',
+  "it's.txt",
+  'say "hi".txt',
+  'école.txt',
+  'ÉCOLE.md',
+  'Straße.pdf',
+  '日本語ファイル.mp4',
+  'emoji 😀 smile.png',
+  'a',
+  'ab',
+  'AB.jpg',
+  'x%y',
+];
+
+interface Spec {
+  path: string;
+  isDir: boolean;
+  size: number;
+  mtime: number;
+  mediaKind: string | null;
+}
+
+/** 2 + 40 + 16 + 4 entries with many ties in size and mtime (three values each). */
+function tree(): Spec[] {
+  const out: Spec[] = [];
+  const dir = (path: string) => out.push({ path, isDir: true, size: 0, mtime: 5, mediaKind: null });
+  dir('/photos');
+  dir('/photos/sub');
+  dir('/docs');
+  dir('/docs/empty');
+  for (let i = 0; i < 40; i++) {
+    const kind = i % 3 === 0 ? 'image' : i % 3 === 1 ? 'video' : null;
+    const name = `${i % 2 ? 'IMG' : 'img'}_${String(i).padStart(2, '0')}${kind === 'video' ? '.mp4' : '.jpg'}`;
+    out.push({
+      path: i < 30 ? `/photos/${name}` : `/photos/sub/${name}`,
+      isDir: false,
+      size: [10, 20, 30][i % 3]!,
+      mtime: [1000, 2000, 3000][Math.floor(i / 3) % 3]!,
+      mediaKind: kind,
+    });
+  }
+  AWKWARD.forEach((name, i) =>
+    out.push({ path: `/docs/${name}`, isDir: false, size: 20, mtime: 2000 + i, mediaKind: null }),
+  );
+  return out;
+}
+
+function toWrite(s: Spec): EntryWrite {
+  return {
+    path: s.path,
+    parent: parentOf(s.path),
+    name: baseName(s.path),
+    isDir: s.isDir,
+    size: s.size,
+    mtime: s.mtime,
+    etag: null,
+    mediaKind: s.mediaKind,
+    isNew: true,
+  };
+}
+
+const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** The order the queries promise: the key (names bytewise), then id. */
+function ordered(rows: EntryView[], sort: SortKey, order: SortOrder): EntryView[] {
+  const sign = order === 'asc' ? 1 : -1;
+  return [...rows].sort((a, b) => {
+    const byKey = sort === 'name' ? bytewise(a.name, b.name) : a[sort] - b[sort];
+    return sign * (byKey || a.id - b.id);
+  });
+}
+
+/** Every page of a query, following `next`; fails on a loop. */
+async function walk(
+  read: (cursor?: string) => Promise<Page<EntryView>>,
+  limit = Infinity,
+): Promise<{ items: EntryView[]; pages: number; short: number }> {
+  const items: EntryView[] = [];
+  let cursor: string | undefined;
+  let short = 0;
+  for (let pages = 1; pages < 500; pages++) {
+    const page = await read(cursor);
+    items.push(...page.items);
+    if (!page.next) return { items, pages, short };
+    // A page cut short by the walk's bound, with more to come.
+    if (page.items.length < limit) short++;
+    cursor = page.next;
+  }
+  throw new Error('pagination did not end');
+}
+
+const paths = (rows: EntryView[]) => rows.map((r) => r.path);
+const SORTS: SortKey[] = ['name', 'size', 'mtime'];
+const ORDERS: SortOrder[] = ['asc', 'desc'];
+
+async function rejection(p: Promise<unknown>): Promise<QueryError> {
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(QueryError);
+  return error as QueryError;
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(await skipDialect(dialect))(`Queries on ${dialect}`, () => {
+    let database: TestDatabase;
+    let index: Index;
+    let tenantId: number;
+    let storageId: number;
+    let otherTenant: number;
+    let otherStorage: number;
+    let all: EntryView[];
+    /** Default bounds, a walk forced at once, and a walk that runs out of rows every page. */
+    let planners: [string, Queries][];
+
+    beforeAll(async () => {
+      database = await createDatabase(dialect);
+      index = await openIndex(database.url);
+      tenantId = await index.tenants.ensure('t');
+      otherTenant = await index.tenants.ensure('other');
+      const storage = (t: number, name: string) =>
+        index.storages.upsert({
+          tenantId: t,
+          name,
+          kind: 'memory',
+          location: `memory://${name}`,
+          options: { volume: name },
+        });
+      storageId = (await storage(tenantId, 's')).id;
+      const second = (await storage(tenantId, 's2')).id;
+      otherStorage = (await storage(otherTenant, 'o')).id;
+      const specs = tree();
+      await index.entries.apply({ tenantId, storageId }, [], specs.map(toWrite));
+      // The same names elsewhere: a second storage of the tenant, and another tenant.
+      await index.entries.apply(
+        { tenantId, storageId: second },
+        [],
+        specs.slice(0, 6).map(toWrite),
+      );
+      await index.entries.apply(
+        { tenantId: otherTenant, storageId: otherStorage },
+        [],
+        specs.map(toWrite),
+      );
+      all = (await walk((cursor) => index.queries.search({ tenantId, limit: 1000, cursor }))).items;
+      planners = [
+        ['default bounds', index.queries],
+        ['walk', createQueries(index.db, index.dialect, { probeRows: 0, walkRows: 1000 })],
+        ['short walks', createQueries(index.db, index.dialect, { probeRows: 2, walkRows: 7 })],
+      ];
+    });
+
+    afterAll(async () => {
+      await index?.close();
+      await database?.drop();
+    });
+
+    it('searches only the tenant: its two storages, never the other tenant', () => {
+      expect(all).toHaveLength(tree().length + 6);
+      expect(new Set(all.map((e) => e.storageId)).size).toBe(2);
+      expect(all.some((e) => e.storageId === otherStorage)).toBe(false);
+    });
+
+    it("gives nothing from another tenant's storage, whatever the query", async () => {
+      const q = { tenantId, storageId: otherStorage };
+      expect((await index.queries.search(q)).items).toEqual([]);
+      expect((await index.queries.search({ ...q, name: 'img' })).items).toEqual([]);
+      expect((await index.queries.browse({ ...q, dir: '/photos' })).items).toEqual([]);
+      expect(await index.queries.stats(q)).toMatchObject({ files: 0, dirs: 0, bytes: 0 });
+    });
+
+    for (const sort of SORTS) {
+      for (const order of ORDERS) {
+        it(`pages through every entry once, sorted by ${sort} ${order}, ties by id`, async () => {
+          const expected = paths(ordered(all, sort, order));
+          for (const [label, queries] of planners) {
+            for (const limit of [1, 3, 10]) {
+              const { items, short } = await walk(
+                (cursor) => queries.search({ tenantId, sort, order, limit, cursor }),
+                limit,
+              );
+              expect(paths(items), `${label}, limit ${limit}`).toEqual(expected);
+              // Only a walk bounded below the page size (7 rows) cuts pages short.
+              expect(short > 0, `${label}, limit ${limit}`).toBe(
+                label === 'short walks' && limit > 7,
+              );
+            }
+          }
+        });
+
+        it(`browses a directory by ${sort} ${order}: directories first, every child once`, async () => {
+          const children = all.filter(
+            (e) => e.storageId === storageId && parentOf(e.path) === '/photos',
+          );
+          const expected = paths([
+            ...ordered(
+              children.filter((e) => e.isDir),
+              sort,
+              order,
+            ),
+            ...ordered(
+              children.filter((e) => !e.isDir),
+              sort,
+              order,
+            ),
+          ]);
+          expect(expected).toHaveLength(31);
+          for (const [label, queries] of planners) {
+            for (const limit of [1, 4, 100]) {
+              const { items } = await walk((cursor) =>
+                queries.browse({ tenantId, storageId, dir: '/photos', sort, order, limit, cursor }),
+              );
+              expect(paths(items), `${label}, limit ${limit}`).toEqual(expected);
+            }
+          }
+        });
+      }
+    }
+
+    it('ends a browse whose directories fill the last page exactly', async () => {
+      const page = await index.queries.browse({ tenantId, storageId, dir: '/docs', limit: 1 });
+      expect(paths(page.items)).toEqual(['/docs/empty']);
+      expect(page.next).not.toBeNull();
+      const dirsOnly = await index.queries.browse({
+        tenantId,
+        storageId,
+        dir: '/photos',
+        limit: 1,
+      });
+      expect(paths(dirsOnly.items)).toEqual(['/photos/sub']);
+      const empty = await index.queries.browse({ tenantId, storageId, dir: '/docs/empty' });
+      expect(empty).toEqual({ items: [], next: null });
+      const leaf = await index.queries.browse({ tenantId, storageId, dir: '/photos/sub' });
+      expect(leaf.items).toHaveLength(10);
+      expect(leaf.next).toBeNull();
+    });
+
+    /** What a search must return, by the definition of each filter. */
+    function expected(q: SearchQuery): string[] {
+      const needle = q.name?.toLowerCase();
+      const rows = all.filter(
+        (e) =>
+          (q.storageId === undefined || e.storageId === q.storageId) &&
+          (needle === undefined || e.name.toLowerCase().includes(needle)) &&
+          (q.pathPrefix === undefined || e.path.startsWith(`${q.pathPrefix}/`)) &&
+          (q.mediaKind === undefined || e.mediaKind === q.mediaKind) &&
+          (q.isDir === undefined || e.isDir === q.isDir) &&
+          (q.minSize === undefined || e.size >= q.minSize) &&
+          (q.maxSize === undefined || e.size <= q.maxSize) &&
+          (q.mtimeFrom === undefined || e.mtime >= q.mtimeFrom) &&
+          (q.mtimeTo === undefined || e.mtime <= q.mtimeTo),
+      );
+      return paths(ordered(rows, q.sort ?? 'name', q.order ?? 'asc'));
+    }
+
+    const cases: [string, Omit<SearchQuery, 'tenantId'>, number][] = [
+      ['a 3-character substring', { name: 'img' }, 42],
+      ['an upper-case needle', { name: 'IMG_1' }, 10],
+      ['a 2-character substring', { name: 'g_' }, 42],
+      ['a 1-character substring', { name: 'é' }, 2],
+      ['a 1-character substring, upper case', { name: 'A' }, 6],
+      ['a literal %', { name: '%' }, 2],
+      ['a literal % and _', { name: '0%_' }, 1],
+      ['a literal _ (not any character)', { name: 'r_s' }, 1],
+      ['a backslash', { name: 'k\\s' }, 1],
+      ['a quote', { name: "t's" }, 1],
+      ['double quotes', { name: '"hi"' }, 1],
+      ['FTS syntax as text', { name: 'hi" OR "img' }, 0],
+      ['accented, either case', { name: 'ÉCOLE' }, 2],
+      ['CJK', { name: '本語フ' }, 1],
+      ['an emoji', { name: '😀 s' }, 1],
+      ['name + kind + size', { name: 'img', mediaKind: 'image', minSize: 10, maxSize: 10 }, 15],
+      ['name + subtree', { name: 'img', pathPrefix: '/photos/sub', storageId: 0 }, 10],
+      ['kind + mtime range', { mediaKind: 'video', mtimeFrom: 2000, mtimeTo: 3000 }, 8],
+      ['directories only', { isDir: true }, 8],
+      ['size range, files', { minSize: 15, maxSize: 25, isDir: false }, 13 + 16 + 1],
+      ['no match', { name: 'nothing-like-this' }, 0],
+    ];
+    for (const [label, query, count] of cases) {
+      it(`finds by ${label}, on every plan`, async () => {
+        const q: SearchQuery = { tenantId, ...query };
+        if (q.storageId === 0) q.storageId = storageId;
+        const want = expected(q);
+        expect(want).toHaveLength(count);
+        for (const [plan, queries] of planners) {
+          for (const sort of SORTS) {
+            const { items } = await walk((cursor) =>
+              queries.search({ ...q, sort, limit: 5, cursor }),
+            );
+            expect(paths(items), `${plan}, by ${sort}`).toEqual(expected({ ...q, sort }));
+          }
+        }
+      });
+    }
+
+    it('counts, weighs and ranks one storage', async () => {
+      const s = await index.queries.stats({ tenantId, storageId, largestDirs: 2 });
+      expect(s).toEqual({
+        files: 56,
+        dirs: 4,
+        bytes: 14 * 10 + 13 * 20 + 13 * 30 + 16 * 20,
+        byMediaKind: [
+          { mediaKind: null, files: 29, bytes: 13 * 30 + 16 * 20 },
+          { mediaKind: 'video', files: 13, bytes: 13 * 20 },
+          { mediaKind: 'image', files: 14, bytes: 14 * 10 },
+        ],
+        largestDirs: [
+          { path: '/photos', files: 30, bytes: 10 * 10 + 10 * 20 + 10 * 30 },
+          { path: '/docs', files: 16, bytes: 16 * 20 },
+        ],
+      });
+      expect((await index.queries.stats({ tenantId, storageId })).largestDirs).toHaveLength(3);
+    });
+
+    it('clamps limits to 1..1000', async () => {
+      expect((await index.queries.search({ tenantId, limit: 0 })).items).toHaveLength(1);
+      expect((await index.queries.search({ tenantId, limit: -5 })).items).toHaveLength(1);
+      const big = await index.queries.search({ tenantId, limit: 10_000 });
+      expect(big.items).toHaveLength(all.length);
+      expect(big.next).toBeNull();
+      expect((await index.queries.search({ tenantId })).items).toHaveLength(all.length);
+    });
+
+    it('refuses a cursor it did not make for this query, naming the cursor', async () => {
+      const first = await index.queries.search({ tenantId, sort: 'size', limit: 2 });
+      const browsed = await index.queries.browse({ tenantId, storageId, dir: '/photos', limit: 2 });
+      const forge = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const bad: [string, Promise<unknown>][] = [
+        ['garbage', index.queries.search({ tenantId, cursor: '!!!' })],
+        ['not base64 JSON', index.queries.search({ tenantId, cursor: 'aGVsbG8' })],
+        ['another sort', index.queries.search({ tenantId, sort: 'name', cursor: first.next! })],
+        [
+          'another order',
+          index.queries.search({ tenantId, sort: 'size', order: 'desc', cursor: first.next! }),
+        ],
+        ['a browse cursor', index.queries.search({ tenantId, cursor: browsed.next! })],
+        [
+          'a search cursor in browse',
+          index.queries.browse({
+            tenantId,
+            storageId,
+            dir: '/',
+            sort: 'size',
+            cursor: first.next!,
+          }),
+        ],
+        [
+          'a key of the wrong type',
+          index.queries.search({
+            tenantId,
+            sort: 'size',
+            cursor: forge({ v: 1, q: 's', s: 'size', o: 'a', k: 'x', i: 1 }),
+          }),
+        ],
+        [
+          'an unknown field',
+          index.queries.search({
+            tenantId,
+            cursor: forge({ v: 1, q: 's', s: 'name', o: 'a', k: 'x', i: 1, t: 2 }),
+          }),
+        ],
+        ['a number', index.queries.search({ tenantId, cursor: 42 as unknown as string })],
+      ];
+      for (const [label, p] of bad) {
+        const error = await rejection(p);
+        expect(error.code, label).toBe('BAD_CURSOR');
+        expect(error.field, label).toBe('cursor');
+      }
+      // A well-formed position, even a forged one, only moves within the caller's results.
+      const forged = forge({ v: 1, q: 's', s: 'name', o: 'a', k: '', i: 1 });
+      const page = await index.queries.search({ tenantId, cursor: forged, limit: 1000 });
+      expect(page.items.every((e) => e.storageId !== otherStorage)).toBe(true);
+    });
+
+    it('refuses bad parameters, naming each', async () => {
+      const q = index.queries;
+      const bad: [string, Promise<unknown>][] = [
+        ['tenantId', q.search({ tenantId: 0 })],
+        ['tenantId', q.search({ tenantId: '1' as unknown as number })],
+        ['storageId', q.search({ tenantId, storageId: 1.5 })],
+        ['limit', q.search({ tenantId, limit: 'ten' as unknown as number })],
+        ['sort', q.search({ tenantId, sort: 'path' as SortKey })],
+        ['order', q.search({ tenantId, order: 'up' as SortOrder })],
+        ['maxSize', q.search({ tenantId, minSize: 10, maxSize: 5 })],
+        ['minSize', q.search({ tenantId, minSize: -1 })],
+        ['mtimeTo', q.search({ tenantId, mtimeFrom: 10, mtimeTo: 5 })],
+        ['pathPrefix', q.search({ tenantId, pathPrefix: '/a/../b' })],
+        ['name', q.search({ tenantId, name: 5 as unknown as string })],
+        ['mediaKind', q.search({ tenantId, mediaKind: "image' OR 1=1" })],
+        ['isDir', q.search({ tenantId, isDir: 1 as unknown as boolean })],
+        ['dir', q.browse({ tenantId, storageId, dir: '' })],
+        ['storageId', q.browse({ tenantId, storageId: undefined as unknown as number, dir: '/' })],
+        ['largestDirs', q.stats({ tenantId, storageId, largestDirs: 1000 })],
+      ];
+      for (const [field, p] of bad) {
+        const error = await rejection(p);
+        expect(error.code, field).toBe('BAD_QUERY');
+        expect(error.field).toBe(field);
+      }
+    });
+  });
+}
