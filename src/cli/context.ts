@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { App } from '../app.js';
+import { App, type AppOptions } from '../app.js';
 import { loadConfig } from '../config/env.js';
 import { parseStorageSpec, type StorageSpec } from '../storage/url.js';
 import { UsageError } from './errors.js';
@@ -32,9 +32,11 @@ export async function openApp(
   io: CliIo,
   db: string | undefined,
   signal?: AbortSignal,
+  extra: Pick<AppOptions, 'addressPolicy' | 'logger'> = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
   return App.open({
+    ...extra,
     database: db ?? config.database,
     tenant: config.tenant,
     env: io.env,

@@ -8,6 +8,7 @@ import { scanCommand } from './commands/scan.js';
 import { scansCommand } from './commands/scans.js';
 import { jobsCommand } from './commands/jobs.js';
 import { workerCommand } from './commands/worker.js';
+import { serveCommand } from './commands/serve.js';
 import { migrateCommand } from './commands/migrate.js';
 import { storagesCommand } from './commands/storages.js';
 import { secretsCommand } from './commands/secrets.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   lsCommand(program, io);
   scansCommand(program, io);
   workerCommand(program, io);
+  serveCommand(program, io);
   jobsCommand(program, io);
   migrateCommand(program, io);
   storagesCommand(program, io);

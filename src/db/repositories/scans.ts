@@ -424,15 +424,28 @@ export class ScanRepository {
     return row && toRecord(row);
   }
 
-  /** Newest first. */
+  /** The tenant's scan with this id; undefined when there is none, or it is another's. */
+  async ofTenant(tenantId: number, id: number): Promise<ScanRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('scans')
+      .selectAll()
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** Newest first; `beforeId` pages back through the history. */
   async list(filter: {
     tenantId: number;
     storageId?: number;
     status?: ScanStatus;
     limit?: number;
+    beforeId?: number;
   }): Promise<ScanRecord[]> {
     let q = this.#db.selectFrom('scans').selectAll().where('tenant_id', '=', filter.tenantId);
     if (filter.storageId !== undefined) q = q.where('storage_id', '=', filter.storageId);
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     const rows = await q
       .orderBy('id', 'desc')

@@ -99,6 +99,17 @@ export class StorageRepository {
     return row && toRecord(row);
   }
 
+  /** The tenant's storage with this id; undefined when there is none, or it is another's. */
+  async ofTenant(tenantId: number, id: number): Promise<StorageRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('storages')
+      .selectAll()
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
   async getByName(tenantId: number, name: string): Promise<StorageRecord | undefined> {
     const row = await this.#db
       .selectFrom('storages')
