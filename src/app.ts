@@ -25,6 +25,7 @@ import type { LimitOptions } from './storage/limits/keys.js';
 import { MemoryBudget } from './storage/limits/budget.js';
 import type { Registry } from 'prom-client';
 import { Keyring } from './secrets/keyring.js';
+import type { AddressPolicy } from './storage/net/address-policy.js';
 
 export interface AppOptions {
   /** SQLite file or postgres:// URL. */
@@ -50,6 +51,11 @@ export interface AppOptions {
   migrate?: boolean;
   /** A line for the person at the command line: something done only half-way. */
   onNotice?: (line: string) => void;
+  /**
+   * The SSRF guard for every storage connection (`trawl serve` passes one, from
+   * `addressPolicyFromEnv`). @default none: the CLI connects anywhere its user can
+   */
+  addressPolicy?: AddressPolicy;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -267,6 +273,7 @@ export class App {
         metrics: storageMetrics(options.metrics ?? createRegistry()),
         limits: options.limits ?? limitsFrom(config),
         ...(gates ? { gates } : {}),
+        ...(options.addressPolicy ? { addressPolicy: options.addressPolicy } : {}),
         logger: log,
       });
       const app = new App(index, storage, tenantId, unsaved, config, log, catalog);

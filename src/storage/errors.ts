@@ -13,6 +13,11 @@ export type StorageErrorCode =
   | 'PROTOCOL'
   | 'INVALID_CONFIG'
   | 'CANCELLED'
+  /**
+   * The storage would connect to an address (or a local folder) the server's SSRF guard
+   * refuses: loopback, private, link-local… Never retried: the place, not the moment, is wrong.
+   */
+  | 'FORBIDDEN_ADDRESS'
   /** A bug in trawl or a backend (a TypeError, say): fails the scan, never hides as PROTOCOL. */
   | 'INTERNAL';
 
@@ -91,6 +96,11 @@ export class ProtocolError extends StorageError {
 export class InvalidConfigError extends StorageError {
   constructor(message: string, options?: StorageErrorOptions) {
     super('INVALID_CONFIG', message, options);
+  }
+}
+export class ForbiddenAddressError extends StorageError {
+  constructor(message: string, options?: StorageErrorOptions) {
+    super('FORBIDDEN_ADDRESS', message, { ...options, retryable: false });
   }
 }
 

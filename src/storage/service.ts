@@ -4,6 +4,7 @@ import { backendFor, createClient } from './registry.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
 import { limitKeyOf, type LimitOptions } from './limits/keys.js';
 import type { SharedGates } from './limits/gates.js';
+import type { AddressPolicy } from './net/address-policy.js';
 import { Limiter } from './limits/limiter.js';
 import { splitServiceOptions, type ServiceOptions } from './limits/options.js';
 import { StoragePacing, type StorageStats } from './limits/pacing.js';
@@ -49,6 +50,11 @@ export interface HealthOptions {
 export interface StorageServiceDeps {
   lookup: StorageLookup;
   env?: BackendDeps['env'];
+  /**
+   * The SSRF guard: handed to every client, which checks each connection it opens against
+   * it (`trawl serve` passes one). @default none: connect anywhere (the CLI)
+   */
+  addressPolicy?: AddressPolicy;
   /** Builds a client; tests swap it. @default the registry's createClient */
   createClient?: typeof createClient;
   /** Shared caps per limit key and per tenant. */
@@ -692,7 +698,9 @@ export class StorageService {
     try {
       const split = splitServiceOptions(config.options);
       own = split.service;
-      client = this.#deps.createClient(kind, split.backend, { env: this.#deps.env });
+      const deps: BackendDeps = { env: this.#deps.env };
+      if (this.#deps.addressPolicy) deps.addressPolicy = this.#deps.addressPolicy;
+      client = this.#deps.createClient(kind, split.backend, deps);
       this.#opening.add(client);
       // A connect speaks to the server (a login, a probe): it counts against the shared caps
       // like a request (not against the storage's own limit: there is one connect at a time).

@@ -8,6 +8,7 @@
  * normalisation), with `/` as the only separator.
  */
 
+import type { AddressPolicy } from './net/address-policy.js';
 import type { OptionSchema } from './options.js';
 
 /** Why an entry was listed but is not indexed. */
@@ -112,4 +113,10 @@ export interface BackendInfo<Options = unknown> {
 export interface BackendDeps {
   /** Credentials and settings from the environment, never from a global. */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The SSRF guard (`trawl serve`): every connection the client opens, at every connect, goes
+   * only where the policy allows, and a local storage only to an allowed folder; a refusal
+   * is a FORBIDDEN_ADDRESS error. @default none: connect anywhere (the CLI)
+   */
+  addressPolicy?: AddressPolicy;
 }

@@ -41,6 +41,14 @@ export interface HostileFtpOptions {
   /** @default 'u' / 'p' */
   user?: string;
   password?: string;
+  /** Answers EPSV with 502 (so that the client falls back to PASV). @default false */
+  noEpsv?: boolean;
+  /**
+   * The address a PASV reply names: a server that sends the client's data connection
+   * elsewhere. The data listener stays on 127.0.0.1, so a client that follows the reply to
+   * another address finds nothing there. @default 127.0.0.1
+   */
+  pasvHost?: string;
 }
 
 export interface HostileFtp {
@@ -206,12 +214,16 @@ export async function startHostileFtp(options: HostileFtpOptions): Promise<Hosti
           return reply('250 Directory successfully changed.');
         }
         case 'EPSV':
+          if (options.noEpsv) return reply('502 EPSV not implemented.');
           pending = await passive();
           return reply(`229 Entering Extended Passive Mode (|||${pending.port}|)`);
         case 'PASV': {
+          const host = options.pasvHost ?? LOOPBACK;
           pending = await passive();
           const p = pending.port;
-          return reply(`227 Entering Passive Mode (127,0,0,1,${p >> 8},${p & 255})`);
+          return reply(
+            `227 Entering Passive Mode (${host.replace(/\./g, ',')},${p >> 8},${p & 255})`,
+          );
         }
         case 'LIST':
         case 'MLSD': {

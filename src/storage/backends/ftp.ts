@@ -26,6 +26,7 @@ import { Client, FTPError, type FTPResponse } from 'basic-ftp';
 import {
   AuthFailedError,
   cancelledError,
+  ForbiddenAddressError,
   InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
@@ -41,6 +42,8 @@ import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
 import { MAX_LISTING_ENTRIES } from './listing-progress.js';
+import type { AddressPolicy } from '../net/address-policy.js';
+import { guardedLookup, guardSocket, literalRefusal } from '../net/guard.js';
 import { defineBackend } from '../backend.js';
 import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { decodedPath, scrub, serverPath, trimFolder, urlHost, urlParts } from './remote-common.js';
@@ -146,6 +149,8 @@ interface Conn {
   broken: boolean;
   /** The listing under way on it, so that close() can end it. */
   stream?: ListingStream | undefined;
+  /** The SSRF guard's refusal of one of its connections (basic-ftp rewraps it into text). */
+  refused(): StorageError | undefined;
 }
 
 export class FtpClient implements StorageClient {
@@ -158,8 +163,11 @@ export class FtpClient implements StorageClient {
   readonly #opening = new Set<() => void>();
   #closed = false;
 
-  constructor(options: FtpOptions) {
+  readonly #policy: AddressPolicy | undefined;
+
+  constructor(options: FtpOptions, policy?: AddressPolicy) {
     this.#o = options;
+    this.#policy = policy;
     const scheme = options.tls === 'implicit' ? 'ftps' : 'ftp';
     this.#where = `${scheme}://${urlHost(options.host)}:${options.port}`;
   }
@@ -256,12 +264,17 @@ export class FtpClient implements StorageClient {
   /** Starts the listing command in the working directory; the connection is `broken` until it ends. */
   async #openListing(conn: Conn, dir: string, signal?: AbortSignal): Promise<ListingStream> {
     conn.broken = true;
-    const stream = await ListingStream.open(conn.ftp, conn.format === 'MLSD' ? 'MLSD' : 'LIST -a', {
-      idleMs: this.#o.timeoutMs,
-      signal,
-      what: `${conn.format} on ${this.#where}`,
-      path: dir,
-    });
+    let stream: ListingStream;
+    try {
+      stream = await ListingStream.open(conn.ftp, conn.format === 'MLSD' ? 'MLSD' : 'LIST -a', {
+        idleMs: this.#o.timeoutMs,
+        signal,
+        what: `${conn.format} on ${this.#where}`,
+        path: dir,
+      });
+    } catch (error) {
+      throw conn.refused() ?? error;
+    }
     conn.stream = stream;
     return stream;
   }
@@ -445,19 +458,25 @@ export class FtpClient implements StorageClient {
     // No timeouts inside basic-ftp: every wait is bounded here (connect) or in #request and
     // ListingStream (replies, data).
     const ftp = new Client(0);
-    const destroy = destroyer(ftp);
+    const guard = this.#policy && ftpGuard(ftp, this.#policy, this.#where);
+    const destroy = destroyer(ftp, guard?.wrap);
     this.#opening.add(destroy);
     try {
       await bounded(
         () =>
           ftp.access({
-            host: o.host,
+            host: guard ? guard.checked(o.host) : o.host,
             port: o.port,
             user: o.user ?? 'anonymous',
             password:
               o.password ?? (o.user === undefined || o.user === 'anonymous' ? 'anonymous@' : ''),
             secure: o.tls === 'explicit' ? true : o.tls === 'implicit' ? 'implicit' : false,
-            secureOptions: { rejectUnauthorized: !o.insecureTls, servername: o.host },
+            secureOptions: {
+              rejectUnauthorized: !o.insecureTls,
+              servername: o.host,
+              // Implicit TLS connects with tls.connect, not through a socket of basic-ftp's.
+              ...(guard ? { lookup: guard.lookup } : {}),
+            },
           }),
         o.connectTimeoutMs,
         `connecting to ${this.#where}`,
@@ -468,13 +487,19 @@ export class FtpClient implements StorageClient {
       ftp.ftp.socket.setNoDelay(true);
       // basic-ftp puts MLSD first exactly when FEAT lists MLST.
       const format: ListFormat = ftp.availableListCommands[0] === 'MLSD' ? 'MLSD' : 'LIST';
-      const conn: Conn = { ftp, destroy, format, broken: false };
+      const conn: Conn = {
+        ftp,
+        destroy,
+        format,
+        broken: false,
+        refused: guard ? guard.refused : () => undefined,
+      };
       if (this.#closed) throw new UnavailableError(`client for ${this.#where} is closed`, { path });
       this.#busy.add(conn);
       return conn;
     } catch (error) {
       destroy();
-      throw this.#map(error, path);
+      throw this.#map(guard?.refused() ?? error, path);
     } finally {
       this.#opening.delete(destroy);
     }
@@ -509,17 +534,55 @@ export class FtpClient implements StorageClient {
 }
 
 /**
+ * The SSRF guard on one basic-ftp connection. The control connection goes through the
+ * guarded lookup (a socket of basic-ftp's, or implicit TLS's own); every data connection goes
+ * to the address a PASV or EPSV reply names, which a hostile server chooses: it is checked
+ * too, and allowed when it is the control connection's own address (a host allowed by name
+ * reaches its address only through that name). basic-ftp 6.2.6 as built here already
+ * refuses a PASV host other than the control's and connects to the control's address (only
+ * the port is taken from the reply; test/ssrf.ftp.test.ts pins it): this check is what holds
+ * if that changes. basic-ftp turns a failed data connection into a text error, so the
+ * refusal is kept here for the backend to report.
+ */
+function ftpGuard(ftp: Client, policy: AddressPolicy, where: string) {
+  let refused: StorageError | undefined;
+  const keep = (error: StorageError) => (refused ??= error);
+  return {
+    refused: () => refused,
+    lookup: guardedLookup(policy, keep),
+    /** The host, once a literal one passed (implicit TLS connects without basic-ftp's socket). */
+    checked(host: string): string {
+      const refusal = literalRefusal(policy, host);
+      if (refusal) throw keep(refusal);
+      return host;
+    },
+    wrap(socket: Socket): Socket {
+      const isControl = () => ftp.ftp.socket === socket;
+      return guardSocket(socket, policy, {
+        trusted: () => (isControl() ? undefined : ftp.ftp.socket.remoteAddress),
+        onRefused: (e) =>
+          keep(
+            isControl()
+              ? e
+              : new ForbiddenAddressError(`data connection from ${where}: ${e.message}`),
+          ),
+      });
+    },
+  };
+}
+
+/**
  * Closes `ftp` and destroys every socket it opened. basic-ftp hands a data connection to its
  * context only once it is connected, so closing the context alone would leave one still
  * connecting (to a passive port that never answers) behind, and attach it later.
  */
-function destroyer(ftp: Client): () => void {
+function destroyer(ftp: Client, wrap: (socket: Socket) => Socket = (s) => s): () => void {
   const sockets = new Set<Socket>();
   const context = ftp.ftp;
   const newSocket = context._newSocket.bind(context);
   let destroyed = false;
   context._newSocket = () => {
-    const socket = newSocket();
+    const socket = wrap(newSocket());
     if (destroyed) socket.destroy();
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -609,7 +672,7 @@ export const ftpBackend = defineBackend('ftp', {
     };
   },
   create(options, deps: BackendDeps) {
-    return new FtpClient(withEnv(FTP_OPTIONS, options, deps.env));
+    return new FtpClient(withEnv(FTP_OPTIONS, options, deps.env), deps.addressPolicy);
   },
   location(o) {
     const scheme = o.tls === 'implicit' ? 'ftps' : 'ftp';

@@ -13,6 +13,7 @@ import {
 import { ROOT } from '../paths.js';
 import { defineBackend } from '../backend.js';
 import type { OptionSchema } from '../options.js';
+import type { AddressPolicy } from '../net/address-policy.js';
 import type { Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import {
@@ -165,13 +166,24 @@ export class LocalClient implements StorageClient {
   readonly #chunks = new Map<number, ChunkWaiter>();
   readonly #largeDirBytes: number | undefined;
 
-  /** `largeDirBytes` overrides when a directory is streamed (tests). */
-  constructor(options: LocalOptions, tuning: { largeDirBytes?: number } = {}) {
+  readonly #policy: AddressPolicy | undefined;
+
+  /**
+   * `largeDirBytes` overrides when a directory is streamed (tests). Under an address policy
+   * (the SSRF guard) the root must be an allowed folder or under one, by its real path.
+   */
+  constructor(
+    options: LocalOptions,
+    tuning: { largeDirBytes?: number } = {},
+    policy?: AddressPolicy,
+  ) {
     this.#options = options;
     this.#largeDirBytes = tuning.largeDirBytes;
+    this.#policy = policy;
   }
 
   async connect(): Promise<void> {
+    await this.#policy?.checkLocalPath(this.#options.root);
     await this.check();
     if (this.#lanes.length > 0) return;
     const config: WorkerConfig = {
@@ -509,6 +521,7 @@ export const localBackend = defineBackend('local', {
     return new LocalClient(
       options,
       Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes } : {},
+      deps.addressPolicy,
     );
   },
   location: (options) => options.root,

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import {
   AuthFailedError,
   cancelledError,
+  ForbiddenAddressError,
   toStorageError,
   InvalidConfigError,
   NotFoundError,
@@ -14,6 +15,7 @@ import {
 } from '../errors.js';
 import { ROOT } from '../paths.js';
 import { ListingProgress } from './listing-progress.js';
+import { guardAgent } from '../net/guard.js';
 import { isBug } from './remote-common.js';
 import { defineBackend } from '../backend.js';
 import {
@@ -662,6 +664,14 @@ export const s3Backend = defineBackend('s3', {
     const { accessKeyId, secretAccessKey, sessionToken } = options;
     const region = options.region ?? 'us-east-1';
     const make = async (): Promise<S3Like> => {
+      if (deps.addressPolicy && !(accessKeyId && secretAccessKey)) {
+        // The SDK would fall back on the server's own credentials — its environment, ~/.aws,
+        // or the cloud's metadata service at 169.254.169.254, over its own connections —
+        // and a tenant's storage would act as the server.
+        throw new ForbiddenAddressError(
+          `s3://${options.bucket}: no accessKeyId and secretAccessKey; under the server's address policy the server's own AWS credentials (environment, ~/.aws, instance metadata) are not used for a storage`,
+        );
+      }
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
       const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -686,8 +696,15 @@ export const s3Backend = defineBackend('s3', {
         // request timeout would only print a warning, and nothing of the SDK's goes to stderr.
         logger: quiet,
         requestHandler: {
-          httpAgent: new ConnectTimeoutHttpAgent(agentOptions, options.connectTimeoutMs),
-          httpsAgent: new ConnectTimeoutHttpsAgent(agentOptions, options.connectTimeoutMs),
+          // Under the SSRF guard every connection of the SDK goes through these two agents.
+          httpAgent: guardAgent(
+            new ConnectTimeoutHttpAgent(agentOptions, options.connectTimeoutMs),
+            deps.addressPolicy,
+          ),
+          httpsAgent: guardAgent(
+            new ConnectTimeoutHttpsAgent(agentOptions, options.connectTimeoutMs),
+            deps.addressPolicy,
+          ),
           logger: quiet,
         },
       });

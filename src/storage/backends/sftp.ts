@@ -33,6 +33,8 @@ import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../page
 import { defineBackend } from '../backend.js';
 import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
+import type { AddressPolicy } from '../net/address-policy.js';
+import { guardedConnect } from '../net/guard.js';
 import {
   decodedPath,
   isBug,
@@ -194,8 +196,11 @@ export class SftpClient implements StorageClient {
   /** Requests in flight: failed at once when the connection drops (ssh2 may never answer them). */
   readonly #pending = new Set<(error: StorageError) => void>();
 
-  constructor(options: SftpOptions) {
+  readonly #policy: AddressPolicy | undefined;
+
+  constructor(options: SftpOptions, policy?: AddressPolicy) {
     this.#options = options;
+    this.#policy = policy;
     this.#where = `sftp://${urlHost(options.host)}:${options.port}`;
   }
 
@@ -207,6 +212,13 @@ export class SftpClient implements StorageClient {
     if (!o.password && !o.privateKey) {
       throw new InvalidConfigError(
         `no password or private key for ${this.#where} (options, or TRAWL_SFTP_PASSWORD / TRAWL_SFTP_PRIVATE_KEY)`,
+      );
+    }
+    if (this.#policy && o.privateKey && !isInlineKey(o.privateKey)) {
+      // A key file is a file of the server's: a tenant naming one would log in as the server.
+      await this.#policy.checkLocalPath(
+        o.privateKey,
+        `${this.#where}: a private key read from a file of the server`,
       );
     }
     const privateKey = o.privateKey ? await loadKey(o.privateKey) : undefined;
@@ -232,7 +244,11 @@ export class SftpClient implements StorageClient {
     if (o.password) config.password = o.password;
     if (privateKey) config.privateKey = privateKey;
     if (o.passphrase) config.passphrase = o.passphrase;
+    // ssh2 takes no lookup: under the SSRF guard it is handed a socket connected here.
+    let refused: StorageError | undefined;
+    const policy = this.#policy;
     const establish = async () => {
+      if (policy) config.sock = guardedConnect(policy, o.host, o.port, (e) => (refused = e));
       await conn.connect(config);
       // A connect that timed out and was closed may still finish: it must not come back.
       if (this.#conn !== conn) throw new UnavailableError(`client for ${this.#where} is closed`);
@@ -254,6 +270,7 @@ export class SftpClient implements StorageClient {
       }
       const timedOut = error instanceof TimeoutError;
       const mapped =
+        refused ??
         this.#hostKeyError() ??
         (timedOut ? (error as StorageError) : this.#map(this.#lastError ?? error, '/'));
       await this.close();
@@ -484,8 +501,12 @@ function rawEntry(item: SftpDirItem): RawEntry | string {
   };
 }
 
+function isInlineKey(value: string): boolean {
+  return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value);
+}
+
 async function loadKey(value: string): Promise<string | Buffer> {
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) return value;
+  if (isInlineKey(value)) return value;
   try {
     return await readFile(value);
   } catch (error) {
@@ -561,7 +582,7 @@ export const sftpBackend = defineBackend('sftp', {
     return { ...raw, root: trimFolder(root), hostKey };
   },
   create(options, deps: BackendDeps) {
-    return new SftpClient(withEnv(SFTP_OPTIONS, options, deps.env));
+    return new SftpClient(withEnv(SFTP_OPTIONS, options, deps.env), deps.addressPolicy);
   },
   location(o) {
     const user = o.user ? `${encodeURIComponent(o.user)}@` : '';

@@ -36,6 +36,8 @@ import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../page
 import { defineBackend } from '../backend.js';
 import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
 import { ListingProgress } from './listing-progress.js';
+import type { AddressPolicy } from '../net/address-policy.js';
+import { guardSocket } from '../net/guard.js';
 import {
   decodedPath,
   isBug,
@@ -312,8 +314,11 @@ export class SmbClient implements StorageClient {
   /** Requests in flight: failed at once when the socket goes (the library would leave them hanging). */
   readonly #pending = new Set<(error: StorageError) => void>();
 
-  constructor(options: SmbOptions) {
+  readonly #policy: AddressPolicy | undefined;
+
+  constructor(options: SmbOptions, policy?: AddressPolicy) {
     this.#o = options;
+    this.#policy = policy;
     this.#where = `smb://${urlHost(options.host)}:${options.port}/${options.share}`;
   }
 
@@ -335,6 +340,10 @@ export class SmbClient implements StorageClient {
     });
     // Concurrent listings share the socket: Nagle would hold small requests for delayed ACKs.
     smb.socket.setNoDelay(true);
+    // The library connects this socket itself (to the host of the share): under the SSRF
+    // guard, wherever it connects is checked then, a reconnect included.
+    let refused: StorageError | undefined;
+    if (this.#policy) guardSocket(smb.socket, this.#policy, { onRefused: (e) => (refused = e) });
     const lost = (cause: unknown) => this.#dropped(smb, cause);
     // The library parses answers inside the socket's data handler, where a malformed one
     // would throw out of the event loop and end the process, and it buffers by concatenating
@@ -378,7 +387,7 @@ export class SmbClient implements StorageClient {
       await withDeadline(establish(), o.connectTimeoutMs, `connecting to ${this.#where}`, '/');
     } catch (error) {
       await this.close();
-      throw this.#map(error, '/');
+      throw refused ?? this.#map(error, '/');
     }
   }
 
@@ -676,7 +685,7 @@ export const smbBackend = defineBackend('smb', {
     return { ...raw, root: trimFolder(root.replace(/\/{2,}/g, '/')) };
   },
   create(options, deps: BackendDeps) {
-    return new SmbClient(withEnv(SMB_OPTIONS, options, deps.env));
+    return new SmbClient(withEnv(SMB_OPTIONS, options, deps.env), deps.addressPolicy);
   },
   location(o) {
     const domain = o.domain ? `${encodeURIComponent(o.domain)};` : '';

@@ -10,6 +10,8 @@ import {
   type OptionValues,
 } from '../options.js';
 import { redactText } from '../../util/redact.js';
+import type { AddressPolicy } from '../net/address-policy.js';
+import { guardAgent } from '../net/guard.js';
 import type { Entry, ListOptions, StorageClient } from '../types.js';
 import { propfind, type PropfindAnswer } from './webdav/http.js';
 import { MultistatusListing, hrefPath } from './webdav/multistatus.js';
@@ -79,9 +81,11 @@ export class WebdavClient implements StorageClient {
   readonly #basePath: string;
   readonly #authorization: string | undefined;
   #agent: HttpAgent | undefined;
+  readonly #policy: AddressPolicy | undefined;
 
-  constructor(options: WebdavOptions) {
+  constructor(options: WebdavOptions, policy?: AddressPolicy) {
     this.#options = options;
+    this.#policy = policy;
     this.#base = new URL(options.url);
     this.#basePath = hrefPath(this.#base.pathname).replace(/^\/$/, '');
     this.#authorization =
@@ -98,10 +102,12 @@ export class WebdavClient implements StorageClient {
         maxSockets: this.#options.maxSockets,
         maxFreeSockets: this.#options.maxSockets,
       };
-      this.#agent =
+      this.#agent = guardAgent(
         this.#base.protocol === 'https:'
           ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !this.#options.insecure })
-          : new HttpAgent(agentOptions);
+          : new HttpAgent(agentOptions),
+        this.#policy,
+      );
     }
     await this.check();
   }
@@ -300,7 +306,7 @@ export const webdavBackend = defineBackend('webdav', {
   finish: finishWebdavOptions,
   create(options, deps) {
     const withCredentials = withEnv(WEBDAV_OPTIONS, options, deps.env);
-    return new WebdavClient(withCredentials);
+    return new WebdavClient(withCredentials, deps.addressPolicy);
   },
   location(options) {
     const url = new URL(options.url);

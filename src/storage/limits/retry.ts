@@ -32,6 +32,7 @@ const NEVER_RETRY: ReadonlySet<StorageErrorCode> = new Set([
   'AUTH_FAILED',
   'INVALID_CONFIG',
   'CANCELLED',
+  'FORBIDDEN_ADDRESS',
 ]);
 
 export interface RetryState {

@@ -15,7 +15,7 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ProtocolError, cancelledError, type StorageError } from '../../errors.js';
+import { ProtocolError, StorageError, cancelledError } from '../../errors.js';
 import { mapWebdavError } from './errors.js';
 
 /** Only what the scan needs: an empty body makes many servers compute every property. */
@@ -270,6 +270,8 @@ class Exchange implements PropfindAnswer {
   }
 
   #mapped(error: unknown): StorageError {
+    // Already decided (the address policy refused the connection): kept as it is.
+    if (error instanceof StorageError) return error;
     const e = error as NodeJS.ErrnoException;
     return mapWebdavError(
       { code: e.code ?? 'ECONNRESET', message: e.message ?? String(error) },
