@@ -56,6 +56,12 @@ export interface AppOptions {
    * `addressPolicyFromEnv`). @default none: the CLI connects anywhere its user can
    */
   addressPolicy?: AddressPolicy;
+  /**
+   * Where backends find credentials a storage leaves out (`TRAWL_WEBDAV_PASSWORD`, the AWS
+   * chain's variables…). `trawl serve` passes an empty one: a tenant's storage must never be
+   * handed the operator's own credentials. @default `env`
+   */
+  storageEnv?: NodeJS.ProcessEnv;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -269,7 +275,7 @@ export class App {
           const s = unsaved.get(id) ?? (await catalog.opened(id));
           return s && toConfig(s);
         },
-        env: options.env ?? process.env,
+        env: options.storageEnv ?? options.env ?? process.env,
         metrics: storageMetrics(options.metrics ?? createRegistry()),
         limits: options.limits ?? limitsFrom(config),
         ...(gates ? { gates } : {}),

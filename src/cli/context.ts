@@ -32,7 +32,7 @@ export async function openApp(
   io: CliIo,
   db: string | undefined,
   signal?: AbortSignal,
-  extra: Pick<AppOptions, 'addressPolicy' | 'logger'> = {},
+  extra: Pick<AppOptions, 'addressPolicy' | 'logger' | 'storageEnv'> = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
   return App.open({

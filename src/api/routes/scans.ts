@@ -101,9 +101,10 @@ export function scanRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const scan = await scans.requestCancel(tenantOf(request), request.params.id);
-        if (!scan) throw notFound(`scan ${request.params.id}`);
-        if (!scan.cancelRequested) {
+        const found = await scans.requestCancel(tenantOf(request), request.params.id);
+        if (!found) throw notFound(`scan ${request.params.id}`);
+        const { scan, asked } = found;
+        if (!asked) {
           throw new ApiError(409, 'FINISHED', `scan ${scan.id} has ended already (${scan.status})`);
         }
         return reply.status(202).send(scanView(scan));

@@ -68,6 +68,8 @@ export function serveCommand(program: Command, io: CliIo): void {
       const app = await openApp({ ...io, env }, database, undefined, {
         addressPolicy: policy,
         logger,
+        // A tenant's storage gets no credentials from this server's environment.
+        storageEnv: {},
       }).catch((error: unknown) => {
         signal.dispose();
         throw error;

@@ -245,30 +245,36 @@ export class ScanRepository {
   /**
    * Asks the tenant's scan to stop: a `queued` one is `cancelled` at once (its job, if it
    * still starts, finds it so and runs nothing); a `running` one is flagged, and the process
-   * running it stops it at its next progress write. undefined: no such scan of this tenant.
+   * running it stops it at its next progress write. `asked`: false when the scan had ended
+   * already. undefined: no such scan of this tenant.
    */
-  async requestCancel(tenantId: number, id: number): Promise<ScanRecord | undefined> {
-    await this.#db
+  async requestCancel(
+    tenantId: number,
+    id: number,
+  ): Promise<{ scan: ScanRecord; asked: boolean } | undefined> {
+    const queued = await this.#db
       .updateTable('scans')
       .set({ status: 'cancelled', finished_at: Date.now(), cancel_requested: 1 })
       .where('id', '=', id)
       .where('tenant_id', '=', tenantId)
       .where('status', '=', 'queued')
-      .execute();
-    await this.#db
+      .executeTakeFirst();
+    const running = await this.#db
       .updateTable('scans')
       .set({ cancel_requested: 1 })
       .where('id', '=', id)
       .where('tenant_id', '=', tenantId)
       .where('status', '=', 'running')
-      .execute();
+      .executeTakeFirst();
     const row = await this.#db
       .selectFrom('scans')
       .selectAll()
       .where('id', '=', id)
       .where('tenant_id', '=', tenantId)
       .executeTakeFirst();
-    return row && toRecord(row);
+    if (!row) return undefined;
+    const asked = Number(queued.numUpdatedRows) + Number(running.numUpdatedRows) > 0;
+    return { scan: toRecord(row), asked };
   }
 
   /** Whether the scan a job was queued for was cancelled before it started. */
