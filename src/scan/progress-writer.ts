@@ -3,6 +3,8 @@ import type { ScanProgress } from './result.js';
 
 /** How often a running scan's progress goes to its row. */
 export const PROGRESS_WRITE_MS = 1_000;
+/** The first write, sooner. */
+const FIRST_WRITE_MS = 300;
 
 export interface ProgressWriter {
   /** The engine's latest progress: kept, written at the next tick. */
@@ -25,7 +27,7 @@ export function progressWriter(
   let latest: ScanProgress | undefined;
   let last: { at: number; seen: number } | undefined;
   let writing = false;
-  const timer = setInterval(() => {
+  const tick = () => {
     if (writing) return;
     writing = true;
     const now = Date.now();
@@ -59,13 +61,18 @@ export function progressWriter(
       .finally(() => {
         writing = false;
       });
-  }, everyMs);
+  };
+  // A first look soon after the start, so that a page shows a scan moving at once.
+  const first = setTimeout(tick, Math.min(FIRST_WRITE_MS, everyMs));
+  const timer = setInterval(tick, everyMs);
+  first.unref();
   timer.unref();
   return {
     observe(progress) {
       latest = progress;
     },
     stop() {
+      clearTimeout(first);
       clearInterval(timer);
     },
   };
