@@ -360,7 +360,7 @@ export class App {
     await this.#leases?.close();
     await this.#queue?.close();
     await this.#schedules?.close();
-    await this.#redis?.quit().catch(() => this.#redis?.disconnect());
+    await closeRedis(this.#redis);
     await this.index.close();
   }
 }
@@ -398,4 +398,22 @@ function toConfig(s: StorageRecord): StorageConfig {
   };
   if (s.maxConcurrency !== null) config.maxConcurrency = s.maxConcurrency;
   return config;
+}
+
+/**
+ * A polite QUIT when Redis is there, bounded; then the socket goes regardless. (A QUIT sent
+ * while Redis is away waits in the client's offline queue forever: a process stopping during
+ * an outage would never exit.)
+ */
+async function closeRedis(redis: Redis | undefined): Promise<void> {
+  if (!redis) return;
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      redis.quit().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, 2_000))),
+    ]);
+    clearTimeout(timer);
+  }
+  redis.disconnect();
 }
