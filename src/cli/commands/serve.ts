@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { adminToken } from '../../api/admin-token.js';
-import { buildServer } from '../../api/server.js';
 import { loadConfig } from '../../config/env.js';
 import { dialectOf } from '../../db/dialect.js';
 import { scanRunner } from '../../jobs/runners.js';
@@ -79,6 +78,9 @@ export function serveCommand(program: Command, io: CliIo): void {
         runner = app.fleet
           ? undefined
           : scanRunner(app, { workerId: workerName('serve'), concurrency: flags.concurrency });
+        // The HTTP stack (Fastify, schemas, validators) loads only for `serve`: every other
+        // command starts without it.
+        const { buildServer } = await import('../../api/server.js');
         const server = await buildServer({
           app,
           runner,
