@@ -49,6 +49,9 @@ export function byPath(indexed: readonly IndexedEntry[] | undefined): Map<string
  * Matched rows are taken out of `old`. With `removeMissing` — only for a directory's whole,
  * complete listing, when `old` holds all its indexed children — what is left in `old` has
  * vanished and is removed.
+ *
+ * `video` holds the listing's `.ts` / `.mts` files judged video (see `classifyListing`): a
+ * name alone cannot say, and without the set they are not media.
  */
 export function diffDirectory(
   dir: string,
@@ -56,13 +59,14 @@ export function diffDirectory(
   old: Map<string, IndexedEntry>,
   into: DirDiff,
   removeMissing: boolean,
+  video?: ReadonlySet<string>,
 ): void {
   for (const e of listing) {
     if (e.skip) {
       into.skipped++;
       continue;
     }
-    const mediaKind = e.isDir ? null : mediaKindOf(e.name);
+    const mediaKind = e.isDir ? null : video?.has(e.path) ? 'video' : mediaKindOf(e.name);
     const etag = e.etag ?? null;
     if (e.isDir) into.dirs++;
     else {

@@ -8,6 +8,7 @@ import type { Entry, TreeListing } from '../storage/types.js';
 import { Channel } from './channel.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { checkListing } from './listing.js';
+import { classifyListing } from './media-classify.js';
 import { abortable } from './abortable.js';
 import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
 import { Reconciler, SinkError } from './reconciler.js';
@@ -24,6 +25,12 @@ import {
 export const DEFAULT_LISTERS = 8;
 
 export interface ScanOptions {
+  /**
+   * The directory the walk starts from (`/a/b`): only its subtree is reconciled, by the same
+   * rules as a whole scan (`trawl watch` re-lists the directories that changed this way). A
+   * root that cannot be listed fails the scan and changes nothing. @default `/`
+   */
+  root?: string;
   /** Directories below the root to descend; 1 lists the root only. @default Infinity */
   maxDepth?: number;
   /** false is the same as maxDepth 1. @default true */
@@ -98,6 +105,9 @@ class ScanRun {
   readonly #maxPathBytes: number;
   readonly #maxTreeDepth: number;
   readonly #opts: ScanOptions;
+  readonly #root: string;
+  /** The root's depth below `/`: depth bounds count from `/`, whatever the root. */
+  readonly #rootDepth: number;
   readonly #started = Date.now();
   readonly #counters: ScanCounters = emptyCounters();
   readonly #frontier = new Frontier();
@@ -115,6 +125,13 @@ class ScanRun {
   constructor(deps: ScanEngineDeps, scope: EntryScope, options: ScanOptions) {
     this.#deps = deps;
     this.#opts = options;
+    this.#root = options.root ?? ROOT;
+    if (!isStoragePath(this.#root)) {
+      throw new RangeError(
+        `Expected \`root\` to be a storage path like /a/b (no trailing slash, no . or ..), got ${JSON.stringify(options.root)}`,
+      );
+    }
+    this.#rootDepth = depthOf(this.#root);
     this.#maxDepth = options.recursive === false ? 1 : (options.maxDepth ?? Infinity);
     this.#listers = options.listers ?? DEFAULT_LISTERS;
     this.#batchEntries = options.batchEntries ?? deps.entries.batchEntries;
@@ -180,7 +197,7 @@ class ScanRun {
       await this.#walkTree(storage.listTree.bind(storage));
       return;
     }
-    this.#frontier.push({ dir: ROOT, depth: 0 });
+    this.#frontier.push({ dir: this.#root, depth: 0 });
     const listers = Array.from({ length: this.#listers }, () => this.#lister());
     await Promise.all(listers);
   }
@@ -204,13 +221,15 @@ class ScanRun {
    */
   async #listDirectory(item: FrontierItem): Promise<void> {
     const { dir } = item;
-    const outOfBounds = this.#outOfBounds(item);
+    const outOfBounds = this.#outOfBounds({ dir, depth: item.depth + this.#rootDepth });
     if (outOfBounds) {
       this.#listingFailed(dir, outOfBounds);
       return;
     }
     const signal = this.#internal.signal;
-    const pages = this.#deps.storage.list(dir, { signal })[Symbol.asyncIterator]();
+    // The root's listing starts a new walk: nothing a backend read ahead before may answer it.
+    const options = item.depth === 0 ? { signal, newWalk: true } : { signal };
+    const pages = this.#deps.storage.list(dir, options)[Symbol.asyncIterator]();
     const held = new HeldPages();
     let sent = false;
     let listed = false;
@@ -256,12 +275,14 @@ class ScanRun {
     checkListing(dir, entries);
     const bytes = partBytes(entries);
     const signal = this.#internal.signal;
+    const storage = this.#deps.storage;
+    const video = await classifyListing(dir, entries, storage.readHead?.bind(storage), signal);
     try {
       await this.#budget.acquire(bytes, signal);
     } catch {
       return; // stopped
     }
-    if (!(await this.#channel.put({ dir, entries, kind, bytes }, entries.length + 1))) {
+    if (!(await this.#channel.put({ dir, entries, kind, bytes, video }, entries.length + 1))) {
       this.#budget.release(bytes);
       return;
     }
@@ -291,7 +312,7 @@ class ScanRun {
 
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
-    const listings = listTree(ROOT, { signal })[Symbol.asyncIterator]();
+    const listings = listTree(this.#root, { signal, newWalk: true })[Symbol.asyncIterator]();
     const tree: TreeState = { open: new Set(), failed: new Set() };
     try {
       for (;;) {
@@ -309,7 +330,7 @@ class ScanRun {
       for (const dir of tree.open) {
         await this.#send({ dir, depth: 0 }, 'broken', [], false).catch(() => undefined);
       }
-      this.#listingFailed(ROOT, error, this.#dirsListed === 0 && tree.open.size === 0);
+      this.#listingFailed(this.#root, error, this.#dirsListed === 0 && tree.open.size === 0);
     }
   }
 
@@ -346,7 +367,7 @@ class ScanRun {
     }
   }
 
-  #listingFailed(dir: string, error: unknown, isRoot = dir === ROOT): void {
+  #listingFailed(dir: string, error: unknown, isRoot = dir === this.#root): void {
     if (this.#internal.signal.aborted) return; // cancelled or already failing: not the directory's fault
     const e = toStorageError(error, dir);
     // The directory whose listing failed, whatever path the error carries (a reconnect's `/`).
@@ -458,6 +479,16 @@ class ScanRun {
 interface TreeState {
   open: Set<string>;
   failed: Set<string>;
+}
+
+/** A path as the storage contract writes them: `/`, or `/a/b` without `.`/`..`/empty segments. */
+function isStoragePath(path: string): boolean {
+  if (path === ROOT) return true;
+  if (!path.startsWith('/') || path.endsWith('/')) return false;
+  return path
+    .slice(1)
+    .split('/')
+    .every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
 /** Depth below the root: `/` is 0, `/a` is 1, `/a/b` is 2. */

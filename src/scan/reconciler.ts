@@ -87,10 +87,17 @@ export class Reconciler {
     const diff = emptyDiff();
     batch.forEach((p, i) => {
       if (!paged[i]) {
-        diffDirectory(p.dir, p.entries, byPath(children.get(p.dir)), diff, p.kind === 'whole');
+        diffDirectory(
+          p.dir,
+          p.entries,
+          byPath(children.get(p.dir)),
+          diff,
+          p.kind === 'whole',
+          p.video,
+        );
         return;
       }
-      diffDirectory(p.dir, p.entries, atPaths, diff, false);
+      diffDirectory(p.dir, p.entries, atPaths, diff, false, p.video);
       const { seen } = this.#open.get(p.dir)!;
       for (const e of p.entries) if (!e.skip) seen.add(e.name);
     });

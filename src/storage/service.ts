@@ -1,7 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { cancelledError, StorageError, toStorageError } from './errors.js';
 import { backendFor, createClient } from './registry.js';
-import type { BackendDeps, Entry, ListOptions, StorageClient, TreeListing } from './types.js';
+import type {
+  BackendDeps,
+  Entry,
+  ListOptions,
+  ReadHeadOptions,
+  StorageClient,
+  TreeListing,
+} from './types.js';
 import { limitKeyOf, type LimitOptions } from './limits/keys.js';
 import type { SharedGates } from './limits/gates.js';
 import type { AddressPolicy } from './net/address-policy.js';
@@ -106,6 +113,11 @@ export interface StorageHandle {
    * request slot while the backend fetches.
    */
   listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
+  /**
+   * Present when the connected backend reads a file's first bytes cheaply (read it after
+   * {@link StorageService.open}); one request under the limits, retried like any other.
+   */
+  readHead?(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array>;
   check(options?: ListOptions): Promise<void>;
 }
 
@@ -226,6 +238,13 @@ export class StorageService {
         const live = service.#live.get(storageId);
         if (!live?.client.listTree) return undefined;
         return (root: string, options?: ListOptions) => service.#listTree(storageId, root, options);
+      },
+      get readHead() {
+        if (!service.#live.get(storageId)?.client.readHead) return undefined;
+        return (path: string, bytes: number, options?: ReadHeadOptions) =>
+          service.#request(storageId, 'readHead', path, options?.signal, (c) =>
+            c.readHead ? c.readHead(path, bytes, options) : Promise.resolve(new Uint8Array()),
+          );
       },
     };
   }

@@ -39,6 +39,15 @@ export const PAGE_ENTRIES = 1000;
 
 export interface ListOptions {
   signal?: AbortSignal;
+  /**
+   * This listing starts a new walk (a scan's first directory, whatever it is): nothing a
+   * backend listed ahead for an earlier walk may answer it or its subdirectories.
+   */
+  newWalk?: boolean;
+}
+
+export interface ReadHeadOptions {
+  signal?: AbortSignal;
 }
 
 /**
@@ -84,6 +93,14 @@ export interface StorageClient {
    * and the scan is recursive without a depth limit.
    */
   listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
+  /**
+   * Optional: the first `bytes` bytes of the file at `path` (fewer when the file is shorter),
+   * for backends where that is one cheap read (local). The scan uses it to tell a video `.ts`
+   * from a TypeScript one; backends without it are judged by context. `NOT_FOUND` when the
+   * file is gone, `PERMISSION_DENIED` when it may not be read; something that is not a
+   * regular file (a FIFO put there since the listing) yields no bytes and never blocks.
+   */
+  readHead?(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array>;
 }
 
 /** What a registry entry knows about a kind of storage. */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { statSync } from 'node:fs';
+import { constants, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -14,7 +15,7 @@ import { ROOT } from '../paths.js';
 import { defineBackend } from '../backend.js';
 import type { OptionSchema } from '../options.js';
 import type { AddressPolicy } from '../net/address-policy.js';
-import type { Entry, ListOptions, SkipReason, StorageClient } from '../types.js';
+import type { Entry, ListOptions, ReadHeadOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import {
   T_DIR,
@@ -228,6 +229,46 @@ export class LocalClient implements StorageClient {
   }
 
   /**
+   * One open, one read, one close on the main thread's file-system pool: the scan asks only
+   * for `.ts` / `.mts` files, a few hundred bytes each. Opened non-blocking, so a FIFO put in
+   * a file's place since the listing cannot hang the scan, and without following a symbolic
+   * link unless the storage follows them.
+   */
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    if (options?.signal?.aborted) throw cancelledError(path);
+    const flags =
+      constants.O_RDONLY |
+      constants.O_NONBLOCK |
+      (this.#options.followSymlinks ? 0 : constants.O_NOFOLLOW);
+    let file: FileHandle;
+    try {
+      file = await open(this.#fsPath(path), flags);
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') {
+        throw new NotFoundError(`no such file: ${path}`, { path });
+      }
+      throw mapLocalError(code, message, path);
+    }
+    try {
+      if (!(await file.stat()).isFile()) return new Uint8Array();
+      const head = Buffer.alloc(bytes);
+      let got = 0;
+      while (got < bytes) {
+        const { bytesRead } = await file.read(head, got, bytes - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return head.subarray(0, got);
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      throw mapLocalError(code, message, path);
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  /**
    * A directory too large to list whole, a chunk at a time from one thread, each yielded
    * before the next is asked for (one is read ahead while the scan takes the last). Stopped
    * early (break, abort, error), the thread closes the directory.
@@ -273,7 +314,7 @@ export class LocalClient implements StorageClient {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
     if (this.#lanes.length === 0)
       return Promise.reject(new UnavailableError('local client is not connected'));
-    if (dir === ROOT) this.#restart();
+    if (dir === ROOT || options?.newWalk) this.#restart();
     else this.#aheadOn = this.#options.readAhead;
     const slot = this.#slots.get(dir);
     if (slot?.state === 'ready') {
