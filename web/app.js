@@ -18,6 +18,7 @@ function signedIn(tenant) {
   who.textContent = tenant ? tenant.name : '';
   signOutButton.hidden = !tenant;
   searchForm.hidden = !tenant;
+  if (!tenant) searchForm.reset();
 }
 
 function signInView(message) {
@@ -82,7 +83,11 @@ function route() {
   } else view = storagesView(root, signal);
   view.catch((e) => {
     if (!signal.aborted && e.status !== 401) {
-      fill(root, h('p', { class: 'error', role: 'alert' }, e.message));
+      fill(
+        root,
+        h('p', { class: 'error', role: 'alert' }, e.message),
+        h('p', {}, h('a', { href: '#/' }, '← Storages')),
+      );
     }
   });
 }

@@ -50,7 +50,7 @@ export function browser(storage, { dir = '/', sort = 'name', order = 'asc' }, si
       {},
       h('td', { class: 'name' }, name),
       h('td', { class: 'num' }, e.isDir ? '' : bytes(e.size)),
-      h('td', {}, when(e.mtime)),
+      h('td', { class: 'date' }, when(e.mtime)),
       h('td', {}, e.isDir ? 'folder' : (e.mediaKind ?? '')),
     );
   }

@@ -71,11 +71,15 @@ export function bytes(n) {
 const numbers = new Intl.NumberFormat();
 export const count = (n) => numbers.format(Number(n ?? 0));
 
-const dates = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const two = (n) => String(n).padStart(2, '0');
+
+/** A time as local `YYYY-MM-DD HH:MM`: short enough for a phone's table cell, unambiguous. */
 export function when(value) {
   if (value === null || value === undefined || value === '') return '';
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : dates.format(d);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const day = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  return `${day} ${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 export function duration(ms) {

@@ -56,6 +56,14 @@ export function scanProgress(scan, { signal, onEnd = () => {} }) {
     );
   });
 
+  events.addEventListener('status', (e) => {
+    // A final status is shown with its Scan, which the `end` event right after carries.
+    const now = JSON.parse(e.data);
+    if (!isActive(now)) return;
+    box.dataset.status = now.status;
+    fill(status, badge(now.status));
+  });
+
   events.addEventListener('end', (e) => {
     events.close();
     finish(JSON.parse(e.data));

@@ -59,7 +59,7 @@ export async function searchView(root, signal, { q = '', kind = '' }) {
       h('td', {}, names.get(e.storageId) ?? e.storageId),
       h('td', { class: 'name' }, h('a', { href: at(parent) }, parent)),
       h('td', { class: 'num' }, e.isDir ? '' : bytes(e.size)),
-      h('td', {}, when(e.mtime)),
+      h('td', { class: 'date' }, when(e.mtime)),
     );
   }
   await load();

@@ -95,7 +95,7 @@ function historyTable(scans) {
       return h(
         'tr',
         {},
-        h('td', {}, when(x.startedAt)),
+        h('td', { class: 'date' }, when(x.startedAt)),
         h('td', {}, badge(x.status)),
         h('td', { class: 'num' }, duration(x.durationMs)),
         h('td', { class: 'num' }, count(x.files)),

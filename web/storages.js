@@ -132,7 +132,8 @@ function addForm(onAdded) {
       form.reset();
       await onAdded();
     } catch (e) {
-      const f = e instanceof ApiError ? e.field : undefined;
+      // The API names a body field as `body.<name>`.
+      const f = e instanceof ApiError ? e.field?.replace(/^body\./, '') : undefined;
       const input = f === 'every' || f === 'cron' ? inputs.schedule : (inputs[f] ?? null);
       input?.setAttribute('aria-invalid', 'true');
       fill(message, e.message);
