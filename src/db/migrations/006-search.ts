@@ -2,14 +2,18 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';
 
 /**
- * Search over `entries` (src/db/queries/).
+ * Search over `entries` (src/db/queries/), with what a scan can afford to keep up to date:
  * - A substring index on `name`, case-insensitive: PostgreSQL's pg_trgm GIN index (serves
  *   `name ILIKE '%…%'`), SQLite's FTS5 `trigram` table kept by triggers (serves
- *   `MATCH '"…"'`). Both need three characters; shorter needles take the bounded walk.
- * - One ordered index per sort key, tenant first: `(tenant_id, name|size|mtime, id)`. A
- *   page of a huge result set walks one of them in order instead of sorting every match,
- *   and a size or time range is read from them.
- * What they cost the first write of 1,000,000 entries: docs/search.md (npm run bench:search).
+ *   `MATCH '"…"'`). Both need three characters.
+ * - `(storage_id, parent, is_dir, name, id)`: a directory's subdirectories and files apart,
+ *   counted from the index alone and listed by name in order, however big the directory.
+ *   Cheap to keep: a scan writes a directory's children together, so their index entries
+ *   land side by side.
+ * Not kept: an index ordering a whole tenant by name, size or time. Its entries land at
+ * random, so each batch of a scan rewrites most of its pages: with one on (tenant_id, name)
+ * SQLite's first write of 1,000,000 entries took 72 s instead of 28 (measured with
+ * bench/search.ts's write path). Figures: docs/search.md (npm run bench:search).
  */
 export function search(dialect: Dialect): Migration {
   return {
@@ -20,24 +24,14 @@ export function search(dialect: Dialect): Migration {
   };
 }
 
-/** Index names, so that the bench can drop them to measure what they cost. */
-export const SEARCH_INDEXES = [
-  'entries_tenant_name',
-  'entries_tenant_size',
-  'entries_tenant_mtime',
-];
-
 async function postgres(db: Kysely<unknown>): Promise<void> {
   await ensureTrigram(db);
   // On name itself (not lower(name)): pg_trgm folds case in its trigrams, so the one index
   // serves ILIKE and the planner keeps the column's statistics.
   await sql`CREATE INDEX entries_name_trgm ON entries USING gin (name gin_trgm_ops)`.execute(db);
-  // Bytewise like path, so that both dialects sort names alike whatever the database's locale.
-  await sql`CREATE INDEX entries_tenant_name ON entries (tenant_id, name COLLATE "C", id)`.execute(
-    db,
-  );
-  await sql`CREATE INDEX entries_tenant_size ON entries (tenant_id, size, id)`.execute(db);
-  await sql`CREATE INDEX entries_tenant_mtime ON entries (tenant_id, mtime, id)`.execute(db);
+  // Names bytewise, like paths, so that both dialects list them alike whatever the locale.
+  await sql`CREATE INDEX entries_storage_parent_name
+    ON entries (storage_id, parent, is_dir, name COLLATE "C", id)`.execute(db);
 }
 
 /**
@@ -74,7 +68,6 @@ async function sqlite(db: Kysely<unknown>): Promise<void> {
   await sql`CREATE TRIGGER entries_name_fts_update AFTER UPDATE OF id, name ON entries BEGIN
     DELETE FROM entries_name_fts WHERE rowid = old.id;
     INSERT INTO entries_name_fts (rowid, name) VALUES (new.id, new.name); END`.execute(db);
-  await sql`CREATE INDEX entries_tenant_name ON entries (tenant_id, name)`.execute(db);
-  await sql`CREATE INDEX entries_tenant_size ON entries (tenant_id, size)`.execute(db);
-  await sql`CREATE INDEX entries_tenant_mtime ON entries (tenant_id, mtime)`.execute(db);
+  await sql`CREATE INDEX entries_storage_parent_name
+    ON entries (storage_id, parent, is_dir, name)`.execute(db);
 }

@@ -9,7 +9,7 @@ import type { Queries } from './types.js';
 
 export { QueryError, type QueryErrorCode } from './errors.js';
 export type * from './types.js';
-export { DEFAULT_PROBE_ROWS, DEFAULT_WALK_ROWS, type PlanOptions } from './plan.js';
+export { DEFAULT_PROBE_ROWS, DEFAULT_SHORT_SCAN_ROWS, type PlanOptions } from './plan.js';
 
 /** Browse, search and stats over the index (`Index.queries`). `options` bound each page's work. */
 export function createQueries(

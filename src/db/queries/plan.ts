@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import type { Position } from './cursor.js';
+import { QueryError } from './errors.js';
 import {
   and,
   conditions,
@@ -13,29 +14,30 @@ import {
 import type { EntryView, SortKey, SortOrder } from './types.js';
 
 /**
- * How a page is read, the same way in both dialects, so that no page costs more than a
- * bounded number of rows whatever the planner believes:
+ * How a page is read, the same way in both dialects. The index keeps only what a scan can
+ * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
+ * and the unique path index. No index orders the whole tenant by name, size or time: one
+ * such index made SQLite's first write of 1,000,000 entries 4–6 times slower (its rows land
+ * at random, and every batch rewrites most of its pages).
  *
- * 1. **Probe.** Each filter an index can answer by itself (the directory, the subtree, the
- *    name's trigrams, a size or time range) is counted, up to `probeRows`. If one has no
- *    more rows than that, the page is read from those rows alone, filtered and sorted: exact,
- *    and cheap because few.
- * 2. **Walk.** Otherwise every filter matches many rows, so the page walks the tenant's
- *    index of the sort key in order from the cursor, filtering as it goes, until the page
- *    is full or `walkRows` rows were looked at. Then the page may be short, and its `next`
- *    resumes after the last row looked at.
- *
- * Either way the order is (sort key, id), so pages join up whichever way each was read.
+ * So a page is read from its **source**: of the filters an index answers alone (the
+ * directory, the subtree of a storage, the name's trigrams), the one with the fewest rows,
+ * counted up to `probeRows`; then every filter, the order and the cursor are applied to
+ * those rows only. A directory's children by name come straight from their index, in
+ * order. With no such filter the source is the tenant's storages, each read by its path
+ * index — and a 1–2 character needle, which no index answers, is refused there when more
+ * than `shortScanRows` entries would be read (QueryError on `name`): bounded, and the
+ * caller is told to narrow the search or type more.
  */
 export interface PlanOptions {
-  /** @default 20,000 (measured: ~10–30 ms of rows to sort in either dialect, docs/search.md) */
+  /** Rows counted per source to pick the smallest. @default 20,000 */
   probeRows?: number;
-  /** @default 20,000 */
-  walkRows?: number;
+  /** Most entries a 1–2 character needle may scan. @default 100,000 */
+  shortScanRows?: number;
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
-export const DEFAULT_WALK_ROWS = 20_000;
+export const DEFAULT_SHORT_SCAN_ROWS = 100_000;
 
 export interface Ordering {
   sort: SortKey;
@@ -46,8 +48,6 @@ export interface PageRead {
   items: EntryView[];
   /** Where the next page starts, or null at the end. */
   next: Position | null;
-  /** How the page was read (for the bench and tests). */
-  via: 'probe' | 'walk';
 }
 
 interface Row {
@@ -61,138 +61,153 @@ interface Row {
   media_kind: string | null;
 }
 
+type Condition = RawBuilder<unknown>;
+
+interface Source {
+  where: Condition;
+  /** The filter it answers exactly, so not tested twice (a name test costs ~1 µs a row). */
+  covers?: 'needle';
+  /** A cheaper statement to count it by, when there is one. */
+  count?: Condition;
+}
+
 const COLUMNS = sql.raw('id, storage_id, path, name, is_dir, size, mtime, media_kind');
-/** What the filters read besides: a subquery carries them to the outer WHERE. */
-const ALL = sql.raw(
-  'id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime, media_kind',
-);
 
 export class PageReader {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
   readonly #probeRows: number;
-  readonly #walkRows: number;
+  readonly #shortScanRows: number;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
     this.#dialect = dialect;
     this.#probeRows = options.probeRows ?? DEFAULT_PROBE_ROWS;
-    this.#walkRows = options.walkRows ?? DEFAULT_WALK_ROWS;
+    this.#shortScanRows = options.shortScanRows ?? DEFAULT_SHORT_SCAN_ROWS;
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
-    const source = await this.#smallSource(f);
+    const source = (await this.#smallest(f)) ?? (await this.#scope(f));
+    if (!source) return { items: [], next: null };
     const keyset = after && after.id > 0 ? [this.#after(o, after)] : [];
-    const where = and([...conditions(this.#dialect, f), ...keyset]);
-    if (source) {
-      const { rows } = await sql<Row>`
-        WITH c AS MATERIALIZED (SELECT ${ALL} FROM entries WHERE ${source})
-        SELECT ${COLUMNS} FROM c WHERE ${where} ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(
-        this.#db,
-      );
-      return this.#page(rows, o, limit, null, 'probe');
-    }
-    const scope = and([sql`tenant_id = ${f.tenantId}`, ...keyset]);
-    // The inner LIMIT bounds the rows looked at; the outer one stops at a full page.
+    // The filters are written so that no index serves them: the source's index is the only
+    // one the planner can pick, whatever its statistics say.
+    const rest = source.covers === 'needle' ? { ...f, needle: undefined } : f;
+    const where = and([source.where, ...conditions(this.#dialect, rest, true), ...keyset]);
     const { rows } = await sql<Row>`
-      SELECT ${COLUMNS} FROM (
-        SELECT ${ALL} FROM entries WHERE ${scope} ORDER BY ${this.#orderBy(o)} LIMIT ${this.#walkRows}
-      ) w WHERE ${where} ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-    if (rows.length > limit) return this.#page(rows, o, limit, null, 'walk');
-    // Short page: either the walk reached the end, or it ran out of rows to look at.
-    const { rows: last } = await sql<{ k: string | number; id: number }>`
-      SELECT ${this.#key(o.sort)} AS k, id FROM entries WHERE ${scope}
-      ORDER BY ${this.#orderBy(o)} LIMIT 1 OFFSET ${this.#walkRows - 1}`.execute(this.#db);
-    const stop = last[0] ? { key: last[0].k, id: last[0].id } : null;
-    return this.#page(rows, o, limit, stop, 'walk');
-  }
-
-  #page(
-    rows: Row[],
-    o: Ordering,
-    limit: number,
-    stop: Position | null,
-    via: 'probe' | 'walk',
-  ): PageRead {
+      SELECT ${COLUMNS} FROM entries WHERE ${where}
+      ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
     const items = rows.slice(0, limit).map(view);
-    const lastItem = items.at(-1);
-    const next =
-      rows.length > limit && lastItem ? { key: lastItem[o.sort], id: lastItem.id } : stop;
-    return { items, next, via };
+    const last = items.at(-1);
+    return {
+      items,
+      next: rows.length > limit && last ? { key: last[o.sort], id: last.id } : null,
+    };
   }
 
   /**
-   * The filter an index answers with the fewest rows, when it has at most `probeRows`
-   * (counted no further), as a condition on `entries`; undefined when every one has more.
+   * The filter an index answers with the fewest rows (counted up to `probeRows`); when all
+   * have more, the first of directory, subtree, name. Undefined when there is none.
    */
-  async #smallSource(f: Filters): Promise<RawBuilder<unknown> | undefined> {
+  async #smallest(f: Filters): Promise<Source | undefined> {
+    const sources = this.#sources(f);
+    if (sources.length <= 1) return sources[0];
     const cap = this.#probeRows + 1;
-    let best: { where: RawBuilder<unknown>; n: number } | undefined;
-    for (const s of this.#sources(f)) {
-      const { rows } = await sql<{ n: number }>`
-        SELECT count(*) AS n FROM (${s.count ?? sql`SELECT 1 FROM entries WHERE ${s.where}`} LIMIT ${cap}) c`.execute(
-        this.#db,
-      );
-      const n = Number(rows[0]?.n ?? cap);
-      if (n < cap && (!best || n < best.n)) best = { where: s.where, n };
+    let best: { source: Source; n: number } | undefined;
+    for (const s of sources) {
+      const n = await this.#count(s, cap);
+      if (!best || n < best.n) best = { source: s, n };
       // A handful of rows: no other index can do much better.
-      if (best && best.n <= 1000) break;
+      if (best.n <= 1000) break;
     }
-    return best?.where;
+    return best?.source;
   }
 
-  /** The filters of `f` that one index answers alone, most often small first. */
-  #sources(f: Filters): { where: RawBuilder<unknown>; count?: RawBuilder<unknown> }[] {
-    const out: { where: RawBuilder<unknown>; count?: RawBuilder<unknown> }[] = [];
-    const t = f.tenantId;
+  async #count(s: Source, cap: number): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*) AS n FROM (${s.count ?? sql`SELECT 1 FROM entries WHERE ${s.where}`} LIMIT ${cap}) c`.execute(
+      this.#db,
+    );
+    return Number(rows[0]?.n ?? cap);
+  }
+
+  /** The filters of `f` that one index answers alone, in order of preference. */
+  #sources(f: Filters): Source[] {
+    const out: Source[] = [];
     if (f.storageId !== undefined && f.parent !== undefined) {
-      out.push({
-        where: sql`storage_id = ${f.storageId} AND tenant_id = ${t} AND parent = ${f.parent}`,
-      });
+      // (storage_id, parent, is_dir, name): counted from the index alone, and read in name
+      // order. Not tenant_id here: SQLite would take the unique (storage_id, tenant_id,
+      // path) index for it and read the whole storage. A storage id is unique across
+      // tenants anyway, and the page's filters check the tenant.
+      const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
+      out.push({ where: sql`storage_id = ${f.storageId} AND parent = ${f.parent}${isDir}` });
     }
     if (f.storageId !== undefined && f.subtree) {
       out.push({
-        where: sql`storage_id = ${f.storageId} AND tenant_id = ${t}
+        where: sql`storage_id = ${f.storageId} AND tenant_id = ${f.tenantId}
           AND path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`,
       });
     }
     if (f.needle !== undefined && needleIndexable(this.#dialect, f.needle)) {
       const where = nameMatches(this.#dialect, f.needle);
-      out.push(
+      // SQLite counts on the FTS table alone: an upper bound (all tenants), no row read.
+      const count =
         this.#dialect === 'sqlite'
-          ? {
-              where,
-              // The FTS table alone: an upper bound (all tenants) with no row looked up.
-              count: sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsPhrase(f.needle)}`,
-            }
-          : { where },
-      );
+          ? sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsPhrase(f.needle)}`
+          : undefined;
+      out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
     }
-    const range = (column: 'size' | 'mtime', from?: number, to?: number) => {
-      if (from === undefined && to === undefined) return;
-      const lower = from === undefined ? [] : [sql`${sql.ref(column)} >= ${from}`];
-      const upper = to === undefined ? [] : [sql`${sql.ref(column)} <= ${to}`];
-      out.push({ where: and([sql`tenant_id = ${t}`, ...lower, ...upper]) });
-    };
-    range('size', f.minSize, f.maxSize);
-    range('mtime', f.mtimeFrom, f.mtimeTo);
     return out;
   }
 
-  /** The sort key as the index holds it: names bytewise in both dialects. */
-  #key(sort: SortKey): RawBuilder<unknown> {
+  /**
+   * No index answers a filter: the tenant's storages (or the one asked for), each read by
+   * its path index. A short needle may not make that scan unbounded.
+   */
+  async #scope(f: Filters): Promise<Source | undefined> {
+    let ids: number[];
+    if (f.storageId !== undefined) ids = [f.storageId];
+    else {
+      const { rows } = await sql<{ id: number }>`
+        SELECT id FROM storages WHERE tenant_id = ${f.tenantId}`.execute(this.#db);
+      ids = rows.map((r) => Number(r.id));
+    }
+    if (ids.length === 0) return undefined;
+    const range = f.subtree
+      ? sql` AND path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`
+      : sql``;
+    const source = {
+      where: sql`storage_id IN (${sql.join(ids)}) AND tenant_id = ${f.tenantId}${range}`,
+    };
+    if (f.needle !== undefined) {
+      const n = await this.#count(source, this.#shortScanRows + 1);
+      if (n > this.#shortScanRows) {
+        throw new QueryError(
+          'BAD_QUERY',
+          'name',
+          `a needle this short is searched by reading every entry in scope, and this scope has ` +
+            `more than ${this.#shortScanRows.toLocaleString('en')}: type at least three letters ` +
+            `or digits, or narrow the search with storageId and pathPrefix`,
+        );
+      }
+    }
+    return source;
+  }
+
+  /** The sort key as the indexes hold it: names bytewise in both dialects. */
+  #key(sort: SortKey): Condition {
     if (sort === 'name') return this.#dialect === 'postgres' ? sql`name COLLATE "C"` : sql`name`;
     return sql.ref(sort);
   }
 
-  #orderBy(o: Ordering): RawBuilder<unknown> {
+  #orderBy(o: Ordering): Condition {
     const dir = sql.raw(o.order === 'asc' ? 'ASC' : 'DESC');
     return sql`${this.#key(o.sort)} ${dir}, id ${dir}`;
   }
 
   /** Rows strictly after `p` in `o`'s order, written so an index range serves it. */
-  #after(o: Ordering, p: Position): RawBuilder<unknown> {
+  #after(o: Ordering, p: Position): Condition {
     const k = this.#key(o.sort);
     return o.order === 'asc'
       ? sql`${k} >= ${p.key} AND (${k} > ${p.key} OR id > ${p.id})`

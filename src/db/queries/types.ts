@@ -3,11 +3,10 @@
  * one tenant (`tenantId` is required and every statement filters on it): another tenant's
  * storage id gives an empty page, never its entries.
  *
- * Pages are keyset pages: `next` is an opaque cursor (the position after the last entry
- * looked at), to be passed back with the same query to get the following page; `null` when
- * there is nothing after. A page may hold fewer than `limit` entries and still have a
- * `next`: a search whose matches are both many and sparse in the requested order stops
- * after a bounded number of rows (see docs/search.md), and the cursor resumes it.
+ * Pages are keyset pages: `next` is an opaque cursor (the position of the page's last
+ * entry in the query's order), to be passed back with the same query for the following
+ * page; `null` when there is nothing after. Every page but the last holds `limit` entries.
+ * An entry added or removed between two pages moves no other entry across the cursor.
  */
 
 export type SortKey = 'name' | 'size' | 'mtime';

@@ -1,0 +1,116 @@
+/**
+ * What the indexes of migration 006 cost a first scan's writes: the bench tree written, as
+ * a scan writes it (EntryRepository.apply with new rows: COPY on PostgreSQL, multi-row
+ * INSERTs on SQLite), into three indexes at once, batch by batch in turn — one without
+ * 006's indexes, one with the name index only, one whole — so that a machine whose load
+ * changes during the run weighs on the three alike. Each variant's time is the sum of its
+ * own batches.
+ */
+import { sql } from 'kysely';
+import type { Dialect } from '../src/db/dialect.js';
+import { openIndex, type Index } from '../src/db/open.js';
+import { createDatabase, type TestDatabase } from '../test/support/databases.js';
+import { benchTree } from './search-tree.js';
+
+export type Variant = 'without' | 'name index' | 'all of 006';
+const VARIANTS: Variant[] = ['without', 'name index', 'all of 006'];
+
+export interface Written {
+  variant: Variant;
+  seconds: number;
+  mb: number;
+}
+
+export interface Loaded {
+  /** The whole index, loaded, for the queries; drop() when done. */
+  index: Index;
+  drop: () => Promise<void>;
+  tenantId: number;
+  storageId: number;
+  written: Written[];
+}
+
+/** Drops what 006 made beyond `keep`. */
+async function strip(index: Index, variant: Variant): Promise<void> {
+  if (variant === 'all of 006') return;
+  await sql`DROP INDEX entries_storage_parent_name`.execute(index.db);
+  if (variant === 'name index') return;
+  if (index.dialect === 'postgres') {
+    await sql`DROP INDEX entries_name_trgm`.execute(index.db);
+    return;
+  }
+  for (const t of ['insert', 'delete', 'update']) {
+    await sql`DROP TRIGGER ${sql.ref(`entries_name_fts_${t}`)}`.execute(index.db);
+  }
+  await sql`DROP TABLE entries_name_fts`.execute(index.db);
+}
+
+async function sizeMb(index: Index): Promise<number> {
+  const size =
+    index.dialect === 'postgres'
+      ? sql<{ b: number }>`SELECT pg_total_relation_size('entries')::bigint AS b`
+      : sql<{ b: number }>`SELECT page_count * page_size AS b
+          FROM pragma_page_count(), pragma_page_size()`;
+  const { rows } = await size.execute(index.db);
+  return Number(rows[0]!.b) / 2 ** 20;
+}
+
+export async function loadAll(dialect: Dialect, entries: number): Promise<Loaded> {
+  const dbs: TestDatabase[] = [];
+  const indexes: Index[] = [];
+  const scopes: { tenantId: number; storageId: number }[] = [];
+  try {
+    for (const variant of VARIANTS) {
+      const db = await createDatabase(dialect);
+      dbs.push(db);
+      const index = await openIndex(db.url);
+      indexes.push(index);
+      await strip(index, variant);
+      const tenantId = await index.tenants.ensure('bench');
+      const { id: storageId } = await index.storages.upsert({
+        tenantId,
+        name: 'bench',
+        kind: 'memory',
+        location: 'memory://bench',
+        options: { volume: 'bench' },
+      });
+      scopes.push({ tenantId, storageId });
+    }
+    const ms = VARIANTS.map(() => 0);
+    for (const batch of benchTree(entries).batches(indexes[0]!.entries.batchEntries)) {
+      for (let v = 0; v < VARIANTS.length; v++) {
+        // Each index takes its own copy: a repository may sort or mark what it is given.
+        const copy = batch.map((e) => ({ ...e }));
+        const t0 = performance.now();
+        await indexes[v]!.entries.apply(scopes[v]!, [], copy);
+        ms[v]! += performance.now() - t0;
+      }
+    }
+    const written: Written[] = [];
+    for (let v = 0; v < VARIANTS.length; v++) {
+      written.push({
+        variant: VARIANTS[v]!,
+        seconds: ms[v]! / 1000,
+        mb: await sizeMb(indexes[v]!),
+      });
+    }
+    const last = VARIANTS.length - 1;
+    for (let v = 0; v < last; v++) {
+      await indexes[v]!.close();
+      await dbs[v]!.drop();
+    }
+    return {
+      index: indexes[last]!,
+      drop: async () => {
+        await indexes[last]!.close();
+        await dbs[last]!.drop();
+      },
+      ...scopes[last]!,
+      written,
+    };
+  } catch (error) {
+    for (const index of indexes) await index.close().catch(() => undefined);
+    for (const db of dbs) await db.drop().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
+ * dialect, and what the indexes of migration 006 cost the first write of them.
+ *
+ * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
+ * three indexes in turn (bench/search-writes.ts): without 006's indexes, with the name
+ * index only, and whole; the ratios of their times are what search costs a first scan's
+ * writes. Then a mix of queries runs on the whole one and prints p50/p95/p99 per kind,
+ * and how many pages came back full.
+ *
+ *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N]
+ */
+import { sql } from 'kysely';
+import type { Dialect } from '../src/db/dialect.js';
+import type { Index } from '../src/db/open.js';
+import { QueryError, type EntryView, type Page } from '../src/db/queries/index.js';
+import { benchTree, BIG_DIR, random } from './search-tree.js';
+import { loadAll } from './search-writes.js';
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const N = Number(arg('--entries') ?? 1_000_000);
+const RUNS = Number(arg('--runs') ?? 200);
+const only = arg('--only') as Dialect | undefined;
+const LIMIT = 100;
+
+interface Sample {
+  ms: number;
+  full: boolean;
+  items: number;
+}
+
+/**
+ * Runs a query, timed; a page is full when it has `limit` rows or is the last. A query the
+ * index refuses (QueryError) counts as a page that is not full.
+ */
+async function timed(run: () => Promise<Page<EntryView>>, limit = LIMIT): Promise<Sample> {
+  const t0 = performance.now();
+  try {
+    const page = await run();
+    const ms = performance.now() - t0;
+    return {
+      ms,
+      full: page.items.length === limit || page.next === null,
+      items: page.items.length,
+    };
+  } catch (error) {
+    if (!(error instanceof QueryError)) throw error;
+    return { ms: performance.now() - t0, full: false, items: 0 };
+  }
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function report(dialect: Dialect, kind: string, samples: Sample[]): void {
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const full = samples.filter((s) => s.full).length / samples.length;
+  const items = samples.reduce((n, s) => n + s.items, 0) / samples.length;
+  const cells = [0.5, 0.95, 0.99].map((q) => quantile(ms, q).toFixed(1).padStart(7));
+  console.log(
+    `${dialect.padEnd(9)} ${kind.padEnd(30)} ${String(samples.length).padStart(5)} ${cells.join(' ')} ` +
+      `${ms.at(-1)!.toFixed(1).padStart(8)} ${`${Math.round(full * 100)} %`.padStart(6)} ${items.toFixed(0).padStart(6)}`,
+  );
+}
+
+async function queries(index: Index, tenantId: number, storageId: number): Promise<void> {
+  const q = index.queries;
+  const r = random(11);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+  // Real names and directories to draw needles from.
+  const ids = Array.from({ length: 2000 }, () => 1 + Math.floor(r() * N));
+  const { rows } = await sql<{ name: string; parent: string; is_dir: number }>`
+    SELECT name, parent, is_dir FROM entries WHERE id IN (${sql.join(ids)})`.execute(index.db);
+  const names = rows.filter((x) => x.is_dir === 0).map((x) => x.name);
+  const leaves = [...new Set(rows.map((x) => x.parent))].filter((p) => p !== BIG_DIR);
+  const years = [...new Set(leaves.map((p) => p.split('/').slice(0, 3).join('/')))];
+  const { words } = benchTree(N);
+  const substring = (s: string, min: number, max: number) => {
+    const len = Math.min(s.length, min + Math.floor(r() * (max - min + 1)));
+    const from = Math.floor(r() * (s.length - len + 1));
+    return s.slice(from, from + len);
+  };
+  const sorts = ['name', 'size', 'mtime'] as const;
+  const orders = ['asc', 'desc'] as const;
+
+  const kinds: [string, number, () => Promise<Sample>][] = [
+    [
+      'name 6-8 chars (rare)',
+      RUNS,
+      () => timed(() => q.search({ tenantId, name: substring(pick(names), 6, 8) })),
+    ],
+    ['name = a word (~100s)', RUNS, () => timed(() => q.search({ tenantId, name: pick(words) }))],
+    [
+      'name 3-5 chars of a word',
+      RUNS,
+      () => timed(() => q.search({ tenantId, name: substring(pick(words), 3, 5) })),
+    ],
+    [
+      'name very common (>5 %)',
+      RUNS / 4,
+      () =>
+        timed(() =>
+          q.search({ tenantId, name: pick(['img', 'jpg', 'dsc', 'flac', 'mkv', 'pdf']) }),
+        ),
+    ],
+    [
+      'name 1-2 chars in a year dir',
+      RUNS / 4,
+      () =>
+        timed(() =>
+          q.search({
+            tenantId,
+            storageId,
+            pathPrefix: pick(years),
+            name: substring(pick(names), 1, 2),
+          }),
+        ),
+    ],
+    [
+      'name 1-2 chars, all (refused)',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, name: substring(pick(names), 1, 2) })),
+    ],
+    [
+      'prefix (year) + word',
+      RUNS,
+      () =>
+        timed(() => q.search({ tenantId, storageId, pathPrefix: pick(years), name: pick(words) })),
+    ],
+    [
+      'prefix (year), by mtime desc',
+      RUNS,
+      () =>
+        timed(() =>
+          q.search({ tenantId, storageId, pathPrefix: pick(years), sort: 'mtime', order: 'desc' }),
+        ),
+    ],
+    [
+      'video >= 1-4 GB, by size desc',
+      RUNS,
+      () =>
+        timed(() =>
+          q.search({
+            tenantId,
+            mediaKind: 'video',
+            minSize: Math.floor(1e9 + r() * 3e9),
+            sort: 'size',
+            order: 'desc',
+          }),
+        ),
+    ],
+    [
+      'browse leaf dir',
+      RUNS,
+      () => timed(() => q.browse({ tenantId, storageId, dir: pick(leaves), sort: pick(sorts) })),
+    ],
+  ];
+  for (const [kind, runs, run] of kinds) {
+    const samples: Sample[] = [];
+    for (let i = 0; i < runs; i++) samples.push(await run());
+    report(index.dialect, kind, samples);
+  }
+  // A big directory, page after page: every page a keyset page from the previous cursor.
+  const big: Sample[] = [];
+  for (let i = 0; i < RUNS / 4; i++) {
+    const query = { tenantId, storageId, dir: BIG_DIR, sort: pick(sorts), order: pick(orders) };
+    let cursor: string | undefined;
+    for (let p = 0; p < 4; p++) {
+      const t0 = performance.now();
+      const page = await q.browse({ ...query, ...(cursor ? { cursor } : {}) });
+      const ms = performance.now() - t0;
+      big.push({ ms, full: page.items.length === LIMIT, items: page.items.length });
+      cursor = page.next ?? undefined;
+    }
+  }
+  report(index.dialect, `browse ${BIG_DIR} (4 pages)`, big);
+  const stats: Sample[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await q.stats({ tenantId, storageId });
+    stats.push({ ms: performance.now() - t0, full: true, items: 0 });
+  }
+  report(index.dialect, 'stats (whole storage)', stats);
+}
+
+const writes: string[] = [];
+console.log(
+  `bench:search — ${N.toLocaleString('en')} entries, ${LIMIT} a page, node ${process.version}`,
+);
+console.log(
+  `${'dialect'.padEnd(9)} ${'query'.padEnd(30)} ${'runs'.padStart(5)} ${'p50 ms'.padStart(7)} ` +
+    `${'p95 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(8)} ${'full'.padStart(6)} ${'rows'.padStart(6)}`,
+);
+for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
+  const loaded = await loadAll(dialect, N);
+  try {
+    const [without] = loaded.written;
+    for (const w of loaded.written) {
+      writes.push(
+        `${dialect.padEnd(9)} ${w.variant.padEnd(11)} ${w.seconds.toFixed(1).padStart(7)} s ` +
+          `${Math.round(N / w.seconds)
+            .toLocaleString('en')
+            .padStart(9)}/s ` +
+          `${`×${(w.seconds / without!.seconds).toFixed(2)}`.padStart(6)} ` +
+          `${Math.round(w.mb).toString().padStart(6)} MB ${`×${(w.mb / without!.mb).toFixed(2)}`.padStart(6)}`,
+      );
+    }
+    if (dialect === 'postgres') {
+      // What autovacuum does after a load: GIN's pending list merged, statistics fresh.
+      await sql`VACUUM ANALYZE entries`.execute(loaded.index.db);
+    }
+    await queries(loaded.index, loaded.tenantId, loaded.storageId);
+  } finally {
+    await loaded.drop();
+  }
+}
+console.log('\nfirst write of the entries as a scan writes them, with each part of migration 006:');
+console.log('dialect   indexes       time    entries/s   ratio   size   ratio');
+for (const line of writes) console.log(line);
