@@ -35,6 +35,26 @@ function body(code: string, message: string, field?: string): ErrorBody {
 
 const CATALOG_STATUS = { NOT_FOUND: 404, CONFLICT: 409, INVALID: 400 } as const;
 
+/**
+ * The answer for a refusal of the catalog (bad, conflicting or missing storage) or of the
+ * storage layer (a bad option, an address the SSRF guard refuses), with the request field
+ * it is about where the route knows it; undefined for any other error.
+ */
+export function refusal(error: unknown, field?: string): ApiError | undefined {
+  if (error instanceof CatalogError) {
+    return new ApiError(CATALOG_STATUS[error.code], error.code, error.message, field);
+  }
+  if (error instanceof StorageError) {
+    if (error.code === 'INVALID_CONFIG') {
+      return new ApiError(400, 'INVALID_OPTION', error.message, field);
+    }
+    if (error.code === 'FORBIDDEN_ADDRESS') {
+      return new ApiError(403, 'FORBIDDEN_ADDRESS', error.message, field);
+    }
+  }
+  return undefined;
+}
+
 /** The field a schema validation error is about: `body.name`, `query.limit`. */
 function fieldOf(error: FastifyError): string {
   const v = error.validation?.[0];
@@ -72,16 +92,9 @@ export function errorHandler(
           : (v?.message ?? 'is invalid');
     return reply.status(400).send(body('BAD_REQUEST', `${field} ${why}`, field));
   }
-  if (error instanceof CatalogError) {
-    return reply.status(CATALOG_STATUS[error.code]).send(body(error.code, error.message));
-  }
-  if (error instanceof StorageError) {
-    if (error.code === 'INVALID_CONFIG') {
-      return reply.status(400).send(body('INVALID_OPTION', error.message));
-    }
-    if (error.code === 'FORBIDDEN_ADDRESS') {
-      return reply.status(403).send(body('FORBIDDEN_ADDRESS', error.message));
-    }
+  const refused = refusal(error);
+  if (refused) {
+    return reply.status(refused.status).send(body(refused.code, refused.message));
   }
   // The index's query layer: a bad cursor or filter (src/db/queries).
   const coded = error as FastifyError & { field?: unknown };
@@ -123,6 +136,30 @@ function clientMessage(error: FastifyError): string {
   }
   // Parser messages name the position of a JSON error, not the body itself.
   return error.message;
+}
+
+/**
+ * Fastify's own answers for a URL it cannot route — bad percent-encoding (`%zz`), a path
+ * parameter longer than `maxParamLength` — in the API's error shape, and without echoing
+ * the URL back (Fastify's default puts it in the message).
+ */
+export function frameworkError(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return reply.status(400).send(body('BAD_URL', 'the URL is not valid (bad %-encoding)'));
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return reply
+        .status(414)
+        .send(body('URI_TOO_LONG', 'a path parameter is too long (at most 256 characters)'));
+    default:
+      return reply
+        .status(error.statusCode ?? 500)
+        .send(body(error.code ?? 'INTERNAL', 'the request could not be routed'));
+  }
 }
 
 /** Routes that do not exist answer like every other error. */

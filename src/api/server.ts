@@ -7,7 +7,9 @@ import { AuthLimiter } from './auth-limiter.js';
 import { authenticate } from './auth.js';
 import type { ApiContext } from './context.js';
 import { docsRoutes } from './docs.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, frameworkError, notFoundHandler } from './errors.js';
+import { checkInput } from './input.js';
+import { documentErrors } from './route-errors.js';
 import { apiMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { entryRoutes } from './routes/entries.js';
@@ -69,9 +71,11 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     // A client that stops sending mid-request is cut off, not waited for.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   server.setValidatorCompiler(validatorCompiler());
   server.addSchema(ErrorBody);
+  server.addHook('onRoute', documentErrors);
   server.setErrorHandler(errorHandler);
   server.setNotFoundHandler(notFoundHandler);
 
@@ -87,6 +91,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       limiter: new AuthLimiter({ max: o.authFailuresPerMinute ?? 20 }),
     }),
   );
+  server.addHook('preHandler', checkInput);
   server.addHook('onSend', async (request, reply, payload) => {
     // API answers are private and never sniffed as anything but what they say they are.
     if (request.url.startsWith('/v1/')) {

@@ -95,10 +95,15 @@ export async function webPage(app: FastifyInstance): Promise<void> {
     served.set(name, { body: text, type: FILES[name]!, etag: etagOf(text) });
   }
 
-  app.get('/', (request, reply) => send(request, reply, served.get('index.html')!, PAGE_CACHE));
+  // The page is no part of the API: kept out of /openapi.json.
+  const hidden = { schema: { hide: true } };
+  app.get('/', hidden, (request, reply) =>
+    send(request, reply, served.get('index.html')!, PAGE_CACHE),
+  );
 
   app.get<{ Params: { version: string; file: string } }>(
     `${ASSET_PREFIX}:version/:file`,
+    hidden,
     (request, reply) => {
       const { file } = request.params;
       const asset = file === 'index.html' ? undefined : served.get(file);

@@ -40,7 +40,10 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
             { additionalProperties: false },
           ),
           response: {
-            200: Type.String({ description: 'text/event-stream' }),
+            200: {
+              description: '`status`, then `progress` events, then one `end` (the final scan)',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
             404: ErrorBody,
             429: ErrorBody,
           },

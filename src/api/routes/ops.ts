@@ -97,7 +97,12 @@ export function opsRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
         schema: {
           tags: ['operations'],
           summary: 'Prometheus metrics',
-          response: { 200: Type.String() },
+          response: {
+            200: {
+              description: 'Prometheus text exposition format',
+              content: { 'text/plain': { schema: Type.String() } },
+            },
+          },
         },
       },
       async (_request, reply) => {

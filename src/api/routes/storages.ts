@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { CatalogError } from '../../catalog/errors.js';
 import { checkCron, parseEvery, type Schedule } from '../../catalog/schedule.js';
 import type { StorageRecord } from '../../db/repositories/storages.js';
 import { StorageError } from '../../storage/errors.js';
@@ -7,7 +8,7 @@ import { checkStorageTarget } from '../../storage/net/target.js';
 import { parseStorageSpec } from '../../storage/url.js';
 import { tenantOf } from '../auth.js';
 import { ownedStorage, type ApiContext } from '../context.js';
-import { ApiError } from '../errors.js';
+import { ApiError, refusal } from '../errors.js';
 import { ErrorBody, IdParams, Items, Name, Storage } from '../schemas.js';
 import { storageView } from '../views.js';
 
@@ -100,12 +101,19 @@ export function storageRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
           throw new ApiError(400, 'BAD_REQUEST', 'body.url holds a NUL byte', 'body.url');
         const schedule = scheduleOf(b.every, b.cron);
         const spec = asStorageField(() => parseStorageSpec(b.url, b.options ?? {}), 'body.url');
-        if (ctx.addressPolicy) await checkStorageTarget(ctx.addressPolicy, spec.kind, spec.options);
-        let s = await app.catalog.add(tenantId, spec, {
-          ...(b.name !== undefined ? { name: b.name } : {}),
-          ...(schedule !== undefined ? { schedule } : {}),
-          ...(b.maxConcurrency !== undefined ? { maxConcurrency: b.maxConcurrency } : {}),
-        });
+        if (ctx.addressPolicy) {
+          const policy = ctx.addressPolicy;
+          await blame(() => checkStorageTarget(policy, spec.kind, spec.options), 'body.url');
+        }
+        let s = await blame(
+          () =>
+            app.catalog.add(tenantId, spec, {
+              ...(b.name !== undefined ? { name: b.name } : {}),
+              ...(schedule !== undefined ? { schedule } : {}),
+              ...(b.maxConcurrency !== undefined ? { maxConcurrency: b.maxConcurrency } : {}),
+            }),
+          (error) => (isNameTaken(error) ? 'body.name' : 'body.url'),
+        );
         if (b.enabled === false) s = await app.catalog.setEnabled(tenantId, s.name, false);
         return reply.status(201).send(await view(s));
       },
@@ -149,13 +157,18 @@ export function storageRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
         const b = request.body;
         let s = await ownedStorage(ctx, tenantId, request.params.id);
         const schedule = scheduleOf(b.every, b.cron);
-        s = await app.catalog.edit(tenantId, s.name, {
-          ...(b.name !== undefined ? { name: b.name } : {}),
-          ...(b.options !== undefined ? { set: b.options } : {}),
-          ...(b.unset !== undefined ? { unset: b.unset } : {}),
-          ...(schedule !== undefined ? { schedule } : {}),
-          ...(b.maxConcurrency !== undefined ? { maxConcurrency: b.maxConcurrency } : {}),
-        });
+        const name = s.name;
+        s = await blame(
+          () =>
+            app.catalog.edit(tenantId, name, {
+              ...(b.name !== undefined ? { name: b.name } : {}),
+              ...(b.options !== undefined ? { set: b.options } : {}),
+              ...(b.unset !== undefined ? { unset: b.unset } : {}),
+              ...(schedule !== undefined ? { schedule } : {}),
+              ...(b.maxConcurrency !== undefined ? { maxConcurrency: b.maxConcurrency } : {}),
+            }),
+          editField,
+        );
         if (b.enabled !== undefined) s = await app.catalog.setEnabled(tenantId, s.name, b.enabled);
         return view(s);
       },
@@ -238,6 +251,44 @@ export function storageRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
       },
     );
   };
+}
+
+/** The catalog's refusal of an existing name (its message is the only sign of which check). */
+function isNameTaken(error: unknown): boolean {
+  return (
+    error instanceof CatalogError &&
+    error.code === 'CONFLICT' &&
+    error.message.startsWith('a storage named')
+  );
+}
+
+/**
+ * The request field an edit's refusal is about: an unknown option to unset (the one INVALID
+ * the schema cannot catch first), a name taken, options that are bad or move the storage onto
+ * another one's place. A version conflict is no field's fault.
+ */
+function editField(error: unknown): string | undefined {
+  if (error instanceof StorageError) return 'body.options';
+  if (!(error instanceof CatalogError)) return undefined;
+  if (error.code === 'INVALID') return 'body.unset';
+  if (isNameTaken(error)) return 'body.name';
+  return error.message.includes('registered already') ? 'body.options' : undefined;
+}
+
+/**
+ * Runs `work`; a catalog or storage refusal comes back as the error of the request field it
+ * is about (`field`, or what `field` makes of the error), so a client can point at it.
+ */
+async function blame<T>(
+  work: () => Promise<T>,
+  field: string | ((error: unknown) => string | undefined),
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const named = typeof field === 'string' ? field : field(error);
+    throw (named !== undefined && refusal(error, named)) || error;
+  }
 }
 
 /** A storage-layer config error about the URL, answered as that field's error. */
