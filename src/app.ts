@@ -23,6 +23,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createRegistry, storageMetrics } from './observability/metrics.js';
 import type { LimitOptions } from './storage/limits/keys.js';
 import { MemoryBudget } from './storage/limits/budget.js';
+import { splitServiceOptions } from './storage/limits/options.js';
 import type { Registry } from 'prom-client';
 import { Keyring } from './secrets/keyring.js';
 import type { AddressPolicy } from './storage/net/address-policy.js';
@@ -350,7 +351,7 @@ export class App {
         lease,
         outbox: this.fleet && this.#config.changeEvents,
       },
-      options,
+      withStorageExcludes(storage, options),
     );
   }
 
@@ -376,6 +377,12 @@ function keyringFor(database: string, env: NodeJS.ProcessEnv): Keyring {
     defaultKeyFile: embedded ? join(dirname(database), 'secret.key') : undefined,
     create: embedded,
   });
+}
+
+/** The scan's options with the storage's own `exclude` list (ranked below marker files). */
+function withStorageExcludes(storage: StorageRecord, options: ScanOptions): ScanOptions {
+  const exclude = splitServiceOptions(storage.options).service.exclude;
+  return exclude ? { ...options, storageExclude: exclude } : options;
 }
 
 /** The shared caps the environment sets (TRAWL_*_MAX_CONCURRENCY). */

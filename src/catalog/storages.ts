@@ -9,7 +9,7 @@ import type { StorageRecord, StorageRepository } from '../db/repositories/storag
 import { SecretError } from '../secrets/cipher.js';
 import type { Keyring } from '../secrets/keyring.js';
 import { hasSealed, openOptions, resealOptions, sealOptions } from '../secrets/options.js';
-import { splitServiceOptions } from '../storage/limits/options.js';
+import { SERVICE_OPTION_KEYS, splitServiceOptions } from '../storage/limits/options.js';
 import { redactOptions, secretKeysOf } from '../storage/options.js';
 import { backendFor } from '../storage/registry.js';
 import type { StorageSpec } from '../storage/url.js';
@@ -144,6 +144,8 @@ export class StorageCatalog {
     for (const key of secretKeysOf(backendFor(spec.kind).options)) {
       if (next[key] === undefined && old[key] !== undefined) next[key] = old[key];
     }
+    // A URL or path says nothing of what the storage excludes: its list stays.
+    if (next.exclude === undefined && old.exclude !== undefined) next.exclude = old.exclude;
     if (isDeepStrictEqual(sorted(next), sorted(old))) return existing;
     const options = sealOptions(next, this.#secretKeys(spec.kind), this.#keyring, {
       sealed: stored,
@@ -421,7 +423,7 @@ function sorted(options: Options): Options {
 }
 
 function isServiceKey(key: string): boolean {
-  return ['maxConcurrency', 'limitKey', 'tenantMaxConcurrency'].includes(key);
+  return (SERVICE_OPTION_KEYS as readonly string[]).includes(key);
 }
 
 function safeSchema(kind: string) {

@@ -9,6 +9,10 @@ import { Channel } from './channel.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { checkListing } from './listing.js';
 import { classifyListing } from './media-classify.js';
+import { DirectoryExclusion, excludeEntries } from './exclude/directory.js';
+import { Exclusions } from './exclude/exclusions.js';
+import { findMarkers, MarkerError, rulesFor, type Marker } from './exclude/markers.js';
+import { TreeExclusions } from './exclude/tree.js';
 import { abortable } from './abortable.js';
 import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
 import { Reconciler, SinkError } from './reconciler.js';
@@ -61,6 +65,16 @@ export interface ScanOptions {
   maxPathBytes?: number;
   /** The same bound on depth below the root. @default 1024 */
   maxTreeDepth?: number;
+  /**
+   * Gitignore patterns for this scan only (`trawl scan --exclude`), anchored at the storage's
+   * root. An excluded directory is not listed; excluded entries are counted as skipped and
+   * leave the index. They rank above marker files and the storage's list (docs/excludes.md).
+   */
+  exclude?: readonly string[];
+  /** The storage's own `exclude` list: the same patterns, ranked below marker files. */
+  storageExclude?: readonly string[];
+  /** Honour `.nomedia`, `.ignore` and `.trawlignore` files. @default true */
+  markers?: boolean;
 }
 
 /** @see ScanOptions.maxPathBytes */
@@ -114,6 +128,9 @@ class ScanRun {
   readonly #channel: Channel<ListingPart>;
   readonly #budget: MemoryBudget;
   readonly #reconciler: Reconciler;
+  /** The exclude patterns in force at the storage's root. */
+  readonly #rootRules: Exclusions;
+  readonly #markers: boolean;
   /** Aborts in-flight listings on cancellation or on a fatal error. */
   readonly #internal = new AbortController();
   #dirsListed = 0;
@@ -140,6 +157,11 @@ class ScanRun {
     this.#maxTreeDepth = options.maxTreeDepth ?? DEFAULT_MAX_TREE_DEPTH;
     this.#channel = new Channel(options.channelEntries ?? this.#batchEntries * 4);
     this.#budget = deps.budget ?? new MemoryBudget();
+    this.#rootRules = Exclusions.root(
+      checkPatterns('exclude', options.exclude),
+      checkPatterns('storageExclude', options.storageExclude),
+    );
+    this.#markers = options.markers ?? true;
     this.#reconciler = new Reconciler({
       entries: deps.entries,
       scope,
@@ -197,7 +219,7 @@ class ScanRun {
       await this.#walkTree(storage.listTree.bind(storage));
       return;
     }
-    this.#frontier.push({ dir: this.#root, depth: 0 });
+    this.#frontier.push({ dir: this.#root, depth: 0, rules: this.#rootRules });
     const listers = Array.from({ length: this.#listers }, () => this.#lister());
     await Promise.all(listers);
   }
@@ -219,7 +241,7 @@ class ScanRun {
    * else in parts. A failure after some entries arrived sends what arrived as `broken`
    * (applied, nothing deleted) and records the directory's error.
    */
-  async #listDirectory(item: FrontierItem): Promise<void> {
+  async #listDirectory(item: FrontierItem, known?: ReadonlyMap<string, Marker>): Promise<void> {
     const { dir } = item;
     const outOfBounds = this.#outOfBounds({ dir, depth: item.depth + this.#rootDepth });
     if (outOfBounds) {
@@ -231,31 +253,106 @@ class ScanRun {
     const options = item.depth === 0 ? { signal, newWalk: true } : { signal };
     const pages = this.#deps.storage.list(dir, options)[Symbol.asyncIterator]();
     const held = new HeldPages();
+    const storage = this.#deps.storage;
+    const exclusion = new DirectoryExclusion(dir, item.rules ?? this.#rootRules, {
+      read: storage.readHead?.bind(storage),
+      markers: this.#markers,
+      known,
+    });
+    // A paged listing queues its subdirectories once it is complete: a late marker file
+    // (below) may still change what is excluded, and then the directory is listed again.
+    const children: FrontierItem[] = [];
     let sent = false;
     let listed = false;
+    let again = false;
+    /** The next part under the rules, settling them on the first; undefined: list again. */
+    const rule = async (part: Entry[], complete: boolean): Promise<Entry[] | undefined> => {
+      if (!exclusion.settled) {
+        await exclusion.settle(part, complete, signal);
+        return exclusion.filter(part);
+      }
+      const late = exclusion.late(part);
+      if (late.length > 0) {
+        if (known === undefined) return undefined;
+        // Listed again already: a marker that appeared meanwhile waits for the next scan.
+        this.#recordError(
+          dir,
+          'MARKER_LATE',
+          `${late.map((m) => m.name).join(', ')} appeared in ${dir} while it was scanned; it applies from the next scan`,
+        );
+      }
+      return exclusion.filter(part);
+    };
     try {
       for (;;) {
         const step = await abortable(pages.next(), signal);
         if (step.done) break;
         held.push(step.value);
         if (held.full) {
+          const part = await rule(held.take(), false);
+          if (!part) {
+            again = true;
+            break;
+          }
           sent = true;
-          await this.#send(item, 'page', held.take());
+          await this.#send(item, 'page', part, children, exclusion.rules);
         }
       }
-      listed = true;
-      await this.#send(item, sent ? 'last' : 'whole', held.take());
-      this.#dirsListed++;
+      if (!again) {
+        listed = true;
+        const part = await rule(held.take(), !sent);
+        // A probe's marker the listing did not hold as a file: the parts sent were ruled wrong.
+        if (part && !(known === undefined && exclusion.misprobed)) {
+          await this.#send(item, sent ? 'last' : 'whole', part, true, exclusion.rules);
+          for (const child of children) this.#frontier.push(child);
+          this.#dirsListed++;
+          return;
+        }
+        again = true;
+      }
     } catch (error) {
       // A backend stuck in a request would never finish its return(): do not wait on it.
       if (!listed) void pages.return?.()?.catch(() => undefined);
+      if (error instanceof MarkerError) {
+        // Its rules are unknown: nothing in it is indexed anew, nothing removed, nothing
+        // below it listed (a paged listing under way is closed, deleting nothing).
+        if (sent && !signal.aborted) {
+          await this.#send(item, 'broken', [], false).catch(() => undefined);
+        }
+        if (!signal.aborted) this.#recordError(error.path, error.code, error.message);
+        return;
+      }
       // What arrived is true and is applied; a paged listing under way is closed. Nothing
       // in the directory is deleted either way.
       if (!signal.aborted && (sent || held.count > 0)) {
-        await this.#send(item, 'broken', held.take()).catch(() => undefined);
+        const part = exclusion.settled
+          ? exclusion.filter(held.take())
+          : this.#unsettled(held, item);
+        await this.#send(item, 'broken', part, false).catch(() => undefined);
       }
       this.#listingFailed(dir, error);
+      return;
     }
+    // A marker file turned up after part of the directory had gone out under rules that did
+    // not know it: close that listing (deleting nothing) and list the directory again with
+    // the marker known from its first part. Its subdirectories were not queued yet.
+    void pages.return?.()?.catch(() => undefined);
+    if (signal.aborted) return;
+    // Reconciled before the new listing's first part, so that the two never share a batch.
+    await new Promise<void>((resolve, reject) => {
+      this.#send(item, 'broken', [], false, undefined, resolve).catch(reject);
+    });
+    await this.#listDirectory(item, exclusion.markersFound);
+  }
+
+  /**
+   * What arrived of a listing that failed before its rules were settled: applied under its
+   * parent's rules, unless it holds a marker file whose rules are not known (then nothing).
+   */
+  #unsettled(held: HeldPages, item: FrontierItem): Entry[] {
+    const part = held.take();
+    if (this.#markers && findMarkers(part)) return [];
+    return excludeEntries(part, item.rules ?? this.#rootRules);
   }
 
   /**
@@ -269,7 +366,9 @@ class ScanRun {
     item: FrontierItem,
     kind: PartKind,
     entries: Entry[],
-    queueChildren = true,
+    queueChildren: boolean | FrontierItem[] = true,
+    rules?: Exclusions,
+    reconciled?: () => void,
   ): Promise<void> {
     const { dir } = item;
     checkListing(dir, entries);
@@ -280,15 +379,27 @@ class ScanRun {
     try {
       await this.#budget.acquire(bytes, signal);
     } catch {
+      reconciled?.();
       return; // stopped
     }
-    if (!(await this.#channel.put({ dir, entries, kind, bytes, video }, entries.length + 1))) {
+    if (
+      !(await this.#channel.put(
+        { dir, entries, kind, bytes, video, reconciled },
+        entries.length + 1,
+      ))
+    ) {
       this.#budget.release(bytes);
+      reconciled?.();
       return;
     }
     if (queueChildren && item.depth + 1 < this.#maxDepth) {
-      for (const e of entries)
-        if (e.isDir && !e.skip) this.#frontier.push({ dir: e.path, depth: item.depth + 1 });
+      const depth = item.depth + 1;
+      for (const e of entries) {
+        if (!e.isDir || e.skip) continue;
+        const child = { dir: e.path, depth, rules };
+        if (queueChildren === true) this.#frontier.push(child);
+        else queueChildren.push(child);
+      }
     }
   }
 
@@ -313,7 +424,11 @@ class ScanRun {
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
     const listings = listTree(this.#root, { signal, newWalk: true })[Symbol.asyncIterator]();
-    const tree: TreeState = { open: new Set(), failed: new Set() };
+    const tree: TreeState = {
+      open: new Set(),
+      failed: new Set(),
+      rules: new TreeExclusions(this.#rootRules),
+    };
     try {
       for (;;) {
         const next = await abortable(listings.next(), signal);
@@ -346,6 +461,13 @@ class ScanRun {
       if (!more) tree.failed.delete(dir);
       return;
     }
+    const rules = await this.#treeRules(listing, tree);
+    if (!rules) {
+      // Excluded (or under an excluded directory): the storage listed it all the same, but
+      // none of it is used. A piece already sent before an ancestor's marker came is closed.
+      if (tree.open.delete(dir)) await this.#send(item, 'broken', [], false);
+      return;
+    }
     let kind: PartKind;
     if (more) kind = 'page';
     else kind = tree.open.has(dir) ? 'last' : 'whole';
@@ -353,7 +475,7 @@ class ScanRun {
       const outOfBounds = this.#outOfBounds({ dir, depth: depthOf(dir) });
       if (outOfBounds) throw outOfBounds;
       // A tree listing brings every directory itself: nothing to queue for the listers.
-      await this.#send(item, kind, entries, false);
+      await this.#send(item, kind, excludeEntries(entries, rules), false);
     } catch (error) {
       if (tree.open.delete(dir)) await this.#send(item, 'broken', [], false);
       if (more) tree.failed.add(dir);
@@ -365,6 +487,49 @@ class ScanRun {
       tree.open.delete(dir);
       this.#dirsListed++;
     }
+  }
+
+  /**
+   * The rules for a piece of a tree listing, settling its directory's marker files on its
+   * first piece; undefined when none of it is to be used. A tree listing cannot be asked for
+   * one directory again, so a marker that comes in a later piece (after some of the
+   * directory went out) is reported and not applied.
+   */
+  async #treeRules(listing: TreeListing, tree: TreeState): Promise<Exclusions | undefined> {
+    const { dir, entries } = listing;
+    const rules = tree.rules.rulesFor(dir);
+    if (!rules || !this.#markers) return rules;
+    const found = findMarkers(entries);
+    if (!found) return rules;
+    if (!tree.open.has(dir)) {
+      const storage = this.#deps.storage;
+      try {
+        const own = await rulesFor(
+          dir,
+          found,
+          rules,
+          storage.readHead?.bind(storage),
+          this.#internal.signal,
+        );
+        tree.rules.mark(dir, own, found.keys());
+        return own;
+      } catch (error) {
+        if (!(error instanceof MarkerError)) throw error;
+        tree.rules.mark(dir, 'unreadable', found.keys());
+        this.#recordError(error.path, error.code, error.message);
+        return undefined;
+      }
+    }
+    const known = tree.rules.markerNames(dir);
+    const late = [...found.keys()].filter((name) => !known?.has(name));
+    if (late.length > 0) {
+      this.#recordError(
+        dir,
+        'MARKER_LATE',
+        `${late.join(', ')} came after part of ${dir} was indexed (this storage lists whole trees at once), so it was not applied; exclude the directory by a pattern instead`,
+      );
+    }
+    return rules;
   }
 
   #listingFailed(dir: string, error: unknown, isRoot = dir === this.#root): void {
@@ -401,7 +566,10 @@ class ScanRun {
           // Draining after a stop: drop, write nothing more.
           if (!this.#internal.signal.aborted) await this.#reconciler.reconcile(batch);
         } finally {
-          for (const part of batch) this.#budget.release(part.bytes);
+          for (const part of batch) {
+            this.#budget.release(part.bytes);
+            part.reconciled?.();
+          }
         }
       }
     } catch (error) {
@@ -426,7 +594,10 @@ class ScanRun {
     if (this.#internal.signal.aborted) return;
     this.#internal.abort(new StorageError('CANCELLED', 'scan stopped'));
     this.#frontier.stop();
-    for (const part of this.#channel.discard()) this.#budget.release(part.bytes);
+    for (const part of this.#channel.discard()) {
+      this.#budget.release(part.bytes);
+      part.reconciled?.();
+    }
   }
 
   #status(): FinalStatus {
@@ -479,6 +650,19 @@ class ScanRun {
 interface TreeState {
   open: Set<string>;
   failed: Set<string>;
+  rules: TreeExclusions;
+}
+
+/** Exclude patterns as given: strings without line breaks (a pattern is one line). */
+function checkPatterns(name: string, patterns: readonly string[] | undefined): readonly string[] {
+  for (const p of patterns ?? []) {
+    if (typeof p !== 'string' || /[\r\n\0]/.test(p)) {
+      throw new RangeError(
+        `Expected \`${name}\` to hold gitignore patterns, one line each, got ${JSON.stringify(p)}`,
+      );
+    }
+  }
+  return patterns ?? [];
 }
 
 /** A path as the storage contract writes them: `/`, or `/a/b` without `.`/`..`/empty segments. */

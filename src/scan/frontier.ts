@@ -1,6 +1,10 @@
+import type { Exclusions } from './exclude/exclusions.js';
+
 export interface FrontierItem {
   dir: string;
   depth: number;
+  /** The exclude rules its parent's listing settled (its ancestors' marker files included). */
+  rules?: Exclusions | undefined;
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ListingPart {
   kind: PartKind;
   /** Its charge on the process's memory budget, returned once it is reconciled or dropped. */
   bytes: number;
+  /** Called once it is reconciled or dropped (a lister waiting before it lists again). */
+  reconciled?: (() => void) | undefined;
   /** Its `.ts` / `.mts` files found to be video (see `classifyListing`); the rest are not media. */
   video?: ReadonlySet<string> | undefined;
 }

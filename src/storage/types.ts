@@ -11,8 +11,11 @@
 import type { AddressPolicy } from './net/address-policy.js';
 import type { OptionSchema } from './options.js';
 
-/** Why an entry was listed but is not indexed. */
-export type SkipReason = 'symlink' | 'special' | 'loop' | 'unreadable';
+/**
+ * Why an entry was listed but is not indexed. `excluded` is set by the scan (an exclude
+ * pattern or a marker file), never by a backend.
+ */
+export type SkipReason = 'symlink' | 'special' | 'loop' | 'unreadable' | 'excluded';
 
 export interface Entry {
   /** Storage-relative path, e.g. `/music/a.flac`. */

@@ -12,10 +12,18 @@ import { ApiError, refusal } from '../errors.js';
 import { ErrorBody, IdParams, Items, Name, Storage } from '../schemas.js';
 import { storageView } from '../views.js';
 
-/** Option values a storage takes: text, numbers, booleans (the backend's schema checks them). */
+/**
+ * Option values a storage takes: text, numbers, booleans (the backend's schema checks them),
+ * and lists of text (`exclude`: gitignore patterns).
+ */
 const OptionValues = Type.Record(
   Type.String({ maxLength: 64 }),
-  Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean()]),
+  Type.Union([
+    Type.String({ maxLength: 4096 }),
+    Type.Number(),
+    Type.Boolean(),
+    Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 256 }),
+  ]),
   { maxProperties: 64 },
 );
 const Every = Type.String({ maxLength: 32, description: 'A duration: 30m, 6h, 1d, 1h30m' });

@@ -14,6 +14,7 @@ import { redactText } from '../../util/redact.js';
 import { URL_LIKE } from '../../storage/url.js';
 import { couldBeName } from '../../catalog/names.js';
 import { resolveTarget } from '../resolve.js';
+import { excludeList } from '../../storage/limits/options.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
 
@@ -32,6 +33,7 @@ interface ScanFlags {
   wait?: boolean;
   enqueue?: boolean;
   redis?: string;
+  exclude: string[];
 }
 
 export function scanCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -53,12 +55,23 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       parsePositiveInt('--batch'),
     )
     .option('--follow-symlinks', 'follow symbolic links (loops are detected and skipped)')
+    .option(
+      '--exclude <glob>',
+      'leave out what this gitignore pattern matches, for this scan (repeatable; docs/excludes.md)',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--dry-run', 'walk and compare with the index, write nothing')
     .option('--json', 'print one JSON object with the result')
     .option('--wait', 'when another process scans this storage, wait for it instead of exiting 75')
     .option('--enqueue', 'queue the scan for a worker and print its job id (needs Redis)')
     .option('--redis <url>', 'Redis of the fleet (default: $TRAWL_REDIS_URL)')
     .action(async (path: string, flags: ScanFlags) => {
+      if (flags.enqueue && flags.exclude.length > 0) {
+        throw new UsageError(
+          "--exclude applies to a scan run here; a queued scan uses the storage's own list (trawl storages edit NAME --exclude GLOB)",
+        );
+      }
       if (flags.followSymlinks && URL_LIKE.test(path)) {
         throw new UsageError('--follow-symlinks applies to local folders only');
       }
@@ -158,6 +171,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           listers: flags.workers,
           batchEntries: flags.batch,
           dryRun: flags.dryRun,
+          ...(flags.exclude.length > 0 ? { exclude: excludeList(flags.exclude) } : {}),
           signal: controller.signal,
           onProgress: progress.update,
         };

@@ -11,6 +11,7 @@ import {
 import { StorageCatalog } from '../../catalog/storages.js';
 import type { StorageRecord } from '../../db/repositories/storages.js';
 import { secretKeysOf } from '../../storage/options.js';
+import { splitServiceOptions } from '../../storage/limits/options.js';
 import { backendFor } from '../../storage/registry.js';
 import { URL_LIKE } from '../../storage/url.js';
 import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
@@ -31,6 +32,8 @@ interface ChangeFlags extends CommonFlags {
   set: string[];
   unset?: string[];
   passwordStdin?: boolean;
+  exclude: string[];
+  unexclude?: string[];
 }
 
 const DB_FLAG = ['--db <file|url>', 'index database: a SQLite file or postgres:// URL'] as const;
@@ -50,18 +53,25 @@ export function storagesCommand(program: Command, io: CliIo): void {
     .option('--cron <expression>', 'scan it at these times, 5 fields, UTC: "0 3 * * *"')
     .option('--max-concurrency <n>', 'requests in flight to it (default 5)', concurrency)
     .option('--set <key=value>', 'a backend option (repeatable)', collect, [])
+    .option(
+      '--exclude <glob>',
+      'a gitignore pattern its scans leave out (repeatable; docs/excludes.md)',
+      collect,
+      [],
+    )
     .option('--password-stdin', "read the backend's password (or secret key) from stdin")
     .option(...DB_FLAG)
     .option('--json', 'print the storage as one JSON object')
     .action(async (input: string, flags: ChangeFlags) => {
-      const set = parseSets(flags.set);
+      const set: Record<string, unknown> = parseSets(flags.set);
+      if (flags.exclude.length > 0) set.exclude = flags.exclude;
       const schedule = scheduleFrom(flags);
       const secret = flags.passwordStdin ? await readSecret(io) : undefined;
       let spec = storageSpecFrom(input, set);
       if (secret !== undefined) {
         spec = storageSpecFrom(input, { ...set, [firstSecret(spec.kind)]: secret });
       }
-      warnSecretsOnCommandLine(io, spec.kind, input, set);
+      warnSecretsOnCommandLine(io, spec.kind, input, parseSets(flags.set));
       await withApp(io, flags.db, async (app) => {
         const record = await app.catalog.add(app.tenantId, spec, {
           ...(flags.name !== undefined ? { name: flags.name } : {}),
@@ -144,7 +154,8 @@ export function storagesCommand(program: Command, io: CliIo): void {
         const options = Object.entries(v.options);
         out('options', options.length === 0 ? '(defaults)' : '');
         for (const [key, value] of options) {
-          writeLine(io.stdout, `  ${key} = ${printable(String(value))}`);
+          const shown = Array.isArray(value) ? JSON.stringify(value) : String(value);
+          writeLine(io.stdout, `  ${key} = ${printable(shown)}`);
         }
         out('last scans', scans.length === 0 ? 'none' : '');
         for (const s of scans) {
@@ -163,6 +174,18 @@ export function storagesCommand(program: Command, io: CliIo): void {
     .option('--name <new>', 'rename it')
     .option('--set <key=value>', 'set a backend option (repeatable)', collect, [])
     .option('--unset <key>', 'remove an option: back to its default (repeatable)', collect, [])
+    .option(
+      '--exclude <glob>',
+      'add a gitignore pattern to its exclude list (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--unexclude <glob>',
+      'take a pattern off its exclude list (repeatable; --unset exclude empties it)',
+      collect,
+      [],
+    )
     .option('--password-stdin', "read the backend's password (or secret key) from stdin")
     .option('--every <duration>', 'scan it every 30m, 6h, 1d…')
     .option('--cron <expression>', 'scan it at these times, 5 fields, UTC: "0 3 * * *"')
@@ -171,17 +194,21 @@ export function storagesCommand(program: Command, io: CliIo): void {
     .option(...DB_FLAG)
     .option('--json', 'print the storage as one JSON object')
     .action(async (name: string, flags: ChangeFlags) => {
-      const set = parseSets(flags.set);
+      const set: Record<string, unknown> = parseSets(flags.set);
       const schedule = scheduleFrom(flags);
       const secret = flags.passwordStdin ? await readSecret(io) : undefined;
       await withApp(io, flags.db, async (app) => {
         const current = await app.catalog.byName(app.tenantId, name);
         if (secret !== undefined) set[firstSecret(current.kind)] = secret;
+        const unset = [...(flags.unset ?? [])];
+        const excludes = editedExcludes(current, flags.exclude, flags.unexclude ?? []);
+        if (excludes?.length === 0) unset.push('exclude');
+        else if (excludes) set.exclude = excludes;
         warnSecretsOnCommandLine(io, current.kind, '', parseSets(flags.set));
         const record = await app.catalog.edit(app.tenantId, name, {
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           ...(Object.keys(set).length > 0 ? { set } : {}),
-          ...(flags.unset?.length ? { unset: flags.unset } : {}),
+          ...(unset.length ? { unset } : {}),
           ...(schedule !== undefined ? { schedule } : {}),
           ...(flags.maxConcurrency !== undefined ? { maxConcurrency: flags.maxConcurrency } : {}),
         });
@@ -300,6 +327,28 @@ function scheduleFrom(flags: ChangeFlags): Schedule | null | undefined {
   if (flags.cron !== undefined) return { cron: checkCron(flags.cron) };
   if (flags.schedule === false) return null;
   return undefined;
+}
+
+/**
+ * The storage's exclude list after `--exclude` (added at the end, where they win a tie) and
+ * `--unexclude`; undefined when neither was given.
+ */
+function editedExcludes(
+  record: StorageRecord,
+  add: readonly string[],
+  remove: readonly string[],
+): string[] | undefined {
+  if (add.length === 0 && remove.length === 0) return undefined;
+  const current = splitServiceOptions(record.options).service.exclude ?? [];
+  for (const p of remove) {
+    if (!current.includes(p) && !add.includes(p)) {
+      throw new UsageError(
+        `${JSON.stringify(p)} is not on ${record.name}'s exclude list (${current.length > 0 ? current.map((c) => JSON.stringify(c)).join(', ') : 'empty'})`,
+      );
+    }
+  }
+  const kept = current.filter((p) => !remove.includes(p) && !add.includes(p));
+  return [...kept, ...add.filter((p) => !remove.includes(p))];
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -8,6 +8,8 @@ interface FileNode {
   size: number;
   mtime: number;
   etag?: string;
+  /** What {@link MemoryTree.readHead} returns; zeros of `size` when unset. */
+  content?: Uint8Array;
 }
 interface DirNode {
   isDir: true;
@@ -69,6 +71,8 @@ export interface MemoryStats {
   rateLimited: number;
   /** Clients connected and not yet closed. */
   openClients: number;
+  /** readHead calls received. */
+  reads: number;
 }
 
 export function emptyMemoryStats(): MemoryStats {
@@ -81,6 +85,7 @@ export function emptyMemoryStats(): MemoryStats {
     checks: 0,
     rateLimited: 0,
     openClients: 0,
+    reads: 0,
   };
 }
 
@@ -125,6 +130,14 @@ export class MemoryTree {
     const node: FileNode = { isDir: false, size, mtime };
     if (etag !== undefined) node.etag = etag;
     parent.children.set(baseName(p), node);
+    return this;
+  }
+
+  /** Creates or replaces a file holding `text` (UTF-8), creating its parents. */
+  writeText(path: string, text: string, mtime = 0): this {
+    const content = new TextEncoder().encode(text);
+    this.writeFile(path, content.length, mtime);
+    (this.#lookup(normalizePath(path)) as FileNode).content = content;
     return this;
   }
 
@@ -177,6 +190,11 @@ export class MemoryTree {
     const f = typeof fault === 'string' ? { code: fault } : fault;
     this.#faults.set(normalizePath(dir), { ...f, left: f.times ?? Infinity });
     return this;
+  }
+
+  /** Makes reading the file at `path` throw a StorageError with this code (`times` times, default always). */
+  failRead(path: string, fault: StorageErrorCode | InjectedFault): this {
+    return this.failDir(path, fault);
   }
 
   /** Makes connects fail with this code (`times` times, default always). */
@@ -274,6 +292,37 @@ export class MemoryTree {
     }
     const gen = node.generated;
     for (let i = 0; gen && i < gen.count; i++) yield generatedEntry(dir, gen.make(i));
+  }
+
+  /**
+   * The first `bytes` bytes of the file at `path`, as a server answers a ranged read: the
+   * latency and faults ({@link failRead}) apply; NOT_FOUND for a directory or nothing.
+   */
+  async readHead(
+    path: string,
+    bytes: number,
+    signal?: AbortSignal,
+    generation?: number,
+  ): Promise<Uint8Array> {
+    this.stats.reads++;
+    if (this.latencyMs > 0) await sleep(this.latencyMs, signal);
+    this.#alive(generation);
+    const fault = this.#faults.get(path);
+    if (fault && fault.left > 0) {
+      fault.left--;
+      throw new StorageError(
+        fault.code,
+        fault.message ?? `injected ${fault.code} reading ${path}`,
+        {
+          path,
+          retryAfterMs: fault.retryAfterMs,
+        },
+      );
+    }
+    const node = this.#lookup(path);
+    if (!node || node.isDir) throw new StorageError('NOT_FOUND', `no such file: ${path}`, { path });
+    const content = node.content ?? new Uint8Array(node.size);
+    return content.slice(0, Math.max(0, bytes));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { InvalidConfigError, UnavailableError } from '../errors.js';
 import { defineBackend } from '../backend.js';
 import type { OptionSchema } from '../options.js';
-import type { Entry, ListOptions, StorageClient } from '../types.js';
+import type { Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
 import { MemoryTree } from './memory-tree.js';
 
 /**
@@ -53,6 +53,10 @@ export class MemoryClient implements StorageClient {
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
     yield* this.#connected().pages(dir, options?.signal, this.#generation);
+  }
+
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    return this.#connected().readHead(path, bytes, options?.signal, this.#generation);
   }
 
   #connected(): MemoryTree {
