@@ -73,7 +73,7 @@ describe('storage options', () => {
   it('names every webdav option when one is misspelt', () => {
     rejects(
       'webdav://host/?timeoutMS=5',
-      /^unknown webdav option `timeoutMS`; known: url, username, password, timeoutMs, .*maxSockets, insecure, maxResponseBytes \(and the StorageService's maxConcurrency, limitKey, tenantMaxConcurrency\)$/,
+      /^unknown webdav option `timeoutMS`; known: url, username, password, timeoutMs, .*maxSockets, insecure, maxResponseBytes \(and the StorageService's maxConcurrency, limitKey, tenantMaxConcurrency, exclude\)$/,
     );
   });
 

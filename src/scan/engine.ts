@@ -11,7 +11,13 @@ import { checkListing } from './listing.js';
 import { classifyListing } from './media-classify.js';
 import { DirectoryExclusion, excludeEntries } from './exclude/directory.js';
 import { Exclusions } from './exclude/exclusions.js';
-import { findMarkers, MarkerError, rulesFor, type Marker } from './exclude/markers.js';
+import {
+  findMarkers,
+  MarkerError,
+  probeMarkers,
+  rulesFor,
+  type Marker,
+} from './exclude/markers.js';
 import { TreeExclusions } from './exclude/tree.js';
 import { abortable } from './abortable.js';
 import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
@@ -241,7 +247,11 @@ class ScanRun {
    * else in parts. A failure after some entries arrived sends what arrived as `broken`
    * (applied, nothing deleted) and records the directory's error.
    */
-  async #listDirectory(item: FrontierItem, known?: ReadonlyMap<string, Marker>): Promise<void> {
+  async #listDirectory(
+    item: FrontierItem,
+    known?: ReadonlyMap<string, Marker>,
+    probed = false,
+  ): Promise<void> {
     const { dir } = item;
     const outOfBounds = this.#outOfBounds({ dir, depth: item.depth + this.#rootDepth });
     if (outOfBounds) {
@@ -254,10 +264,12 @@ class ScanRun {
     const pages = this.#deps.storage.list(dir, options)[Symbol.asyncIterator]();
     const held = new HeldPages();
     const storage = this.#deps.storage;
+    const read = storage.readHead?.bind(storage);
     const exclusion = new DirectoryExclusion(dir, item.rules ?? this.#rootRules, {
-      read: storage.readHead?.bind(storage),
+      read,
       markers: this.#markers,
       known,
+      probed,
     });
     // A paged listing queues its subdirectories once it is complete: a late marker file
     // (below) may still change what is excluded, and then the directory is listed again.
@@ -289,7 +301,20 @@ class ScanRun {
         if (step.done) break;
         held.push(step.value);
         if (held.full) {
-          const part = await rule(held.take(), false);
+          const first = held.take();
+          if (!exclusion.settled && known === undefined && read && this.#markers) {
+            if (!findMarkers(first)) {
+              // Too large to hold, and its markers not seen yet: ask for them before anything
+              // goes out. The listing is let go first (it holds a request slot the reads may
+              // need), then started again knowing them.
+              listed = true;
+              void pages.return?.()?.catch(() => undefined);
+              const markers = await probeMarkers(dir, read, signal);
+              await this.#listDirectory(item, markers, true);
+              return;
+            }
+          }
+          const part = await rule(first, false);
           if (!part) {
             again = true;
             break;
@@ -302,7 +327,7 @@ class ScanRun {
         listed = true;
         const part = await rule(held.take(), !sent);
         // A probe's marker the listing did not hold as a file: the parts sent were ruled wrong.
-        if (part && !(known === undefined && exclusion.misprobed)) {
+        if (part && !exclusion.misprobed) {
           await this.#send(item, sent ? 'last' : 'whole', part, true, exclusion.rules);
           for (const child of children) this.#frontier.push(child);
           this.#dirsListed++;

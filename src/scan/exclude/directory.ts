@@ -1,6 +1,6 @@
 import type { Entry } from '../../storage/types.js';
 import type { Exclusions } from './exclusions.js';
-import { findMarkers, probeMarkers, rulesFor, type Marker, type Reader } from './markers.js';
+import { findMarkers, rulesFor, type Marker, type Reader } from './markers.js';
 
 /**
  * Exclusion for one directory's listing, part by part. The rules for its entries are
@@ -29,13 +29,20 @@ export class DirectoryExclusion {
   constructor(
     dir: string,
     parent: Exclusions,
-    options: { read: Reader | undefined; markers: boolean; known?: ReadonlyMap<string, Marker> },
+    options: {
+      read: Reader | undefined;
+      markers: boolean;
+      known?: ReadonlyMap<string, Marker> | undefined;
+      /** `known` came from a probe: the complete listing must confirm it. */
+      probed?: boolean;
+    },
   ) {
     this.dir = dir;
     this.#parent = parent;
     this.#read = options.read;
     this.#markersOn = options.markers;
     this.#known = options.known;
+    if (options.probed && options.known) this.#probed = new Set(options.known.keys());
   }
 
   /** The rules for this directory's entries (and what its subdirectories inherit). */
@@ -54,18 +61,14 @@ export class DirectoryExclusion {
   }
 
   /**
-   * Settles the rules from the first part (`complete`: the whole listing), reading
+   * Settles the rules from the first part (`complete`: the whole listing; unused), reading
    * `.trawlignore` / `.ignore` if need be. Throws a MarkerError when they cannot be read.
    */
   async settle(entries: readonly Entry[], complete: boolean, signal: AbortSignal): Promise<void> {
-    let markers = new Map<string, Marker>(this.#known);
+    const markers = new Map<string, Marker>(this.#known);
     if (this.#markersOn) {
       this.#note(entries);
-      for (const [name, m] of this.#found) markers.set(name, m);
-      if (!complete && !this.#known && markers.size === 0 && this.#read) {
-        markers = await probeMarkers(this.dir, this.#read, signal);
-        this.#probed = new Set(markers.keys());
-      }
+      for (const [name, m] of this.#found) if (!markers.has(name)) markers.set(name, m);
     }
     this.#ruled = new Set(markers.keys());
     this.#rules =
