@@ -71,7 +71,11 @@ describe('trawl serve in a process of its own', () => {
       signal: AbortSignal.timeout(20_000),
     });
     const text = await r.text();
-    return { status: r.status, body: text, json: () => JSON.parse(text) as Record<string, never> };
+    return {
+      status: r.status,
+      body: text,
+      json: () => JSON.parse(text) as Record<string, unknown>,
+    };
   };
 
   beforeAll(async () => {
