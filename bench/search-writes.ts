@@ -12,8 +12,13 @@ import { openIndex, type Index } from '../src/db/open.js';
 import { createDatabase, type TestDatabase } from '../test/support/databases.js';
 import { benchTree } from './search-tree.js';
 
-export type Variant = 'without' | 'name index' | 'all of 006';
+export type Variant = 'without' | 'name index' | 'all of 006' | '+ tenant name';
+/**
+ * `+ tenant name` (with `--rejected`): 006 plus the index it does not keep, one ordering
+ * the tenant's entries by name, to show what such an index costs.
+ */
 const VARIANTS: Variant[] = ['without', 'name index', 'all of 006'];
+const REJECTED: Variant = '+ tenant name';
 
 export interface Written {
   variant: Variant;
@@ -30,9 +35,16 @@ export interface Loaded {
   written: Written[];
 }
 
-/** Drops what 006 made beyond `keep`. */
+/** Drops what 006 made beyond the variant's (or adds what it rejected). */
 async function strip(index: Index, variant: Variant): Promise<void> {
   if (variant === 'all of 006') return;
+  if (variant === REJECTED) {
+    const name = index.dialect === 'postgres' ? sql`name COLLATE "C"` : sql`name`;
+    await sql`CREATE INDEX entries_tenant_name ON entries (tenant_id, ${name}, id)`.execute(
+      index.db,
+    );
+    return;
+  }
   await sql`DROP INDEX entries_storage_parent_name`.execute(index.db);
   if (variant === 'name index') return;
   if (index.dialect === 'postgres') {
@@ -55,12 +67,20 @@ async function sizeMb(index: Index): Promise<number> {
   return Number(rows[0]!.b) / 2 ** 20;
 }
 
-export async function loadAll(dialect: Dialect, entries: number): Promise<Loaded> {
+export async function loadAll(
+  dialect: Dialect,
+  entries: number,
+  rejected = false,
+): Promise<Loaded> {
+  // The whole index (the one the queries run on) last.
+  const variants: Variant[] = rejected
+    ? [...VARIANTS.slice(0, 2), REJECTED, VARIANTS[2]!]
+    : VARIANTS;
   const dbs: TestDatabase[] = [];
   const indexes: Index[] = [];
   const scopes: { tenantId: number; storageId: number }[] = [];
   try {
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       const db = await createDatabase(dialect);
       dbs.push(db);
       const index = await openIndex(db.url);
@@ -76,9 +96,9 @@ export async function loadAll(dialect: Dialect, entries: number): Promise<Loaded
       });
       scopes.push({ tenantId, storageId });
     }
-    const ms = VARIANTS.map(() => 0);
+    const ms = variants.map(() => 0);
     for (const batch of benchTree(entries).batches(indexes[0]!.entries.batchEntries)) {
-      for (let v = 0; v < VARIANTS.length; v++) {
+      for (let v = 0; v < variants.length; v++) {
         // Each index takes its own copy: a repository may sort or mark what it is given.
         const copy = batch.map((e) => ({ ...e }));
         const t0 = performance.now();
@@ -87,14 +107,14 @@ export async function loadAll(dialect: Dialect, entries: number): Promise<Loaded
       }
     }
     const written: Written[] = [];
-    for (let v = 0; v < VARIANTS.length; v++) {
+    for (let v = 0; v < variants.length; v++) {
       written.push({
-        variant: VARIANTS[v]!,
+        variant: variants[v]!,
         seconds: ms[v]! / 1000,
         mb: await sizeMb(indexes[v]!),
       });
     }
-    const last = VARIANTS.length - 1;
+    const last = variants.length - 1;
     for (let v = 0; v < last; v++) {
       await indexes[v]!.close();
       await dbs[v]!.drop();

@@ -107,21 +107,26 @@ export class PageReader {
   }
 
   /**
-   * The filter an index answers with the fewest rows (counted up to `probeRows`); when all
-   * have more, the first of directory, subtree, name. Undefined when there is none.
+   * The filter an index answers with the fewest rows (each counted up to `probeRows`, all
+   * in one statement); when all have more, the first of directory, subtree, name.
+   * Undefined when there is none.
    */
   async #smallest(f: Filters): Promise<Source | undefined> {
     const sources = this.#sources(f);
     if (sources.length <= 1) return sources[0];
     const cap = this.#probeRows + 1;
-    let best: { source: Source; n: number } | undefined;
-    for (const s of sources) {
-      const n = await this.#count(s, cap);
-      if (!best || n < best.n) best = { source: s, n };
-      // A handful of rows: no other index can do much better.
-      if (best.n <= 1000) break;
+    const counts = sources.map(
+      (s, i) =>
+        sql`(SELECT count(*) FROM (${s.count ?? sql`SELECT 1 FROM entries WHERE ${s.where}`} LIMIT ${cap}) c${sql.raw(String(i))}) AS ${sql.ref(`n${i}`)}`,
+    );
+    const { rows } = await sql<Record<string, number>>`SELECT ${sql.join(counts)}`.execute(
+      this.#db,
+    );
+    let best = 0;
+    for (let i = 1; i < sources.length; i++) {
+      if (Number(rows[0]?.[`n${i}`]) < Number(rows[0]?.[`n${best}`])) best = i;
     }
-    return best?.source;
+    return sources[best];
   }
 
   async #count(s: Source, cap: number): Promise<number> {
