@@ -114,6 +114,11 @@ export class App {
     return this.#config.redisUrl !== undefined;
   }
 
+  /** Whether index writes also write their change events to the outbox (a fleet that relays them). */
+  get changeEvents(): boolean {
+    return this.fleet && this.#config.changeEvents;
+  }
+
   /** The Redis of the fleet, connected on first use; undefined in embedded mode. */
   get redis(): Redis | undefined {
     const url = this.#config.redisUrl;

@@ -7,7 +7,9 @@ import type { IndexedEntry } from '../src/db/entries.js';
 import { isAmbiguousMedia, mediaKindOf } from '../src/scan/media.js';
 import { videoByContext } from '../src/scan/media-context.js';
 import { isTransportStream, PROBE_BYTES } from '../src/scan/media-probe.js';
+import { scan } from '../src/scan/engine.js';
 import { MemoryTree } from '../src/storage/backends/memory-tree.js';
+import type { StorageHandle } from '../src/storage/service.js';
 import type { Entry } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { createDatabase, DIALECTS, skipDialect, type TestDatabase } from './support/databases.js';
@@ -202,7 +204,18 @@ describe('media kinds of a storage that cannot read bytes', () => {
       .writeFile('/app/node_modules/lib/big.ts', 9_000_000)
       .writeFile('/app/index.d.ts', 5_000_000);
     fx = await memoryFixture({ tree });
-    expect((await fx.app.scan(fx.storage)).status).toBe('succeeded');
+    const { app, storage } = fx;
+    // The memory backend reads bytes; a remote one does not: the same handle without readHead.
+    const handle = await app.storage.open(storage.id);
+    const remote: StorageHandle = {
+      storageId: handle.storageId,
+      list: (dir, o) => handle.list(dir, o),
+      check: (o) => handle.check(o),
+    };
+    const scope = { tenantId: storage.tenantId, storageId: storage.id };
+    expect((await scan({ storage: remote, entries: app.index.entries }, scope)).status).toBe(
+      'succeeded',
+    );
     expect(kinds(await fx.indexed())).toEqual({
       '/Recordings/news.ts': 'video',
       '/Recordings/news.srt': 'subtitle',

@@ -36,11 +36,12 @@ export const DEFAULT_LISTERS = 8;
 
 export interface ScanOptions {
   /**
-   * The directory the walk starts from (`/a/b`): only its subtree is reconciled, by the same
-   * rules as a whole scan (`trawl watch` re-lists the directories that changed this way). A
-   * root that cannot be listed fails the scan and changes nothing. @default `/`
+   * The directories the walk starts from (`['/a/b']`), none under another: only their subtrees
+   * are reconciled, by the same rules as a whole scan (`trawl watch` re-lists the directories
+   * that changed this way). A single root that cannot be listed fails the scan and changes
+   * nothing; of several, each that cannot be listed is one error of the scan. @default `['/']`
    */
-  root?: string;
+  roots?: readonly string[];
   /** Directories below the root to descend; 1 lists the root only. @default Infinity */
   maxDepth?: number;
   /** false is the same as maxDepth 1. @default true */
@@ -125,9 +126,7 @@ class ScanRun {
   readonly #maxPathBytes: number;
   readonly #maxTreeDepth: number;
   readonly #opts: ScanOptions;
-  readonly #root: string;
-  /** The root's depth below `/`: depth bounds count from `/`, whatever the root. */
-  readonly #rootDepth: number;
+  readonly #roots: readonly string[];
   readonly #started = Date.now();
   readonly #counters: ScanCounters = emptyCounters();
   readonly #frontier = new Frontier();
@@ -148,13 +147,13 @@ class ScanRun {
   constructor(deps: ScanEngineDeps, scope: EntryScope, options: ScanOptions) {
     this.#deps = deps;
     this.#opts = options;
-    this.#root = options.root ?? ROOT;
-    if (!isStoragePath(this.#root)) {
+    this.#roots = options.roots ?? [ROOT];
+    const bad = this.#roots.find((r) => !isStoragePath(r));
+    if (this.#roots.length === 0 || bad !== undefined) {
       throw new RangeError(
-        `Expected \`root\` to be a storage path like /a/b (no trailing slash, no . or ..), got ${JSON.stringify(options.root)}`,
+        `Expected \`roots\` to be storage paths like /a/b (no trailing slash, no . or ..), got ${JSON.stringify(bad ?? [])}`,
       );
     }
-    this.#rootDepth = depthOf(this.#root);
     this.#maxDepth = options.recursive === false ? 1 : (options.maxDepth ?? Infinity);
     this.#listers = options.listers ?? DEFAULT_LISTERS;
     this.#batchEntries = options.batchEntries ?? deps.entries.batchEntries;
@@ -221,11 +220,11 @@ class ScanRun {
 
   async #walk(): Promise<void> {
     const storage = this.#deps.storage;
-    if (storage.listTree && this.#maxDepth === Infinity) {
+    if (storage.listTree && this.#maxDepth === Infinity && this.#roots.length === 1) {
       await this.#walkTree(storage.listTree.bind(storage));
       return;
     }
-    this.#frontier.push({ dir: this.#root, depth: 0, rules: this.#rootRules });
+    for (const dir of this.#roots) this.#frontier.push({ dir, depth: 0, rules: this.#rootRules });
     const listers = Array.from({ length: this.#listers }, () => this.#lister());
     await Promise.all(listers);
   }
@@ -253,7 +252,8 @@ class ScanRun {
     probed = false,
   ): Promise<void> {
     const { dir } = item;
-    const outOfBounds = this.#outOfBounds({ dir, depth: item.depth + this.#rootDepth });
+    // Depth bounds count from `/`, whatever the roots.
+    const outOfBounds = this.#outOfBounds({ dir, depth: depthOf(dir) });
     if (outOfBounds) {
       this.#listingFailed(dir, outOfBounds);
       return;
@@ -448,7 +448,7 @@ class ScanRun {
 
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
-    const listings = listTree(this.#root, { signal, newWalk: true })[Symbol.asyncIterator]();
+    const listings = listTree(this.#roots[0]!, { signal, newWalk: true })[Symbol.asyncIterator]();
     const tree: TreeState = {
       open: new Set(),
       failed: new Set(),
@@ -470,7 +470,7 @@ class ScanRun {
       for (const dir of tree.open) {
         await this.#send({ dir, depth: 0 }, 'broken', [], false).catch(() => undefined);
       }
-      this.#listingFailed(this.#root, error, this.#dirsListed === 0 && tree.open.size === 0);
+      this.#listingFailed(this.#roots[0]!, error, this.#dirsListed === 0 && tree.open.size === 0);
     }
   }
 
@@ -557,7 +557,11 @@ class ScanRun {
     return rules;
   }
 
-  #listingFailed(dir: string, error: unknown, isRoot = dir === this.#root): void {
+  #listingFailed(
+    dir: string,
+    error: unknown,
+    isRoot = this.#roots.length === 1 && dir === this.#roots[0],
+  ): void {
     if (this.#internal.signal.aborted) return; // cancelled or already failing: not the directory's fault
     const e = toStorageError(error, dir);
     // The directory whose listing failed, whatever path the error carries (a reconnect's `/`).
