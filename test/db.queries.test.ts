@@ -362,6 +362,34 @@ for (const dialect of DIALECTS) {
       expect(await found()).toEqual([]);
     });
 
+    it('reads an index of one storage whole, as an embedded index is', async () => {
+      // One storage in the database: SQLite scans the table instead of the path index.
+      const alone = await createDatabase(dialect);
+      const solo = await openIndex(alone.url);
+      try {
+        const t = await solo.tenants.ensure('solo');
+        const { id } = await solo.storages.upsert({
+          tenantId: t,
+          name: 'only',
+          kind: 'memory',
+          location: 'memory://only',
+          options: { volume: 'only' },
+        });
+        await solo.entries.apply({ tenantId: t, storageId: id }, [], tree().map(toWrite));
+        const videos = await solo.queries.search({ tenantId: t, mediaKind: 'video', sort: 'size' });
+        expect(videos.items).toHaveLength(13);
+        expect(videos.items.every((e) => e.mediaKind === 'video' && e.size === 20)).toBe(true);
+        expect(await solo.queries.stats({ tenantId: t, storageId: id })).toMatchObject({
+          files: 56,
+          dirs: 4,
+        });
+        expect((await solo.queries.search({ tenantId: t + 1 })).items).toEqual([]);
+      } finally {
+        await solo.close();
+        await alone.drop();
+      }
+    });
+
     it('counts, weighs and ranks one storage', async () => {
       const s = await index.queries.stats({ tenantId, storageId, largestDirs: 2 });
       expect(s).toEqual({

@@ -21,6 +21,6 @@ export function createQueries(
   return {
     browse: (q) => browse(reader, q),
     search: (q) => search(reader, q),
-    stats: (q) => stats(db, q),
+    stats: (q) => stats(db, dialect, q),
   };
 }

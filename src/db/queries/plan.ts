@@ -12,6 +12,7 @@ import {
   type Filters,
 } from './filters.js';
 import type { EntryView, SortKey, SortOrder } from './types.js';
+import { scanWholeTable } from './whole-table.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -182,8 +183,10 @@ export class PageReader {
     const range = f.subtree
       ? sql` AND path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`
       : sql``;
+    const table = await scanWholeTable(this.#db, this.#dialect, ids);
+    const storage = table ? sql`+storage_id` : sql`storage_id`;
     const source = {
-      where: sql`storage_id IN (${sql.join(ids)}) AND tenant_id = ${f.tenantId}${range}`,
+      where: sql`${storage} IN (${sql.join(ids)}) AND tenant_id = ${f.tenantId}${range}`,
     };
     if (f.needle !== undefined) {
       const n = await this.#count(source, this.#shortScanRows + 1);

@@ -1,8 +1,10 @@
 import { sql, type Kysely } from 'kysely';
+import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { QueryError } from './errors.js';
 import type { StatsQuery, StorageStats } from './types.js';
 import { idOf } from './validate.js';
+import { scanWholeTable } from './whole-table.js';
 
 const MAX_LARGEST_DIRS = 100;
 
@@ -20,7 +22,11 @@ interface Group {
  * directory is the one whose files directly in it weigh most (not its whole subtree: that
  * would list the root and each of its ancestors first).
  */
-export async function stats(db: Kysely<Database>, q: StatsQuery): Promise<StorageStats> {
+export async function stats(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: StatsQuery,
+): Promise<StorageStats> {
   if (typeof q !== 'object' || q === null)
     throw new QueryError('BAD_QUERY', 'query', 'expected an object');
   const tenantId = idOf('tenantId', q.tenantId);
@@ -33,9 +39,11 @@ export async function stats(db: Kysely<Database>, q: StatsQuery): Promise<Storag
       `expected an integer from 0 to ${MAX_LARGEST_DIRS}`,
     );
   }
+  const table = await scanWholeTable(db, dialect, [storageId]);
+  const storage = table ? sql`+storage_id` : sql`storage_id`;
   const { rows } = await sql<Group>`
     SELECT parent, is_dir, media_kind, count(*) AS n, CAST(sum(size) AS bigint) AS bytes
-    FROM entries WHERE storage_id = ${storageId} AND tenant_id = ${tenantId}
+    FROM entries WHERE ${storage} = ${storageId} AND tenant_id = ${tenantId}
     GROUP BY parent, is_dir, media_kind`.execute(db);
 
   const out: StorageStats = { files: 0, dirs: 0, bytes: 0, byMediaKind: [], largestDirs: [] };
