@@ -5,6 +5,7 @@ import { StorageError } from '../storage/errors.js';
 import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
 import { scanCommand } from './commands/scan.js';
+import { watchCommand } from './commands/watch.js';
 import { scansCommand } from './commands/scans.js';
 import { jobsCommand } from './commands/jobs.js';
 import { workerCommand } from './commands/worker.js';
@@ -32,6 +33,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       writeErr: (s) => io.stderr.write(s.startsWith('error: ') ? `trawl: ${s.slice(7)}` : s),
     });
   scanCommand(program, io, (code) => (exitCode = code));
+  watchCommand(program, io, (code) => (exitCode = code));
   lsCommand(program, io);
   scansCommand(program, io);
   workerCommand(program, io);

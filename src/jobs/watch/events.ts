@@ -58,6 +58,7 @@ export class DirectoryEvents {
   #onDirty: () => void = () => undefined;
   #onFatal: (error: WatchError) => void = () => undefined;
   #closed = false;
+  #ready: { watches: number; unwatchable: string[] } = { watches: 0, unwatchable: [] };
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -75,6 +76,7 @@ export class DirectoryEvents {
       worker.on('message', (message: FromThread) => {
         if (message.type === 'ready') {
           ready = true;
+          events.#ready = { watches: message.watches, unwatchable: message.unwatchable };
           resolve(events);
         } else if (message.type === 'fatal') {
           const error = new WatchError(message.code, message.message);
@@ -101,6 +103,11 @@ export class DirectoryEvents {
         }
       });
     });
+  }
+
+  /** Directories watched when it started, and those that could not be (no permission). */
+  get ready(): { watches: number; unwatchable: string[] } {
+    return this.#ready;
   }
 
   /** Called (at most once per take) when a directory is marked. */

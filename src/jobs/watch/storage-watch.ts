@@ -1,5 +1,6 @@
 import type { App } from '../../app.js';
 import type { StorageRecord } from '../../db/repositories/storages.js';
+import type { RecordedScanResult } from '../../scan/runner.js';
 import type { LocalOptions } from '../../storage/backends/local.js';
 import { splitServiceOptions } from '../../storage/limits/options.js';
 import { backendFor } from '../../storage/registry.js';
@@ -37,7 +38,7 @@ export interface WatchOptions {
 
 export type WatchActivity =
   | { kind: 'watching'; watches: number; unwatchable: string[] }
-  | { kind: 'scan'; why: 'start' | 'rescan' | 'overflow' | 'coarsened'; applied: Applied }
+  | { kind: 'scan'; why: 'start' | 'rescan' | 'overflow' | 'coarsened'; result: RecordedScanResult }
   | {
       kind: 'applied';
       dirs: number;
@@ -118,12 +119,14 @@ export class StorageWatch {
       workerId: options.workerId ?? workerName('watch'),
       onActivity: options.onActivity,
     };
+    this.stats.watches = events.ready.watches;
     events.onDirty = () => this.#poke();
     events.onFatal = (error) => {
       this.#fatal = error;
       this.#stop.abort(error);
       this.#poke();
     };
+    this.#o.onActivity?.({ kind: 'watching', ...events.ready });
     this.done = this.#loop().finally(() => this.#events.close());
   }
 
@@ -240,7 +243,7 @@ export class StorageWatch {
       taken = undefined; // applied: nothing to give back
       this.#count(applied);
       if ('full' in applied) {
-        this.#o.onActivity?.({ kind: 'scan', why: this.#fullWhy, applied });
+        this.#o.onActivity?.({ kind: 'scan', why: this.#fullWhy, result: applied.full });
         // The next full scan that is neither due nor after an overflow comes from a coarsened set.
         this.#fullWhy = 'coarsened';
         return 'full';
