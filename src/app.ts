@@ -53,6 +53,12 @@ export interface AppOptions {
   /** A line for the person at the command line: something done only half-way. */
   onNotice?: (line: string) => void;
   /**
+   * The caller only reads (`trawl ls`, `scans`…): an index it cannot write is opened
+   * read-only (OpenOptions.readOnly), and opening writes nothing when it need not (the
+   * tenant's row is looked up before it is made). @default false
+   */
+  readOnly?: boolean;
+  /**
    * The SSRF guard for every storage connection (`trawl serve` passes one, from
    * `addressPolicyFromEnv`). @default none: the CLI connects anywhere its user can
    */
@@ -246,9 +252,14 @@ export class App {
       onWait: options.onIndexWait,
       busyTimeoutMs: config.sqliteBusyTimeoutMs,
       migrate: options.migrate ?? true,
+      readOnly: options.readOnly ?? false,
     });
     try {
-      const tenantId = await guard(index.tenants, options.signal).ensure(options.tenant);
+      const tenants = guard(index.tenants, options.signal);
+      // A reader needs no row of its own: a tenant unknown to a read-only index has nothing
+      // in it (0 matches no row).
+      const known = options.readOnly ? (await tenants.byName(options.tenant))?.id : undefined;
+      const tenantId = known ?? (index.readOnly ? 0 : await tenants.ensure(options.tenant));
       const unsaved = new Map<number, StorageRecord>();
       const log = options.logger ?? createLogger({ level: config.logLevel });
       // Services below need the app, made last: they reach it through this.
@@ -264,7 +275,7 @@ export class App {
         },
       });
       // Rows an older trawl wrote hold secrets in plain text: sealed now, once.
-      await catalog.sealLegacy();
+      if (!index.readOnly) await catalog.sealLegacy();
       // In a fleet the shared caps hold across every worker: counted in Redis, where a dead
       // worker's slots expire with the lease TTL.
       // (Its Redis is the app's, connected on first use: after the app is made.)

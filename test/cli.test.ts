@@ -186,11 +186,16 @@ describe('trawl scan (in process)', () => {
     fx.tree.writeFile('/a', 1, 1).failDir('/', 'NOT_FOUND');
     const r = await fx.run(['scan', fx.url, '--db', fx.db, '--json']);
     expect(r.code).toBe(1);
-    expect(onlyJson(r)).toMatchObject({
+    expect(r.lines).toHaveLength(1);
+    expect(JSON.parse(r.lines[0]!)).toMatchObject({
       status: 'failed',
       errors: 1,
       errorSample: [{ path: '/', code: 'NOT_FOUND' }],
     });
+    // The cause on stderr too, for a person reading only that.
+    expect(r.stderr).toBe(
+      'trawl: scan 1 failed: injected NOT_FOUND listing / (NOT_FOUND); check the path in the URL\n',
+    );
   });
 
   it('exits 130 when cancelled mid-scan, and a later scan completes the index', async () => {
@@ -346,8 +351,9 @@ describe('trawl ls and scans (in process)', () => {
     expect(top.stderr).toBe('');
     expect(top.lines.map((l) => JSON.parse(l) as unknown)).toEqual([
       { path: '/a.txt', type: 'file', size: 1, mtime: '1970-01-01T00:00:01.500Z' },
-      { path: '/b dir', type: 'dir', size: 0, mtime: '1970-01-01T00:00:00.000Z' },
-      { path: '/new\nline', type: 'file', size: 2, mtime: '1970-01-01T00:00:00.000Z' },
+      // 0 is the index's "no time" (an S3 prefix has none): null, not 1970-01-01.
+      { path: '/b dir', type: 'dir', size: 0, mtime: null },
+      { path: '/new\nline', type: 'file', size: 2, mtime: null },
     ]);
     for (const l of top.lines) {
       expect(Object.keys(JSON.parse(l) as object)).toEqual(['path', 'type', 'size', 'mtime']);

@@ -50,7 +50,8 @@ export function browser(storage, { dir = '/', sort = 'name', order = 'asc' }, si
       {},
       h('td', { class: 'name' }, name),
       h('td', { class: 'num' }, e.isDir ? '' : bytes(e.size)),
-      h('td', { class: 'date' }, when(e.mtime)),
+      // 0: the storage gives no time (an S3 prefix): an empty cell, not 1970.
+      h('td', { class: 'date' }, when(e.mtime || null)),
       h('td', {}, e.isDir ? 'folder' : (e.mediaKind ?? '')),
     );
   }

@@ -59,7 +59,8 @@ export async function searchView(root, signal, { q = '', kind = '' }) {
       h('td', {}, names.get(e.storageId) ?? e.storageId),
       h('td', { class: 'name' }, h('a', { href: at(parent) }, parent)),
       h('td', { class: 'num' }, e.isDir ? '' : bytes(e.size)),
-      h('td', { class: 'date' }, when(e.mtime)),
+      // 0: the storage gives no time (an S3 prefix): an empty cell, not 1970.
+      h('td', { class: 'date' }, when(e.mtime || null)),
     );
   }
   await load();

@@ -113,7 +113,10 @@ export const Entry = Type.Object({
   name: Type.String(),
   isDir: Type.Boolean(),
   size: Type.Integer(),
-  mtime: Type.Integer(),
+  mtime: Type.Integer({
+    description:
+      'Modified, ms since the epoch; 0 when the storage gives no time (an S3 prefix has none)',
+  }),
   mediaKind: Nullable(Type.String()),
 });
 

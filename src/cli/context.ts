@@ -3,6 +3,7 @@ import { App, type AppOptions } from '../app.js';
 import { loadConfig } from '../config/env.js';
 import { parseStorageSpec, type StorageSpec } from '../storage/url.js';
 import { UsageError } from './errors.js';
+import { expandHome } from './home.js';
 
 /** The part of a stream the CLI writes to; a test hands in a collector. */
 export interface OutStream {
@@ -27,17 +28,24 @@ export interface CliIo {
  * Opens the app on the index the user named. While the index makes it wait (a lock another
  * process holds, a server that does not answer), one line on stderr says what for; `signal`
  * ends the wait (the open rejects with an IndexError `CANCELLED`).
+ *
+ * An index this user cannot write (a read-only file, folder or mount) is opened read-only
+ * unless `extra.readOnly` is false: every command that only reads (`ls`, `scans`, `find`,
+ * `du`, `storages ls`…) then works on it, and one that writes fails at its first write with
+ * INDEX_READ_ONLY. Commands that must write from the start (`scan`, `serve`, `worker`) pass
+ * false and are refused at once.
  */
 export async function openApp(
   io: CliIo,
   db: string | undefined,
   signal?: AbortSignal,
-  extra: Pick<AppOptions, 'addressPolicy' | 'logger' | 'storageEnv'> = {},
+  extra: Pick<AppOptions, 'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly'> = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
   return App.open({
+    readOnly: true,
     ...extra,
-    database: db ?? config.database,
+    database: indexTarget(io.env, db),
     tenant: config.tenant,
     env: io.env,
     ...(signal ? { signal } : {}),
@@ -54,9 +62,24 @@ export async function openApp(
   });
 }
 
-/** A path or URL as typed, checked so that a typo gets a clear line instead of a failed scan. */
-export function storageSpecFrom(input: string, extra: Record<string, unknown> = {}): StorageSpec {
-  const spec = parseStorageSpec(input, extra);
+/**
+ * The index the user named (`--db`, else `TRAWL_DATABASE_URL`, else the default file), with
+ * `~` expanded as the shell would have.
+ */
+export function indexTarget(env: NodeJS.ProcessEnv, db: string | undefined): string {
+  return expandHome(db ?? loadConfig(env).database, env);
+}
+
+/**
+ * A path or URL as typed, checked so that a typo gets a clear line instead of a failed scan;
+ * a quoted `~/Music` is expanded as the shell would have.
+ */
+export function storageSpecFrom(
+  input: string,
+  extra: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): StorageSpec {
+  const spec = parseStorageSpec(expandHome(input, env), extra);
   if (spec.kind === 'local') {
     const st = statSync(spec.location, { throwIfNoEntry: false });
     if (!st) throw new UsageError(`no such folder: ${input}`);

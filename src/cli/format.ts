@@ -23,3 +23,12 @@ export function formatDuration(ms: number): string {
 export function printable(text: string): string {
   return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text).slice(1, -1) : text;
 }
+
+/**
+ * An entry's modification time as ISO 8601, or undefined when the storage gives none: the
+ * index stores that as 0 (an S3 prefix is only a shared start of object keys, with no time
+ * of its own), and 1970-01-01 would read as a real date.
+ */
+export function isoMtime(ms: number): string | undefined {
+  return ms === 0 ? undefined : new Date(ms).toISOString();
+}

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/env.js';
-import { INDEX_ADVICE, IndexError } from '../db/errors.js';
+import { INDEX_ADVICE, IndexError, toIndexError } from '../db/errors.js';
 import { StorageError } from '../storage/errors.js';
 import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
@@ -17,6 +17,8 @@ import { CatalogError } from '../catalog/errors.js';
 import { SecretError } from '../secrets/cipher.js';
 import type { CliIo } from './context.js';
 import { UsageError } from './errors.js';
+import { completionCommand } from './commands/completion.js';
+import { addHelp } from './help/index.js';
 
 /**
  * Runs the command line and resolves to the exit code. Every failure the user can cause
@@ -24,24 +26,7 @@ import { UsageError } from './errors.js';
  */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   let exitCode = 0;
-  const program = new Command('trawl')
-    .description('index the files of local folders and remote storages into a database')
-    .version('0.1.0')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s.startsWith('error: ') ? `trawl: ${s.slice(7)}` : s),
-    });
-  scanCommand(program, io, (code) => (exitCode = code));
-  watchCommand(program, io, (code) => (exitCode = code));
-  lsCommand(program, io);
-  scansCommand(program, io);
-  workerCommand(program, io);
-  serveCommand(program, io);
-  jobsCommand(program, io);
-  migrateCommand(program, io);
-  storagesCommand(program, io);
-  secretsCommand(program, io);
+  const program = createProgram(io, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -53,7 +38,39 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   }
 }
 
+/**
+ * The command line as a commander program, every command registered (its help and the
+ * completion scripts walk it). `setExit` takes the exit code a command chose.
+ */
+export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('trawl')
+    .description('index the files of local folders and remote storages into a database')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s.startsWith('error: ') ? `trawl: ${s.slice(7)}` : s),
+    });
+  scanCommand(program, io, setExit);
+  watchCommand(program, io, setExit);
+  lsCommand(program, io);
+  scansCommand(program, io);
+  workerCommand(program, io);
+  serveCommand(program, io);
+  jobsCommand(program, io);
+  migrateCommand(program, io);
+  storagesCommand(program, io);
+  secretsCommand(program, io);
+  completionCommand(program, io);
+  // After every command is registered: help and completion find commands, they list none.
+  addHelp(program);
+  return program;
+}
+
 function describe(error: unknown): string {
+  // A database error no layer wrapped (a write refused by a read-only index) is still an
+  // index failure, with its code and advice, not an "unexpected error".
+  if (isDatabaseError(error)) error = toIndexError(error);
   if (error instanceof IndexError) {
     // What happened, then what to do about it (a lock: wait; a full disk: free space…).
     const advice = error.code === 'INDEX' ? '' : INDEX_ADVICE[error.code];
@@ -69,8 +86,25 @@ function describe(error: unknown): string {
     return redactText(error.message);
   }
   if (error instanceof StorageError) return redactText(`${error.message} (${error.code})`);
+  // `EACCES: permission denied, open '…/secret.key'`: what and where, already.
+  if (isSystemError(error)) return redactText(error.message);
   const message = error instanceof Error ? error.message : String(error);
   return `unexpected error: ${redactText(message)} (set TRAWL_DEBUG=1 for details)`;
+}
+
+/** A failed system call (Node's errno errors carry `syscall`): its message names the file. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const e = error as NodeJS.ErrnoException | null;
+  return error instanceof Error && typeof e?.code === 'string' && typeof e.syscall === 'string';
+}
+
+/** better-sqlite3's SqliteError (`SQLITE_…`) or a PostgreSQL error (a five-character SQLSTATE). */
+function isDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof Error) || error instanceof IndexError || typeof code !== 'string') {
+    return false;
+  }
+  return code.startsWith('SQLITE_') || /^(?=.*\d)[0-9A-Z]{5}$/.test(code);
 }
 
 function defaultIo(): CliIo {

@@ -2,6 +2,7 @@ import type { App } from '../app.js';
 import { couldBeName } from '../catalog/names.js';
 import type { StorageRecord } from '../db/repositories/storages.js';
 import type { StorageSpec } from '../storage/url.js';
+import { expandHome } from './home.js';
 
 /** What a command's `<path|url|name>` argument named. */
 export type Target =
@@ -23,5 +24,6 @@ export async function resolveTarget(
     const record = await app.catalog.findByName(app.tenantId, input);
     if (record) return { kind: 'stored', record };
   }
-  return { kind: 'place', spec: place(input) };
+  // A quoted `~/Music` reaches trawl unexpanded: expand it as the shell would have.
+  return { kind: 'place', spec: place(expandHome(input, process.env)) };
 }

@@ -34,12 +34,21 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Called once the migrations ran, with the names of those that were applied (maybe none). */
   onMigrated?: (applied: string[]) => void;
+  /**
+   * The caller only reads (`trawl ls`, `scans`, `find`, `du`). A SQLite index this process
+   * cannot write (a read-only file, folder or disk) is then opened read-only instead of
+   * refused, and never migrated: a schema older than this trawl's is refused
+   * `INDEX_NOT_MIGRATED`. A writable index opens as always. @default false
+   */
+  readOnly?: boolean;
 }
 
 /** What each dialect folder provides: the same shape for SQLite and PostgreSQL. */
 export interface DialectConnection {
   dialect: Dialect;
   db: Kysely<Database>;
+  /** Opened read-only ({@link OpenOptions.readOnly}): every write fails, so none is tried. */
+  readOnly?: boolean;
   /**
    * Runs the steps of opening (the migrations) the way this dialect waits for others: SQLite
    * polls for a lock another process holds without blocking the event loop, so a signal or a

@@ -70,11 +70,13 @@ export const INDEX_ADVICE: Record<IndexErrorCode, string> = {
     '(TRAWL_SQLITE_BUSY_TIMEOUT_MS waits longer for a lock)',
   INDEX_DISK_FULL: 'free some space where the index lives, then run the scan again',
   INDEX_CONNECTION_LOST: 'check the database server, then run the scan again',
-  INDEX_UNREACHABLE: 'check the --db path or URL, and that the database server is up',
+  INDEX_UNREACHABLE:
+    'check the --db path or URL (or TRAWL_DATABASE_URL), and that the database server is up',
   INDEX_TIMEOUT:
     'the server or the link to it is stalled; run the scan again when it answers ' +
     '(statement_timeout and query_timeout in the URL set how long trawl waits)',
-  INDEX_READ_ONLY: 'trawl needs write access to the index',
+  INDEX_READ_ONLY:
+    'trawl needs write access to the index; name another with --db <file> or TRAWL_DATABASE_URL',
   INDEX_CORRUPT:
     'check that --db names the index you meant; a damaged index can be restored from a ' +
     'backup, or rebuilt by scanning into a new one',
@@ -99,6 +101,9 @@ const ERRNO: Record<string, IndexErrorCode> = {
   EACCES: 'INDEX_READ_ONLY',
   EPERM: 'INDEX_READ_ONLY',
   EIO: 'INDEX_IO',
+  // A file where the index's folder should be, or a folder where its file should be.
+  ENOTDIR: 'INDEX_UNREACHABLE',
+  EISDIR: 'INDEX_UNREACHABLE',
   ECONNRESET: 'INDEX_CONNECTION_LOST',
   EPIPE: 'INDEX_CONNECTION_LOST',
   ECONNREFUSED: 'INDEX_UNREACHABLE',
@@ -153,6 +158,7 @@ function sqlstate(code: string): IndexErrorCode | undefined {
     case '57P02': // crash_shutdown
       return 'INDEX_CONNECTION_LOST';
     case '25006': // read_only_sql_transaction (a standby)
+    case '42501': // insufficient_privilege: a role that may only read
       return 'INDEX_READ_ONLY';
     case '58030': // io_error
       return 'INDEX_IO';

@@ -1,6 +1,6 @@
 import { Migrator, type Kysely } from 'kysely';
 import type { DialectConnection, OpenOptions } from './connection.js';
-import { dialectOf, redactDbUrl, type Dialect } from './dialect.js';
+import { checkIndexTarget, dialectOf, redactDbUrl, type Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import { IndexError, isCancellation } from './errors.js';
 import { migrations } from './migrations/index.js';
@@ -20,6 +20,11 @@ export { redactDbUrl };
 export interface Index {
   readonly dialect: Dialect;
   readonly db: Kysely<Database>;
+  /**
+   * Opened read-only (an index the process cannot write, opened for a command that only
+   * reads): nothing may be written through it, not even at open.
+   */
+  readonly readOnly: boolean;
   readonly entries: EntryRepository;
   readonly scans: ScanRepository;
   readonly storages: StorageRepository;
@@ -32,6 +37,7 @@ export interface Index {
 }
 
 async function connect(target: string, options: OpenOptions): Promise<DialectConnection> {
+  checkIndexTarget(target);
   if (dialectOf(target) === 'postgres') {
     const { connectPostgres } = await import('./postgres/connect.js');
     return connectPostgres(target, options);
@@ -49,7 +55,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
   const conn = await connect(target, options);
   try {
     await conn.whileOpening(async () => {
-      if (options.migrate === false) return checkMigrated(conn, target);
+      if (options.migrate === false || conn.readOnly) return checkMigrated(conn, target);
       // Not inside `onMigrated?.(…)`: an optional call skips evaluating its argument.
       const applied = await migrate(conn);
       options.onMigrated?.(applied);
@@ -67,6 +73,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
   return {
     dialect: conn.dialect,
     db,
+    readOnly: conn.readOnly === true,
     entries: conn.entries(),
     scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db, conn.dialect),

@@ -107,9 +107,28 @@ export interface StorageClient {
 }
 
 /** What a registry entry knows about a kind of storage. */
+/** How a storage of one kind is written as a URL: for help texts, docs and error messages. */
+export interface UrlForm {
+  /** The pattern, optional parts in brackets: `webdav[s]://[user[:password]@]host[:port]/path`. */
+  pattern: string;
+  /**
+   * What the part after `://` must name (`host`, `bucket`), so `webdav://` alone is told what
+   * is missing; absent when it may be empty (`file:///dir`).
+   */
+  names?: string;
+  /** One short line more: what a scheme variant or a common option does. */
+  note?: string;
+  /** A URL that parses, for `--help`. */
+  example: string;
+  /** Left out of `--help`: of no use from the command line (`memory://`, tests only). */
+  hidden?: boolean;
+}
+
 export interface BackendInfo<Options = unknown> {
   /** URL schemes that name this kind (`webdav`, `webdavs`…); empty for kinds without a URL form. */
   schemes: readonly string[];
+  /** How the URL is written (`trawl --help`, docs/storages.md, a URL missing its host). */
+  url: UrlForm;
   /**
    * Every option, declared once (type, default, bounds, doc, `secret`): {@link parseOptions}
    * and {@link redact} are derived from it (see `defineBackend`), and so are the stored form

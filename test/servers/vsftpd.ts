@@ -27,8 +27,12 @@ export interface VsftpdServer {
 }
 
 export interface VsftpdOptions {
-  /** Explicit TLS (AUTH TLS) required for logins and data, with a fresh self-signed certificate. */
-  tls?: boolean;
+  /**
+   * TLS required for logins and data, with a fresh self-signed certificate: `true` or
+   * `'explicit'` for AUTH TLS on the FTP port, `'implicit'` for TLS from the first byte (what
+   * `ftps://` connects to).
+   */
+  tls?: boolean | 'explicit' | 'implicit';
 }
 
 export async function startVsftpd(
@@ -72,6 +76,7 @@ export async function startVsftpd(
       'require_ssl_reuse=NO',
       'ssl_ciphers=HIGH',
     );
+    if (options.tls === 'implicit') tls.push('implicit_ssl=YES');
   }
   writeFileSync(
     config,

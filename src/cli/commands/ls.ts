@@ -5,7 +5,7 @@ import { parseStorageSpec } from '../../storage/url.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
 import { resolveTarget } from '../resolve.js';
 import { UsageError } from '../errors.js';
-import { formatBytes, printable } from '../format.js';
+import { formatBytes, isoMtime, printable } from '../format.js';
 
 interface LsFlags {
   db?: string;
@@ -37,15 +37,19 @@ export function lsCommand(program: Command, io: CliIo): void {
         if (!storage) throw new UsageError(`nothing indexed for ${path} (run: trawl scan ${path})`);
         const scope = { tenantId: storage.tenantId, storageId: storage.id };
         const show = (e: IndexedEntry) => {
-          const mtime = new Date(e.mtime).toISOString();
+          // An S3 prefix has no time: null and `-`, not 1970-01-01 (format.ts).
+          const mtime = isoMtime(e.mtime);
           if (flags.json) {
             const type = e.isDir ? 'dir' : 'file';
-            writeLine(io.stdout, JSON.stringify({ path: e.path, type, size: e.size, mtime }));
+            writeLine(
+              io.stdout,
+              JSON.stringify({ path: e.path, type, size: e.size, mtime: mtime ?? null }),
+            );
           } else {
             const size = e.isDir ? '-' : formatBytes(e.size);
             writeLine(
               io.stdout,
-              `${e.isDir ? 'd' : '-'} ${size.padStart(9)}  ${mtime}  ${printable(e.path)}`,
+              `${e.isDir ? 'd' : '-'} ${size.padStart(9)}  ${(mtime ?? '-').padEnd(24)}  ${printable(e.path)}`,
             );
           }
         };

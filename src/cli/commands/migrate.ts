@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { migrateIndex, redactDbUrl } from '../../db/open.js';
-import { writeLine, type CliIo } from '../context.js';
+import { indexTarget, writeLine, type CliIo } from '../context.js';
 
 interface MigrateFlags {
   db?: string;
@@ -21,7 +21,7 @@ export function migrateCommand(program: Command, io: CliIo): void {
     .option('--json', 'one JSON object: the migrations applied')
     .action(async (flags: MigrateFlags) => {
       const config = loadConfig(io.env);
-      const target = flags.db ?? config.database;
+      const target = indexTarget(io.env, flags.db);
       const applied = await migrateIndex(target, {
         busyTimeoutMs: config.sqliteBusyTimeoutMs,
         ...(io.signal ? { signal: io.signal } : {}),

@@ -15,6 +15,7 @@ import { URL_LIKE } from '../../storage/url.js';
 import { couldBeName } from '../../catalog/names.js';
 import { resolveTarget } from '../resolve.js';
 import { excludeList } from '../../storage/limits/options.js';
+import { scanFailureLine } from '../scan-failure.js';
 
 export const EXIT_BY_STATUS = { succeeded: 0, partial: 2, failed: 1, cancelled: 130 } as const;
 
@@ -78,7 +79,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       // A name is looked up once the index is open; a URL or a path is checked now, so a
       // typo gets its line before anything waits.
       const toSpec = (input: string) =>
-        storageSpecFrom(input, flags.followSymlinks ? { followSymlinks: true } : {});
+        storageSpecFrom(input, flags.followSymlinks ? { followSymlinks: true } : {}, io.env);
       const early = couldBeName(path) ? undefined : toSpec(path);
       // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
       // cleanly instead of killing the process half-way.
@@ -102,6 +103,8 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           flags.redis ? { ...io, env: { ...io.env, TRAWL_REDIS_URL: flags.redis } } : io,
           flags.db,
           controller.signal,
+          // A dry run writes nothing: it works on an index this user may only read.
+          { readOnly: flags.dryRun === true },
         );
         if (flags.enqueue && !app.fleet) throw new UsageError(new NoQueueError().message);
         // Registering the storage writes to the index too: cancelled and reported the same way.
@@ -200,7 +203,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         const storageId = storage.id > 0 ? storage.id : null;
         if (flags.json) writeLine(io.stdout, JSON.stringify(toJson(result, storageId)));
         else printSummary(io, where, result, flags.dryRun === true);
-        const failure = indexFailureLine(result);
+        const failure = indexFailureLine(result) ?? scanFailureLine(result);
         if (failure) writeLine(io.stderr, failure);
         setExit(EXIT_BY_STATUS[result.status]);
       } catch (error) {

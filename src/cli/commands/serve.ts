@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { adminToken } from '../../api/admin-token.js';
 import { loadConfig } from '../../config/env.js';
-import { dialectOf } from '../../db/dialect.js';
+import { checkIndexTarget, dialectOf } from '../../db/dialect.js';
 import { scanRunner } from '../../jobs/runners.js';
 import { workerName } from '../../jobs/scan-job.js';
 import type { ScanRunner } from '../../jobs/scan-runner.js';
 import { createLogger } from '../../observability/logger.js';
 import { addressPolicyFromEnv } from '../../storage/net/address-policy.js';
-import { openApp, writeLine, type CliIo } from '../context.js';
+import { indexTarget, openApp, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
 
 interface ServeFlags {
@@ -59,7 +59,9 @@ export function serveCommand(program: Command, io: CliIo): void {
       const port = portOf(flags.port);
       const env = flags.redis ? { ...io.env, TRAWL_REDIS_URL: flags.redis } : io.env;
       const config = loadConfig(env);
-      const database = flags.db ?? config.database;
+      const database = indexTarget(env, flags.db);
+      // Before the admin token is made beside a SQLite index: not beside `mysql:/…`.
+      checkIndexTarget(database);
       const policy = addressPolicyFromEnv(env);
       const admin = adminToken(env, dialectOf(database) === 'sqlite' ? database : undefined);
       const logger = createLogger({ level: env.TRAWL_LOG_LEVEL ? config.logLevel : 'info' });
@@ -69,6 +71,8 @@ export function serveCommand(program: Command, io: CliIo): void {
         logger,
         // A tenant's storage gets no credentials from this server's environment.
         storageEnv: {},
+        // A server writes (scans, tokens): an index it cannot write is refused at start.
+        readOnly: false,
       }).catch((error: unknown) => {
         signal.dispose();
         throw error;

@@ -33,7 +33,7 @@ export function workerCommand(program: Command, io: CliIo): void {
     .action(async (flags: WorkerFlags) => {
       const env = flags.redis ? { ...io.env, TRAWL_REDIS_URL: flags.redis } : io.env;
       const redisUrl = env.TRAWL_REDIS_URL;
-      const app = await openApp({ ...io, env }, flags.db);
+      const app = await openApp({ ...io, env }, flags.db, undefined, { readOnly: false });
       const say = (event: WorkerEvent) =>
         writeLine(
           flags.json ? io.stdout : io.stderr,

@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { LockingSqliteDialect } from './migration-lock.js';
+import { cannotWrite, openReadOnly } from './read-only.js';
 import type { DialectConnection, OpenOptions } from '../connection.js';
 
 /**
@@ -44,18 +45,25 @@ export async function connectSqlite(
     file,
     timeoutMs,
   };
+  // A command that only reads still works on an index it may not write (read-only.ts).
+  const readOnly = options.readOnly === true && cannotWrite(file);
   let raw: BetterSqlite3.Database;
   try {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    raw = new BetterSqlite3(file, { timeout: 0 });
+    if (readOnly) raw = openReadOnly(file);
+    else {
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      raw = new BetterSqlite3(file, { timeout: 0 });
+    }
   } catch (error) {
     throw new IndexError(`cannot open index database ${file}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   try {
-    await untilUnlocked(() => useWal(raw), wait);
-    raw.pragma('synchronous = NORMAL');
+    if (!readOnly) {
+      await untilUnlocked(() => useWal(raw), wait);
+      raw.pragma('synchronous = NORMAL');
+    }
     raw.pragma('foreign_keys = ON');
     // 16 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
     // children of one directory at a time, in index order) and peaks ~70 MB lower in RSS.
@@ -71,6 +79,7 @@ export async function connectSqlite(
   return {
     dialect: 'sqlite',
     db,
+    readOnly,
     async whileOpening(work) {
       try {
         return await untilUnlocked(work, wait);

@@ -41,6 +41,7 @@ import { baseName, parentOf } from '../paths.js';
 import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
+import { ftpLogin } from './ftp-login.js';
 import { MAX_LISTING_ENTRIES } from './listing-progress.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import { guardedLookup, guardSocket, literalRefusal } from '../net/guard.js';
@@ -464,19 +465,16 @@ export class FtpClient implements StorageClient {
     try {
       await bounded(
         () =>
-          ftp.access({
+          ftpLogin(ftp, {
             host: guard ? guard.checked(o.host) : o.host,
             port: o.port,
             user: o.user ?? 'anonymous',
             password:
               o.password ?? (o.user === undefined || o.user === 'anonymous' ? 'anonymous@' : ''),
-            secure: o.tls === 'explicit' ? true : o.tls === 'implicit' ? 'implicit' : false,
-            secureOptions: {
-              rejectUnauthorized: !o.insecureTls,
-              servername: o.host,
-              // Implicit TLS connects with tls.connect, not through a socket of basic-ftp's.
-              ...(guard ? { lookup: guard.lookup } : {}),
-            },
+            tls: o.tls,
+            insecureTls: o.insecureTls,
+            ...(guard ? { lookup: guard.lookup } : {}),
+            where: this.#where,
           }),
         o.connectTimeoutMs,
         `connecting to ${this.#where}`,
@@ -644,6 +642,12 @@ export const FTP_OPTIONS = {
 
 export const ftpBackend = defineBackend('ftp', {
   schemes: ['ftp', 'ftps'],
+  url: {
+    pattern: 'ftp[s]://[user[:password]@]host[:port]/dir',
+    names: 'host',
+    note: 'ftps:// is implicit TLS (port 990); ?tls=explicit asks for AUTH TLS on port 21',
+    example: 'ftp://me@nas.local/pub?tls=explicit',
+  },
   options: FTP_OPTIONS,
   fromUrl(url) {
     const scheme = url.protocol.slice(0, -1).toLowerCase();

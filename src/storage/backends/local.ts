@@ -534,6 +534,11 @@ export const LOCAL_OPTIONS = {
 
 export const localBackend = defineBackend('local', {
   schemes: ['file'],
+  url: {
+    pattern: 'file:///dir',
+    note: "or the folder's path itself: ~/Music, /mnt/nas",
+    example: '~/Music',
+  },
   options: LOCAL_OPTIONS,
   // `file:///srv/media?threads=1&followSymlinks=true`: options may ride on the URL.
   fromUrl: (url) => ({

@@ -75,6 +75,12 @@ export const MEMORY_OPTIONS = {
 
 export const memoryBackend = defineBackend('memory', {
   schemes: ['memory'],
+  url: {
+    pattern: 'memory://NAME',
+    note: 'an in-process tree, for tests and benchmarks',
+    example: 'memory://demo',
+    hidden: true,
+  },
   options: MEMORY_OPTIONS,
   fromUrl: (url) => ({
     ...Object.fromEntries(url.searchParams),

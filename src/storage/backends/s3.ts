@@ -642,6 +642,12 @@ function finishS3Options(r: OptionValues<typeof S3_OPTIONS>): S3Options {
 
 export const s3Backend = defineBackend('s3', {
   schemes: ['s3'],
+  url: {
+    pattern: 's3://[accessKeyId[:secretAccessKey]@]bucket[/prefix]',
+    names: 'bucket',
+    note: '?endpoint=http://host:port for S3-compatible servers, ?region=…',
+    example: 's3://photos/2024?endpoint=http://minio.local:9000',
+  },
   options: S3_OPTIONS,
   fromUrl(url) {
     const raw: Record<string, unknown> = {};

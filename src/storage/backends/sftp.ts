@@ -561,6 +561,12 @@ export const SFTP_OPTIONS = {
 
 export const sftpBackend = defineBackend('sftp', {
   schemes: ['sftp'],
+  url: {
+    pattern: 'sftp://user[:password]@host[:port]/absolute/dir',
+    names: 'host',
+    note: '?hostKey=SHA256:… pins the server key; /~/dir is relative to the login folder',
+    example: 'sftp://me@nas.local/srv/media',
+  },
   options: SFTP_OPTIONS,
   fromUrl(url) {
     return { ...urlParts(url), root: decodedPath(url.pathname) };

@@ -661,6 +661,12 @@ export const SMB_OPTIONS = {
 
 export const smbBackend = defineBackend('smb', {
   schemes: ['smb'],
+  url: {
+    pattern: 'smb://[domain;]user[:password]@host[:port]/share/dir',
+    names: 'host',
+    note: 'SMB 2.0.2/2.1 only',
+    example: 'smb://me@nas.local/media/films',
+  },
   options: SMB_OPTIONS,
   fromUrl(url) {
     const raw = urlParts(url);

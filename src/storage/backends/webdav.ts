@@ -286,6 +286,12 @@ function finishWebdavOptions(r: OptionValues<typeof WEBDAV_OPTIONS>): WebdavOpti
 
 export const webdavBackend = defineBackend('webdav', {
   schemes: ['webdav', 'webdavs'],
+  url: {
+    pattern: 'webdav[s]://[user[:password]@]host[:port]/path',
+    names: 'host',
+    note: 'webdavs:// is HTTPS',
+    example: 'webdavs://me@cloud.example.com/remote.php/dav/files/me',
+  },
   options: WEBDAV_OPTIONS,
   fromUrl(url) {
     const raw: Record<string, unknown> = {};
