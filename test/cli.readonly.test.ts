@@ -14,7 +14,13 @@ import type { CliIo } from '../src/cli/context.js';
 import { subcommandsOf } from '../src/cli/help/commands.js';
 import { createProgram } from '../src/cli/main.js';
 import { runCli } from './support/cli-capture.js';
-import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  PG_ADMIN_URL,
+  skipDialect,
+  withPg,
+  type TestDatabase,
+} from './support/databases.js';
 import { tempDir } from './support/harness.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -187,9 +193,11 @@ describe('a PostgreSQL index through a role that may only read', () => {
   let db: TestDatabase | undefined;
   const role = `trawl_reader_${process.pid}`;
   afterEach(async () => {
-    await db?.drop();
-    if (db) await withPg(db.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => {});
+    if (!db) return;
+    await db.drop();
     db = undefined;
+    // Roles belong to the server, not to the dropped database: dropped through the admin's.
+    await withPg(PG_ADMIN_URL, (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
   });
 
   it('reads work; a scan is refused in one line', async (ctx) => {
