@@ -187,6 +187,36 @@ for (const dialect of DIALECTS) {
   });
 }
 
+describe('media kinds on a rescan', () => {
+  let fx: MemoryFixture | undefined;
+  afterEach(async () => {
+    await fx?.close();
+    fx = undefined;
+  });
+
+  it('reads no unchanged TypeScript file again, and corrects a row indexed as video before', async () => {
+    const tree = new MemoryTree()
+      .writeText('/app/a.ts', source(2000))
+      .writeText('/app/b.ts', source(3000));
+    fx = await memoryFixture({ tree });
+    const { app, storage } = fx;
+    expect((await app.scan(storage)).status).toBe('succeeded');
+    const reads = tree.stats.reads;
+    expect(reads).toBe(2);
+    expect(await app.scan(storage)).toMatchObject({ status: 'succeeded', updated: 0 });
+    expect(tree.stats.reads).toBe(reads);
+    // An index written when every .ts was video: the row is read again and put right.
+    await app.index.db
+      .updateTable('entries')
+      .set({ media_kind: 'video' })
+      .where('path', '=', '/app/a.ts')
+      .execute();
+    expect(await app.scan(storage)).toMatchObject({ status: 'succeeded', updated: 1 });
+    expect(tree.stats.reads).toBe(reads + 1);
+    expect(kinds(await fx.indexed())['/app/a.ts']).toBeNull();
+  });
+});
+
 describe('media kinds of a storage that cannot read bytes', () => {
   let fx: MemoryFixture | undefined;
   afterEach(async () => {

@@ -119,6 +119,7 @@ export async function scan(
 
 class ScanRun {
   readonly #deps: ScanEngineDeps;
+  readonly #scope: EntryScope;
   readonly #maxDepth: number;
   readonly #listers: number;
   readonly #batchEntries: number;
@@ -146,6 +147,7 @@ class ScanRun {
 
   constructor(deps: ScanEngineDeps, scope: EntryScope, options: ScanOptions) {
     this.#deps = deps;
+    this.#scope = scope;
     this.#opts = options;
     this.#roots = options.roots ?? [ROOT];
     const bad = this.#roots.find((r) => !isStoragePath(r));
@@ -400,7 +402,11 @@ class ScanRun {
     const bytes = partBytes(entries);
     const signal = this.#internal.signal;
     const storage = this.#deps.storage;
-    const video = await classifyListing(dir, entries, storage.readHead?.bind(storage), signal);
+    const video = await classifyListing(dir, entries, {
+      readHead: storage.readHead?.bind(storage),
+      indexed: (paths) => this.#deps.entries.lookup(this.#scope, paths),
+      signal,
+    });
     try {
       await this.#budget.acquire(bytes, signal);
     } catch {
