@@ -55,8 +55,9 @@ async function ensureTrigram(db: Kysely<unknown>): Promise<void> {
 }
 
 async function sqlite(db: Kysely<unknown>): Promise<void> {
-  // Contentless (the names live in entries only) with deletes by rowid (SQLite 3.43+):
-  // half the size of an external-content table, and a delete needs no old value.
+  // Contentless (the names live in entries only) with deletes by rowid (SQLite 3.43+): an
+  // external-content table holds the same index, but its delete must repeat the old name
+  // exactly or it corrupts the index; this one needs the rowid alone.
   await sql`CREATE VIRTUAL TABLE entries_name_fts USING fts5(
     name, content='', contentless_delete=1, tokenize='trigram')`.execute(db);
   await sql`INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries`.execute(db);
