@@ -80,7 +80,7 @@ describe(stepsFor.name, () => {
     );
     expect(steps).toEqual([
       { dir: '/a', deep: false },
-      { dir: '/a/new', deep: true },
+      { dir: '/a/new', deep: true, unindexed: true },
       { dir: '/b', deep: false },
     ]);
   });

@@ -69,6 +69,50 @@ for (const dialect of DIALECTS) {
       expect(await indexedRows(app!, storage)).toEqual(diskRows(root));
     });
 
+    it("never lists what the storage's exclude list leaves out, nor what a marker file does", async (ctx) => {
+      if (await skipDialect(dialect)) return ctx.skip();
+      const tmp = tempDir('trawl-watch-');
+      cleanups.push(tmp.cleanup);
+      const root = tmp.path;
+      mkdirSync(join(root, 'node_modules'));
+      mkdirSync(join(root, 'album'));
+      db = await createDatabase(dialect);
+      app = await App.open({ database: db.url, tenant: 'default' });
+      const storage = await app.ensureStorage(
+        parseStorageSpec(root, { exclude: ['node_modules'] }),
+      );
+      watch = await StorageWatch.start(app, storage, { rescanEveryMs: 0, settleMs: 20 });
+      await watch.idle();
+      // Busy inside an excluded directory: new subdirectories, files, all watched but not indexed.
+      mkdirSync(join(root, 'node_modules', 'pkg', 'lib'), { recursive: true });
+      writeFileSync(join(root, 'node_modules', 'pkg', 'lib', 'index.js'), 'x');
+      // A directory whose .nomedia comes with its content: its content stays out.
+      mkdirSync(join(root, 'album', 'private', 'deeper'), { recursive: true });
+      writeFileSync(join(root, 'album', 'private', '.nomedia'), '');
+      writeFileSync(join(root, 'album', 'private', 'deeper', 'a.jpg'), 'x');
+      writeFileSync(join(root, 'album', 'kept.jpg'), 'x');
+      writeFileSync(join(root, 'sentinel'), 'last');
+      await until(() => has(app!, storage, '/sentinel'));
+      await watch.idle();
+      const paths = (await indexedRows(app!, storage)).map((r) => r[0]);
+      expect(paths).toEqual(['/album', '/album/kept.jpg', '/album/private', '/sentinel']);
+    });
+
+    it('applies a new marker file to its whole subtree', async (ctx) => {
+      if (await skipDialect(dialect)) return ctx.skip();
+      const { root, storage } = await open();
+      mkdirSync(join(root, 'photos', 'trip', 'raw'), { recursive: true });
+      writeFileSync(join(root, 'photos', 'trip', 'raw', 'a.tmp'), 'x');
+      writeFileSync(join(root, 'photos', 'trip', 'raw', 'a.jpg'), 'x');
+      watch = await StorageWatch.start(app!, storage, { rescanEveryMs: 0, settleMs: 20 });
+      await watch.idle();
+      expect(await has(app!, storage, '/photos/trip/raw/a.tmp')).toBe(true);
+      writeFileSync(join(root, 'photos', '.trawlignore'), '*.tmp\n');
+      await until(async () => !(await has(app!, storage, '/photos/trip/raw/a.tmp')));
+      await watch.idle();
+      expect(await has(app!, storage, '/photos/trip/raw/a.jpg')).toBe(true);
+    });
+
     it('rescans the subtrees a burst was in when it outgrows the dirty set, losing nothing', async (ctx) => {
       if (await skipDialect(dialect)) return ctx.skip();
       const { root, storage } = await open();

@@ -2,6 +2,7 @@ import type { App } from '../../app.js';
 import type { EntryRepository, EntryScope } from '../../db/entries.js';
 import { guard } from '../../db/guard.js';
 import type { StorageRecord } from '../../db/repositories/storages.js';
+import { splitServiceOptions } from '../../storage/limits/options.js';
 import { scan } from '../../scan/engine.js';
 import type { RecordedScanResult } from '../../scan/runner.js';
 import type { Lease } from '../lease.js';
@@ -11,6 +12,12 @@ import type { DirtyPlan } from './dirty-set.js';
 export interface ApplyStep {
   dir: string;
   deep: boolean;
+  /**
+   * The directory was not in the index when the plan was made: it is listed only if its
+   * parent's listing (an earlier level) put it there. One that is still missing was gone, or
+   * is excluded (a pattern, a marker file) — and an excluded directory is never listed.
+   */
+  unindexed?: boolean;
 }
 
 /** What applying a plan did. */
@@ -71,18 +78,22 @@ export async function applyPlan(
   // One run of the engine per level and kind: the directories of one level are never under
   // one another, so they are listed together (one transaction a batch, not a directory), and
   // a level is done before the next begins, so parents are reconciled before their children.
+  const storageExclude = splitServiceOptions(storage.options).service.exclude;
   for (const group of groups(steps)) {
+    const dirs = await present(group, entries, scope);
+    if (dirs.length === 0) continue;
     const r = await scan({ storage: handle, entries, budget: app.budget }, scope, {
-      roots: group.dirs,
+      roots: dirs,
       maxDepth: group.deep ? Infinity : 1,
       signal: stop,
-      errorSampleSize: group.dirs.length + 20,
+      errorSampleSize: dirs.length + 20,
+      ...(storageExclude ? { storageExclude } : {}),
     });
     if (r.status === 'cancelled') throw stop.reason ?? new Error('cancelled');
     done.created += r.created;
     done.updated += r.updated;
     done.deleted += r.deleted;
-    const roots = new Set(group.dirs);
+    const roots = new Set(dirs);
     let errors = r.errors;
     for (const e of r.errorSample) {
       // Gone since it was marked: the deletion marked its parent, whose listing removes it.
@@ -99,20 +110,46 @@ export async function applyPlan(
   return done;
 }
 
+interface Group {
+  deep: boolean;
+  dirs: string[];
+  /** Of `dirs`, those to list only if the index holds them by now ({@link ApplyStep.unindexed}). */
+  unindexed: Set<string>;
+}
+
+/** A group's directories that may be listed now. */
+async function present(
+  group: Group,
+  entries: EntryRepository,
+  scope: EntryScope,
+): Promise<string[]> {
+  if (group.unindexed.size === 0) return group.dirs;
+  const found = await entries.lookup(scope, [...group.unindexed]);
+  return group.dirs.filter((d) => !group.unindexed.has(d) || found.get(d)?.isDir === true);
+}
+
 /** Steps by level (depth below `/`), shallow before deep within a level. */
-function groups(steps: readonly ApplyStep[]): Array<{ deep: boolean; dirs: string[] }> {
-  const byLevel = new Map<number, { shallow: string[]; deep: string[] }>();
+function groups(steps: readonly ApplyStep[]): Group[] {
+  const byLevel = new Map<number, { shallow: Group; deep: Group }>();
   for (const step of steps) {
     const level = step.dir === '/' ? 0 : step.dir.split('/').length - 1;
     let at = byLevel.get(level);
-    if (!at) byLevel.set(level, (at = { shallow: [], deep: [] }));
-    (step.deep ? at.deep : at.shallow).push(step.dir);
+    if (!at) {
+      at = {
+        shallow: { deep: false, dirs: [], unindexed: new Set() },
+        deep: { deep: true, dirs: [], unindexed: new Set() },
+      };
+      byLevel.set(level, at);
+    }
+    const group = step.deep ? at.deep : at.shallow;
+    group.dirs.push(step.dir);
+    if (step.unindexed) group.unindexed.add(step.dir);
   }
-  const out: Array<{ deep: boolean; dirs: string[] }> = [];
+  const out: Group[] = [];
   for (const level of [...byLevel.keys()].sort((a, b) => a - b)) {
     const at = byLevel.get(level)!;
-    if (at.shallow.length > 0) out.push({ deep: false, dirs: at.shallow });
-    if (at.deep.length > 0) out.push({ deep: true, dirs: at.deep });
+    if (at.shallow.dirs.length > 0) out.push(at.shallow);
+    if (at.deep.dirs.length > 0) out.push(at.deep);
   }
   return out;
 }
@@ -140,6 +177,7 @@ export async function stepsFor(
   const indexed = (dir: string) => dir === '/' || found.get(dir)?.isDir === true;
   const steps = new Map<string, boolean>();
   const add = (dir: string, deep: boolean) => steps.set(dir, deep || (steps.get(dir) ?? false));
+  const unindexed = new Set<string>();
   for (const { dir, deep } of marked) {
     let top: string | undefined;
     for (let d = dir; d !== '/'; d = parentOf(d)) if (!indexed(d)) top = d;
@@ -147,6 +185,7 @@ export async function stepsFor(
     else {
       add(parentOf(top), false);
       add(top, true);
+      unindexed.add(top);
     }
   }
   const deepDirs = [...steps].filter(([, deep]) => deep).map(([dir]) => dir);
@@ -154,7 +193,9 @@ export async function stepsFor(
     deepDirs.some((d) => d !== dir && (d === '/' || dir.startsWith(`${d}/`)));
   return [...steps]
     .filter(([dir]) => !under(dir))
-    .map(([dir, deep]) => ({ dir, deep }))
+    .map(([dir, deep]): ApplyStep =>
+      unindexed.has(dir) ? { dir, deep, unindexed: true } : { dir, deep },
+    )
     .sort((a, b) => Buffer.compare(Buffer.from(a.dir), Buffer.from(b.dir)));
 }
 

@@ -80,6 +80,8 @@ function threadMain(): void {
 
   class Stop extends Error {}
 
+  /** Marker files (src/scan/exclude/markers.ts): their rules reach the whole subtree. */
+  const MARKERS = new Set(['.nomedia', '.ignore', '.trawlignore']);
   const fsPath = (path: string) => (path === '/' ? root : root === '/' ? path : root + path);
   const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
   const up = (path: string) => parentOf(path);
@@ -239,7 +241,11 @@ function threadMain(): void {
         closeUnder(dir);
         reinspect(dir);
         if (child !== undefined) inspectChild(join(dir, child));
-      } else inspectChild(join(dir, child));
+      } else {
+        inspectChild(join(dir, child));
+        // A marker file's rules hold for the whole subtree (docs/excludes.md): list it all.
+        if (MARKERS.has(child)) dirty.markDeep(dir);
+      }
       notify();
     } catch (error) {
       if (!(error instanceof Stop)) throw error;
