@@ -377,15 +377,16 @@ describe('trawl ls and scans (in process)', () => {
       { path: '/b dir/x.mkv', type: 'file', size: 42, mtime: '2026-11-27T01:02:03.000Z' },
     ]);
     const empty = await fx.run(['ls', fx.url, '/b dir/empty/', '--db', fx.db]);
-    expect(empty).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(empty).toMatchObject({ code: 0, stdout: 'total: 0 dirs, 0 files, 0 B\n', stderr: '' });
     expectOneErrorLine(
       await fx.run(['ls', fx.url, '/b dir/nope', '--db', fx.db]),
       /nothing indexed at \/b dir\/nope in memory:/,
     );
     // For people: one line per entry, control characters escaped.
     const human = await fx.run(['ls', fx.url, '--db', fx.db]);
-    expect(human.lines).toHaveLength(3);
+    expect(human.lines).toHaveLength(4);
     expect(human.lines[2]).toMatch(/ \/new\\nline$/);
+    expect(human.lines[3]).toBe('total: 1 dir, 2 files, 3 B');
   });
 
   it('prints the scan history newest first', async () => {

@@ -4,6 +4,8 @@ import { INDEX_ADVICE, IndexError, toIndexError } from '../db/errors.js';
 import { StorageError } from '../storage/errors.js';
 import { redactText } from '../util/redact.js';
 import { lsCommand } from './commands/ls.js';
+import { findCommand } from './commands/find.js';
+import { duCommand } from './commands/du.js';
 import { scanCommand } from './commands/scan.js';
 import { watchCommand } from './commands/watch.js';
 import { scansCommand } from './commands/scans.js';
@@ -54,6 +56,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   scanCommand(program, io, setExit);
   watchCommand(program, io, setExit);
   lsCommand(program, io);
+  findCommand(program, io);
+  duCommand(program, io);
   scansCommand(program, io);
   workerCommand(program, io);
   serveCommand(program, io);

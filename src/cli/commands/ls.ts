@@ -1,74 +1,81 @@
-import type { Command } from 'commander';
-import type { IndexedEntry } from '../../db/entries.js';
-import { normalizePath, parentOf, ROOT } from '../../storage/paths.js';
-import { parseStorageSpec } from '../../storage/url.js';
+import { Option, type Command } from 'commander';
+import type { FindQuery } from '../../db/queries/index.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
-import { resolveTarget } from '../resolve.js';
-import { UsageError } from '../errors.js';
-import { formatBytes, isoMtime, printable } from '../format.js';
+import { entryOutput, totalsLine } from '../entry-output.js';
+import { entryAt, writeEach } from '../index-read.js';
+import { indexedPlace } from '../indexed.js';
+import { collectKinds, orderOf, parseSort, type SortFlag } from '../query-options.js';
 
 interface LsFlags {
   db?: string;
   recursive?: boolean;
   json?: boolean;
+  sort?: SortFlag;
+  reverse?: boolean;
+  files?: boolean;
+  dirs?: boolean;
+  kind?: string[];
 }
 
 export function lsCommand(program: Command, io: CliIo): void {
   program
     .command('ls')
     .description('show what the index holds for a storage')
-    .argument('<storage>', 'a storage name, or the local folder or storage URL that was scanned')
+    .argument(
+      '<storage>',
+      'a storage name, or a local folder or storage URL that was scanned (or one inside it)',
+    )
     .argument('[dir]', 'directory inside the storage', '/')
     .option('--db <file|url>', 'index database: a SQLite file or postgres:// URL')
     .option('-r, --recursive', 'the whole subtree, not only the children')
     .option('--json', 'one JSON object per line: path, type, size, mtime')
-    .action(async (path: string, dir: string, flags: LsFlags) => {
-      let inside: string;
-      try {
-        inside = normalizePath(dir);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
+    .option(
+      '--sort <key>',
+      'name, size (largest first) or mtime (newest first); default: path',
+      parseSort,
+    )
+    .option('--reverse', 'the other way round')
+    .addOption(new Option('--files', 'files only').conflicts('dirs'))
+    .option('--dirs', 'directories only')
+    .option(
+      '-k, --kind <list>',
+      'files of these media kinds: video, audio, image, subtitle',
+      collectKinds,
+    )
+    .action(async (input: string, dirArg: string, flags: LsFlags) => {
       const app = await openApp(io, flags.db);
       try {
-        const target = await resolveTarget(app, path, (input) => parseStorageSpec(input));
-        const storage =
-          target.kind === 'stored' ? target.record : await app.findStorage(target.spec);
-        if (!storage) throw new UsageError(`nothing indexed for ${path} (run: trawl scan ${path})`);
-        const scope = { tenantId: storage.tenantId, storageId: storage.id };
-        const show = (e: IndexedEntry) => {
-          // An S3 prefix has no time: null and `-`, not 1970-01-01 (format.ts).
-          const mtime = isoMtime(e.mtime);
-          if (flags.json) {
-            const type = e.isDir ? 'dir' : 'file';
-            writeLine(
-              io.stdout,
-              JSON.stringify({ path: e.path, type, size: e.size, mtime: mtime ?? null }),
-            );
-          } else {
-            const size = e.isDir ? '-' : formatBytes(e.size);
-            writeLine(
-              io.stdout,
-              `${e.isDir ? 'd' : '-'} ${size.padStart(9)}  ${(mtime ?? '-').padEnd(24)}  ${printable(e.path)}`,
-            );
-          }
+        const { storage, dir } = await indexedPlace(app, input, dirArg);
+        const out = entryOutput(io.stdout, flags.json ? 'json' : 'table');
+        const self = await entryAt(app, storage, dir, input);
+        if (self && !self.isDir) {
+          // A file is shown as itself, as ls shows one.
+          const { id, path, isDir, size, mtime, mediaKind } = self;
+          const name = path.slice(path.lastIndexOf('/') + 1);
+          out.write({ id, storageId: storage.id, path, name, isDir, size, mtime, mediaKind });
+          out.flush();
+          return;
+        }
+        const sort = flags.sort ?? 'path';
+        const isDir = flags.files ? false : flags.dirs ? true : undefined;
+        const q: FindQuery = {
+          tenantId: storage.tenantId,
+          storageId: storage.id,
+          ...(flags.recursive ? { under: dir } : { parent: dir }),
+          ...(isDir === undefined ? {} : { isDir }),
+          ...(flags.kind ? { mediaKinds: flags.kind } : {}),
+          sort,
+          order: orderOf(sort, flags.reverse === true),
         };
-        let shown = 0;
-        for await (const e of app.index.entries.list(scope, inside, {
-          recursive: flags.recursive,
-        })) {
-          show(e);
-          shown++;
+        try {
+          await writeEach(
+            () => app.index.queries.find(q),
+            (e) => out.write(e),
+          );
+        } finally {
+          out.flush();
         }
-        if (shown === 0 && inside !== ROOT) {
-          // Nothing below it: an empty directory, a file (shown as ls shows one), or a typo.
-          let self: IndexedEntry | undefined;
-          for await (const e of app.index.entries.list(scope, parentOf(inside))) {
-            if (e.path === inside) self = e;
-          }
-          if (!self) throw new UsageError(`nothing indexed at ${printable(inside)} in ${path}`);
-          if (!self.isDir) show(self);
-        }
+        if (!flags.json) writeLine(io.stdout, totalsLine(out.totals));
       } finally {
         await app.close();
       }

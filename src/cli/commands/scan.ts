@@ -14,6 +14,7 @@ import { redactText } from '../../util/redact.js';
 import { URL_LIKE } from '../../storage/url.js';
 import { couldBeName } from '../../catalog/names.js';
 import { resolveTarget } from '../resolve.js';
+import { refuseOverlap } from '../overlap.js';
 import { excludeList } from '../../storage/limits/options.js';
 import { scanFailureLine } from '../scan-failure.js';
 
@@ -34,6 +35,7 @@ interface ScanFlags {
   wait?: boolean;
   enqueue?: boolean;
   redis?: string;
+  new?: boolean;
   exclude: string[];
 }
 
@@ -67,6 +69,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
     .option('--wait', 'when another process scans this storage, wait for it instead of exiting 75')
     .option('--enqueue', 'queue the scan for a worker and print its job id (needs Redis)')
     .option('--redis <url>', 'Redis of the fleet (default: $TRAWL_REDIS_URL)')
+    .option('--new', 'register a place inside a known storage as a storage of its own')
     .action(async (path: string, flags: ScanFlags) => {
       if (flags.enqueue && flags.exclude.length > 0) {
         throw new UsageError(
@@ -119,6 +122,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
               `storage ${known.name} is disabled (trawl storages enable ${known.name})`,
             );
           }
+          if (!known && !flags.new) await refuseOverlap(app, target.spec);
         }
         if (target.kind === 'stored') {
           if (flags.followSymlinks) {

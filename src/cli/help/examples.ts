@@ -35,6 +35,16 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ["trawl ls nas '/films/2024' -r", 'a registered storage, a whole subtree'],
     ['trawl ls ~/Music --json', 'one JSON object per entry'],
   ],
+  find: [
+    ["trawl find ~/Music --name '*.flac'", 'files by name (a glob, any case)'],
+    ['trawl find nas -k video -S +1G --sort size', 'videos over 1 GB, largest first'],
+    ['trawl find nas /films --newer 7d', 'changed in the last week'],
+    ['trawl find ~/Music -e mp3,m4a -a -0 | xargs -0 ls -l', 'absolute paths for other tools'],
+  ],
+  du: [
+    ['trawl du ~/Music', 'totals of each top folder, largest first'],
+    ['trawl du nas /films -d 2 --json', 'two levels down, as JSON lines'],
+  ],
   scans: [
     ['trawl scans', 'the last 50 scans, newest first'],
     ['trawl scans --limit 5 --json', 'as JSON lines'],

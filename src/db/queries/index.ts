@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
+import { du } from './du.js';
+import { find } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { stats } from './stats.js';
@@ -22,5 +24,7 @@ export function createQueries(
     browse: (q) => browse(reader, q),
     search: (q) => search(reader, q),
     stats: (q) => stats(db, dialect, q),
+    find: (q) => find(db, dialect, q),
+    du: (q) => du(db, q),
   };
 }

@@ -85,6 +85,78 @@ export interface StorageStats {
   largestDirs: { path: string; files: number; bytes: number }[];
 }
 
+/** `find`'s orders: the path (bytewise, so a directory's entries come together) or a key. */
+export type FindSort = 'path' | SortKey;
+
+/**
+ * `find` over one storage's entries: every filter given, every match, in order. Globs
+ * (`name`, `path`): `*` and `?` within a directory, `**` across, `[a-z]` classes, `\x` plain
+ * (src/db/queries/glob.ts).
+ */
+export interface FindQuery {
+  tenantId: number;
+  storageId: number;
+  /** Only the children of this directory. */
+  parent?: string;
+  /** Only entries below this directory (its subtree, not itself). */
+  under?: string;
+  /** A glob the whole name matches. */
+  name?: string;
+  /** A glob the whole path matches; one not starting with `/` or `**` is taken from the root. */
+  path?: string;
+  /** Globs match letters of either case unless true. @default false */
+  caseSensitive?: boolean;
+  /** Names ending in `.` and one of these (any case; `tar.gz` works too). */
+  extensions?: readonly string[];
+  /** `media_kind` is one of these (src/scan/media.ts). */
+  mediaKinds?: readonly string[];
+  isDir?: boolean;
+  /** Bytes, inclusive. */
+  minSize?: number;
+  maxSize?: number;
+  /** Epoch ms: modified at or after. */
+  mtimeFrom?: number;
+  /** Epoch ms: modified strictly before. */
+  mtimeBefore?: number;
+  /** @default 'path' */
+  sort?: FindSort;
+  /** @default 'asc' */
+  order?: SortOrder;
+  /** At most this many. @default all */
+  limit?: number;
+}
+
+/** `du`: the totals of a directory's subtree and of each directory down to `depth` below it. */
+export interface DuQuery {
+  tenantId: number;
+  storageId: number;
+  /** The directory totalled (`/` is the storage's root). */
+  dir: string;
+  /** Directory levels listed below `dir`: 0 is `dir` alone, 1 adds its subdirectories… @default 1 */
+  depth?: number;
+  /**
+   * Media kinds totalled apart (the scan's kinds, src/scan/media.ts); files of any other
+   * kind, or of none, are totalled as `other`. @default none
+   */
+  kinds?: readonly string[];
+}
+
+export interface KindTotals {
+  files: number;
+  bytes: number;
+}
+
+export interface DirTotals {
+  path: string;
+  /** Directories below it (not counting itself). */
+  dirs: number;
+  files: number;
+  /** Bytes of its files, at any depth. */
+  bytes: number;
+  /** Files and bytes per kind asked for, and `other`; every key present. */
+  kinds: Record<string, KindTotals>;
+}
+
 export interface Queries {
   /**
    * The children of `dir`, directories first (in either order), then files, each group in
@@ -95,4 +167,11 @@ export interface Queries {
   search(q: SearchQuery): Promise<Page<EntryView>>;
   /** Totals of one storage, computed from the index in one pass. */
   stats(q: StatsQuery): Promise<StorageStats>;
+  /**
+   * Every entry of one storage matching `q`, in order, read a bounded chunk at a time as
+   * it is iterated (`trawl find`, `trawl ls`). The query is checked at the call.
+   */
+  find(q: FindQuery): AsyncIterable<EntryView>;
+  /** Subtree totals of a directory and of its directories down to a depth (`trawl du`). */
+  du(q: DuQuery): Promise<DirTotals[]>;
 }

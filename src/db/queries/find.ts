@@ -1,0 +1,146 @@
+import type { Kysely } from 'kysely';
+import { subtreeRange } from '../../storage/paths.js';
+import type { Dialect } from '../dialect.js';
+import type { Database } from '../schema.js';
+import { QueryError } from './errors.js';
+import { FindReader, type FindFilters, type FindReadOptions } from './find-read.js';
+import { compileGlob, type Glob } from './glob.js';
+import type { EntryView, FindQuery, FindSort, SortOrder } from './types.js';
+import { booleanOf, dirOf, idOf, mediaKindOf, optionalInt, rangeOf } from './validate.js';
+
+/**
+ * Queries.find: the query checked and its globs compiled; the SQL gets every filter it can
+ * test (a glob's plain text and the extensions as substrings), and the globs and extensions
+ * are tested exactly here on what comes back (src/db/queries/find-read.ts reads it).
+ */
+
+const bad = (field: string, message: string) => new QueryError('BAD_QUERY', field, message);
+
+/**
+ * Every entry matching `q`. The query is checked now (a QueryError names the bad field);
+ * the entries are read as they are iterated, a chunk at a time.
+ */
+export function find(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions = {},
+): AsyncIterable<EntryView> {
+  const plan = planOf(q);
+  const reader = new FindReader(db, dialect, options);
+  return (async function* () {
+    let left = plan.limit;
+    if (left === 0) return;
+    // With nothing left to test here, the database may stop at the limit (a top-N sort).
+    const limit = plan.exact && Number.isFinite(left) ? left : undefined;
+    for await (const batch of reader.read(plan.filters, plan.order, limit)) {
+      for (const e of batch) {
+        if (!plan.accepts(e)) continue;
+        yield e;
+        if (--left === 0) return;
+      }
+    }
+  })();
+}
+
+interface Plan {
+  filters: FindFilters;
+  order: { sort: FindSort; order: SortOrder };
+  /** The exact test of what SQL only narrowed (globs, extensions). */
+  accepts(e: EntryView): boolean;
+  /** Whether SQL tests everything (`accepts` keeps every row). */
+  exact: boolean;
+  limit: number;
+}
+
+function planOf(q: FindQuery): Plan {
+  if (typeof q !== 'object' || q === null) throw bad('query', 'expected an object');
+  const caseSensitive = booleanOf('caseSensitive', q.caseSensitive) ?? false;
+  const name =
+    q.name === undefined ? undefined : compileGlob(q.name, { field: 'name', caseSensitive });
+  const path =
+    q.path === undefined
+      ? undefined
+      : compileGlob(q.path, { field: 'path', caseSensitive, path: true });
+  const f: FindFilters = {
+    tenantId: idOf('tenantId', q.tenantId),
+    storageId: idOf('storageId', q.storageId),
+    subtrees: [],
+  };
+  if (q.parent !== undefined) f.parent = dirOf('parent', q.parent);
+  if (q.under !== undefined) f.subtrees.push(subtreeRange(dirOf('under', q.under)));
+  if (path && path.dir !== '/') f.subtrees.push(subtreeRange(path.dir));
+  const isDir = booleanOf('isDir', q.isDir);
+  if (isDir !== undefined) f.isDir = isDir;
+  if (q.mediaKinds !== undefined) f.mediaKinds = listOf('mediaKinds', q.mediaKinds, mediaKindOf);
+  if (q.extensions !== undefined) f.extensions = listOf('extensions', q.extensions, extensionOf);
+  const size = rangeOf('minSize', q.minSize, 'maxSize', q.maxSize, 0);
+  if (size.from !== undefined) f.minSize = size.from;
+  if (size.to !== undefined) f.maxSize = size.to;
+  const from = optionalInt('mtimeFrom', q.mtimeFrom, Number.MIN_SAFE_INTEGER);
+  const before = optionalInt('mtimeBefore', q.mtimeBefore, Number.MIN_SAFE_INTEGER);
+  if (from !== undefined) f.mtimeFrom = from;
+  if (before !== undefined) f.mtimeBefore = before;
+  // The index narrows by the name glob's plain text, or by a path glob's last part when that
+  // is plain text (`**/cover.jpg`); the glob itself is tested on what comes back.
+  const needle = name?.literal || lastPart(path);
+  if (needle) f.needle = needle;
+
+  const sort = q.sort ?? 'path';
+  if (!['path', 'name', 'size', 'mtime'].includes(sort)) {
+    throw bad('sort', `expected path, name, size or mtime, got ${JSON.stringify(sort)}`);
+  }
+  const order = q.order ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') {
+    throw bad('order', `expected asc or desc, got ${JSON.stringify(order)}`);
+  }
+  const limit = optionalInt('limit', q.limit, 0) ?? Infinity;
+  const ext = f.extensions?.map((e) => `.${e}`);
+  return {
+    filters: f,
+    order: { sort, order },
+    limit,
+    exact: !name && !path && !ext,
+    accepts: (e) =>
+      (!name || name.test(e.name)) &&
+      (!path || path.test(e.path)) &&
+      (!ext || hasExtension(e.name, ext)),
+  };
+}
+
+/** The plain text of a path glob after its last `/`, when that part has no wildcard. */
+function lastPart(glob: Glob | undefined): string | undefined {
+  if (!glob) return undefined;
+  const cut = glob.pattern.lastIndexOf('/');
+  const tail = glob.pattern.slice(cut + 1);
+  return /[*?[\\]/.test(tail) || tail === '' ? undefined : tail;
+}
+
+function hasExtension(name: string, suffixes: readonly string[]): boolean {
+  const lower = name.toLowerCase();
+  // `.mkv` alone is a hidden file's name, not an extension (as src/scan/media.ts reads it).
+  return suffixes.some((s) => lower.length > s.length && lower.endsWith(s));
+}
+
+function extensionOf(value: unknown): string {
+  const text = typeof value === 'string' ? value.replace(/^\./, '').toLowerCase() : '';
+  if (text === '' || text.includes('/') || /\s/.test(text) || text.startsWith('.')) {
+    throw bad('extensions', `expected an extension such as mkv, got ${JSON.stringify(value)}`);
+  }
+  return text;
+}
+
+function listOf<T>(field: string, value: unknown, item: (v: unknown) => T | undefined): T[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw bad(field, 'expected a non-empty list');
+  }
+  return [
+    ...new Set(
+      value.map((v) => {
+        const out = item(v);
+        if (out === undefined) throw bad(field, `expected a value, got ${JSON.stringify(v)}`);
+        return out;
+      }),
+    ),
+  ];
+}

@@ -1,0 +1,292 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EntryWrite } from '../src/db/entries.js';
+import { openIndex, type Index } from '../src/db/open.js';
+import { find } from '../src/db/queries/find.js';
+import type { FindReadOptions } from '../src/db/queries/find-read.js';
+import { compileGlob } from '../src/db/queries/glob.js';
+import {
+  QueryError,
+  type EntryView,
+  type FindQuery,
+  type FindSort,
+} from '../src/db/queries/index.js';
+import { baseName, parentOf } from '../src/storage/paths.js';
+import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+
+/** Names that break naive LIKE, FTS syntax, globs or quoting, and names beyond ASCII. */
+const AWKWARD = [
+  '100%_done.txt',
+  'under_score.MKV',
+  'back\\slash.mkv',
+  "it's [1].txt",
+  'say "hi".srt',
+  'école.mkv',
+  'ÉCOLE.MKV',
+  'Straße.flac',
+  '日本語ファイル.mp4',
+  'emoji 😀 smile.png',
+  '.mkv',
+  'a',
+  'tar.tar.gz',
+  'x*y?.txt',
+];
+
+interface Spec {
+  path: string;
+  isDir: boolean;
+  size: number;
+  mtime: number;
+  mediaKind: string | null;
+}
+
+/** 5 directories, 60 numbered files with ties in size and mtime, and the awkward names. */
+function tree(): Spec[] {
+  const out: Spec[] = [];
+  const dir = (path: string) => out.push({ path, isDir: true, size: 0, mtime: 5, mediaKind: null });
+  dir('/films');
+  dir('/films/sub');
+  dir('/films-x');
+  dir('/docs');
+  dir('/docs/empty');
+  for (let i = 0; i < 60; i++) {
+    const kind = i % 3 === 0 ? 'video' : i % 3 === 1 ? 'audio' : null;
+    const ext = kind === 'video' ? 'mkv' : kind === 'audio' ? 'flac' : 'txt';
+    const name = `${i % 2 ? 'Clip' : 'clip'} ${String(i).padStart(2, '0')}.${ext}`;
+    const where = i < 30 ? '/films' : i < 50 ? '/films/sub' : '/films-x';
+    out.push({
+      path: `${where}/${name}`,
+      isDir: false,
+      size: [10, 2_000, 3_000_000][i % 3]!,
+      mtime: [1000, 2000, 3000][Math.floor(i / 3) % 3]!,
+      mediaKind: kind,
+    });
+  }
+  AWKWARD.forEach((name, i) =>
+    out.push({ path: `/docs/${name}`, isDir: false, size: 20, mtime: 2000 + i, mediaKind: null }),
+  );
+  return out;
+}
+
+function toWrite(s: Spec): EntryWrite {
+  return {
+    path: s.path,
+    parent: parentOf(s.path),
+    name: baseName(s.path),
+    isDir: s.isDir,
+    size: s.size,
+    mtime: s.mtime,
+    etag: null,
+    mediaKind: s.mediaKind,
+    isNew: true,
+  };
+}
+
+const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** What find promises, computed the slow way from every entry of the storage. */
+function oracle(all: EntryView[], q: FindQuery): string[] {
+  const cs = q.caseSensitive === true;
+  const name =
+    q.name === undefined ? undefined : compileGlob(q.name, { field: 'name', caseSensitive: cs });
+  const path =
+    q.path === undefined
+      ? undefined
+      : compileGlob(q.path, { field: 'path', caseSensitive: cs, path: true });
+  const under = q.under === undefined ? undefined : q.under === '/' ? '/' : `${q.under}/`;
+  const rows = all.filter(
+    (e) =>
+      (q.parent === undefined || parentOf(e.path) === q.parent) &&
+      (under === undefined || (e.path.startsWith(under) && e.path !== q.under)) &&
+      (!name || name.test(e.name)) &&
+      (!path || path.test(e.path)) &&
+      (!q.extensions ||
+        q.extensions.some((x) => {
+          const n = e.name.toLowerCase();
+          return n.length > x.length + 1 && n.endsWith(`.${x}`);
+        })) &&
+      (!q.mediaKinds || q.mediaKinds.includes(e.mediaKind ?? '')) &&
+      (q.isDir === undefined || e.isDir === q.isDir) &&
+      (q.minSize === undefined || e.size >= q.minSize) &&
+      (q.maxSize === undefined || e.size <= q.maxSize) &&
+      (q.mtimeFrom === undefined || e.mtime >= q.mtimeFrom) &&
+      (q.mtimeBefore === undefined || e.mtime < q.mtimeBefore),
+  );
+  const sort = q.sort ?? 'path';
+  const sign = (q.order ?? 'asc') === 'asc' ? 1 : -1;
+  rows.sort((a, b) => {
+    const byKey =
+      sort === 'path'
+        ? bytewise(a.path, b.path)
+        : sort === 'name'
+          ? bytewise(a.name, b.name)
+          : a[sort] - b[sort];
+    return sign * (byKey || a.id - b.id);
+  });
+  const out = rows.map((r) => r.path);
+  return q.limit === undefined ? out : out.slice(0, q.limit);
+}
+
+async function collect(rows: AsyncIterable<EntryView>): Promise<EntryView[]> {
+  const out: EntryView[] = [];
+  for await (const e of rows) out.push(e);
+  return out;
+}
+
+/** The queries every reading plan must answer alike. */
+const QUERIES: [string, Omit<FindQuery, 'tenantId' | 'storageId'>][] = [
+  ['everything', {}],
+  ['a name glob', { name: 'clip 1*' }],
+  ['a name glob, case-sensitive', { name: 'Clip*', caseSensitive: true }],
+  ['a glob class and ?', { name: '[cC]lip ?[05].*' }],
+  ['a negated class', { name: 'clip [!0-4]?.*' }],
+  ['a name with glob characters escaped', { name: 'x\\*y\\?.txt' }],
+  ['a name with %, _ and \\', { name: '*%_*' }],
+  ['a backslash name', { name: 'back\\\\slash*' }],
+  ['non-ASCII, either case', { name: 'école*' }],
+  ['a quote and a bracket', { name: "it's \\[1\\]*" }],
+  ['an emoji', { name: '*😀*' }],
+  ['a short literal (no index)', { name: '*a*' }],
+  ['a path glob with **', { path: '/films/**/clip 3*' }],
+  ['a path glob with * only', { path: '/films/*' }],
+  ['a relative path glob', { path: 'films/sub/*.mkv' }],
+  ['** at the start', { path: '**/*.flac' }],
+  ['extensions, any case', { extensions: ['mkv'] }],
+  ['extensions, several', { extensions: ['mkv', 'flac', 'gz'] }],
+  ['a two-part extension', { extensions: ['tar.gz'] }],
+  ['media kinds', { mediaKinds: ['audio', 'video'] }],
+  ['directories', { isDir: true }],
+  ['files in a size range', { isDir: false, minSize: 20, maxSize: 2_000 }],
+  ['a time range', { mtimeFrom: 2000, mtimeBefore: 3000 }],
+  ['under a directory (not its sibling films-x)', { under: '/films' }],
+  ['children only', { parent: '/films' }],
+  ['under, and a path glob elsewhere: nothing', { under: '/docs', path: '/films/**' }],
+  ['by name', { sort: 'name' }],
+  ['by size, largest first', { sort: 'size', order: 'desc' }],
+  ['by mtime, with a filter', { sort: 'mtime', extensions: ['mkv'] }],
+  ['by path, backwards', { order: 'desc', under: '/films' }],
+  ['by name backwards, with a glob', { sort: 'name', order: 'desc', name: '*.txt' }],
+  ['a limit', { sort: 'size', order: 'desc', limit: 7 }],
+  ['a limit of 0', { limit: 0 }],
+  ['a limit, by path backwards', { order: 'desc', limit: 3 }],
+  ['a limit the database applies, by name', { sort: 'name', mediaKinds: ['audio'], limit: 5 }],
+  ['a limit after a glob', { sort: 'mtime', order: 'desc', name: 'clip*', limit: 4 }],
+];
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(await skipDialect(dialect))(`find on ${dialect}`, () => {
+    let database: TestDatabase;
+    let index: Index;
+    let tenantId: number;
+    let storageId: number;
+    let otherStorage: number;
+    let foreign: number;
+    let all: EntryView[];
+
+    beforeAll(async () => {
+      database = await createDatabase(dialect);
+      index = await openIndex(database.url);
+      tenantId = await index.tenants.ensure('t');
+      const otherTenant = await index.tenants.ensure('other');
+      const storage = async (t: number, name: string) =>
+        (
+          await index.storages.upsert({
+            tenantId: t,
+            name,
+            kind: 'memory',
+            location: `memory://${name}`,
+            options: { volume: name },
+          })
+        ).id;
+      storageId = await storage(tenantId, 's');
+      otherStorage = await storage(tenantId, 's2');
+      foreign = await storage(otherTenant, 'o');
+      const specs = tree();
+      // The other storages first, so that ids interleave with nothing in a row.
+      await index.entries.apply({ tenantId, storageId: otherStorage }, [], specs.map(toWrite));
+      await index.entries.apply({ tenantId, storageId }, [], specs.map(toWrite));
+      await index.entries.apply(
+        { tenantId: otherTenant, storageId: foreign },
+        [],
+        specs.map(toWrite),
+      );
+      all = await collect(find(index.db, index.dialect, { tenantId, storageId }));
+    });
+
+    afterAll(async () => {
+      await index?.close();
+      await database?.drop();
+    });
+
+    it('reads the storage whole, in path order, and nothing of another storage', () => {
+      expect(all.map((e) => e.path)).toEqual(
+        tree()
+          .map((s) => s.path)
+          .sort(bytewise),
+      );
+      expect(new Set(all.map((e) => e.storageId))).toEqual(new Set([storageId]));
+    });
+
+    it("gives nothing of another tenant's storage", async () => {
+      const q = { tenantId, storageId: foreign };
+      expect(await collect(find(index.db, index.dialect, q))).toEqual([]);
+      expect(await collect(find(index.db, index.dialect, { ...q, name: 'clip*' }))).toEqual([]);
+    });
+
+    // Every way find reads: a source whole, a source streamed, the storage walked by path
+    // in chunks (or streamed sorted when the order is not the path).
+    const plans: [string, FindReadOptions][] = [
+      ['default bounds', {}],
+      ['a source read whole', { probeRows: 1_000_000 }],
+      ['a source streamed', { probeRows: 0, streamRows: 1_000_000 }],
+      ['walks of 1 row', { probeRows: 0, streamRows: 0, chunkRows: 1 }],
+      ['walks of 7 rows', { probeRows: 0, streamRows: 0, chunkRows: 7 }],
+    ];
+    for (const [label, q] of QUERIES) {
+      it(`finds ${label}, alike whichever way it is read`, async () => {
+        const query = { tenantId, storageId, ...q };
+        const expected = oracle(all, query);
+        for (const [plan, options] of plans) {
+          const got = await collect(find(index.db, index.dialect, query, options));
+          expect({ plan, paths: got.map((e) => e.path) }).toEqual({ plan, paths: expected });
+        }
+      });
+    }
+
+    it('has matches for the queries that should have some (the oracle is no empty check)', () => {
+      const counts = QUERIES.map(([, q]) => oracle(all, { tenantId, storageId, ...q }).length);
+      expect(counts.filter((n) => n === 0)).toHaveLength(2); // the disjoint ranges, limit 0
+      expect(oracle(all, { tenantId, storageId, name: 'école*' })).toEqual([
+        '/docs/ÉCOLE.MKV',
+        '/docs/école.mkv',
+      ]);
+      expect(oracle(all, { tenantId, storageId, extensions: ['mkv'] })).toContain(
+        '/docs/under_score.MKV',
+      );
+      expect(oracle(all, { tenantId, storageId, extensions: ['mkv'] })).not.toContain('/docs/.mkv');
+    });
+
+    it('refuses a bad query at the call, naming the field', () => {
+      const bad = (q: Partial<FindQuery>, field: string) => {
+        let error: unknown;
+        try {
+          find(index.db, index.dialect, { tenantId, storageId, ...q });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(QueryError);
+        expect((error as QueryError).field).toBe(field);
+      };
+      bad({ name: 'a/b' }, 'name');
+      bad({ name: '[abc' }, 'name');
+      bad({ path: 'a\\' }, 'path');
+      bad({ extensions: [] }, 'extensions');
+      bad({ extensions: ['a b'] }, 'extensions');
+      bad({ sort: 'big' as FindSort }, 'sort');
+      bad({ order: 'up' as 'asc' }, 'order');
+      bad({ minSize: 10, maxSize: 5 }, 'maxSize');
+      bad({ limit: -1 }, 'limit');
+      bad({ under: '../x' }, 'under');
+      bad({ tenantId: 0 }, 'tenantId');
+    });
+  });
+}
