@@ -113,6 +113,20 @@ for (const dialect of DIALECTS) {
       expect(await has(app!, storage, '/photos/trip/raw/a.jpg')).toBe(true);
     });
 
+    it('holds the marker files above a directory it lists again', async (ctx) => {
+      if (await skipDialect(dialect)) return ctx.skip();
+      const { root, storage } = await open();
+      mkdirSync(join(root, 'photos', 'trip', 'raw'), { recursive: true });
+      writeFileSync(join(root, 'photos', '.trawlignore'), '*.tmp\n');
+      watch = await StorageWatch.start(app!, storage, { rescanEveryMs: 0, settleMs: 20 });
+      await watch.idle();
+      writeFileSync(join(root, 'photos', 'trip', 'raw', 'b.tmp'), 'x');
+      writeFileSync(join(root, 'photos', 'trip', 'raw', 'b.jpg'), 'x');
+      await until(() => has(app!, storage, '/photos/trip/raw/b.jpg'));
+      await watch.idle();
+      expect(await has(app!, storage, '/photos/trip/raw/b.tmp')).toBe(false);
+    });
+
     it('rescans the subtrees a burst was in when it outgrows the dirty set, losing nothing', async (ctx) => {
       if (await skipDialect(dialect)) return ctx.skip();
       const { root, storage } = await open();

@@ -136,6 +136,8 @@ class ScanRun {
   readonly #reconciler: Reconciler;
   /** The exclude patterns in force at the storage's root. */
   readonly #rootRules: Exclusions;
+  /** Rules of the directories above the roots (below `/`), each found once. */
+  readonly #ancestorRules = new Map<string, Promise<Exclusions>>();
   readonly #markers: boolean;
   /** Aborts in-flight listings on cancellation or on a fatal error. */
   readonly #internal = new AbortController();
@@ -226,9 +228,59 @@ class ScanRun {
       await this.#walkTree(storage.listTree.bind(storage));
       return;
     }
-    for (const dir of this.#roots) this.#frontier.push({ dir, depth: 0, rules: this.#rootRules });
+    for (const dir of this.#roots) {
+      const rules = await this.#rulesAt(dir);
+      if (rules) this.#frontier.push({ dir, depth: 0, rules });
+    }
     const listers = Array.from({ length: this.#listers }, () => this.#lister());
     await Promise.all(listers);
+  }
+
+  /**
+   * The rules in force for the entries of a root: at `/` the scan's and the storage's
+   * patterns; below it, those and the marker files of every directory above the root (read
+   * where the storage reads files), as a walk from `/` would have gathered them. Undefined
+   * when the root is excluded or lies under an excluded directory (it is not listed), or when
+   * a marker above it cannot be read (recorded as the root's error: nothing under it changes).
+   */
+  async #rulesAt(root: string): Promise<Exclusions | undefined> {
+    if (root === ROOT) return this.#rootRules;
+    const signal = this.#internal.signal;
+    let rules = this.#rootRules;
+    let dir = ROOT;
+    try {
+      for (const name of root.slice(1).split('/')) {
+        rules = await this.#ownRules(dir, rules, signal);
+        const path = dir === ROOT ? `/${name}` : `${dir}/${name}`;
+        if (rules.excludes({ path, name, isDir: true })) return undefined;
+        dir = path;
+      }
+    } catch (error) {
+      if (!(error instanceof MarkerError)) {
+        this.#listingFailed(root, error);
+        return undefined;
+      }
+      // Rules above the root unknown: nothing under it is listed (nor changed).
+      if (!signal.aborted) this.#recordError(error.path, error.code, error.message);
+      if (this.#roots.length === 1) this.#rootFailed = true;
+      return undefined;
+    }
+    return rules;
+  }
+
+  /** The rules for `dir`'s entries given its parent's, its marker files read once a scan. */
+  #ownRules(dir: string, parent: Exclusions, signal: AbortSignal): Promise<Exclusions> {
+    const storage = this.#deps.storage;
+    const read = storage.readHead?.bind(storage);
+    if (!this.#markers || !read) return Promise.resolve(parent);
+    let rules = this.#ancestorRules.get(dir);
+    if (!rules) {
+      rules = probeMarkers(dir, read, signal).then((markers) =>
+        markers ? rulesFor(dir, markers, parent, read, signal) : parent,
+      );
+      this.#ancestorRules.set(dir, rules);
+    }
+    return rules;
   }
 
   async #lister(): Promise<void> {
@@ -454,11 +506,13 @@ class ScanRun {
 
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
+    const rootRules = await this.#rulesAt(this.#roots[0]!);
+    if (!rootRules) return;
     const listings = listTree(this.#roots[0]!, { signal, newWalk: true })[Symbol.asyncIterator]();
     const tree: TreeState = {
       open: new Set(),
       failed: new Set(),
-      rules: new TreeExclusions(this.#rootRules),
+      rules: new TreeExclusions(rootRules),
     };
     try {
       for (;;) {
