@@ -16,6 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -118,14 +119,16 @@ async function cli(args: string[]): Promise<Run> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Median and fastest run (on a shared machine the fastest says most about the work itself). */
 function row(dialect: Dialect, label: string, runs: Run[], target?: number): void {
   const ms = median(runs.map((r) => r.ms));
+  const min = Math.min(...runs.map((r) => r.ms));
   const first = median(runs.map((r) => r.firstMs));
   const lines = Math.round(runs.reduce((n, r) => n + r.lines, 0) / runs.length);
   const ratio = target === undefined ? '' : `${(ms / target).toFixed(2)} of target`;
   console.log(
-    `${dialect.padEnd(9)}${label.padEnd(44)}${ms.toFixed(0).padStart(8)} ms` +
-      `${first.toFixed(0).padStart(8)} ms${lines.toLocaleString('en').padStart(11)}  ${ratio}`,
+    `${dialect.padEnd(9)}${label.padEnd(42)}${ms.toFixed(0).padStart(7)} ms${min.toFixed(0).padStart(7)} ms` +
+      `${first.toFixed(0).padStart(7)} ms${lines.toLocaleString('en').padStart(10)}  ${ratio}`,
   );
 }
 
@@ -237,7 +240,13 @@ function peakRss(args: string[]): number {
 
 console.log(`${N.toLocaleString('en')} entries, median of ${RUNS} runs after one to warm up`);
 console.log(
-  `${'dialect'.padEnd(9)}${'command'.padEnd(44)}${'all'.padStart(11)}${'first line'.padStart(11)}${'lines'.padStart(11)}`,
+  `${'dialect'.padEnd(9)}${'command'.padEnd(42)}${'median'.padStart(10)}${'fastest'.padStart(10)}` +
+    `${'1st line'.padStart(10)}${'lines'.padStart(10)}`,
+);
+console.log(
+  `load average at the start: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
 );
 for (const dialect of ['sqlite', 'postgres'] as const) {
   if (only && only !== dialect) continue;
