@@ -713,7 +713,7 @@ class ScanRun {
     const stats = this.#deps.storageStats?.();
     const progress: ScanProgress = {
       dirsListed: this.#dirsListed,
-      dirsQueued: this.#frontier.queued,
+      dirsQueued: this.#frontier.outstanding,
       dirs: c.dirs,
       files: c.files,
       bytes: c.bytes,

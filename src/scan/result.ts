@@ -13,7 +13,7 @@ export interface ScanResult extends ScanCounters {
 export interface ScanProgress {
   /** Directories listed so far (the root included). */
   dirsListed: number;
-  /** Directories waiting to be listed. */
+  /** Directories known and not yet listed: waiting, or being listed now (so listed + queued is every directory found so far). */
   dirsQueued: number;
   /** Entries below the root seen by the reconciler so far. */
   dirs: number;
