@@ -32,6 +32,20 @@ export function emptyDiff(): DirDiff {
   };
 }
 
+/** Adds one part's diff to a batch's (the part's own is kept to count per listing). */
+export function mergeDiff(into: DirDiff, part: DirDiff): void {
+  for (const w of part.writes) into.writes.push(w);
+  for (const r of part.removals) into.removals.push(r);
+  into.newFiles += part.newFiles;
+  into.changedFiles += part.changedFiles;
+  into.unchangedFiles += part.unchangedFiles;
+  into.dirs += part.dirs;
+  into.files += part.files;
+  into.mediaFiles += part.mediaFiles;
+  into.bytes += part.bytes;
+  into.skipped += part.skipped;
+}
+
 /** The index's rows by path, for {@link diffDirectory}. */
 export function byPath(indexed: readonly IndexedEntry[] | undefined): Map<string, IndexedEntry> {
   const old = new Map<string, IndexedEntry>();

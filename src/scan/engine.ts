@@ -439,7 +439,8 @@ class ScanRun {
    * (FIFO) channel, then queues its subdirectories. The part enters the channel before its
    * subdirectories are queued, so a parent is always reconciled no later than its children:
    * a scan stopped between batches never leaves entries under a directory the index does
-   * not hold.
+   * not hold. `relisting`: this `broken` part closes a listing let go to list the directory
+   * again (its counts are taken back); called once it is reconciled or dropped.
    */
   async #send(
     item: FrontierItem,
@@ -447,7 +448,7 @@ class ScanRun {
     entries: Entry[],
     queueChildren: boolean | FrontierItem[] = true,
     rules?: Exclusions,
-    reconciled?: () => void,
+    relisting?: () => void,
   ): Promise<void> {
     const { dir } = item;
     checkListing(dir, entries);
@@ -462,17 +463,17 @@ class ScanRun {
     try {
       await this.#budget.acquire(bytes, signal);
     } catch {
-      reconciled?.();
+      relisting?.();
       return; // stopped
     }
     if (
       !(await this.#channel.put(
-        { dir, entries, kind, bytes, video, reconciled },
+        { dir, entries, kind, bytes, video, reconciled: relisting, relisted: !!relisting },
         entries.length + 1,
       ))
     ) {
       this.#budget.release(bytes);
-      reconciled?.();
+      relisting?.();
       return;
     }
     if (queueChildren && item.depth + 1 < this.#maxDepth) {

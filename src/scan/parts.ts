@@ -20,6 +20,11 @@ export interface ListingPart {
   bytes: number;
   /** Called once it is reconciled or dropped (a lister waiting before it lists again). */
   reconciled?: (() => void) | undefined;
+  /**
+   * `broken` only: the listing was let go to list the directory again at once (a marker file
+   * came late), so what it counted is taken back — the relisting counts the directory anew.
+   */
+  relisted?: boolean | undefined;
   /** Its `.ts` / `.mts` files found to be video (see `classifyListing`); the rest are not media. */
   video?: ReadonlySet<string> | undefined;
 }

@@ -1,6 +1,7 @@
 import type { EntryRepository, EntryScope, IndexedEntry, Removal } from '../db/entries.js';
 import { ROOT } from '../storage/paths.js';
-import { byPath, diffDirectory, emptyDiff, type DirDiff } from './diff.js';
+import { byPath, diffDirectory, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
+import { ListingTally, writtenBefore } from './listing-tally.js';
 import type { ListingPart } from './parts.js';
 import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
 import { SeenNames } from './seen-names.js';
@@ -27,6 +28,8 @@ interface PagedListing {
    * entry is new, so its pages need no lookups and its end no deletion sweep.
    */
   fresh: boolean;
+  /** What its committed parts added to the scan's counters. */
+  tally: ListingTally;
 }
 
 export class SinkError extends Error {
@@ -48,6 +51,11 @@ export class Reconciler {
   readonly #d: ReconcilerDeps;
   /** Paged listings under way: the names seen so far. */
   readonly #open = new Map<string, PagedListing>();
+  /**
+   * Directories being listed again after a listing was abandoned (a marker file came late):
+   * the names of the files the abandoned listings wrote (see {@link writtenBefore}).
+   */
+  readonly #relisting = new Map<string, SeenNames[]>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -68,7 +76,8 @@ export class Reconciler {
     for (const p of batch) {
       if (p.kind === 'page' && !openNow.has(p.dir)) {
         openNow.add(p.dir);
-        this.#open.set(p.dir, { seen: new SeenNames(), fresh: await this.#isEmpty(p.dir) });
+        const fresh = await this.#isEmpty(p.dir);
+        this.#open.set(p.dir, { seen: new SeenNames(), fresh, tally: new ListingTally(!fresh) });
       }
       const isPaged = openNow.has(p.dir);
       paged.push(isPaged);
@@ -85,43 +94,82 @@ export class Reconciler {
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
     const diff = emptyDiff();
-    batch.forEach((p, i) => {
+    // Each part's own diff, kept to count per listing.
+    const parts = batch.map((p, i) => {
+      const own = emptyDiff();
       if (!paged[i]) {
-        diffDirectory(
-          p.dir,
-          p.entries,
-          byPath(children.get(p.dir)),
-          diff,
-          p.kind === 'whole',
-          p.video,
-        );
-        return;
+        const old = byPath(children.get(p.dir));
+        diffDirectory(p.dir, p.entries, old, own, p.kind === 'whole', p.video);
+      } else {
+        diffDirectory(p.dir, p.entries, atPaths, own, false, p.video);
+        const { seen } = this.#open.get(p.dir)!;
+        for (const e of p.entries) if (!e.skip) seen.add(e.name);
       }
-      diffDirectory(p.dir, p.entries, atPaths, diff, false, p.video);
-      const { seen } = this.#open.get(p.dir)!;
-      for (const e of p.entries) if (!e.skip) seen.add(e.name);
+      const before = this.#relisting.get(p.dir);
+      if (before) own.unchangedFiles -= writtenBefore(own, p.entries, before);
+      mergeDiff(diff, own);
+      return own;
     });
     await this.#write(diff);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
+      if (paged[i]) await this.#tally(p.dir, parts[i]!);
+      if (p.kind === 'whole' || p.kind === 'last' || (p.kind === 'broken' && !p.relisted)) {
+        this.#relisting.delete(p.dir);
+      }
       if (!paged[i]) continue;
       if (p.kind === 'last') await this.#sweep(p.dir);
-      else if (p.kind === 'broken') this.#open.delete(p.dir);
+      else if (p.kind === 'broken') this.#close(p.dir, p.relisted === true);
     }
   }
 
   /** Forgets paged listings that will never complete (the scan stopped). */
   abandon(): void {
     this.#open.clear();
+    this.#relisting.clear();
+  }
+
+  /** Adds a committed part's counts to its listing's tally. */
+  async #tally(dir: string, part: DirDiff): Promise<void> {
+    let deleted = 0;
+    // Only a dry run takes deletions back (see ListingTally); a paged part removes only
+    // entries whose type changed, so this is rarely a read.
+    if (this.#d.dryRun) deleted = await this.#dryDeleted(part.removals);
+    this.#open.get(dir)?.tally.add(part, part.unchangedFiles, deleted);
+  }
+
+  /**
+   * A paged listing ends without completing. When the directory is listed again at once,
+   * what this listing counted is taken back and the files it wrote are remembered, so the
+   * relisting counts the directory as a clean scan would.
+   */
+  #close(dir: string, relisted: boolean): void {
+    const listing = this.#open.get(dir);
+    this.#open.delete(dir);
+    if (!listing || !relisted) return;
+    const dryRun = this.#d.dryRun;
+    listing.tally.takeBack(this.#d.counters, dryRun);
+    if (dryRun) return;
+    // A fresh listing wrote every file it saw (see ListingTally.written).
+    const written = listing.fresh ? listing.seen : listing.tally.written;
+    written.seal();
+    this.#relisting.set(dir, [...(this.#relisting.get(dir) ?? []), written]);
+  }
+
+  /** Files a dry run counts as deleted for these removals (a directory: its subtree's files). */
+  async #dryDeleted(removals: readonly Removal[]): Promise<number> {
+    const { entries, scope } = this.#d;
+    let deleted = 0;
+    for (const r of removals) {
+      deleted += r.isDir ? (await entries.countSubtree(scope, r.path)).files : 1;
+    }
+    return deleted;
   }
 
   async #write(diff: DirDiff): Promise<void> {
     const { entries, scope, counters: c } = this.#d;
     if (this.#d.dryRun) {
-      let deleted = 0;
-      for (const r of diff.removals) {
-        deleted += r.isDir ? (await entries.countSubtree(scope, r.path)).files : 1;
-      }
+      const deleted = await this.#dryDeleted(diff.removals);
       countListed(c, diff);
       c.created += diff.newFiles;
       c.updated += diff.changedFiles;
@@ -189,9 +237,7 @@ export class Reconciler {
   async #remove(removals: Removal[]): Promise<void> {
     const { entries, scope, counters: c } = this.#d;
     if (this.#d.dryRun) {
-      for (const r of removals) {
-        c.deleted += r.isDir ? (await entries.countSubtree(scope, r.path)).files : 1;
-      }
+      c.deleted += await this.#dryDeleted(removals);
       return;
     }
     const applied = await entries.apply(scope, removals, []);
