@@ -98,7 +98,8 @@ export interface StorageClient {
   listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
   /**
    * Optional: the first `bytes` bytes of the file at `path` (fewer when the file is shorter),
-   * for backends where that is one cheap read (local). The scan uses it to tell a video `.ts`
+   * for backends where that is one cheap read (local; one request on WebDAV, S3, SFTP), never
+   * more than `bytes` kept whatever a server sends. The scan uses it to tell a video `.ts`
    * from a TypeScript one; backends without it are judged by context. `NOT_FOUND` when the
    * file is gone, `PERMISSION_DENIED` when it may not be read; something that is not a
    * regular file (a FIFO put there since the listing) yields no bytes and never blocks.

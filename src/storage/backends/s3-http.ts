@@ -142,6 +142,7 @@ async function readBody(
 
 interface RawResponse {
   statusCode?: number;
+  headers?: Record<string, string | undefined>;
   body?: unknown;
 }
 type Handler = (args: unknown) => Promise<{ response: unknown }>;
@@ -184,6 +185,113 @@ export function answerReader(control: RequestControl, onPage: (page: ListPage) =
     };
 }
 
+/**
+ * Past a 206 of exactly the range asked for, this much more is read (and dropped) waiting for
+ * the answer's end, so that its connection can be reused; a server that sends more loses it.
+ */
+const RANGE_SLACK_BYTES = 64 * 1024;
+
+/**
+ * The first `bytes` bytes of a 2xx body, never more kept: a 200 (a server that ignored the
+ * Range) is cut off there and its socket destroyed.
+ */
+async function readPrefix(
+  body: unknown,
+  control: RequestControl,
+  bytes: number,
+  partial: boolean,
+): Promise<Uint8Array> {
+  if (body instanceof Uint8Array || typeof body === 'string') {
+    return new Uint8Array(Buffer.from(body).subarray(0, bytes));
+  }
+  if (body === undefined || body === null) return new Uint8Array();
+  if (!(body instanceof Readable)) throw new ListingXmlError('an answer body that cannot be read');
+  const signal = control.abortSignal;
+  if (signal.aborted) {
+    body.destroy();
+    throw abortError();
+  }
+  const onAbort = () => body.destroy(abortError());
+  signal.addEventListener('abort', onAbort, { once: true });
+  const head = Buffer.alloc(bytes);
+  let got = 0;
+  let seen = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      control.progress();
+      seen += buf.length;
+      const take = Math.min(buf.length, bytes - got);
+      if (take > 0) buf.copy(head, got, 0, take);
+      got += take;
+      if (got === bytes && (!partial || seen > bytes + RANGE_SLACK_BYTES)) {
+        body.destroy();
+        break;
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return new Uint8Array(head.subarray(0, got));
+}
+
+function destroyBody(body: unknown): void {
+  if (body instanceof Readable) body.destroy();
+}
+
+/**
+ * A middleware beside the HTTP handler for a ranged GetObject: a 2xx body is read here,
+ * at most `bytes` of it kept (handed to `onHead`), and the SDK is left an empty stream; any
+ * other answer is read bounded and handed on for the SDK to parse into its error.
+ */
+export function headReader(
+  control: RequestControl,
+  bytes: number,
+  onHead: (head: Uint8Array) => void,
+) {
+  return (next: Handler): Handler =>
+    async (args) => {
+      const result = await next(args);
+      const response = result.response as RawResponse;
+      control.progress();
+      const status = response.statusCode ?? 0;
+      // A server that says the object is empty (`bytes 0-0/0`: s3rver, where S3 answers 416)
+      // would send no byte of the one it promised: nothing is waited for.
+      const empty = /\/0$/.test(response.headers?.['content-range']?.trim() ?? '');
+      if (status >= 200 && status < 300 && empty) {
+        destroyBody(response.body);
+        onHead(new Uint8Array());
+        response.body = Readable.from([]);
+      } else if (status >= 200 && status < 300) {
+        onHead(await readPrefix(response.body, control, bytes, status === 206));
+        response.body = Readable.from([]);
+      } else {
+        const chunks: Buffer[] = [];
+        await readBody(response.body, control, MAX_ERROR_BYTES, (chunk) => chunks.push(chunk));
+        response.body = new Uint8Array(Buffer.concat(chunks));
+      }
+      return result;
+    };
+}
+
+/** Sends one GetObject command (its Range set) with {@link headReader} in place. */
+export async function sendGetHead(
+  sdk: SdkClient,
+  command: SdkCommand,
+  control: RequestControl,
+  bytes: number,
+): Promise<Uint8Array> {
+  let head: Uint8Array | undefined;
+  command.middlewareStack.add(
+    headReader(control, bytes, (h) => (head = h)),
+    // Innermost of the deserialize step: the raw answer, before the SDK wraps or parses it.
+    { step: 'deserialize', priority: 'low', name: 'trawlHeadReader' },
+  );
+  await sdk.send(command, { abortSignal: control.abortSignal });
+  if (!head) throw new ListingXmlError('the answer was not read');
+  return head;
+}
+
 /** The part of the SDK's S3Client and ListObjectsV2Command these helpers use. */
 export interface SdkClient {
   send(command: unknown, options: { abortSignal: AbortSignal }): Promise<unknown>;
@@ -193,6 +301,10 @@ export interface SdkCommand {
     addRelativeTo(
       middleware: (next: Handler) => Handler,
       options: { relation: 'after'; toMiddleware: string; name: string },
+    ): void;
+    add(
+      middleware: (next: Handler) => Handler,
+      options: { step: 'deserialize'; priority: 'low'; name: string },
     ): void;
   };
 }

@@ -27,11 +27,12 @@ import {
 } from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
-import type { Entry, ListOptions, StorageClient, TreeListing } from '../types.js';
+import type { Entry, ListOptions, ReadHeadOptions, StorageClient, TreeListing } from '../types.js';
 import {
   ConnectTimeoutError,
   ConnectTimeoutHttpAgent,
   ConnectTimeoutHttpsAgent,
+  sendGetHead,
   sendListObjects,
   type RequestControl,
   type SdkClient,
@@ -86,8 +87,17 @@ export interface ListInput {
  * ListObjectsV2 answer as read (values as the server wrote them, see s3-xml.ts). It must
  * stop when `control.abortSignal` aborts and call `control.progress()` as bytes arrive.
  */
+export interface HeadInput {
+  Bucket: string;
+  Key: string;
+  /** `bytes=0-(n-1)`. */
+  Range: string;
+}
+
 export interface S3Like {
   listObjectsV2(input: ListInput, control: RequestControl): Promise<ListPage>;
+  /** The first `bytes` bytes of an object (GetObject with `Range`), never more kept. */
+  getObjectHead?(input: HeadInput, control: RequestControl, bytes: number): Promise<Uint8Array>;
   destroy(): void;
 }
 
@@ -389,8 +399,8 @@ export class S3StorageClient implements StorageClient {
     return dir === ROOT ? this.#options.prefix : `${this.#options.prefix}${dir.slice(1)}/`;
   }
 
-  #where(): string {
-    return `S3 ListObjectsV2 s3://${this.#options.bucket}/${this.#options.prefix}`;
+  #where(operation = 'ListObjectsV2'): string {
+    return `S3 ${operation} s3://${this.#options.bucket}/${this.#options.prefix}`;
   }
 
   /**
@@ -463,18 +473,62 @@ export class S3StorageClient implements StorageClient {
     }
   }
 
-  /**
-   * One ListObjectsV2 request under trawl's own timers: aborted when no byte of the answer
-   * has come for `timeoutMs` (TIMEOUT), when it has taken {@link PAGE_TIME_FACTOR} times
-   * that in all (TIMEOUT), or when `signal` aborts (CANCELLED) — at once, whatever the SDK
-   * is doing, and the request's socket is destroyed with it.
-   */
+  /** One ListObjectsV2 request under trawl's own timers (see `#timed`). */
   async #request(
     dir: string,
     params: ListParams,
     signal: AbortSignal | undefined,
     timeoutMs: number,
   ): Promise<ListPage> {
+    return this.#timed(dir, signal, timeoutMs, this.#where(), (client, control) =>
+      client.listObjectsV2({ Bucket: this.#options.bucket, ...params }, control),
+    );
+  }
+
+  /**
+   * One ranged GetObject under the same timers as a listing's page; never more than `bytes`
+   * of the answer are kept, whatever the server sends. An object that became empty since it
+   * was listed answers 416 (InvalidRange): no bytes.
+   */
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw cancelledError(path);
+    if (bytes <= 0) return new Uint8Array();
+    const key = this.#options.prefix + path.slice(1);
+    const where = this.#where('GetObject');
+    return this.#timed(path, signal, this.#options.timeoutMs, where, async (client, control) => {
+      if (!client.getObjectHead) {
+        throw new ProtocolError('this S3 client cannot read objects', { path });
+      }
+      try {
+        return await client.getObjectHead(
+          { Bucket: this.#options.bucket, Key: key, Range: `bytes=0-${bytes - 1}` },
+          control,
+          bytes,
+        );
+      } catch (error) {
+        const e = error as SdkError;
+        if (e.name === 'InvalidRange' || e.$metadata?.httpStatusCode === 416) {
+          return new Uint8Array();
+        }
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * `work` under trawl's own timers: aborted when no byte of the answer has come for
+   * `timeoutMs` (TIMEOUT), when it has taken {@link PAGE_TIME_FACTOR} times that in all
+   * (TIMEOUT), or when `signal` aborts (CANCELLED) — at once, whatever the SDK is doing, and
+   * the request's socket is destroyed with it.
+   */
+  async #timed<T>(
+    dir: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    where: string,
+    send: (client: S3Like, control: RequestControl) => Promise<T>,
+  ): Promise<T> {
     const client = this.#client;
     if (!client) throw new UnavailableError('S3 client is not connected', { path: dir });
     if (signal?.aborted) throw cancelledError(dir);
@@ -495,7 +549,7 @@ export class S3StorageClient implements StorageClient {
       stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true });
     });
     const control: RequestControl = { abortSignal: stop.signal, progress: () => idle.refresh() };
-    const work = client.listObjectsV2({ Bucket: this.#options.bucket, ...params }, control);
+    const work = send(client, control);
     // Whichever loses the race below settles later with nobody listening.
     work.catch(() => undefined);
     stopped.catch(() => undefined);
@@ -503,10 +557,10 @@ export class S3StorageClient implements StorageClient {
       return await Promise.race([work, stopped]);
     } catch (error) {
       if (timedOut !== undefined) {
-        throw new TimeoutError(`${this.#where()} (${dir}): ${timedOut}`, { path: dir });
+        throw new TimeoutError(`${where} (${dir}): ${timedOut}`, { path: dir });
       }
       if (signal?.aborted) throw cancelledError(dir);
-      throw mapS3Error(error, dir, this.#where());
+      throw mapS3Error(error, dir, where);
     } finally {
       clearTimeout(idle);
       clearTimeout(ceiling);
@@ -679,7 +733,8 @@ export const s3Backend = defineBackend('s3', {
         );
       }
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
-      const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      const { S3Client, ListObjectsV2Command, GetObjectCommand } =
+        await import('@aws-sdk/client-s3');
       const quiet = { debug() {}, info() {}, warn() {}, error() {} };
       muteNodeVersionWarning();
       const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
@@ -698,6 +753,9 @@ export const s3Backend = defineBackend('s3', {
           : {}),
         // Retries, backoff and rate limits belong to the StorageService, which sees every storage.
         maxAttempts: 1,
+        // A ranged head has no whole-object checksum to check, and its body is read by
+        // trawl (s3-http.ts), not by the SDK's validating stream.
+        responseChecksumValidation: 'WHEN_REQUIRED',
         // Every wait is bounded by trawl's own timers (#request, s3-http.ts): the SDK's
         // request timeout would only print a warning, and nothing of the SDK's goes to stderr.
         logger: quiet,
@@ -720,6 +778,13 @@ export const s3Backend = defineBackend('s3', {
             sdk as unknown as SdkClient,
             new ListObjectsV2Command(input) as unknown as SdkCommand,
             control,
+          ),
+        getObjectHead: (input, control, bytes) =>
+          sendGetHead(
+            sdk as unknown as SdkClient,
+            new GetObjectCommand(input) as unknown as SdkCommand,
+            control,
+            bytes,
           ),
         destroy: () => sdk.destroy(),
       };

@@ -28,7 +28,7 @@ import {
   toStorageError,
   UnavailableError,
 } from '../errors.js';
-import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
+import type { BackendDeps, Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
 import { checkByteCount, checkMtime, ListingPager, type RawEntry } from '../pager.js';
 import { defineBackend } from '../backend.js';
 import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
@@ -116,6 +116,16 @@ interface SftpSession {
   readdir(handle: Buffer, cb: (err: unknown, list?: SftpDirItem[] | false) => void): void;
   close(handle: Buffer, cb: (err: unknown) => void): void;
   stat(path: string, cb: (err: unknown, attrs?: { mode?: number }) => void): void;
+  lstat(path: string, cb: (err: unknown, attrs?: { mode?: number }) => void): void;
+  open(path: string, flags: 'r', cb: (err: unknown, handle?: Buffer) => void): void;
+  read(
+    handle: Buffer,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    cb: (err: unknown, bytesRead?: number) => void,
+  ): void;
   realpath(path: string, cb: (err: unknown, abs?: string) => void): void;
 }
 interface SftpConnection {
@@ -382,6 +392,62 @@ export class SftpClient implements StorageClient {
     const last = pager.take();
     if (last.length > 0) yield last;
     pager.finish();
+  }
+
+  /**
+   * LSTAT, then OPEN, READ up to `bytes` (ssh2 refuses an answer longer than asked), CLOSE,
+   * each under `timeoutMs`. Only a regular file is opened: OpenSSH's sftp-server serves the
+   * whole session from one process, and its open of a FIFO would block every request. A
+   * symbolic link is not followed (NOT_FOUND), as the local backend's O_NOFOLLOW.
+   */
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw cancelledError(path);
+    if (bytes <= 0) return new Uint8Array();
+    const session = this.#live(path);
+    const full = serverPath(this.#base, path);
+    const attrs = await this.#request<{ mode?: number }>(
+      'lstat',
+      path,
+      (cb) => session.lstat(full, cb),
+      signal,
+    );
+    const type = (attrs?.mode ?? 0) & S_IFMT;
+    if (type === S_IFLNK) {
+      throw new NotFoundError(`a symbolic link, not followed, on ${this.#where}: ${path}`, {
+        path,
+      });
+    }
+    if (type !== S_IFREG) return new Uint8Array();
+    const handle = (await this.#request<Buffer>(
+      'open',
+      path,
+      (cb) => session.open(full, 'r', cb),
+      signal,
+    ))!;
+    try {
+      const head = Buffer.alloc(bytes);
+      let got = 0;
+      while (got < bytes) {
+        const at = got;
+        const read = await this.#request<number>(
+          'read',
+          path,
+          (cb) => session.read(handle, head, at, bytes - at, at, cb),
+          signal,
+        );
+        if (!read) break;
+        got += read;
+      }
+      return new Uint8Array(head.subarray(0, got));
+    } finally {
+      // Not awaited, as a listing's handle: the bytes are read, the close is the server's.
+      try {
+        session.close(handle, () => undefined);
+      } catch {
+        // the connection is gone, and the handle with it
+      }
+    }
   }
 
   #live(path: string): SftpSession {

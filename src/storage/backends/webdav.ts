@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { InvalidConfigError, ProtocolError, UnavailableError } from '../errors.js';
+import { cancelledError, InvalidConfigError, ProtocolError, UnavailableError } from '../errors.js';
 import { defineBackend } from '../backend.js';
 import {
   connectTimeoutMs,
@@ -12,8 +12,8 @@ import {
 import { redactText } from '../../util/redact.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import { guardAgent } from '../net/guard.js';
-import type { Entry, ListOptions, StorageClient } from '../types.js';
-import { propfind, type PropfindAnswer } from './webdav/http.js';
+import type { Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
+import { getHead, propfind, type PropfindAnswer } from './webdav/http.js';
 import { MultistatusListing, hrefPath } from './webdav/multistatus.js';
 
 export { mapWebdavError, parseRetryAfter } from './webdav/errors.js';
@@ -172,6 +172,35 @@ export class WebdavClient implements StorageClient {
     } finally {
       answer.close();
     }
+  }
+
+  /**
+   * One ranged GET, bounded by `timeoutMs` per wait like a listing; never more than `bytes`
+   * of the server's answer are kept, whatever it sends.
+   */
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    if (options?.signal?.aborted) throw cancelledError(path);
+    if (bytes <= 0) return new Uint8Array();
+    const agent = this.#agent;
+    if (!agent) throw new UnavailableError('WebDAV client is not connected', { path });
+    const base = this.#base.pathname.endsWith('/')
+      ? this.#base.pathname
+      : `${this.#base.pathname}/`;
+    return getHead(
+      {
+        base: this.#base,
+        path: base + encodePath(path),
+        agent,
+        authorization: this.#authorization,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        answerTimeoutMs: this.#options.timeoutMs,
+        answerTimeoutOption: 'timeoutMs',
+        signal: options?.signal,
+        dir: path,
+        where: `GET ${redactText(this.#base.origin)}`,
+      },
+      bytes,
+    );
   }
 
   #where(): string {

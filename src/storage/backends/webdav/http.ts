@@ -32,12 +32,12 @@ const PROPFIND_BODY =
  */
 const ERROR_BODY_BYTES = 64 * 1024;
 
-export interface PropfindRequest {
+/** What every request of the client names: where, how, and how long each wait may be. */
+export interface WebdavRequest {
   /** The server: protocol, host and port are used. */
   base: URL;
   /** Encoded request path. */
   path: string;
-  depth: '0' | '1';
   agent: HttpAgent;
   authorization: string | undefined;
   connectTimeoutMs: number;
@@ -50,6 +50,21 @@ export interface PropfindRequest {
   dir: string;
   /** `PROPFIND http://host`, for messages. */
   where: string;
+}
+
+export interface PropfindRequest extends WebdavRequest {
+  depth: '0' | '1';
+}
+
+/** The part of an exchange that differs between PROPFIND and GET. */
+interface Verb {
+  method: string;
+  headers: Record<string, string | number>;
+  body: string;
+  /** Statuses whose body the caller reads; any other is refused. */
+  accepts: readonly number[];
+  /** The answer expected, for the message of a 2xx that is not accepted. */
+  expected: string;
 }
 
 /** A 207 answer whose body is read piece by piece. */
@@ -66,18 +81,67 @@ export interface PropfindAnswer {
  * on reuse: the request is sent once more on a fresh connection, the documented remedy.
  */
 export async function propfind(request: PropfindRequest): Promise<PropfindAnswer> {
+  return send(request, {
+    method: 'PROPFIND',
+    headers: {
+      Depth: request.depth,
+      'Content-Type': 'application/xml; charset=utf-8',
+      'Content-Length': Buffer.byteLength(PROPFIND_BODY),
+    },
+    body: PROPFIND_BODY,
+    accepts: [207],
+    expected: '207 Multi-Status',
+  });
+}
+
+/**
+ * The first `bytes` bytes of a file: GET with `Range: bytes=0-(bytes-1)`. A server may answer
+ * 206 with the range or 200 with the whole file: either way no more than `bytes` are kept,
+ * and a 200 body is cut off there (its connection goes with it). 416 is a file that became
+ * empty since it was listed. Every wait is bounded as for PROPFIND, by `answerTimeoutMs`.
+ */
+export async function getHead(request: WebdavRequest, bytes: number): Promise<Uint8Array> {
+  const answer = await send(request, {
+    method: 'GET',
+    headers: { Range: `bytes=0-${bytes - 1}` },
+    body: '',
+    accepts: [200, 206, 416],
+    expected: '200 or 206',
+  });
   try {
-    return await new Exchange(request).start();
+    if (answer.status === 416) return new Uint8Array();
+    const head = Buffer.alloc(bytes);
+    let got = 0;
+    while (got < bytes) {
+      const chunk = await answer.read();
+      if (chunk === null) break;
+      const take = Math.min(chunk.length, bytes - got);
+      chunk.copy(head, got, 0, take);
+      got += take;
+    }
+    // A 206 of exactly the range is at its end: one more read lets the connection be reused
+    // (a chunk more at most, dropped). A 200 of a larger file is cut off instead.
+    if (got === bytes && answer.status === 206) await answer.read();
+    return head.subarray(0, got);
+  } finally {
+    answer.close();
+  }
+}
+
+async function send(request: WebdavRequest, verb: Verb): Promise<Exchange> {
+  try {
+    return await new Exchange(request, verb).start();
   } catch (error) {
     if ((error as { reusedSocket?: boolean }).reusedSocket) {
-      return new Exchange(request).start();
+      return new Exchange(request, verb).start();
     }
     throw error;
   }
 }
 
 class Exchange implements PropfindAnswer {
-  readonly #o: PropfindRequest;
+  readonly #o: WebdavRequest;
+  readonly #verb: Verb;
   #req: ClientRequest | undefined;
   #res: IncomingMessage | undefined;
   #body: AsyncIterator<Buffer> | undefined;
@@ -93,11 +157,17 @@ class Exchange implements PropfindAnswer {
   #closed = false;
   readonly #onAbort = () => this.#abandon(cancelledError(this.#o.dir));
 
-  constructor(request: PropfindRequest) {
+  constructor(request: WebdavRequest, verb: Verb) {
     this.#o = request;
+    this.#verb = verb;
   }
 
-  async start(): Promise<PropfindAnswer> {
+  /** The answer's status, once {@link start} has resolved. */
+  get status(): number {
+    return this.#res?.statusCode ?? 0;
+  }
+
+  async start(): Promise<Exchange> {
     const o = this.#o;
     if (o.signal?.aborted) throw cancelledError(o.dir);
     o.signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -105,7 +175,7 @@ class Exchange implements PropfindAnswer {
       const res = await this.#until(this.#send());
       this.#res = res;
       const status = res.statusCode ?? 0;
-      if (status !== 207) throw await this.#refusal(res, status);
+      if (!this.#verb.accepts.includes(status)) throw await this.#refusal(res, status);
       this.#body = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       return this;
     } catch (error) {
@@ -153,18 +223,14 @@ class Exchange implements PropfindAnswer {
   /** Sends the request; resolves with the answer's head. */
   #send(): Promise<IncomingMessage> {
     const o = this.#o;
-    const headers: Record<string, string | number> = {
-      Depth: o.depth,
-      'Content-Type': 'application/xml; charset=utf-8',
-      'Content-Length': Buffer.byteLength(PROPFIND_BODY),
-    };
+    const headers = { ...this.#verb.headers };
     if (o.authorization) headers.Authorization = o.authorization;
     const tls = o.base.protocol === 'https:';
     const req = (tls ? httpsRequest : httpRequest)({
       protocol: o.base.protocol,
       hostname: o.base.hostname,
       port: o.base.port || undefined,
-      method: 'PROPFIND',
+      method: this.#verb.method,
       path: o.path,
       headers,
       agent: o.agent,
@@ -195,7 +261,7 @@ class Exchange implements PropfindAnswer {
         this.#disarm();
         resolve(res);
       });
-      req.end(PROPFIND_BODY);
+      req.end(this.#verb.body);
     });
   }
 
@@ -204,9 +270,10 @@ class Exchange implements PropfindAnswer {
     const o = this.#o;
     const error =
       status >= 200 && status < 300
-        ? new ProtocolError(`${o.where} (${o.dir}): expected 207 Multi-Status, got ${status}`, {
-            path: o.dir,
-          })
+        ? new ProtocolError(
+            `${o.where} (${o.dir}): expected ${this.#verb.expected}, got ${status}`,
+            { path: o.dir },
+          )
         : mapWebdavError({ status, retryAfter: res.headers['retry-after'] }, o.dir, o.where);
     this.#body = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let bytes = 0;
