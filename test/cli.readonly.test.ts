@@ -6,8 +6,8 @@
  * PostgreSQL by a role that may only SELECT.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/cli/context.js';
@@ -32,6 +32,19 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The reader runs trawl from this checkout, so it must be able to pass through every folder
+ * above it: a checkout in a `mktemp -d` folder (mode 0700, as CI makes) is closed to it. Only
+ * the search bit for others is added, to folders that lack it; nothing becomes listable.
+ */
+function allowTraversal(dir: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+    if (dirname(d) === d) return;
+  }
 }
 
 /** `trawl args` as a process; `reader` runs it as a user other than the index's owner. */
@@ -87,6 +100,7 @@ describe('a SQLite index this user may only read', () => {
     if (AS_ROOT && !existsSync('/usr/bin/setpriv')) {
       throw new Error('running as root needs setpriv (util-linux) to read as another user');
     }
+    if (AS_ROOT) allowTraversal(REPO);
   });
   afterEach(() => {
     if (folder && existsSync(folder)) chmodSync(folder, 0o755);
