@@ -304,6 +304,8 @@ class ScanRun {
     item: FrontierItem,
     known?: ReadonlyMap<string, Marker>,
     probed = false,
+    /** The storage did not answer the marker probes: take a late marker as it comes. */
+    unprobed = false,
   ): Promise<void> {
     const { dir } = item;
     // Depth bounds count from `/`, whatever the roots.
@@ -356,15 +358,29 @@ class ScanRun {
         held.push(step.value);
         if (held.full) {
           const first = held.take();
-          if (!exclusion.settled && known === undefined && read && this.#markers) {
+          if (!exclusion.settled && known === undefined && !unprobed && read && this.#markers) {
             if (!findMarkers(first)) {
               // Too large to hold, and its markers not seen yet: ask for them before anything
               // goes out. The listing is let go first (it holds a request slot the reads may
               // need), then started again knowing them.
               listed = true;
               void pages.return?.()?.catch(() => undefined);
-              const markers = await probeMarkers(dir, read, signal);
-              await this.#listDirectory(item, markers, true);
+              let markers: Map<string, Marker> | undefined;
+              try {
+                markers = await probeMarkers(dir, read, signal);
+              } catch (error) {
+                // The probes are a guess at files that are mostly not there: a server that
+                // will not answer them (a GET refused, a read denied) must not cost the
+                // directory. It is listed as on a storage that reads no files: a marker
+                // that turns up late has it listed again.
+                if (!(error instanceof MarkerError) || signal.aborted) throw error;
+              }
+              await this.#listDirectory(
+                item,
+                markers,
+                markers !== undefined,
+                markers === undefined,
+              );
               return;
             }
           }
