@@ -159,6 +159,17 @@ describe('the API as a node of a fleet (PostgreSQL + Redis, the scan on a worker
           deduplicated: boolean;
         }>();
         expect(again.deduplicated).toBe(true);
+        // Cancelled while it waits: the next trigger is a new job, not one joining the
+        // cancelled scan (which would run nothing).
+        const cancelled = await f.call(token, 'POST', `/v1/scans/${t.scan.id}/cancel`);
+        expect(cancelled.json()).toMatchObject({ status: 'cancelled' });
+        const fresh = (await f.call(token, 'POST', `/v1/storages/${s.id}/scans`)).json<{
+          scan: { id: number; status: string };
+          deduplicated: boolean;
+        }>();
+        expect(fresh).toMatchObject({ deduplicated: false, scan: { status: 'queued' } });
+        expect(fresh.scan.id).not.toBe(t.scan.id);
+        t.scan = fresh.scan;
         workerApp = await App.open({
           database: f.db.url,
           tenant: 'default',
@@ -175,7 +186,7 @@ describe('the API as a node of a fleet (PostgreSQL + Redis, the scan on a worker
         const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
         expect(metrics).toMatch(/trawl_queue_jobs\{state="completed"\} [1-9]/);
         expect(metrics).toMatch(
-          /trawl_http_requests_total\{method="POST",route="\/v1\/storages\/:id\/scans",status="202"\} 2/,
+          /trawl_http_requests_total\{method="POST",route="\/v1\/storages\/:id\/scans",status="202"\} 3/,
         );
         const ready = await fetch(`${base}/readyz`).then((r) => r.json());
         expect(ready).toMatchObject({ ready: true, database: { ok: true }, redis: { ok: true } });

@@ -98,6 +98,19 @@ export class ScanQueue {
     return { jobId: job.id ?? jobId, created: false };
   }
 
+  /**
+   * Takes back a job that has not started (its scan was cancelled while it waited), so that
+   * the next trigger of its storage makes a new job instead of joining this one: a trigger
+   * joining a cancelled job would run nothing. An active job is left to its worker, which
+   * skips a cancelled scan.
+   */
+  async withdraw(jobId: string, storageId: number): Promise<void> {
+    // A job with a `queued` row is the one its storage's deduplication points at (a trigger
+    // kept to run after an active job has no row): once it is gone, so is the key.
+    if ((await this.queue.remove(jobId)) !== 1) return;
+    await this.queue.removeDeduplicationKey(`storage-${storageId}`);
+  }
+
   async counts(): Promise<QueueCounts> {
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
     return {

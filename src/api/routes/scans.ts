@@ -107,8 +107,35 @@ export function scanRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
         if (!asked) {
           throw new ApiError(409, 'FINISHED', `scan ${scan.id} has ended already (${scan.status})`);
         }
+        // A fleet job that had not started goes from the queue, so the next trigger is a new
+        // job rather than one joining a cancelled scan. (Redis away: the worker skips it.)
+        if (scan.status === 'cancelled' && scan.jobId && app.scanQueue) {
+          await within(3_000, app.scanQueue.withdraw(scan.jobId, scan.storageId)).catch(
+            (error: unknown) => {
+              request.log.warn(
+                { err: error },
+                'cancelled scan: its job stays queued; the worker skips it',
+              );
+            },
+          );
+        }
         return reply.status(202).send(scanView(scan));
       },
     );
   };
+}
+
+/** `work`, or a rejection after `ms` (Redis away must not hold the request). */
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
