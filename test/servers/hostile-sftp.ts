@@ -63,8 +63,20 @@ export function batches(names: SftpName[], per = 100): (call: number) => SftpAns
   return (call) => (call * per < names.length ? names.slice(call * per, call * per + per) : 'eof');
 }
 
+/**
+ * A fresh ed25519 host key that ssh2 can read back: now and then one it generated fails its
+ * own parser ("Malformed OpenSSH private key": 12 of 3,000 keys here), so it is checked
+ * and made again.
+ */
+function hostKeyOnce(): string {
+  for (let i = 0; ; i++) {
+    const key = ssh2.utils.generateKeyPairSync('ed25519').private;
+    if (!(ssh2.utils.parseKey(key) instanceof Error) || i >= 20) return key;
+  }
+}
+
 export async function startHostileSftp(script: SftpScript): Promise<HostileSftp> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const hostKey = hostKeyOnce();
   const events: string[] = [];
   const handles = new Map<string, { path: string; calls: number }>();
   const clients = new Set<Ssh2.Connection>();
