@@ -1,24 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { App } from '../app.js';
+import { within } from '../util/within.js';
 
 export interface HttpMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route'>;
-}
-
-/** Bounded wait for a value a scrape reads from the index or Redis. */
-async function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
+import { within } from '../../util/within.js';
 import type { ApiContext } from '../context.js';
 
 const Check = Type.Object({
@@ -14,19 +15,11 @@ async function timed(
   ms = 2_000,
 ): Promise<{ ok: boolean; ms: number; error?: string }> {
   const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      work(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
+    await within(ms, work());
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

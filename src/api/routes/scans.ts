@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { triggerScan } from '../../jobs/trigger.js';
+import { within } from '../../util/within.js';
 import { tenantOf } from '../auth.js';
 import { ownedStorage, type ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
@@ -123,19 +124,4 @@ export function scanRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
       },
     );
   };
-}
-
-/** `work`, or a rejection after `ms` (Redis away must not hold the request). */
-async function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
