@@ -113,23 +113,24 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL batches in few round 
 
   it('holds the fence until commit: a lease grant waits for the batch in flight', async () => {
     await sql.query('UPDATE storages SET fence = 3 WHERE id = $1', [scope.storageId]);
-    // A row lock on the fenced storage row taken while a batch runs: the grant blocks.
     const granting = new pg.Client({ connectionString: database.url });
     await granting.connect();
     try {
+      // The batch's COPY takes a second, its fence row locked since BEGIN.
       await sql.query(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
+        $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`);
       await sql.query(`CREATE TRIGGER slow BEFORE INSERT ON entries
         FOR EACH STATEMENT EXECUTE FUNCTION slow()`);
       const batch = index.entries.apply({ ...scope, fence: 3 }, [], many('/a'));
-      await new Promise((r) => setTimeout(r, 100));
-      const t0 = Date.now();
-      await granting.query('UPDATE storages SET fence = fence + 1 WHERE id = $1', [
+      await until(async () => (await activity('COPY entries%')) === 'active');
+      const grantPid = (await granting.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const grant = granting.query('UPDATE storages SET fence = fence + 1 WHERE id = $1', [
         scope.storageId,
       ]);
-      const waited = Date.now() - t0;
+      // The grant blocks on the batch's lock rather than slipping in before its commit.
+      await until(async () => (await waitOf(grantPid)) === 'Lock');
       expect((await batch).created).toHaveLength(600);
-      expect(waited).toBeGreaterThan(50);
+      await grant;
       await expect(
         index.entries.apply({ ...scope, fence: 3 }, [], many('/b')),
       ).rejects.toMatchObject({ code: 'INDEX_FENCED' });
@@ -137,6 +138,31 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL batches in few round 
       await granting.end();
     }
   });
+
+  /** The state of the backend running a statement like `pattern`, if any. */
+  const activity = async (pattern: string) =>
+    (
+      await sql.query<{ state: string }>(
+        `SELECT state FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`,
+        [pattern],
+      )
+    ).rows[0]?.state;
+
+  const waitOf = async (pid: number) =>
+    (
+      await sql.query<{ w: string | null }>(
+        `SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1`,
+        [pid],
+      )
+    ).rows[0]?.w;
+
+  async function until(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('condition never held');
+  }
 
   it('reads every field of many directories back exactly, awkward values included', async () => {
     const odd = ['tab\there', 'new\nline', 'back\\slash', '\\N', '\\', 'cr\rx', 'plain'];
