@@ -5,7 +5,10 @@
  * `unnest` upsert, COPY into a temporary table and a merge (the same upsert reading the
  * staged rows), and COPY straight into `entries`. 300,000 rows (6,000 directories × 50, by
  * default) in batches of 5,000, each way on a fresh database, in alternating rounds.
- * Needs `npm run build` first and PostgreSQL at $TRAWL_TEST_PG_URL.
+ * Needs `npm run build` first and PostgreSQL at $TRAWL_TEST_PG_URL. The third way, on the
+ * very rows a scan writes, is `npm run bench:db`'s reference for PostgreSQL, measured in every
+ * run next to the scans (bench/lib/raw-writes.js): compare a scan with that, not with this
+ * script's rows at another moment.
  *
  * Flags: --rounds N (default 2), --dirs N (default 6000).
  */

@@ -12,6 +12,12 @@ interface CopyConnection {
  * pg-copy-streams uses), so no extra package is needed. Resolves when the server has
  * taken every row, or rejects with the server's error (a unique violation included:
  * COPY is all or nothing).
+ *
+ * The rows go out right behind the statement, without waiting for the server's
+ * CopyInResponse: one round trip instead of two. The protocol allows it — a server that
+ * refuses the COPY itself drops the CopyData and CopyDone that follow ("Accept but ignore
+ * these messages", PostgresMain), and one that fails mid-copy discards the rest up to
+ * CopyDone — and either way answers with one error and one ReadyForQuery.
  */
 class CopyIn implements pg.Submittable {
   readonly #text: string;
@@ -29,13 +35,14 @@ class CopyIn implements pg.Submittable {
   }
 
   submit(connection: unknown): void {
-    (connection as CopyConnection).query(this.#text);
+    const c = connection as CopyConnection;
+    c.query(this.#text);
+    c.sendCopyFromChunk(this.#data);
+    c.endCopyFrom();
   }
 
-  handleCopyInResponse(connection: CopyConnection): void {
-    connection.sendCopyFromChunk(this.#data);
-    connection.endCopyFrom();
-  }
+  // The rows were sent with the statement.
+  handleCopyInResponse(): void {}
 
   // `pg` hands an error to the active query and then forgets it: the ReadyForQuery that
   // follows never reaches us, so the error settles the promise. The client still waits

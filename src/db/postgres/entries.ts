@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { parentOf, subtreeRange } from '../../storage/paths.js';
+import { subtreeRange } from '../../storage/paths.js';
 import { changeEvent, entryFromRow, keysetPages } from '../entries.js';
 import type {
   ApplyResult,
@@ -15,11 +15,12 @@ import type {
 import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
+import { unpackChildren } from './packed.js';
 import { removalPlan, type RemovalPlan } from './removals.js';
 import { fencedError } from '../errors.js';
 import {
   AT_PATHS,
-  FENCE,
+  fenceOf,
   OUTBOX,
   CHILDREN,
   COPY,
@@ -27,7 +28,7 @@ import {
   DELETE,
   LIST_CHILDREN,
   LIST_SUBTREE,
-  NEXT_IDS,
+  nextIds,
   UPSERT,
 } from './statements.js';
 import { withRetriedTransaction } from './transaction.js';
@@ -39,16 +40,40 @@ const COPY_MIN = 256;
 const CHUNK = 10_000;
 
 /**
- * Refuses the transaction's writes when the storage's fence moved on. `FOR SHARE` holds the
- * storage row until commit, so a lease grant (which bumps the fence) waits for this batch,
- * and a batch that starts after a grant sees the new fence: no write of a scan that lost
- * its lease lands after its successor began — the COPY fast path included.
+ * Refuses the transaction's writes when the storage's fence moved on. The fence is read with
+ * BEGIN ({@link openingOf}) `FOR SHARE`, which holds the storage row until commit, so a lease
+ * grant (which bumps the fence) waits for this batch, and a batch that starts after a grant
+ * sees the new fence: no write of a scan that lost its lease lands after its successor
+ * began — the COPY fast path included. Checked before anything is written.
  */
-export async function checkFence(client: pg.ClientBase, scope: EntryScope): Promise<void> {
-  if (scope.fence === undefined) return;
-  const { rows } = await client.query<[number]>(query(undefined, FENCE, [scope.storageId]));
-  const current = rows[0]?.[0];
-  if (current !== scope.fence) throw fencedError(scope.storageId, scope.fence, current);
+function checkFence(scope: EntryScope, result: pg.QueryArrayResult | undefined): void {
+  const current = result?.rows[0]?.[0] as number | undefined;
+  if (current !== scope.fence) throw fencedError(scope.storageId, scope.fence!, current);
+}
+
+/**
+ * What a write transaction sends with its BEGIN, in one round trip:
+ * - `synchronous_commit = off` for this transaction only: its COMMIT returns once the commit
+ *   is in the server's WAL buffers instead of waiting for the disk (3–6 ms a batch here), the
+ *   WAL writer flushing it within 3 × `wal_writer_delay`. A crash of the server may then lose
+ *   the last batches committed before it, never part of one; the scan's own record, written
+ *   at its end with the server's default, flushes every batch before it (the WAL is flushed
+ *   in order), so a scan that ended is on disk whole. docs/postgresql.md.
+ * - the fence (when the scan holds a lease), the ids a COPY needs, and its savepoint.
+ */
+function openingOf(
+  scope: EntryScope,
+  copyRows: number,
+): { statements: string[]; fence: number; ids: number } {
+  const statements = ['SET LOCAL synchronous_commit = off'];
+  let fence = -1;
+  let ids = -1;
+  if (scope.fence !== undefined) fence = statements.push(fenceOf(scope.storageId)) - 1;
+  if (copyRows > 0) {
+    ids = statements.push(nextIds(copyRows)) - 1;
+    statements.push('SAVEPOINT trawl_copy');
+  }
+  return { statements, fence, ids };
 }
 
 /** The batch's change event, in its own transaction (see EntryScope.outbox). */
@@ -109,15 +134,10 @@ export class PostgresEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     if (dirs.length === 0) return out;
-    const { rows } = await this.#pool.query<EntryRow>(
+    const { rows } = await this.#pool.query<[string, string]>(
       query(undefined, CHILDREN, [scope.storageId, scope.tenantId, textArray(dirs)]),
     );
-    for (const r of rows) {
-      const parent = parentOf(r[1]);
-      let list = out.get(parent);
-      if (!list) out.set(parent, (list = []));
-      list.push(entryFromRow(r));
-    }
+    for (const [parent, packed] of rows) out.set(parent, unpackChildren(packed));
     return out;
   }
 
@@ -142,19 +162,10 @@ export class PostgresEntryRepository implements EntryRepository {
     const sorted = [...writes].sort(byPath);
     const plan = removalPlan(removals);
     const fresh = sorted.filter((w) => w.isNew === true);
+    const copying = fresh.length >= COPY_MIN;
     let result: ApplyResult;
-    if (fresh.length >= COPY_MIN) {
-      const known = sorted.filter((w) => w.isNew !== true);
-      result = await withRetriedTransaction(this.#pool, async (client) => {
-        const r: ApplyResult = { created: [], updated: [], deleted: [] };
-        await checkFence(client, scope);
-        await this.#delete(client, scope, plan, r);
-        await this.#copyOrUpsert(client, scope, fresh, r);
-        await this.#upsert(client, scope, known, r);
-        await writeOutbox(client, scope, r);
-        return r;
-      });
-    } else if (
+    if (
+      !copying &&
       plan.paths.length === 0 &&
       sorted.length <= CHUNK &&
       scope.fence === undefined &&
@@ -165,14 +176,27 @@ export class PostgresEntryRepository implements EntryRepository {
       result = { created: [], updated: [], deleted: [] };
       await this.#upsert(this.#pool, scope, sorted, result);
     } else {
-      result = await withRetriedTransaction(this.#pool, async (client) => {
-        const r: ApplyResult = { created: [], updated: [], deleted: [] };
-        await checkFence(client, scope);
-        await this.#delete(client, scope, plan, r);
-        await this.#upsert(client, scope, sorted, r);
-        await writeOutbox(client, scope, r);
-        return r;
-      });
+      const open = openingOf(scope, copying ? fresh.length : 0);
+      const known = copying ? sorted.filter((w) => w.isNew !== true) : sorted;
+      result = await withRetriedTransaction(
+        this.#pool,
+        async (client, opened) => {
+          const r: ApplyResult = { created: [], updated: [], deleted: [] };
+          // Built while BEGIN and its companions are on their way.
+          const rows = copying ? copyRows(scope, fresh) : [];
+          const results = await opened;
+          if (open.fence >= 0) checkFence(scope, results[open.fence]);
+          await this.#delete(client, scope, plan, r);
+          if (copying) {
+            const ids = results[open.ids]!.rows as [number][];
+            await this.#copyOrUpsert(client, scope, fresh, rows, ids, r);
+          }
+          await this.#upsert(client, scope, known, r);
+          await writeOutbox(client, scope, r);
+          return r;
+        },
+        open.statements,
+      );
     }
     await this.#analyze.afterWrite(result.created.length);
     return result;
@@ -221,27 +245,19 @@ export class PostgresEntryRepository implements EntryRepository {
   /**
    * Rows the diff found new go in by COPY, two to three times faster than the upsert
    * (measured: bench/db.js). A COPY is all or nothing, so when an overlapping scan has
-   * inserted one of them meanwhile (unique violation), the savepoint undoes the COPY and
-   * the upsert does the work, counting exactly as ever.
+   * inserted one of them meanwhile (unique violation), the savepoint (taken with BEGIN)
+   * undoes the COPY and the upsert does the work, counting exactly as ever.
    */
   async #copyOrUpsert(
     client: pg.PoolClient,
     scope: EntryScope,
     writes: readonly EntryWrite[],
+    rows: readonly string[],
+    ids: readonly [number][],
     into: ApplyResult,
   ): Promise<void> {
-    const { rows: ids } = await client.query<[number]>(
-      query('trawl_next_ids', NEXT_IDS, [writes.length]),
-    );
     let data = '';
-    const head = `\t${scope.tenantId}\t${scope.storageId}\t`;
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      data += `${ids[i]![0]}${head}${copyText(w.path)}\t${copyText(w.parent)}\t${copyText(w.name)}\t${
-        w.isDir ? 1 : 0
-      }\t${Math.floor(w.size)}\t${Math.floor(w.mtime)}\t${copyText(w.etag)}\t${copyText(w.mediaKind)}\n`;
-    }
-    await client.query('SAVEPOINT trawl_copy');
+    for (let i = 0; i < rows.length; i++) data += `${ids[i]![0]}${rows[i]}`;
     try {
       await copyIn(client, COPY, Buffer.from(data));
     } catch (error) {
@@ -250,7 +266,6 @@ export class PostgresEntryRepository implements EntryRepository {
       await this.#upsert(client, scope, writes, into);
       return;
     }
-    await client.query('RELEASE SAVEPOINT trawl_copy');
     for (let i = 0; i < writes.length; i++)
       into.created.push({ id: ids[i]![0], isDir: writes[i]!.isDir });
   }
@@ -314,4 +329,18 @@ function columns(writes: readonly EntryWrite[], start: number, count: number): s
     textArray(etag),
     textArray(media),
   ];
+}
+
+/** Each write as a line of COPY's text format, all but the leading id (drawn with BEGIN). */
+function copyRows(scope: EntryScope, writes: readonly EntryWrite[]): string[] {
+  const head = `\t${scope.tenantId}\t${scope.storageId}\t`;
+  const out: string[] = [];
+  for (const w of writes) {
+    out.push(
+      `${head}${copyText(w.path)}\t${copyText(w.parent)}\t${copyText(w.name)}\t${
+        w.isDir ? 1 : 0
+      }\t${Math.floor(w.size)}\t${Math.floor(w.mtime)}\t${copyText(w.etag)}\t${copyText(w.mediaKind)}\n`,
+    );
+  }
+  return out;
 }

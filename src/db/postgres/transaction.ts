@@ -21,22 +21,44 @@ function connectionGone(error: unknown): boolean {
   );
 }
 
+/** The results of a transaction's opening statements (BEGIN's own left out), rows as arrays. */
+export type Opened = pg.QueryArrayResult[];
+
 /**
  * Runs `work` in one transaction on one pooled connection. Two scans of the same storage
  * may lock the same rows in opposite statement order (one deletes what the other
  * inserts); PostgreSQL then aborts one of them, and that one runs again from the start —
  * its counts come from the attempt that committed, so they stay exact.
+ *
+ * `opening`: statements without parameters sent with BEGIN in one message (one round trip
+ * instead of one each; simple-query protocol), their results handed to `work` as a promise
+ * so that it can build what it sends next while they run. `work` must await it before it
+ * writes anything: an error in it (a refused fence, say) rejects it, and the whole
+ * transaction rolls back.
  */
 export async function withRetriedTransaction<T>(
   pool: pg.Pool,
-  work: (client: pg.PoolClient) => Promise<T>,
+  work: (client: pg.PoolClient, opened: Promise<Opened>) => Promise<T>,
+  opening: readonly string[] = [],
 ): Promise<T> {
+  const text = ['BEGIN', ...opening].join('; ');
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken: Error | boolean = false;
     try {
-      await client.query('BEGIN');
-      const result = await work(client);
+      const sent = client.query({ text, rowMode: 'array' }) as Promise<
+        pg.QueryArrayResult | pg.QueryArrayResult[]
+      >;
+      const opened = sent.then((r) => (Array.isArray(r) ? r.slice(1) : []));
+      // Awaited below whatever `work` does with it, so its failure is never unhandled.
+      opened.catch(() => undefined);
+      let result: T;
+      try {
+        result = await work(client, opened);
+      } finally {
+        await opened.catch(() => undefined);
+      }
+      await opened;
       await client.query('COMMIT');
       return result;
     } catch (error) {
