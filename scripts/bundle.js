@@ -22,7 +22,7 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 /** Pure JS on a command's hot path: these are worth having inside the bundle. */
-const BUNDLED = new Set(['kysely', 'commander', 'cron-parser', 'prom-client', 'basic-ftp']);
+const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'basic-ftp', 'pino']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
 
