@@ -8,11 +8,9 @@ import { StorageService, type StorageConfig } from './storage/service.js';
 import { runScan, type RecordedScanResult, type ScanLease } from './scan/runner.js';
 import { DbLeaseStore } from './jobs/db-lease.js';
 import type { LeaseStore } from './jobs/lease.js';
-import { RedisLeaseStore } from './jobs/redis-lease.js';
-import { connectRedis, redisOptions } from './jobs/redis.js';
-import { RedisSemaphore } from './jobs/redis-semaphore.js';
-import { queuePrefix, ScanQueue } from './jobs/scan-queue.js';
-import { FleetSchedules } from './jobs/schedules.js';
+import type { RedisSemaphore } from './jobs/redis-semaphore.js';
+import type { ScanQueue } from './jobs/scan-queue.js';
+import type { FleetSchedules } from './jobs/schedules.js';
 import { ScheduleRepository } from './db/repositories/schedules.js';
 import { bumpFence } from './db/repositories/fences.js';
 import type { Redis } from 'ioredis';
@@ -95,6 +93,8 @@ export class App {
   #queue: ScanQueue | undefined;
   #schedules: FleetSchedules | undefined;
   #notice: ((line: string) => void) | undefined;
+  /** The fleet's modules, loaded by `open` when a Redis URL is configured (jobs/fleet.ts). */
+  #fleet: Fleet | undefined;
 
   private constructor(
     index: Index,
@@ -129,6 +129,7 @@ export class App {
   get redis(): Redis | undefined {
     const url = this.#config.redisUrl;
     if (!url) return undefined;
+    const { connectRedis } = this.#fleetModules();
     this.#redis ??= connectRedis(url, (error) =>
       // Logged, not thrown: the client reconnects with backoff while Redis is away.
       this.#log.warn({ err: error }, 'redis connection error; retrying'),
@@ -140,6 +141,7 @@ export class App {
   get scanQueue(): ScanQueue | undefined {
     const url = this.#config.redisUrl;
     if (!url) return undefined;
+    const { ScanQueue, redisOptions, queuePrefix } = this.#fleetModules();
     this.#queue ??= new ScanQueue(
       redisOptions(url),
       queuePrefix(this.#config.redisPrefix),
@@ -155,6 +157,7 @@ export class App {
   get schedules(): FleetSchedules | undefined {
     const url = this.#config.redisUrl;
     if (!url) return undefined;
+    const { FleetSchedules, redisOptions, queuePrefix } = this.#fleetModules();
     this.#schedules ??= new FleetSchedules(
       redisOptions(url),
       queuePrefix(this.#config.redisPrefix),
@@ -231,7 +234,7 @@ export class App {
     const timing = { ttlMs: this.#config.leaseTtlMs };
     const redis = this.redis;
     this.#leases = redis
-      ? new RedisLeaseStore(
+      ? new (this.#fleetModules().RedisLeaseStore)(
           redis,
           // SQLite has no row locks to wait on: its busy timeout bounds the wait.
           (id, wait) =>
@@ -245,8 +248,16 @@ export class App {
     return this.#leases;
   }
 
+  /** The fleet's modules; only ever called with a Redis URL configured, when `open` loaded them. */
+  #fleetModules(): Fleet {
+    if (!this.#fleet) throw new Error('bug: the fleet modules are loaded only with a Redis URL');
+    return this.#fleet;
+  }
+
   static async open(options: AppOptions): Promise<App> {
     const config = loadConfig(options.env ?? process.env);
+    // Embedded, nothing of the fleet loads (ioredis, BullMQ): a laptop's scan starts faster.
+    const fleet = config.redisUrl ? await import('./jobs/fleet.js') : undefined;
     const index = await openIndex(options.database, {
       signal: options.signal,
       onWait: options.onIndexWait,
@@ -279,9 +290,9 @@ export class App {
       // In a fleet the shared caps hold across every worker: counted in Redis, where a dead
       // worker's slots expire with the lease TTL.
       // (Its Redis is the app's, connected on first use: after the app is made.)
-      const gates = config.redisUrl
-        ? new RedisSemaphore(() => made.app!.redis!, {
-            prefix: queuePrefix(config.redisPrefix),
+      const gates = fleet
+        ? new fleet.RedisSemaphore(() => made.app!.redis!, {
+            prefix: fleet.queuePrefix(config.redisPrefix),
             ttlMs: config.leaseTtlMs,
             onLost: (gate, n) =>
               log.warn({ gate, slots: n }, 'fleet-wide gate slots expired before renewal'),
@@ -301,6 +312,7 @@ export class App {
       });
       const app = new App(index, storage, tenantId, unsaved, config, log, catalog);
       app.#gates = gates;
+      app.#fleet = fleet;
       app.#notice = options.onNotice;
       made.app = app;
       return app;
@@ -381,6 +393,8 @@ export class App {
     await this.index.close();
   }
 }
+
+type Fleet = typeof import('./jobs/fleet.js');
 
 /**
  * Keys for secrets at rest. Embedded (SQLite): `secret.key` beside the index, created on

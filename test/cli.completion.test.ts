@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/cli/context.js';
 import { subcommandsOf } from '../src/cli/help/commands.js';
-import { createProgram } from '../src/cli/main.js';
+import { createProgram } from '../src/cli/program.js';
 import { requireServices } from './servers/util.js';
 import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';

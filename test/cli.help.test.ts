@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { createProgram } from '../src/cli/main.js';
+import { createProgram } from '../src/cli/program.js';
 import type { CliIo } from '../src/cli/context.js';
 import { allCommands } from '../src/cli/help/commands.js';
 import { ENVIRONMENT, environmentTable, storageEnvironment } from '../src/cli/help/environment.js';

@@ -12,7 +12,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/cli/context.js';
 import { subcommandsOf } from '../src/cli/help/commands.js';
-import { createProgram } from '../src/cli/main.js';
+import { createProgram } from '../src/cli/program.js';
 import { runCli } from './support/cli-capture.js';
 import {
   createDatabase,

@@ -3,8 +3,21 @@
  * (`--cron "0 3 * * *"`, 5 fields, UTC). Stored, validated and shown here; the job layer
  * fires them.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as Parser } from 'cron-parser';
 import { CatalogError } from './errors.js';
+
+let parser: typeof Parser | undefined;
+
+/**
+ * cron-parser (with luxon, ~360 kB of code), loaded when a cron expression is first read:
+ * every command names this module, few ever meet a cron schedule (bench:startup).
+ */
+function cronParser(): typeof Parser {
+  const load = createRequire(import.meta.url);
+  parser ??= (load('cron-parser') as { CronExpressionParser: typeof Parser }).CronExpressionParser;
+  return parser;
+}
 
 export type Schedule =
   { everyMs: number; cron?: undefined } | { cron: string; everyMs?: undefined };
@@ -42,7 +55,7 @@ export function checkCron(expression: string): string {
     );
   if (expr.split(' ').length !== 5) throw problem(`${expr.split(' ').length} fields`);
   try {
-    CronExpressionParser.parse(expr, { tz: 'UTC', strict: false });
+    cronParser().parse(expr, { tz: 'UTC', strict: false });
   } catch (error) {
     throw problem((error as Error).message);
   }
@@ -70,7 +83,7 @@ export function nextRun(schedule: Schedule, now: Date, lastStart?: number): Date
     const due = lastStart === undefined ? now.getTime() : lastStart + schedule.everyMs;
     return new Date(Math.max(due, now.getTime()));
   }
-  return CronExpressionParser.parse(schedule.cron, { tz: 'UTC', currentDate: now }).next().toDate();
+  return cronParser().parse(schedule.cron, { tz: 'UTC', currentDate: now }).next().toDate();
 }
 
 /** A schedule as one line: `every 6h`, `cron 0 3 * * * (UTC)`. */

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { App, type AppOptions } from '../app.js';
+import type { App, AppOptions } from '../app.js';
 import { loadConfig } from '../config/env.js';
 import { parseStorageSpec, type StorageSpec } from '../storage/url.js';
 import { UsageError } from './errors.js';
@@ -42,6 +42,9 @@ export async function openApp(
   extra: Pick<AppOptions, 'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly'> = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
+  // Loaded here, not at the top: `trawl --version`, `--help` and a mistyped flag never need
+  // the index, the storages or the fleet behind the app (bench:startup).
+  const { App } = await import('../app.js');
   return App.open({
     readOnly: true,
     ...extra,

@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
 import type { IndexedEntry } from '../db/entries.js';
-import { QueryError } from '../db/queries/index.js';
+import { QueryError } from '../db/queries/errors.js';
 import type { StorageRecord } from '../db/repositories/storages.js';
 import { ROOT } from '../storage/paths.js';
 import { UsageError } from './errors.js';

@@ -1,9 +1,9 @@
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import type { DialectConnection, OpenOptions } from './connection.js';
 import { checkIndexTarget, dialectOf, redactDbUrl, type Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import { IndexError, isCancellation } from './errors.js';
-import { migrations } from './migrations/index.js';
+import { MIGRATION_NAMES, migrations } from './migrations/index.js';
 import { createQueries } from './queries/index.js';
 import type { Queries } from './queries/types.js';
 import { ScanRepository } from './repositories/scans.js';
@@ -102,8 +102,33 @@ export async function migrateIndex(
   return applied;
 }
 
+/**
+ * Whether the index records exactly this trawl's migrations: one read of Kysely's migration
+ * table. The usual open (an index already current) then skips the migrator, which took the
+ * write lock (SQLite's `BEGIN IMMEDIATE`) and read the table twice to conclude the same.
+ * Anything else (a fresh index, one behind, one ahead) goes to the migrator as before.
+ */
+async function isCurrent(conn: DialectConnection): Promise<boolean> {
+  let names: string[];
+  try {
+    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(
+      conn.db,
+    );
+    names = rows.map((r) => r.name);
+  } catch (error) {
+    // No migration table yet (a fresh index): the migrator makes it. Anything else (a lock,
+    // a lost connection, a cancel) is the open's failure, not a reason to try again.
+    const e = error as { code?: unknown; message?: unknown };
+    if (e.code === '42P01' || /no such table/.test(String(e.message))) return false;
+    throw error;
+  }
+  const known = new Set(MIGRATION_NAMES);
+  return names.length === known.size && names.every((name) => known.has(name));
+}
+
 /** Runs the migrations the index lacks; returns their names. */
 async function migrate(conn: DialectConnection): Promise<string[]> {
+  if (await isCurrent(conn)) return [];
   const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -117,6 +142,7 @@ async function migrate(conn: DialectConnection): Promise<string[]> {
 
 /** Refuses an index that lacks migrations, naming them and what to do. */
 async function checkMigrated(conn: DialectConnection, target: string): Promise<void> {
+  if (await isCurrent(conn)) return;
   const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
   const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
   if (pending.length === 0) return;

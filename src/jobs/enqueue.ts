@@ -1,14 +1,9 @@
 import type { App } from '../app.js';
 import type { StorageRecord } from '../db/repositories/storages.js';
+import { NoQueueError } from './no-queue.js';
 import { ScanQueue, type Enqueued, type ScanJobData } from './scan-queue.js';
 
-/** `--enqueue` (or a schedule) without Redis. */
-export class NoQueueError extends Error {
-  constructor() {
-    super('a queue needs Redis: set TRAWL_REDIS_URL (or pass --redis redis://host:6379)');
-    this.name = 'NoQueueError';
-  }
-}
+export { NoQueueError };
 
 export interface EnqueuedScan extends Enqueued {
   /** The `queued` row in the scan history, when this trigger made a new job. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NoQueueError } from '../../jobs/enqueue.js';
+import { NoQueueError } from '../../jobs/no-queue.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable } from '../format.js';

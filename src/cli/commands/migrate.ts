@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
-import { migrateIndex, redactDbUrl } from '../../db/open.js';
+import { redactDbUrl } from '../../db/dialect.js';
 import { indexTarget, writeLine, type CliIo } from '../context.js';
 
 interface MigrateFlags {
@@ -22,6 +22,8 @@ export function migrateCommand(program: Command, io: CliIo): void {
     .action(async (flags: MigrateFlags) => {
       const config = loadConfig(io.env);
       const target = indexTarget(io.env, flags.db);
+      // The database layer loads with the command that opens the index, not with every command.
+      const { migrateIndex } = await import('../../db/open.js');
       const applied = await migrateIndex(target, {
         busyTimeoutMs: config.sqliteBusyTimeoutMs,
         ...(io.signal ? { signal: io.signal } : {}),

@@ -7,7 +7,7 @@ import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
 import { formatBytes, formatCount, formatDuration, printable } from '../format.js';
 import { ProgressLine } from '../progress.js';
-import { enqueueScan, NoQueueError } from '../../jobs/enqueue.js';
+import { NoQueueError } from '../../jobs/no-queue.js';
 import { scanUnderLease, workerName, type HeldBy } from '../../jobs/scan-job.js';
 import type { ScanOptions } from '../../scan/engine.js';
 import { redactText } from '../../util/redact.js';
@@ -144,6 +144,8 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
               : await index.ensureStorage(target.spec);
         const where = target.kind === 'stored' ? target.record.location : target.spec.location;
         if (flags.enqueue) {
+          // Only a fleet queues: BullMQ loads then, never for a local scan.
+          const { enqueueScan } = await import('../../jobs/enqueue.js');
           const queued = await enqueueScan(app, storage);
           if (flags.json)
             writeLine(io.stdout, JSON.stringify({ storageId: storage.id, ...queued }));

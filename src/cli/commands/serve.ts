@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { adminToken } from '../../api/admin-token.js';
 import { loadConfig } from '../../config/env.js';
 import { checkIndexTarget, dialectOf } from '../../db/dialect.js';
-import { scanRunner } from '../../jobs/runners.js';
 import { workerName } from '../../jobs/scan-job.js';
 import type { ScanRunner } from '../../jobs/scan-runner.js';
-import { createLogger } from '../../observability/logger.js';
 import { addressPolicyFromEnv } from '../../storage/net/address-policy.js';
 import { indexTarget, openApp, writeLine, type CliIo } from '../context.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
@@ -64,6 +62,11 @@ export function serveCommand(program: Command, io: CliIo): void {
       checkIndexTarget(database);
       const policy = addressPolicyFromEnv(env);
       const admin = adminToken(env, dialectOf(database) === 'sqlite' ? database : undefined);
+      // The logger and the scan runners (BullMQ, cron) load with the command that runs them.
+      const [{ createLogger }, { scanRunner }] = await Promise.all([
+        import('../../observability/logger.js'),
+        import('../../jobs/runners.js'),
+      ]);
       const logger = createLogger({ level: env.TRAWL_LOG_LEVEL ? config.logLevel : 'info' });
       const signal = untilSignal(io);
       const app = await openApp({ ...io, env }, database, undefined, {

@@ -5,11 +5,7 @@ import { parseEvery } from '../../catalog/schedule.js';
 import { isCancellation } from '../../db/errors.js';
 import { guard } from '../../db/guard.js';
 import { WatchError } from '../../jobs/watch/events.js';
-import {
-  DEFAULT_RESCAN_EVERY_MS,
-  StorageWatch,
-  type WatchActivity,
-} from '../../jobs/watch/storage-watch.js';
+import type { StorageWatch, WatchActivity } from '../../jobs/watch/storage-watch.js';
 import { URL_LIKE } from '../../storage/url.js';
 import { redactText } from '../../util/redact.js';
 import { openApp, storageSpecFrom, writeLine, type CliIo } from '../context.js';
@@ -91,6 +87,10 @@ export function watchCommand(program: Command, io: CliIo, setExit: (code: number
             if (line) writeLine(io.stderr, line);
           }
         };
+        // The watcher (and the scan engine under it) loads when a watch starts, not with
+        // every command.
+        const { StorageWatch, DEFAULT_RESCAN_EVERY_MS } =
+          await import('../../jobs/watch/storage-watch.js');
         watch = await StorageWatch.start(app, storage, {
           rescanEveryMs: flags.rescanEvery ?? DEFAULT_RESCAN_EVERY_MS,
           onActivity: say,

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { App } from '../../app.js';
-import { scanRunner } from '../../jobs/runners.js';
 import { workerName } from '../../jobs/scan-job.js';
 import type { WorkerEvent } from '../../jobs/worker.js';
 import { redactText } from '../../util/redact.js';
@@ -41,6 +40,8 @@ export function workerCommand(program: Command, io: CliIo): void {
         );
       const workerId = workerName('worker');
       const options = { workerId, concurrency: flags.concurrency, onEvent: say };
+      // The runners (BullMQ, cron) load with the command that runs them, not with every command.
+      const { scanRunner } = await import('../../jobs/runners.js');
       const worker = scanRunner(app, options);
       let stop: (() => void) | undefined;
       const stopped = new Promise<void>((resolve) => (stop = resolve));

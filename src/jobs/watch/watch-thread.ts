@@ -53,11 +53,10 @@ export type FromThread =
   | { type: 'fatal'; code: FatalCode; message: string };
 
 function threadMain(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { parentPort, workerData } =
-    require('node:worker_threads') as typeof import('node:worker_threads');
-  const fs = require('node:fs') as typeof import('node:fs');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // Not require(): this function runs from its source text, and a bundler rewrites
+  // require() calls into a helper the thread does not have (scripts/bundle.js).
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+  const fs = process.getBuiltinModule('node:fs');
   const port = parentPort!;
   const config = workerData as ThreadConfig;
   const { root, follow } = config;

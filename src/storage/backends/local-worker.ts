@@ -92,11 +92,10 @@ export interface ListReply {
 }
 
 function workerMain(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { parentPort, workerData } =
-    require('node:worker_threads') as typeof import('node:worker_threads');
-  const fs = require('node:fs') as typeof import('node:fs');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // Not require(): this function runs from its source text, and a bundler rewrites
+  // require() calls into a helper the thread does not have (scripts/bundle.js).
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+  const fs = process.getBuiltinModule('node:fs');
   const FILE = 0,
     DIR = 1,
     SYMLINK = 2,

@@ -159,6 +159,8 @@ export class LocalClient implements StorageClient {
   readonly #ahead = new Map<string, true>();
   readonly #requests = new Map<number, string[]>();
   #lanes: Lane[] = [];
+  /** What a listing thread starts with; undefined until connected and once closed. */
+  #threadConfig: WorkerConfig | undefined;
   #nextId = 0;
   #aheadOn = false;
   #aheadEntries = 0;
@@ -192,21 +194,28 @@ export class LocalClient implements StorageClient {
       follow: this.#options.followSymlinks,
     };
     if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
-    for (let i = 0; i < this.#options.threads; i++) {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: config,
-        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
-      });
-      worker.unref();
-      const lane: Lane = { worker, outstanding: 0 };
-      worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
-      worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
-      worker.on('exit', () => {
-        if (this.#lanes.includes(lane)) this.#die('listing thread exited');
-      });
-      this.#lanes.push(lane);
-    }
+    this.#threadConfig = config;
+    // One thread now, the others once there is work for more than one (#leastBusy): a
+    // thread is a Node isolate of its own (30–40 ms of CPU to start), and a small folder,
+    // an empty one, or a watch's few directories never use a second (bench:startup).
+    this.#addLane(config);
+  }
+
+  #addLane(config: WorkerConfig): Lane {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: config,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+    });
+    worker.unref();
+    const lane: Lane = { worker, outstanding: 0 };
+    worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
+    worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
+    worker.on('exit', () => {
+      if (this.#lanes.includes(lane)) this.#die('listing thread exited');
+    });
+    this.#lanes.push(lane);
+    return lane;
   }
 
   async close(): Promise<void> {
@@ -447,6 +456,7 @@ export class LocalClient implements StorageClient {
 
   #die(reason: string): void {
     this.#lanes = [];
+    this.#threadConfig = undefined;
     const error = new UnavailableError(reason);
     for (const slot of this.#slots.values()) {
       if (slot.state === 'pending') for (const w of slot.waiters) w.reject(error);
@@ -463,6 +473,10 @@ export class LocalClient implements StorageClient {
   #leastBusy(): Lane {
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
+    const config = this.#threadConfig;
+    if (best.outstanding > 0 && config && this.#lanes.length < this.#options.threads) {
+      return this.#addLane(config);
+    }
     return best;
   }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:startup — how long the command line takes to start, against `node -e 0`.
+ *
+ * Runs, interleaved (one of each per round, so that a burst of load on a shared machine hits
+ * every command alike): `node -e 0`, `trawl --version`, `trawl --help`, `trawl scan <empty
+ * folder>` into a fresh SQLite file, and the same scan into an existing index (every
+ * migration applied, the tenant and storage known). Each is a child process started the way
+ * a shell starts `./bin/trawl.js` (with its `--max-old-space-size` flag); the time is wall
+ * clock from spawn to exit. Prints the median, the spread (min–max) and the median's ratio
+ * to `node -e 0`'s. Needs `npm run build` first (the script does it).
+ *
+ * Flags: --runs N (rounds, default 20), --bin PATH (the CLI to time, default bin/trawl.js).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const RUNS = Number(flag('runs', 20));
+const BIN = flag('bin', fileURLToPath(new URL('../bin/trawl.js', import.meta.url)));
+// The flag of bin/trawl.js's shebang: timed as the shell runs it, not as `node bin/trawl.js`.
+const NODE_FLAGS = ['--max-old-space-size=1024'];
+
+const work = mkdtempSync(join(tmpdir(), 'trawl-bench-startup-'));
+const empty = join(work, 'empty');
+mkdirSync(empty);
+const existing = join(work, 'existing.db');
+const fresh = join(work, 'fresh.db');
+// Nothing from the caller's environment changes what is timed (no fleet, no log level).
+const env = { PATH: process.env.PATH, HOME: work };
+
+/** One child process, timed from spawn to exit; a failure stops the bench. */
+function time(argv) {
+  const start = process.hrtime.bigint();
+  const run = spawnSync(process.execPath, argv, { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (run.status !== 0) {
+    throw new Error(`${argv.join(' ')} exited ${run.status}: ${run.stderr || run.stdout}`);
+  }
+  return ms;
+}
+
+const trawl = (...rest) => [...NODE_FLAGS, BIN, ...rest];
+const CASES = [
+  { name: 'node -e 0', argv: () => ['-e', '0'] },
+  { name: 'trawl --version', argv: () => trawl('--version') },
+  { name: 'trawl --help', argv: () => trawl('--help') },
+  {
+    name: 'trawl scan <empty> (fresh db)',
+    argv: () => {
+      rmSync(fresh, { force: true });
+      rmSync(`${fresh}-wal`, { force: true });
+      rmSync(`${fresh}-shm`, { force: true });
+      return trawl('scan', empty, '--db', fresh);
+    },
+  },
+  { name: 'trawl scan <empty> (existing db)', argv: () => trawl('scan', empty, '--db', existing) },
+];
+
+try {
+  console.log(`bench:startup — ${RUNS} rounds, ${BIN}, node ${process.version}`);
+  time(trawl('scan', empty, '--db', existing)); // makes the existing index (and warms the disk cache)
+  for (const c of CASES) time(c.argv()); // one warm-up round, not counted
+  const samples = CASES.map(() => []);
+  for (let r = 0; r < RUNS; r++) {
+    CASES.forEach((c, i) => samples[i].push(time(c.argv())));
+  }
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
+  const base = median(samples[0]);
+  console.table(
+    CASES.map((c, i) => ({
+      command: c.name,
+      'median ms': median(samples[i]).toFixed(0),
+      'min–max ms': `${Math.min(...samples[i]).toFixed(0)}–${Math.max(...samples[i]).toFixed(0)}`,
+      '× node -e 0': (median(samples[i]) / base).toFixed(2),
+    })),
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

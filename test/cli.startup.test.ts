@@ -1,0 +1,143 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './support/harness.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(repo, 'bin', 'trawl.js');
+const distMain = pathToFileURL(join(repo, 'dist', 'cli', 'main.js')).href;
+const moduleLog = join(repo, 'test', 'fixtures', 'module-log.mjs');
+
+/** What a local scan into SQLite must never load: the server, the fleet, PostgreSQL, remote SDKs. */
+const NOT_FOR_A_LOCAL_SCAN = [
+  'pg',
+  'fastify',
+  '@fastify/swagger',
+  '@fastify/type-provider-typebox',
+  'bullmq',
+  'ioredis',
+  '@aws-sdk/client-s3',
+  'ssh2',
+  'ssh2-sftp-client',
+  '@tryjsky/v9u-smb2',
+  'ajv',
+  'typebox',
+  'cron-parser',
+];
+
+interface Loaded {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Packages loaded from node_modules, by name. */
+  packages: Set<string>;
+  /** Files of this repository, relative to it (`dist/cli/main.js`). */
+  files: string[];
+}
+
+/**
+ * Runs the command line with every module it loads written down (fixtures/module-log.mjs).
+ * `dist`: the module-by-module build (dist/cli/main.js), where each file and package shows;
+ * `bin`: bin/trawl.js as a user runs it (the bundle when it is current), where packages
+ * left outside the bundle show.
+ */
+function loaded(via: 'dist' | 'bin', args: string[], home: string): Loaded {
+  const log = join(home, `modules-${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(log, '');
+  const entry =
+    via === 'bin'
+      ? [bin, ...args]
+      : [
+          '--input-type=module',
+          '-e',
+          `const { main } = await import(${JSON.stringify(distMain)});` +
+            `process.exitCode = await main(['node', 'trawl', ...${JSON.stringify(args)}]);`,
+        ];
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(moduleLog).href, ...entry], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: home, TRAWL_MODULE_LOG: log },
+    timeout: 60_000,
+  });
+  const urls = new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean));
+  const packages = new Set<string>();
+  const files: string[] = [];
+  for (const url of urls) {
+    const path = fileURLToPath(url);
+    const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
+    if (inModules) packages.add(inModules[1]!);
+    else if (path.startsWith(repo + '/')) files.push(path.slice(repo.length + 1));
+  }
+  files.sort();
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, packages, files };
+}
+
+describe('what the command line loads to start', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) {
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    }
+  });
+  afterEach(() => tmp?.cleanup());
+
+  it('answers --version from its entry alone: no command, no package, no database code', () => {
+    tmp = tempDir('trawl-startup-');
+    const r = loaded('dist', ['--version'], tmp.path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('0.1.0\n');
+    expect(r.files).toEqual(['dist/cli/main.js', 'dist/cli/version.js']);
+    expect([...r.packages]).toEqual([]);
+
+    // As a user runs it (bundled or not): still no package at all.
+    const asUser = loaded('bin', ['--version'], tmp.path);
+    expect(asUser.stdout).toBe('0.1.0\n');
+    expect([...asUser.packages]).toEqual([]);
+    // bin/trawl.js, its entry, and what the entry shares with the program: the version, and
+    // in the bundle esbuild's helpers.
+    expect(asUser.files.length).toBeLessThanOrEqual(4);
+  });
+
+  it('prints --help without the database layer, the app or the scan engine', () => {
+    tmp = tempDir('trawl-startup-');
+    const r = loaded('dist', ['--help'], tmp.path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: trawl');
+    expect(r.packages.has('commander')).toBe(true); // the log sees packages at all
+    for (const name of [
+      'kysely',
+      'better-sqlite3',
+      'pino',
+      'prom-client',
+      ...NOT_FOR_A_LOCAL_SCAN,
+    ]) {
+      expect(r.packages, name).not.toContain(name);
+    }
+    expect(r.files.filter((f) => /^dist\/(app\.js|db\/open\.js|scan\/)/.test(f))).toEqual([]);
+  });
+
+  it('scans a local folder into SQLite without the server, the fleet, PostgreSQL or remote SDKs', () => {
+    tmp = tempDir('trawl-startup-');
+    const root = join(tmp.path, 'data');
+    mkdirSync(join(root, 'a'), { recursive: true });
+    writeFileSync(join(root, 'a', 'x.txt'), '1');
+    for (const via of ['dist', 'bin'] as const) {
+      const db = join(tmp.path, `${via}.db`);
+      // A fresh index (the migrations run), then one already current.
+      for (const round of [1, 2]) {
+        const r = loaded(via, ['scan', root, '--db', db, '--json'], tmp.path);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
+        expect(r.packages.has('better-sqlite3'), `${via} round ${round}`).toBe(true);
+        for (const name of NOT_FOR_A_LOCAL_SCAN) {
+          expect(r.packages, `${via} round ${round}: ${name}`).not.toContain(name);
+        }
+        const unwanted = /^dist\/(api\/server\.js|db\/postgres\/|jobs\/(fleet|worker|runners)\.js)/;
+        expect(r.files.filter((f) => unwanted.test(f))).toEqual([]);
+        if (via === 'dist') expect(r.files).toContain('dist/app.js');
+      }
+    }
+  });
+});
