@@ -11,6 +11,7 @@ import {
   type SortKey,
   type SortOrder,
 } from '../src/db/queries/index.js';
+import { queryDigest } from '../src/db/queries/cursor.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 
@@ -419,6 +420,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses a cursor it did not make for this query, naming the cursor', async () => {
+      const mine = queryDigest({ tenantId });
       const first = await index.queries.search({ tenantId, sort: 'size', limit: 2 });
       const browsed = await index.queries.browse({ tenantId, storageId, dir: '/photos', limit: 2 });
       const forge = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -446,17 +448,24 @@ for (const dialect of DIALECTS) {
           index.queries.search({
             tenantId,
             sort: 'size',
-            cursor: forge({ v: 1, q: 's', s: 'size', o: 'a', k: 'x', i: 1 }),
+            cursor: forge({ v: 2, h: mine, q: 's', s: 'size', o: 'a', k: 'x', i: 1 }),
           }),
         ],
         [
           'an unknown field',
           index.queries.search({
             tenantId,
-            cursor: forge({ v: 1, q: 's', s: 'name', o: 'a', k: 'x', i: 1, t: 2 }),
+            cursor: forge({ v: 2, h: mine, q: 's', s: 'name', o: 'a', k: 'x', i: 1, t: 2 }),
           }),
         ],
         ['a number', index.queries.search({ tenantId, cursor: 42 as unknown as string })],
+        [
+          'a cursor of the version before queries were bound',
+          index.queries.search({
+            tenantId,
+            cursor: forge({ v: 1, q: 's', s: 'name', o: 'a', k: '', i: 1 }),
+          }),
+        ],
       ];
       for (const [label, p] of bad) {
         const error = await rejection(p);
@@ -464,9 +473,60 @@ for (const dialect of DIALECTS) {
         expect(error.field, label).toBe('cursor');
       }
       // A well-formed position, even a forged one, only moves within the caller's results.
-      const forged = forge({ v: 1, q: 's', s: 'name', o: 'a', k: '', i: 1 });
+      const forged = forge({ v: 2, h: mine, q: 's', s: 'name', o: 'a', k: '', i: 1 });
       const page = await index.queries.search({ tenantId, cursor: forged, limit: 1000 });
       expect(page.items.every((e) => e.storageId !== otherStorage)).toBe(true);
+    });
+
+    it("binds a cursor to its tenant and query: another's is refused, the same query's followed", async () => {
+      const theirs = await index.queries.search({ tenantId: otherTenant, name: 'img', limit: 2 });
+      const ours = await index.queries.search({ tenantId, name: 'img', limit: 2 });
+      const dir = { storageId, dir: '/photos', limit: 2 };
+      const theirDir = await index.queries.browse({
+        ...dir,
+        tenantId: otherTenant,
+        storageId: otherStorage,
+      });
+      const ourDir = await index.queries.browse({ ...dir, tenantId });
+      expect([theirs.next, ours.next, theirDir.next, ourDir.next]).not.toContain(null);
+      const refused: [string, Promise<unknown>][] = [
+        [
+          "another tenant's, same query",
+          index.queries.search({ tenantId, name: 'img', limit: 2, cursor: theirs.next! }),
+        ],
+        [
+          'another needle',
+          index.queries.search({ tenantId, name: 'IMG_0', limit: 2, cursor: ours.next! }),
+        ],
+        [
+          'another filter added',
+          index.queries.search({ tenantId, name: 'img', minSize: 1, cursor: ours.next! }),
+        ],
+        [
+          'another storage',
+          index.queries.search({ tenantId, storageId, name: 'img', cursor: ours.next! }),
+        ],
+        [
+          "another tenant's browse of its storage, passed with ours",
+          index.queries.browse({ ...dir, tenantId, cursor: theirDir.next! }),
+        ],
+        [
+          'another directory',
+          index.queries.browse({ ...dir, tenantId, dir: '/photos/sub', cursor: ourDir.next! }),
+        ],
+      ];
+      for (const [label, p] of refused) {
+        const error = await rejection(p);
+        expect(error.code, label).toBe('BAD_CURSOR');
+        expect(error.field, label).toBe('cursor');
+        expect(error.message, label).toMatch(/another query/);
+      }
+      // The same query (another limit is the same query) goes on from where it stopped.
+      const second = await index.queries.search({ tenantId, name: 'img', cursor: ours.next! });
+      expect(second.items.length).toBeGreaterThan(0);
+      expect(second.items.map((e) => e.id)).not.toContain(ours.items[0]!.id);
+      const dirNext = await index.queries.browse({ ...dir, tenantId, cursor: ourDir.next! });
+      expect(dirNext.items.length).toBe(2);
     });
 
     it('refuses bad parameters, naming each', async () => {
