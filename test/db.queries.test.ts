@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
@@ -408,6 +409,72 @@ for (const dialect of DIALECTS) {
         ],
       });
       expect((await index.queries.stats({ tenantId, storageId })).largestDirs).toHaveLength(3);
+    });
+
+    it('keeps stats until the storage changes, whoever writes it', async () => {
+      // Counts the statements that total a storage (its GROUP BY), as they go to the database.
+      let counted = 0;
+      const db = index.db.withPlugin({
+        transformQuery(a) {
+          const node = a.node as { kind: string; sqlFragments?: readonly string[] };
+          if (node.kind === 'RawNode' && node.sqlFragments?.join('').includes('GROUP BY parent'))
+            counted++;
+          return a.node;
+        },
+        transformResult: async (a) => a.result,
+      });
+      const queries = createQueries(db, index.dialect);
+      // A tenant of its own, so that the other tests' entries stay as they are.
+      const mine = await index.tenants.ensure('cached');
+      const { id } = await index.storages.upsert({
+        tenantId: mine,
+        name: 'cached',
+        kind: 'memory',
+        location: 'memory://cached',
+        options: { volume: 'cached' },
+      });
+      const scope = { tenantId: mine, storageId: id };
+      const file = (path: string, size: number): EntryWrite =>
+        toWrite({ path, isDir: false, size, mtime: 1, mediaKind: null });
+      const totals = async () => {
+        const s = await queries.stats(scope);
+        return [s.files, s.bytes];
+      };
+      expect(await totals()).toEqual([0, 0]);
+      await index.entries.apply(scope, [], [file('/a', 10), file('/b', 20)]);
+      expect(await totals()).toEqual([2, 30]);
+      expect(await totals()).toEqual([2, 30]);
+      expect(counted).toBe(2);
+      // Another storage's totals are kept apart, and asking for them changes nothing here.
+      await queries.stats({ tenantId, storageId });
+      await totals();
+      expect(counted).toBe(3);
+      // An update in place (a rescan finding a file grown), then a removal.
+      await index.entries.apply(scope, [], [{ ...file('/a', 15), isNew: false }]);
+      expect(await totals()).toEqual([2, 35]);
+      await index.entries.apply(scope, [{ path: '/b', isDir: false }], []);
+      expect(await totals()).toEqual([1, 15]);
+      // Written by another connection (another process, or an API node apart from the worker).
+      const other = await openIndex(database.url);
+      try {
+        await other.entries.apply(scope, [], [file('/c', 100)]);
+      } finally {
+        await other.close();
+      }
+      expect(await totals()).toEqual([2, 115]);
+      expect(await totals()).toEqual([2, 115]);
+      expect(counted).toBe(6);
+      if (index.dialect !== 'postgres') return;
+      // PostgreSQL counts writes in rows of `entry_writes`; a reader folds many into one.
+      for (let i = 0; i < 120; i++) await index.entries.apply(scope, [], [file(`/n${i}`, 1)]);
+      expect(await totals()).toEqual([122, 235]);
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM entry_writes WHERE storage_id = ${id}`.execute(index.db);
+      expect(rows[0]!.n).toBe(1);
+      expect(await totals()).toEqual([122, 235]);
+      expect(counted).toBe(7);
+      await index.entries.apply(scope, [{ path: '/n0', isDir: false }], []);
+      expect(await totals()).toEqual([121, 234]);
     });
 
     it('clamps limits to 1..1000', async () => {
