@@ -158,6 +158,16 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
         ),
     ],
     [
+      'largest files (size desc)',
+      RUNS,
+      () => timed(() => q.search({ tenantId, sort: 'size', order: 'desc' })),
+    ],
+    [
+      'video, by mtime desc (a scan)',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, mediaKind: 'video', sort: 'mtime', order: 'desc' })),
+    ],
+    [
       'browse leaf dir',
       RUNS,
       () => timed(() => q.browse({ tenantId, storageId, dir: pick(leaves), sort: pick(sorts) })),

@@ -12,6 +12,7 @@ import {
   type SortKey,
   type SortOrder,
 } from '../src/db/queries/index.js';
+import { LARGE_FILE_BYTES } from '../src/db/migrations/008-stats-and-large-files.js';
 import { queryDigest } from '../src/db/queries/cursor.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
@@ -314,6 +315,97 @@ for (const dialect of DIALECTS) {
         }
       });
     }
+
+    it('reads large files by size from their index, and past it, as a full read would', async () => {
+      // Sizes on both sides of entries_large's 100 MB bound, many tied, in two storages.
+      const T = LARGE_FILE_BYTES;
+      const mine = await index.tenants.ensure('large');
+      const made: number[] = [];
+      for (const name of ['l1', 'l2']) {
+        made.push(
+          (
+            await index.storages.upsert({
+              tenantId: mine,
+              name,
+              kind: 'memory',
+              location: `memory://${name}`,
+              options: { volume: name },
+            })
+          ).id,
+        );
+      }
+      const specs: Spec[] = [];
+      for (let i = 0; i < 60; i++) {
+        const size = T + [-7, -1, 0, 0, 1, 5e8, 3e9][i % 7]! * (i % 2 ? 1 : 1 + (i % 5));
+        specs.push({
+          path: `/f${String(i).padStart(2, '0')}.${i % 3 ? 'mkv' : 'iso'}`,
+          isDir: false,
+          size: Math.max(0, size),
+          mtime: i % 4,
+          mediaKind: i % 3 ? 'video' : null,
+        });
+      }
+      specs.push({ path: '/dir', isDir: true, size: 0, mtime: 0, mediaKind: null });
+      await index.entries.apply({ tenantId: mine, storageId: made[0]! }, [], specs.map(toWrite));
+      await index.entries.apply(
+        { tenantId: mine, storageId: made[1]! },
+        [],
+        specs.slice(0, 20).map(toWrite),
+      );
+      const every = (
+        await walk((cursor) => index.queries.search({ tenantId: mine, limit: 1000, cursor }))
+      ).items;
+      expect(every).toHaveLength(81);
+      const cases: Omit<SearchQuery, 'tenantId'>[] = [
+        {},
+        { mediaKind: 'video' },
+        { minSize: T },
+        { minSize: T + 1, mediaKind: 'video' },
+        { minSize: 2e9 },
+        { maxSize: T },
+        { storageId: made[1]! },
+        { isDir: true },
+        { name: 'f1' },
+        { mtimeFrom: 2, minSize: T - 1 },
+      ];
+      const bounds: [string, Queries][] = [
+        ['default bounds', index.queries],
+        ['4 rows of the index', createQueries(index.db, index.dialect, { probeRows: 4 })],
+        ['1 row', createQueries(index.db, index.dialect, { probeRows: 1 })],
+      ];
+      for (const c of cases) {
+        for (const order of ['desc', 'asc'] as const) {
+          const want = paths(
+            ordered(
+              every.filter(
+                (e) =>
+                  (c.mediaKind === undefined || e.mediaKind === c.mediaKind) &&
+                  (c.minSize === undefined || e.size >= c.minSize) &&
+                  (c.maxSize === undefined || e.size <= c.maxSize) &&
+                  (c.storageId === undefined || e.storageId === c.storageId) &&
+                  (c.isDir === undefined || e.isDir === c.isDir) &&
+                  (c.name === undefined || e.name.includes(c.name)) &&
+                  (c.mtimeFrom === undefined || e.mtime >= c.mtimeFrom),
+              ),
+              'size',
+              order,
+            ),
+          );
+          for (const [label, queries] of bounds) {
+            for (const limit of [3, 7, 1000]) {
+              const { items, short } = await walk(
+                (cursor) =>
+                  queries.search({ tenantId: mine, ...c, sort: 'size', order, limit, cursor }),
+                limit,
+              );
+              const at = `${JSON.stringify(c)} ${order} ${label} ${limit}`;
+              expect(paths(items), at).toEqual(want);
+              expect(short, at).toBe(0);
+            }
+          }
+        }
+      }
+    });
 
     it('refuses a 1-2 character needle that would read too many entries, naming it', async () => {
       const bounded = createQueries(index.db, index.dialect, { shortScanRows: 12 });

@@ -12,6 +12,7 @@ import {
   type Filters,
 } from './filters.js';
 import type { EntryView, SortKey, SortOrder } from './types.js';
+import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable } from './whole-table.js';
 
 /**
@@ -70,9 +71,13 @@ interface Source {
   covers?: 'needle';
   /** A cheaper statement to count it by, when there is one. */
   count?: Condition;
+  /** entries_large: the tenant's files of 100 MB and more. */
+  large?: true;
 }
 
 const COLUMNS = sql.raw('id, storage_id, path, name, is_dir, size, mtime, media_kind');
+/** `entries_large`'s bound, as a literal: the index serves only a WHERE that repeats it. */
+const LARGE = sql.lit(LARGE_FILE_BYTES);
 
 export class PageReader {
   readonly #db: Kysely<Database>;
@@ -89,7 +94,12 @@ export class PageReader {
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
-    const source = (await this.#smallest(f)) ?? (await this.#scope(f));
+    const sources = this.#sources(f);
+    if (sources.every((s) => s.large)) {
+      const page = await this.#fromLarge(f, o, limit, after);
+      if (page) return page;
+    }
+    const source = (await this.#smallest(sources)) ?? (await this.#scope(f));
     if (!source) return { items: [], next: null };
     const keyset = after && after.id > 0 ? [this.#after(o, after)] : [];
     // The filters are written so that no index serves them: the source's index is the only
@@ -112,8 +122,7 @@ export class PageReader {
    * in one statement); when all have more, the first of directory, subtree, name.
    * Undefined when there is none.
    */
-  async #smallest(f: Filters): Promise<Source | undefined> {
-    const sources = this.#sources(f);
+  async #smallest(sources: Source[]): Promise<Source | undefined> {
     if (sources.length <= 1) return sources[0];
     const cap = this.#probeRows + 1;
     const counts = sources.map(
@@ -164,7 +173,56 @@ export class PageReader {
           : undefined;
       out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
     }
+    if (f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {
+      // entries_large: the tenant's files of 100 MB and more, by size.
+      out.push({
+        where: sql`tenant_id = ${f.tenantId} AND size >= ${LARGE} AND size >= ${f.minSize}`,
+        large: true,
+      });
+    }
     return out;
+  }
+
+  /**
+   * By size, from `entries_large` in its order, when no other index source is smaller:
+   * largest first whatever the filters, or smallest first from a `minSize` of 100 MB and
+   * more. The page is read from at most `probeRows` rows of the index after the cursor,
+   * every filter tested on them. Any row outside them comes after them in the order (it is
+   * under 100 MB, or further along the index), so when `limit + 1` of them match, the first
+   * `limit` are exactly the page and the next one says there is more. Fewer (few large
+   * files match, or the cursor went below 100 MB): undefined, and the page is read the
+   * usual way.
+   */
+  async #fromLarge(
+    f: Filters,
+    o: Ordering,
+    limit: number,
+    after?: Position,
+  ): Promise<PageRead | undefined> {
+    if (o.sort !== 'size') return undefined;
+    if (f.maxSize !== undefined && f.maxSize < LARGE_FILE_BYTES) return undefined;
+    const desc = o.order === 'desc';
+    if (!desc && (f.minSize === undefined || f.minSize < LARGE_FILE_BYTES)) return undefined;
+    const cursor = after && after.id > 0 ? after : undefined;
+    if (desc && cursor && Number(cursor.key) < LARGE_FILE_BYTES) return undefined;
+    const range = [
+      sql`tenant_id = ${f.tenantId} AND size >= ${LARGE}`,
+      ...(f.minSize === undefined ? [] : [sql`size >= ${f.minSize}`]),
+      ...(f.maxSize === undefined ? [] : [sql`size <= ${f.maxSize}`]),
+      ...(cursor ? [this.#after(o, cursor)] : []),
+    ];
+    // In a subquery of its own (LIMIT first, then the filters): the planner walks the
+    // index in order and stops, in both dialects, and the outer statement keeps that order.
+    const { rows } = await sql<Row>`
+      SELECT ${COLUMNS} FROM (
+        SELECT ${COLUMNS}, tenant_id FROM entries WHERE ${and(range)}
+        ORDER BY ${this.#orderBy(o)} LIMIT ${this.#probeRows}) AS top
+      WHERE ${and(conditions(this.#dialect, f, true))}
+      ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
+    if (rows.length <= limit) return undefined;
+    const items = rows.slice(0, limit).map(view);
+    const last = items.at(-1)!;
+    return { items, next: { key: last.size, id: last.id } };
   }
 
   /**

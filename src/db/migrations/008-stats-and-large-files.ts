@@ -2,7 +2,21 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';
 
 /**
- * What tells a cached `stats` of a storage (src/db/queries/stats-cache.ts) that its entries
+ * Files of this many bytes and more are indexed by size (`entries_large`): few in most
+ * trees (videos, disk images, archives), and what "the largest files" are made of. The
+ * queries (src/db/queries/plan.ts) repeat it; changing it takes a migration.
+ */
+export const LARGE_FILE_BYTES = 100_000_000;
+
+/**
+ * Two things search keeps beyond 006 (docs/search.md):
+ *
+ * `entries_large (tenant_id, size, id) WHERE size >= 100 MB`: the largest files of a tenant
+ * in size order, so "by size, largest first" and "at least N MB" read a few index rows
+ * instead of the tenant's entries. Partial: an index of every size takes its inserts at
+ * random, which the first scan pays (docs/search.md); this one takes only the large files.
+ *
+ * And what tells a cached `stats` of a storage (src/db/queries/stats-cache.ts) that its entries
  * changed, whoever changed them (a scan, a watch, a delete, another process or API node).
  *
  * PostgreSQL: `entry_writes`, a row `(storage_id, n = 1)` for every statement that wrote
@@ -14,20 +28,25 @@ import type { Dialect } from '../dialect.js';
  * scans of one storage could deadlock on it. The reader folds a storage's rows into one
  * (same sum) when they pile up.
  *
- * SQLite: nothing to add. Its connection tells every commit apart already (`PRAGMA
+ * SQLite: no table. Its connection tells every commit apart already (`PRAGMA
  * data_version` for other connections, `total_changes()` for its own), at no cost to a
  * write; the cache keys on those (any change to the file, not only to one storage's
  * entries — an embedded index has one tenant and a few storages).
  */
-export function entryWrites(dialect: Dialect): Migration {
+export function statsAndLargeFiles(dialect: Dialect): Migration {
   return {
     async up(db: Kysely<unknown>) {
-      if (dialect === 'postgres') await postgres(db);
+      // The bound is a literal: a query uses a partial index only when its own WHERE
+      // repeats it (src/db/queries/plan.ts), which a parameter would not on SQLite.
+      const id = dialect === 'postgres' ? sql`, id` : sql``;
+      await sql`CREATE INDEX entries_large ON entries (tenant_id, size${id})
+        WHERE size >= ${sql.lit(LARGE_FILE_BYTES)}`.execute(db);
+      if (dialect === 'postgres') await entryWrites(db);
     },
   };
 }
 
-async function postgres(db: Kysely<unknown>): Promise<void> {
+async function entryWrites(db: Kysely<unknown>): Promise<void> {
   // No foreign key: the rows of a deleted storage are harmless (ids are never reused), and
   // the delete of its entries must still add its row.
   await sql`CREATE TABLE entry_writes (storage_id bigint NOT NULL, n bigint NOT NULL)`.execute(db);
