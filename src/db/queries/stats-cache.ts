@@ -60,7 +60,8 @@ export class StatsCache {
       const { rows } = await sql<{ rows: string; g: string }>`
         SELECT count(*)::text AS rows, coalesce(sum(n), 0)::text AS g
         FROM entry_writes WHERE storage_id = ${storageId}`.execute(this.#db);
-      if (Number(rows[0]?.rows) > FOLD_ROWS) await this.#fold(storageId);
+      // Folding is housekeeping: a node that may not write (a standby) only reads more rows.
+      if (Number(rows[0]?.rows) > FOLD_ROWS) await this.#fold(storageId).catch(() => undefined);
       return rows[0]?.g ?? '0';
     }
     const { rows } = await sql<{ v: number; c: number }>`
