@@ -18,12 +18,14 @@ import { scanWholeTable } from './whole-table.js';
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
- * and the unique path index. No index orders the whole tenant by name, size or time: one
- * such index doubled the time of SQLite's first write of 1,000,000 entries on top of the
- * trigram index's (its rows land at random, and every batch rewrites most of its pages).
+ * the unique path index, and the files of 100 MB and more by size (008). No index orders
+ * the whole tenant by name, size or time: one such index doubled the time of SQLite's first
+ * write of 1,000,000 entries on top of the trigram index's (its rows land at random, and
+ * every batch rewrites most of its pages).
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
- * directory, the subtree of a storage, the name's trigrams), the one with the fewest rows,
+ * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
+ * more), the one with the fewest rows,
  * counted up to `probeRows`; then every filter, the order and the cursor are applied to
  * those rows only. A directory's children by name come straight from their index, in
  * order. With no such filter the source is the tenant's storages, each read by its path
