@@ -73,6 +73,8 @@ function report(dialect: Dialect, kind: string, samples: Sample[]): void {
 
 async function queries(index: Index, tenantId: number, storageId: number): Promise<void> {
   const q = index.queries;
+  // The plans of before migration 008's large-file index, timed in the same run.
+  const before = createQueries(index.db, index.dialect, { largeFiles: false });
   const r = random(11);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   // Real names and directories to draw needles from.
@@ -158,9 +160,28 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
         ),
     ],
     [
+      'video >= 1-4 GB, without 008',
+      RUNS / 4,
+      () =>
+        timed(() =>
+          before.search({
+            tenantId,
+            mediaKind: 'video',
+            minSize: Math.floor(1e9 + r() * 3e9),
+            sort: 'size',
+            order: 'desc',
+          }),
+        ),
+    ],
+    [
       'largest files (size desc)',
       RUNS,
       () => timed(() => q.search({ tenantId, sort: 'size', order: 'desc' })),
+    ],
+    [
+      'largest files, without 008',
+      RUNS / 4,
+      () => timed(() => before.search({ tenantId, sort: 'size', order: 'desc' })),
     ],
     [
       'video, by mtime desc (a scan)',

@@ -372,6 +372,7 @@ for (const dialect of DIALECTS) {
         ['default bounds', index.queries],
         ['4 rows of the index', createQueries(index.db, index.dialect, { probeRows: 4 })],
         ['1 row', createQueries(index.db, index.dialect, { probeRows: 1 })],
+        ['not read', createQueries(index.db, index.dialect, { largeFiles: false })],
       ];
       for (const c of cases) {
         for (const order of ['desc', 'asc'] as const) {

@@ -38,6 +38,11 @@ export interface PlanOptions {
   probeRows?: number;
   /** Most entries a 1–2 character needle may scan. @default 100,000 */
   shortScanRows?: number;
+  /**
+   * Read by size from `entries_large` (008). Off: the plans of before it, which
+   * `npm run bench:search` times in the same run for comparison. @default true
+   */
+  largeFiles?: boolean;
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
@@ -86,18 +91,20 @@ export class PageReader {
   readonly #dialect: Dialect;
   readonly #probeRows: number;
   readonly #shortScanRows: number;
+  readonly #largeFiles: boolean;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
     this.#dialect = dialect;
     this.#probeRows = options.probeRows ?? DEFAULT_PROBE_ROWS;
     this.#shortScanRows = options.shortScanRows ?? DEFAULT_SHORT_SCAN_ROWS;
+    this.#largeFiles = options.largeFiles ?? true;
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
     const sources = this.#sources(f);
-    if (sources.every((s) => s.large)) {
+    if (this.#largeFiles && sources.every((s) => s.large)) {
       const page = await this.#fromLarge(f, o, limit, after);
       if (page) return page;
     }
@@ -175,7 +182,7 @@ export class PageReader {
           : undefined;
       out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
     }
-    if (f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {
+    if (this.#largeFiles && f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {
       // entries_large: the tenant's files of 100 MB and more, by size.
       out.push({
         where: sql`tenant_id = ${f.tenantId} AND size >= ${LARGE} AND size >= ${f.minSize}`,
