@@ -1,16 +1,18 @@
 /**
  * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
- * dialect, and what the indexes of migration 006 cost the first write of them.
+ * dialect, and what migrations 006 and 008 cost the first write of them.
  *
  * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
- * three indexes in turn (bench/search-writes.ts): without 006's indexes, with the name
- * index only, and whole; the ratios of their times are what search costs a first scan's
- * writes. Then a mix of queries runs on the whole one and prints p50/p95/p99 per kind,
- * and how many pages came back full.
+ * four indexes in turn (bench/search-writes.ts): without 006 and 008, with the name index
+ * only, with all of 006, and whole; the ratios of their times are what search costs a
+ * first scan's writes. Then a mix of queries runs on the whole one and prints p50/p95/p99
+ * per kind, and how many pages came back full. The size searches are also timed with the
+ * plans of before 008's large-file index, and `stats` both counted (a fresh cache: every
+ * call before 008) and kept.
  *
  *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected]
  *
- * `--rejected` also writes into a fourth index: 006 plus an index ordering the tenant by
+ * `--rejected` also writes into a fifth index: 006 plus an index ordering the tenant by
  * name, the kind 006 leaves out because of what it costs here.
  */
 import { sql } from 'kysely';
