@@ -220,18 +220,25 @@ export class PageReader {
       ...(f.maxSize === undefined ? [] : [sql`size <= ${f.maxSize}`]),
       ...(cursor ? [this.#after(o, cursor)] : []),
     ];
-    // In a subquery of its own (LIMIT first, then the filters): the planner walks the
-    // index in order and stops, in both dialects, and the outer statement keeps that order.
-    const { rows } = await sql<Row>`
-      SELECT ${COLUMNS} FROM (
-        SELECT ${COLUMNS}, tenant_id FROM entries WHERE ${and(range)}
-        ORDER BY ${this.#orderBy(o)} LIMIT ${this.#probeRows}) AS top
-      WHERE ${and(conditions(this.#dialect, f, true))}
-      ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-    if (rows.length <= limit) return undefined;
-    const items = rows.slice(0, limit).map(view);
-    const last = items.at(-1)!;
-    return { items, next: { key: last.size, id: last.id } };
+    // A few pages' worth first, then `probeRows`: PostgreSQL plans the subquery for all
+    // of its LIMIT, and for 20,000 rows it sorts a bitmap scan's rows (16 ms at 200,000
+    // entries) where a walk of the index in order stops after a page (1 ms).
+    const bounds = [...new Set([Math.min(8 * (limit + 1), this.#probeRows), this.#probeRows])];
+    for (const bound of bounds) {
+      // In a subquery of its own (LIMIT first, then the filters): the planner walks the
+      // index in order, in both dialects, and the outer statement keeps that order.
+      const { rows } = await sql<Row>`
+        SELECT ${COLUMNS} FROM (
+          SELECT ${COLUMNS}, tenant_id FROM entries WHERE ${and(range)}
+          ORDER BY ${this.#orderBy(o)} LIMIT ${bound}) AS top
+        WHERE ${and(conditions(this.#dialect, f, true))}
+        ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
+      if (rows.length <= limit) continue;
+      const items = rows.slice(0, limit).map(view);
+      const last = items.at(-1)!;
+      return { items, next: { key: last.size, id: last.id } };
+    }
+    return undefined;
   }
 
   /**
