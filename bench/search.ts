@@ -1,22 +1,24 @@
 /**
  * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
- * dialect, and what the indexes of migration 006 cost the first write of them.
+ * dialect, and what migrations 006 and 008 cost the first write of them.
  *
  * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
- * three indexes in turn (bench/search-writes.ts): without 006's indexes, with the name
- * index only, and whole; the ratios of their times are what search costs a first scan's
- * writes. Then a mix of queries runs on the whole one and prints p50/p95/p99 per kind,
- * and how many pages came back full.
+ * four indexes in turn (bench/search-writes.ts): without 006 and 008, with the name index
+ * only, with all of 006, and whole; the ratios of their times are what search costs a
+ * first scan's writes. Then a mix of queries runs on the whole one and prints p50/p95/p99
+ * per kind, and how many pages came back full. The size searches are also timed with the
+ * plans of before 008's large-file index, and `stats` both counted (a fresh cache: every
+ * call before 008) and kept.
  *
  *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected]
  *
- * `--rejected` also writes into a fourth index: 006 plus an index ordering the tenant by
+ * `--rejected` also writes into a fifth index: 006 plus an index ordering the tenant by
  * name, the kind 006 leaves out because of what it costs here.
  */
 import { sql } from 'kysely';
 import type { Dialect } from '../src/db/dialect.js';
 import type { Index } from '../src/db/open.js';
-import { QueryError, type EntryView, type Page } from '../src/db/queries/index.js';
+import { createQueries, QueryError, type EntryView, type Page } from '../src/db/queries/index.js';
 import { benchTree, BIG_DIR, random } from './search-tree.js';
 import { loadAll } from './search-writes.js';
 
@@ -73,6 +75,8 @@ function report(dialect: Dialect, kind: string, samples: Sample[]): void {
 
 async function queries(index: Index, tenantId: number, storageId: number): Promise<void> {
   const q = index.queries;
+  // The plans of before migration 008's large-file index, timed in the same run.
+  const before = createQueries(index.db, index.dialect, { largeFiles: false });
   const r = random(11);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   // Real names and directories to draw needles from.
@@ -158,6 +162,35 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
         ),
     ],
     [
+      'video >= 1-4 GB, without 008',
+      RUNS / 4,
+      () =>
+        timed(() =>
+          before.search({
+            tenantId,
+            mediaKind: 'video',
+            minSize: Math.floor(1e9 + r() * 3e9),
+            sort: 'size',
+            order: 'desc',
+          }),
+        ),
+    ],
+    [
+      'largest files (size desc)',
+      RUNS,
+      () => timed(() => q.search({ tenantId, sort: 'size', order: 'desc' })),
+    ],
+    [
+      'largest files, without 008',
+      RUNS / 4,
+      () => timed(() => before.search({ tenantId, sort: 'size', order: 'desc' })),
+    ],
+    [
+      'video, by mtime desc (a scan)',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, mediaKind: 'video', sort: 'mtime', order: 'desc' })),
+    ],
+    [
       'browse leaf dir',
       RUNS,
       () => timed(() => q.browse({ tenantId, storageId, dir: pick(leaves), sort: pick(sorts) })),
@@ -182,13 +215,23 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
     }
   }
   report(index.dialect, `browse ${BIG_DIR} (4 pages)`, big);
+  // Counted: a fresh cache each time (what the first call after a change costs).
   const stats: Sample[] = [];
   for (let i = 0; i < 3; i++) {
+    const fresh = createQueries(index.db, index.dialect);
     const t0 = performance.now();
-    await q.stats({ tenantId, storageId });
+    await fresh.stats({ tenantId, storageId });
     stats.push({ ms: performance.now() - t0, full: true, items: 0 });
   }
-  report(index.dialect, 'stats (whole storage)', stats);
+  report(index.dialect, 'stats, counted (3 runs)', stats);
+  const kept: Sample[] = [];
+  await q.stats({ tenantId, storageId });
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    await q.stats({ tenantId, storageId });
+    kept.push({ ms: performance.now() - t0, full: true, items: 0 });
+  }
+  report(index.dialect, 'stats, kept (unchanged)', kept);
 }
 
 const writes: string[] = [];
@@ -222,6 +265,8 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
     await loaded.drop();
   }
 }
-console.log('\nfirst write of the entries as a scan writes them, with each part of migration 006:');
+console.log(
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006 and 008:',
+);
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);

@@ -74,6 +74,30 @@ describe.each(DIALECTS)('the API on %s: storages and scans', async (dialect) => 
     expect(bad.json()).toMatchObject({ error: { field: 'body.every' } });
   });
 
+  it.skipIf(skip)('counts a storage again once a scan changed its entries', async () => {
+    const root = tree(5);
+    const made = await f.call(token, 'POST', '/v1/storages', { url: root, name: 'counted' });
+    const storage = made.json<{ id: number }>();
+    const scanned = async () => {
+      const t = await f.call(token, 'POST', `/v1/storages/${storage.id}/scans`);
+      await scanEnded(f, token, t.json<{ scan: { id: number } }>().scan.id);
+    };
+    const stats = async () =>
+      (await f.call(token, 'GET', `/v1/storages/${storage.id}/stats`)).json<{
+        files: number;
+        bytes: number;
+      }>();
+    await scanned();
+    const before = { files: 6, bytes: 0 + 1 + 2 + 3 + 4 + 5 };
+    expect(await stats()).toMatchObject(before);
+    // Asked again with nothing changed: the same totals (kept, src/db/queries/stats-cache.ts).
+    expect(await stats()).toMatchObject(before);
+    writeFileSync(join(root, 'photos', '2024', 'new.jpg'), 'x'.repeat(100));
+    writeFileSync(join(root, 'notes.txt'), 'hello, world');
+    await scanned();
+    expect(await stats()).toMatchObject({ files: 7, bytes: before.bytes - 5 + 12 + 100 });
+  });
+
   it.skipIf(skip)('keeps secrets write-only: never in an answer, never in a log line', async () => {
     const secret = 'pa55-w0rd-sekr1t';
     const made = await f.call(token, 'POST', '/v1/storages', {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
@@ -11,6 +12,8 @@ import {
   type SortKey,
   type SortOrder,
 } from '../src/db/queries/index.js';
+import { LARGE_FILE_BYTES } from '../src/db/migrations/008-stats-and-large-files.js';
+import { queryDigest } from '../src/db/queries/cursor.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 
@@ -313,6 +316,98 @@ for (const dialect of DIALECTS) {
       });
     }
 
+    it('reads large files by size from their index, and past it, as a full read would', async () => {
+      // Sizes on both sides of entries_large's 100 MB bound, many tied, in two storages.
+      const T = LARGE_FILE_BYTES;
+      const mine = await index.tenants.ensure('large');
+      const made: number[] = [];
+      for (const name of ['l1', 'l2']) {
+        made.push(
+          (
+            await index.storages.upsert({
+              tenantId: mine,
+              name,
+              kind: 'memory',
+              location: `memory://${name}`,
+              options: { volume: name },
+            })
+          ).id,
+        );
+      }
+      const specs: Spec[] = [];
+      for (let i = 0; i < 60; i++) {
+        const size = T + [-7, -1, 0, 0, 1, 5e8, 3e9][i % 7]! * (i % 2 ? 1 : 1 + (i % 5));
+        specs.push({
+          path: `/f${String(i).padStart(2, '0')}.${i % 3 ? 'mkv' : 'iso'}`,
+          isDir: false,
+          size: Math.max(0, size),
+          mtime: i % 4,
+          mediaKind: i % 3 ? 'video' : null,
+        });
+      }
+      specs.push({ path: '/dir', isDir: true, size: 0, mtime: 0, mediaKind: null });
+      await index.entries.apply({ tenantId: mine, storageId: made[0]! }, [], specs.map(toWrite));
+      await index.entries.apply(
+        { tenantId: mine, storageId: made[1]! },
+        [],
+        specs.slice(0, 20).map(toWrite),
+      );
+      const every = (
+        await walk((cursor) => index.queries.search({ tenantId: mine, limit: 1000, cursor }))
+      ).items;
+      expect(every).toHaveLength(81);
+      const cases: Omit<SearchQuery, 'tenantId'>[] = [
+        {},
+        { mediaKind: 'video' },
+        { minSize: T },
+        { minSize: T + 1, mediaKind: 'video' },
+        { minSize: 2e9 },
+        { maxSize: T },
+        { storageId: made[1]! },
+        { isDir: true },
+        { name: 'f1' },
+        { mtimeFrom: 2, minSize: T - 1 },
+      ];
+      const bounds: [string, Queries][] = [
+        ['default bounds', index.queries],
+        ['4 rows of the index', createQueries(index.db, index.dialect, { probeRows: 4 })],
+        ['1 row', createQueries(index.db, index.dialect, { probeRows: 1 })],
+        ['not read', createQueries(index.db, index.dialect, { largeFiles: false })],
+      ];
+      for (const c of cases) {
+        for (const order of ['desc', 'asc'] as const) {
+          const want = paths(
+            ordered(
+              every.filter(
+                (e) =>
+                  (c.mediaKind === undefined || e.mediaKind === c.mediaKind) &&
+                  (c.minSize === undefined || e.size >= c.minSize) &&
+                  (c.maxSize === undefined || e.size <= c.maxSize) &&
+                  (c.storageId === undefined || e.storageId === c.storageId) &&
+                  (c.isDir === undefined || e.isDir === c.isDir) &&
+                  (c.name === undefined || e.name.includes(c.name)) &&
+                  (c.mtimeFrom === undefined || e.mtime >= c.mtimeFrom),
+              ),
+              'size',
+              order,
+            ),
+          );
+          for (const [label, queries] of bounds) {
+            for (const limit of [3, 7, 1000]) {
+              const { items, short } = await walk(
+                (cursor) =>
+                  queries.search({ tenantId: mine, ...c, sort: 'size', order, limit, cursor }),
+                limit,
+              );
+              const at = `${JSON.stringify(c)} ${order} ${label} ${limit}`;
+              expect(paths(items), at).toEqual(want);
+              expect(short, at).toBe(0);
+            }
+          }
+        }
+      }
+    });
+
     it('refuses a 1-2 character needle that would read too many entries, naming it', async () => {
       const bounded = createQueries(index.db, index.dialect, { shortScanRows: 12 });
       // On PostgreSQL, so is a needle without three letters or digits in a row (pg_trgm has
@@ -409,6 +504,72 @@ for (const dialect of DIALECTS) {
       expect((await index.queries.stats({ tenantId, storageId })).largestDirs).toHaveLength(3);
     });
 
+    it('keeps stats until the storage changes, whoever writes it', async () => {
+      // Counts the statements that total a storage (its GROUP BY), as they go to the database.
+      let counted = 0;
+      const db = index.db.withPlugin({
+        transformQuery(a) {
+          const node = a.node as { kind: string; sqlFragments?: readonly string[] };
+          if (node.kind === 'RawNode' && node.sqlFragments?.join('').includes('GROUP BY parent'))
+            counted++;
+          return a.node;
+        },
+        transformResult: async (a) => a.result,
+      });
+      const queries = createQueries(db, index.dialect);
+      // A tenant of its own, so that the other tests' entries stay as they are.
+      const mine = await index.tenants.ensure('cached');
+      const { id } = await index.storages.upsert({
+        tenantId: mine,
+        name: 'cached',
+        kind: 'memory',
+        location: 'memory://cached',
+        options: { volume: 'cached' },
+      });
+      const scope = { tenantId: mine, storageId: id };
+      const file = (path: string, size: number): EntryWrite =>
+        toWrite({ path, isDir: false, size, mtime: 1, mediaKind: null });
+      const totals = async () => {
+        const s = await queries.stats(scope);
+        return [s.files, s.bytes];
+      };
+      expect(await totals()).toEqual([0, 0]);
+      await index.entries.apply(scope, [], [file('/a', 10), file('/b', 20)]);
+      expect(await totals()).toEqual([2, 30]);
+      expect(await totals()).toEqual([2, 30]);
+      expect(counted).toBe(2);
+      // Another storage's totals are kept apart, and asking for them changes nothing here.
+      await queries.stats({ tenantId, storageId });
+      await totals();
+      expect(counted).toBe(3);
+      // An update in place (a rescan finding a file grown), then a removal.
+      await index.entries.apply(scope, [], [{ ...file('/a', 15), isNew: false }]);
+      expect(await totals()).toEqual([2, 35]);
+      await index.entries.apply(scope, [{ path: '/b', isDir: false }], []);
+      expect(await totals()).toEqual([1, 15]);
+      // Written by another connection (another process, or an API node apart from the worker).
+      const other = await openIndex(database.url);
+      try {
+        await other.entries.apply(scope, [], [file('/c', 100)]);
+      } finally {
+        await other.close();
+      }
+      expect(await totals()).toEqual([2, 115]);
+      expect(await totals()).toEqual([2, 115]);
+      expect(counted).toBe(6);
+      if (index.dialect !== 'postgres') return;
+      // PostgreSQL counts writes in rows of `entry_writes`; a reader folds many into one.
+      for (let i = 0; i < 120; i++) await index.entries.apply(scope, [], [file(`/n${i}`, 1)]);
+      expect(await totals()).toEqual([122, 235]);
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM entry_writes WHERE storage_id = ${id}`.execute(index.db);
+      expect(rows[0]!.n).toBe(1);
+      expect(await totals()).toEqual([122, 235]);
+      expect(counted).toBe(7);
+      await index.entries.apply(scope, [{ path: '/n0', isDir: false }], []);
+      expect(await totals()).toEqual([121, 234]);
+    });
+
     it('clamps limits to 1..1000', async () => {
       expect((await index.queries.search({ tenantId, limit: 0 })).items).toHaveLength(1);
       expect((await index.queries.search({ tenantId, limit: -5 })).items).toHaveLength(1);
@@ -419,6 +580,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses a cursor it did not make for this query, naming the cursor', async () => {
+      const mine = queryDigest({ tenantId });
       const first = await index.queries.search({ tenantId, sort: 'size', limit: 2 });
       const browsed = await index.queries.browse({ tenantId, storageId, dir: '/photos', limit: 2 });
       const forge = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -446,17 +608,24 @@ for (const dialect of DIALECTS) {
           index.queries.search({
             tenantId,
             sort: 'size',
-            cursor: forge({ v: 1, q: 's', s: 'size', o: 'a', k: 'x', i: 1 }),
+            cursor: forge({ v: 2, h: mine, q: 's', s: 'size', o: 'a', k: 'x', i: 1 }),
           }),
         ],
         [
           'an unknown field',
           index.queries.search({
             tenantId,
-            cursor: forge({ v: 1, q: 's', s: 'name', o: 'a', k: 'x', i: 1, t: 2 }),
+            cursor: forge({ v: 2, h: mine, q: 's', s: 'name', o: 'a', k: 'x', i: 1, t: 2 }),
           }),
         ],
         ['a number', index.queries.search({ tenantId, cursor: 42 as unknown as string })],
+        [
+          'a cursor of the version before queries were bound',
+          index.queries.search({
+            tenantId,
+            cursor: forge({ v: 1, q: 's', s: 'name', o: 'a', k: '', i: 1 }),
+          }),
+        ],
       ];
       for (const [label, p] of bad) {
         const error = await rejection(p);
@@ -464,9 +633,60 @@ for (const dialect of DIALECTS) {
         expect(error.field, label).toBe('cursor');
       }
       // A well-formed position, even a forged one, only moves within the caller's results.
-      const forged = forge({ v: 1, q: 's', s: 'name', o: 'a', k: '', i: 1 });
+      const forged = forge({ v: 2, h: mine, q: 's', s: 'name', o: 'a', k: '', i: 1 });
       const page = await index.queries.search({ tenantId, cursor: forged, limit: 1000 });
       expect(page.items.every((e) => e.storageId !== otherStorage)).toBe(true);
+    });
+
+    it("binds a cursor to its tenant and query: another's is refused, the same query's followed", async () => {
+      const theirs = await index.queries.search({ tenantId: otherTenant, name: 'img', limit: 2 });
+      const ours = await index.queries.search({ tenantId, name: 'img', limit: 2 });
+      const dir = { storageId, dir: '/photos', limit: 2 };
+      const theirDir = await index.queries.browse({
+        ...dir,
+        tenantId: otherTenant,
+        storageId: otherStorage,
+      });
+      const ourDir = await index.queries.browse({ ...dir, tenantId });
+      expect([theirs.next, ours.next, theirDir.next, ourDir.next]).not.toContain(null);
+      const refused: [string, Promise<unknown>][] = [
+        [
+          "another tenant's, same query",
+          index.queries.search({ tenantId, name: 'img', limit: 2, cursor: theirs.next! }),
+        ],
+        [
+          'another needle',
+          index.queries.search({ tenantId, name: 'IMG_0', limit: 2, cursor: ours.next! }),
+        ],
+        [
+          'another filter added',
+          index.queries.search({ tenantId, name: 'img', minSize: 1, cursor: ours.next! }),
+        ],
+        [
+          'another storage',
+          index.queries.search({ tenantId, storageId, name: 'img', cursor: ours.next! }),
+        ],
+        [
+          "another tenant's browse of its storage, passed with ours",
+          index.queries.browse({ ...dir, tenantId, cursor: theirDir.next! }),
+        ],
+        [
+          'another directory',
+          index.queries.browse({ ...dir, tenantId, dir: '/photos/sub', cursor: ourDir.next! }),
+        ],
+      ];
+      for (const [label, p] of refused) {
+        const error = await rejection(p);
+        expect(error.code, label).toBe('BAD_CURSOR');
+        expect(error.field, label).toBe('cursor');
+        expect(error.message, label).toMatch(/another query/);
+      }
+      // The same query (another limit is the same query) goes on from where it stopped.
+      const second = await index.queries.search({ tenantId, name: 'img', cursor: ours.next! });
+      expect(second.items.length).toBeGreaterThan(0);
+      expect(second.items.map((e) => e.id)).not.toContain(ours.items[0]!.id);
+      const dirNext = await index.queries.browse({ ...dir, tenantId, cursor: ourDir.next! });
+      expect(dirNext.items.length).toBe(2);
     });
 
     it('refuses bad parameters, naming each', async () => {

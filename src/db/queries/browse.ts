@@ -1,4 +1,10 @@
-import { decodeCursor, encodeCursor, type CursorScope, type Position } from './cursor.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  queryDigest,
+  type CursorScope,
+  type Position,
+} from './cursor.js';
 import { QueryError } from './errors.js';
 import type { Filters } from './filters.js';
 import type { PageReader } from './plan.js';
@@ -18,7 +24,12 @@ export async function browse(reader: PageReader, q: BrowseQuery): Promise<Page<E
     storageId: idOf('storageId', q.storageId),
     parent: dirOf('dir', q.dir),
   };
-  const scope: CursorScope = { kind: 'browse', sort: sortOf(q.sort), order: orderOf(q.order) };
+  const scope: CursorScope = {
+    kind: 'browse',
+    sort: sortOf(q.sort),
+    order: orderOf(q.order),
+    query: queryDigest(base),
+  };
   const limit = limitOf(q.limit);
   const at =
     q.cursor === undefined || q.cursor === null ? undefined : decodeCursor(q.cursor, scope);

@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import { QueryError } from './errors.js';
 import type { SortKey, SortOrder } from './types.js';
 
 /**
  * Where a page ended, in the order of its query: the sort key's value and the id of the
  * last row looked at (the tiebreak). Browse pages also carry the group (directories come
- * before files). A position is all a cursor holds: it names no tenant or storage, so a
- * forged one can move within the caller's own results but never outside them.
+ * before files). A cursor holds a position and a digest of the query it was made for
+ * (tenant, storage, every filter): another tenant's cursor, or one of another query, is
+ * refused. The digest is no secret — a forged cursor still moves only within the caller's
+ * own results, as every statement filters on the tenant — it binds a cursor to its query.
  */
 export interface Position {
   key: string | number;
@@ -14,15 +17,28 @@ export interface Position {
   dirs?: 0 | 1;
 }
 
-/** What a cursor was made for: one with another kind, sort or order is refused. */
+/** What a cursor was made for: one with another kind, sort, order or query is refused. */
 export interface CursorScope {
   kind: 'browse' | 'search';
   sort: SortKey;
   order: SortOrder;
+  /** {@link queryDigest} of the query's tenant and filters. */
+  query: string;
+}
+
+/**
+ * A short digest of a query's tenant and filters (not its sort, order or limit, checked
+ * apart or free to change between pages). `filters` is built by the caller in a fixed
+ * field order, so one query always gives one digest.
+ */
+export function queryDigest(filters: object): string {
+  return createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 16);
 }
 
 interface Wire {
-  v: 1;
+  v: 2;
+  /** The query's digest. */
+  h: string;
   q: 'b' | 's';
   s: SortKey;
   o: 'a' | 'd';
@@ -36,7 +52,8 @@ const MAX_CURSOR = 16_384;
 
 export function encodeCursor(scope: CursorScope, at: Position): string {
   const wire: Wire = {
-    v: 1,
+    v: 2,
+    h: scope.query,
     q: scope.kind === 'browse' ? 'b' : 's',
     s: scope.sort,
     o: scope.order === 'asc' ? 'a' : 'd',
@@ -70,6 +87,9 @@ export function decodeCursor(cursor: unknown, scope: CursorScope): Position {
     );
   }
   if ((wire.d === undefined) !== (kind === 'search')) throw bad('not a cursor of this index');
+  if (wire.h !== scope.query) {
+    throw bad('made for another query (another tenant, storage, directory or filter)');
+  }
   const keyOk =
     wire.s === 'name'
       ? typeof wire.k === 'string'
@@ -78,14 +98,15 @@ export function decodeCursor(cursor: unknown, scope: CursorScope): Position {
   return { key: wire.k, id: wire.i, ...(wire.d === undefined ? {} : { dirs: wire.d }) };
 }
 
-const FIELDS = new Set(['v', 'q', 's', 'o', 'k', 'i', 'd']);
+const FIELDS = new Set(['v', 'h', 'q', 's', 'o', 'k', 'i', 'd']);
 
 function isWire(x: unknown): x is Wire {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
   const w = x as Record<string, unknown>;
   if (Object.keys(w).some((k) => !FIELDS.has(k))) return false;
   return (
-    w.v === 1 &&
+    w.v === 2 &&
+    typeof w.h === 'string' &&
     (w.q === 'b' || w.q === 's') &&
     (w.s === 'name' || w.s === 'size' || w.s === 'mtime') &&
     (w.o === 'a' || w.o === 'd') &&

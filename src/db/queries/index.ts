@@ -6,7 +6,7 @@ import { du } from './du.js';
 import { find } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
-import { stats } from './stats.js';
+import { StatsCache } from './stats-cache.js';
 import type { Queries } from './types.js';
 
 export { QueryError, type QueryErrorCode } from './errors.js';
@@ -20,10 +20,11 @@ export function createQueries(
   options: PlanOptions = {},
 ): Queries {
   const reader = new PageReader(db, dialect, options);
+  const stats = new StatsCache(db, dialect);
   return {
     browse: (q) => browse(reader, q),
     search: (q) => search(reader, q),
-    stats: (q) => stats(db, dialect, q),
+    stats: (q) => stats.stats(q),
     find: (q) => find(db, dialect, q),
     du: (q) => du(db, q),
   };

@@ -12,17 +12,20 @@ import {
   type Filters,
 } from './filters.js';
 import type { EntryView, SortKey, SortOrder } from './types.js';
+import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable } from './whole-table.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
- * and the unique path index. No index orders the whole tenant by name, size or time: one
- * such index doubled the time of SQLite's first write of 1,000,000 entries on top of the
- * trigram index's (its rows land at random, and every batch rewrites most of its pages).
+ * the unique path index, and the files of 100 MB and more by size (008). No index orders
+ * the whole tenant by name, size or time: one such index doubled the time of SQLite's first
+ * write of 1,000,000 entries on top of the trigram index's (its rows land at random, and
+ * every batch rewrites most of its pages).
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
- * directory, the subtree of a storage, the name's trigrams), the one with the fewest rows,
+ * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
+ * more), the one with the fewest rows,
  * counted up to `probeRows`; then every filter, the order and the cursor are applied to
  * those rows only. A directory's children by name come straight from their index, in
  * order. With no such filter the source is the tenant's storages, each read by its path
@@ -35,6 +38,11 @@ export interface PlanOptions {
   probeRows?: number;
   /** Most entries a 1–2 character needle may scan. @default 100,000 */
   shortScanRows?: number;
+  /**
+   * Read by size from `entries_large` (008). Off: the plans of before it, which
+   * `npm run bench:search` times in the same run for comparison. @default true
+   */
+  largeFiles?: boolean;
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
@@ -70,26 +78,37 @@ interface Source {
   covers?: 'needle';
   /** A cheaper statement to count it by, when there is one. */
   count?: Condition;
+  /** entries_large: the tenant's files of 100 MB and more. */
+  large?: true;
 }
 
 const COLUMNS = sql.raw('id, storage_id, path, name, is_dir, size, mtime, media_kind');
+/** `entries_large`'s bound, as a literal: the index serves only a WHERE that repeats it. */
+const LARGE = sql.lit(LARGE_FILE_BYTES);
 
 export class PageReader {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
   readonly #probeRows: number;
   readonly #shortScanRows: number;
+  readonly #largeFiles: boolean;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
     this.#dialect = dialect;
     this.#probeRows = options.probeRows ?? DEFAULT_PROBE_ROWS;
     this.#shortScanRows = options.shortScanRows ?? DEFAULT_SHORT_SCAN_ROWS;
+    this.#largeFiles = options.largeFiles ?? true;
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
-    const source = (await this.#smallest(f)) ?? (await this.#scope(f));
+    const sources = this.#sources(f);
+    if (this.#largeFiles && sources.every((s) => s.large)) {
+      const page = await this.#fromLarge(f, o, limit, after);
+      if (page) return page;
+    }
+    const source = (await this.#smallest(sources)) ?? (await this.#scope(f));
     if (!source) return { items: [], next: null };
     const keyset = after && after.id > 0 ? [this.#after(o, after)] : [];
     // The filters are written so that no index serves them: the source's index is the only
@@ -112,8 +131,7 @@ export class PageReader {
    * in one statement); when all have more, the first of directory, subtree, name.
    * Undefined when there is none.
    */
-  async #smallest(f: Filters): Promise<Source | undefined> {
-    const sources = this.#sources(f);
+  async #smallest(sources: Source[]): Promise<Source | undefined> {
     if (sources.length <= 1) return sources[0];
     const cap = this.#probeRows + 1;
     const counts = sources.map(
@@ -164,7 +182,63 @@ export class PageReader {
           : undefined;
       out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
     }
+    if (this.#largeFiles && f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {
+      // entries_large: the tenant's files of 100 MB and more, by size.
+      out.push({
+        where: sql`tenant_id = ${f.tenantId} AND size >= ${LARGE} AND size >= ${f.minSize}`,
+        large: true,
+      });
+    }
     return out;
+  }
+
+  /**
+   * By size, from `entries_large` in its order, when no other index source is smaller:
+   * largest first whatever the filters, or smallest first from a `minSize` of 100 MB and
+   * more. The page is read from at most `probeRows` rows of the index after the cursor,
+   * every filter tested on them. Any row outside them comes after them in the order (it is
+   * under 100 MB, or further along the index), so when `limit + 1` of them match, the first
+   * `limit` are exactly the page and the next one says there is more. Fewer (few large
+   * files match, or the cursor went below 100 MB): undefined, and the page is read the
+   * usual way.
+   */
+  async #fromLarge(
+    f: Filters,
+    o: Ordering,
+    limit: number,
+    after?: Position,
+  ): Promise<PageRead | undefined> {
+    if (o.sort !== 'size') return undefined;
+    if (f.maxSize !== undefined && f.maxSize < LARGE_FILE_BYTES) return undefined;
+    const desc = o.order === 'desc';
+    if (!desc && (f.minSize === undefined || f.minSize < LARGE_FILE_BYTES)) return undefined;
+    const cursor = after && after.id > 0 ? after : undefined;
+    if (desc && cursor && Number(cursor.key) < LARGE_FILE_BYTES) return undefined;
+    const range = [
+      sql`tenant_id = ${f.tenantId} AND size >= ${LARGE}`,
+      ...(f.minSize === undefined ? [] : [sql`size >= ${f.minSize}`]),
+      ...(f.maxSize === undefined ? [] : [sql`size <= ${f.maxSize}`]),
+      ...(cursor ? [this.#after(o, cursor)] : []),
+    ];
+    // A few pages' worth first, then `probeRows`: PostgreSQL plans the subquery for all
+    // of its LIMIT, and for 20,000 rows it sorts a bitmap scan's rows (16 ms at 200,000
+    // entries) where a walk of the index in order stops after a page (1 ms).
+    const bounds = [...new Set([Math.min(8 * (limit + 1), this.#probeRows), this.#probeRows])];
+    for (const bound of bounds) {
+      // In a subquery of its own (LIMIT first, then the filters): the planner walks the
+      // index in order, in both dialects, and the outer statement keeps that order.
+      const { rows } = await sql<Row>`
+        SELECT ${COLUMNS} FROM (
+          SELECT ${COLUMNS}, tenant_id FROM entries WHERE ${and(range)}
+          ORDER BY ${this.#orderBy(o)} LIMIT ${bound}) AS top
+        WHERE ${and(conditions(this.#dialect, f, true))}
+        ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
+      if (rows.length <= limit) continue;
+      const items = rows.slice(0, limit).map(view);
+      const last = items.at(-1)!;
+      return { items, next: { key: last.size, id: last.id } };
+    }
+    return undefined;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor, type CursorScope } from './cursor.js';
+import { decodeCursor, encodeCursor, queryDigest, type CursorScope } from './cursor.js';
 import { QueryError } from './errors.js';
 import type { Filters } from './filters.js';
 import type { PageReader } from './plan.js';
@@ -38,7 +38,12 @@ export async function search(reader: PageReader, q: SearchQuery): Promise<Page<E
   if (mtime.from !== undefined) filters.mtimeFrom = mtime.from;
   if (mtime.to !== undefined) filters.mtimeTo = mtime.to;
 
-  const scope: CursorScope = { kind: 'search', sort: sortOf(q.sort), order: orderOf(q.order) };
+  const scope: CursorScope = {
+    kind: 'search',
+    sort: sortOf(q.sort),
+    order: orderOf(q.order),
+    query: queryDigest(filters),
+  };
   const limit = limitOf(q.limit);
   const after =
     q.cursor === undefined || q.cursor === null ? undefined : decodeCursor(q.cursor, scope);

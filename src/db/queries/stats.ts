@@ -6,7 +6,7 @@ import type { StatsQuery, StorageStats } from './types.js';
 import { idOf } from './validate.js';
 import { scanWholeTable } from './whole-table.js';
 
-const MAX_LARGEST_DIRS = 100;
+export const MAX_LARGEST_DIRS = 100;
 
 interface Group {
   parent: string;
@@ -16,17 +16,14 @@ interface Group {
   bytes: number;
 }
 
-/**
- * Queries.stats in one pass over the storage's entries: one GROUP BY (directory, kind)
- * whose few thousand groups are summed here into totals, kinds and directories. A largest
- * directory is the one whose files directly in it weigh most (not its whole subtree: that
- * would list the root and each of its ancestors first).
- */
-export async function stats(
-  db: Kysely<Database>,
-  dialect: Dialect,
-  q: StatsQuery,
-): Promise<StorageStats> {
+/** A stats query, checked: the storage, and how many largest directories to list. */
+export interface StatsOf {
+  tenantId: number;
+  storageId: number;
+  largestDirs: number;
+}
+
+export function statsOf(q: StatsQuery): StatsOf {
   if (typeof q !== 'object' || q === null)
     throw new QueryError('BAD_QUERY', 'query', 'expected an object');
   const tenantId = idOf('tenantId', q.tenantId);
@@ -39,6 +36,23 @@ export async function stats(
       `expected an integer from 0 to ${MAX_LARGEST_DIRS}`,
     );
   }
+  return { tenantId, storageId, largestDirs: top };
+}
+
+/**
+ * A storage's totals in one pass over its entries: one GROUP BY (directory, kind) whose few
+ * thousand groups are summed here into totals, kinds and directories. A largest directory
+ * is the one whose files directly in it weigh most (not its whole subtree: that would list
+ * the root and each of its ancestors first). `top` of them are listed (at most 100: what a
+ * cache keeps, src/db/queries/stats-cache.ts).
+ */
+export async function computeStats(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  tenantId: number,
+  storageId: number,
+  top = MAX_LARGEST_DIRS,
+): Promise<StorageStats> {
   const table = await scanWholeTable(db, dialect, [storageId]);
   const storage = table ? sql`+storage_id` : sql`storage_id`;
   const { rows } = await sql<Group>`

@@ -165,7 +165,10 @@ export interface Queries {
   browse(q: BrowseQuery): Promise<Page<EntryView>>;
   /** Entries matching every filter given, in the requested order. */
   search(q: SearchQuery): Promise<Page<EntryView>>;
-  /** Totals of one storage, computed from the index in one pass. */
+  /**
+   * Totals of one storage, computed from the index in one pass and kept until its entries
+   * change (src/db/queries/stats-cache.ts).
+   */
   stats(q: StatsQuery): Promise<StorageStats>;
   /**
    * Every entry of one storage matching `q`, in order, read a bounded chunk at a time as
