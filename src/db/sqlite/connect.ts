@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { LockingSqliteDialect } from './migration-lock.js';
+import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
 import type { DialectConnection, OpenOptions } from '../connection.js';
 
@@ -75,7 +76,20 @@ export async function connectSqlite(
       cause: error,
     });
   }
+  registerNameTest(raw);
   const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
+  // Its statements need migration 007's table: made once the migrations ran.
+  let names: NameIndexBacklog | undefined;
+  const nameIndex = () => (names ??= new NameIndexBacklog(raw));
+  /** Best effort: a backlog left (read-only, locked) is still searched, row by row. */
+  const catchUp = () => {
+    if (readOnly) return;
+    try {
+      nameIndex().catchUp();
+    } catch {
+      // Searched row by row until the next catch-up (queries/filters.ts).
+    }
+  };
   return {
     dialect: 'sqlite',
     db,
@@ -88,8 +102,11 @@ export async function connectSqlite(
       }
     },
     // Prepared statements need the tables: built after migrations.
-    entries: () => new SqliteEntryRepository(raw),
+    entries: () => new SqliteEntryRepository(raw, nameIndex()),
+    beforeNameSearch: catchUp,
     close: async () => {
+      // A finished scan leaves a complete name index behind it.
+      if (names) catchUp();
       await db.destroy();
     },
   };
