@@ -6,12 +6,15 @@
  * alike. Prints each variant's write time against the whole schema's, and the bytes per
  * entry of the table and of each index of the whole schema.
  *
- *   npm run bench:schema -- [--entries 300000] [--only sqlite|postgres] [--variants]
+ *   npm run bench:schema -- [--entries 300000] [--only sqlite|postgres] [--variants | --fts]
  */
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import type { Dialect } from '../src/db/dialect.js';
+import type { EntryRepository } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
+import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
+import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { createDatabase, skipDialect, type TestDatabase } from '../test/support/databases.js';
 import { benchTree } from './search-tree.js';
 
@@ -41,6 +44,30 @@ async function dropNameIndex(index: Index): Promise<void> {
 }
 
 const AS_IS: Variant = { name: 'as migrated', drop: async () => undefined };
+
+/** SQLite after 007: how the FTS5 name index is filled (`--fts`). */
+const FTS_VARIANTS: Variant[] = [
+  AS_IS,
+  {
+    name: 'name index: one bulk at the end',
+    drop: async (i) => {
+      const raw = (i.entries as SqliteEntryRepository).database;
+      (i as { entries: EntryRepository }).entries = new SqliteEntryRepository(
+        raw,
+        new NameIndexBacklog(raw, Number.POSITIVE_INFINITY),
+      );
+    },
+  },
+  {
+    name: 'name index: a trigger per row (006)',
+    drop: async (i) => {
+      await sql`UPDATE search_watermark SET upto = 9007199254740991`.execute(i.db);
+      await sql`CREATE TRIGGER entries_name_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_name_fts (rowid, name) VALUES (new.id, new.name); END`.execute(i.db);
+    },
+  },
+  { name: '− name index', drop: dropNameIndex },
+];
 const VARIANTS: Variant[] = [
   AS_IS,
   { name: '− (storage_id, parent)', drop: (i) => dropIndex(i, 'entries_storage_parent') },
@@ -150,6 +177,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '300000' },
     only: { type: 'string' },
     variants: { type: 'boolean', default: false },
+    fts: { type: 'boolean', default: false },
   },
 });
 const entries = Number(values.entries);
@@ -159,5 +187,6 @@ for (const dialect of dialects) {
     console.log(`${dialect}: not available, skipped`);
     continue;
   }
-  await run(dialect, entries, values.variants ? VARIANTS : [AS_IS]);
+  const fts = values.fts && dialect === 'sqlite';
+  await run(dialect, entries, fts ? FTS_VARIANTS : values.variants ? VARIANTS : [AS_IS]);
 }

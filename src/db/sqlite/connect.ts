@@ -81,13 +81,19 @@ export async function connectSqlite(
   // Its statements need migration 007's table: made once the migrations ran.
   let names: NameIndexBacklog | undefined;
   const nameIndex = () => (names ??= new NameIndexBacklog(raw));
-  /** Best effort: a backlog left (read-only, locked) is still searched, row by row. */
+  /**
+   * Best effort, and never waiting for another process's lock (a search or a close must not
+   * stall behind a scan's batch): a backlog left is still searched exactly, row by row.
+   */
   const catchUp = () => {
     if (readOnly) return;
+    raw.pragma('busy_timeout = 0');
     try {
       nameIndex().catchUp();
     } catch {
-      // Searched row by row until the next catch-up (queries/filters.ts).
+      // Locked, or the disk is full: the next catch-up takes the rows.
+    } finally {
+      raw.pragma(`busy_timeout = ${timeoutMs}`);
     }
   };
   return {
