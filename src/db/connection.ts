@@ -56,6 +56,11 @@ export interface DialectConnection {
    * bounded, cancelled by {@link OpenOptions.signal}, and announced by `onWait`.
    */
   whileOpening<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Brings the name index up to date before a search reads it, when this dialect keeps it
+   * up in bulk (SQLite, migration 007). Best effort: a search stays exact without it.
+   */
+  beforeNameSearch?: () => void;
   /** Builds the entries repository; called once migrations have run. */
   entries(): EntryRepository;
   /** Closes every connection; one that does not close in a moment (a dead socket) is cut. */

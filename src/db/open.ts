@@ -78,7 +78,11 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db, conn.dialect),
     tenants: new TenantRepository(db),
-    queries: createQueries(db, conn.dialect),
+    queries: createQueries(
+      db,
+      conn.dialect,
+      conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {},
+    ),
     tokens: new TokenRepository(db),
     close: () => conn.close(),
   };

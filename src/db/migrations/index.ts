@@ -6,6 +6,7 @@ import { managedStorages } from './003-storages.js';
 import { fleet } from './004-fleet.js';
 import { api } from './005-api.js';
 import { search } from './006-search.js';
+import { leanWrites } from './007-lean-writes.js';
 import { statsAndLargeFiles } from './008-stats-and-large-files.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
@@ -17,6 +18,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '004-fleet': fleet(dialect),
     '005-api': api(dialect),
     '006-search': search(dialect),
+    '007-lean-writes': leanWrites(dialect),
     '008-stats-and-large-files': statsAndLargeFiles(dialect),
   };
 }

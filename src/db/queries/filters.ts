@@ -61,7 +61,7 @@ export function and(list: Condition[]): Condition {
 export function nameMatches(dialect: Dialect, needle: string): Condition {
   if (dialect === 'postgres') return sql`name ILIKE ${`%${escapeLike(needle)}%`}`;
   if (codePoints(needle) >= 3) {
-    return sql`id IN (SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsPhrase(needle)})`;
+    return sql`id IN (${ftsRowids([needle])})`;
   }
   return sql`(${sql.join(
     caseVariants(needle).map((v) => sql`instr(name, ${v}) > 0`),
@@ -103,6 +103,25 @@ function testedNameMatches(dialect: Dialect, needle: string): Condition {
 
 export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The ids of the rows whose name contains any of `needles` (three characters or more), on
+ * SQLite: the FTS5 trigram table's, and those of the rows a scan wrote since the table was
+ * last brought up to date (migration 007), tested one by one. That backlog is empty when
+ * the index could be written before the query ran, and bounded by the writer otherwise
+ * (sqlite/name-index.ts); an empty one costs one index probe. An upper bound on the count
+ * of matching rows (it spans every tenant), exact once joined to `entries`.
+ */
+export function ftsRowids(needles: readonly string[]): Condition {
+  const match = needles.map(ftsPhrase).join(' OR ');
+  const tested = sql.join(
+    needles.map((n) => sql`trawl_name_has(name, ${n})`),
+    sql` OR `,
+  );
+  return sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${match}
+    UNION ALL SELECT id FROM entries
+    WHERE id > (SELECT upto FROM search_watermark) AND (${tested})`;
 }
 
 /** An FTS5 string: the needle as one phrase, its double quotes doubled. */

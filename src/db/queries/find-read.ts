@@ -8,7 +8,7 @@ import {
 } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
-import { and, escapeLike, ftsPhrase, nameMatches, needleIndexable } from './filters.js';
+import { and, escapeLike, ftsRowids, nameMatches, needleIndexable } from './filters.js';
 import type { EntryView, FindSort } from './types.js';
 
 /**
@@ -346,8 +346,7 @@ export class FindReader {
         continue;
       }
       // The FTS table alone counts: an upper bound (every tenant) with no row looked up.
-      const match = needles.map(ftsPhrase).join(' OR ');
-      const fts = sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${match}`;
+      const fts = ftsRowids(needles);
       out.push({ where: sql`id IN (${fts})`, count: fts });
     }
     return out;

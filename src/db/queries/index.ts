@@ -13,19 +13,28 @@ export { QueryError, type QueryErrorCode } from './errors.js';
 export type * from './types.js';
 export { DEFAULT_PROBE_ROWS, DEFAULT_SHORT_SCAN_ROWS, type PlanOptions } from './plan.js';
 
+export interface QueryOptions extends PlanOptions {
+  /**
+   * Called before each query that may read the name index: SQLite adds the rows a scan
+   * wrote since it was last brought up to date (migration 007).
+   */
+  beforeNameSearch?: () => void;
+}
+
 /** Browse, search and stats over the index (`Index.queries`). `options` bound each page's work. */
 export function createQueries(
   db: Kysely<Database>,
   dialect: Dialect,
-  options: PlanOptions = {},
+  options: QueryOptions = {},
 ): Queries {
   const reader = new PageReader(db, dialect, options);
   const stats = new StatsCache(db, dialect);
+  const ready = options.beforeNameSearch ?? (() => undefined);
   return {
-    browse: (q) => browse(reader, q),
-    search: (q) => search(reader, q),
+    browse: (q) => (ready(), browse(reader, q)),
+    search: (q) => (ready(), search(reader, q)),
     stats: (q) => stats.stats(q),
-    find: (q) => find(db, dialect, q),
+    find: (q) => (ready(), find(db, dialect, q)),
     du: (q) => du(db, q),
   };
 }

@@ -6,7 +6,7 @@ import { QueryError } from './errors.js';
 import {
   and,
   conditions,
-  ftsPhrase,
+  ftsRowids,
   nameMatches,
   needleIndexable,
   type Filters,
@@ -175,11 +175,8 @@ export class PageReader {
     }
     if (f.needle !== undefined && needleIndexable(this.#dialect, f.needle)) {
       const where = nameMatches(this.#dialect, f.needle);
-      // SQLite counts on the FTS table alone: an upper bound (all tenants), no row read.
-      const count =
-        this.#dialect === 'sqlite'
-          ? sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsPhrase(f.needle)}`
-          : undefined;
+      // SQLite counts on the FTS table (and its backlog): an upper bound (all tenants).
+      const count = this.#dialect === 'sqlite' ? ftsRowids([f.needle]) : undefined;
       out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
     }
     if (this.#largeFiles && f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {

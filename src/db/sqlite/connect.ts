@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { LockingSqliteDialect } from './migration-lock.js';
+import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
 import type { DialectConnection, OpenOptions } from '../connection.js';
 
@@ -75,7 +76,26 @@ export async function connectSqlite(
       cause: error,
     });
   }
+  registerNameTest(raw);
   const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
+  // Its statements need migration 007's table: made once the migrations ran.
+  let names: NameIndexBacklog | undefined;
+  const nameIndex = () => (names ??= new NameIndexBacklog(raw));
+  /**
+   * Best effort, and never waiting for another process's lock (a search or a close must not
+   * stall behind a scan's batch): a backlog left is still searched exactly, row by row.
+   */
+  const catchUp = () => {
+    if (readOnly) return;
+    raw.pragma('busy_timeout = 0');
+    try {
+      nameIndex().catchUp();
+    } catch {
+      // Locked, or the disk is full: the next catch-up takes the rows.
+    } finally {
+      raw.pragma(`busy_timeout = ${timeoutMs}`);
+    }
+  };
   return {
     dialect: 'sqlite',
     db,
@@ -88,8 +108,11 @@ export async function connectSqlite(
       }
     },
     // Prepared statements need the tables: built after migrations.
-    entries: () => new SqliteEntryRepository(raw),
+    entries: () => new SqliteEntryRepository(raw, nameIndex()),
+    beforeNameSearch: catchUp,
     close: async () => {
+      // A finished scan leaves a complete name index behind it.
+      if (names) catchUp();
       await db.destroy();
     },
   };

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
 import { changeEvent, entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
 import { fencedError } from '../errors.js';
+import { NameIndexBacklog } from './name-index.js';
 import type {
   ApplyResult,
   EntryRow,
@@ -15,7 +16,7 @@ import type {
 } from '../entries.js';
 
 const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
-/** Rows per multi-row INSERT: 1,000 parameters, far below SQLite's 32,766. */
+/** Rows per multi-row INSERT: 900 parameters, far below SQLite's 32,766. */
 const INSERT_ROWS = 100;
 
 /**
@@ -27,6 +28,7 @@ export class SqliteEntryRepository implements EntryRepository {
   /** 1,000: as fast as 5,000 for a local scan, and a write blocks the event loop ~6 ms, not ~30. */
   readonly batchEntries = 1000;
   readonly #db: BetterSqlite3.Database;
+  readonly #names: NameIndexBacklog;
   readonly #children: BetterSqlite3.Statement;
   readonly #atPath: BetterSqlite3.Statement;
   readonly #fenceOf: BetterSqlite3.Statement;
@@ -43,8 +45,9 @@ export class SqliteEntryRepository implements EntryRepository {
     (scope: EntryScope, removals: readonly Removal[], writes: readonly EntryWrite[]) => ApplyResult
   >;
 
-  constructor(db: BetterSqlite3.Database) {
+  constructor(db: BetterSqlite3.Database, names = new NameIndexBacklog(db)) {
     this.#db = db;
+    this.#names = names;
     this.#children = db
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND parent = ? AND tenant_id = ?`,
@@ -64,8 +67,8 @@ export class SqliteEntryRepository implements EntryRepository {
     );
     this.#insert = db
       .prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
        RETURNING id`,
       )
@@ -180,7 +183,7 @@ export class SqliteEntryRepository implements EntryRepository {
       const chunk = fresh.slice(i, i + INSERT_ROWS);
       const params: unknown[] = [];
       for (const w of chunk) {
-        params.push(tenantId, storageId, w.path, w.parent, w.name, w.isDir ? 1 : 0);
+        params.push(tenantId, storageId, w.path, w.name, w.isDir ? 1 : 0);
         params.push(w.size, w.mtime, w.etag, w.mediaKind);
       }
       const inserted = new Map<string, number>();
@@ -202,7 +205,6 @@ export class SqliteEntryRepository implements EntryRepository {
         tenantId,
         storageId,
         w.path,
-        w.parent,
         w.name,
         w.isDir ? 1 : 0,
         w.size,
@@ -212,6 +214,8 @@ export class SqliteEntryRepository implements EntryRepository {
       ) as number | undefined;
       if (created !== undefined) result.created.push({ id: created, isDir: w.isDir });
     }
+    // The name index takes new rows in bulk, a large backlog at a time (name-index.ts).
+    if (result.created.length > 0) this.#names.settle();
     if (scope.outbox) {
       const e = changeEvent(result);
       if (e) {
@@ -258,8 +262,8 @@ export class SqliteEntryRepository implements EntryRepository {
     if (!statement) {
       statement = this.#db
         .prepare(
-          `INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
-           VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+          `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+           VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
            ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
            RETURNING id, path`,
         )

@@ -1,0 +1,119 @@
+import BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * Rows a batch may leave out of the name index before the writer adds them (the backlog a
+ * search may have to add first, or test one by one on a read-only index). Adding rows to
+ * FTS5 costs per segment written and merged, so fewer and larger additions cost less:
+ * 300,000 rows added 1,000 at a time took 8.4 s here, 50,000 at a time 5.6 s, all at once
+ * 2.1 s (docs/index-database.md).
+ */
+export const BACKLOG_ROWS = 100_000;
+
+/**
+ * The SQLite name index (FTS5 trigram, migration 006) kept up in bulk (migration 007): the
+ * rows with an id above `search_watermark.upto` are not in it yet. Ids only grow
+ * (AUTOINCREMENT, one writer at a time), so "not yet indexed" is exactly that id range.
+ */
+export class NameIndexBacklog {
+  readonly #db: BetterSqlite3.Database;
+  readonly #limit: number;
+  readonly #state: BetterSqlite3.Statement;
+  readonly #add: BetterSqlite3.Statement;
+  readonly #mark: BetterSqlite3.Statement;
+  readonly #catchUp: BetterSqlite3.Transaction<() => number>;
+
+  /** `limit`: the backlog {@link settle} lets a writer leave. */
+  constructor(db: BetterSqlite3.Database, limit = BACKLOG_ROWS) {
+    this.#db = db;
+    this.#limit = limit;
+    // max(id) of a rowid table reads one path down its b-tree.
+    this.#state = db
+      .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
+      .raw();
+    this.#add = db.prepare(
+      `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+    );
+    this.#mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
+    this.#catchUp = db.transaction(() => {
+      const [upto, last] = this.#state.get() as [number, number];
+      if (last <= upto) return 0;
+      this.#add.run(upto, last);
+      this.#mark.run(last);
+      return last - upto;
+    });
+  }
+
+  /** Rows written and not yet in the name index. */
+  pending(): number {
+    const [upto, last] = this.#state.get() as [number, number];
+    return Math.max(0, last - upto);
+  }
+
+  /** What a writer calls after a batch: catches up once the backlog reaches the limit. */
+  settle(): void {
+    if (this.pending() >= this.#limit) this.catchUp();
+  }
+
+  /**
+   * Adds every row not yet in the name index; the number of ids covered. Inside a running
+   * transaction it joins it (a savepoint); else it takes the write lock for its own.
+   */
+  catchUp(): number {
+    return this.#db.inTransaction ? this.#catchUp() : this.#catchUp.immediate();
+  }
+}
+
+/**
+ * `trawl_name_has(name, needle)`: the name contains the needle, both folded exactly as
+ * FTS5's trigram tokenizer folds them. Tests the rows above the watermark when they could
+ * not be added first (a read-only index, a lock held too long), so that a search finds
+ * what it would find once they are added.
+ */
+export function registerNameTest(db: BetterSqlite3.Database): void {
+  db.function('trawl_name_has', { deterministic: true }, (name: unknown, needle: unknown) =>
+    typeof name === 'string' && typeof needle === 'string' && fold(name).includes(fold(needle))
+      ? 1
+      : 0,
+  );
+}
+
+let folds: Map<string, string> | undefined;
+
+function fold(s: string): string {
+  folds ??= fts5Folds();
+  let out = '';
+  for (const ch of s) out += folds.get(ch) ?? ch;
+  return out;
+}
+
+/**
+ * Every character FTS5's trigram tokenizer folds, and what to: read from SQLite itself, not
+ * from JavaScript's lower case, which differs on about 450 characters (FTS5's tables are of
+ * an older Unicode, and fold ς to σ but not İ). One row of every character up to U+1FFFF
+ * (no character above has a case), each token's first character read back with its
+ * offset: ~0.6 s, once per process, and only when a backlog is tested.
+ */
+function fts5Folds(): Map<string, string> {
+  const mem = new BetterSqlite3(':memory:');
+  try {
+    mem.exec(`CREATE VIRTUAL TABLE t USING fts5(s, tokenize='trigram');
+      CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance');`);
+    const chars: string[] = [];
+    for (let c = 1; c < 0x20000; c++) {
+      if (c < 0xd800 || c > 0xdfff) chars.push(String.fromCodePoint(c));
+    }
+    mem.prepare(`INSERT INTO t (rowid, s) VALUES (1, ?)`).run(chars.join(''));
+    const out = new Map<string, string>();
+    for (const [term, offset] of mem
+      .prepare(`SELECT term, offset FROM v`)
+      .raw()
+      .iterate() as Iterable<[string, number]>) {
+      const folded = String.fromCodePoint(term.codePointAt(0)!);
+      const ch = chars[offset]!;
+      if (folded !== ch) out.set(ch, folded);
+    }
+    return out;
+  } finally {
+    mem.close();
+  }
+}
