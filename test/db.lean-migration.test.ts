@@ -109,11 +109,13 @@ for (const dialect of DIALECTS) {
         expect(await found(index, 'plain')).toEqual([]);
         const map = await index.entries.childrenOf(scope, ['/', '/Music']);
         expect(map.get('/')?.map((e) => e.path)).toEqual(['/Music']);
-        expect(map.get('/Music')?.map((e) => e.path)).toEqual([
-          '/Music/Ein Fötus.flac',
-          '/Music/new café.mp3',
-          '/Music/ÉTÉ indien.mp3',
-        ]);
+        // childrenOf promises no order (PostgreSQL's packed read aggregates as rows come).
+        expect(
+          map
+            .get('/Music')
+            ?.map((e) => e.path)
+            .sort(),
+        ).toEqual(['/Music/Ein Fötus.flac', '/Music/new café.mp3', '/Music/ÉTÉ indien.mp3']);
         if (dialect === 'sqlite') {
           // Every row 006 indexed is below the mark; the new one was added before the search.
           const { rows } = await sql<{ upto: number; last: number }>`
