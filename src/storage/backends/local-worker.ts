@@ -108,8 +108,8 @@ function workerMain(): void {
   // and a number Stats cannot always say where a millisecond ends: its `mtimeMs` is one
   // double, seconds × 1000 + ns / 1e6, whose last bit is 0.24 µs at today's dates, so 0.1 µs
   // short of a millisecond reads as that millisecond and `Math.floor` lands 1 ms late. A
-  // bigint Stats keeps seconds and nanoseconds exact, but costs ~30 % more a call (BigInt
-  // fields, converted back). Rounding can only land on a whole millisecond, so a number
+  // bigint Stats keeps seconds and nanoseconds exact, but cost 10–35 % more a call here
+  // (BigInt fields, converted back). Rounding can only land on a whole millisecond, so a number
   // Stats whose `mtimeMs` has a fraction is exact under `Math.floor`; only a whole one (a
   // file system with coarse times, or 1 in ~4,000 files elsewhere) is asked again in bigint.
   const STAT = { throwIfNoEntry: false } as const;
