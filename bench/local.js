@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:local [-- --files N --reps N --threads N]`: trawl against
- * `find ROOT -printf '%s %T@ %p\n'` on the same tree in the same run, each a child process,
- * median of a few repetitions. Prints ratios against find for the dry-run walk, the first
- * scan into SQLite and the unchanged rescan (with the rows it wrote), and peak RSS.
- * The tree is generated once under `.bench/` and reused.
+ * `npm run bench:local [-- --files N --reps N --threads N --rss-base N]`: trawl against
+ * `find ROOT -printf '%s %T@ %p\n'` on the same tree in the same run, each a child process.
+ * Each repetition times find and then each trawl run, so every ratio is against the find of
+ * its own repetition; rows print the median and the spread (min–max) of those ratios, not one
+ * lucky run. Targets are issue 12's: dry run ≤ 1.2×, first scan ≤ 2×, unchanged rescan
+ * ≤ 1.5× (0 rows written), and at 1,000,000 files peak RSS ≤ 150 MB with RSS(files) /
+ * RSS(--rss-base files, default 100,000) ≤ 1.3 (first scans, one each).
+ * Trees are generated once under `.bench/` and reused.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,13 +24,18 @@ const { values } = parseArgs({
     files: { type: 'string', default: '200000' },
     reps: { type: 'string', default: '3' },
     threads: { type: 'string' },
+    'rss-base': { type: 'string', default: '100000' },
   },
 });
 const files = Number(values.files);
 const reps = Number(values.reps);
+const rssBase = Number(values['rss-base']);
+/** At this size the RSS targets apply (and the smaller tree is scanned for the ratio). */
+const RSS_FILES = 1_000_000;
 for (const [name, v] of [
   ['--files', files],
   ['--reps', reps],
+  ['--rss-base', rssBase],
 ]) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(
@@ -40,9 +48,7 @@ for (const [name, v] of [
 const benchDir = join(repo, '.bench');
 const log = (s) => process.stderr.write(s + '\n');
 const tree = ensureTree(benchDir, files, log);
-const target = values.threads
-  ? `file://${encodeURI(tree.root)}?threads=${encodeURIComponent(values.threads)}`
-  : tree.root;
+const baseTree = files >= RSS_FILES && rssBase < files ? ensureTree(benchDir, rssBase, log) : null;
 const runDir = join(benchDir, `run-${process.pid}`);
 mkdirSync(runDir, { recursive: true });
 
@@ -52,11 +58,17 @@ async function find() {
   return r;
 }
 
-async function trawl(db, ...flags) {
+function targetOf(t) {
+  return values.threads
+    ? `file://${encodeURI(t.root)}?threads=${encodeURIComponent(values.threads)}`
+    : t.root;
+}
+
+async function trawl(db, flags = [], t = tree) {
   // Run through the shebang, as a user does, so its node flags apply.
   const r = await measure(join(repo, 'bin/trawl.js'), [
     'scan',
-    target,
+    targetOf(t),
     '--db',
     db,
     '--json',
@@ -64,12 +76,16 @@ async function trawl(db, ...flags) {
   ]);
   if (r.code !== 0) throw new Error(`trawl ${flags.join(' ')} exited with ${r.code}: ${r.stdout}`);
   const result = JSON.parse(r.stdout);
-  if (result.files !== tree.files || result.dirs !== tree.dirs) {
+  if (result.files !== t.files || result.dirs !== t.dirs) {
     throw new Error(
-      `trawl counted ${result.files} files / ${result.dirs} dirs, the tree has ${tree.files} / ${tree.dirs}`,
+      `trawl counted ${result.files} files / ${result.dirs} dirs, the tree has ${t.files} / ${t.dirs}`,
     );
   }
   return { ...r, result };
+}
+
+function removeDb(f) {
+  for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
 }
 
 function expect(ok, what) {
@@ -84,6 +100,7 @@ async function startup() {
 
 const runs = { find: [], startup: [], dry: [], first: [], rescan: [] };
 let rescanWrites = 0;
+let baseRun = null;
 try {
   log(
     `tree: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories at ${tree.root}`,
@@ -94,7 +111,7 @@ try {
     runs.find.push(await find());
     runs.startup.push(await startup());
     const dryDb = join(runDir, `dry-${rep}.db`);
-    const dry = await trawl(dryDb, '--dry-run');
+    const dry = await trawl(dryDb, ['--dry-run']);
     expect(
       dry.result.created === tree.files,
       `dry run would create ${dry.result.created}, expected ${tree.files}`,
@@ -112,40 +129,47 @@ try {
     );
     runs.rescan.push(again);
     rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
-    for (const f of [dryDb, db])
-      for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
+    for (const f of [dryDb, db]) removeDb(f);
+  }
+  if (baseTree) {
+    log(`first scan of ${baseTree.files.toLocaleString('en')} files, for the RSS ratio`);
+    const db = join(runDir, 'base.db');
+    baseRun = await trawl(db, [], baseTree);
+    removeDb(db);
   }
 } finally {
   rmSync(runDir, { recursive: true, force: true });
 }
 
-const findMs = median(runs.find.map((r) => r.ms));
 const fmtMb = (mb) => (mb === null ? 'n/a' : `${mb.toFixed(0)} MB`);
 const peak = (rs) => (canMeasureRss ? Math.max(...rs.map((r) => r.rssMb ?? 0)) : null);
 const rows = [
   ['find -printf', runs.find, null],
   ['trawl --version', runs.startup, null],
-  ['trawl --dry-run', runs.dry, 1.5],
-  ['trawl first scan', runs.first, 3],
-  ['trawl unchanged rescan', runs.rescan, 2],
+  ['trawl --dry-run', runs.dry, 1.2],
+  ['trawl first scan', runs.first, 2],
+  ['trawl unchanged rescan', runs.rescan, 1.5],
 ];
 const out = [];
 out.push(
   `bench:local: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories, ` +
-    `${reps} repetition(s), medians${values.threads ? `, threads=${values.threads}` : ''}`,
+    `${reps} repetition(s): median and (min–max) of each repetition's ratio to its own find` +
+    (values.threads ? `, threads=${values.threads}` : ''),
 );
 out.push(
-  `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'CPU'.padStart(9)}` +
-    `${'peak RSS'.padStart(10)}   target`,
+  `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'(min–max)'.padStart(14)}` +
+    `${'CPU'.padStart(9)}${'peak RSS'.padStart(10)}   target`,
 );
 for (const [label, rs, limit] of rows) {
   const ms = median(rs.map((r) => r.ms));
-  const ratio = ms / findMs;
+  const ratios = rs.map((r, i) => r.ms / runs.find[i].ms);
+  const ratio = median(ratios);
+  const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
   const cpu = canMeasureRss ? `${median(rs.map((r) => r.cpuS ?? 0)).toFixed(2)} s` : 'n/a';
   const verdict = limit === null ? '' : `≤ ${limit}× ${ratio <= limit ? 'met' : 'MISSED'}`;
   out.push(
     `${label.padEnd(24)}${(ms / 1000).toFixed(2).padStart(7)} s${ratio.toFixed(2).padStart(9)}` +
-      `${cpu.padStart(9)}${fmtMb(peak(rs)).padStart(10)}   ${verdict}`,
+      `${spread.padStart(14)}${cpu.padStart(9)}${fmtMb(peak(rs)).padStart(10)}   ${verdict}`,
   );
 }
 out.push(
@@ -160,8 +184,16 @@ const allTrawl = [...runs.dry, ...runs.first, ...runs.rescan];
 const peakMb = peak(allTrawl);
 out.push(
   `peak RSS of trawl: ${fmtMb(peakMb)}` +
-    (files >= 1_000_000 && peakMb !== null
-      ? ` (target ≤ 200 MB at 1,000,000 files ${peakMb <= 200 ? 'met' : 'MISSED'})`
+    (files >= RSS_FILES && peakMb !== null
+      ? ` (target ≤ 150 MB at ${RSS_FILES.toLocaleString('en')} files ${peakMb <= 150 ? 'met' : 'MISSED'})`
       : ''),
 );
+if (baseRun && baseRun.rssMb !== null) {
+  const big = peak(runs.first);
+  const ratio = big / baseRun.rssMb;
+  out.push(
+    `RSS of a first scan, ${tree.files.toLocaleString('en')} / ${baseTree.files.toLocaleString('en')} files: ` +
+      `${fmtMb(big)} / ${fmtMb(baseRun.rssMb)} = ${ratio.toFixed(2)} (target ≤ 1.3 ${ratio <= 1.3 ? 'met' : 'MISSED'})`,
+  );
+}
 console.log(out.join('\n'));

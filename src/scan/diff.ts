@@ -66,6 +66,9 @@ export function byPath(indexed: readonly IndexedEntry[] | undefined): Map<string
  *
  * `video` holds the listing's `.ts` / `.mts` files judged video (see `classifyListing`): a
  * name alone cannot say, and without the set they are not media.
+ *
+ * `countOnly` (a dry run): the writes are counted, not built — a dry run of a first scan
+ * would otherwise make an object per entry only to drop it.
  */
 export function diffDirectory(
   dir: string,
@@ -74,6 +77,7 @@ export function diffDirectory(
   into: DirDiff,
   removeMissing: boolean,
   video?: ReadonlySet<string>,
+  countOnly = false,
 ): void {
   for (const e of listing) {
     if (e.skip) {
@@ -105,6 +109,7 @@ export function diffDirectory(
       if (prev) into.removals.push({ path: prev.path, isDir: prev.isDir });
       if (!e.isDir) into.newFiles++;
     }
+    if (countOnly) continue;
     into.writes.push({
       path: e.path,
       parent: dir,

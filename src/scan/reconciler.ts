@@ -94,14 +94,15 @@ export class Reconciler {
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
     const diff = emptyDiff();
+    const countOnly = this.#d.dryRun;
     // Each part's own diff, kept to count per listing.
     const parts = batch.map((p, i) => {
       const own = emptyDiff();
       if (!paged[i]) {
         const old = byPath(children.get(p.dir));
-        diffDirectory(p.dir, p.entries, old, own, p.kind === 'whole', p.video);
+        diffDirectory(p.dir, p.entries, old, own, p.kind === 'whole', p.video, countOnly);
       } else {
-        diffDirectory(p.dir, p.entries, atPaths, own, false, p.video);
+        diffDirectory(p.dir, p.entries, atPaths, own, false, p.video, countOnly);
         const { seen } = this.#open.get(p.dir)!;
         for (const e of p.entries) if (!e.skip) seen.add(e.name);
       }

@@ -132,6 +132,14 @@ const MAX_AHEAD_ENTRIES = 65_536;
 /** Directories per request when reading ahead. */
 const MAX_BATCH_DIRS = 64;
 /**
+ * Entries a request when reading ahead aims at (by the directories' average so far): a thread
+ * answers a request only once it has listed all of it, so 64 directories of a few hundred
+ * entries each kept the scan waiting for their first while the thread listed the rest
+ * (measured: the main thread idle ~1 s at the start of a 200,000-file scan, 100 directories
+ * of 100 subdirectories each; ~0.2 s with requests of this size).
+ */
+const BATCH_ENTRIES = 2048;
+/**
  * A listing thread allocates a Stats object (with four Dates) per entry and keeps almost
  * nothing: a small young generation collects that garbage as cheaply and holds far less
  * memory than V8's default (measured: ~15–40 MB less RSS at 1,000,000 files).
@@ -163,8 +171,20 @@ export class LocalClient implements StorageClient {
   #threadConfig: WorkerConfig | undefined;
   #nextId = 0;
   #aheadOn = false;
+  /** The directory the current walk started from (`/`, or a root asked with `newWalk`). */
+  #walkStart: string | undefined;
+  /**
+   * Its listing, kept (packed) until the walk descends: its subdirectories are then the first
+   * to read ahead, in the order the scan will ask for them. Without it, reading ahead began
+   * with the children of the first few subdirectories asked for, while the scan asked for
+   * their siblings one by one, each queued behind batches it did not need yet (measured: the
+   * main thread idle ~1 s at the start of a 200,000-file scan).
+   */
+  #startListing: Packed | undefined;
   #aheadEntries = 0;
   #inflight = 0;
+  /** Entries per directory listed, a moving average: sizes the requests read ahead. */
+  #perDir = 64;
   /** Chunks of streamed directories asked for and not answered yet, by request id. */
   readonly #chunks = new Map<number, ChunkWaiter>();
   readonly #largeDirBytes: number | undefined;
@@ -323,13 +343,28 @@ export class LocalClient implements StorageClient {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
     if (this.#lanes.length === 0)
       return Promise.reject(new UnavailableError('local client is not connected'));
-    if (dir === ROOT || options?.newWalk) this.#restart();
-    else this.#aheadOn = this.#options.readAhead;
+    if (dir === ROOT || options?.newWalk) {
+      this.#restart();
+      this.#walkStart = dir;
+    } else if (!this.#aheadOn && this.#options.readAhead) {
+      this.#aheadOn = true;
+      const start = this.#startListing;
+      this.#startListing = undefined;
+      if (start) this.#queueSubdirs(start);
+    }
+    try {
+      return this.#answer(dir);
+    } finally {
+      this.#pump();
+    }
+  }
+
+  /** A directory's listing: read ahead already, on its way, or asked for now. */
+  #answer(dir: string): Promise<Whole> {
     const slot = this.#slots.get(dir);
     if (slot?.state === 'ready') {
       this.#slots.delete(dir);
       this.#aheadEntries -= slot.weight;
-      this.#pump();
       if (Date.now() - slot.at <= AHEAD_TTL_MS) {
         const listing = slot.listing;
         return listing instanceof StorageError
@@ -356,6 +391,7 @@ export class LocalClient implements StorageClient {
     this.#ahead.clear();
     this.#aheadEntries = 0;
     this.#aheadOn = false;
+    this.#startListing = undefined;
   }
 
   #send(lane: Lane, dirs: string[], waiters?: Waiter[]): void {
@@ -387,6 +423,7 @@ export class LocalClient implements StorageClient {
     lane.outstanding -= dirs.length;
     if (lane.outstanding === 0) lane.worker.unref();
     this.#inflight -= dirs.length;
+    this.#perDir = 0.75 * this.#perDir + (0.25 * reply.types.length) / dirs.length;
     const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
     let offset = 0;
     for (let k = 0; k < dirs.length; k++) {
@@ -419,6 +456,7 @@ export class LocalClient implements StorageClient {
         this.#aheadEntries += weight;
       }
       if (this.#aheadOn && !error) this.#queueSubdirs(packed);
+      else if (!error && dir === this.#walkStart) this.#startListing = packed;
     }
     this.#pump();
   }
@@ -443,7 +481,8 @@ export class LocalClient implements StorageClient {
       const lane = this.#leastBusy();
       const room = Math.min(MAX_AHEAD_DIRS - this.#inflight, MAX_BATCH_DIRS);
       const share = Math.ceil(this.#ahead.size / this.#lanes.length);
-      const take = Math.max(1, Math.min(room, share));
+      const fit = Math.floor(BATCH_ENTRIES / Math.max(1, this.#perDir));
+      const take = Math.max(1, Math.min(room, share, fit));
       const dirs: string[] = [];
       for (const dir of this.#ahead.keys()) {
         this.#ahead.delete(dir);
@@ -468,6 +507,7 @@ export class LocalClient implements StorageClient {
     this.#ahead.clear();
     this.#aheadEntries = 0;
     this.#inflight = 0;
+    this.#startListing = undefined;
   }
 
   #leastBusy(): Lane {
