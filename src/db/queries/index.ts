@@ -3,7 +3,7 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
 import { du } from './du.js';
-import { find } from './find.js';
+import { find, findPages } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { stats } from './stats.js';
@@ -25,6 +25,7 @@ export function createQueries(
     search: (q) => search(reader, q),
     stats: (q) => stats(db, dialect, q),
     find: (q) => find(db, dialect, q),
+    findPages: (q) => findPages(db, dialect, q),
     du: (q) => du(db, q),
   };
 }
