@@ -46,7 +46,8 @@ export function findPages(
     if (left === 0) return;
     // With nothing left to test here, the database may stop at the limit (a top-N sort).
     const limit = plan.exact && Number.isFinite(left) ? left : undefined;
-    for await (const batch of reader.read(plan.filters, plan.order, limit)) {
+    const early = Number.isFinite(left) && limit === undefined;
+    for await (const batch of reader.read(plan.filters, plan.order, limit, early)) {
       const kept = plan.exact ? batch : batch.filter(plan.accepts);
       if (kept.length >= left) {
         if (left > 0) yield kept.length === left ? kept : kept.slice(0, left);
