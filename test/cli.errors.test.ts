@@ -59,6 +59,13 @@ describe('--db and TRAWL_DATABASE_URL name a database trawl can use', () => {
       ),
     );
     expect(existsSync(file)).toBe(false);
+    // And without the slashes: not a file named `sqlite:x.db` beside the user.
+    const cwd = readdirSync(process.cwd()).sort();
+    refused(
+      await fx.run(['scans', '--db', 'sqlite:x.db']),
+      /"sqlite:" is not a database trawl knows; for SQLite give the file's path itself \(x\.db\)/,
+    );
+    expect(readdirSync(process.cwd()).sort()).toEqual(cwd);
   });
 });
 

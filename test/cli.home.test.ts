@@ -5,25 +5,54 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../src/cli/errors.js';
 import { expandHome } from '../src/cli/home.js';
+import { homeIn, passwdHome } from '../src/cli/passwd.js';
 import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
 
 describe(expandHome.name, () => {
   const env = { HOME: '/home/ann' };
+  const accounts: Record<string, string> = { bob: '/srv/bob', 'svc-media$': '/var/media' };
+  const lookup = (user: string) => accounts[user];
   it.each([
     ['~', '/home/ann'],
     ['~/', '/home/ann'],
     ['~/Music', '/home/ann/Music'],
     ['~/a/../b', '/home/ann/b'],
+    ['~bob', '/srv/bob'],
+    ['~bob/', '/srv/bob'],
+    ['~bob/Music', '/srv/bob/Music'],
+    ['~svc-media$/x', '/var/media/x'],
     // Not the shell's `~` forms: kept as typed.
-    ['~bob/Music', '~bob/Music'],
+    ['~+/Music', '~+/Music'],
     ['./~/Music', './~/Music'],
+    ['./~nobody/Music', './~nobody/Music'],
     ['/srv/~', '/srv/~'],
     ['webdav://nas/~/dav', 'webdav://nas/~/dav'],
     ['', ''],
   ])('%s → %s', (input, expected) => {
-    expect(expandHome(input, env)).toBe(expected);
+    expect(expandHome(input, env, lookup)).toBe(expected);
+  });
+
+  it('refuses an account that does not exist, naming it', () => {
+    expect(() => expandHome('~nobody/Music', env, lookup)).toThrow(UsageError);
+    expect(() => expandHome('~nobody/Music', env, lookup)).toThrow(
+      'no such user: nobody (in ~nobody/Music); write ./~nobody/Music for a folder named so',
+    );
+  });
+
+  it("reads another account's home from the passwd database", () => {
+    // root is in every /etc/passwd; os.userInfo() would know only the current account.
+    expect(expandHome('~root/Music', env)).toBe('/root/Music');
+    const file = '/nonexistent/passwd';
+    expect(passwdHome('carol', file, () => 'carol:x:1001:1001::/home/carol:/bin/sh\n')).toBe(
+      '/home/carol',
+    );
+    expect(passwdHome('dave', file, () => undefined)).toBeUndefined();
+    expect(homeIn('ann:x:1:1::/home/ann:/bin/sh\nannie:x:2:2::/home/annie:/bin/sh', 'annie')).toBe(
+      '/home/annie',
+    );
   });
 });
 
@@ -63,6 +92,20 @@ describe('trawl with a quoted ~', () => {
     const viaEnv = await runCli(['scans', '--json'], { ...env, TRAWL_DATABASE_URL: '~/index.db' });
     expect(viaEnv.stdout.trim().split('\n')).toHaveLength(2);
     expect(existsSync(join(process.cwd(), '~'))).toBe(false);
+  });
+
+  it('says in one line which user of a ~user path is unknown, for a storage and an index', async () => {
+    const r = await runCli(['scan', '~no-such-user-x/Music', '--db', join(home.path, 'i.db')], {
+      HOME: home.path,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'trawl: no such user: no-such-user-x (in ~no-such-user-x/Music); write ./~no-such-user-x/Music for a folder named so\n',
+    );
+    const db = await runCli(['scans', '--db', '~no-such-user-x/i.db'], { HOME: home.path });
+    expect(db.code).toBe(1);
+    expect(db.stderr).toMatch(/^trawl: no such user: no-such-user-x \(in ~no-such-user-x\/i\.db\)/);
+    expect(db.stderr.split('\n')).toHaveLength(2);
   });
 
   it('still says so when the folder is not there', async () => {

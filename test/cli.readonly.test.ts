@@ -6,7 +6,16 @@
  * PostgreSQL by a role that may only SELECT.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +57,7 @@ function allowTraversal(dir: string): void {
 }
 
 /** `trawl args` as a process; `reader` runs it as a user other than the index's owner. */
-function trawl(args: string[], home: string, reader = false): Run {
+function trawl(args: string[], home: string, reader = false, env: NodeJS.ProcessEnv = {}): Run {
   const [command, argv] =
     reader && AS_ROOT
       ? [
@@ -58,7 +67,7 @@ function trawl(args: string[], home: string, reader = false): Run {
       : [process.execPath, [BIN]];
   const r = spawnSync(command, [...argv, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: home },
+    env: { PATH: process.env.PATH, HOME: home, ...env },
     timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -168,6 +177,55 @@ describe('a SQLite index this user may only read', () => {
     );
     // The owner's index is as it was.
     expect((await runCli(['ls', root, '--db', db])).stdout).toBe(owner.get(`ls ${root}`)!.stdout);
+  });
+
+  it('secrets rotate on a read-only index or key folder: one line of advice, no key added', () => {
+    tmp = tempDir('trawl-ro-');
+    chmodSync(tmp.path, 0o755);
+    folder = join(tmp.path, 'index');
+    mkdirSync(folder);
+    db = join(folder, 'index.db');
+    const keys = join(tmp.path, 'keys');
+    const keyFile = join(keys, 'secret.key');
+    const env = { TRAWL_SECRET_KEY_FILE: keyFile };
+    const add = trawl(
+      ['storages', 'add', 'webdav://u:pw@127.0.0.1:1/dav', '--name', 'dav', '--db', db],
+      tmp.path,
+      false,
+      env,
+    );
+    expect(add.code, add.stderr).toBe(0);
+    // The reader owns both now, as a user who made the index read-only (or a read-only mount).
+    if (AS_ROOT) {
+      for (const p of [folder, db, keys, keyFile]) chownSync(p, NOBODY, NOBODY);
+    }
+    const key = readFileSync(keyFile, 'utf8');
+    chmodSync(db, 0o444);
+    refused(
+      trawl(['secrets', 'rotate', '--db', db], tmp.path, true, env),
+      /^trawl: the index cannot be written \(attempt to write a readonly database\); trawl needs write access to the index; name another with --db <file> or TRAWL_DATABASE_URL\n$/,
+    );
+    expect(readFileSync(keyFile, 'utf8')).toBe(key);
+
+    // The index writable, the key file's folder not: the new key cannot be written beside it.
+    chmodSync(db, 0o644);
+    chmodSync(keys, 0o555);
+    try {
+      refused(
+        trawl(['secrets', 'rotate', '--db', db], tmp.path, true, env),
+        new RegExp(
+          `^trawl: cannot write the key file ${keyFile} \\(EACCES: permission denied.*\\): a rotation writes a new key file beside it, so its folder ${keys} must be writable; run it as the key file's owner, or keep the keys in TRAWL_SECRET_KEY \\(docs/secrets\\.md\\)\n$`,
+        ),
+      );
+      expect(readFileSync(keyFile, 'utf8')).toBe(key);
+      expect(readdirSync(keys)).toEqual(['secret.key']);
+    } finally {
+      chmodSync(keys, 0o755);
+    }
+    // And with write access, it rotates.
+    const ok = trawl(['secrets', 'rotate', '--json', '--db', db], tmp.path, true, env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ storages: 1, secrets: 1 });
   });
 
   it('reads it while its owner has it open (a -wal file): the owner’s commits are seen', async () => {

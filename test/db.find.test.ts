@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { find } from '../src/db/queries/find.js';
+import { find, findPages } from '../src/db/queries/find.js';
 import type { FindReadOptions } from '../src/db/queries/find-read.js';
 import { compileGlob } from '../src/db/queries/glob.js';
 import {
@@ -126,8 +126,8 @@ function oracle(all: EntryView[], q: FindQuery): string[] {
   return q.limit === undefined ? out : out.slice(0, q.limit);
 }
 
-async function collect(rows: AsyncIterable<EntryView>): Promise<EntryView[]> {
-  const out: EntryView[] = [];
+async function collect<T = EntryView>(rows: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
   for await (const e of rows) out.push(e);
   return out;
 }
@@ -224,6 +224,12 @@ for (const dialect of DIALECTS) {
           .sort(bytewise),
       );
       expect(new Set(all.map((e) => e.storageId))).toEqual(new Set([storageId]));
+      // The name is read from the path; it is the name the index holds.
+      expect(all.map((e) => e.name)).toEqual(
+        tree()
+          .sort((a, b) => bytewise(a.path, b.path))
+          .map((s) => baseName(s.path)),
+      );
     });
 
     it("gives nothing of another tenant's storage", async () => {
@@ -248,6 +254,10 @@ for (const dialect of DIALECTS) {
         for (const [plan, options] of plans) {
           const got = await collect(find(index.db, index.dialect, query, options));
           expect({ plan, paths: got.map((e) => e.path) }).toEqual({ plan, paths: expected });
+          // The same in batches, none of them empty, each entry as read one by one.
+          const pages = await collect(findPages(index.db, index.dialect, query, options));
+          expect(pages.every((p) => p.length > 0)).toBe(true);
+          expect({ plan, entries: pages.flat() }).toEqual({ plan, entries: got });
         }
       });
     }

@@ -137,9 +137,12 @@ describe.skipIf(!services)('TLS to a server named by its IP address: nothing on 
     ['explicit', (s: VsftpdServer) => `ftp://${s.host}:${s.port}/?tls=explicit&insecureTls=true`],
     ['implicit', (s: VsftpdServer) => `ftps://${s.host}:${s.port}/?insecureTls=true`],
   ] as const)(
-    '%s TLS: the scan succeeds and stderr stays empty',
+    '%s TLS: the scan succeeds, reads its .trawlignore, and stderr stays empty',
     async (mode, urlOf) => {
       const folder = servedFolder();
+      // Read over the TLS data connection, and obeyed: noise.log is not indexed.
+      writeFileSync(join(folder.root, '.trawlignore'), '*.log\n');
+      writeFileSync(join(folder.root, 'noise.log'), 'x');
       const ftpd = await startVsftpd(folder.root, { tls: mode });
       const dir = tempDir('trawl-ftp-tls-db-');
       try {
@@ -152,7 +155,7 @@ describe.skipIf(!services)('TLS to a server named by its IP address: nothing on 
         const r = trawl(['scan', url, '--db', join(dir.path, 'index.db'), '--json']);
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
-        expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
+        expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 2, skipped: 1 });
       } finally {
         await ftpd.stop();
         folder.cleanup();

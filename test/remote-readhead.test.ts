@@ -1,20 +1,26 @@
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
+import { ftpBackend } from '../src/storage/backends/ftp.js';
 import { s3Backend, S3StorageClient } from '../src/storage/backends/s3.js';
 import { sftpBackend } from '../src/storage/backends/sftp.js';
+import { smbBackend } from '../src/storage/backends/smb.js';
 import { WebdavClient, webdavBackend } from '../src/storage/backends/webdav.js';
 import { StorageError } from '../src/storage/errors.js';
 import type { StorageClient } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { apacheBinary, startApache, type ApacheServer } from './servers/apache.js';
+import { startHostileSmb } from './servers/hostile-smb.js';
 import { S3RVER_KEY, S3RVER_SECRET, startS3rver, type S3rverServer } from './servers/s3rver.js';
+import { startSamba, type SambaServer } from './servers/samba.js';
 import { startSshd, type SshdServer } from './servers/sshd.js';
 import { testUserAvailable } from './servers/system-user.js';
+import { startVsftpd, type VsftpdServer } from './servers/vsftpd.js';
 import { LOOPBACK, requireServices } from './servers/util.js';
 import { tempDir } from './support/harness.js';
+import { startHostileFtp } from './tools/hostile-ftp.js';
 
 /** 300 KB whose every byte says where it is: a head cut anywhere else would not match. */
 const BIG = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
@@ -317,3 +323,208 @@ describe.skipIf(!testUserAvailable() || !requireServices('sshd', 'ssh-keygen'))(
     });
   },
 );
+
+/** A served copy of the tree the test user (who Samba and vsftpd serve as) may read. */
+function servedTree(prefix: string) {
+  const dir = tempDir(prefix);
+  chmodSync(dir.path, 0o755);
+  const root = join(dir.path, 'tree');
+  mkdirSync(root);
+  chmodSync(root, 0o755);
+  writeTree(root);
+  for (const sub of ['skip', 'sub']) chmodSync(join(root, sub), 0o755);
+  return { dir, root };
+}
+
+// Not root: skipped here (and failed under TRAWL_REQUIRE_SERVICES) by testUserAvailable.
+describe.skipIf(!testUserAvailable() || !requireServices('smbd', 'smbpasswd'))(
+  'SmbClient.readHead',
+  () => {
+    let samba: SambaServer;
+    let served: ReturnType<typeof servedTree>;
+    const options = () =>
+      smbBackend.parseOptions({
+        host: samba.host,
+        port: samba.port,
+        share: samba.share,
+        user: samba.user,
+        password: samba.password,
+      });
+
+    beforeAll(async () => {
+      served = servedTree('trawl-readhead-smb-');
+      samba = await startSamba(served.root);
+    }, 60_000);
+    afterAll(async () => {
+      await samba?.stop();
+      served?.dir.cleanup();
+    });
+
+    readHeadCases(
+      () => smbBackend.create(options(), { env: {} }),
+      () =>
+        `smb://${samba.user}:${encodeURIComponent(samba.password)}@${samba.host}:${samba.port}/${samba.share}`,
+    );
+
+    it('reads no bytes of a folder', async () => {
+      const client = smbBackend.create(options(), { env: {} });
+      await client.connect();
+      try {
+        expect((await client.readHead!('/sub', 10)).length).toBe(0);
+      } finally {
+        await client.close();
+      }
+    });
+  },
+);
+
+describe('SmbClient.readHead against a hostile server', () => {
+  it('keeps only the bytes asked for of an oversized READ answer, and times out a stall', async () => {
+    const big = Buffer.from(Array.from({ length: 4096 }, (_, i) => i & 0xff));
+    const server = await startHostileSmb((path) => (path === '/' ? () => 'end' : undefined), {
+      '/more.ts': { body: big, read: 'more' },
+      '/stall.ts': { body: big, read: 'stall' },
+    });
+    const client = smbBackend.create(
+      smbBackend.parseOptions({
+        host: '127.0.0.1',
+        port: server.port,
+        share: 'share',
+        user: 'u',
+        password: 'p',
+        timeoutMs: 300,
+      }),
+      { env: {} },
+    );
+    try {
+      await client.connect();
+      const head = await client.readHead!('/more.ts', 188);
+      expect(Buffer.from(head)).toEqual(big.subarray(0, 188));
+      expect(server.events).toContain('read /more.ts 0 188');
+      await expectCode(client.readHead!('/stall.ts', 188), 'TIMEOUT');
+      // The stalled READ cost its handle, not the connection: the next read works.
+      expect(Buffer.from(await client.readHead!('/more.ts', 10))).toEqual(big.subarray(0, 10));
+      await expectCode(client.readHead!('/gone.ts', 10), 'NOT_FOUND');
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
+
+describe.skipIf(!testUserAvailable() || !requireServices('vsftpd'))('FtpClient.readHead', () => {
+  let ftpd: VsftpdServer;
+  let served: ReturnType<typeof servedTree>;
+  const options = () =>
+    ftpBackend.parseOptions({
+      host: ftpd.host,
+      port: ftpd.port,
+      user: ftpd.user,
+      password: ftpd.password,
+      connections: 1,
+    });
+
+  beforeAll(async () => {
+    served = servedTree('trawl-readhead-ftp-');
+    ftpd = await startVsftpd(served.root);
+  }, 60_000);
+  afterAll(async () => {
+    await ftpd?.stop();
+    served?.dir.cleanup();
+  });
+
+  readHeadCases(
+    // One connection: every head read after a cut one runs on the connection it left.
+    () => ftpBackend.create(options(), { env: {} }),
+    () => `ftp://${ftpd.user}:${encodeURIComponent(ftpd.password)}@${ftpd.host}:${ftpd.port}/`,
+  );
+
+  it('tells a file it may not read (PERMISSION_DENIED) from a missing one, in a missing folder too', async () => {
+    const locked = join(served.root, 'sub', 'locked.txt');
+    writeFileSync(locked, 'no');
+    chmodSync(locked, 0o000);
+    const client = ftpBackend.create(options(), { env: {} });
+    await client.connect();
+    try {
+      await expectCode(client.readHead!('/sub/locked.txt', 10), 'PERMISSION_DENIED');
+      await expectCode(client.readHead!('/no-such/x.txt', 10), 'NOT_FOUND');
+      expect(Buffer.from(await client.readHead!('/sub/ok.txt', 10)).toString()).toBe('kept');
+    } finally {
+      rmSync(locked);
+      await client.close();
+    }
+  });
+});
+
+describe('FtpClient.readHead against a hostile server', () => {
+  const big = Buffer.alloc(64 * 1024, 0x47);
+  const client = (port: number) =>
+    ftpBackend.create(
+      ftpBackend.parseOptions({
+        host: '127.0.0.1',
+        port,
+        user: 'u',
+        password: 'p',
+        connections: 1,
+        timeoutMs: 300,
+      }),
+      { env: {} },
+    );
+
+  it('cuts a 64 MB file after the bytes asked for and keeps the connection, in step', async () => {
+    const ftpd = await startHostileFtp({
+      dirs: { '/': {}, '/a': {} },
+      files: { '/a/big.ts': { body: big, repeat: 1024 } },
+    });
+    const c = client(ftpd.port);
+    try {
+      await c.connect();
+      for (let i = 0; i < 3; i++) {
+        expect(Buffer.from(await c.readHead!('/a/big.ts', 188))).toEqual(big.subarray(0, 188));
+      }
+      await ftpd.dataClosed();
+      // One control connection for all three: each cut transfer was answered (426) first.
+      expect(ftpd.connections).toBe(1);
+      expect(ftpd.commands.filter((x) => x === 'RETR big.ts')).toHaveLength(3);
+      // And a listing after them works on it.
+      expect(await listAllNames(c, '/')).toEqual([]);
+      expect(ftpd.connections).toBe(1);
+    } finally {
+      await c.close();
+      await ftpd.close();
+    }
+  });
+
+  it('times out a RETR that never sends, and drops a connection whose cut transfer is never answered', async () => {
+    const ftpd = await startHostileFtp({
+      dirs: { '/': {} },
+      files: {
+        '/stall.ts': { body: big, stall: true },
+        '/mute.ts': { body: big, repeat: 1024, silentAfterCut: true },
+        '/ok.ts': { body: Buffer.from('small') },
+      },
+    });
+    const c = client(ftpd.port);
+    try {
+      await c.connect();
+      await expectCode(c.readHead!('/stall.ts', 188), 'TIMEOUT');
+      expect(Buffer.from(await c.readHead!('/ok.ts', 188)).toString()).toBe('small');
+      expect(ftpd.connections).toBe(2);
+      // The bytes came; only the 426 did not: the head stands, the connection goes.
+      expect(Buffer.from(await c.readHead!('/mute.ts', 188))).toEqual(big.subarray(0, 188));
+      expect(Buffer.from(await c.readHead!('/ok.ts', 188)).toString()).toBe('small');
+      expect(ftpd.connections).toBe(3);
+      await expectCode(c.readHead!('/none.ts', 10), 'NOT_FOUND');
+      await expectCode(c.readHead!('/ok.ts', 10, { signal: AbortSignal.abort() }), 'CANCELLED');
+    } finally {
+      await c.close();
+      await ftpd.close();
+    }
+  });
+});
+
+async function listAllNames(client: StorageClient, dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const page of client.list(dir)) names.push(...page.map((e) => e.name));
+  return names;
+}

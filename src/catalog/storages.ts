@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { StorageRecord, StorageRepository } from '../db/repositories/storages.js';
-import { SecretError } from '../secrets/cipher.js';
+import { SecretError, type SecretKey } from '../secrets/cipher.js';
 import type { Keyring } from '../secrets/keyring.js';
 import { hasSealed, openOptions, resealOptions, sealOptions } from '../secrets/options.js';
 import { SERVICE_OPTION_KEYS, splitServiceOptions } from '../storage/limits/options.js';
@@ -305,10 +305,14 @@ export class StorageCatalog {
   async rotate(): Promise<RotateResult> {
     const fromFile = !this.#keyring.fromEnvironment;
     const before = this.#keyring.keys().map((k) => k.id);
-    const sealing = fromFile ? this.#keyring.addSealingKey() : this.#keyring.sealingKey();
+    let sealing: SecretKey | undefined;
     let storages = 0;
     let secrets = 0;
     await this.#repo.rewriteSecrets(async (db) => {
+      // Before the key file changes: a read-only index would leave it a key that seals
+      // nothing, and the user an error that names the index only after the fact.
+      await this.#repo.proveWritable(db);
+      sealing = fromFile ? this.#keyring.addSealingKey() : this.#keyring.sealingKey();
       for (const row of await this.#repo.storedOptions(db)) {
         const { options, resealed } = resealOptions(
           row.options as Options,
@@ -322,11 +326,12 @@ export class StorageCatalog {
       }
     });
     if (fromFile) this.#keyring.dropOpeningKeys();
+    const keyId = sealing!.id;
     return {
-      keyId: sealing.id,
+      keyId,
       storages,
       secrets,
-      retired: before.filter((id) => id !== sealing.id),
+      retired: before.filter((id) => id !== keyId),
     };
   }
 

@@ -32,21 +32,24 @@ export function usageOf(error: unknown): unknown {
 const TURN_EVERY = 1000;
 
 /**
- * Hands every entry `read()` yields to `write`; a QueryError, at the call or while reading,
- * becomes a usage error. (A loop here, not a wrapping generator: a hop per entry shows at a
- * million entries.) Every {@link TURN_EVERY} entries it lets the event loop turn: SQLite
- * answers synchronously, so without a turn the EPIPE of `trawl find … | head` was heard only
- * once the whole query had run (2.8 s on 1,000,000 entries; 0.8 s with the turns).
+ * Hands every entry of every batch `read()` yields to `write`; a QueryError, at the call or
+ * while reading, becomes a usage error. One asynchronous step per batch, not per entry (a
+ * quarter of a million lines took a fifth more CPU with a step per entry). Every
+ * {@link TURN_EVERY} entries it lets the event loop turn: SQLite answers synchronously, so
+ * without a turn the EPIPE of `trawl find … | head` was heard only once the whole query had
+ * run (2.8 s on 1,000,000 entries; 0.8 s with the turns).
  */
-export async function writeEach<T>(
-  read: () => AsyncIterable<T>,
+export async function writePages<T>(
+  read: () => AsyncIterable<readonly T[]>,
   write: (item: T) => void,
 ): Promise<void> {
   let n = 0;
   try {
-    for await (const item of read()) {
-      write(item);
-      if (++n % TURN_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    for await (const page of read()) {
+      for (const item of page) {
+        write(item);
+        if (++n % TURN_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   } catch (error) {
     throw usageOf(error);

@@ -12,14 +12,22 @@ export function dialectOf(target: string): Dialect {
 
 /**
  * Refuses an index named by a URL of a kind trawl cannot use (`mysql://…`, `postgress://…`,
- * `sqlite:///…`) with an IndexError `INDEX_CONFIG` naming what it accepts. Without this the
+ * `sqlite:///…`, `sqlite:x.db`) with an IndexError `INDEX_CONFIG` naming what it accepts. Without this the
  * text was taken for a SQLite path: a `mysql:/root:PASSWORD@host` folder tree was created in
  * the working directory, and the scan "succeeded" into it.
  */
 export function checkIndexTarget(target: string): void {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1]?.toLowerCase();
+  // `sqlite:x.db` too (the form some tools take): no one names a SQLite file so on purpose.
+  const scheme = /^(?:([a-z][a-z0-9+.-]*):\/\/|(sqlite3?):)/i
+    .exec(target)
+    ?.slice(1)
+    .find((s) => s !== undefined)
+    ?.toLowerCase();
   if (scheme === undefined || (INDEX_URL_SCHEMES as readonly string[]).includes(scheme)) return;
-  const path = /^(sqlite3?|file):\/\/(\/.*)$/i.exec(target)?.[2];
+  const path = /^(?:(?:sqlite3?|file):\/\/(\/.*)|sqlite3?:(?!\/\/)(.+))$/i
+    .exec(target)
+    ?.slice(1)
+    .find((s) => s !== undefined);
   const instead = path
     ? `; for SQLite give the file's path itself (${path})`
     : `; trawl keeps its index in a SQLite file (give its path, like ./index.db) or in PostgreSQL (postgres://user@host/db)`;

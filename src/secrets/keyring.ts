@@ -171,9 +171,22 @@ function createKeyFile(file: string, key: Buffer): void {
   }
 }
 
-/** Writes keys (first seals) to a new file beside `file`, flushed, then renamed over it. */
+/**
+ * Writes keys (first seals) to a new file beside `file`, flushed, then renamed over it. The
+ * new file goes beside the old one, so the folder must be writable, not only the file.
+ */
 function writeKeyFile(file: string, keys: Buffer[]): void {
-  renameSync(writeTemp(file, keys), file);
+  try {
+    renameSync(writeTemp(file, keys), file);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+    throw new SecretError(
+      `cannot write the key file ${file} (${message}): a rotation writes a new key file beside it, ` +
+        `so its folder ${dirname(file)} must be writable; run it as the key file's owner, or keep ` +
+        'the keys in TRAWL_SECRET_KEY (docs/secrets.md)',
+    );
+  }
 }
 
 function writeTemp(file: string, keys: Buffer[]): string {

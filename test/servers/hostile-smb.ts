@@ -1,7 +1,8 @@
 /**
  * A minimal SMB 2.1 server on 127.0.0.1 that answers exactly what a test scripts: enough of
  * NEGOTIATE, SESSION_SETUP (any NTLM login is accepted), TREE_CONNECT, CREATE and CLOSE for
- * trawl's client, and QUERY_DIRECTORY answers of the test's choosing — entries with any name,
+ * trawl's client, READ of files the test gives (honest, oversized or never answered), and
+ * QUERY_DIRECTORY answers of the test's choosing — entries with any name,
  * size and time, raw bytes, an error status, an oversized message, or no answer at all. It
  * records what the client asked (`create /a`, `query /a 0`, `close /a`), so a test can check
  * that a listing stopped early closed its handle.
@@ -12,6 +13,7 @@ export const STATUS = {
   SUCCESS: 0,
   NO_MORE_FILES: 0x80000006,
   BUFFER_OVERFLOW: 0x80000005,
+  END_OF_FILE: 0xc0000011,
   MORE_PROCESSING_REQUIRED: 0xc0000016,
   OBJECT_NAME_NOT_FOUND: 0xc0000034,
   ACCESS_DENIED: 0xc0000022,
@@ -57,6 +59,15 @@ export type SmbAnswer =
 export type SmbScript = (
   path: string,
 ) => ((call: number) => SmbAnswer | Promise<SmbAnswer>) | undefined;
+
+/**
+ * A file the server serves to READ: its bytes, and how it answers. `more` sends four times
+ * what was asked (from the offset asked), `stall` never answers a READ.
+ */
+export interface SmbFile {
+  body: Buffer;
+  read?: 'more' | 'stall';
+}
 
 export interface HostileSmb {
   port: number;
@@ -138,9 +149,12 @@ function emptyBody(structureSize: number, length: number): Buffer {
   return b;
 }
 
-export async function startHostileSmb(script: SmbScript): Promise<HostileSmb> {
+export async function startHostileSmb(
+  script: SmbScript,
+  files: Record<string, SmbFile> = {},
+): Promise<HostileSmb> {
   const events: string[] = [];
-  const handles = new Map<string, { path: string; calls: number }>();
+  const handles = new Map<string, { path: string; calls: number; file?: SmbFile }>();
   const sockets = new Set<Socket>();
   let nextHandle = 1;
 
@@ -182,12 +196,13 @@ export async function startHostileSmb(script: SmbScript): Promise<HostileSmb> {
         const name = req.toString('utf16le', offset, offset + length);
         const path = `/${name.split('\\').join('/')}`.replace(/\/$/, '') || '/';
         events.push(`create ${path}`);
-        if (!script(path)) return send(STATUS.OBJECT_NAME_NOT_FOUND, emptyBody(9, 8));
+        const file = files[path];
+        if (!file && !script(path)) return send(STATUS.OBJECT_NAME_NOT_FOUND, emptyBody(9, 8));
         const b = emptyBody(89, 88);
-        b.writeUInt32LE(ATTR_DIRECTORY, 56);
+        b.writeUInt32LE(file ? ATTR_NORMAL : ATTR_DIRECTORY, 56);
         const id = nextHandle++;
         b.writeUInt32LE(id, 64);
-        handles.set(b.subarray(64, 80).toString('hex'), { path, calls: 0 });
+        handles.set(b.subarray(64, 80).toString('hex'), { path, calls: 0, file });
         return send(STATUS.SUCCESS, b);
       }
       case 0x06: {
@@ -195,6 +210,22 @@ export async function startHostileSmb(script: SmbScript): Promise<HostileSmb> {
         events.push(`close ${handles.get(key)?.path ?? '?'}`);
         handles.delete(key);
         return send(STATUS.SUCCESS, emptyBody(60, 60));
+      }
+      case 0x08: {
+        // READ: Length at 4, Offset at 8, FileId at 16 (MS-SMB2 2.2.19).
+        const open = handles.get(body.subarray(16, 32).toString('hex'));
+        const file = open?.file;
+        if (!file) return send(0xc0000008, emptyBody(9, 8)); // STATUS_INVALID_HANDLE
+        const length = body.readUInt32LE(4);
+        const offset = Number(body.readBigUInt64LE(8));
+        events.push(`read ${open.path} ${offset} ${length}`);
+        if (file.read === 'stall') return;
+        if (offset >= file.body.length) return send(STATUS.END_OF_FILE, emptyBody(9, 8));
+        const out = file.body.subarray(offset, offset + length * (file.read === 'more' ? 4 : 1));
+        const b = Buffer.concat([emptyBody(17, 16), out]);
+        b.writeUInt8(0x50, 2);
+        b.writeUInt32LE(out.length, 4);
+        return send(STATUS.SUCCESS, b);
       }
       case 0x0e: {
         const open = handles.get(body.subarray(8, 24).toString('hex'));

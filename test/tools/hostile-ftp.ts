@@ -3,7 +3,7 @@
  * lines of each directory (or raw bytes), the final reply after them (`226 Output truncated
  * to 10000 matches`…), a listing that stops halfway and hangs, a server that never greets or
  * never answers one command. It speaks just enough FTP for basic-ftp: USER, PASS, FEAT,
- * OPTS, TYPE, STRU, PWD, CWD, EPSV, PASV, LIST, MLSD, QUIT (passive mode only).
+ * OPTS, TYPE, STRU, PWD, CWD, EPSV, PASV, LIST, MLSD, RETR, SIZE, QUIT (passive mode only).
  *
  * Listings are written with backpressure, so a huge generated listing costs the server
  * nothing while the client does not read; the server never closes a data connection the
@@ -31,9 +31,22 @@ export interface HostileDir {
   pace?: { every: number; ms: number };
 }
 
+/** A file RETR sends (SIZE answers its length). */
+export interface HostileFile {
+  body: Buffer;
+  /** Sends it this many times over: a file far larger than any head asked of it. @default 1 */
+  repeat?: number;
+  /** Answers 150, then nothing: no data, no end, no final reply. */
+  stall?: boolean;
+  /** Says nothing after the client cut the transfer (no 426): the control connection hangs. */
+  silentAfterCut?: boolean;
+}
+
 export interface HostileFtpOptions {
   /** Directories by server path (`/`, `/a`); CWD into any other path answers 550. */
   dirs: Record<string, HostileDir>;
+  /** Files by server path (`/a/b.bin`) for RETR and SIZE; any other answers 550. */
+  files?: Record<string, HostileFile>;
   /** Announce MLST in FEAT (basic-ftp then lists with MLSD). @default false */
   mlsd?: boolean;
   /** `greeting`: accept connections and never say a word; a command name: never answer it. */
@@ -173,6 +186,26 @@ export async function startHostileFtp(options: HostileFtpOptions): Promise<Hosti
     if (!dir.replyFirst) control.write(final);
   }
 
+  /** Sends a file with backpressure; a client that closes the data connection gets a 426. */
+  async function retr(control: Socket, socket: Socket, file: HostileFile): Promise<void> {
+    control.write('150 Opening BINARY mode data connection.\r\n');
+    if (file.stall) return;
+    for (let i = 0; i < (file.repeat ?? 1) && !socket.destroyed; i++) {
+      if (!socket.write(file.body)) {
+        await new Promise<void>((resolve) => {
+          socket.once('drain', resolve);
+          socket.once('close', resolve);
+        });
+      }
+    }
+    if (socket.destroyed) {
+      if (!file.silentAfterCut) control.write('426 Failure writing network stream.\r\n');
+      return;
+    }
+    await new Promise<void>((resolve) => socket.end(resolve));
+    control.write('226 Transfer complete.\r\n');
+  }
+
   const control = createServer((socket) => {
     connections++;
     track(socket);
@@ -237,6 +270,22 @@ export async function startHostileFtp(options: HostileFtpOptions): Promise<Hosti
             return reply(dir.refuse);
           }
           return send(socket, await transfer.socket, dir, verb);
+        }
+        case 'SIZE': {
+          const file = options.files?.[resolvePath(arg)];
+          if (!file) return reply('550 Could not get file size.');
+          return reply(`213 ${file.body.length * (file.repeat ?? 1)}`);
+        }
+        case 'RETR': {
+          const file = options.files?.[resolvePath(arg)];
+          const transfer = pending;
+          pending = undefined;
+          if (!transfer) return reply('425 Use PASV or EPSV first.');
+          if (!file) {
+            (await transfer.socket).destroy();
+            return reply('550 Failed to open file.');
+          }
+          return retr(socket, await transfer.socket, file);
         }
         case 'QUIT':
           reply('221 Goodbye.');

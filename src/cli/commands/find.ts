@@ -4,7 +4,7 @@ import { ROOT } from '../../storage/paths.js';
 import { openApp, type CliIo } from '../context.js';
 import { entryOutput } from '../entry-output.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
-import { checkDir, writeEach } from '../index-read.js';
+import { checkDir, writePages } from '../index-read.js';
 import { indexedPlace } from '../indexed.js';
 import {
   collectExtensions,
@@ -131,8 +131,8 @@ export function findCommand(program: Command, io: CliIo): void {
           ...(flags.absolute ? { shown: (p: string) => (root === ROOT ? p : root + p) } : {}),
         });
         try {
-          await writeEach(
-            () => app.index.queries.find(q),
+          await writePages(
+            () => app.index.queries.findPages(q),
             (e) => out.write(e),
           );
         } finally {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import type { FindQuery } from '../../db/queries/index.js';
 import { openApp, writeLine, type CliIo } from '../context.js';
 import { entryOutput, totalsLine } from '../entry-output.js';
-import { entryAt, writeEach } from '../index-read.js';
+import { entryAt, writePages } from '../index-read.js';
 import { indexedPlace } from '../indexed.js';
 import { collectKinds, orderOf, parseSort, type SortFlag } from '../query-options.js';
 
@@ -68,8 +68,8 @@ export function lsCommand(program: Command, io: CliIo): void {
           order: orderOf(sort, flags.reverse === true),
         };
         try {
-          await writeEach(
-            () => app.index.queries.find(q),
+          await writePages(
+            () => app.index.queries.findPages(q),
             (e) => out.write(e),
           );
         } finally {

@@ -26,6 +26,19 @@ export function find(
   q: FindQuery,
   options: FindReadOptions = {},
 ): AsyncIterable<EntryView> {
+  const pages = findPages(db, dialect, q, options);
+  return (async function* () {
+    for await (const page of pages) yield* page;
+  })();
+}
+
+/** {@link find}'s matches in the batches they are read in, none empty. */
+export function findPages(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions = {},
+): AsyncIterable<EntryView[]> {
   const plan = planOf(q);
   const reader = new FindReader(db, dialect, options);
   return (async function* () {
@@ -33,12 +46,15 @@ export function find(
     if (left === 0) return;
     // With nothing left to test here, the database may stop at the limit (a top-N sort).
     const limit = plan.exact && Number.isFinite(left) ? left : undefined;
-    for await (const batch of reader.read(plan.filters, plan.order, limit)) {
-      for (const e of batch) {
-        if (!plan.accepts(e)) continue;
-        yield e;
-        if (--left === 0) return;
+    const early = Number.isFinite(left) && limit === undefined;
+    for await (const batch of reader.read(plan.filters, plan.order, limit, early)) {
+      const kept = plan.exact ? batch : batch.filter(plan.accepts);
+      if (kept.length >= left) {
+        if (left > 0) yield kept.length === left ? kept : kept.slice(0, left);
+        return;
       }
+      left -= kept.length;
+      if (kept.length > 0) yield kept;
     }
   })();
 }

@@ -3,7 +3,7 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
 import { du } from './du.js';
-import { find } from './find.js';
+import { find, findPages } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { StatsCache } from './stats-cache.js';
@@ -35,6 +35,7 @@ export function createQueries(
     search: (q) => (ready(), search(reader, q)),
     stats: (q) => stats.stats(q),
     find: (q) => (ready(), find(db, dialect, q)),
+    findPages: (q) => (ready(), findPages(db, dialect, q)),
     du: (q) => du(db, q),
   };
 }

@@ -335,6 +335,15 @@ export class StorageRepository {
   }
 
   /**
+   * Fails as any write would (read-only SQLite file, a role that may only SELECT) while
+   * writing nothing: for a change that must not start outside the index (a new key in the
+   * key file) unless the index can take it.
+   */
+  async proveWritable(db: Kysely<Database>): Promise<void> {
+    await sql`UPDATE storages SET id = id WHERE 1 = 0`.execute(db);
+  }
+
+  /**
    * Runs `work` in one transaction that rewrites secrets (sealing, rotation). On SQLite the
    * text a rewritten row held would stay readable in the freed space of its page: with
    * `secure_delete` on, SQLite zeroes it, and a checkpoint moves the clean pages into the

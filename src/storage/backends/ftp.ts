@@ -38,8 +38,9 @@ import {
 } from '../errors.js';
 import { ListingPager } from '../pager.js';
 import { baseName, parentOf } from '../paths.js';
-import type { BackendDeps, Entry, ListOptions, StorageClient } from '../types.js';
+import type { BackendDeps, Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
+import { retrieveHead } from './ftp-head.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
 import { ftpLogin } from './ftp-login.js';
 import { MAX_LISTING_ENTRIES } from './listing-progress.js';
@@ -260,6 +261,67 @@ export class FtpClient implements StorageClient {
     if (last.length > 0) yield last;
     if (problem) throw this.#replyError(problem, dir, pager.rejected);
     pager.finish();
+  }
+
+  /**
+   * CWD to the file's folder, then `RETR name` cut after `bytes` (ftp-head.ts), on a pooled
+   * connection like a listing. The connection goes back to the pool only when the server
+   * answered the cut transfer; otherwise (a stall, a timeout, an abort) it is closed. A
+   * refused RETR (vsftpd's "550 Failed to open file." for a missing file and an unreadable
+   * one alike) is settled with SIZE: a file the server can size exists, and is refused.
+   */
+  async readHead(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw cancelledError(path);
+    if (bytes <= 0) return new Uint8Array();
+    const name = baseName(path);
+    if (/[\r\n\0]/.test(name)) {
+      throw new ProtocolError(`${path} cannot be sent as an FTP command argument`, { path });
+    }
+    const conn = await this.#acquire(path, signal);
+    try {
+      await this.#cwd(conn, parentOf(path), signal);
+      conn.broken = true;
+      try {
+        const { head, inStep } = await retrieveHead(conn.ftp, name, bytes, {
+          idleMs: this.#o.timeoutMs,
+          signal,
+          what: `RETR on ${this.#where}`,
+          path,
+        });
+        conn.broken = !inStep;
+        return new Uint8Array(head);
+      } catch (error) {
+        if (!(error instanceof FTPError)) throw conn.refused() ?? error;
+        conn.broken = false;
+        throw await this.#explainRetr(conn, name, path, error, signal);
+      }
+    } catch (error) {
+      throw this.#map(error, path);
+    } finally {
+      this.#release(conn);
+    }
+  }
+
+  /** A refused RETR: PERMISSION_DENIED when SIZE finds the file, NOT_FOUND when not. */
+  async #explainRetr(
+    conn: Conn,
+    name: string,
+    path: string,
+    error: FTPError,
+    signal?: AbortSignal,
+  ): Promise<StorageError> {
+    const said = JSON.stringify(error.message);
+    if (error.code !== 550) return this.#map(error, path);
+    try {
+      await this.#request(conn, () => conn.ftp.size(name), 'SIZE', path, signal);
+    } catch (e) {
+      if (e instanceof FTPError) {
+        return new NotFoundError(`no such file on ${this.#where}: ${path} (${said})`, { path });
+      }
+      return this.#map(e, path);
+    }
+    return new PermissionDeniedError(`${this.#where} refuses to send ${path}: ${said}`, { path });
   }
 
   /** Starts the listing command in the working directory; the connection is `broken` until it ends. */
