@@ -144,11 +144,7 @@ export class EmbeddedWorker implements ScanRunner {
     this.#wake();
   }
 
-  #launch(
-    storageId: number,
-    slot: ScanSlot,
-    run: (signal: AbortSignal) => Promise<void>,
-  ): void {
+  #launch(storageId: number, slot: ScanSlot, run: (signal: AbortSignal) => Promise<void>): void {
     const controller = new AbortController();
     this.#running.set(storageId, controller);
     const scan = run(controller.signal)
