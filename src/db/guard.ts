@@ -10,6 +10,15 @@ import { cancelledIndexError, toIndexError } from './errors.js';
  */
 const current = new AsyncLocalStorage<AbortSignal | undefined>();
 
+/**
+ * Only the PostgreSQL client reads the signal ({@link currentSignal}); SQLite's calls are
+ * synchronous. On Node 20 the first `AsyncLocalStorage.run` installs promise hooks on every
+ * promise of the process, which cost a local scan into SQLite 0.25–0.35 s at 200,000 files
+ * (profiled, docs/benchmarks.md): so the context is only carried once a PostgreSQL index is
+ * opened, before any of its calls.
+ */
+let propagating = false;
+
 /** The cancellation of the index calls made here, if any. */
 export function currentSignal(): AbortSignal | undefined {
   return current.getStore();
@@ -23,7 +32,12 @@ export function currentSignal(): AbortSignal | undefined {
  * a socket that may be dead. SQLite calls are synchronous and bounded by the busy timeout.
  */
 export function underSignal<T>(signal: AbortSignal | undefined, work: () => T): T {
-  return current.run(signal, work);
+  return propagating ? current.run(signal, work) : work();
+}
+
+/** Makes {@link underSignal} carry its signal from now on (called when PostgreSQL is opened). */
+export function propagateSignals(): void {
+  propagating = true;
 }
 
 type Method = (...args: unknown[]) => unknown;

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { DialectConnection, OpenOptions } from '../connection.js';
 import { redactDbUrl } from '../dialect.js';
 import { IndexError, cancelledIndexError } from '../errors.js';
-import { underSignal } from '../guard.js';
+import { propagateSignals, underSignal } from '../guard.js';
 import type { Database } from '../schema.js';
 import { TrawlClient, type TrawlPoolConfig } from './client.js';
 import { PostgresEntryRepository } from './entries.js';
@@ -46,6 +46,7 @@ const NOTICE_AFTER_MS = 1_000;
  * Timeouts and keepalive come from the URL's parameters (see {@link postgresTimeouts}).
  */
 export function connectPostgres(url: string, options: OpenOptions = {}): DialectConnection {
+  propagateSignals();
   const { connectionString, timeouts: t } = postgresTimeouts(url);
   const live = new Set<TrawlClient>();
   const config: TrawlPoolConfig = {
