@@ -174,7 +174,14 @@ export class ScanWorker implements ScanRunner {
       return out;
     } catch (error) {
       const code = classifyIndexError(error);
-      if (error instanceof DelayedError || !code || !OUTAGES.has(code)) throw error;
+      if (error instanceof DelayedError) throw error;
+      if (!code || !OUTAGES.has(code)) {
+        // The job fails for good (one attempt): its waiting row must not stay `queued`.
+        await this.#app.index.scans
+          .failQueued(job.id ?? '', code ?? 'JOB_FAILED', (error as Error).message)
+          .catch(() => undefined);
+        throw error;
+      }
       const delayMs = Math.min(60_000, 1_000 * 2 ** this.#outages++) * (1 + Math.random() / 5);
       this.#tell({
         kind: 'index-unavailable',

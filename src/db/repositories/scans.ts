@@ -314,6 +314,24 @@ export class ScanRepository {
       .execute();
   }
 
+  /**
+   * Finishes as `failed` the `queued` row of a job that failed before its scan started (a
+   * job is tried once): without it, the history would show that scan waiting forever.
+   */
+  async failQueued(jobId: string, code: string, message: string): Promise<void> {
+    await this.#db
+      .updateTable('scans')
+      .set({
+        status: 'failed',
+        finished_at: Date.now(),
+        errors: 1,
+        error_sample: JSON.stringify([{ path: '/', code, message }]),
+      })
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+
   /** The `queued` row a job's enqueue left, if any. */
   async queuedFor(jobId: string): Promise<number | undefined> {
     const row = await this.#db
