@@ -15,17 +15,9 @@
 import type { Client, FTPResponse } from 'basic-ftp';
 import { FTPError } from 'basic-ftp';
 import { cancelledError, ProtocolError, TimeoutError, UnavailableError } from '../errors.js';
-import { bounded } from './ftp-transfer.js';
+import { openDataConnection, type TransferOptions } from './ftp-transfer.js';
 
-export interface HeadTransferOptions {
-  /** The longest silence of the server while trawl waits for it, in ms. */
-  idleMs: number;
-  signal?: AbortSignal | undefined;
-  /** The transfer, for messages (`RETR on ftp://host:21`). */
-  what: string;
-  /** Storage path, for errors. */
-  path: string;
-}
+export type HeadTransferOptions = TransferOptions;
 
 export interface HeadTransfer {
   head: Buffer;
@@ -44,16 +36,8 @@ export async function retrieveHead(
   bytes: number,
   o: HeadTransferOptions,
 ): Promise<HeadTransfer> {
-  await bounded(
-    () => client.prepareTransfer(client.ftp),
-    o.idleMs,
-    `${o.what}: opening a data connection`,
-    o.path,
-    o.signal,
-  );
+  const data = await openDataConnection(client, o);
   const ftp = client.ftp;
-  const data = ftp.dataSocket;
-  if (!data) throw new UnavailableError(`${o.what}: no data connection`, { path: o.path });
   const chunks: Buffer[] = [];
   let got = 0;
   let cut = false;

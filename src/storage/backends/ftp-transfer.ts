@@ -62,14 +62,34 @@ export function bounded<T>(
   });
 }
 
-export interface ListingStreamOptions {
+/** What a transfer on the data connection is bounded by and named as. */
+export interface TransferOptions {
   /** The longest silence of the server while trawl waits for it, in ms. */
   idleMs: number;
   signal?: AbortSignal | undefined;
-  /** The listing, for messages (`LIST on ftp://host:21`). */
+  /** The transfer, for messages (`LIST on ftp://host:21`). */
   what: string;
   /** Storage path, for errors. */
   path: string;
+}
+
+export type ListingStreamOptions = TransferOptions;
+
+/**
+ * Opens the data connection (EPSV, else PASV) within `idleMs` and returns its socket. On
+ * failure the control connection is left to the caller to close.
+ */
+export async function openDataConnection(client: Client, o: TransferOptions): Promise<Socket> {
+  await bounded(
+    () => client.prepareTransfer(client.ftp),
+    o.idleMs,
+    `${o.what}: opening a data connection`,
+    o.path,
+    o.signal,
+  );
+  const data = client.ftp.dataSocket;
+  if (!data) throw new UnavailableError(`${o.what}: no data connection`, { path: o.path });
+  return data;
 }
 
 /**
@@ -99,19 +119,11 @@ export class ListingStream {
     command: string,
     o: ListingStreamOptions,
   ): Promise<ListingStream> {
-    await bounded(
-      () => client.prepareTransfer(client.ftp),
-      o.idleMs,
-      `${o.what}: opening a data connection`,
-      o.path,
-      o.signal,
-    );
-    return new ListingStream(client.ftp, command, o);
+    const data = await openDataConnection(client, o);
+    return new ListingStream(client.ftp, data, command, o);
   }
 
-  private constructor(ftp: FTPContext, command: string, o: ListingStreamOptions) {
-    const data = ftp.dataSocket;
-    if (!data) throw new UnavailableError(`${o.what}: no data connection`, { path: o.path });
+  private constructor(ftp: FTPContext, data: Socket, command: string, o: ListingStreamOptions) {
     this.#ftp = ftp;
     this.#data = data;
     this.#o = o;
