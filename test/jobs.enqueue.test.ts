@@ -3,16 +3,13 @@
  * kept (one) to run after it — read from BullMQ's deduplication state, whose layout this
  * test pins.
  */
-import { randomUUID } from 'node:crypto';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { App } from '../src/app.js';
 import { enqueueScan } from '../src/jobs/enqueue.js';
 import { redisOptions } from '../src/jobs/redis.js';
 import { queuePrefix, SCAN_QUEUE } from '../src/jobs/scan-queue.js';
-import { tempDir } from './support/harness.js';
-import { dropPrefix, REDIS_URL, requireRedis } from './support/redis.js';
+import { openQueueApp } from './support/fleet-app.js';
+import { REDIS_URL, requireRedis } from './support/redis.js';
 
 const redisUp = await requireRedis();
 
@@ -23,27 +20,7 @@ describe.skipIf(!redisUp)('enqueueScan', () => {
   });
 
   it('joins a waiting scan, and while one runs keeps the newest trigger to run after it', async () => {
-    const prefix = `test-enq-${randomUUID().slice(0, 8)}`;
-    const dir = tempDir('trawl-enq-');
-    cleanups.push(dir.cleanup);
-    const app = await App.open({
-      database: `${dir.path}/index.db`,
-      tenant: 'default',
-      env: { TRAWL_REDIS_URL: REDIS_URL, TRAWL_REDIS_PREFIX: prefix },
-    });
-    const redis = new Redis(REDIS_URL);
-    cleanups.push(async () => {
-      await app.close();
-      await dropPrefix(redis, `{${prefix}}`);
-      await redis.quit();
-    });
-    const storage = await app.index.storages.upsert({
-      tenantId: app.tenantId,
-      name: 'x',
-      kind: 'memory',
-      location: 'memory://x',
-      options: { volume: 'x' },
-    });
+    const { app, storage, prefix } = await openQueueApp('enq', cleanups);
     const first = await enqueueScan(app, storage);
     expect(first).toMatchObject({ created: true });
     expect(first.scanId).toBeDefined();

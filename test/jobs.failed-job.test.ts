@@ -3,14 +3,11 @@
  * `queued` history row as failed, with the cause: the history never shows a scan waiting
  * forever for a job that is gone.
  */
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { App } from '../src/app.js';
 import { enqueueScan } from '../src/jobs/enqueue.js';
 import { ScanWorker } from '../src/jobs/worker.js';
-import { tempDir } from './support/harness.js';
-import { dropPrefix, REDIS_URL, requireRedis } from './support/redis.js';
+import { openQueueApp } from './support/fleet-app.js';
+import { requireRedis } from './support/redis.js';
 import { until } from './support/trawl-process.js';
 
 const redisUp = await requireRedis();
@@ -22,27 +19,7 @@ describe.skipIf(!redisUp)('a scan job that fails before its scan', () => {
   });
 
   it('leaves its queued row failed, naming the cause', async () => {
-    const prefix = `test-failjob-${randomUUID().slice(0, 8)}`;
-    const dir = tempDir('trawl-failjob-');
-    cleanups.push(dir.cleanup);
-    const app = await App.open({
-      database: `${dir.path}/index.db`,
-      tenant: 'default',
-      env: { TRAWL_REDIS_URL: REDIS_URL, TRAWL_REDIS_PREFIX: prefix },
-    });
-    const redis = new Redis(REDIS_URL);
-    cleanups.push(async () => {
-      await app.close();
-      await dropPrefix(redis, `{${prefix}}`);
-      await redis.quit();
-    });
-    const storage = await app.index.storages.upsert({
-      tenantId: app.tenantId,
-      name: 'x',
-      kind: 'memory',
-      location: 'memory://x',
-      options: { volume: 'x' },
-    });
+    const { app, storage } = await openQueueApp('failjob', cleanups);
     // The worker's first look at the job fails with a fault that is not an index outage.
     app.index.scans.jobCancelled = () => Promise.reject(new Error('disk on fire'));
     const queued = await enqueueScan(app, storage);
