@@ -2,7 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryScope, EntryWrite, IndexedEntry } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { parentOf, baseName } from '../src/storage/paths.js';
-import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import {
+  DIALECTS,
+  createDatabase,
+  memoryStorageScope,
+  skipDialect,
+  type TestDatabase,
+} from './support/databases.js';
 
 function write(path: string, size = 1, mtime = 1000, isDir = false): EntryWrite {
   return {
@@ -38,15 +44,7 @@ for (const dialect of DIALECTS) {
     beforeEach(async () => {
       database = await createDatabase(dialect);
       index = await openIndex(database.url);
-      const tenantId = await index.tenants.ensure('t');
-      const storage = await index.storages.upsert({
-        tenantId,
-        name: 's',
-        kind: 'memory',
-        location: 'memory://s',
-        options: { volume: 's' },
-      });
-      scope = { tenantId, storageId: storage.id };
+      scope = await memoryStorageScope(index);
     });
 
     afterEach(async () => {

@@ -10,7 +10,13 @@ import { connectSqlite } from '../src/db/sqlite/connect.js';
 import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
-import { createDatabase, DIALECTS, skipDialect, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  DIALECTS,
+  memoryStorageScope,
+  skipDialect,
+  type TestDatabase,
+} from './support/databases.js';
 
 const OLD = ['/Music', '/Music/Ein Fötus.flac', '/Music/ÉTÉ indien.mp3', '/Music/plain.mp3'];
 
@@ -150,15 +156,8 @@ describe('the SQLite name index, kept up in bulk', () => {
   it('lets a writer leave a bounded backlog, and searches it exactly before and after', async () => {
     db = await createDatabase('sqlite');
     const index = await openIndex(db.url);
-    const tenantId = await index.tenants.ensure('t');
-    const { id: storageId } = await index.storages.upsert({
-      tenantId,
-      name: 's',
-      kind: 'memory',
-      location: 'memory://s',
-      options: { volume: 's' },
-    });
-    const scope = { tenantId, storageId };
+    const scope = await memoryStorageScope(index);
+    const { tenantId, storageId } = scope;
     const raw = (index.entries as SqliteEntryRepository).database;
     const writer = new SqliteEntryRepository(raw, new NameIndexBacklog(raw, 10));
     try {

@@ -10,7 +10,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
-import { createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  memoryStorageScope,
+  skipDialect,
+  type TestDatabase,
+} from './support/databases.js';
 
 function write(path: string, size = 1, extra: Partial<EntryWrite> = {}): EntryWrite {
   return {
@@ -39,15 +44,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL batches in few round 
   beforeEach(async () => {
     database = await createDatabase('postgres');
     index = await openIndex(database.url);
-    const tenantId = await index.tenants.ensure('t');
-    const storage = await index.storages.upsert({
-      tenantId,
-      name: 's',
-      kind: 'memory',
-      location: 'memory://s',
-      options: { volume: 's' },
-    });
-    scope = { tenantId, storageId: storage.id };
+    scope = await memoryStorageScope(index);
     sql = new pg.Client({ connectionString: database.url });
     await sql.connect();
   });

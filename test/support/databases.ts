@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Dialect } from '../../src/db/dialect.js';
+import type { EntryScope } from '../../src/db/entries.js';
 import type { Index } from '../../src/db/open.js';
 import type { SqliteEntryRepository } from '../../src/db/sqlite/entries.js';
 import { tempDir } from './harness.js';
@@ -130,4 +131,17 @@ export async function rowsWritten(index: Index, work: () => Promise<unknown>): P
   for (const [id, v] of after) if (before.get(id) !== v) written++;
   for (const id of before.keys()) if (!after.has(id)) written++;
   return written;
+}
+
+/** Tenant `t` and its memory storage `s` in `index`: the scope most repository tests write in. */
+export async function memoryStorageScope(index: Index): Promise<EntryScope> {
+  const tenantId = await index.tenants.ensure('t');
+  const storage = await index.storages.upsert({
+    tenantId,
+    name: 's',
+    kind: 'memory',
+    location: 'memory://s',
+    options: { volume: 's' },
+  });
+  return { tenantId, storageId: storage.id };
 }
