@@ -24,6 +24,7 @@ import { main } from '../src/cli/main.js';
 import type { Dialect } from '../src/db/dialect.js';
 import { openIndex } from '../src/db/open.js';
 import { PG_ADMIN_URL, createDatabase } from '../test/support/databases.js';
+import { benchScope } from './bench-writes.js';
 import { benchTree, random } from './search-tree.js';
 
 const arg = (name: string) => {
@@ -61,14 +62,7 @@ async function indexFor(dialect: Dialect): Promise<{ url: string; drop: () => Pr
   }
   const index = await openIndex(url);
   try {
-    const tenantId = await index.tenants.ensure('bench');
-    const { id: storageId } = await index.storages.upsert({
-      tenantId,
-      name: 'bench',
-      kind: 'memory',
-      location: 'memory://bench',
-      options: { volume: 'bench' },
-    });
+    const { tenantId, storageId } = await benchScope(index);
     if ((await index.storages.countEntries(storageId)) === N) {
       console.log(`${dialect}: using the ${N.toLocaleString('en')} entries kept in ${url}`);
     } else {

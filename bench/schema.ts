@@ -16,31 +16,12 @@ import { openIndex, type Index } from '../src/db/open.js';
 import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { createDatabase, skipDialect, type TestDatabase } from '../test/support/databases.js';
-import { benchTree } from './search-tree.js';
+import { benchScope, dropIndex, dropNameIndex, writeInterleaved } from './bench-writes.js';
 
 interface Variant {
   name: string;
   /** What it drops from the migrated schema (absent objects are skipped). */
   drop: (index: Index) => Promise<void>;
-}
-
-async function dropIndex(index: Index, name: string): Promise<void> {
-  await sql`DROP INDEX IF EXISTS ${sql.ref(name)}`.execute(index.db);
-}
-
-async function dropNameIndex(index: Index): Promise<void> {
-  if (index.dialect === 'postgres') return dropIndex(index, 'entries_name_trgm');
-  const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master
-    WHERE name = 'search_watermark'`.execute(index.db);
-  if (rows[0]!.n > 0) {
-    // 007: the repository adds rows above the mark in bulk; a mark above every id adds none.
-    await sql`UPDATE search_watermark SET upto = 9007199254740991`.execute(index.db);
-    return;
-  }
-  for (const t of ['insert', 'delete', 'update']) {
-    await sql`DROP TRIGGER IF EXISTS ${sql.ref(`entries_name_fts_${t}`)}`.execute(index.db);
-  }
-  await sql`DROP TABLE IF EXISTS entries_name_fts`.execute(index.db);
 }
 
 const AS_IS: Variant = { name: 'as migrated', drop: async () => undefined };
@@ -121,25 +102,9 @@ async function run(dialect: Dialect, entries: number, variants: Variant[]): Prom
       const index = await openIndex(db.url);
       indexes.push(index);
       await v.drop(index);
-      const tenantId = await index.tenants.ensure('bench');
-      const { id: storageId } = await index.storages.upsert({
-        tenantId,
-        name: 'bench',
-        kind: 'memory',
-        location: 'memory://bench',
-        options: { volume: 'bench' },
-      });
-      scopes.push({ tenantId, storageId });
+      scopes.push(await benchScope(index));
     }
-    const ms = variants.map(() => 0);
-    for (const batch of benchTree(entries).batches(indexes[0]!.entries.batchEntries)) {
-      for (let v = 0; v < variants.length; v++) {
-        const copy = batch.map((e) => ({ ...e }));
-        const t0 = performance.now();
-        await indexes[v]!.entries.apply(scopes[v]!, [], copy);
-        ms[v]! += performance.now() - t0;
-      }
-    }
+    const ms = await writeInterleaved(indexes, scopes, entries);
     // A search brings a name index kept up in bulk (SQLite, 007) up to date: its last
     // backlog is part of the write.
     for (let v = 0; v < variants.length; v++) {

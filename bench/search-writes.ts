@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import type { Dialect } from '../src/db/dialect.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { createDatabase, type TestDatabase } from '../test/support/databases.js';
-import { benchTree } from './search-tree.js';
+import { benchScope, dropNameIndex, writeInterleaved } from './bench-writes.js';
 
 export type Variant = 'without' | 'name index' | 'all of 006' | '+ 008' | '+ tenant name';
 /**
@@ -57,14 +57,7 @@ async function strip(index: Index, variant: Variant): Promise<void> {
   }
   await sql`DROP INDEX entries_storage_parent_name`.execute(index.db);
   if (variant === 'name index') return;
-  if (index.dialect === 'postgres') {
-    await sql`DROP INDEX entries_name_trgm`.execute(index.db);
-    return;
-  }
-  for (const t of ['insert', 'delete', 'update']) {
-    await sql`DROP TRIGGER ${sql.ref(`entries_name_fts_${t}`)}`.execute(index.db);
-  }
-  await sql`DROP TABLE entries_name_fts`.execute(index.db);
+  await dropNameIndex(index);
 }
 
 async function sizeMb(index: Index): Promise<number> {
@@ -96,26 +89,9 @@ export async function loadAll(
       const index = await openIndex(db.url);
       indexes.push(index);
       await strip(index, variant);
-      const tenantId = await index.tenants.ensure('bench');
-      const { id: storageId } = await index.storages.upsert({
-        tenantId,
-        name: 'bench',
-        kind: 'memory',
-        location: 'memory://bench',
-        options: { volume: 'bench' },
-      });
-      scopes.push({ tenantId, storageId });
+      scopes.push(await benchScope(index));
     }
-    const ms = variants.map(() => 0);
-    for (const batch of benchTree(entries).batches(indexes[0]!.entries.batchEntries)) {
-      for (let v = 0; v < variants.length; v++) {
-        // Each index takes its own copy: a repository may sort or mark what it is given.
-        const copy = batch.map((e) => ({ ...e }));
-        const t0 = performance.now();
-        await indexes[v]!.entries.apply(scopes[v]!, [], copy);
-        ms[v]! += performance.now() - t0;
-      }
-    }
+    const ms = await writeInterleaved(indexes, scopes, entries);
     const written: Written[] = [];
     for (let v = 0; v < variants.length; v++) {
       written.push({
