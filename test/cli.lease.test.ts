@@ -19,7 +19,9 @@ describe('trawl scan while another process scans the same storage', () => {
     const dir = tempDir('trawl-lease-');
     cleanups.push(dir.cleanup);
     const db = join(dir.path, 'index.db');
-    const slow = { PACED_DIRS: '60', PACED_LATENCY_MS: '60' };
+    // Long enough (200 × 60 ms over 2 workers: ~6 s) that the second process, started on a
+    // loaded CI machine, still finds the first one scanning.
+    const slow = { PACED_DIRS: '200', PACED_LATENCY_MS: '60' };
     const first = startTrawl(['scan', 'memory://paced', '--db', db, '--workers', '2'], slow);
     await first.waitFor('fixture: listing');
 
