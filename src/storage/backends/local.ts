@@ -17,6 +17,7 @@ import type { OptionSchema } from '../options.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import type { Entry, ListOptions, ReadHeadOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
+import { onAbort } from '../../util/on-abort.js';
 import {
   T_DIR,
   T_LOOP,
@@ -555,12 +556,11 @@ function untilAborted<T>(
     return Promise.reject(cancelledError(path));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
+    const stop = onAbort(signal, () => {
       work.catch(() => undefined);
       reject(cancelledError(path));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+    work.then(resolve, reject).finally(stop);
   });
 }
 
