@@ -1,4 +1,5 @@
 import { StorageError } from '../storage/errors.js';
+import { onAbort } from '../util/on-abort.js';
 
 /**
  * Settles with `work`, or rejects with CANCELLED as soon as `signal` aborts, whichever is
@@ -11,15 +12,14 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
     return Promise.reject(new StorageError('CANCELLED', 'scan stopped'));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new StorageError('CANCELLED', 'scan stopped'));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stop = onAbort(signal, () => reject(new StorageError('CANCELLED', 'scan stopped')));
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        stop();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stop();
         reject(error);
       },
     );

@@ -17,6 +17,7 @@ import type { OptionSchema } from '../options.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import type { Entry, ListOptions, ReadHeadOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
+import { onAbort } from '../../util/on-abort.js';
 import {
   T_DIR,
   T_LOOP,
@@ -367,9 +368,10 @@ export class LocalClient implements StorageClient {
       this.#aheadEntries -= slot.weight;
       if (Date.now() - slot.at <= AHEAD_TTL_MS) {
         const listing = slot.listing;
-        return listing instanceof StorageError
-          ? Promise.reject(listing)
-          : Promise.resolve(listing === LARGE ? LARGE : decode(listing));
+        if (listing instanceof StorageError) return Promise.reject(listing);
+        if (listing === LARGE) return Promise.resolve(LARGE);
+        this.#delivered(listing);
+        return Promise.resolve(decode(listing));
       }
     }
     return new Promise<Whole>((resolve, reject) => {
@@ -443,8 +445,11 @@ export class LocalClient implements StorageClient {
             : packed;
       if (slot.waiters.length > 0) {
         this.#slots.delete(dir);
-        const entries =
-          listing instanceof StorageError || listing === LARGE ? listing : decode(listing);
+        let entries: Whole | StorageError = listing as StorageError | typeof LARGE;
+        if (listing !== LARGE && !(listing instanceof StorageError)) {
+          this.#delivered(listing);
+          entries = decode(listing);
+        }
         for (const w of slot.waiters) {
           if (entries instanceof StorageError) w.reject(entries);
           else w.resolve(entries);
@@ -455,10 +460,22 @@ export class LocalClient implements StorageClient {
         this.#slots.set(dir, { state: 'ready', listing, weight, at: Date.now() });
         this.#aheadEntries += weight;
       }
-      if (this.#aheadOn && !error) this.#queueSubdirs(packed);
-      else if (!error && dir === this.#walkStart) this.#startListing = packed;
     }
     this.#pump();
+  }
+
+  /**
+   * A listing handed to the scan: its subdirectories are what the scan asks for next, after
+   * those of the listings handed over before it, so they join the read-ahead queue now — in
+   * the scan's own (breadth-first) order. Queued when a listing merely arrived instead, the
+   * queue followed the threads' reply order: read ahead ran thousands of directories past
+   * the scan, filled its entry budget with listings not asked for yet, and every directory
+   * the scan did ask for went out alone, a round trip each (measured, 200,000 files: 2,812 of
+   * 10,101 directories asked that way, the main thread idle ~1 s).
+   */
+  #delivered(listing: Packed): void {
+    if (this.#aheadOn) this.#queueSubdirs(listing);
+    else if (listing.dir === this.#walkStart) this.#startListing = listing;
   }
 
   #queueSubdirs({ dir, names, reply, offset, count }: Packed): void {
@@ -539,12 +556,11 @@ function untilAborted<T>(
     return Promise.reject(cancelledError(path));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
+    const stop = onAbort(signal, () => {
       work.catch(() => undefined);
       reject(cancelledError(path));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+    work.then(resolve, reject).finally(stop);
   });
 }
 
