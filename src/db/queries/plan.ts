@@ -11,9 +11,18 @@ import {
   needleIndexable,
   type Filters,
 } from './filters.js';
-import type { EntryView, SortKey, SortOrder } from './types.js';
+import {
+  after,
+  COLUMNS,
+  orderBy,
+  pageOf,
+  type Ordering,
+  type PageRead,
+  type Row,
+} from './order.js';
 import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable } from './whole-table.js';
+import { MTIME_STEP, readByTime, stepOf } from './by-time.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -43,32 +52,17 @@ export interface PlanOptions {
    * `npm run bench:search` times in the same run for comparison. @default true
    */
   largeFiles?: boolean;
+  /**
+   * Read by mtime from `entries_mtime_step` (009). Off: the plans of before it, which
+   * `npm run bench:search` times in the same run for comparison. @default true
+   */
+  timeOrder?: boolean;
+  /** Index entries walked by time before a page is read another way. @default [2,000, 20,000] */
+  timeWindows?: readonly number[];
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
 export const DEFAULT_SHORT_SCAN_ROWS = 100_000;
-
-export interface Ordering {
-  sort: SortKey;
-  order: SortOrder;
-}
-
-export interface PageRead {
-  items: EntryView[];
-  /** Where the next page starts, or null at the end. */
-  next: Position | null;
-}
-
-interface Row {
-  id: number;
-  storage_id: number;
-  path: string;
-  name: string;
-  is_dir: number;
-  size: number;
-  mtime: number;
-  media_kind: string | null;
-}
 
 type Condition = RawBuilder<unknown>;
 
@@ -80,9 +74,10 @@ interface Source {
   count?: Condition;
   /** entries_large: the tenant's files of 100 MB and more. */
   large?: true;
+  /** Taken only when it holds at most `probeRows` rows (a wide one is slower than a scan). */
+  ifFew?: true;
 }
 
-const COLUMNS = sql.raw('id, storage_id, path, name, is_dir, size, mtime, media_kind');
 /** `entries_large`'s bound, as a literal: the index serves only a WHERE that repeats it. */
 const LARGE = sql.lit(LARGE_FILE_BYTES);
 
@@ -92,6 +87,8 @@ export class PageReader {
   readonly #probeRows: number;
   readonly #shortScanRows: number;
   readonly #largeFiles: boolean;
+  readonly #timeOrder: boolean;
+  readonly #timeWindows: readonly number[];
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
@@ -99,6 +96,8 @@ export class PageReader {
     this.#probeRows = options.probeRows ?? DEFAULT_PROBE_ROWS;
     this.#shortScanRows = options.shortScanRows ?? DEFAULT_SHORT_SCAN_ROWS;
     this.#largeFiles = options.largeFiles ?? true;
+    this.#timeOrder = options.timeOrder ?? true;
+    this.#timeWindows = options.timeWindows ?? [2_000, this.#probeRows];
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
@@ -108,7 +107,14 @@ export class PageReader {
       const page = await this.#fromLarge(f, o, limit, after);
       if (page) return page;
     }
-    const source = (await this.#smallest(sources)) ?? (await this.#scope(f));
+    // By time, with no index source of at most `probeRows` rows: walked in time order.
+    const byTime = this.#timeOrder && o.sort === 'mtime';
+    const smallest = await this.#smallest(sources, byTime);
+    if (byTime && (!smallest || smallest.n > this.#probeRows)) {
+      const page = await readByTime(this.#db, this.#dialect, f, o, limit, this.#timeWindows, after);
+      if (page) return page;
+    }
+    const source = smallest?.source ?? (await this.#scope(f));
     if (!source) return { items: [], next: null };
     const keyset = after && after.id > 0 ? [this.#after(o, after)] : [];
     // The filters are written so that no index serves them: the source's index is the only
@@ -118,21 +124,23 @@ export class PageReader {
     const { rows } = await sql<Row>`
       SELECT ${COLUMNS} FROM entries WHERE ${where}
       ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-    const items = rows.slice(0, limit).map(view);
-    const last = items.at(-1);
-    return {
-      items,
-      next: rows.length > limit && last ? { key: last[o.sort], id: last.id } : null,
-    };
+    return pageOf(rows, o, limit);
   }
 
   /**
    * The filter an index answers with the fewest rows (each counted up to `probeRows`, all
-   * in one statement); when all have more, the first of directory, subtree, name.
-   * Undefined when there is none.
+   * in one statement), and its count; when all have more, the first of directory, subtree,
+   * name. Undefined when there is none (an `ifFew` source over `probeRows` is none). One
+   * source is counted only when `count` or `ifFew` asks (n is then Infinity).
    */
-  async #smallest(sources: Source[]): Promise<Source | undefined> {
-    if (sources.length <= 1) return sources[0];
+  async #smallest(
+    sources: Source[],
+    count = false,
+  ): Promise<{ source: Source; n: number } | undefined> {
+    if (sources.length === 0) return undefined;
+    if (sources.length === 1 && !count && !sources[0]!.ifFew) {
+      return { source: sources[0]!, n: Infinity };
+    }
     const cap = this.#probeRows + 1;
     const counts = sources.map(
       (s, i) =>
@@ -141,11 +149,13 @@ export class PageReader {
     const { rows } = await sql<Record<string, number>>`SELECT ${sql.join(counts)}`.execute(
       this.#db,
     );
-    let best = 0;
-    for (let i = 1; i < sources.length; i++) {
-      if (Number(rows[0]?.[`n${i}`]) < Number(rows[0]?.[`n${best}`])) best = i;
+    const n = sources.map((_, i) => Number(rows[0]?.[`n${i}`]));
+    let best: number | undefined;
+    for (let i = 0; i < sources.length; i++) {
+      if (sources[i]!.ifFew && n[i]! > this.#probeRows) continue;
+      if (best === undefined || n[i]! < n[best]!) best = i;
     }
-    return sources[best];
+    return best === undefined ? undefined : { source: sources[best]!, n: n[best]! };
   }
 
   async #count(s: Source, cap: number): Promise<number> {
@@ -185,6 +195,14 @@ export class PageReader {
         where: sql`tenant_id = ${f.tenantId} AND size >= ${LARGE} AND size >= ${f.minSize}`,
         large: true,
       });
+    }
+    if (this.#timeOrder && (f.mtimeFrom !== undefined || f.mtimeTo !== undefined)) {
+      // entries_mtime_step: the steps of the range, when they hold few rows.
+      const range = [
+        ...(f.mtimeFrom === undefined ? [] : [sql`${MTIME_STEP} >= ${stepOf(f.mtimeFrom)}`]),
+        ...(f.mtimeTo === undefined ? [] : [sql`${MTIME_STEP} <= ${stepOf(f.mtimeTo)}`]),
+      ];
+      out.push({ where: and([sql`tenant_id = ${f.tenantId}`, ...range]), ifFew: true });
     }
     return out;
   }
@@ -230,10 +248,7 @@ export class PageReader {
           ORDER BY ${this.#orderBy(o)} LIMIT ${bound}) AS top
         WHERE ${and(conditions(this.#dialect, f, true))}
         ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-      if (rows.length <= limit) continue;
-      const items = rows.slice(0, limit).map(view);
-      const last = items.at(-1)!;
-      return { items, next: { key: last.size, id: last.id } };
+      if (rows.length > limit) return pageOf(rows, o, limit);
     }
     return undefined;
   }
@@ -273,36 +288,11 @@ export class PageReader {
     }
     return source;
   }
-
-  /** The sort key as the indexes hold it: names bytewise in both dialects. */
-  #key(sort: SortKey): Condition {
-    if (sort === 'name') return this.#dialect === 'postgres' ? sql`name COLLATE "C"` : sql`name`;
-    return sql.ref(sort);
-  }
-
   #orderBy(o: Ordering): Condition {
-    const dir = sql.raw(o.order === 'asc' ? 'ASC' : 'DESC');
-    return sql`${this.#key(o.sort)} ${dir}, id ${dir}`;
+    return orderBy(this.#dialect, o);
   }
 
-  /** Rows strictly after `p` in `o`'s order, written so an index range serves it. */
   #after(o: Ordering, p: Position): Condition {
-    const k = this.#key(o.sort);
-    return o.order === 'asc'
-      ? sql`${k} >= ${p.key} AND (${k} > ${p.key} OR id > ${p.id})`
-      : sql`${k} <= ${p.key} AND (${k} < ${p.key} OR id < ${p.id})`;
+    return after(this.#dialect, o, p);
   }
-}
-
-function view(r: Row): EntryView {
-  return {
-    id: Number(r.id),
-    storageId: Number(r.storage_id),
-    path: r.path,
-    name: r.name,
-    isDir: Number(r.is_dir) === 1,
-    size: Number(r.size),
-    mtime: Number(r.mtime),
-    mediaKind: r.media_kind,
-  };
 }
