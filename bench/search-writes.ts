@@ -18,15 +18,16 @@ import {
 } from '../test/support/databases.js';
 import { benchScope, dropNameIndex, writeInterleaved } from './bench-writes.js';
 
-export type Variant = 'without' | 'name index' | 'all of 006' | '+ 008' | '+ tenant name';
+export type Variant = 'without' | 'name index' | 'all of 006' | '+ 008' | '+ 009' | '+ tenant name';
 /**
  * `+ 008`: 006 and migration 008: the partial index of files of 100 MB and more by size,
  * and on PostgreSQL the statement triggers counting each storage's writes (what tells a
- * cached `stats` to count again). The variants before it are without 008.
+ * cached `stats` to count again). The variants before it are without 008. `+ 009`: and
+ * 009's index of the tenant's entries by 30-day step of mtime (the whole index).
  * `+ tenant name` (with `--rejected`): 006 plus the index it does not keep, one ordering
  * the tenant's entries by name, to show what such an index costs.
  */
-const VARIANTS: Variant[] = ['without', 'name index', 'all of 006', '+ 008'];
+const VARIANTS: Variant[] = ['without', 'name index', 'all of 006', '+ 008', '+ 009'];
 const REJECTED: Variant = '+ tenant name';
 
 export interface Written {
@@ -46,6 +47,8 @@ export interface Loaded {
 
 /** Drops what 006 made beyond the variant's (or adds what it rejected). */
 async function strip(index: Index, variant: Variant): Promise<void> {
+  if (variant === '+ 009') return;
+  await sql`DROP INDEX entries_mtime_step`.execute(index.db);
   if (variant === '+ 008') return;
   await sql`DROP INDEX entries_large`.execute(index.db);
   if (index.dialect === 'postgres') {
