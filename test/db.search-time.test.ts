@@ -190,6 +190,33 @@ for (const dialect of DIALECTS) {
       });
     }
 
+    it('browses a directory too big to sort by walking the steps, exactly', async () => {
+      const walked = createQueries(index.db, index.dialect, { probeRows: 4, timeWindows: [3, 17] });
+      for (const order of ['desc', 'asc'] as const) {
+        const want = byTime(
+          all.filter((e) => e.storageId === storageId && e.path.startsWith('/a/')),
+          order,
+        );
+        for (const limit of [5, 1000]) {
+          const { items, short } = await walk(
+            (cursor) =>
+              walked.browse({
+                tenantId,
+                storageId,
+                dir: '/a',
+                sort: 'mtime',
+                order,
+                limit,
+                cursor,
+              }),
+            limit,
+          );
+          expect(items.map((e) => `${e.storageId}:${e.path}`)).toEqual(want);
+          expect(short).toBe(0);
+        }
+      }
+    });
+
     it('finds an mtime range by name order through its steps, as a full read would', async () => {
       const few = createQueries(index.db, index.dialect, { probeRows: 1000 });
       const q = { tenantId, mtimeFrom: S - 1, mtimeTo: S + 1 };

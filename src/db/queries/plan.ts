@@ -27,15 +27,17 @@ import { MTIME_STEP, readByTime, stepOf } from './by-time.js';
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
- * the unique path index, and the files of 100 MB and more by size (008). No index orders
- * the whole tenant by name, size or time: one such index doubled the time of SQLite's first
- * write of 1,000,000 entries on top of the trigram index's (its rows land at random, and
- * every batch rewrites most of its pages).
+ * the unique path index, the files of 100 MB and more by size (008), and the tenant's
+ * entries by 30-day step of mtime (009). No index orders the whole tenant by name, size
+ * or exact time: one such index doubled the time of SQLite's first write of 1,000,000
+ * entries on top of the trigram index's (its rows land at random, and every batch rewrites
+ * most of its pages).
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
  * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
- * more), the one with the fewest rows,
- * counted up to `probeRows`; then every filter, the order and the cursor are applied to
+ * more, an mtime range whose steps hold at most `probeRows` rows), the one with the fewest
+ * rows, counted up to `probeRows`. By mtime with no source that small, the page is walked
+ * in time order from 009's steps instead (by-time.ts); by size, from 008's index. Then every filter, the order and the cursor are applied to
  * those rows only. A directory's children by name come straight from their index, in
  * order. With no such filter the source is the tenant's storages, each read by its path
  * index — and a 1–2 character needle, which no index answers, is refused there when more
