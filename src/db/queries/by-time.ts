@@ -51,38 +51,36 @@ export async function readByTime(
   const desc = o.order === 'desc';
   const cursor = at && at.id > 0 ? at : undefined;
   // The steps that can hold the page: from the cursor's (or the range's near end) to the
-  // range's far end.
-  const near = [
+  // range's far end. The near step is read whole but not counted in a window: a cursor
+  // deep in a big step would otherwise fill the window with rows before it.
+  const nears = [
     cursor ? stepOf(Number(cursor.key)) : undefined,
     (desc ? f.mtimeTo : f.mtimeFrom) === undefined
       ? undefined
       : stepOf((desc ? f.mtimeTo : f.mtimeFrom)!),
   ].filter((s): s is number => s !== undefined);
+  const near = nears.length === 0 ? undefined : desc ? Math.min(...nears) : Math.max(...nears);
   const farEnd = desc ? f.mtimeFrom : f.mtimeTo;
-  const bounds = [
-    ...(near.length === 0
-      ? []
-      : [
-          sql`${MTIME_STEP} ${sql.raw(desc ? '<=' : '>=')} ${desc ? Math.min(...near) : Math.max(...near)}`,
-        ]),
-    ...(farEnd === undefined
-      ? []
-      : [sql`${MTIME_STEP} ${sql.raw(desc ? '>=' : '<=')} ${stepOf(farEnd)}`]),
-  ];
-  const from = sql.join([sql`tenant_id = ${f.tenantId}`, ...bounds], sql` AND `);
+  const [toward, back] = desc ? ['<', '>='] : ['>', '<='];
+  const tenant = sql`tenant_id = ${f.tenantId}`;
+  const far = farEnd === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(back)} ${stepOf(farEnd)}`];
+  const beyond = near === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(toward)} ${near}`];
+  const upTo = near === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(toward)}= ${near}`];
   const dir = sql.raw(desc ? 'DESC' : 'ASC');
   for (const bound of windows) {
     const { rows: edge } = await sql<{ step: number | null; n: number }>`
       SELECT ${sql.raw(desc ? 'min' : 'max')}(s) AS step, count(*) AS n FROM (
-        SELECT ${MTIME_STEP} AS s FROM entries WHERE ${from}
+        SELECT ${MTIME_STEP} AS s FROM entries WHERE ${and([tenant, ...far, ...beyond])}
         ORDER BY ${MTIME_STEP} ${dir} LIMIT ${bound}) AS w`.execute(db);
-    const step = edge[0]?.step;
-    if (step === null || step === undefined) return { items: [], next: null };
-    const all = Number(edge[0]!.n) < bound;
-    const range = desc ? sql`${MTIME_STEP} >= ${step}` : sql`${MTIME_STEP} <= ${step}`;
+    const found = edge[0]?.step;
+    const step = found === null || found === undefined ? near : Number(found);
+    if (step === undefined) return { items: [], next: null };
+    const all = Number(edge[0]?.n ?? 0) < bound;
     const where = and([
-      from,
-      range,
+      tenant,
+      ...far,
+      ...upTo,
+      sql`${MTIME_STEP} ${sql.raw(back)} ${step}`,
       ...conditions(dialect, f, true),
       ...(cursor ? [after(dialect, o, cursor)] : []),
     ]);
