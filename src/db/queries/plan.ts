@@ -109,7 +109,7 @@ export class PageReader {
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
-    const sources = this.#sources(f);
+    const sources = this.#sources(f, o);
     if (this.#largeFiles && sources.every((s) => s.large)) {
       const page = await this.#fromLarge(f, o, limit, after);
       if (page) return page;
@@ -175,7 +175,7 @@ export class PageReader {
   }
 
   /** The filters of `f` that one index answers alone, in order of preference. */
-  #sources(f: Filters): Source[] {
+  #sources(f: Filters, o: Ordering): Source[] {
     const out: Source[] = [];
     if (f.storageId !== undefined && f.parent !== undefined) {
       // (storage_id, parent, is_dir, name): counted from the index alone, and read in name
@@ -208,8 +208,11 @@ export class PageReader {
         large: true,
       });
     }
-    if (this.#timeOrder && (f.mtimeFrom !== undefined || f.mtimeTo !== undefined)) {
-      // entries_mtime_step: the steps of the range, when they hold few rows.
+    const ranged = f.mtimeFrom !== undefined || f.mtimeTo !== undefined;
+    if (this.#timeOrder && ranged && o.sort !== 'mtime') {
+      // entries_mtime_step: the steps of the range, when they hold few rows. By mtime the
+      // walk reads the same steps in order and stops after a page (a year to now at
+      // 200,000 entries: p95 135 ms read whole and sorted).
       const range = [
         ...(f.mtimeFrom === undefined ? [] : [sql`${MTIME_STEP} >= ${stepOf(f.mtimeFrom)}`]),
         ...(f.mtimeTo === undefined ? [] : [sql`${MTIME_STEP} <= ${stepOf(f.mtimeTo)}`]),
