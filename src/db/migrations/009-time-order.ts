@@ -18,6 +18,10 @@ export const MTIME_STEP_MS = 2_592_000_000;
  * on SQLite, the heap position on PostgreSQL), so a new row lands at the end of its step:
  * a batch touches one page per step it holds (a few hundred at most, 12 a year), not one
  * per entry. The exact order is made by sorting the rows of the steps read.
+ *
+ * Measured (bench:search, 200,000 entries of random mtimes over 12.7 years, the worst case
+ * for it: every batch holds most steps): a first write ×2.54 → ×2.79 on PostgreSQL, but
+ * ×2.29 → ×3.79 on SQLite, one dirty page per step per batch (docs/search.md).
  */
 export function timeOrder(dialect: Dialect): Migration {
   return {
