@@ -6,21 +6,28 @@
  * changes during the run weighs on the three alike. Each variant's time is the sum of its
  * own batches.
  */
+import { existsSync, mkdirSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { Dialect } from '../src/db/dialect.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { createDatabase, type TestDatabase } from '../test/support/databases.js';
+import {
+  createDatabase,
+  PG_ADMIN_URL,
+  withPg,
+  type TestDatabase,
+} from '../test/support/databases.js';
 import { benchScope, dropNameIndex, writeInterleaved } from './bench-writes.js';
 
-export type Variant = 'without' | 'name index' | 'all of 006' | '+ 008' | '+ tenant name';
+export type Variant = 'without' | 'name index' | 'all of 006' | '+ 008' | '+ 009' | '+ tenant name';
 /**
  * `+ 008`: 006 and migration 008: the partial index of files of 100 MB and more by size,
  * and on PostgreSQL the statement triggers counting each storage's writes (what tells a
- * cached `stats` to count again). The variants before it are without 008.
+ * cached `stats` to count again). The variants before it are without 008. `+ 009`: and
+ * 009's index of the tenant's entries by 30-day step of mtime (the whole index).
  * `+ tenant name` (with `--rejected`): 006 plus the index it does not keep, one ordering
  * the tenant's entries by name, to show what such an index costs.
  */
-const VARIANTS: Variant[] = ['without', 'name index', 'all of 006', '+ 008'];
+const VARIANTS: Variant[] = ['without', 'name index', 'all of 006', '+ 008', '+ 009'];
 const REJECTED: Variant = '+ tenant name';
 
 export interface Written {
@@ -40,6 +47,8 @@ export interface Loaded {
 
 /** Drops what 006 made beyond the variant's (or adds what it rejected). */
 async function strip(index: Index, variant: Variant): Promise<void> {
+  if (variant === '+ 009') return;
+  await sql`DROP INDEX entries_mtime_step`.execute(index.db);
   if (variant === '+ 008') return;
   await sql`DROP INDEX entries_large`.execute(index.db);
   if (index.dialect === 'postgres') {
@@ -119,4 +128,42 @@ export async function loadAll(
     for (const db of dbs) await db.drop().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The whole index of `entries` bench entries, kept between runs (`--keep`): loaded once
+ * into `.bench/search-<dialect>-<N>` (then VACUUM ANALYZE on PostgreSQL, as bench:search does after its load), reused after. No
+ * write table: `written` is empty, and drop() only closes it.
+ */
+export async function loadKept(dialect: Dialect, entries: number): Promise<Loaded> {
+  const name = `search_${dialect}_${entries}`;
+  let url: string;
+  let fresh: boolean;
+  if (dialect === 'sqlite') {
+    mkdirSync('.bench', { recursive: true });
+    url = `.bench/${name}.db`;
+    fresh = !existsSync(url);
+  } else {
+    const admin = new URL(PG_ADMIN_URL);
+    fresh = await withPg(admin.toString(), async (c) => {
+      const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (rowCount) return false;
+      await c.query(`CREATE DATABASE ${name}`);
+      return true;
+    });
+    admin.pathname = `/${name}`;
+    url = admin.toString();
+  }
+  const t0 = performance.now();
+  const index = await openIndex(url);
+  if (!fresh)
+    console.log(
+      `opened ${url} (migrated if it had to be) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  const scope = await benchScope(index);
+  if (fresh) {
+    await writeInterleaved([index], [scope], entries);
+    if (dialect === 'postgres') await sql`VACUUM ANALYZE entries`.execute(index.db);
+  }
+  return { index, drop: () => index.close(), ...scope, written: [] };
 }

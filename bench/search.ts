@@ -10,7 +10,12 @@
  * plans of before 008's large-file index, and `stats` both counted (a fresh cache: every
  * call before 008) and kept.
  *
- *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected]
+ *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected] [--keep]
+ *
+ * `--keep` loads the whole index only (no write table) into `.bench/search-<dialect>-<N>`
+ * (a SQLite file, or a PostgreSQL database of that name) and keeps it, or reuses the one a
+ * previous `--keep` run left (migrated on open, as any index is): for timing queries again
+ * without writing 1,000,000 entries four times.
  *
  * `--rejected` also writes into a fifth index: 006 plus an index ordering the tenant by
  * name, the kind 006 leaves out because of what it costs here.
@@ -20,7 +25,7 @@ import type { Dialect } from '../src/db/dialect.js';
 import type { Index } from '../src/db/open.js';
 import { createQueries, QueryError, type EntryView, type Page } from '../src/db/queries/index.js';
 import { benchTree, BIG_DIR, random } from './search-tree.js';
-import { loadAll } from './search-writes.js';
+import { loadAll, loadKept } from './search-writes.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -30,6 +35,7 @@ const N = Number(arg('--entries') ?? 1_000_000);
 const RUNS = Number(arg('--runs') ?? 200);
 const only = arg('--only') as Dialect | undefined;
 const rejected = process.argv.includes('--rejected');
+const keep = process.argv.includes('--keep');
 const LIMIT = 100;
 
 interface Sample {
@@ -77,6 +83,8 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
   const q = index.queries;
   // The plans of before migration 008's large-file index, timed in the same run.
   const before = createQueries(index.db, index.dialect, { largeFiles: false });
+  // And of before 009's time steps.
+  const beforeTime = createQueries(index.db, index.dialect, { timeOrder: false });
   const r = random(11);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   // Real names and directories to draw needles from.
@@ -186,9 +194,40 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
       () => timed(() => before.search({ tenantId, sort: 'size', order: 'desc' })),
     ],
     [
-      'video, by mtime desc (a scan)',
-      RUNS / 4,
+      'video, by mtime desc',
+      RUNS,
       () => timed(() => q.search({ tenantId, mediaKind: 'video', sort: 'mtime', order: 'desc' })),
+    ],
+    [
+      'video, by mtime, without 009',
+      RUNS / 4,
+      () =>
+        timed(() =>
+          beforeTime.search({ tenantId, mediaKind: 'video', sort: 'mtime', order: 'desc' }),
+        ),
+    ],
+    [
+      'mtime within a month (by name)',
+      RUNS,
+      () => {
+        const from = Date.UTC(2010, 0, 1) + Math.floor(r() * 4e11);
+        return timed(() => q.search({ tenantId, mtimeFrom: from, mtimeTo: from + 30 * 864e5 }));
+      },
+    ],
+    [
+      'mtime from a year ago, newest',
+      RUNS,
+      () => {
+        const from = Date.UTC(2010, 0, 1) + Math.floor(r() * 4e11);
+        return timed(() =>
+          q.search({ tenantId, mtimeFrom: from - 365 * 864e5, sort: 'mtime', order: 'desc' }),
+        );
+      },
+    ],
+    [
+      'size 1-10 MB (a scan)',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, minSize: 1e6, maxSize: 1e7 })),
     ],
     [
       'browse leaf dir',
@@ -202,19 +241,21 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
     report(index.dialect, kind, samples);
   }
   // A big directory, page after page: every page a keyset page from the previous cursor.
-  const big: Sample[] = [];
-  for (let i = 0; i < RUNS / 4; i++) {
-    const query = { tenantId, storageId, dir: BIG_DIR, sort: pick(sorts), order: pick(orders) };
-    let cursor: string | undefined;
-    for (let p = 0; p < 4; p++) {
-      const t0 = performance.now();
-      const page = await q.browse({ ...query, ...(cursor ? { cursor } : {}) });
-      const ms = performance.now() - t0;
-      big.push({ ms, full: page.items.length === LIMIT, items: page.items.length });
-      cursor = page.next ?? undefined;
+  for (const sort of sorts) {
+    const big: Sample[] = [];
+    for (let i = 0; i < RUNS / 8; i++) {
+      const query = { tenantId, storageId, dir: BIG_DIR, sort, order: pick(orders) };
+      let cursor: string | undefined;
+      for (let p = 0; p < 4; p++) {
+        const t0 = performance.now();
+        const page = await q.browse({ ...query, ...(cursor ? { cursor } : {}) });
+        const ms = performance.now() - t0;
+        big.push({ ms, full: page.items.length === LIMIT, items: page.items.length });
+        cursor = page.next ?? undefined;
+      }
     }
+    report(index.dialect, `browse big dir by ${sort} (4 pages)`, big);
   }
-  report(index.dialect, `browse ${BIG_DIR} (4 pages)`, big);
   // Counted: a fresh cache each time (what the first call after a change costs).
   const stats: Sample[] = [];
   for (let i = 0; i < 3; i++) {
@@ -243,7 +284,7 @@ console.log(
     `${'p95 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(8)} ${'full'.padStart(6)} ${'rows'.padStart(6)}`,
 );
 for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
-  const loaded = await loadAll(dialect, N, rejected);
+  const loaded = keep ? await loadKept(dialect, N) : await loadAll(dialect, N, rejected);
   try {
     const [without] = loaded.written;
     for (const w of loaded.written) {
@@ -256,7 +297,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
           `${Math.round(w.mb).toString().padStart(6)} MB ${`×${(w.mb / without!.mb).toFixed(2)}`.padStart(6)}`,
       );
     }
-    if (dialect === 'postgres') {
+    if (dialect === 'postgres' && !keep) {
       // What autovacuum does after a load: GIN's pending list merged, statistics fresh.
       await sql`VACUUM ANALYZE entries`.execute(loaded.index.db);
     }
@@ -266,7 +307,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
   }
 }
 console.log(
-  '\nfirst write of the entries as a scan writes them, with each part of migrations 006 and 008:',
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008 and 009:',
 );
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);

@@ -29,7 +29,10 @@ type Condition = RawBuilder<unknown>;
  */
 export function conditions(dialect: Dialect, f: Filters, filtering = false): Condition[] {
   const col = filtering ? unindexed(dialect) : (c: string) => sql.ref(c);
-  const out: Condition[] = [sql`tenant_id = ${f.tenantId}`];
+  // The tenant too: every source repeats it where its index wants it, and an index leading
+  // with tenant_id alone (009's time steps) would otherwise tempt SQLite into reading the
+  // whole tenant for a directory's 0 subdirectories (1.2 s at 1,000,000 entries, measured).
+  const out: Condition[] = [sql`${col('tenant_id')} = ${f.tenantId}`];
   if (f.storageId !== undefined) out.push(sql`${col('storage_id')} = ${f.storageId}`);
   if (f.parent !== undefined) out.push(sql`${col('parent')} = ${f.parent}`);
   if (f.subtree) {

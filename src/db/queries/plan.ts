@@ -11,22 +11,33 @@ import {
   needleIndexable,
   type Filters,
 } from './filters.js';
-import type { EntryView, SortKey, SortOrder } from './types.js';
+import {
+  after,
+  COLUMNS,
+  orderBy,
+  pageOf,
+  type Ordering,
+  type PageRead,
+  type Row,
+} from './order.js';
 import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable } from './whole-table.js';
+import { MTIME_STEP, readByTime, stepOf } from './by-time.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
- * the unique path index, and the files of 100 MB and more by size (008). No index orders
- * the whole tenant by name, size or time: one such index doubled the time of SQLite's first
- * write of 1,000,000 entries on top of the trigram index's (its rows land at random, and
- * every batch rewrites most of its pages).
+ * the unique path index, the files of 100 MB and more by size (008), and the tenant's
+ * entries by 30-day step of mtime (009). No index orders the whole tenant by name, size
+ * or exact time: one such index doubled the time of SQLite's first write of 1,000,000
+ * entries on top of the trigram index's (its rows land at random, and every batch rewrites
+ * most of its pages).
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
  * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
- * more), the one with the fewest rows,
- * counted up to `probeRows`; then every filter, the order and the cursor are applied to
+ * more, an mtime range whose steps hold at most `probeRows` rows), the one with the fewest
+ * rows, counted up to `probeRows`. By mtime with no source that small, the page is walked
+ * in time order from 009's steps instead (by-time.ts); by size, from 008's index. Then every filter, the order and the cursor are applied to
  * those rows only. A directory's children by name come straight from their index, in
  * order. With no such filter the source is the tenant's storages, each read by its path
  * index — and a 1–2 character needle, which no index answers, is refused there when more
@@ -43,46 +54,37 @@ export interface PlanOptions {
    * `npm run bench:search` times in the same run for comparison. @default true
    */
   largeFiles?: boolean;
+  /**
+   * Read by mtime from `entries_mtime_step` (009). Off: the plans of before it, which
+   * `npm run bench:search` times in the same run for comparison. @default true
+   */
+  timeOrder?: boolean;
+  /** Index entries walked by time before a page is read another way. @default [2,000, 20,000] */
+  timeWindows?: readonly number[];
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
 export const DEFAULT_SHORT_SCAN_ROWS = 100_000;
 
-export interface Ordering {
-  sort: SortKey;
-  order: SortOrder;
-}
-
-export interface PageRead {
-  items: EntryView[];
-  /** Where the next page starts, or null at the end. */
-  next: Position | null;
-}
-
-interface Row {
-  id: number;
-  storage_id: number;
-  path: string;
-  name: string;
-  is_dir: number;
-  size: number;
-  mtime: number;
-  media_kind: string | null;
-}
-
 type Condition = RawBuilder<unknown>;
 
 interface Source {
   where: Condition;
-  /** The filter it answers exactly, so not tested twice (a name test costs ~1 µs a row). */
-  covers?: 'needle';
+  /**
+   * The filters it answers exactly, so not tested twice: a name test costs ~1 µs a row,
+   * and on PostgreSQL each repeated test makes the planner expect fewer rows (a directory
+   * of 100,000 read by name: 1 row expected, all 100,000 sorted, 150–350 ms; without
+   * them an index walk of one page, 0.1 ms, measured).
+   */
+  covers?: (keyof Filters)[];
   /** A cheaper statement to count it by, when there is one. */
   count?: Condition;
   /** entries_large: the tenant's files of 100 MB and more. */
   large?: true;
+  /** Taken only when it holds at most `probeRows` rows (a wide one is slower than a scan). */
+  ifFew?: true;
 }
 
-const COLUMNS = sql.raw('id, storage_id, path, name, is_dir, size, mtime, media_kind');
 /** `entries_large`'s bound, as a literal: the index serves only a WHERE that repeats it. */
 const LARGE = sql.lit(LARGE_FILE_BYTES);
 
@@ -92,6 +94,8 @@ export class PageReader {
   readonly #probeRows: number;
   readonly #shortScanRows: number;
   readonly #largeFiles: boolean;
+  readonly #timeOrder: boolean;
+  readonly #timeWindows: readonly number[];
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
@@ -99,40 +103,52 @@ export class PageReader {
     this.#probeRows = options.probeRows ?? DEFAULT_PROBE_ROWS;
     this.#shortScanRows = options.shortScanRows ?? DEFAULT_SHORT_SCAN_ROWS;
     this.#largeFiles = options.largeFiles ?? true;
+    this.#timeOrder = options.timeOrder ?? true;
+    this.#timeWindows = options.timeWindows ?? [2_000, this.#probeRows];
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
   async read(f: Filters, o: Ordering, limit: number, after?: Position): Promise<PageRead> {
-    const sources = this.#sources(f);
+    const sources = this.#sources(f, o);
     if (this.#largeFiles && sources.every((s) => s.large)) {
       const page = await this.#fromLarge(f, o, limit, after);
       if (page) return page;
     }
-    const source = (await this.#smallest(sources)) ?? (await this.#scope(f));
+    // By time, with no index source of at most `probeRows` rows: walked in time order.
+    const byTime = this.#timeOrder && o.sort === 'mtime';
+    const smallest = await this.#smallest(sources, byTime);
+    if (byTime && (!smallest || smallest.n > this.#probeRows)) {
+      const page = await readByTime(this.#db, this.#dialect, f, o, limit, this.#timeWindows, after);
+      if (page) return page;
+    }
+    const source = smallest?.source ?? (await this.#scope(f));
     if (!source) return { items: [], next: null };
     const keyset = after && after.id > 0 ? [this.#after(o, after)] : [];
     // The filters are written so that no index serves them: the source's index is the only
     // one the planner can pick, whatever its statistics say.
-    const rest = source.covers === 'needle' ? { ...f, needle: undefined } : f;
+    const rest = { ...f };
+    for (const k of source.covers ?? []) delete rest[k];
     const where = and([source.where, ...conditions(this.#dialect, rest, true), ...keyset]);
     const { rows } = await sql<Row>`
       SELECT ${COLUMNS} FROM entries WHERE ${where}
       ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-    const items = rows.slice(0, limit).map(view);
-    const last = items.at(-1);
-    return {
-      items,
-      next: rows.length > limit && last ? { key: last[o.sort], id: last.id } : null,
-    };
+    return pageOf(rows, o, limit);
   }
 
   /**
    * The filter an index answers with the fewest rows (each counted up to `probeRows`, all
-   * in one statement); when all have more, the first of directory, subtree, name.
-   * Undefined when there is none.
+   * in one statement), and its count; when all have more, the first of directory, subtree,
+   * name. Undefined when there is none (an `ifFew` source over `probeRows` is none). One
+   * source is counted only when `count` or `ifFew` asks (n is then Infinity).
    */
-  async #smallest(sources: Source[]): Promise<Source | undefined> {
-    if (sources.length <= 1) return sources[0];
+  async #smallest(
+    sources: Source[],
+    count = false,
+  ): Promise<{ source: Source; n: number } | undefined> {
+    if (sources.length === 0) return undefined;
+    if (sources.length === 1 && !count && !sources[0]!.ifFew) {
+      return { source: sources[0]!, n: Infinity };
+    }
     const cap = this.#probeRows + 1;
     const counts = sources.map(
       (s, i) =>
@@ -141,11 +157,13 @@ export class PageReader {
     const { rows } = await sql<Record<string, number>>`SELECT ${sql.join(counts)}`.execute(
       this.#db,
     );
-    let best = 0;
-    for (let i = 1; i < sources.length; i++) {
-      if (Number(rows[0]?.[`n${i}`]) < Number(rows[0]?.[`n${best}`])) best = i;
+    const n = sources.map((_, i) => Number(rows[0]?.[`n${i}`]));
+    let best: number | undefined;
+    for (let i = 0; i < sources.length; i++) {
+      if (sources[i]!.ifFew && n[i]! > this.#probeRows) continue;
+      if (best === undefined || n[i]! < n[best]!) best = i;
     }
-    return sources[best];
+    return best === undefined ? undefined : { source: sources[best]!, n: n[best]! };
   }
 
   async #count(s: Source, cap: number): Promise<number> {
@@ -157,7 +175,7 @@ export class PageReader {
   }
 
   /** The filters of `f` that one index answers alone, in order of preference. */
-  #sources(f: Filters): Source[] {
+  #sources(f: Filters, o: Ordering): Source[] {
     const out: Source[] = [];
     if (f.storageId !== undefined && f.parent !== undefined) {
       // (storage_id, parent, is_dir, name): counted from the index alone, and read in name
@@ -165,19 +183,23 @@ export class PageReader {
       // path) index for it and read the whole storage. A storage id is unique across
       // tenants anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
-      out.push({ where: sql`storage_id = ${f.storageId} AND parent = ${f.parent}${isDir}` });
+      out.push({
+        where: sql`storage_id = ${f.storageId} AND parent = ${f.parent}${isDir}`,
+        covers: ['storageId', 'parent', 'isDir'],
+      });
     }
     if (f.storageId !== undefined && f.subtree) {
       out.push({
         where: sql`storage_id = ${f.storageId} AND tenant_id = ${f.tenantId}
           AND path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`,
+        covers: ['storageId', 'subtree'],
       });
     }
     if (f.needle !== undefined && needleIndexable(this.#dialect, f.needle)) {
       const where = nameMatches(this.#dialect, f.needle);
       // SQLite counts on the FTS table (and its backlog): an upper bound (all tenants).
       const count = this.#dialect === 'sqlite' ? ftsRowids([f.needle]) : undefined;
-      out.push(count ? { where, count, covers: 'needle' } : { where, covers: 'needle' });
+      out.push(count ? { where, count, covers: ['needle'] } : { where, covers: ['needle'] });
     }
     if (this.#largeFiles && f.minSize !== undefined && f.minSize >= LARGE_FILE_BYTES) {
       // entries_large: the tenant's files of 100 MB and more, by size.
@@ -185,6 +207,17 @@ export class PageReader {
         where: sql`tenant_id = ${f.tenantId} AND size >= ${LARGE} AND size >= ${f.minSize}`,
         large: true,
       });
+    }
+    const ranged = f.mtimeFrom !== undefined || f.mtimeTo !== undefined;
+    if (this.#timeOrder && ranged && o.sort !== 'mtime') {
+      // entries_mtime_step: the steps of the range, when they hold few rows. By mtime the
+      // walk reads the same steps in order and stops after a page (a year to now at
+      // 200,000 entries: p95 135 ms read whole and sorted).
+      const range = [
+        ...(f.mtimeFrom === undefined ? [] : [sql`${MTIME_STEP} >= ${stepOf(f.mtimeFrom)}`]),
+        ...(f.mtimeTo === undefined ? [] : [sql`${MTIME_STEP} <= ${stepOf(f.mtimeTo)}`]),
+      ];
+      out.push({ where: and([sql`tenant_id = ${f.tenantId}`, ...range]), ifFew: true });
     }
     return out;
   }
@@ -230,10 +263,7 @@ export class PageReader {
           ORDER BY ${this.#orderBy(o)} LIMIT ${bound}) AS top
         WHERE ${and(conditions(this.#dialect, f, true))}
         ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
-      if (rows.length <= limit) continue;
-      const items = rows.slice(0, limit).map(view);
-      const last = items.at(-1)!;
-      return { items, next: { key: last.size, id: last.id } };
+      if (rows.length > limit) return pageOf(rows, o, limit);
     }
     return undefined;
   }
@@ -255,9 +285,13 @@ export class PageReader {
       ? sql` AND path >= ${f.subtree.lower} AND path < ${f.subtree.upper}`
       : sql``;
     const table = await scanWholeTable(this.#db, this.#dialect, ids);
+    // A whole-table read names no column an index leads with: SQLite would otherwise walk
+    // 009's (tenant_id, step) index and fetch every row at random (a search by size over
+    // 1,000,000 entries: 6.8 s instead of 0.4 s, measured).
     const storage = table ? sql`+storage_id` : sql`storage_id`;
+    const tenant = table ? sql`+tenant_id` : sql`tenant_id`;
     const source = {
-      where: sql`${storage} IN (${sql.join(ids)}) AND tenant_id = ${f.tenantId}${range}`,
+      where: sql`${storage} IN (${sql.join(ids)}) AND ${tenant} = ${f.tenantId}${range}`,
     };
     if (f.needle !== undefined) {
       const n = await this.#count(source, this.#shortScanRows + 1);
@@ -273,36 +307,11 @@ export class PageReader {
     }
     return source;
   }
-
-  /** The sort key as the indexes hold it: names bytewise in both dialects. */
-  #key(sort: SortKey): Condition {
-    if (sort === 'name') return this.#dialect === 'postgres' ? sql`name COLLATE "C"` : sql`name`;
-    return sql.ref(sort);
-  }
-
   #orderBy(o: Ordering): Condition {
-    const dir = sql.raw(o.order === 'asc' ? 'ASC' : 'DESC');
-    return sql`${this.#key(o.sort)} ${dir}, id ${dir}`;
+    return orderBy(this.#dialect, o);
   }
 
-  /** Rows strictly after `p` in `o`'s order, written so an index range serves it. */
   #after(o: Ordering, p: Position): Condition {
-    const k = this.#key(o.sort);
-    return o.order === 'asc'
-      ? sql`${k} >= ${p.key} AND (${k} > ${p.key} OR id > ${p.id})`
-      : sql`${k} <= ${p.key} AND (${k} < ${p.key} OR id < ${p.id})`;
+    return after(this.#dialect, o, p);
   }
-}
-
-function view(r: Row): EntryView {
-  return {
-    id: Number(r.id),
-    storageId: Number(r.storage_id),
-    path: r.path,
-    name: r.name,
-    isDir: Number(r.is_dir) === 1,
-    size: Number(r.size),
-    mtime: Number(r.mtime),
-    mediaKind: r.media_kind,
-  };
 }
