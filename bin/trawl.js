@@ -12,7 +12,7 @@
 // The compiled CLI lives in dist/ (built by `npm ci` through `prepare`, or `npm run build`).
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 // A plain path: building a URL per file made the check below 10× slower (~20 ms a start).
 const dist = `${import.meta.dirname}/../dist/`;
@@ -82,12 +82,8 @@ function runBundle(cacheMtimeMs) {
   }
   const source = readFileSync(file, 'utf8');
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
-  const script = new Script(wrapped, {
-    filename: file,
-    cachedData,
-    // The bundle's `import()` of a package outside it (the S3 SDK) goes to Node's loader.
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No `import()` is left in the bundle (scripts/bundle.js): none needs a loader hook here.
+  const script = new Script(wrapped, { filename: file, cachedData });
   debugStart(
     `the bundle, ${cachedData === undefined ? 'no code cache' : script.cachedDataRejected ? 'code cache rejected' : 'code cache used'}`,
   );

@@ -58,6 +58,9 @@ const result = await build({
   target: 'node20',
   outfile: bundle,
   external,
+  // A package outside the bundle imported dynamically (the S3 SDK) is required too: an
+  // `import()` left in a `vm.Script` needs Node's experimental loader hook, which warns.
+  supported: { 'dynamic-import': false },
   // The ES modules' `import.meta.url`, as the file the bundle is: it sits at the same depth
   // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
   define: { 'import.meta.url': '__trawlUrl' },

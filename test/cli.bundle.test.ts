@@ -91,6 +91,13 @@ describe('the bundled command line', () => {
     expect(r.stderr).toBe('trawl: start: dist/cli/main.js (no current bundle)\n');
   });
 
+  it('holds no import(): in a vm.Script it would need an experimental hook, which warns', () => {
+    // The S3 SDK, imported dynamically by src/storage/backends/s3.ts, is required instead.
+    const source = readFileSync(join(repo, 'dist', 'bundle', 'main.cjs'), 'utf8');
+    expect(source).toContain('require("@aws-sdk/client-s3")');
+    expect(source).not.toMatch(/\bimport\(/);
+  });
+
   it('does not hand V8 a code cache rewritten since the build', () => {
     const cache = `${bundleFile()}.cache`;
     writeFileSync(cache, readFileSync(cache));
