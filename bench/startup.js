@@ -6,14 +6,14 @@
  * every command alike): `node -e 0`, `trawl --version`, `trawl --help`, `trawl scan <empty
  * folder>` into a fresh SQLite file, and the same scan into an existing index (every
  * migration applied, the tenant and storage known). Each is a child process started the way
- * a shell starts `./bin/trawl.js` (with its `--max-old-space-size` flag); the time is wall
+ * a shell starts `./bin/trawl.js` (with the node flags of its first line); the time is wall
  * clock from spawn to exit. Prints the median, the spread (min–max) and the median's ratio
  * to `node -e 0`'s. Needs `npm run build` first (the script does it).
  *
  * Flags: --runs N (rounds, default 20), --bin PATH (the CLI to time, default bin/trawl.js).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,12 @@ const flag = (name, fallback) => {
 };
 const RUNS = Number(flag('runs', 20));
 const BIN = flag('bin', fileURLToPath(new URL('../bin/trawl.js', import.meta.url)));
-// The flag of bin/trawl.js's shebang: timed as the shell runs it, not as `node bin/trawl.js`.
-const NODE_FLAGS = ['--max-old-space-size=1024'];
+// The flags of the CLI's shebang: timed as the shell runs it, not as `node bin/trawl.js` (its
+// code cache, scripts/bundle.js, is made under these flags and refused under others).
+const NODE_FLAGS = readFileSync(BIN, 'utf8')
+  .split('\n')[0]
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
 
 const work = mkdtempSync(join(tmpdir(), 'trawl-bench-startup-'));
 const empty = join(work, 'empty');

@@ -1,54 +1,103 @@
 #!/usr/bin/env node
 /**
- * The command line as one bundle (dist/bundle/), built from tsc's output (dist/) by esbuild:
- * `npm run build` runs it after tsc. Why: Node 20 loads ES modules one file at a time
- * (resolve, read, compile, link), and a scan pulled ~600 files — Kysely alone is 263 — at
- * ~0.5 ms each; bundled, the same code starts in a fraction of that (bench:startup and
- * docs/benchmarks.md). Every dynamic import stays a chunk of its own, loaded when used.
+ * The command line as one bundle (dist/bundle/main.cjs) with a V8 code cache beside it,
+ * built from tsc's output (dist/) by esbuild: `npm run build` runs it after tsc. Why: Node
+ * 20 loads ES modules one file at a time (resolve, read, compile, link), and a scan pulled
+ * ~600 files — Kysely alone is 263 — at ~0.5 ms each. Bundled into ES module chunks, a scan
+ * of an empty folder still loaded ~30 of them and compiled every function it ran; as one
+ * CommonJS file, compiled from the code cache made here, it starts in ~100 ms less CPU
+ * (bench:startup, docs/benchmarks.md). Node 20 has no compile cache of its own
+ * (`module.enableCompileCache` is Node 22), so bin/trawl.js compiles the bundle with
+ * `vm.Script` and hands V8 the cache.
+ *
+ * Laziness holds inside the one file: esbuild wraps every module that is imported
+ * dynamically in a function run on first import, so `--version` and `--help` still run none
+ * of the database layer, the fleet or the server (test/cli.startup.test.ts).
  *
  * Packages left outside the bundle load from node_modules as before: native code
  * (better-sqlite3), those loaded lazily anyway (the fleet's, the HTTP stack's, the storage
  * SDKs) and pino (its transports find worker files by path).
  *
- * dist/bundle/inputs.json lists every dist/ file bundled with its mtime: bin/trawl.js runs
- * the bundle only while they all still match, so a `tsc` build made after it (which rewrites
- * them all; `tsc -w` only those that changed) is never shadowed by a stale bundle.
+ * The code cache is made by running the bundle (an empty folder scanned into a scratch index:
+ * the command line, the app, the index and the scan engine) with the node flags of
+ * bin/trawl.js's first line; what that run did not compile is compiled lazily, as without a
+ * cache. V8 refuses a cache made
+ * under other flags (then the bundle is just compiled, as without one). V8 checks a cache
+ * against its source by length only, so bin/trawl.js uses it only while its mtime is the one
+ * recorded here, next to the bundle's.
+ *
+ * dist/bundle/inputs.json lists every dist/ file bundled with its mtime, the bundle's own,
+ * the cache's and the version (`--version` is answered from it): bin/trawl.js runs the bundle only while they all still match, so a `tsc`
+ * build made after it (which rewrites them all; `tsc -w` only those that changed) is never
+ * shadowed by a stale bundle.
  */
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { VERSION } = await import(`${root}dist/cli/version.js`);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 /** Pure JS on a command's hot path: these are worth having inside the bundle. */
 const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'basic-ftp', 'pino']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
+const bundle = `${outdir}/main.cjs`;
+const cache = `${bundle}.cache`;
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { main: 'dist/cli/main.js' },
+  entryPoints: ['dist/cli/main.js'],
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outdir,
-  chunkNames: 'chunk-[hash]',
+  outfile: bundle,
   external,
-  // CommonJS packages inside an ES module bundle still call require() for Node's builtins.
-  banner: {
-    js: "import { createRequire as __trawlRequire } from 'node:module'; const require = __trawlRequire(import.meta.url);",
-  },
+  // A package outside the bundle imported dynamically (the S3 SDK) is required too: an
+  // `import()` left in a `vm.Script` needs Node's experimental loader hook, which warns.
+  supported: { 'dynamic-import': false },
+  // The ES modules' `import.meta.url`, as the file the bundle is: it sits at the same depth
+  // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
+  define: { 'import.meta.url': '__trawlUrl' },
+  banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
   logLevel: 'warning',
 });
 
-// The bundle's output sits at the same depth as dist/cli/ and dist/api/: paths made from
-// import.meta.url (`../../web/` for the web page) resolve to the same place.
-const inputs = Object.keys(result.metafile.inputs)
-  .filter((path) => path.startsWith('dist/'))
-  .map((path) => [relative('dist', path), statSync(`${root}${path}`).mtimeMs]);
-writeFileSync(`${outdir}/inputs.json`, JSON.stringify(inputs));
+// The code cache: the bundle run as bin/trawl.js runs it, asked to write what V8 compiled.
+const shebang = readFileSync(new URL('../bin/trawl.js', import.meta.url), 'utf8').split('\n')[0];
+const nodeFlags = shebang.split(/\s+/).filter((word) => word.startsWith('--'));
+const scratch = mkdtempSync(join(tmpdir(), 'trawl-bundle-'));
+try {
+  mkdirSync(join(scratch, 'empty'));
+  const warm = (...args) => {
+    const run = spawnSync(process.execPath, [...nodeFlags, `${root}bin/trawl.js`, ...args], {
+      env: { PATH: process.env.PATH, HOME: scratch, TRAWL_WRITE_CODE_CACHE: cache },
+      encoding: 'utf8',
+    });
+    return run.status === 0 ? undefined : run.stderr || run.stdout || `exit ${run.status}`;
+  };
+  // Before the cache exists bin/trawl.js must run the bundle, so inputs.json comes first.
+  writeInputs(undefined);
+  const failed = warm('scan', join(scratch, 'empty'), '--db', join(scratch, 'index.db'), '--json');
+  // Without a cache the bundle still runs, only compiled at every start: not worth a failed build.
+  if (failed) console.warn(`bundle: no code cache (the warm-up scan failed: ${failed.trim()})`);
+  else writeInputs(statSync(cache).mtimeMs);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+function writeInputs(cacheMtimeMs) {
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((path) => path.startsWith('dist/'))
+    .map((path) => [relative('dist', path), statSync(`${root}${path}`).mtimeMs]);
+  inputs.push(['bundle/main.cjs', statSync(bundle).mtimeMs]);
+  // The version too: bin/trawl.js answers `--version` from here, without reading the bundle.
+  const info = { version: VERSION, inputs, cache: cacheMtimeMs ?? null };
+  writeFileSync(`${outdir}/inputs.json`, JSON.stringify(info));
+}

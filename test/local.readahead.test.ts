@@ -32,7 +32,8 @@ describe('local backend: read-ahead', () => {
     const sent = vi.spyOn(Worker.prototype, 'postMessage');
     const root = await listAll(client.list('/', { newWalk: true }));
     expect(root.map((e) => e.name).sort()).toEqual(dirs);
-    expect(sent).toHaveBeenCalledTimes(1);
+    // The root is listed on the main thread (local.inline.test.ts); the rest in the thread.
+    expect(sent).toHaveBeenCalledTimes(0);
     // The walk asks for its subdirectories one by one, as the engine's listers do.
     for (const d of dirs) {
       const entries = await listAll(client.list(`/${d}`));

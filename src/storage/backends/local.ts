@@ -26,6 +26,7 @@ import {
   T_UNREADABLE,
   STREAM_CODE,
   WORKER_SOURCE,
+  listInline,
   type ListReply,
   type ListRequest,
   type StreamRequest,
@@ -121,7 +122,8 @@ type Slot =
   | { state: 'ready'; listing: Packed | StorageError | typeof LARGE; weight: number; at: number };
 
 interface Lane {
-  worker: Worker;
+  /** A listing thread, or the main thread's own lane (see {@link LocalClient}). */
+  worker: Pick<Worker, 'postMessage' | 'ref' | 'unref' | 'terminate'>;
   /** Directories sent to this thread and not answered yet. */
   outstanding: number;
 }
@@ -160,6 +162,14 @@ const AHEAD_TTL_MS = 10_000;
  * ahead is as complete as one read on request, only a few milliseconds older. Asking for
  * the root starts a new walk and drops everything read ahead, so a later scan never sees
  * an earlier scan's listings.
+ *
+ * Threads start late: until a listing shows a subdirectory, directories are listed on the
+ * main thread by the threads' own code (`listInline`), which has nothing else to do while it
+ * waits for the first listing anyway. An empty folder, or a folder of files only, then never
+ * pays for a thread (a Node isolate: 30–50 ms of CPU and ~10 MB to start; bench:startup);
+ * a tree starts its first thread as soon as its root is listed, while the scan reconciles
+ * the root, and its second once there is work for two (#leastBusy). A directory streamed
+ * (too large to list whole) always goes to a thread.
  */
 export class LocalClient implements StorageClient {
   readonly #options: LocalOptions;
@@ -167,7 +177,10 @@ export class LocalClient implements StorageClient {
   /** Directories discovered and not yet sent, in discovery (breadth-first) order. */
   readonly #ahead = new Map<string, true>();
   readonly #requests = new Map<number, string[]>();
+  /** The listing threads started so far. */
   #lanes: Lane[] = [];
+  /** The main thread's lane: serves until the first thread starts. */
+  #inline: Lane | undefined;
   /** What a listing thread starts with; undefined until connected and once closed. */
   #threadConfig: WorkerConfig | undefined;
   #nextId = 0;
@@ -209,17 +222,49 @@ export class LocalClient implements StorageClient {
   async connect(): Promise<void> {
     await this.#policy?.checkLocalPath(this.#options.root);
     await this.check();
-    if (this.#lanes.length > 0) return;
+    if (this.#threadConfig) return;
     const config: WorkerConfig = {
       root: this.#options.root,
       follow: this.#options.followSymlinks,
     };
     if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
     this.#threadConfig = config;
-    // One thread now, the others once there is work for more than one (#leastBusy): a
-    // thread is a Node isolate of its own (30–40 ms of CPU to start), and a small folder,
-    // an empty one, or a watch's few directories never use a second (bench:startup).
-    this.#addLane(config);
+    this.#inline = this.#inlineLane(config);
+  }
+
+  /**
+   * The main thread's lane: a request is listed in a task of its own (never inside the call
+   * that sent it) and answered as a thread answers, through #receive.
+   */
+  #inlineLane(config: WorkerConfig): Lane {
+    let handle: ((msg: ListRequest | StreamRequest) => void) | undefined;
+    const lane: Lane = {
+      worker: {
+        postMessage: (msg: ListRequest | StreamRequest) =>
+          void setImmediate(() => {
+            if (this.#inline === lane) handle!(msg);
+          }),
+        ref: () => undefined,
+        unref: () => undefined,
+        terminate: () => Promise.resolve(0),
+      },
+      outstanding: 0,
+    };
+    listInline(
+      {
+        on: (_event, handler) => void (handle = handler),
+        postMessage: (reply) => {
+          // A listing with a subdirectory: the walk goes on, so a thread starts now (while
+          // the scan reconciles this listing) and lists the rest, read ahead included.
+          if (this.#lanes.length === 0 && this.#threadConfig && reply.types.includes(T_DIR)) {
+            this.#addLane(this.#threadConfig);
+          }
+          this.#receive(lane, reply);
+        },
+      },
+      config,
+    );
+    return lane;
   }
 
   #addLane(config: WorkerConfig): Lane {
@@ -241,6 +286,7 @@ export class LocalClient implements StorageClient {
 
   async close(): Promise<void> {
     const lanes = this.#lanes;
+    this.#inline = undefined;
     this.#die('local client closed');
     await Promise.all(lanes.map((l) => l.worker.terminate()));
   }
@@ -304,7 +350,7 @@ export class LocalClient implements StorageClient {
    * early (break, abort, error), the thread closes the directory.
    */
   async *#stream(dir: string, signal: AbortSignal | undefined): AsyncGenerator<Entry[]> {
-    const lane = this.#leastBusy();
+    const lane = this.#leastBusy(true);
     const stream = this.#nextId++;
     const path = this.#fsPath(dir);
     let next: Promise<ListReply> | undefined = this.#askChunk(lane, { stream, path });
@@ -342,7 +388,7 @@ export class LocalClient implements StorageClient {
 
   #listWhole(dir: string, options?: ListOptions): Promise<Whole> {
     if (options?.signal?.aborted) return Promise.reject(new StorageError('CANCELLED', 'cancelled'));
-    if (this.#lanes.length === 0)
+    if (!this.#threadConfig)
       return Promise.reject(new UnavailableError('local client is not connected'));
     if (dir === ROOT || options?.newWalk) {
       this.#restart();
@@ -512,6 +558,7 @@ export class LocalClient implements StorageClient {
 
   #die(reason: string): void {
     this.#lanes = [];
+    this.#inline = undefined;
     this.#threadConfig = undefined;
     const error = new UnavailableError(reason);
     for (const slot of this.#slots.values()) {
@@ -527,10 +574,19 @@ export class LocalClient implements StorageClient {
     this.#startListing = undefined;
   }
 
-  #leastBusy(): Lane {
+  /**
+   * The lane for the next request: the main thread's until a thread has started (unless
+   * `thread`: a stream needs one), then the least busy thread, starting another while every
+   * thread has work and the pool is not full.
+   */
+  #leastBusy(thread = false): Lane {
+    const config = this.#threadConfig;
+    if (this.#lanes.length === 0) {
+      if (!config) throw new UnavailableError('local client is not connected');
+      return !thread && this.#inline ? this.#inline : this.#addLane(config);
+    }
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
-    const config = this.#threadConfig;
     if (best.outstanding > 0 && config && this.#lanes.length < this.#options.threads) {
       return this.#addLane(config);
     }
