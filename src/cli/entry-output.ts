@@ -7,6 +7,8 @@ export type EntryFormat = 'table' | 'json' | 'nul';
 
 export interface EntryOutput {
   write(e: EntryView): void;
+  /** A path alone, as `nul` writes it (`find -0` reads paths only); not in the totals. */
+  writePath(path: string): void;
   /** Writes out what is buffered: call it at the end, and before anything else is written. */
   flush(): void;
   /** What was written: directories, files and the files' bytes. */
@@ -54,6 +56,7 @@ export function entryOutput(
   return {
     totals,
     flush,
+    writePath: (path) => put(`${shown(path)}\0`),
     write(e) {
       if (e.isDir) totals.dirs++;
       else {

@@ -110,6 +110,18 @@ export async function connectSqlite(
     // Prepared statements need the tables: built after migrations.
     entries: () => new SqliteEntryRepository(raw, nameIndex()),
     beforeNameSearch: catchUp,
+    arrays: {
+      all: (q) =>
+        raw
+          .prepare(q.sql)
+          .raw()
+          .all(...q.parameters) as unknown[][],
+      iterate: (q) =>
+        raw
+          .prepare(q.sql)
+          .raw()
+          .iterate(...q.parameters) as Iterable<unknown[]>,
+    },
     close: async () => {
       // A finished scan leaves a complete name index behind it.
       if (names) catchUp();
