@@ -218,6 +218,9 @@ export class FindReader {
       // instead of 2.4-2.9 s (0.8 s of the server's CPU instead of 1.25 s; 1.6 s as chunks of
       // a walk). With `--limit 100` the soonest plan answers in 0.3-0.4 s, the other in 0.8 s.
       if (!early) await sql`SET LOCAL cursor_tuple_fraction = 1`.execute(trx);
+      // The sort of a quarter of 1,000,000 paths needs ~38 MB: with the default 4 MB it went
+      // to disk (an external merge), 1.2-1.4 s of the server's time instead of 1.6-1.8 s.
+      await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
       await trx.executeQuery(
         CompiledQuery.raw(`DECLARE find_rows NO SCROLL CURSOR FOR ${query.sql}`, [
           ...query.parameters,
@@ -327,20 +330,22 @@ export class FindReader {
     if (f.maxSize !== undefined) out.push(sql`${col('size')} <= ${f.maxSize}`);
     if (f.mtimeFrom !== undefined) out.push(sql`${col('mtime')} >= ${f.mtimeFrom}`);
     if (f.mtimeBefore !== undefined) out.push(sql`${col('mtime')} < ${f.mtimeBefore}`);
-    const name = col('name');
-    if (f.needle !== undefined) {
-      const contains = this.#contains(name, f.needle);
+    // On SQLite, terms of the path alone, which its path index answers before the row is
+    // read (a walk then reads the rows of its matches only: `*.jpg` over 1,000,000 entries
+    // 0.18 s instead of 0.48 s of CPU): the globs' LIKE (which holds the needle, so that
+    // test goes), and the extensions, which end the path as they end the name. PostgreSQL
+    // reads rows whole anyway, and its ILIKE would cost each candidate a second test.
+    const sqlite = this.#dialect === 'sqlite';
+    const name = col(sqlite ? 'path' : 'name');
+    if (f.needle !== undefined && !(sqlite && f.pathLike)) {
+      const contains = this.#contains(col('name'), f.needle);
       if (contains) out.push(contains);
     }
     if (f.extensions) {
       const ends = f.extensions.map((e) => this.#endsWith(name, `.${e}`));
       if (ends.every((c) => c !== undefined)) out.push(sql`(${sql.join(ends, sql` OR `)})`);
     }
-    // On SQLite only: a term of the path alone is tested on the path index before the row is
-    // read (a walk then reads the rows of its matches only: `*.jpg` over 1,000,000 entries
-    // 0.18 s instead of 0.48 s of CPU). PostgreSQL reads rows whole anyway, and its ILIKE
-    // would cost each candidate a second test.
-    if (f.pathLike && this.#dialect === 'sqlite') {
+    if (f.pathLike && sqlite) {
       for (const p of f.pathLike) out.push(sql`${col('path')} LIKE ${p} ESCAPE '\\'`);
     }
     return out;
