@@ -8,6 +8,7 @@ import {
   type FindColumns,
   type FindFilters,
   type FindReadOptions,
+  type FoundRow,
   type RowArray,
 } from './find-read.js';
 import { compileGlob, type Glob } from './glob.js';
@@ -46,7 +47,7 @@ export function findPages(
   options: FindReadOptions = {},
 ): AsyncIterable<EntryView[]> {
   const { rows, storageId } = matches(db, dialect, q, options, 'entry');
-  return mapped(rows, (r) => viewArray(r, storageId));
+  return mapped(rows, (r) => viewArray(r as RowArray, storageId));
 }
 
 /**
@@ -59,28 +60,30 @@ export function findPathPages(
   q: FindQuery,
   options: FindReadOptions = {},
 ): AsyncIterable<string[]> {
-  return mapped(matches(db, dialect, q, options, 'path').rows, (r) => r[0] as string);
+  return mapped(matches(db, dialect, q, options, 'path').rows, (r) => r as string);
 }
 
 async function* mapped<T>(
-  pages: AsyncIterable<RowArray[]>,
-  f: (r: RowArray) => T,
+  pages: AsyncIterable<FoundRow[]>,
+  f: (r: FoundRow) => T,
 ): AsyncIterable<T[]> {
   for await (const page of pages) yield page.map(f);
 }
 
-/** The matching rows as arrays of `columns`, in batches, none empty. Checks `q` at the call. */
+/** The matching rows of `columns` ({@link FoundRow}), in batches, none empty. Checks `q` at the call. */
 function matches(
   db: Kysely<Database>,
   dialect: Dialect,
   q: FindQuery,
   options: FindReadOptions,
   columns: FindColumns,
-): { rows: AsyncIterable<RowArray[]>; storageId: number } {
+): { rows: AsyncIterable<FoundRow[]>; storageId: number } {
   const plan = planOf(q);
   const reader = new FindReader(db, dialect, options);
-  const at = columns === 'path' ? 0 : 1;
-  const accepts = (r: RowArray) => plan.accepts(r[at] as string);
+  const accepts =
+    columns === 'path'
+      ? (r: FoundRow) => plan.accepts(r as string)
+      : (r: FoundRow) => plan.accepts((r as RowArray)[1] as string);
   const rows = (async function* () {
     let left = plan.limit;
     if (left === 0) return;
