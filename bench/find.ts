@@ -9,7 +9,10 @@
  * glob answered in 1 s, `du` of the top level in 2 s. Memory: the peak RSS of a process that
  * finds 1,000 entries, a tenth of them, all of them (flat memory levels off).
  *
- *   npm run bench:find -- [--entries N] [--only sqlite|postgres] [--runs N] [--keep]
+ *   npm run bench:find -- [--entries N] [--only sqlite|postgres] [--runs N] [--keep] [--short]
+ *
+ * `--short` runs the glob rows, `du` of the top level and the memory only (a shorter run). `cpu`: the median CPU of this
+ * process per run, steadier than the time when other work shares the machine.
  *
  * `--keep` keeps the loaded index (.bench/find/index-N.db, PostgreSQL database
  * trawl_bench_find_N) and uses it again next time instead of writing the tree anew.
@@ -35,6 +38,7 @@ const N = Number(arg('--entries') ?? 1_000_000);
 const RUNS = Number(arg('--runs') ?? 5);
 const only = arg('--only') as Dialect | undefined;
 const keep = process.argv.includes('--keep');
+const short = process.argv.includes('--short');
 const TARGET = { glob: 1000, du: 2000 };
 
 /** An index holding the tree, loaded now or kept from an earlier `--keep` run. */
@@ -81,6 +85,8 @@ async function indexFor(dialect: Dialect): Promise<{ url: string; drop: () => Pr
 
 interface Run {
   ms: number;
+  /** CPU of this process (user + system): steadier than the time on a shared machine; the PostgreSQL server's is not in it. */
+  cpuMs: number;
   /** Until the first line was written. */
   firstMs: number;
   lines: number;
@@ -101,6 +107,7 @@ async function cli(args: string[]): Promise<Run> {
     },
   };
   let err = '';
+  const cpu0 = process.cpuUsage();
   const code = await main(['node', 'trawl', ...args], {
     stdout: sink,
     stderr: { write: (s: string) => (err += s) },
@@ -108,7 +115,14 @@ async function cli(args: string[]): Promise<Run> {
   });
   if (code !== 0) throw new Error(`trawl ${args.join(' ')}: exit ${code}: ${err}`);
   const end = performance.now();
-  return { ms: end - t0, firstMs: (first || end) - t0, lines, code };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    ms: end - t0,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    firstMs: (first || end) - t0,
+    lines,
+    code,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -118,11 +132,12 @@ function row(dialect: Dialect, label: string, runs: Run[], target?: number): voi
   const ms = median(runs.map((r) => r.ms));
   const min = Math.min(...runs.map((r) => r.ms));
   const first = median(runs.map((r) => r.firstMs));
+  const cpu = median(runs.map((r) => r.cpuMs));
   const lines = Math.round(runs.reduce((n, r) => n + r.lines, 0) / runs.length);
   const ratio = target === undefined ? '' : `${(ms / target).toFixed(2)} of target`;
   console.log(
     `${dialect.padEnd(9)}${label.padEnd(42)}${ms.toFixed(0).padStart(7)} ms${min.toFixed(0).padStart(7)} ms` +
-      `${first.toFixed(0).padStart(7)} ms${lines.toLocaleString('en').padStart(10)}  ${ratio}`,
+      `${cpu.toFixed(0).padStart(7)} ms${first.toFixed(0).padStart(7)} ms${lines.toLocaleString('en').padStart(10)}  ${ratio}`,
   );
 }
 
@@ -132,6 +147,7 @@ async function measure(dialect: Dialect, url: string): Promise<void> {
   const r = random(13);
   const word = () => words[Math.floor(r() * words.length)]!;
   const timed = async (label: string, args: () => string[], target?: number) => {
+    if (short && target === undefined && !label.includes('-0') && !label.includes('--json')) return;
     await cli([...args(), ...db]);
     const runs: Run[] = [];
     for (let i = 0; i < RUNS; i++) runs.push(await cli([...args(), ...db]));
@@ -202,7 +218,7 @@ async function measure(dialect: Dialect, url: string): Promise<void> {
     'size',
   ]);
 
-  await timed('find (everything)', () => ['find', 'bench']);
+  if (!short) await timed('find (everything)', () => ['find', 'bench']);
   // Memory: the peak RSS of a process of its own (with bin/trawl.js's heap flag) finding a
   // thousand entries, a tenth of them, all of them: flat memory levels off, whatever the count.
   const peaks = [1000, Math.floor(N / 10), N].map(
@@ -235,7 +251,7 @@ function peakRss(args: string[]): number {
 console.log(`${N.toLocaleString('en')} entries, median of ${RUNS} runs after one to warm up`);
 console.log(
   `${'dialect'.padEnd(9)}${'command'.padEnd(42)}${'median'.padStart(10)}${'fastest'.padStart(10)}` +
-    `${'1st line'.padStart(10)}${'lines'.padStart(10)}`,
+    `${'cpu'.padStart(10)}${'1st line'.padStart(10)}${'lines'.padStart(10)}`,
 );
 console.log(
   `load average at the start: ${loadavg()

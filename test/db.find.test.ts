@@ -258,6 +258,12 @@ for (const dialect of DIALECTS) {
           const pages = await collect(findPages(index.db, index.dialect, query, options));
           expect(pages.every((p) => p.length > 0)).toBe(true);
           expect({ plan, entries: pages.flat() }).toEqual({ plan, entries: got });
+          // Through the index: on SQLite rows read as arrays; and the paths alone (`-0`).
+          const viaIndex = await collect(index.queries.findPages(query, options));
+          expect({ plan, entries: viaIndex.flat() }).toEqual({ plan, entries: got });
+          const paths = await collect(index.queries.findPathPages(query, options));
+          expect(paths.every((p) => p.length > 0)).toBe(true);
+          expect({ plan, paths: paths.flat() }).toEqual({ plan, paths: expected });
         }
       });
     }

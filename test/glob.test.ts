@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { QueryError } from '../src/db/queries/errors.js';
 import { compileGlob } from '../src/db/queries/glob.js';
@@ -83,6 +84,64 @@ describe(compileGlob.name, () => {
     expect(path('/Music/2005/x.flac').dir).toBe('/Music/2005');
     expect(path('**/x.flac').dir).toBe('/');
     expect(path('/M*').dir).toBe('/');
+  });
+
+  it("gives a LIKE pattern every match satisfies, as SQLite's LIKE reads it", () => {
+    const sqlite = new BetterSqlite3(':memory:');
+    const like = sqlite.prepare("SELECT ? LIKE ? ESCAPE '\\' AS hit").pluck();
+    const names = [
+      'a.mkv',
+      'A.MKV',
+      'x%y_z\\w.txt',
+      'école.MKV',
+      'ÉCOLE.mkv',
+      'emoji 😀.png',
+      'ſKy.txt', // the long s and the Kelvin sign fold to s and k
+      "it's [1].txt",
+      'Clip 05.flac',
+    ];
+    const globs = [
+      '*.mkv',
+      '*.MKV',
+      '?.mkv',
+      '*%_*',
+      '*\\\\*',
+      'école*',
+      '*😀*',
+      'sky*',
+      '[cC]lip ?[05].*',
+      '[!a]*',
+      "it's \\[1\\]*",
+    ];
+    let checked = 0;
+    for (const pattern of globs) {
+      for (const cs of [false, true]) {
+        const g = name(pattern, cs);
+        expect(g.like).not.toBe('');
+        for (const n of names) {
+          if (!g.test(n)) continue;
+          checked++;
+          expect({ pattern, n, hit: like.get(`/dir/${n}`, `%/${g.like}`) }).toEqual({
+            pattern,
+            n,
+            hit: 1,
+          });
+        }
+      }
+    }
+    for (const [pattern, p] of [
+      ['/films/**/clip 3*', '/films/a/b/clip 31.mkv'],
+      ['**/*.flac', '/x/Y.FLAC'],
+      ['films/*', '/films/x'],
+    ] as const) {
+      expect(path(pattern).test(p)).toBe(true);
+      expect(like.get(p, path(pattern).like)).toBe(1);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(name('*.mkv').like).toBe('%.m_v');
+    expect(name('a%b_c', true).like).toBe('a\\%b\\_c');
+    sqlite.close();
   });
 
   it('refuses what is no glob, naming the field', () => {

@@ -7,6 +7,8 @@ export type EntryFormat = 'table' | 'json' | 'nul';
 
 export interface EntryOutput {
   write(e: EntryView): void;
+  /** A path alone, as `nul` writes it (`find -0` reads paths only); not in the totals. */
+  writePath(path: string): void;
   /** Writes out what is buffered: call it at the end, and before anything else is written. */
   flush(): void;
   /** What was written: directories, files and the files' bytes. */
@@ -54,6 +56,7 @@ export function entryOutput(
   return {
     totals,
     flush,
+    writePath: (path) => put(`${shown(path)}\0`),
     write(e) {
       if (e.isDir) totals.dirs++;
       else {
@@ -68,9 +71,14 @@ export function entryOutput(
       // An S3 prefix has no time: null and `-`, not 1970-01-01 (format.ts).
       const mtime = isoMtime(e.mtime);
       if (format === 'json') {
-        const type = e.isDir ? 'dir' : 'file';
-        const json = { path, type, size: e.size, mtime: mtime ?? null };
-        put(`${JSON.stringify(options.kind ? { ...json, kind: e.mediaKind } : json)}\n`);
+        // JSON.stringify of {path, type, size, mtime[, kind]}, written out: an object built
+        // and walked per line cost a sixth of a 178,802-line `find --json`.
+        const type = e.isDir ? '"dir"' : '"file"';
+        const time = mtime === undefined ? 'null' : `"${mtime}"`;
+        const kind = options.kind ? `,"kind":${JSON.stringify(e.mediaKind)}` : '';
+        put(
+          `{"path":${JSON.stringify(path)},"type":${type},"size":${JSON.stringify(e.size)},"mtime":${time}${kind}}\n`,
+        );
         return;
       }
       const size = e.isDir ? '-' : formatBytes(e.size);

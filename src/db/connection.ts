@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import type { Database } from './schema.js';
+import type { ArrayRows } from './queries/find-read.js';
 
 /** Something trawl is waiting for while it opens the index: for a line on the user's terminal. */
 export interface IndexWait {
@@ -61,6 +62,8 @@ export interface DialectConnection {
    * up in bulk (SQLite, migration 007). Best effort: a search stays exact without it.
    */
   beforeNameSearch?: () => void;
+  /** Reads rows as arrays, where the driver can (SQLite): `find`'s reads use it. */
+  arrays?: ArrayRows;
   /** Builds the entries repository; called once migrations have run. */
   entries(): EntryRepository;
   /** Closes every connection; one that does not close in a moment (a dead socket) is cut. */

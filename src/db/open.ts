@@ -78,11 +78,10 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     scans: new ScanRepository(db, conn.dialect),
     storages: new StorageRepository(db, conn.dialect),
     tenants: new TenantRepository(db),
-    queries: createQueries(
-      db,
-      conn.dialect,
-      conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {},
-    ),
+    queries: createQueries(db, conn.dialect, {
+      ...(conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {}),
+      ...(conn.arrays ? { arrays: conn.arrays } : {}),
+    }),
     tokens: new TokenRepository(db),
     close: () => conn.close(),
   };

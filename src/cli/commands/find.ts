@@ -131,10 +131,18 @@ export function findCommand(program: Command, io: CliIo): void {
           ...(flags.absolute ? { shown: (p: string) => (root === ROOT ? p : root + p) } : {}),
         });
         try {
-          await writePages(
-            () => app.index.queries.findPages(q),
-            (e) => out.write(e),
-          );
+          // `-0` prints paths alone: read them alone (on SQLite, the path index and no row).
+          if (flags.print0) {
+            await writePages(
+              () => app.index.queries.findPathPages(q),
+              (p) => out.writePath(p),
+            );
+          } else {
+            await writePages(
+              () => app.index.queries.findPages(q),
+              (e) => out.write(e),
+            );
+          }
         } finally {
           out.flush();
         }

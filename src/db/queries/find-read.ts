@@ -9,7 +9,7 @@ import {
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { and, escapeLike, ftsRowids, nameMatches, needleIndexable } from './filters.js';
-import type { EntryView, FindSort } from './types.js';
+import type { FindBounds, FindSort } from './types.js';
 
 /**
  * How `find` reads every match in order with flat memory, in both dialects, with no plan
@@ -35,18 +35,9 @@ import type { EntryView, FindSort } from './types.js';
  * to disk; the transaction may sit idle while the reader pauses, `| less`), a stepped
  * statement on SQLite (its sorter spills to temporary files).
  */
-export interface FindReadOptions {
-  /** A source with at most this many rows is read in one statement, whole. @default 20,000 */
-  probeRows?: number;
-  /**
-   * A source with at most this many rows is streamed, sorted, rather than the storage
-   * walked. Measured on SQLite at 1,000,000 entries: 0.27 s against 0.72 s for the walk with
-   * 90,000 matches, even at 276,000 (bench/find.ts's tree).
-   * @default 250,000
-   */
-  streamRows?: number;
-  /** @default 20,000 */
-  chunkRows?: number;
+export interface FindReadOptions extends FindBounds {
+  /** SQLite: how to read rows as arrays (the index's connection hands it in). */
+  arrays?: ArrayRows;
 }
 
 export const DEFAULT_FIND_PROBE_ROWS = 20_000;
@@ -74,6 +65,11 @@ export interface FindFilters {
   needle?: string;
   /** Lower-case extensions without the dot; a name ends with one of them. */
   extensions?: readonly string[];
+  /**
+   * LIKE patterns (escape `\`) the path matches, letters of either case: the globs'
+   * superset (glob.ts). SQLite tests them on the path index before it reads a row.
+   */
+  pathLike?: readonly string[];
 }
 
 export interface FindOrder {
@@ -82,23 +78,44 @@ export interface FindOrder {
 }
 
 /**
- * A match as read. Not `name` nor `storage_id`: the name is the path's last part and the
- * storage is the one asked for, and every column decoded costs (a million-row find spends
- * most of its time turning rows into JavaScript values; bench/find.ts).
+ * What a match is read as: the whole entry (`ls`, `find`'s table and JSON) or its path
+ * alone (`find -0`: on SQLite the path index answers it with no row read). Never `name`
+ * nor `storage_id`: the name is the path's last part and the storage is the one asked for,
+ * and every column decoded costs (a million-row find spends most of its time turning rows
+ * into JavaScript values; bench/find.ts).
  */
-interface Row {
-  id: number;
-  path: string;
-  is_dir: number;
-  size: number;
-  mtime: number;
-  media_kind: string | null;
+export type FindColumns = 'entry' | 'path';
+
+const SELECTED: Record<FindColumns, readonly string[]> = {
+  entry: ['id', 'path', 'is_dir', 'size', 'mtime', 'media_kind'],
+  path: ['path'],
+};
+
+/** A row as an array of {@link SELECTED}'s columns, in order. */
+export type RowArray = readonly unknown[];
+/**
+ * A row as read: the array of its columns, or for {@link FindColumns} `path` the path alone
+ * (no array per row: 276,300 paths 0.32-0.39 s of CPU instead of 0.53-0.74 s).
+ */
+export type FoundRow = RowArray | string;
+
+/**
+ * Runs a compiled read and gives its rows as arrays (better-sqlite3's raw mode), with no
+ * object built per row: SQLite's reads of `find` go through it when the index hands one in
+ * (open.ts). A name glob matching 276,000 of 1,000,000 entries: 0.63 s of CPU as arrays,
+ * 1.1–1.2 s as objects, 1.06 s as one JSON text per chunk (bench/find.ts's tree).
+ */
+export interface ArrayRows {
+  /** `single`: each row's first column alone, not an array (better-sqlite3's pluck). */
+  all(query: CompiledQuery, single: boolean): unknown[];
+  /** The rows as they are stepped; the connection may run nothing else until it ends. */
+  iterate(query: CompiledQuery, single: boolean): Iterable<unknown>;
 }
 
 type Condition = RawBuilder<unknown>;
 /** What {@link FindReader.#query} builds: a select that streams and compiles. */
 interface Streamable {
-  stream(chunkSize: number): AsyncIterableIterator<Row>;
+  stream(chunkSize: number): AsyncIterableIterator<Record<string, unknown>>;
   compile(): CompiledQuery;
 }
 interface Source {
@@ -106,14 +123,13 @@ interface Source {
   count?: Condition;
 }
 
-const COLUMNS = sql.raw('id, path, is_dir, size, mtime, media_kind');
-
 export class FindReader {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
   readonly #probeRows: number;
   readonly #streamRows: number;
   readonly #chunkRows: number;
+  readonly #arrays: ArrayRows | undefined;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: FindReadOptions = {}) {
     this.#db = db;
@@ -121,37 +137,50 @@ export class FindReader {
     this.#probeRows = options.probeRows ?? DEFAULT_FIND_PROBE_ROWS;
     this.#streamRows = Math.max(this.#probeRows, options.streamRows ?? DEFAULT_FIND_STREAM_ROWS);
     this.#chunkRows = options.chunkRows ?? DEFAULT_FIND_CHUNK_ROWS;
+    this.#arrays = dialect === 'sqlite' ? options.arrays : undefined;
   }
 
   /**
-   * Every row matching `f`, in `o`'s order (ties by id), in batches; at most `limit` when
-   * given (the caller passes one only when it keeps every row). `early`: the caller stops
-   * after some rows (a `--limit` it tests globs for), so the first rows should come soonest.
+   * Every row matching `f`, in `o`'s order (ties by id), in batches, as arrays of `columns`;
+   * at most `limit` when given (the caller passes one only when it keeps every row).
+   * `early`: the caller stops after some rows (a `--limit` it tests globs for), so the first
+   * rows should come soonest.
    */
   async *read(
     f: FindFilters,
     o: FindOrder,
+    columns: FindColumns,
     limit?: number,
     early = false,
-  ): AsyncIterable<EntryView[]> {
+  ): AsyncIterable<FoundRow[]> {
     const bounds = this.#bounds(f);
     if (!bounds) return;
     const source = await this.#smallSource(f);
-    const view = viewIn(f.storageId);
+    const cols = SELECTED[columns];
+    const single = columns === 'path';
     if (source && source.n <= this.#probeRows) {
-      yield (await this.#query(f, o, source.where, limit).execute()).map(view);
-    } else if (source) yield* this.#stream(this.#query(f, o, source.where, limit), view, early);
-    else if (o.sort === 'path' && this.#dialect === 'sqlite') yield* this.#walk(f, o.order, bounds);
-    else yield* this.#stream(this.#query(f, o, undefined, limit), view, early);
+      yield await this.#all(this.#query(f, o, cols, source.where, limit).compile(), single);
+    } else if (source) {
+      yield* this.#stream(this.#query(f, o, cols, source.where, limit), early, single);
+    } else if (o.sort === 'path' && this.#dialect === 'sqlite') {
+      yield* this.#walk(f, o.order, cols, bounds, single);
+    } else yield* this.#stream(this.#query(f, o, cols, undefined, limit), early, single);
   }
 
   /**
    * The matches in order in one statement: read from `source`'s rows alone (materialized,
    * so that no plan walks another index instead), or from the storage's.
    */
-  #query(f: FindFilters, o: FindOrder, source: Condition | undefined, limit?: number) {
+  #query(
+    f: FindFilters,
+    o: FindOrder,
+    cols: readonly string[],
+    source: Condition | undefined,
+    limit?: number,
+  ): Streamable {
     const where = sql<SqlBool>`${and(this.#conditions(f, false))}`;
-    // The candidates under the table's own name, so one builder type serves both.
+    // The candidates under the table's own name, so one builder type serves both; with the
+    // columns the conditions and the order read (not SQLite's computed `parent` unless asked).
     const from = source
       ? (this.#db
           .with(
@@ -159,40 +188,37 @@ export class FindReader {
             (db) =>
               db
                 .selectFrom('entries')
-                .selectAll()
+                .select([...CANDIDATE, ...(f.parent === undefined ? [] : (['parent'] as const))])
                 .where(sql<SqlBool>`${source}`),
           )
           .selectFrom('c as entries') as unknown as SelectQueryBuilder<Database, 'entries', object>)
       : this.#db.selectFrom('entries');
     const query = from
-      .select(['id', 'path', 'is_dir', 'size', 'mtime', 'media_kind'])
+      .select(cols.map((c) => sql.ref(c).as(c)))
       .where(where)
       .orderBy(sql`${this.#orderBy(o)}`);
-    return limit === undefined ? query : query.limit(limit);
+    return (limit === undefined ? query : query.limit(limit)) as unknown as Streamable;
+  }
+
+  /** A statement's rows at once, as arrays. */
+  async #all(query: CompiledQuery, single: boolean): Promise<FoundRow[]> {
+    if (this.#arrays) return this.#arrays.all(query, single) as FoundRow[];
+    const { rows } = await this.#db.executeQuery<Record<string, unknown>>(query);
+    return rows.map(rowOf(single));
   }
 
   /**
    * A statement's rows as it reads them: a stepped statement on SQLite; on PostgreSQL a
    * cursor in a read-only transaction that may sit idle while the reader pauses (a pager).
    */
-  async *#stream(
-    query: Streamable,
-    view: (r: Row) => EntryView,
-    early: boolean,
-  ): AsyncIterable<EntryView[]> {
+  async *#stream(select: Streamable, early: boolean, single: boolean): AsyncIterable<FoundRow[]> {
     if (this.#dialect === 'sqlite') {
-      let batch: EntryView[] = [];
-      for await (const row of query.stream(STREAM_ROWS)) {
-        batch.push(view(row));
-        if (batch.length === STREAM_ROWS) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) yield batch;
+      yield* batches(
+        this.#arrays ? this.#stepped(select.compile(), single) : objects(select, single),
+      );
       return;
     }
-    const compiled = query.compile();
+    const query = select.compile();
     const trx = await this.#db.startTransaction().setAccessMode('read only').execute();
     try {
       await sql`SET LOCAL idle_in_transaction_session_timeout = 0`.execute(trx);
@@ -202,16 +228,20 @@ export class FindReader {
       // instead of 2.4-2.9 s (0.8 s of the server's CPU instead of 1.25 s; 1.6 s as chunks of
       // a walk). With `--limit 100` the soonest plan answers in 0.3-0.4 s, the other in 0.8 s.
       if (!early) await sql`SET LOCAL cursor_tuple_fraction = 1`.execute(trx);
+      // The sort of a quarter of 1,000,000 paths needs ~38 MB: with the default 4 MB it went
+      // to disk (an external merge), 1.2-1.4 s of the server's time instead of 1.6-1.8 s.
+      await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
       await trx.executeQuery(
-        CompiledQuery.raw(`DECLARE find_rows NO SCROLL CURSOR FOR ${compiled.sql}`, [
-          ...compiled.parameters,
+        CompiledQuery.raw(`DECLARE find_rows NO SCROLL CURSOR FOR ${query.sql}`, [
+          ...query.parameters,
         ]),
       );
       for (;;) {
-        const { rows } =
-          await sql<Row>`FETCH ${sql.raw(String(STREAM_ROWS))} FROM find_rows`.execute(trx);
+        const { rows } = await trx.executeQuery<Record<string, unknown>>(
+          CompiledQuery.raw(`FETCH ${STREAM_ROWS} FROM find_rows`),
+        );
         if (rows.length === 0) return;
-        yield rows.map(view);
+        yield rows.map(rowOf(single));
       }
     } finally {
       await trx.rollback().execute();
@@ -219,22 +249,48 @@ export class FindReader {
   }
 
   /**
-   * SQLite: the storage's path index in order, `chunkRows` index rows at a time, each
-   * chunk's matches as one JSON text. better-sqlite3 builds a JavaScript object per row,
-   * property by property; V8 parses JSON far faster: a name glob matching 276,000 of
-   * 1,000,000 entries took 1.54 s of CPU as objects, 0.95 s as JSON (bench/find.ts's tree).
+   * SQLite's rows as arrays while Kysely's connection is held, as its own stream holds it: no
+   * other query of this index runs on the connection (it would fail, busy) until the
+   * statement is done.
+   */
+  async *#stepped(query: CompiledQuery, single: boolean): AsyncIterable<FoundRow> {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let ready = () => {};
+    const acquired = new Promise<void>((resolve) => (ready = resolve));
+    const done = this.#db.connection().execute(async () => {
+      ready();
+      await held;
+    });
+    await Promise.race([acquired, done]);
+    try {
+      yield* this.#arrays!.iterate(query, single) as Iterable<FoundRow>;
+    } finally {
+      release();
+      await done;
+    }
+  }
+
+  /**
+   * SQLite: the storage's path index in order, `chunkRows` index rows at a time: first where
+   * the chunk ends (the index alone), then the matches inside it, every other column wrapped
+   * so that no other index is used. Terms of the path alone (`pathLike`) are tested on the
+   * index before a row is read.
    */
   async *#walk(
     f: FindFilters,
     order: 'asc' | 'desc',
+    cols: readonly string[],
     bounds: { lower?: string; upper?: string },
-  ): AsyncIterable<EntryView[]> {
+    single: boolean,
+  ): AsyncIterable<FoundRow[]> {
     const scope = [sql`storage_id = ${f.storageId}`, sql`tenant_id = ${f.tenantId}`];
     if (bounds.lower !== undefined) scope.push(sql`path >= ${bounds.lower}`);
     if (bounds.upper !== undefined) scope.push(sql`path < ${bounds.upper}`);
     const filters = this.#conditions(f, true);
     const asc = order === 'asc';
     const by = sql.raw(asc ? 'path ASC' : 'path DESC');
+    const selected = sql.join(cols.map((c) => sql.ref(c)));
     let after: string | undefined;
     for (;;) {
       const from = after === undefined ? [] : [asc ? sql`path > ${after}` : sql`path < ${after}`];
@@ -243,14 +299,13 @@ export class FindReader {
         ORDER BY ${by} LIMIT 1 OFFSET ${this.#chunkRows - 1}`.execute(this.#db);
       const stop = last[0]?.path;
       const upTo = stop === undefined ? [] : [asc ? sql`path <= ${stop}` : sql`path >= ${stop}`];
-      // Ordered by the subquery, read in that order as a co-routine: an ORDER BY inside the
-      // aggregate would sort the chunk again (a temporary B-tree, 15 % more).
-      const { rows } = await sql<{ rows: string | null }>`
-        SELECT json_group_array(json_array(${COLUMNS})) AS rows FROM (
-          SELECT ${COLUMNS} FROM entries WHERE ${and([...scope, ...from, ...upTo, ...filters])}
-          ORDER BY ${by})`.execute(this.#db);
-      const found = JSON.parse(rows[0]?.rows ?? '[]') as RowArray[];
-      if (found.length > 0) yield found.map((r) => viewArray(r, f.storageId));
+      const found = await this.#all(
+        sql`SELECT ${selected} FROM entries
+          WHERE ${and([...scope, ...from, ...upTo, ...filters])}
+          ORDER BY ${by}`.compile(this.#db),
+        single,
+      );
+      if (found.length > 0) yield found;
       if (stop === undefined) return;
       after = stop;
     }
@@ -287,14 +342,23 @@ export class FindReader {
     if (f.maxSize !== undefined) out.push(sql`${col('size')} <= ${f.maxSize}`);
     if (f.mtimeFrom !== undefined) out.push(sql`${col('mtime')} >= ${f.mtimeFrom}`);
     if (f.mtimeBefore !== undefined) out.push(sql`${col('mtime')} < ${f.mtimeBefore}`);
-    const name = col('name');
-    if (f.needle !== undefined) {
-      const contains = this.#contains(name, f.needle);
+    // On SQLite, terms of the path alone, which its path index answers before the row is
+    // read (a walk then reads the rows of its matches only: `*.jpg` over 1,000,000 entries
+    // 0.18 s instead of 0.48 s of CPU): the globs' LIKE (which holds the needle, so that
+    // test goes), and the extensions, which end the path as they end the name. PostgreSQL
+    // reads rows whole anyway, and its ILIKE would cost each candidate a second test.
+    const sqlite = this.#dialect === 'sqlite';
+    const name = col(sqlite ? 'path' : 'name');
+    if (f.needle !== undefined && !(sqlite && f.pathLike)) {
+      const contains = this.#contains(col('name'), f.needle);
       if (contains) out.push(contains);
     }
     if (f.extensions) {
       const ends = f.extensions.map((e) => this.#endsWith(name, `.${e}`));
       if (ends.every((c) => c !== undefined)) out.push(sql`(${sql.join(ends, sql` OR `)})`);
+    }
+    if (f.pathLike && sqlite) {
+      for (const p of f.pathLike) out.push(sql`${col('path')} LIKE ${p} ESCAPE '\\'`);
     }
     return out;
   }
@@ -396,37 +460,38 @@ export class FindReader {
   }
 }
 
-/** Rows of storage `storageId` as entries. */
-function viewIn(storageId: number): (r: Row) => EntryView {
-  return (r) => view(r, storageId);
+/** The columns a source's candidates carry: every one a condition or an order may read. */
+const CANDIDATE = [
+  'id',
+  'tenant_id',
+  'storage_id',
+  'path',
+  'name',
+  'is_dir',
+  'size',
+  'mtime',
+  'media_kind',
+] as const;
+
+/** A row object's values in the order selected (the order of its keys). */
+function rowOf(single: boolean): (r: Record<string, unknown>) => FoundRow {
+  return single ? (r) => Object.values(r)[0] as string : (r) => Object.values(r);
 }
 
-/** {@link COLUMNS} in order, as the walk's JSON holds them. */
-type RowArray = [number, string, number, number, number, string | null];
-
-function viewArray(r: RowArray, storageId: number): EntryView {
-  const path = r[1];
-  return {
-    id: r[0],
-    storageId,
-    path,
-    name: path.slice(path.lastIndexOf('/') + 1),
-    isDir: r[2] === 1,
-    size: r[3],
-    mtime: r[4],
-    mediaKind: r[5],
-  };
+async function* objects(select: Streamable, single: boolean): AsyncIterable<FoundRow> {
+  const row = rowOf(single);
+  for await (const r of select.stream(STREAM_ROWS)) yield row(r);
 }
 
-function view(r: Row, storageId: number): EntryView {
-  return {
-    id: Number(r.id),
-    storageId,
-    path: r.path,
-    name: r.path.slice(r.path.lastIndexOf('/') + 1),
-    isDir: Number(r.is_dir) === 1,
-    size: Number(r.size),
-    mtime: Number(r.mtime),
-    mediaKind: r.media_kind,
-  };
+/** Rows in batches of {@link STREAM_ROWS}, none empty. */
+async function* batches(rows: AsyncIterable<FoundRow>): AsyncIterable<FoundRow[]> {
+  let batch: FoundRow[] = [];
+  for await (const row of rows) {
+    batch.push(row);
+    if (batch.length === STREAM_ROWS) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }

@@ -3,7 +3,14 @@ import { subtreeRange } from '../../storage/paths.js';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { QueryError } from './errors.js';
-import { FindReader, type FindFilters, type FindReadOptions } from './find-read.js';
+import {
+  FindReader,
+  type FindColumns,
+  type FindFilters,
+  type FindReadOptions,
+  type FoundRow,
+  type RowArray,
+} from './find-read.js';
 import { compileGlob, type Glob } from './glob.js';
 import type { EntryView, FindQuery, FindSort, SortOrder } from './types.js';
 import { booleanOf, dirOf, idOf, mediaKindOf, optionalInt, rangeOf } from './validate.js';
@@ -39,16 +46,52 @@ export function findPages(
   q: FindQuery,
   options: FindReadOptions = {},
 ): AsyncIterable<EntryView[]> {
+  const { rows, storageId } = matches(db, dialect, q, options, 'entry');
+  return mapped(rows, (r) => viewArray(r as RowArray, storageId));
+}
+
+/**
+ * {@link findPages}'s paths alone (`find -0`): on SQLite a walk of the storage then reads
+ * its path index and no row.
+ */
+export function findPathPages(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions = {},
+): AsyncIterable<string[]> {
+  return mapped(matches(db, dialect, q, options, 'path').rows, (r) => r as string);
+}
+
+async function* mapped<T>(
+  pages: AsyncIterable<FoundRow[]>,
+  f: (r: FoundRow) => T,
+): AsyncIterable<T[]> {
+  for await (const page of pages) yield page.map(f);
+}
+
+/** The matching rows of `columns` ({@link FoundRow}), in batches, none empty. Checks `q` at the call. */
+function matches(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions,
+  columns: FindColumns,
+): { rows: AsyncIterable<FoundRow[]>; storageId: number } {
   const plan = planOf(q);
   const reader = new FindReader(db, dialect, options);
-  return (async function* () {
+  const accepts =
+    columns === 'path'
+      ? (r: FoundRow) => plan.accepts(r as string)
+      : (r: FoundRow) => plan.accepts((r as RowArray)[1] as string);
+  const rows = (async function* () {
     let left = plan.limit;
     if (left === 0) return;
     // With nothing left to test here, the database may stop at the limit (a top-N sort).
     const limit = plan.exact && Number.isFinite(left) ? left : undefined;
     const early = Number.isFinite(left) && limit === undefined;
-    for await (const batch of reader.read(plan.filters, plan.order, limit, early)) {
-      const kept = plan.exact ? batch : batch.filter(plan.accepts);
+    for await (const batch of reader.read(plan.filters, plan.order, columns, limit, early)) {
+      const kept = plan.exact ? batch : batch.filter(accepts);
       if (kept.length >= left) {
         if (left > 0) yield kept.length === left ? kept : kept.slice(0, left);
         return;
@@ -57,13 +100,29 @@ export function findPages(
       if (kept.length > 0) yield kept;
     }
   })();
+  return { rows, storageId: plan.filters.storageId };
+}
+
+/** An entry of storage `storageId` from {@link FindColumns} `entry`'s array. */
+function viewArray(r: RowArray, storageId: number): EntryView {
+  const path = r[1] as string;
+  return {
+    id: Number(r[0]),
+    storageId,
+    path,
+    name: path.slice(path.lastIndexOf('/') + 1),
+    isDir: Number(r[2]) === 1,
+    size: Number(r[3]),
+    mtime: Number(r[4]),
+    mediaKind: r[5] as string | null,
+  };
 }
 
 interface Plan {
   filters: FindFilters;
   order: { sort: FindSort; order: SortOrder };
-  /** The exact test of what SQL only narrowed (globs, extensions). */
-  accepts(e: EntryView): boolean;
+  /** The exact test, on a match's path, of what SQL only narrowed (globs, extensions). */
+  accepts(path: string): boolean;
   /** Whether SQL tests everything (`accepts` keeps every row). */
   exact: boolean;
   limit: number;
@@ -101,6 +160,8 @@ function planOf(q: FindQuery): Plan {
   // is plain text (`**/cover.jpg`); the glob itself is tested on what comes back.
   const needle = name?.literal || lastPart(path);
   if (needle) f.needle = needle;
+  const like = [...(name ? [`%/${name.like}`] : []), ...(path ? [path.like] : [])];
+  if (like.length > 0) f.pathLike = like;
 
   const sort = q.sort ?? 'path';
   if (!['path', 'name', 'size', 'mtime'].includes(sort)) {
@@ -117,10 +178,12 @@ function planOf(q: FindQuery): Plan {
     order: { sort, order },
     limit,
     exact: !name && !path && !ext,
-    accepts: (e) =>
-      (!name || name.test(e.name)) &&
-      (!path || path.test(e.path)) &&
-      (!ext || hasExtension(e.name, ext)),
+    accepts: (p) => {
+      const base = p.slice(p.lastIndexOf('/') + 1);
+      return (
+        (!name || name.test(base)) && (!path || path.test(p)) && (!ext || hasExtension(base, ext))
+      );
+    },
   };
 }
 

@@ -19,6 +19,12 @@ export interface Glob {
    * wildcard (`/Music/20?5` → `/Music`); `/` when a wildcard comes first.
    */
   readonly dir: string;
+  /**
+   * A LIKE pattern (escape `\\`) every match satisfies, under SQLite's LIKE (ASCII letters
+   * of either case) and PostgreSQL's ILIKE alike: a superset to narrow rows by before the
+   * exact test. A name glob's is for the name (a path ends with `/` and it).
+   */
+  readonly like: string;
 }
 
 export interface GlobOptions {
@@ -34,7 +40,8 @@ const MAX_PATTERN = 4096;
 /** Characters a regex would read as syntax (`-` is plain outside a class, and may not be escaped there). */
 const SPECIAL = /[.*+?^${}()|[\]\\/]/g;
 
-type Token = { kind: 'text'; text: string } | { kind: 'regex'; source: string };
+/** A wildcard as a regex and as LIKE (`%` or `_`: every wildcard matches some run of characters). */
+type Token = { kind: 'text'; text: string } | { kind: 'regex'; source: string; like: string };
 
 export function compileGlob(pattern: string, options: GlobOptions): Glob {
   const { field } = options;
@@ -50,13 +57,16 @@ export function compileGlob(pattern: string, options: GlobOptions): Glob {
   let run = '';
   let before = '';
   let wild = false;
+  let like = '';
   for (const t of tokens) {
     if (t.kind === 'text') {
       source += t.text.replace(SPECIAL, '\\$&');
       run += t.text;
       if (!wild) before += t.text;
+      like += likeText(t.text, options.caseSensitive === true);
     } else {
       source += t.source;
+      like += t.like;
       if (run.length > literal.length) literal = run;
       run = '';
       wild = true;
@@ -67,7 +77,21 @@ export function compileGlob(pattern: string, options: GlobOptions): Glob {
   const regex = new RegExp(`^${source}$`, flags);
   const cut = before.lastIndexOf('/');
   const dir = !options.path || cut <= 0 ? '/' : before.slice(0, cut);
-  return { pattern, test: (text) => regex.test(text), literal, dir };
+  return { pattern, test: (text) => regex.test(text), literal, dir, like };
+}
+
+/**
+ * Plain text as LIKE: `%`, `_` and `\` escaped, and `_` for each character LIKE may not
+ * match as the regex does: any beyond ASCII (SQLite folds ASCII only), and, when either
+ * case matches, `k` and `s` (Unicode folds the Kelvin sign and the long s to them).
+ */
+function likeText(text: string, caseSensitive: boolean): string {
+  let out = '';
+  for (const ch of text) {
+    if (ch > '\x7f' || (!caseSensitive && /[ks]/i.test(ch))) out += '_';
+    else out += /[\\%_]/.test(ch) ? `\\${ch}` : ch;
+  }
+  return out;
 }
 
 /** The pattern as plain text and regex pieces; a path glob is anchored at the root. */
@@ -93,23 +117,23 @@ function tokenize(pattern: string, path: boolean, bad: (m: string) => QueryError
       if (path && p[i + 1] === '*') {
         // `/**/` may stand for no directory at all: `/a/**/b` matches `/a/b`.
         if (p[i - 1] === '/' && p[i + 2] === '/') {
-          out.push({ kind: 'regex', source: '(?:[\\s\\S]*/)?' });
+          out.push({ kind: 'regex', source: '(?:[\\s\\S]*/)?', like: '%' });
           i += 2;
         } else {
-          out.push({ kind: 'regex', source: '[\\s\\S]*' });
+          out.push({ kind: 'regex', source: '[\\s\\S]*', like: '%' });
           i += 1;
         }
         while (p[i + 1] === '*') i++;
       } else {
-        out.push({ kind: 'regex', source: `${one}*` });
+        out.push({ kind: 'regex', source: `${one}*`, like: '%' });
         while (!path && p[i + 1] === '*') i++;
       }
     } else if (c === '?') {
-      out.push({ kind: 'regex', source: one });
+      out.push({ kind: 'regex', source: one, like: '_' });
     } else if (c === '[') {
       const end = classEnd(p, i);
       if (end < 0) throw bad(`"[" without its "]" in ${JSON.stringify(pattern)}`);
-      out.push({ kind: 'regex', source: classSource(p.slice(i + 1, end), path) });
+      out.push({ kind: 'regex', source: classSource(p.slice(i + 1, end), path), like: '_' });
       i = end;
     } else {
       const ch = String.fromCodePoint(p.codePointAt(i)!);

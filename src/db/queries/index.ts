@@ -3,7 +3,8 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
 import { du } from './du.js';
-import { find, findPages } from './find.js';
+import type { ArrayRows } from './find-read.js';
+import { find, findPages, findPathPages } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { StatsCache } from './stats-cache.js';
@@ -19,6 +20,8 @@ export interface QueryOptions extends PlanOptions {
    * wrote since it was last brought up to date (migration 007).
    */
   beforeNameSearch?: () => void;
+  /** SQLite: rows as arrays, for the reads of `find` (src/db/queries/find-read.ts). */
+  arrays?: ArrayRows;
 }
 
 /** Browse, search and stats over the index (`Index.queries`). `options` bound each page's work. */
@@ -30,12 +33,14 @@ export function createQueries(
   const reader = new PageReader(db, dialect, options);
   const stats = new StatsCache(db, dialect);
   const ready = options.beforeNameSearch ?? (() => undefined);
+  const read = options.arrays ? { arrays: options.arrays } : {};
   return {
     browse: (q) => (ready(), browse(reader, q)),
     search: (q) => (ready(), search(reader, q)),
     stats: (q) => stats.stats(q),
-    find: (q) => (ready(), find(db, dialect, q)),
-    findPages: (q) => (ready(), findPages(db, dialect, q)),
+    find: (q, o) => (ready(), find(db, dialect, q, { ...o, ...read })),
+    findPages: (q, o) => (ready(), findPages(db, dialect, q, { ...o, ...read })),
+    findPathPages: (q, o) => (ready(), findPathPages(db, dialect, q, { ...o, ...read })),
     du: (q) => du(db, q),
   };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely } from 'kysely';
+import { type CompiledQuery, Kysely } from 'kysely';
 import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
@@ -77,6 +77,11 @@ export async function connectSqlite(
     });
   }
   registerNameTest(raw);
+  // Rows as arrays, or one column's values: no object per row (queries/find-read.ts).
+  const statement = (q: CompiledQuery, single: boolean) => {
+    const s = raw.prepare(q.sql);
+    return single ? s.pluck() : s.raw();
+  };
   const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
   // Its statements need migration 007's table: made once the migrations ran.
   let names: NameIndexBacklog | undefined;
@@ -110,6 +115,10 @@ export async function connectSqlite(
     // Prepared statements need the tables: built after migrations.
     entries: () => new SqliteEntryRepository(raw, nameIndex()),
     beforeNameSearch: catchUp,
+    arrays: {
+      all: (q, single) => statement(q, single).all(...q.parameters),
+      iterate: (q, single) => statement(q, single).iterate(...q.parameters),
+    },
     close: async () => {
       // A finished scan leaves a complete name index behind it.
       if (names) catchUp();
