@@ -8,6 +8,7 @@ import { api } from './005-api.js';
 import { search } from './006-search.js';
 import { leanWrites } from './007-lean-writes.js';
 import { statsAndLargeFiles } from './008-stats-and-large-files.js';
+import { pathKey } from './009-path-key.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '006-search': search(dialect),
     '007-lean-writes': leanWrites(dialect),
     '008-stats-and-large-files': statsAndLargeFiles(dialect),
+    '009-path-key': pathKey(dialect),
   };
 }
 

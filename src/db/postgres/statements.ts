@@ -57,7 +57,7 @@ export const UPSERT = `INSERT INTO entries AS e
     (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
   SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[],
       $8::int8[], $9::text[], $10::text[]) AS u
-  ON CONFLICT (storage_id, tenant_id, path) DO UPDATE SET
+  ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
     etag = excluded.etag, media_kind = excluded.media_kind
   WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
