@@ -8,7 +8,7 @@ import type { Dialect } from '../dialect.js';
  * was never possible without breaking isolation; it is now refused outright), and every
  * statement that named all three still finds its rows by (storage_id, path), the tenant
  * tested on the row. The tenant id was 8 of each entry's bytes in that index, 16 once a
- * first scan's inserts leave its pages half full (docs/index-database.md): 148 → 131 bytes
+ * first scan's inserts leave its pages half full (docs/index-database.md): 148 → 132 bytes
  * an entry on the bench:schema tree. The index is built anew from the table (no rescan)
  * before the old constraint goes, in the migration's transaction.
  *
