@@ -6,7 +6,10 @@
  * alike. Prints each variant's write time against the whole schema's, and the bytes per
  * entry of the table and of each index of the whole schema.
  *
- *   npm run bench:schema -- [--entries 300000] [--only sqlite|postgres] [--variants | --fts]
+ *   npm run bench:schema -- [--entries 300000] [--only sqlite|postgres] [--variants | --fts] [--compact]
+ *
+ * `--compact` also prints the bytes once the indexes are rebuilt (PostgreSQL: REINDEX of
+ * each index of `entries`; SQLite: VACUUM): what a first write leaves unused in its pages.
  */
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
@@ -91,6 +94,33 @@ async function objectSizes(index: Index): Promise<Map<string, number>> {
   return out;
 }
 
+/** Bytes per entry once every index is rebuilt, against `before` (as the first write left them). */
+async function printCompacted(
+  index: Index,
+  entries: number,
+  before: Map<string, number>,
+): Promise<void> {
+  if (index.dialect === 'postgres') {
+    for (const name of before.keys()) {
+      if (name.startsWith('entries_')) await sql`REINDEX INDEX ${sql.ref(name)}`.execute(index.db);
+    }
+  } else await sql`VACUUM`.execute(index.db);
+  const after = await objectSizes(index);
+  let was = 0;
+  let now = 0;
+  console.log('  bytes per entry, as written → rebuilt:');
+  for (const [name, bytes] of [...before].sort((a, b) => b[1] - a[1])) {
+    const rebuilt = after.get(name) ?? 0;
+    was += bytes;
+    now += rebuilt;
+    const show = (n: number) => (n / entries).toFixed(1).padStart(7);
+    console.log(`    ${name.padEnd(38)} ${show(bytes)} → ${show(rebuilt)}`);
+  }
+  console.log(
+    `    ${'total'.padEnd(38)} ${(was / entries).toFixed(1).padStart(7)} → ${(now / entries).toFixed(1).padStart(7)}`,
+  );
+}
+
 async function run(dialect: Dialect, entries: number, variants: Variant[]): Promise<void> {
   const dbs: TestDatabase[] = [];
   const indexes: Index[] = [];
@@ -131,6 +161,7 @@ async function run(dialect: Dialect, entries: number, variants: Variant[]): Prom
       console.log(`    ${name.padEnd(38)} ${(bytes / entries).toFixed(1).padStart(7)}`);
     }
     console.log(`    ${'total'.padEnd(38)} ${(total / entries).toFixed(1).padStart(7)}`);
+    if (compact) await printCompacted(indexes[0]!, entries, sizes);
   } finally {
     for (const index of indexes) await index.close().catch(() => undefined);
     for (const db of dbs) await db.drop().catch(() => undefined);
@@ -143,8 +174,10 @@ const { values } = parseArgs({
     only: { type: 'string' },
     variants: { type: 'boolean', default: false },
     fts: { type: 'boolean', default: false },
+    compact: { type: 'boolean', default: false },
   },
 });
+const compact = values.compact;
 const entries = Number(values.entries);
 const dialects: Dialect[] = values.only ? [values.only as Dialect] : ['sqlite', 'postgres'];
 for (const dialect of dialects) {

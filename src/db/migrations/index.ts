@@ -9,6 +9,7 @@ import { search } from './006-search.js';
 import { leanWrites } from './007-lean-writes.js';
 import { statsAndLargeFiles } from './008-stats-and-large-files.js';
 import { timeOrder } from './009-time-order.js';
+import { pathKey } from './010-path-key.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -22,6 +23,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '007-lean-writes': leanWrites(dialect),
     '008-stats-and-large-files': statsAndLargeFiles(dialect),
     '009-time-order': timeOrder(dialect),
+    '010-path-key': pathKey(dialect),
   };
 }
 

@@ -134,10 +134,10 @@ export class PostgresEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     if (dirs.length === 0) return out;
-    const { rows } = await this.#pool.query<[string, string]>(
+    const { rows } = await this.#pool.query<[string, string | null]>(
       query(undefined, CHILDREN, [scope.storageId, scope.tenantId, textArray(dirs)]),
     );
-    for (const [parent, packed] of rows) out.set(parent, unpackChildren(packed));
+    for (const [dir, packed] of rows) if (packed !== null) out.set(dir, unpackChildren(packed));
     return out;
   }
 

@@ -17,13 +17,16 @@ const packed = (column: string) =>
  * its children as one text of lines `id \t is_dir \t size \t mtime \t media_kind \t etag \t
  * path` (text fields escaped as COPY escapes them, NULL as `\N`; read by `unpackChildren`).
  * A few dozen rows and strings to decode instead of thousands of rows of seven fields, which
- * is where an unchanged rescan's reads spent their time on the client. Inputs: $1 storage, $2
- * tenant, $3 text[] of directories. Output: array rows [parent, lines].
+ * is where an unchanged rescan's reads spent their time on the client. Each directory is
+ * its own scan of the (storage_id, parent, …) index, aggregated as it is read: a `GROUP BY
+ * parent` over the whole batch sorted its 5,000 rows first (a fifth of the statement's time,
+ * `EXPLAIN ANALYZE`). A directory with no children comes back with NULL. Inputs: $1
+ * storage, $2 tenant, $3 text[] of directories. Output: array rows [directory, lines | null].
  */
-export const CHILDREN = `SELECT parent, string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
-    coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
-  FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND parent = ANY($3::text[])
-  GROUP BY parent`;
+export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
+      coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
+    FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND parent = d)
+  FROM unnest($3::text[]) AS d`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
 export const OUTBOX = `INSERT INTO change_events
@@ -54,7 +57,7 @@ export const UPSERT = `INSERT INTO entries AS e
     (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
   SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[],
       $8::int8[], $9::text[], $10::text[]) AS u
-  ON CONFLICT (storage_id, tenant_id, path) DO UPDATE SET
+  ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
     etag = excluded.etag, media_kind = excluded.media_kind
   WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
