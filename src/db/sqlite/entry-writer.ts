@@ -1,0 +1,251 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ApplyResult, EntryRef, EntryScope, EntryWrite, Removal } from '../entries.js';
+import { fencedError } from '../errors.js';
+
+/**
+ * One batch of `EntryRepository.apply` as SQLite's writer takes it, on the main thread or in
+ * the writer thread (writer-thread.ts): plain strings and numbers, so a batch crosses to the
+ * thread as a few strings (one copy each) instead of a structured clone of 1,000 objects,
+ * and the rows go to SQLite as one JSON argument (`json_each`), not 9,000 bound parameters.
+ */
+export interface PackedBatch {
+  tenantId: number;
+  storageId: number;
+  fence: number | null;
+  /** Whether the batch also writes its change event, and for which scan. */
+  outbox: boolean;
+  scanId: number | null;
+  /** JSON `[[path, isDir 0|1], …]`. */
+  removals: string;
+  /** JSON `[[path, name, isDir 0|1, size, mtime, etag, mediaKind], …]`: rows the diff found new. */
+  fresh: string;
+  freshRows: number;
+  /** The same shape: rows the diff found changed. */
+  changed: string;
+}
+
+/**
+ * What the batch did: ids with their kind, flat (`[id, isDir 0|1, …]`), or the fence it
+ * found moved (the write was refused and rolled back).
+ */
+export type PackedResult =
+  { created: number[]; updated: number[]; deleted: number[] } | { fenced: number | null };
+
+type Row = [string, string, 0 | 1, number, number, string | null, string | null];
+
+export function packBatch(
+  scope: EntryScope,
+  removals: readonly Removal[],
+  writes: readonly EntryWrite[],
+): PackedBatch {
+  const fresh: Row[] = [];
+  const changed: Row[] = [];
+  for (const w of writes) {
+    const row: Row = [w.path, w.name, w.isDir ? 1 : 0, w.size, w.mtime, w.etag, w.mediaKind];
+    (w.isNew === false ? changed : fresh).push(row);
+  }
+  return {
+    tenantId: scope.tenantId,
+    storageId: scope.storageId,
+    fence: scope.fence ?? null,
+    outbox: scope.outbox !== undefined,
+    scanId: scope.outbox?.scanId ?? null,
+    removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
+    fresh: JSON.stringify(fresh),
+    freshRows: fresh.length,
+    changed: JSON.stringify(changed),
+  };
+}
+
+/** The repository's result from the writer's; a refused fence as its IndexError. */
+export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
+  if ('fenced' in r) {
+    throw fencedError(batch.storageId, batch.fence ?? 0, r.fenced ?? undefined);
+  }
+  return { created: refs(r.created), updated: refs(r.updated), deleted: refs(r.deleted) };
+}
+
+function refs(flat: number[]): EntryRef[] {
+  const out: EntryRef[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, isDir: flat[i + 1] === 1 });
+  return out;
+}
+
+/**
+ * The write half of SQLite's entries repository, over one connection: `apply` runs a batch
+ * in one IMMEDIATE transaction and returns what it did. The writer thread runs this very
+ * function from its source text (writer-thread.ts), so it is self-contained: nothing from
+ * outside its body but its parameters and JavaScript's globals.
+ *
+ * Measured choices (docs/benchmarks.md, "Where a first scan's writes go"):
+ * - rows the diff found new go in by one `INSERT … SELECT … FROM json_each(?)` per batch,
+ *   without RETURNING: the ids of a statement that inserted every row are the consecutive
+ *   run ending at its last rowid (AUTOINCREMENT, one writer at a time). Only when a row was
+ *   already there (an overlapping scan wrote it first) are the new ids read back, as the
+ *   rows of this batch above the largest id before it; the others take the update's way;
+ * - rows the diff found changed: the update first, the insert only when the row vanished
+ *   meanwhile; either order counts exactly;
+ * - the name index takes new rows in bulk, a backlog of `backlogRows` at a time
+ *   (name-index.ts), in the batch's transaction.
+ */
+export function entryWriter(
+  db: BetterSqlite3.Database,
+  backlogRows: number,
+): (batch: PackedBatch) => PackedResult {
+  const fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
+  const deleteOne = db
+    .prepare(
+      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ? RETURNING id, is_dir`,
+    )
+    .raw();
+  const deleteSubtree = db
+    .prepare(
+      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?
+       RETURNING id, is_dir`,
+    )
+    .raw();
+  const maxId = db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck();
+  // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.
+  const insertMany = db.prepare(
+    `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+     SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       value ->> 6
+     FROM json_each(?) WHERE true
+     ON CONFLICT (storage_id, tenant_id, path) DO NOTHING`,
+  );
+  const insertedSince = db
+    .prepare(
+      `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
+       AND path IN (SELECT value ->> 0 FROM json_each(?))`,
+    )
+    .raw();
+  const insertOne = db
+    .prepare(
+      `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
+       RETURNING id`,
+    )
+    .pluck();
+  // Only rows that differ are touched: an unchanged rescan writes nothing.
+  const update = db
+    .prepare(
+      `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
+       WHERE storage_id = ? AND tenant_id = ? AND path = ?
+         AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
+       RETURNING id`,
+    )
+    .pluck();
+  const outbox = db.prepare(
+    `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // The name index's backlog (name-index.ts): max(id) reads one path down the b-tree.
+  const backlog = db
+    .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
+    .raw();
+  const addNames = db.prepare(
+    `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+  );
+  const mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
+
+  /** Updates one row if something differs; its id when it did. */
+  const updateOne = (b: PackedBatch, r: Row): number | undefined =>
+    update.get(
+      r[2],
+      r[3],
+      r[4],
+      r[5],
+      r[6],
+      b.storageId,
+      b.tenantId,
+      r[0],
+      r[2],
+      r[3],
+      r[4],
+      r[5],
+      r[6],
+    ) as number | undefined;
+
+  const run = (b: PackedBatch): PackedResult => {
+    const { storageId, tenantId } = b;
+    // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
+    if (b.fence !== null) {
+      const current = fenceOf.get(storageId) as number | undefined;
+      if (current !== b.fence) return { fenced: current ?? null };
+    }
+    const created: number[] = [];
+    const updated: number[] = [];
+    const deleted: number[] = [];
+    for (const [path, isDir] of JSON.parse(b.removals) as [string, 0 | 1][]) {
+      for (const [id, d] of deleteOne.all(storageId, tenantId, path) as [number, number][]) {
+        deleted.push(id, d);
+      }
+      if (isDir === 1) {
+        // The subtree as a bytewise range: `0` is the character right after `/`.
+        const lower = path === '/' ? '/' : `${path}/`;
+        const upper = path === '/' ? '0' : `${path}0`;
+        for (const [id, d] of deleteSubtree.all(storageId, tenantId, lower, upper) as [
+          number,
+          number,
+        ][]) {
+          deleted.push(id, d);
+        }
+      }
+    }
+    if (b.freshRows > 0) {
+      const before = maxId.get() as number;
+      const { changes, lastInsertRowid } = insertMany.run(tenantId, storageId, b.fresh);
+      const rows = JSON.parse(b.fresh) as Row[];
+      if (changes === rows.length) {
+        const first = Number(lastInsertRowid) - rows.length + 1;
+        for (let i = 0; i < rows.length; i++) created.push(first + i, rows[i]![2]);
+      } else {
+        // Some rows were there already: this batch's rows above `before` are its own.
+        const mine = new Map(
+          insertedSince.all(storageId, tenantId, before, b.fresh) as [string, number][],
+        );
+        for (const r of rows) {
+          const id = mine.get(r[0]);
+          if (id !== undefined) created.push(id, r[2]);
+          else {
+            const u = updateOne(b, r);
+            if (u !== undefined) updated.push(u, r[2]);
+          }
+        }
+      }
+    }
+    for (const r of JSON.parse(b.changed) as Row[]) {
+      const u = updateOne(b, r);
+      if (u !== undefined) {
+        updated.push(u, r[2]);
+        continue;
+      }
+      const id = insertOne.get(tenantId, storageId, r[0], r[1], r[2], r[3], r[4], r[5], r[6]) as
+        number | undefined;
+      if (id !== undefined) created.push(id, r[2]);
+    }
+    if (created.length > 0) {
+      const [upto, last] = backlog.get() as [number, number];
+      if (last - upto >= backlogRows) {
+        addNames.run(upto, last);
+        mark.run(last);
+      }
+    }
+    if (b.outbox && created.length + updated.length + deleted.length > 0) {
+      const ids = (flat: number[]) => JSON.stringify(flat.filter((_, i) => i % 2 === 0));
+      outbox.run(
+        tenantId,
+        storageId,
+        b.scanId,
+        ids(created),
+        ids(updated),
+        ids(deleted),
+        Date.now(),
+      );
+    }
+    return { created, updated, deleted };
+  };
+  const tx = db.transaction(run);
+  return (batch) => tx.immediate(batch);
+}
