@@ -67,6 +67,8 @@ function* treeBatches(files: number, size: number): Iterable<EntryWrite[]> {
 
 interface Variant {
   name: string;
+  /** Entries per batch (one transaction). @default 1000 */
+  batch?: number;
   /** Changes the freshly migrated index before the write. */
   prepare?: (index: Index, raw: BetterSqlite3.Database) => Promise<void> | void;
   /** Writes one batch; default: the repository's apply. */
@@ -244,7 +246,7 @@ async function once(v: Variant): Promise<number> {
     const repo = index.entries as SqliteEntryRepository;
     const raw = repo.database;
     await v.prepare?.(index, raw);
-    const batches = [...treeBatches(files, 1000)];
+    const batches = [...treeBatches(files, v.batch ?? 1000)];
     const t0 = performance.now();
     for (const b of batches) {
       if (v.write) v.write(raw, scope, b);

@@ -51,7 +51,7 @@ function threadMain(makeWriter: typeof entryWriter): void {
     // As the main connection (connect.ts): WAL is the file's already.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('cache_size = -16384');
+    db.pragma('cache_size = -8192');
     write = makeWriter(db, config.backlogRows);
   } catch (error) {
     failed = error;
