@@ -95,13 +95,26 @@ describe('SQLite entries through the writer thread', () => {
       size, mtime, etag, media_kind) VALUES (?, ?, ?, ?, 0, ?, 1000, NULL, NULL)`);
     insert.run(scope.tenantId, scope.storageId, '/a/f300', 'f300', 300);
     insert.run(scope.tenantId, scope.storageId, '/a/f301', 'f301', 999);
-    const next = await repo.apply(scope, [], files('/a', 10, 300));
+    const next = await repo.apply({ ...scope, outbox: { scanId: null } }, [], files('/a', 10, 300));
     const after = idsInFile();
     expect(next.created.map((r) => r.id)).toEqual(
       files('/a', 8, 302).map((w) => after.get(w.path)),
     );
     expect(next.updated).toEqual([{ id: after.get('/a/f301'), isDir: false }]);
     expect(after.size).toBe(310);
+    // The change event names the same ids, written in the batch's transaction.
+    const last = await repo.apply({ ...scope, outbox: { scanId: null } }, [], files('/b', 5));
+    const events = other
+      .prepare('SELECT created, updated FROM change_events ORDER BY id')
+      .raw()
+      .all() as [string, string][];
+    expect(events).toEqual([
+      [
+        JSON.stringify(next.created.map((r) => r.id)),
+        JSON.stringify(next.updated.map((r) => r.id)),
+      ],
+      [JSON.stringify(last.created.map((r) => r.id)), '[]'],
+    ]);
   });
 
   it('has committed a batch when apply resolves: every read after it sees the batch', async () => {

@@ -135,7 +135,7 @@ export class SqliteEntryRepository implements EntryRepository {
     }
     this.#written += writes.length + removals.length;
     const result = this.#thread ? await this.#thread.apply(batch) : this.#write(batch);
-    return unpackResult(batch, result);
+    return unpackResult(batch, writes, result);
   }
 
   /** Lets the writer thread finish its batches and stop (a no-op when none was started). */

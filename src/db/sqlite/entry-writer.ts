@@ -26,10 +26,12 @@ export interface PackedBatch {
 
 /**
  * What the batch did: ids with their kind, flat (`[id, isDir 0|1, …]`), or the fence it
- * found moved (the write was refused and rolled back).
+ * found moved (the write was refused). `fresh`: when every new row went in, the id of the
+ * first (the others follow it in the batch's order; `created` holds only the rest), else 0.
  */
 export type PackedResult =
-  { created: number[]; updated: number[]; deleted: number[] } | { fenced: number | null };
+  | { fresh: number; created: number[]; updated: number[]; deleted: number[] }
+  | { fenced: number | null };
 
 type Row = [string, string, 0 | 1, number, number, string | null, string | null];
 
@@ -57,16 +59,27 @@ export function packBatch(
   };
 }
 
-/** The repository's result from the writer's; a refused fence as its IndexError. */
-export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
+/**
+ * The repository's result from the writer's (`writes`: the batch's, as packed); a refused
+ * fence as its IndexError.
+ */
+export function unpackResult(
+  batch: PackedBatch,
+  writes: readonly EntryWrite[],
+  r: PackedResult,
+): ApplyResult {
   if ('fenced' in r) {
     throw fencedError(batch.storageId, batch.fence ?? 0, r.fenced ?? undefined);
   }
-  return { created: refs(r.created), updated: refs(r.updated), deleted: refs(r.deleted) };
+  const created: EntryRef[] = [];
+  if (r.fresh > 0) {
+    let id = r.fresh;
+    for (const w of writes) if (w.isNew !== false) created.push({ id: id++, isDir: w.isDir });
+  }
+  return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
 }
 
-function refs(flat: number[]): EntryRef[] {
-  const out: EntryRef[] = [];
+function refs(flat: number[], out: EntryRef[] = []): EntryRef[] {
   for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, isDir: flat[i + 1] === 1 });
   return out;
 }
@@ -174,6 +187,7 @@ export function entryWriter(
       const current = fenceOf.get(storageId) as number | undefined;
       if (current !== b.fence) return { fenced: current ?? null };
     }
+    let fresh = 0;
     const created: number[] = [];
     const updated: number[] = [];
     const deleted: number[] = [];
@@ -196,11 +210,9 @@ export function entryWriter(
     if (b.freshRows > 0) {
       const before = maxId.get() as number;
       const { changes, lastInsertRowid } = insertMany.run(tenantId, storageId, b.fresh);
-      const rows = JSON.parse(b.fresh) as Row[];
-      if (changes === rows.length) {
-        const first = Number(lastInsertRowid) - rows.length + 1;
-        for (let i = 0; i < rows.length; i++) created.push(first + i, rows[i]![2]);
-      } else {
+      if (changes === b.freshRows) fresh = Number(lastInsertRowid) - b.freshRows + 1;
+      else {
+        const rows = JSON.parse(b.fresh) as Row[];
         // Some rows were there already: this batch's rows above `before` are its own.
         const mine = new Map(
           insertedSince.all(storageId, tenantId, before, b.fresh) as [string, number][],
@@ -225,26 +237,31 @@ export function entryWriter(
         number | undefined;
       if (id !== undefined) created.push(id, r[2]);
     }
-    if (created.length > 0) {
+    if (fresh > 0 || created.length > 0) {
       const [upto, last] = backlog.get() as [number, number];
       if (last - upto >= backlogRows) {
         addNames.run(upto, last);
         mark.run(last);
       }
     }
-    if (b.outbox && created.length + updated.length + deleted.length > 0) {
-      const ids = (flat: number[]) => JSON.stringify(flat.filter((_, i) => i % 2 === 0));
+    if (b.outbox && fresh + created.length + updated.length + deleted.length > 0) {
+      const ids = (flat: number[], run = 0) => {
+        const out: number[] = [];
+        for (let i = 0; i < run; i++) out.push(fresh + i);
+        for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!);
+        return JSON.stringify(out);
+      };
       outbox.run(
         tenantId,
         storageId,
         b.scanId,
-        ids(created),
+        ids(created, fresh > 0 ? b.freshRows : 0),
         ids(updated),
         ids(deleted),
         Date.now(),
       );
     }
-    return { created, updated, deleted };
+    return { fresh, created, updated, deleted };
   };
   const tx = db.transaction(run);
   return (batch) => tx.immediate(batch);
