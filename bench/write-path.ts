@@ -248,6 +248,7 @@ async function once(v: Variant): Promise<number> {
     await v.prepare?.(index, raw);
     const batches = [...treeBatches(files, v.batch ?? 1000)];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (const b of batches) {
       if (v.write) v.write(raw, scope, b);
       else await repo.apply(scope, [], b);
@@ -256,6 +257,8 @@ async function once(v: Variant): Promise<number> {
     // What closing the index does: the name index's last backlog.
     else await index.queries.search({ tenantId: scope.tenantId, name: 'zzzzzz' });
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    cpuMs.push((cpu.user + cpu.system) / 1000);
     const n = raw.prepare(`SELECT count(*) FROM entries`).pluck().get() as number;
     if (n !== batches.reduce((s, b) => s + b.length, 0)) throw new Error(`${v.name}: ${n} rows`);
     await index.close();
@@ -265,18 +268,28 @@ async function once(v: Variant): Promise<number> {
   }
 }
 
+/** CPU ms of the last {@link once} (this process is one thread): less moved by other load than wall time. */
+const cpuMs: number[] = [];
 const times = variants.map(() => [] as number[]);
+const cpus = variants.map(() => [] as number[]);
 for (let r = 0; r < rounds; r++) {
-  for (let v = 0; v < variants.length; v++) times[v]!.push(await once(variants[v]!));
+  for (let v = 0; v < variants.length; v++) {
+    times[v]!.push(await once(variants[v]!));
+    cpus[v]!.push(cpuMs.pop()!);
+  }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const base = median(times[0]!);
+const baseCpu = median(cpus[0]!);
+const s2 = (ms: number) => (ms / 1000).toFixed(2);
 console.log(
-  `${files.toLocaleString('en')} files, ${rounds} rounds: median (min–max), ratio to the first`,
+  `${files.toLocaleString('en')} files, ${rounds} rounds: wall median (min–max) and ratio to the first; CPU the same`,
 );
 for (let v = 0; v < variants.length; v++) {
   const m = median(times[v]!);
+  const c = median(cpus[v]!);
   console.log(
-    `  ${variants[v]!.name.padEnd(40)} ${(m / 1000).toFixed(2)} s (${(Math.min(...times[v]!) / 1000).toFixed(2)}–${(Math.max(...times[v]!) / 1000).toFixed(2)})  ×${(m / base).toFixed(2)}`,
+    `  ${variants[v]!.name.padEnd(40)} ${s2(m)} s (${s2(Math.min(...times[v]!))}–${s2(Math.max(...times[v]!))}) ×${(m / base).toFixed(2)}` +
+      `   CPU ${s2(c)} s (${s2(Math.min(...cpus[v]!))}–${s2(Math.max(...cpus[v]!))}) ×${(c / baseCpu).toFixed(2)}`,
   );
 }
