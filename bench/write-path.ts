@@ -210,7 +210,7 @@ const VARIANTS: Variant[] = [
     write: valuesPlain,
     finish: nothing,
   },
-  { name: '− names, json_each (after)', prepare: noNames, write: jsonEach, finish: nothing },
+  { name: '− names, entryWriter (after)', prepare: noNames, write: jsonEach, finish: nothing },
   { name: '− names, json_each, sorted', prepare: noNames, write: jsonEachSorted, finish: nothing },
   {
     name: '− names, json_each, no autocheckpoint',

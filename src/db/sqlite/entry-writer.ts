@@ -5,8 +5,7 @@ import { fencedError } from '../errors.js';
 /**
  * One batch of `EntryRepository.apply` as SQLite's writer takes it, on the main thread or in
  * the writer thread (writer-thread.ts): plain strings and numbers, so a batch crosses to the
- * thread as a few strings (one copy each) instead of a structured clone of 1,000 objects,
- * and the rows go to SQLite as one JSON argument (`json_each`), not 9,000 bound parameters.
+ * thread as a few strings (one copy each) instead of a structured clone of 1,000 objects.
  */
 export interface PackedBatch {
   tenantId: number;
@@ -91,11 +90,14 @@ function refs(flat: number[], out: EntryRef[] = []): EntryRef[] {
  * outside its body but its parameters and JavaScript's globals.
  *
  * Measured choices (docs/benchmarks.md, "Where a first scan's writes go"):
- * - rows the diff found new go in by one `INSERT … SELECT … FROM json_each(?)` per batch,
- *   without RETURNING: the ids of a statement that inserted every row are the consecutive
- *   run ending at its last rowid (AUTOINCREMENT, one writer at a time). Only when a row was
+ * - rows the diff found new go in by multi-row INSERTs of 100 rows without RETURNING: when
+ *   every row went in, the ids are one run ending at the last statement's last rowid
+ *   (AUTOINCREMENT, one writer at a time), so the reply names the first. Only when a row was
  *   already there (an overlapping scan wrote it first) are the new ids read back, as the
- *   rows of this batch above the largest id before it; the others take the update's way;
+ *   batch's rows above the largest id before it; the others take the update's way. Replayed
+ *   alone (bench/write-path.ts, CPU seconds for 210,100 rows without the name index):
+ *   `RETURNING id, path` as before 1.29 s, without it 1.10 s; one `INSERT … SELECT … FROM
+ *   json_each(?)` a batch 1.39 s — slower here, for all it saves in bound parameters;
  * - rows the diff found changed: the update first, the insert only when the row vanished
  *   meanwhile; either order counts exactly;
  * - the name index takes new rows in bulk, a backlog of `backlogRows` at a time
@@ -118,14 +120,20 @@ export function entryWriter(
     )
     .raw();
   const maxId = db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck();
-  // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.
-  const insertMany = db.prepare(
-    `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
-     SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-       value ->> 6
-     FROM json_each(?) WHERE true
-     ON CONFLICT (storage_id, tenant_id, path) DO NOTHING`,
-  );
+  /** Multi-row INSERTs, prepared once per row count (900 parameters at most). */
+  const inserts = new Map<number, import('better-sqlite3').Statement>();
+  const insertMany = (rows: number) => {
+    let statement = inserts.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = db.prepare(
+        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+         VALUES ${values} ON CONFLICT (storage_id, tenant_id, path) DO NOTHING`,
+      );
+      inserts.set(rows, statement);
+    }
+    return statement;
+  };
   const insertedSince = db
     .prepare(
       `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
@@ -209,10 +217,25 @@ export function entryWriter(
     }
     if (b.freshRows > 0) {
       const before = maxId.get() as number;
-      const { changes, lastInsertRowid } = insertMany.run(tenantId, storageId, b.fresh);
-      if (changes === b.freshRows) fresh = Number(lastInsertRowid) - b.freshRows + 1;
+      const rows = JSON.parse(b.fresh) as Row[];
+      // Every row in, each statement's ids following the last: one run from `first`.
+      let first = 0;
+      let next = 0;
+      let run = true;
+      for (let i = 0; i < rows.length; i += 100) {
+        const chunk = rows.slice(i, i + 100);
+        const params: unknown[] = [];
+        for (const r of chunk) params.push(tenantId, storageId, ...r);
+        const { changes, lastInsertRowid } = insertMany(chunk.length).run(params);
+        const last = Number(lastInsertRowid);
+        if (changes !== chunk.length || (next !== 0 && last - chunk.length + 1 !== next)) {
+          run = false;
+        }
+        if (first === 0) first = last - chunk.length + 1;
+        next = last + 1;
+      }
+      if (run) fresh = first;
       else {
-        const rows = JSON.parse(b.fresh) as Row[];
         // Some rows were there already: this batch's rows above `before` are its own.
         const mine = new Map(
           insertedSince.all(storageId, tenantId, before, b.fresh) as [string, number][],
