@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EntryScope, EntryWrite, IndexedEntry } from '../src/db/entries.js';
+import type { EntryRepository, EntryScope, EntryWrite, IndexedEntry } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
+import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { parentOf, baseName } from '../src/storage/paths.js';
 import {
   DIALECTS,
@@ -35,8 +36,13 @@ async function collect(it: AsyncIterable<IndexedEntry>): Promise<string[]> {
   return out;
 }
 
-for (const dialect of DIALECTS) {
-  describe.skipIf(await skipDialect(dialect))(`EntryRepository on ${dialect}`, () => {
+// SQLite twice: writing on the caller's thread, and through the writer thread from the first row.
+for (const [dialect, thread] of [
+  ...DIALECTS.map((d) => [d, false] as const),
+  ['sqlite', true] as const,
+]) {
+  const name = thread ? `${dialect}, writer thread` : dialect;
+  describe.skipIf(await skipDialect(dialect))(`EntryRepository on ${name}`, () => {
     let database: TestDatabase;
     let index: Index;
     let scope: EntryScope;
@@ -45,9 +51,19 @@ for (const dialect of DIALECTS) {
       database = await createDatabase(dialect);
       index = await openIndex(database.url);
       scope = await memoryStorageScope(index);
+      if (thread) {
+        const raw = (index.entries as SqliteEntryRepository).database;
+        const plan = { file: database.url, busyTimeoutMs: 5000, afterRows: 0 };
+        (index as { entries: EntryRepository }).entries = new SqliteEntryRepository(
+          raw,
+          undefined,
+          plan,
+        );
+      }
     });
 
     afterEach(async () => {
+      if (thread) await (index?.entries as SqliteEntryRepository | undefined)?.close();
       await index?.close();
       await database?.drop();
     });

@@ -78,37 +78,42 @@ describe('a scan whose SQLite index fails', () => {
     dir?.cleanup();
   });
 
-  it('ends failed within its busy timeout when another process takes the index mid-scan', async () => {
-    dir = tempDir('trawl-locked-');
-    const file = join(dir.path, 'index.db');
-    const trawl = startTrawl([...SCAN, '--db', file], PACED);
-    await until(() => entryCount(file) >= 600);
-    release = holdWriteLock(file);
-    const lockedAt = Date.now();
-    // The default busy timeout (5 s) for the batch, again for the row, and once more for the
-    // lease's renewal when one is under way (the embedded lease lives in the index and is
-    // renewed every 10 s on its one connection): before, 10 s each, then "unexpected error:
-    // database is locked" and no result at all.
-    const out = await trawl.exit(40_000);
-    expect(Date.now() - lockedAt).toBeLessThan(20_000);
-    expect(out.code).toBe(1);
-    const result = jsonResult(out);
-    expect(result.status).toBe('failed');
-    expect(result.errorSample).toContainEqual(expect.objectContaining({ code: 'INDEX_LOCKED' }));
-    expect(out.messages).toEqual([
-      expect.stringMatching(
-        /^trawl: scan \d+ failed: .*locked by another process.*stays "running".*run the scan again when that process is done/,
-      ),
-    ]);
-    release();
-    release = undefined;
-    // Honest: the row could not be finished while the lock was held.
-    expect(scanRow(file, result.scanId as number)).toMatchObject({ status: 'running' });
-    expect(expectTrueToTree(entryRows(file), DIRS, FILES)).toBeGreaterThan(0);
-    const again = await startTrawl([...SCAN, '--db', file], PACED).exit(30_000);
-    expect(jsonResult(again)).toMatchObject({ status: 'succeeded', files: DIRS * FILES });
-    expect(entryRows(file)).toHaveLength(DIRS * (FILES + 1));
-  });
+  // 600 rows: batches written on the main thread; 6,000: by the writer thread, which takes
+  // over after 4,000 (src/db/sqlite/entries.ts).
+  it.each([600, 6000])(
+    'ends failed within its busy timeout when another process takes the index mid-scan (%i rows in)',
+    async (rows) => {
+      dir = tempDir('trawl-locked-');
+      const file = join(dir.path, 'index.db');
+      const trawl = startTrawl([...SCAN, '--db', file], PACED);
+      await until(() => entryCount(file) >= rows);
+      release = holdWriteLock(file);
+      const lockedAt = Date.now();
+      // The default busy timeout (5 s) for the batch, again for the row, and once more for the
+      // lease's renewal when one is under way (the embedded lease lives in the index and is
+      // renewed every 10 s on its one connection): before, 10 s each, then "unexpected error:
+      // database is locked" and no result at all.
+      const out = await trawl.exit(40_000);
+      expect(Date.now() - lockedAt).toBeLessThan(20_000);
+      expect(out.code).toBe(1);
+      const result = jsonResult(out);
+      expect(result.status).toBe('failed');
+      expect(result.errorSample).toContainEqual(expect.objectContaining({ code: 'INDEX_LOCKED' }));
+      expect(out.messages).toEqual([
+        expect.stringMatching(
+          /^trawl: scan \d+ failed: .*locked by another process.*stays "running".*run the scan again when that process is done/,
+        ),
+      ]);
+      release();
+      release = undefined;
+      // Honest: the row could not be finished while the lock was held.
+      expect(scanRow(file, result.scanId as number)).toMatchObject({ status: 'running' });
+      expect(expectTrueToTree(entryRows(file), DIRS, FILES)).toBeGreaterThan(0);
+      const again = await startTrawl([...SCAN, '--db', file], PACED).exit(30_000);
+      expect(jsonResult(again)).toMatchObject({ status: 'succeeded', files: DIRS * FILES });
+      expect(entryRows(file)).toHaveLength(DIRS * (FILES + 1));
+    },
+  );
 
   it('finishes its row failed once the other process lets go', async () => {
     dir = tempDir('trawl-locked-');

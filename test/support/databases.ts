@@ -99,24 +99,28 @@ export async function withPg<T>(url: string, work: (client: pg.Client) => Promis
 
 /**
  * Rows of `entries` that `work` inserted, rewrote or deleted, as the database saw it: on
- * SQLite, temporary triggers on the repository's own connection count every row change
- * (`total_changes()` would also count the scans table); on PostgreSQL, every row whose
- * version (xmin, ctid) changed, appeared or vanished.
+ * SQLite, triggers in the index file count every row change, whichever connection makes it
+ * (the repository's writer thread has one of its own; `total_changes()` would also count
+ * the scans table); on PostgreSQL, every row whose version (xmin, ctid) changed, appeared
+ * or vanished.
  */
 export async function rowsWritten(index: Index, work: () => Promise<unknown>): Promise<number> {
   if (index.dialect === 'sqlite') {
     const raw = (index.entries as SqliteEntryRepository).database;
-    raw.exec(`CREATE TEMP TABLE IF NOT EXISTS entry_writes (n INTEGER NOT NULL);
-      DELETE FROM entry_writes; INSERT INTO entry_writes VALUES (0);`);
+    raw.exec(`CREATE TABLE IF NOT EXISTS test_rows_written (n INTEGER NOT NULL);
+      DELETE FROM test_rows_written; INSERT INTO test_rows_written VALUES (0);`);
     for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
-      raw.exec(`CREATE TEMP TRIGGER IF NOT EXISTS count_${op} AFTER ${op} ON main.entries
-        BEGIN UPDATE entry_writes SET n = n + 1; END`);
+      raw.exec(`CREATE TRIGGER IF NOT EXISTS test_rows_written_${op} AFTER ${op} ON entries
+        BEGIN UPDATE test_rows_written SET n = n + 1; END`);
     }
     try {
       await work();
-      return raw.prepare('SELECT n FROM entry_writes').pluck().get() as number;
+      return raw.prepare('SELECT n FROM test_rows_written').pluck().get() as number;
     } finally {
-      for (const op of ['INSERT', 'UPDATE', 'DELETE']) raw.exec(`DROP TRIGGER count_${op}`);
+      for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+        raw.exec(`DROP TRIGGER test_rows_written_${op}`);
+      }
+      raw.exec(`DROP TABLE test_rows_written`);
     }
   }
   const versions = async () => {

@@ -86,6 +86,7 @@ export async function connectSqlite(
   // Its statements need migration 007's table: made once the migrations ran.
   let names: NameIndexBacklog | undefined;
   const nameIndex = () => (names ??= new NameIndexBacklog(raw));
+  let entries: SqliteEntryRepository | undefined;
   /**
    * Best effort, and never waiting for another process's lock (a search or a close must not
    * stall behind a scan's batch): a backlog left is still searched exactly, row by row.
@@ -112,14 +113,22 @@ export async function connectSqlite(
         raw.pragma(`busy_timeout = ${timeoutMs}`);
       }
     },
-    // Prepared statements need the tables: built after migrations.
-    entries: () => new SqliteEntryRepository(raw, nameIndex()),
+    // Prepared statements need the tables: built after migrations. A writer thread needs a
+    // file another connection can open, and an index this process may write.
+    entries: () =>
+      (entries = new SqliteEntryRepository(
+        raw,
+        nameIndex(),
+        file === ':memory:' || readOnly ? undefined : { file, busyTimeoutMs: timeoutMs },
+      )),
     beforeNameSearch: catchUp,
     arrays: {
       all: (q, single) => statement(q, single).all(...q.parameters),
       iterate: (q, single) => statement(q, single).iterate(...q.parameters),
     },
     close: async () => {
+      // The writer thread's batches first: they are the scan's, and its lock is let go.
+      await entries?.close();
       // A finished scan leaves a complete name index behind it.
       if (names) catchUp();
       await db.destroy();

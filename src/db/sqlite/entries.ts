@@ -1,12 +1,13 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { subtreeRange } from '../../storage/paths.js';
-import { changeEvent, entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
-import { fencedError } from '../errors.js';
+import { entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
+import { entryWriter, packBatch, unpackResult } from './entry-writer.js';
+import type { PackedBatch, PackedResult } from './entry-writer.js';
 import { NameIndexBacklog } from './name-index.js';
+import { WriterThread, type WriterThreadOptions } from './writer-thread.js';
 import type {
   ApplyResult,
   EntryRow,
-  EntryRef,
   EntryRepository,
   EntryScope,
   EntryWrite,
@@ -16,38 +17,58 @@ import type {
 } from '../entries.js';
 
 const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
-/** Rows per multi-row INSERT: 900 parameters, far below SQLite's 32,766. */
-const INSERT_ROWS = 100;
+/**
+ * Rows written in the calling thread before the writer thread starts: a thread costs a
+ * Node isolate (~30–40 ms of CPU, a few MB), which a small scan, a watch's few directories
+ * or an empty folder never earn back.
+ */
+export const THREAD_AFTER_ROWS = 4000;
+
+/** Where the writer thread would open the index, and when it starts; none: never. */
+export interface WriterThreadPlan extends Omit<WriterThreadOptions, 'backlogRows'> {
+  /** @default {@link THREAD_AFTER_ROWS} */
+  afterRows?: number;
+}
 
 /**
- * Entries on SQLite through better-sqlite3 prepared statements. Synchronous calls in one
- * IMMEDIATE transaction per batch: SQLite runs one writer at a time, so the insert-or-update
- * split below counts created vs updated exactly even when two scans overlap.
+ * Entries on SQLite through better-sqlite3 prepared statements. Reads run on the caller's
+ * connection; a batch of writes is one IMMEDIATE transaction (entry-writer.ts): SQLite runs
+ * one writer at a time, so the insert-or-update split counts created vs updated exactly even
+ * when two scans overlap. Once a scan has written {@link THREAD_AFTER_ROWS} rows, the
+ * batches go to a writer thread with a connection of its own (writer-thread.ts), and the
+ * caller lists and diffs while they are written; `apply` resolves once its batch committed,
+ * so what a caller reads after awaiting it includes it.
  */
 export class SqliteEntryRepository implements EntryRepository {
   /** 1,000: as fast as 5,000 for a local scan, and a write blocks the event loop ~6 ms, not ~30. */
   readonly batchEntries = 1000;
   readonly #db: BetterSqlite3.Database;
-  readonly #names: NameIndexBacklog;
   readonly #children: BetterSqlite3.Statement;
   readonly #atPath: BetterSqlite3.Statement;
-  readonly #fenceOf: BetterSqlite3.Statement;
-  readonly #outbox: BetterSqlite3.Statement;
-  readonly #insert: BetterSqlite3.Statement;
-  readonly #insertStatements = new Map<number, BetterSqlite3.Statement>();
-  readonly #update: BetterSqlite3.Statement;
-  readonly #deleteOne: BetterSqlite3.Statement;
-  readonly #deleteSubtree: BetterSqlite3.Statement;
   readonly #countSubtree: BetterSqlite3.Statement;
   readonly #listChildren: BetterSqlite3.Statement;
   readonly #listSubtree: BetterSqlite3.Statement;
-  readonly #applyTx: BetterSqlite3.Transaction<
-    (scope: EntryScope, removals: readonly Removal[], writes: readonly EntryWrite[]) => ApplyResult
-  >;
+  /** Writes a batch on this thread (before the writer thread starts, or without one). */
+  readonly #write: (batch: PackedBatch) => PackedResult;
+  readonly #threadOptions: WriterThreadOptions | undefined;
+  readonly #threadAfterRows: number;
+  #thread: WriterThread | undefined;
+  /** Rows this repository was asked to write or remove. */
+  #written = 0;
 
-  constructor(db: BetterSqlite3.Database, names = new NameIndexBacklog(db)) {
+  /** `thread`: the index file to start a writer thread on once a scan writes enough rows. */
+  constructor(
+    db: BetterSqlite3.Database,
+    names = new NameIndexBacklog(db),
+    thread?: WriterThreadPlan,
+  ) {
     this.#db = db;
-    this.#names = names;
+    this.#write = entryWriter(db, names.limit);
+    if (thread) {
+      const { afterRows, ...options } = thread;
+      this.#threadOptions = { ...options, backlogRows: names.limit };
+      this.#threadAfterRows = afterRows ?? THREAD_AFTER_ROWS;
+    } else this.#threadAfterRows = Number.POSITIVE_INFINITY;
     this.#children = db
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND parent = ? AND tenant_id = ?`,
@@ -58,38 +79,6 @@ export class SqliteEntryRepository implements EntryRepository {
       .prepare(
         `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ?
          AND path IN (SELECT value FROM json_each(?))`,
-      )
-      .raw();
-    this.#fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
-    this.#outbox = db.prepare(
-      `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#insert = db
-      .prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
-       RETURNING id`,
-      )
-      .pluck();
-    // Only rows that differ are touched: an unchanged rescan writes nothing.
-    this.#update = db
-      .prepare(
-        `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
-       WHERE storage_id = ? AND tenant_id = ? AND path = ?
-         AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
-       RETURNING id`,
-      )
-      .pluck();
-    this.#deleteOne = db
-      .prepare(
-        `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ? RETURNING id, is_dir`,
-      )
-      .raw();
-    this.#deleteSubtree = db
-      .prepare(
-        `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ? RETURNING id, is_dir`,
       )
       .raw();
     this.#countSubtree = db
@@ -112,10 +101,6 @@ export class SqliteEntryRepository implements EntryRepository {
          ORDER BY path LIMIT ${LIST_PAGE}`,
       )
       .raw();
-    this.#applyTx = db.transaction(
-      (scope: EntryScope, removals: readonly Removal[], writes: readonly EntryWrite[]) =>
-        this.#applySync(scope, removals, writes),
-    );
   }
 
   async childrenOf(
@@ -144,133 +129,18 @@ export class SqliteEntryRepository implements EntryRepository {
   ): Promise<ApplyResult> {
     if (removals.length === 0 && writes.length === 0)
       return { created: [], updated: [], deleted: [] };
-    return this.#applyTx.immediate(scope, removals, writes);
+    const batch = packBatch(scope, removals, writes);
+    if (!this.#thread && this.#written >= this.#threadAfterRows && this.#threadOptions) {
+      this.#thread = new WriterThread(this.#threadOptions);
+    }
+    this.#written += writes.length + removals.length;
+    const result = this.#thread ? await this.#thread.apply(batch) : this.#write(batch);
+    return unpackResult(batch, writes, result);
   }
 
-  #applySync(
-    scope: EntryScope,
-    removals: readonly Removal[],
-    writes: readonly EntryWrite[],
-  ): ApplyResult {
-    const { storageId, tenantId } = scope;
-    // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
-    if (scope.fence !== undefined) {
-      const current = this.#fenceOf.get(storageId) as number | undefined;
-      if (current !== scope.fence) throw fencedError(storageId, scope.fence, current);
-    }
-    const result: ApplyResult = { created: [], updated: [], deleted: [] };
-    for (const r of removals) {
-      for (const [id, isDir] of this.#deleteOne.all(storageId, tenantId, r.path) as [
-        number,
-        number,
-      ][]) {
-        result.deleted.push({ id, isDir: isDir === 1 });
-      }
-      if (r.isDir) {
-        const { lower, upper } = subtreeRange(r.path);
-        for (const [id, isDir] of this.#deleteSubtree.all(storageId, tenantId, lower, upper) as [
-          number,
-          number,
-        ][]) {
-          result.deleted.push({ id, isDir: isDir === 1 });
-        }
-      }
-    }
-    // Rows the diff found new go in by multi-row INSERTs (a third cheaper than one statement
-    // a row); a row another scan inserted first is not returned and goes the update way.
-    const fresh = writes.filter((w) => w.isNew !== false);
-    for (let i = 0; i < fresh.length; i += INSERT_ROWS) {
-      const chunk = fresh.slice(i, i + INSERT_ROWS);
-      const params: unknown[] = [];
-      for (const w of chunk) {
-        params.push(tenantId, storageId, w.path, w.name, w.isDir ? 1 : 0);
-        params.push(w.size, w.mtime, w.etag, w.mediaKind);
-      }
-      const inserted = new Map<string, number>();
-      for (const [id, path] of this.#insertMany(chunk.length).all(params) as [number, string][]) {
-        inserted.set(path, id);
-      }
-      for (const w of chunk) {
-        const id = inserted.get(w.path);
-        if (id !== undefined) result.created.push({ id, isDir: w.isDir });
-        else this.#updateOne(scope, w, result);
-      }
-    }
-    // Rows the diff found changed: the update first; the insert only when the row vanished
-    // meanwhile. Either order counts exactly.
-    for (const w of writes) {
-      if (w.isNew !== false) continue;
-      if (this.#updateOne(scope, w, result)) continue;
-      const created = this.#insert.get(
-        tenantId,
-        storageId,
-        w.path,
-        w.name,
-        w.isDir ? 1 : 0,
-        w.size,
-        w.mtime,
-        w.etag,
-        w.mediaKind,
-      ) as number | undefined;
-      if (created !== undefined) result.created.push({ id: created, isDir: w.isDir });
-    }
-    // The name index takes new rows in bulk, a large backlog at a time (name-index.ts).
-    if (result.created.length > 0) this.#names.settle();
-    if (scope.outbox) {
-      const e = changeEvent(result);
-      if (e) {
-        this.#outbox.run(
-          tenantId,
-          storageId,
-          scope.outbox.scanId,
-          e.created,
-          e.updated,
-          e.deleted,
-          Date.now(),
-        );
-      }
-    }
-    return result;
-  }
-
-  /** Updates one row if something differs; true when it did. */
-  #updateOne(scope: EntryScope, w: EntryWrite, result: ApplyResult): boolean {
-    const isDir = w.isDir ? 1 : 0;
-    const id = this.#update.get(
-      isDir,
-      w.size,
-      w.mtime,
-      w.etag,
-      w.mediaKind,
-      scope.storageId,
-      scope.tenantId,
-      w.path,
-      isDir,
-      w.size,
-      w.mtime,
-      w.etag,
-      w.mediaKind,
-    ) as number | undefined;
-    if (id === undefined) return false;
-    result.updated.push({ id, isDir: w.isDir } satisfies EntryRef);
-    return true;
-  }
-
-  /** The multi-row insert for `rows` rows, prepared once per size. */
-  #insertMany(rows: number): BetterSqlite3.Statement {
-    let statement = this.#insertStatements.get(rows);
-    if (!statement) {
-      statement = this.#db
-        .prepare(
-          `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
-           VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
-           ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
-           RETURNING id, path`,
-        )
-        .raw();
-      this.#insertStatements.set(rows, statement);
-    }
-    return statement;
+  /** Lets the writer thread finish its batches and stop (a no-op when none was started). */
+  async close(): Promise<void> {
+    await this.#thread?.close();
   }
 
   async countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }> {

@@ -22,7 +22,7 @@ export class NameIndexBacklog {
   readonly #mark: BetterSqlite3.Statement;
   readonly #catchUp: BetterSqlite3.Transaction<() => number>;
 
-  /** `limit`: the backlog {@link settle} lets a writer leave. */
+  /** `limit`: the backlog a writer leaves (entry-writer.ts adds it once it reaches this). */
   constructor(db: BetterSqlite3.Database, limit = BACKLOG_ROWS) {
     this.#db = db;
     this.#limit = limit;
@@ -49,9 +49,9 @@ export class NameIndexBacklog {
     return Math.max(0, last - upto);
   }
 
-  /** What a writer calls after a batch: catches up once the backlog reaches the limit. */
-  settle(): void {
-    if (this.pending() >= this.#limit) this.catchUp();
+  /** The backlog a writer leaves before adding it. */
+  get limit(): number {
+    return this.#limit;
   }
 
   /**

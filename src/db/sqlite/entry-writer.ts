@@ -1,0 +1,291 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ApplyResult, EntryRef, EntryScope, EntryWrite, Removal } from '../entries.js';
+import { fencedError } from '../errors.js';
+
+/**
+ * One batch of `EntryRepository.apply` as SQLite's writer takes it, on the main thread or in
+ * the writer thread (writer-thread.ts): plain strings and numbers, so a batch crosses to the
+ * thread as a few strings (one copy each) instead of a structured clone of 1,000 objects.
+ */
+export interface PackedBatch {
+  tenantId: number;
+  storageId: number;
+  fence: number | null;
+  /** Whether the batch also writes its change event, and for which scan. */
+  outbox: boolean;
+  scanId: number | null;
+  /** JSON `[[path, isDir 0|1], …]`. */
+  removals: string;
+  /** JSON `[[path, name, isDir 0|1, size, mtime, etag, mediaKind], …]`: rows the diff found new. */
+  fresh: string;
+  freshRows: number;
+  /** The same shape: rows the diff found changed. */
+  changed: string;
+}
+
+/**
+ * What the batch did: ids with their kind, flat (`[id, isDir 0|1, …]`), or the fence it
+ * found moved (the write was refused). `fresh`: when every new row went in, the id of the
+ * first (the others follow it in the batch's order; `created` holds only the rest), else 0.
+ */
+export type PackedResult =
+  | { fresh: number; created: number[]; updated: number[]; deleted: number[] }
+  | { fenced: number | null };
+
+type Row = [string, string, 0 | 1, number, number, string | null, string | null];
+
+export function packBatch(
+  scope: EntryScope,
+  removals: readonly Removal[],
+  writes: readonly EntryWrite[],
+): PackedBatch {
+  const fresh: Row[] = [];
+  const changed: Row[] = [];
+  for (const w of writes) {
+    const row: Row = [w.path, w.name, w.isDir ? 1 : 0, w.size, w.mtime, w.etag, w.mediaKind];
+    (w.isNew === false ? changed : fresh).push(row);
+  }
+  return {
+    tenantId: scope.tenantId,
+    storageId: scope.storageId,
+    fence: scope.fence ?? null,
+    outbox: scope.outbox !== undefined,
+    scanId: scope.outbox?.scanId ?? null,
+    removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
+    fresh: JSON.stringify(fresh),
+    freshRows: fresh.length,
+    changed: JSON.stringify(changed),
+  };
+}
+
+/**
+ * The repository's result from the writer's (`writes`: the batch's, as packed); a refused
+ * fence as its IndexError.
+ */
+export function unpackResult(
+  batch: PackedBatch,
+  writes: readonly EntryWrite[],
+  r: PackedResult,
+): ApplyResult {
+  if ('fenced' in r) {
+    throw fencedError(batch.storageId, batch.fence ?? 0, r.fenced ?? undefined);
+  }
+  const created: EntryRef[] = [];
+  if (r.fresh > 0) {
+    let id = r.fresh;
+    for (const w of writes) if (w.isNew !== false) created.push({ id: id++, isDir: w.isDir });
+  }
+  return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
+}
+
+function refs(flat: number[], out: EntryRef[] = []): EntryRef[] {
+  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, isDir: flat[i + 1] === 1 });
+  return out;
+}
+
+/**
+ * The write half of SQLite's entries repository, over one connection: `apply` runs a batch
+ * in one IMMEDIATE transaction and returns what it did. The writer thread runs this very
+ * function from its source text (writer-thread.ts), so it is self-contained: nothing from
+ * outside its body but its parameters and JavaScript's globals.
+ *
+ * Measured choices (docs/benchmarks.md, "Where a first scan's writes go"):
+ * - rows the diff found new go in by multi-row INSERTs of 100 rows without RETURNING: when
+ *   every row went in, the ids are one run ending at the last statement's last rowid
+ *   (AUTOINCREMENT, one writer at a time), so the reply names the first. Only when a row was
+ *   already there (an overlapping scan wrote it first) are the new ids read back, as the
+ *   batch's rows above the largest id before it; the others take the update's way. Replayed
+ *   alone (bench/write-path.ts, CPU seconds for 210,100 rows without the name index):
+ *   `RETURNING id, path` as before 1.29 s, without it 1.10 s; one `INSERT … SELECT … FROM
+ *   json_each(?)` a batch 1.39 s — slower here, for all it saves in bound parameters;
+ * - rows the diff found changed: the update first, the insert only when the row vanished
+ *   meanwhile; either order counts exactly;
+ * - the name index takes new rows in bulk, a backlog of `backlogRows` at a time
+ *   (name-index.ts), in the batch's transaction.
+ */
+export function entryWriter(
+  db: BetterSqlite3.Database,
+  backlogRows: number,
+): (batch: PackedBatch) => PackedResult {
+  const fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
+  const deleteOne = db
+    .prepare(
+      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ? RETURNING id, is_dir`,
+    )
+    .raw();
+  const deleteSubtree = db
+    .prepare(
+      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?
+       RETURNING id, is_dir`,
+    )
+    .raw();
+  const maxId = db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck();
+  /** Multi-row INSERTs, prepared once per row count (900 parameters at most). */
+  const inserts = new Map<number, import('better-sqlite3').Statement>();
+  const insertMany = (rows: number) => {
+    let statement = inserts.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = db.prepare(
+        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+         VALUES ${values} ON CONFLICT (storage_id, tenant_id, path) DO NOTHING`,
+      );
+      inserts.set(rows, statement);
+    }
+    return statement;
+  };
+  const insertedSince = db
+    .prepare(
+      `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
+       AND path IN (SELECT value ->> 0 FROM json_each(?))`,
+    )
+    .raw();
+  const insertOne = db
+    .prepare(
+      `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
+       RETURNING id`,
+    )
+    .pluck();
+  // Only rows that differ are touched: an unchanged rescan writes nothing.
+  const update = db
+    .prepare(
+      `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
+       WHERE storage_id = ? AND tenant_id = ? AND path = ?
+         AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
+       RETURNING id`,
+    )
+    .pluck();
+  const outbox = db.prepare(
+    `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // The name index's backlog (name-index.ts): max(id) reads one path down the b-tree.
+  const backlog = db
+    .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
+    .raw();
+  const addNames = db.prepare(
+    `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+  );
+  const mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
+
+  /** Updates one row if something differs; its id when it did. */
+  const updateOne = (b: PackedBatch, r: Row): number | undefined =>
+    update.get(
+      r[2],
+      r[3],
+      r[4],
+      r[5],
+      r[6],
+      b.storageId,
+      b.tenantId,
+      r[0],
+      r[2],
+      r[3],
+      r[4],
+      r[5],
+      r[6],
+    ) as number | undefined;
+
+  const run = (b: PackedBatch): PackedResult => {
+    const { storageId, tenantId } = b;
+    // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
+    if (b.fence !== null) {
+      const current = fenceOf.get(storageId) as number | undefined;
+      if (current !== b.fence) return { fenced: current ?? null };
+    }
+    let fresh = 0;
+    const created: number[] = [];
+    const updated: number[] = [];
+    const deleted: number[] = [];
+    for (const [path, isDir] of JSON.parse(b.removals) as [string, 0 | 1][]) {
+      for (const [id, d] of deleteOne.all(storageId, tenantId, path) as [number, number][]) {
+        deleted.push(id, d);
+      }
+      if (isDir === 1) {
+        // The subtree as a bytewise range: `0` is the character right after `/`.
+        const lower = path === '/' ? '/' : `${path}/`;
+        const upper = path === '/' ? '0' : `${path}0`;
+        for (const [id, d] of deleteSubtree.all(storageId, tenantId, lower, upper) as [
+          number,
+          number,
+        ][]) {
+          deleted.push(id, d);
+        }
+      }
+    }
+    if (b.freshRows > 0) {
+      const before = maxId.get() as number;
+      const rows = JSON.parse(b.fresh) as Row[];
+      // Every row in, each statement's ids following the last: one run from `first`.
+      let first = 0;
+      let next = 0;
+      let run = true;
+      for (let i = 0; i < rows.length; i += 100) {
+        const chunk = rows.slice(i, i + 100);
+        const params: unknown[] = [];
+        for (const r of chunk) params.push(tenantId, storageId, ...r);
+        const { changes, lastInsertRowid } = insertMany(chunk.length).run(params);
+        const last = Number(lastInsertRowid);
+        if (changes !== chunk.length || (next !== 0 && last - chunk.length + 1 !== next)) {
+          run = false;
+        }
+        if (first === 0) first = last - chunk.length + 1;
+        next = last + 1;
+      }
+      if (run) fresh = first;
+      else {
+        // Some rows were there already: this batch's rows above `before` are its own.
+        const mine = new Map(
+          insertedSince.all(storageId, tenantId, before, b.fresh) as [string, number][],
+        );
+        for (const r of rows) {
+          const id = mine.get(r[0]);
+          if (id !== undefined) created.push(id, r[2]);
+          else {
+            const u = updateOne(b, r);
+            if (u !== undefined) updated.push(u, r[2]);
+          }
+        }
+      }
+    }
+    for (const r of JSON.parse(b.changed) as Row[]) {
+      const u = updateOne(b, r);
+      if (u !== undefined) {
+        updated.push(u, r[2]);
+        continue;
+      }
+      const id = insertOne.get(tenantId, storageId, r[0], r[1], r[2], r[3], r[4], r[5], r[6]) as
+        number | undefined;
+      if (id !== undefined) created.push(id, r[2]);
+    }
+    if (fresh > 0 || created.length > 0) {
+      const [upto, last] = backlog.get() as [number, number];
+      if (last - upto >= backlogRows) {
+        addNames.run(upto, last);
+        mark.run(last);
+      }
+    }
+    if (b.outbox && fresh + created.length + updated.length + deleted.length > 0) {
+      const ids = (flat: number[], run = 0) => {
+        const out: number[] = [];
+        for (let i = 0; i < run; i++) out.push(fresh + i);
+        for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!);
+        return JSON.stringify(out);
+      };
+      outbox.run(
+        tenantId,
+        storageId,
+        b.scanId,
+        ids(created, fresh > 0 ? b.freshRows : 0),
+        ids(updated),
+        ids(deleted),
+        Date.now(),
+      );
+    }
+    return { fresh, created, updated, deleted };
+  };
+  const tx = db.transaction(run);
+  return (batch) => tx.immediate(batch);
+}

@@ -1,0 +1,164 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { entryWriter, type PackedBatch, type PackedResult } from './entry-writer.js';
+
+/**
+ * SQLite's entry writes on a thread of their own (docs/index-database.md, "The writer
+ * thread"). better-sqlite3 runs a statement synchronously on the calling thread: on the main
+ * thread a scan's listing, decoding and diffing waited for every batch to commit, ~2.3 s
+ * of a 200,000-file first scan (docs/benchmarks.md). Here a second connection to the same
+ * file, in a worker thread, writes the batches while the main thread goes on; WAL lets the
+ * main connection read beside it, and every batch's result comes back once committed, so a
+ * caller that awaits `apply` reads its own writes as before.
+ *
+ * The thread runs {@link entryWriter} from its source text, as the listing threads do
+ * (local-worker.ts): the same from compiled JS, from the bundle and from TypeScript under the
+ * test runner.
+ */
+
+export interface WriterThreadOptions {
+  /** The index file (never `:memory:`: another connection could not see it). */
+  file: string;
+  /** The connection's busy timeout: how long a batch waits for another process's lock. */
+  busyTimeoutMs: number;
+  /** The name index's backlog the writer leaves (name-index.ts). */
+  backlogRows: number;
+}
+
+interface ThreadConfig extends WriterThreadOptions {
+  /** better-sqlite3's entry file, resolved here (the thread has no module of its own to resolve from). */
+  driver: string;
+}
+
+type Request = { id: number; batch: PackedBatch } | { close: true };
+type Reply =
+  | { id: number; result: PackedResult }
+  | { id: number; error: { message: string; code?: unknown; name?: unknown } };
+
+/** The thread's body: its own connection, the writer, one message a batch. */
+function threadMain(makeWriter: typeof entryWriter): void {
+  // Not require(): this function runs from its source text, and a bundler rewrites
+  // require() calls into a helper the thread does not have (scripts/bundle.js).
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const config = workerData as ThreadConfig;
+  const Database = createRequire(config.driver)(config.driver) as typeof import('better-sqlite3');
+  let db: import('better-sqlite3').Database | undefined;
+  let write: ((b: PackedBatch) => PackedResult) | undefined;
+  let failed: unknown;
+  try {
+    db = new Database(config.file, { fileMustExist: true, timeout: config.busyTimeoutMs });
+    // As the main connection (connect.ts): WAL is the file's already.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -8192');
+    write = makeWriter(db, config.backlogRows);
+  } catch (error) {
+    failed = error;
+  }
+  parentPort!.on('message', (m: Request) => {
+    if ('close' in m) {
+      db?.close();
+      parentPort!.close();
+      return;
+    }
+    try {
+      if (!write) throw failed;
+      parentPort!.postMessage({ id: m.id, result: write(m.batch) } satisfies Reply);
+    } catch (error) {
+      const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
+      parentPort!.postMessage({
+        id: m.id,
+        error: { message: String(e?.message ?? error), code: e?.code, name: e?.name },
+      } satisfies Reply);
+    }
+  });
+}
+
+const SOURCE = `(${threadMain.toString()})(${entryWriter.toString()})`;
+
+/**
+ * A V8 heap of its own, small: a batch's strings and results die young. The old generation
+ * keeps the main thread's limit (bin/trawl.js): deleting a large subtree returns its ids.
+ */
+const RESOURCES = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 1024 };
+
+/** The native error a batch failed with, as the main thread sees it (its `code` classifies it). */
+class WriterError extends Error {
+  readonly code: unknown;
+  constructor(e: { message: string; code?: unknown; name?: unknown }) {
+    super(e.message);
+    this.code = e.code;
+    if (typeof e.name === 'string') this.name = e.name;
+  }
+}
+
+interface Waiter {
+  resolve(r: PackedResult): void;
+  reject(e: unknown): void;
+}
+
+export class WriterThread {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, Waiter>();
+  #next = 1;
+  /** Why no batch can be written any more (the thread died or was closed). */
+  #dead: Error | undefined;
+  #exited: Promise<void>;
+
+  constructor(options: WriterThreadOptions) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.#worker = new Worker(SOURCE, {
+      eval: true,
+      workerData: { ...options, driver } satisfies ThreadConfig,
+      resourceLimits: RESOURCES,
+    });
+    // Only a batch in flight keeps the process alive (see #settle).
+    this.#worker.unref();
+    this.#worker.on('message', (reply: Reply) => this.#settle(reply));
+    this.#worker.on('error', (error) => this.#die(error));
+    this.#exited = new Promise((resolve) =>
+      this.#worker.once('exit', () => {
+        this.#die(new Error('the index writer thread exited'));
+        resolve();
+      }),
+    );
+  }
+
+  /** Writes one batch in the thread; resolves once it committed (or rejects: rolled back). */
+  apply(batch: PackedBatch): Promise<PackedResult> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    const done = new Promise<PackedResult>((resolve, reject) =>
+      this.#waiting.set(id, { resolve, reject }),
+    );
+    if (this.#waiting.size === 1) this.#worker.ref();
+    this.#worker.postMessage({ id, batch } satisfies Request);
+    return done;
+  }
+
+  /** Lets the batches in flight finish, then closes the thread's connection and the thread. */
+  async close(): Promise<void> {
+    if (!this.#dead) {
+      // Messages are handled in order: every batch posted before is answered first.
+      this.#worker.postMessage({ close: true } satisfies Request);
+      this.#worker.ref();
+    }
+    await this.#exited;
+  }
+
+  #settle(reply: Reply): void {
+    const waiter = this.#waiting.get(reply.id);
+    this.#waiting.delete(reply.id);
+    if (this.#waiting.size === 0) this.#worker.unref();
+    if (!waiter) return;
+    if ('error' in reply) waiter.reject(new WriterError(reply.error));
+    else waiter.resolve(reply.result);
+  }
+
+  #die(error: Error): void {
+    this.#dead ??= error;
+    for (const w of this.#waiting.values()) w.reject(error);
+    this.#waiting.clear();
+  }
+}
