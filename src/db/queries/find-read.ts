@@ -43,6 +43,12 @@ export interface FindReadOptions extends FindBounds {
 export const DEFAULT_FIND_PROBE_ROWS = 20_000;
 export const DEFAULT_FIND_STREAM_ROWS = 250_000;
 export const DEFAULT_FIND_CHUNK_ROWS = 20_000;
+/**
+ * PostgreSQL: a source the planner estimates at more than this many times `probeRows` is
+ * streamed on the estimate, uncounted (an estimate off by this factor still streams a
+ * few thousand rows: no harm either way).
+ */
+const BROAD_ESTIMATE = 2;
 /** Rows per FETCH of a sorted stream, and per batch handed on. */
 const STREAM_ROWS = 2_000;
 
@@ -396,6 +402,16 @@ export class FindReader {
     const cap = this.#streamRows + 1;
     let best: { where: Condition; n: number } | undefined;
     for (const s of this.#sources(f)) {
+      // PostgreSQL: the planner's estimate first (its statistics, no row read). A source it
+      // puts past `streamRows` is not counted: counting `*.jpg`'s 276,000 of 1,000,000 names
+      // up to the cap read 250,001 rows for nothing, 0.39 s; `*.mkv`'s 89,580, 0.14 s,
+      // where the estimate (80,808) already says the rows are to be streamed.
+      const estimate = this.#dialect === 'postgres' ? await this.#estimate(s.where) : undefined;
+      if (estimate !== undefined && estimate > this.#streamRows) continue;
+      if (estimate !== undefined && estimate > BROAD_ESTIMATE * this.#probeRows) {
+        if (!best || estimate < best.n) best = { where: s.where, n: estimate };
+        continue;
+      }
       const { rows } = await sql<{ n: number }>`
         SELECT count(*) AS n FROM (${s.count ?? sql`SELECT 1 FROM entries WHERE ${s.where}`} LIMIT ${cap}) c`.execute(
         this.#db,
@@ -405,6 +421,13 @@ export class FindReader {
       if (best && best.n <= 1000) break; // a handful: no other index does much better
     }
     return best;
+  }
+
+  /** PostgreSQL's estimate of the rows `where` selects (EXPLAIN: planned, not run). */
+  async #estimate(where: Condition): Promise<number> {
+    const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>`
+      EXPLAIN (FORMAT JSON) SELECT 1 FROM entries WHERE ${where}`.execute(this.#db);
+    return Number(rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
   }
 
   /** The filters of `f` one index answers alone (none orders or ranges sizes or times). */
