@@ -2,6 +2,7 @@ import {
   CompiledQuery,
   sql,
   type Kysely,
+  type QueryResult,
   type RawBuilder,
   type SelectQueryBuilder,
   type SqlBool,
@@ -166,6 +167,11 @@ export class FindReader {
     const single = columns === 'path';
     if (source && source.n <= this.#probeRows) {
       yield await this.#all(this.#query(f, o, cols, source.where, limit).compile(), single);
+    } else if (source && this.#dialect === 'postgres' && !early) {
+      // Planned whole by PostgreSQL with every condition in sight (it reads the source's
+      // index unasked when that is cheapest): the copy a materialized source costs is gone.
+      // `*.mkv`'s 89,580 of 1,000,000: 0.20 s of the server's time instead of 0.35 s.
+      yield* this.#stream(this.#query(f, o, cols, undefined, limit), early, single);
     } else if (source) {
       yield* this.#stream(this.#query(f, o, cols, source.where, limit), early, single);
     } else if (o.sort === 'path' && this.#dialect === 'sqlite') {
@@ -226,6 +232,7 @@ export class FindReader {
     }
     const query = select.compile();
     const trx = await this.#db.startTransaction().setAccessMode('read only').execute();
+    let next: Promise<QueryResult<Record<string, unknown>>> | undefined;
     try {
       await sql`SET LOCAL idle_in_transaction_session_timeout = 0`.execute(trx);
       // Unless the caller stops early, the whole answer is read: the plan that is cheapest in
@@ -242,14 +249,22 @@ export class FindReader {
           ...query.parameters,
         ]),
       );
-      for (;;) {
-        const { rows } = await trx.executeQuery<Record<string, unknown>>(
+      // The next batch is asked for before this one is handed on, so that the server reads
+      // and sends it while the caller formats this one (one connection runs one statement at
+      // a time: the request waits in its queue, not on the caller).
+      const fetch = () =>
+        trx.executeQuery<Record<string, unknown>>(
           CompiledQuery.raw(`FETCH ${STREAM_ROWS} FROM find_rows`),
         );
-        if (rows.length === 0) return;
-        yield rows.map(rowOf(single));
+      next = fetch();
+      while (next) {
+        const { rows }: QueryResult<Record<string, unknown>> = await next;
+        next = rows.length === STREAM_ROWS ? fetch() : undefined;
+        next?.catch(() => {}); // awaited on the next turn, or in `finally` if the caller stops
+        if (rows.length > 0) yield rows.map(rowOf(single));
       }
     } finally {
+      await next?.catch(() => {});
       await trx.rollback().execute();
     }
   }
