@@ -18,9 +18,11 @@ import type { FindBounds, FindSort } from './types.js';
  *
  * 1. **A small source.** Each filter an index answers alone (a directory's children, a
  *    subtree, the trigrams of the name's plain text or of the extensions) is counted, up to
- *    `streamRows`. The smallest is read alone (materialized, so that no plan walks another
- *    index instead), filtered and sorted by the database: in one statement when it has at
- *    most `probeRows` rows, streamed when more.
+ *    `streamRows` (on PostgreSQL only when the planner's estimate is near the bounds: see
+ *    {@link FindReader.#smallSource}). The smallest is read alone (materialized, so that no
+ *    plan walks another index instead), filtered and sorted by the database: in one
+ *    statement when it has at most `probeRows` rows, streamed when more (on PostgreSQL,
+ *    unless it stops early, planned whole with every condition: no copy of the source).
  * 2. **Walk, by path (SQLite).** Otherwise the storage's (storage, tenant, path) index in
  *    order, in chunks of `chunkRows` index rows: first where the chunk ends (the index
  *    alone), then the matches inside it, every other column wrapped so that no other index
