@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
@@ -279,6 +280,79 @@ for (const dialect of DIALECTS) {
         '/docs/under_score.MKV',
       );
       expect(oracle(all, { tenantId, storageId, extensions: ['mkv'] })).not.toContain('/docs/.mkv');
+    });
+
+    it.runIf(dialect === 'postgres')(
+      "counts a source only when the planner's estimate leaves it near the bounds",
+      async () => {
+        const statements: string[] = [];
+        const db = index.db.withPlugin({
+          transformQuery(args) {
+            const node = args.node as unknown as { kind: string; sqlFragments?: string[] };
+            if (node.kind === 'RawNode') statements.push(node.sqlFragments!.join('?'));
+            return args.node;
+          },
+          transformResult: async (args) => args.result,
+        });
+        const query = { tenantId, storageId, name: 'clip*' };
+        const expected = oracle(all, query);
+        const read = async (options: FindReadOptions) => {
+          statements.length = 0;
+          const paths = (await collect(find(db, 'postgres', query, options))).map((e) => e.path);
+          const has = (text: string) => statements.filter((s) => s.includes(text)).length;
+          return { estimated: has('EXPLAIN'), counted: has('count(*)'), paths };
+        };
+        // Estimated at a few rows: counted, and read whole.
+        expect(await read({})).toEqual({ estimated: 1, counted: 1, paths: expected });
+        // Estimated past twice `probeRows`: streamed on the estimate, uncounted.
+        expect(await read({ probeRows: 0, streamRows: 1_000_000 })).toEqual({
+          estimated: 1,
+          counted: 0,
+          paths: expected,
+        });
+        // Estimated past `streamRows`: not a source at all, uncounted.
+        expect(await read({ probeRows: 0, streamRows: 0 })).toEqual({
+          estimated: 1,
+          counted: 0,
+          paths: expected,
+        });
+      },
+    );
+
+    it('streams many batches in order, and a caller that stops ends the read', async () => {
+      const big = await index.storages.upsert({
+        tenantId,
+        name: 'big',
+        kind: 'memory',
+        location: 'memory://big',
+        options: { volume: 'big' },
+      });
+      const specs: Spec[] = Array.from({ length: 5_001 }, (_, i) => ({
+        path: `/d${i % 7}/f${String(i).padStart(5, '0')}.txt`,
+        isDir: false,
+        size: i,
+        mtime: i,
+        mediaKind: null,
+      }));
+      await index.entries.apply({ tenantId, storageId: big.id }, [], specs.map(toWrite));
+      const query = { tenantId, storageId: big.id };
+      const options = { probeRows: 0, streamRows: 0, chunkRows: 1_000 };
+      const paths = await collect(index.queries.findPathPages(query, options));
+      expect(paths.length).toBeGreaterThan(1);
+      expect(paths.flat()).toEqual(specs.map((s) => s.path).sort(bytewise));
+      for await (const page of index.queries.findPages(query, options)) {
+        expect(page.length).toBeGreaterThan(0);
+        break; // the next batch may be on its way: the read ends all the same
+      }
+      if (dialect === 'postgres') {
+        const { rows } = await sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'`.execute(
+          index.db,
+        );
+        expect(rows[0]!.n).toBe(0);
+      }
+      expect(await collect(find(index.db, index.dialect, { ...query, limit: 3 }))).toHaveLength(3);
     });
 
     it('refuses a bad query at the call, naming the field', () => {
