@@ -24,16 +24,6 @@ const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
  */
 export const THREAD_AFTER_ROWS = 4000;
 
-/**
- * A directory's indexed children (one of a batch's reads). `+tenant_id`: no index for that
- * term. Since migration 009's entries_mtime_step (tenant_id, …), SQLite without statistics
- * took the unique (storage_id, tenant_id, path) index for `storage_id = ? AND tenant_id = ?`
- * and scanned all the storage's rows for each directory: a 200,000-file first scan spent 23
- * of its first 25 s here (profiled, 39,300 files written by then). The children are one range
- * of entries_storage_parent_name; the tenant is checked on those rows.
- */
-export const CHILDREN_SQL = `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND parent = ? AND +tenant_id = ?`;
-
 /** Where the writer thread would open the index, and when it starts; none: never. */
 export interface WriterThreadPlan extends Omit<WriterThreadOptions, 'backlogRows'> {
   /** @default {@link THREAD_AFTER_ROWS} */
@@ -79,7 +69,11 @@ export class SqliteEntryRepository implements EntryRepository {
       this.#threadOptions = { ...options, backlogRows: names.limit };
       this.#threadAfterRows = afterRows ?? THREAD_AFTER_ROWS;
     } else this.#threadAfterRows = Number.POSITIVE_INFINITY;
-    this.#children = db.prepare(CHILDREN_SQL).raw();
+    this.#children = db
+      .prepare(
+        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND parent = ? AND tenant_id = ?`,
+      )
+      .raw();
     // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
     this.#atPath = db
       .prepare(
