@@ -21,7 +21,7 @@ import {
 import { TreeExclusions } from './exclude/tree.js';
 import { abortable } from './abortable.js';
 import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
-import { Reconciler, SinkError } from './reconciler.js';
+import { Reconciler, SinkError, type Prefetch } from './reconciler.js';
 import {
   emptyCounters,
   type ChangeSink,
@@ -663,36 +663,66 @@ class ScanRun {
     }
   }
 
+  /**
+   * One batch at a time, in order, with the next batch taken and its index reads started
+   * while this one is diffed and written (Reconciler.prefetch decides whether those reads
+   * can be used). Writes stay strictly sequential; a batch taken ahead when the scan stops
+   * or a write fails is dropped unwritten, like what is left in the channel.
+   */
   async #reconcileLoop(): Promise<void> {
+    let ahead: Promise<Prefetch> | undefined;
     try {
-      for (;;) {
-        const batch = await this.#channel.takeBatch(this.#batchEntries, this.#batchMs);
-        if (batch.length === 0) return;
+      let next = await this.#take();
+      while (next.batch.length > 0) {
+        const { batch } = next;
         try {
           // Draining after a stop: drop, write nothing more.
-          if (!this.#internal.signal.aborted) await this.#reconciler.reconcile(batch);
-        } finally {
-          for (const part of batch) {
-            this.#budget.release(part.bytes);
-            part.reconciled?.();
+          if (!this.#internal.signal.aborted) {
+            const reconciled = this.#reconciler.reconcile(batch, next);
+            ahead = this.#take();
+            await reconciled;
           }
+        } finally {
+          this.#release(batch);
         }
+        next = ahead ? await ahead : await this.#take();
+        ahead = undefined;
       }
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
       // The caller cancelled while a write was in flight and the index gave up on it (its
       // transaction rolled back whole): a cancelled scan, not an index failure.
-      if (this.#cancelled && code === 'CANCELLED') return;
-      this.#fatal = error;
-      const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof SinkError) this.#recordError(ROOT, 'CHANGE_SINK', message);
-      else {
-        // The runner hands in a guarded index (db/guard.ts): its errors name the cause
-        // (INDEX_LOCKED, INDEX_DISK_FULL, INDEX_CONNECTION_LOST…); anything else is INDEX.
-        const cause = typeof code === 'string' && code.startsWith('INDEX') ? code : 'INDEX';
-        this.#recordError(ROOT, cause, `index write failed: ${message}`);
+      if (!(this.#cancelled && code === 'CANCELLED')) {
+        this.#fatal = error;
+        const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof SinkError) this.#recordError(ROOT, 'CHANGE_SINK', message);
+        else {
+          // The runner hands in a guarded index (db/guard.ts): its errors name the cause
+          // (INDEX_LOCKED, INDEX_DISK_FULL, INDEX_CONNECTION_LOST…); anything else is INDEX.
+          const cause = typeof code === 'string' && code.startsWith('INDEX') ? code : 'INDEX';
+          this.#recordError(ROOT, cause, `index write failed: ${message}`);
+        }
+        this.#stop();
       }
-      this.#stop();
+      // The batch taken ahead is never written: the stop closed the channel, so its take
+      // returns, and its reads (if any) are dropped unawaited.
+      if (ahead) this.#release((await ahead).batch);
+    }
+  }
+
+  /** The next batch from the channel, its index reads started (see Reconciler.prefetch). */
+  async #take(): Promise<Prefetch> {
+    const batch = await this.#channel.takeBatch(this.#batchEntries, this.#batchMs);
+    if (batch.length === 0 || this.#internal.signal.aborted) {
+      return { batch, committed: 0, children: undefined };
+    }
+    return this.#reconciler.prefetch(batch);
+  }
+
+  #release(batch: readonly ListingPart[]): void {
+    for (const part of batch) {
+      this.#budget.release(part.bytes);
+      part.reconciled?.();
     }
   }
 

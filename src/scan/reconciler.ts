@@ -32,6 +32,29 @@ interface PagedListing {
   tally: ListingTally;
 }
 
+/**
+ * Index reads for a batch, taken while the batch before it was still being reconciled (see
+ * {@link Reconciler.prefetch}); {@link Reconciler.reconcile} uses them only when the batches
+ * in between cannot have changed a row they read.
+ */
+export interface Prefetch {
+  readonly batch: readonly ListingPart[];
+  /** Batches committed when the reads were taken. */
+  readonly committed: number;
+  /** The children of the batch's directories, or undefined when nothing was read ahead. */
+  readonly children: Promise<Map<string, IndexedEntry[]>> | undefined;
+}
+
+/** What a batch's write can change, kept to judge the next batch's prefetched reads. */
+interface Footprint {
+  /** Only `whole` parts, none of a paged listing: no sweep, no paged state. */
+  plain: boolean;
+  /** Its directories: its upserts and removals are children of these. */
+  dirs: Set<string>;
+  /** Paths it removes (a directory: with its subtree). */
+  removed: Set<string>;
+}
+
 export class SinkError extends Error {
   override name = 'SinkError';
 }
@@ -56,6 +79,11 @@ export class Reconciler {
    * the names of the files the abandoned listings wrote (see {@link writtenBefore}).
    */
   readonly #relisting = new Map<string, SeenNames[]>();
+  /** Batches whose reconciliation has begun, and those that have committed. */
+  #begun = 0;
+  #committed = 0;
+  /** What the batch begun last writes (see {@link Footprint}). */
+  #last: Footprint | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -66,7 +94,36 @@ export class Reconciler {
     return this.#open.size;
   }
 
-  async reconcile(batch: readonly ListingPart[]): Promise<void> {
+  /**
+   * Starts reading the index for `batch`, the batch after the one being reconciled, so that
+   * its reads overlap the previous batch's diff and write. Only the children of a batch of
+   * `whole` parts are read ahead, and only while no paged listing is open: paged parts carry
+   * state (#open, #relisting) and a deletion sweep, and stay strictly sequential. Whether the
+   * reads can be used is decided when the batch is reconciled (see {@link reconcile}).
+   */
+  prefetch(batch: readonly ListingPart[]): Prefetch {
+    const committed = this.#committed;
+    // More than one batch in flight could write after the read: not worth tracking.
+    if (!isPlain(batch) || this.#open.size > 0 || this.#begun - committed > 1) {
+      return { batch, committed, children: undefined };
+    }
+    const { entries, scope } = this.#d;
+    const children = entries.childrenOf(
+      scope,
+      batch.map((p) => p.dir),
+    );
+    // A read that is never used must not surface as an unhandled rejection; one that is used
+    // rethrows its failure where it is awaited.
+    children.catch(() => undefined);
+    return { batch, committed, children };
+  }
+
+  /**
+   * Reconciles one batch: reads, diffs, writes it in one transaction and counts it once
+   * committed. `prefetched` holds reads taken earlier by {@link prefetch} for this batch.
+   */
+  async reconcile(batch: readonly ListingPart[], prefetched?: Prefetch): Promise<void> {
+    const index = this.#begun++;
     const { entries, scope } = this.#d;
     // Which parts belong to paged listings: a listing is paged from its first `page` on.
     const paged: boolean[] = [];
@@ -87,10 +144,12 @@ export class Reconciler {
         for (const e of p.entries) if (!e.skip) pagedPaths.push(e.path);
       }
     }
+    const ahead = this.#usable(prefetched, batch, index, paged);
     const [children, atPaths] = await Promise.all([
-      wholeDirs.length > 0
-        ? entries.childrenOf(scope, wholeDirs)
-        : new Map<string, IndexedEntry[]>(),
+      ahead ??
+        (wholeDirs.length > 0
+          ? entries.childrenOf(scope, wholeDirs)
+          : new Map<string, IndexedEntry[]>()),
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
     const diff = emptyDiff();
@@ -111,6 +170,11 @@ export class Reconciler {
       mergeDiff(diff, own);
       return own;
     });
+    this.#last = {
+      plain: !paged.includes(true) && isPlain(batch),
+      dirs: new Set(batch.map((p) => p.dir)),
+      removed: new Set(diff.removals.map((r) => r.path)),
+    };
     await this.#write(diff);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
@@ -122,6 +186,45 @@ export class Reconciler {
       if (p.kind === 'last') await this.#sweep(p.dir);
       else if (p.kind === 'broken') this.#close(p.dir, p.relisted === true);
     }
+    this.#committed++;
+  }
+
+  /**
+   * The prefetched children of `batch`, when no write since they were read can have changed
+   * a row they hold; otherwise undefined (they are read again, now that everything before
+   * this batch has committed).
+   *
+   * The rule: reads taken while batch N was in flight are used for batch N+1 only when
+   * - N+1 is the next batch, and N is the only batch that committed after the reads
+   *   (index − committed-at-read ≤ 1);
+   * - both N and N+1 are plain (`whole` parts only, no paged listing open): a paged part's
+   *   sweep deletes outside any listed directory's children, and its state is sequential;
+   * - N+1 shares no directory with N: N's upserts and removals are children of N's
+   *   directories, so a row whose parent is an N+1 directory is not one of them;
+   * - no N+1 directory is at or under a path N removes: removing a directory removes its
+   *   subtree, whose rows are the children of directories under it (and a removed file may
+   *   be a directory now).
+   * Then every row N+1's read returned is as N's commit left it, whether the read ran before,
+   * during or after N's transaction (another connection in PostgreSQL; WAL snapshots in
+   * SQLite).
+   */
+  #usable(
+    prefetched: Prefetch | undefined,
+    batch: readonly ListingPart[],
+    index: number,
+    paged: readonly boolean[],
+  ): Promise<Map<string, IndexedEntry[]>> | undefined {
+    if (!prefetched?.children || prefetched.batch !== batch) return undefined;
+    if (paged.includes(true) || !isPlain(batch)) return undefined;
+    const between = index - prefetched.committed;
+    if (between === 0) return prefetched.children;
+    const last = this.#last;
+    if (between !== 1 || !last?.plain) return undefined;
+    for (const p of batch) {
+      if (last.dirs.has(p.dir)) return undefined;
+      if (last.removed.size > 0 && atOrUnderAny(p.dir, last.removed)) return undefined;
+    }
+    return prefetched.children;
   }
 
   /** Forgets paged listings that will never complete (the scan stopped). */
@@ -257,6 +360,20 @@ export class Reconciler {
       throw new SinkError(`change sink failed: ${(error as Error)?.message ?? String(error)}`);
     }
   }
+}
+
+/** Only `whole` parts. */
+function isPlain(batch: readonly ListingPart[]): boolean {
+  return batch.every((p) => p.kind === 'whole');
+}
+
+/** True when `dir` or one of its ancestors is in `paths`. */
+function atOrUnderAny(dir: string, paths: ReadonlySet<string>): boolean {
+  if (paths.has(ROOT)) return true;
+  for (let at = dir; at !== ROOT && at !== ''; at = at.slice(0, at.lastIndexOf('/'))) {
+    if (paths.has(at)) return true;
+  }
+  return false;
 }
 
 function countListed(c: ScanCounters, diff: DirDiff): void {

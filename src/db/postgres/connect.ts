@@ -23,7 +23,10 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** @default 10 — one scan uses one connection at a time; the rest serve readers. */
+/**
+ * @default 10 — a scan uses at most two connections at once (its batch being written, and the
+ * next batch read ahead: docs/index-database.md); the rest serve readers and other scans.
+ */
 const POOL_SIZE = 10;
 
 /**
