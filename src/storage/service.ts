@@ -18,7 +18,7 @@ import { StoragePacing, type StorageStats } from './limits/pacing.js';
 import { DEFAULT_RETRY, type RetryOptions } from './limits/retry.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { storageMetrics, type StorageMetrics } from '../observability/metrics.js';
-import { onAbort } from '../util/on-abort.js';
+import { raceAbort } from '../util/on-abort.js';
 import { redactText } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
 
@@ -937,27 +937,7 @@ interface RequestAccount {
  * dropped (its errors swallowed).
  */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(cancelledError());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const stop = onAbort(signal, () => {
-      work.catch(() => undefined);
-      reject(cancelledError());
-    });
-    work.then(
-      (value) => {
-        stop();
-        resolve(value);
-      },
-      (error: unknown) => {
-        stop();
-        reject(error);
-      },
-    );
-  });
+  return signal ? raceAbort(work, signal, cancelledError) : work;
 }
 
 /** Ends a backend's iteration without waiting for it (it may be stuck in a request). */

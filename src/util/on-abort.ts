@@ -34,3 +34,32 @@ export function onAbort(signal: AbortSignal, callback: () => void): () => void {
     own.delete(callback);
   };
 }
+
+/**
+ * Settles with `work`, or rejects with `cancelled()` as soon as `signal` aborts, whichever is
+ * first: work that does not heed the signal (a hung socket) cannot hold up a cancelled
+ * caller. Its late result is dropped, its late error swallowed.
+ */
+export function raceAbort<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  cancelled: () => Error,
+): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(cancelled());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = onAbort(signal, () => reject(cancelled()));
+    work.then(
+      (value) => {
+        stop();
+        resolve(value);
+      },
+      (error: unknown) => {
+        stop();
+        reject(error);
+      },
+    );
+  });
+}
