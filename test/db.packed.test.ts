@@ -81,3 +81,18 @@ describe('unpackChildren', () => {
     expect(unpackChildren(pack(entries))).toEqual(entries);
   });
 });
+
+describe('unpackChildren on text it does not expect', () => {
+  it('fails instead of looping or inventing rows', () => {
+    const good = pack([entry('/d/a', { id: 3 })]);
+    for (const bad of [
+      '12', // the text ends inside a number
+      '1\t0\t5', // ends before the text fields
+      'x\t0\t1\t2\t\\N\t\\N\t/d/a', // not a number
+      '\t0\t1\t2\t\\N\t\\N\t/d/a', // an empty number
+      `${good}\n7\t0\t1\t2`, // a second line cut short
+    ]) {
+      expect(() => unpackChildren(bad), bad).toThrow(/unexpected packed children text/);
+    }
+  });
+});

