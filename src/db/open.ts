@@ -81,6 +81,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
     queries: createQueries(db, conn.dialect, {
       ...(conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {}),
       ...(conn.arrays ? { arrays: conn.arrays } : {}),
+      ...(conn.copyValues ? { copyValues: conn.copyValues } : {}),
     }),
     tokens: new TokenRepository(db),
     close: () => conn.close(),
