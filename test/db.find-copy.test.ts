@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inlineParameters, nulEndedValues } from '../src/db/postgres/copy-out.js';
@@ -208,6 +211,23 @@ describe.skipIf(await skipDialect('postgres'))('find -0 through COPY on PostgreS
       again.push(Buffer.from(chunk));
     }
     expect(Buffer.concat(again).toString()).toBe(expected());
+  });
+
+  it('ends quietly when the reader of its output goes away (`| head -c 100`)', async () => {
+    // The built command line, as a user runs it: it must exit 0 with nothing on stderr, and
+    // leave no COPY running (the rest is never read).
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'trawl.js');
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; "$0" find s --name '*.jpg' -0 --db "$1" | head -c 100 >/dev/null`,
+        bin,
+        database.url,
+      ],
+      { encoding: 'utf8', env: { ...process.env, TRAWL_TENANT: 't' } },
+    );
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   it('ends the answer at a limit, in order', async () => {

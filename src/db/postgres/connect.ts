@@ -1,3 +1,5 @@
+// Before pg: see the file.
+import './no-runtime-probe.js';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DialectConnection, OpenOptions } from '../connection.js';
