@@ -14,12 +14,20 @@
  * `--short` runs the glob rows, `du` of the top level and the memory only (a shorter run). `cpu`: the median CPU of this
  * process per run, steadier than the time when other work shares the machine.
  *
+ * `--process` runs each command as a user does instead, as a process of its own
+ * (`bin/trawl.js`, node start-up included; its output read through a pipe and counted): the
+ * wall time, and the process's CPU (user + system, from /usr/bin/time) and peak RSS. With
+ * `--bin A,B` (paths of bin/trawl.js of other builds, this one's by default) each run goes
+ * through every build in turn, A then B, so that an A/B shares the machine's load alike.
+ *
+ *   npm run bench:find -- --keep --process [--bin /other/bin/trawl.js,bin/trawl.js]
+ *
  * `--keep` keeps the loaded index (.bench/find/index-N.db, PostgreSQL database
  * trawl_bench_find_N) and uses it again next time instead of writing the tree anew.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -39,6 +47,10 @@ const RUNS = Number(arg('--runs') ?? 5);
 const only = arg('--only') as Dialect | undefined;
 const keep = process.argv.includes('--keep');
 const short = process.argv.includes('--short');
+const asProcess = process.argv.includes('--process');
+const bins = (arg('--bin') ?? resolve(import.meta.dirname, '../../../bin/trawl.js'))
+  .split(',')
+  .map((b) => resolve(b));
 const TARGET = { glob: 1000, du: 2000 };
 
 /** An index holding the tree, loaded now or kept from an earlier `--keep` run. */
@@ -248,11 +260,87 @@ function peakRss(args: string[]): number {
   return Math.round(Number(kb) / 1024);
 }
 
-console.log(`${N.toLocaleString('en')} entries, median of ${RUNS} runs after one to warm up`);
-console.log(
-  `${'dialect'.padEnd(9)}${'command'.padEnd(42)}${'median'.padStart(10)}${'fastest'.padStart(10)}` +
-    `${'cpu'.padStart(10)}${'1st line'.padStart(10)}${'lines'.padStart(10)}`,
-);
+interface ProcessRun {
+  ms: number;
+  /** The child's user + system CPU (its PostgreSQL server's is not in it). */
+  cpuMs: number;
+  rssMb: number;
+  bytes: number;
+}
+
+/** `bin/trawl.js args` as a process of its own, its stdout read through a pipe and counted. */
+async function processRun(bin: string, args: string[]): Promise<ProcessRun> {
+  const timeFile = join(tmpdir(), `trawl-bench-find-${process.pid}.time`);
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', bin, ...args], {
+    env: { ...process.env, TRAWL_TENANT: 'bench' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let bytes = 0;
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (bytes += b.length));
+  child.stderr.on('data', (b: Buffer) => (err += b));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`${bin} ${args.join(' ')}: exit ${code}: ${err}`);
+  const [user, system, rss] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+  rmSync(timeFile, { force: true });
+  return { ms, cpuMs: (user! + system!) * 1000, rssMb: Math.round(rss! / 1024), bytes };
+}
+
+/** The commands of issue 11 as processes, every build of `--bin` in turn per run. */
+async function measureProcesses(dialect: Dialect, url: string): Promise<void> {
+  const commands: [string, string[]][] = [
+    ['find --name "*.jpg" -0', ['find', 'bench', '--name', '*.jpg', '-0']],
+    ['find --name "*.mkv"', ['find', 'bench', '--name', '*.mkv']],
+    ['find --name "*.jpg" --json', ['find', 'bench', '--name', '*.jpg', '--json']],
+    ['du (top level)', ['du', 'bench']],
+  ];
+  for (const [label, args] of commands) {
+    const all = [...args, '--db', url];
+    const runs = bins.map(() => [] as ProcessRun[]);
+    for (const bin of bins) await processRun(bin, all); // warm up
+    for (let i = 0; i < RUNS; i++) {
+      for (const [b, bin] of bins.entries()) runs[b]!.push(await processRun(bin, all));
+    }
+    for (const [b, bin] of bins.entries()) {
+      const rs = runs[b]!;
+      const ms = median(rs.map((r) => r.ms));
+      const min = Math.min(...rs.map((r) => r.ms));
+      const cpu = median(rs.map((r) => r.cpuMs));
+      const rss = Math.max(...rs.map((r) => r.rssMb));
+      const bytes = rs[0]!.bytes;
+      const target = label.startsWith('du') ? TARGET.du : TARGET.glob;
+      const name = bins.length > 1 ? ` [${bin}]` : '';
+      console.log(
+        `${dialect.padEnd(9)}${label.padEnd(32)}${ms.toFixed(0).padStart(7)} ms${min.toFixed(0).padStart(7)} ms` +
+          `${cpu.toFixed(0).padStart(7)} ms${String(rss).padStart(6)} MB${bytes.toLocaleString('en').padStart(13)} B` +
+          `  ${(ms / target).toFixed(2)} of target${name}`,
+      );
+    }
+  }
+  console.log(
+    `load average after ${dialect}: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+}
+
+if (asProcess) {
+  console.log(
+    `${N.toLocaleString('en')} entries, as processes (bin/trawl.js), median of ${RUNS} runs after one to warm up`,
+  );
+  console.log(
+    `${'dialect'.padEnd(9)}${'command'.padEnd(32)}${'median'.padStart(10)}${'fastest'.padStart(10)}` +
+      `${'cpu'.padStart(10)}${'rss'.padStart(9)}${'output'.padStart(15)}`,
+  );
+} else {
+  console.log(`${N.toLocaleString('en')} entries, median of ${RUNS} runs after one to warm up`);
+  console.log(
+    `${'dialect'.padEnd(9)}${'command'.padEnd(42)}${'median'.padStart(10)}${'fastest'.padStart(10)}` +
+      `${'cpu'.padStart(10)}${'1st line'.padStart(10)}${'lines'.padStart(10)}`,
+  );
+}
 console.log(
   `load average at the start: ${loadavg()
     .map((l) => l.toFixed(1))
@@ -262,7 +350,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   if (only && only !== dialect) continue;
   const { url, drop } = await indexFor(dialect);
   try {
-    await measure(dialect, url);
+    await (asProcess ? measureProcesses(dialect, url) : measure(dialect, url));
   } finally {
     await drop();
   }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, skipDialect } from './support/databases.js';
 import { tempDir } from './support/harness.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +36,8 @@ interface Loaded {
   packages: Set<string>;
   /** Files of this repository, relative to it (`dist/cli/main.js`). */
   files: string[];
+  /** Node's own modules (`internal/deps/undici/undici`). */
+  internal: Set<string>;
 }
 
 /**
@@ -63,15 +66,22 @@ function loaded(via: 'dist' | 'bin', args: string[], home: string): Loaded {
   const urls = new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean));
   const packages = new Set<string>();
   const files: string[] = [];
+  const internal = new Set<string>();
   for (const url of urls) {
+    if (url.startsWith('node:')) {
+      internal.add(url.slice('node:'.length));
+      continue;
+    }
     const path = fileURLToPath(url);
     const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
     if (inModules) packages.add(inModules[1]!);
     else if (path.startsWith(repo + '/')) files.push(path.slice(repo.length + 1));
   }
   files.sort();
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, packages, files };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, packages, files, internal };
 }
+
+const noPostgres = await skipDialect('postgres');
 
 describe('what the command line loads to start', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -140,4 +150,33 @@ describe('what the command line loads to start', () => {
       }
     }
   });
+
+  it.skipIf(noPostgres)(
+    "finds in a PostgreSQL index without better-sqlite3 or Node's fetch (undici)",
+    async () => {
+      tmp = tempDir('trawl-startup-');
+      const database = await createDatabase('postgres');
+      try {
+        for (const via of ['dist', 'bin'] as const) {
+          const r = loaded(via, ['find', 'nothing', '--db', database.url], tmp.path);
+          expect(r.stderr).toMatch(/^trawl: /); // no such storage: the index was opened
+          expect(r.packages.has('pg'), via).toBe(true);
+          expect(r.packages, via).not.toContain('better-sqlite3');
+          expect(r.internal.has('internal/errors'), `${via}: the log sees Node's modules`).toBe(
+            true,
+          );
+          expect(
+            [...r.internal].filter((m) => m.includes('undici')),
+            via,
+          ).toEqual([]);
+        }
+      } finally {
+        await database.drop();
+      }
+      // And no `navigator` is left behind for other code to see (Node 20 has none).
+      const { connectPostgres } = await import('../src/db/postgres/connect.js');
+      expect(connectPostgres).toBeTypeOf('function');
+      expect('navigator' in globalThis && process.versions.node.startsWith('20.')).toBe(false);
+    },
+  );
 });

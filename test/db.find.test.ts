@@ -30,6 +30,12 @@ const AWKWARD = [
   'a',
   'tar.tar.gz',
   'x*y?.txt',
+  // Characters COPY's text format escapes (find -0 on PostgreSQL unescapes them), and the
+  // dollar quotes a COPY's inlined parameters go between.
+  'new\nline.txt',
+  'tab\there\r.txt',
+  'ctl\b\f\v.txt',
+  'dollar $v$ $vv.txt',
 ];
 
 interface Spec {
@@ -171,6 +177,13 @@ const QUERIES: [string, Omit<FindQuery, 'tenantId' | 'storageId'>][] = [
   ['a limit, by path backwards', { order: 'desc', limit: 3 }],
   ['a limit the database applies, by name', { sort: 'name', mediaKinds: ['audio'], limit: 5 }],
   ['a limit after a glob', { sort: 'mtime', order: 'desc', name: 'clip*', limit: 4 }],
+  ['a suffix glob, any case', { name: '*.TXT' }],
+  ['a glob with ? only', { name: '?lip 1?.*' }],
+  ['a glob of a k or s, any case (no exact LIKE)', { name: '*S*' }],
+  ['a glob of escaped characters', { name: '*\n*' }],
+  ['a glob of dollar quotes', { name: '*$v$*' }],
+  ['a glob, case-sensitive, beyond ASCII', { name: 'é*', caseSensitive: true }],
+  ['a glob and a limit, by path backwards', { name: 'clip*', order: 'desc', limit: 3 }],
 ];
 
 for (const dialect of DIALECTS) {
@@ -265,6 +278,17 @@ for (const dialect of DIALECTS) {
           const paths = await collect(index.queries.findPathPages(query, options));
           expect(paths.every((p) => p.length > 0)).toBe(true);
           expect({ plan, paths: paths.flat() }).toEqual({ plan, paths: expected });
+          // As `find -0` writes them (on PostgreSQL through COPY when the SQL is exact): the
+          // exact bytes, each path after the prefix and ended by a NUL.
+          for (const prefix of ['', '/mnt/a b\\']) {
+            const bytes = await collect(index.queries.findPathBytes(query, { ...options, prefix }));
+            expect(bytes.every((b) => b.length > 0)).toBe(true);
+            expect({ plan, prefix, bytes: Buffer.concat(bytes) }).toEqual({
+              plan,
+              prefix,
+              bytes: Buffer.from(expected.map((p) => `${prefix}${p}\0`).join('')),
+            });
+          }
         }
       });
     }

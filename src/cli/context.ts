@@ -7,7 +7,8 @@ import { expandHome } from './home.js';
 
 /** The part of a stream the CLI writes to; a test hands in a collector. */
 export interface OutStream {
-  write(chunk: string): unknown;
+  /** Bytes only where they are whole UTF-8 (`find -0` writes chunks of whole paths). */
+  write(chunk: string | Uint8Array): unknown;
   /** A progress line is drawn only on a terminal. */
   isTTY?: boolean;
   columns?: number;

@@ -57,6 +57,24 @@ export async function writePages<T>(
 }
 
 /**
+ * Writes every chunk `read()` yields, letting the event loop turn after each (so that the
+ * EPIPE of `| head` is heard, as {@link writePages} does); a QueryError becomes a usage error.
+ */
+export async function writeChunks(
+  read: () => AsyncIterable<Buffer>,
+  write: (chunk: Buffer) => void,
+): Promise<void> {
+  try {
+    for await (const chunk of read()) {
+      write(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (error) {
+    throw usageOf(error);
+  }
+}
+
+/**
  * The entry at `path` (undefined for the root, which has no row); a typo is an error naming
  * `label`, the storage as the user wrote it.
  */

@@ -4,7 +4,7 @@ import { ROOT } from '../../storage/paths.js';
 import { openApp, type CliIo } from '../context.js';
 import { entryOutput } from '../entry-output.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
-import { checkDir, writePages } from '../index-read.js';
+import { checkDir, writeChunks, writePages } from '../index-read.js';
 import { indexedPlace } from '../indexed.js';
 import {
   collectExtensions,
@@ -131,11 +131,13 @@ export function findCommand(program: Command, io: CliIo): void {
           ...(flags.absolute ? { shown: (p: string) => (root === ROOT ? p : root + p) } : {}),
         });
         try {
-          // `-0` prints paths alone: read them alone (on SQLite, the path index and no row).
+          // `-0` prints paths alone: read them alone (on SQLite, the path index and no row;
+          // on PostgreSQL, when the SQL tests everything, as COPY's bytes, never decoded).
           if (flags.print0) {
-            await writePages(
-              () => app.index.queries.findPathPages(q),
-              (p) => out.writePath(p),
+            const prefix = flags.absolute && root !== ROOT ? root : '';
+            await writeChunks(
+              () => app.index.queries.findPathBytes(q, { prefix }),
+              (chunk) => io.stdout.write(chunk),
             );
           } else {
             await writePages(

@@ -83,18 +83,21 @@ export class TrawlClient extends pg.Client {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override query(...args: any[]): any {
     const [config, values, callback] = args as [unknown, unknown, unknown];
-    const done = this.#watch();
+    const watch = this.#watch();
+    const { done } = watch;
     try {
-      return this.#send(config, values, callback, done);
+      return this.#send(config, values, callback, watch);
     } catch (error) {
       done(); // refused before it was sent (a null query): nothing to watch
       throw error;
     }
   }
 
-  #send(config: unknown, values: unknown, callback: unknown, done: () => void): unknown {
+  #send(config: unknown, values: unknown, callback: unknown, watch: Watch): unknown {
+    const { done } = watch;
     if (typeof (config as pg.Submittable | null)?.submit === 'function') {
       settleHooks(config as pg.Submittable, done);
+      (config as Partial<Paced>).paced?.(watch);
       return super.query(config as pg.Submittable);
     }
     const cb = (typeof values === 'function' ? values : callback) as Callback | undefined;
@@ -117,14 +120,17 @@ export class TrawlClient extends pg.Client {
     });
   }
 
-  /** Arms the statement's watchdog and cancellation; the returned function disarms both. */
-  #watch(): () => void {
+  /** Arms the statement's watchdog and cancellation; `done` disarms both. */
+  #watch(): Watch {
     const { queryTimeoutMs, cancelGraceMs } = this.#limits;
     const signal = currentSignal();
     let watchdog: NodeJS.Timeout | undefined;
     let grace: NodeJS.Timeout | undefined;
+    let settled = false;
     this.#inFlight++;
-    if (queryTimeoutMs > 0) {
+    const arm = () => {
+      if (queryTimeoutMs <= 0 || settled) return;
+      clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         const silent = new IndexError(
           `the index database did not answer within ${queryTimeoutMs} ms (query_timeout)`,
@@ -136,22 +142,46 @@ export class TrawlClient extends pg.Client {
         // connection fails within the connect timeout instead, or works.
         for (const other of this.#limits.live) if (other.#inFlight === 0) other.kill(silent);
       }, queryTimeoutMs);
-    }
+    };
+    arm();
     const onAbort = () => {
       grace = setTimeout(() => this.kill(cancelledIndexError()), cancelGraceMs);
     };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    let settled = false;
-    return () => {
-      if (settled) return;
-      settled = true;
-      this.#inFlight--;
-      clearTimeout(watchdog);
-      clearTimeout(grace);
-      signal?.removeEventListener('abort', onAbort);
+    return {
+      done: () => {
+        if (settled) return;
+        settled = true;
+        this.#inFlight--;
+        clearTimeout(watchdog);
+        clearTimeout(grace);
+        signal?.removeEventListener('abort', onAbort);
+      },
+      pause: () => clearTimeout(watchdog),
+      resume: arm,
     };
   }
+}
+
+/**
+ * A statement's watchdog: `done` when it is answered; `pause` while its caller, not the
+ * server, holds it up (a COPY TO whose reader stops reading), `resume` (the wait starts anew)
+ * when the caller reads again.
+ */
+export interface Watch {
+  done(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * A Submittable that streams, and whose reader may stop reading a while (`trawl find … -0 |
+ * xargs -0 slow-command`): it is handed the statement's {@link Watch} when sent, so that a
+ * pause it makes is not taken for a server that stopped answering.
+ */
+export interface Paced {
+  paced(watch: Watch): void;
 }
 
 /**

@@ -1,3 +1,5 @@
+// Before pg: see the file.
+import './no-runtime-probe.js';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DialectConnection, OpenOptions } from '../connection.js';
@@ -6,6 +8,7 @@ import { IndexError, cancelledIndexError } from '../errors.js';
 import { propagateSignals, underSignal } from '../guard.js';
 import type { Database } from '../schema.js';
 import { TrawlClient, type TrawlPoolConfig } from './client.js';
+import { copyValues } from './copy-out.js';
 import { PostgresEntryRepository } from './entries.js';
 import { postgresTimeouts } from './options.js';
 
@@ -101,6 +104,7 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
       }
     },
     entries: () => new PostgresEntryRepository(pool),
+    copyValues: (query, prefix) => copyValues(pool, query, prefix),
     async close() {
       // Kysely's destroy ends the pool it was given; pg-pool's end waits for every client,
       // and a client on a dead or frozen socket would keep it waiting for its timeout.

@@ -41,7 +41,16 @@ import type { FindBounds, FindSort } from './types.js';
 export interface FindReadOptions extends FindBounds {
   /** SQLite: how to read rows as arrays (the index's connection hands it in). */
   arrays?: ArrayRows;
+  /** PostgreSQL: how to read one text column through COPY (the index's connection hands it in). */
+  copyOut?: CopyValues;
 }
+
+/**
+ * PostgreSQL: `query`'s one text column read through `COPY (…) TO STDOUT` in a read-only
+ * transaction with the sort's memory of a stream (src/db/postgres/copy-out.ts): each value's
+ * exact bytes after `prefix` and ended by a NUL, in chunks of whole values.
+ */
+export type CopyValues = (query: CompiledQuery, prefix: string) => AsyncIterable<Buffer>;
 
 export const DEFAULT_FIND_PROBE_ROWS = 20_000;
 export const DEFAULT_FIND_STREAM_ROWS = 250_000;
@@ -79,6 +88,11 @@ export interface FindFilters {
    * superset (glob.ts). SQLite tests them on the path index before it reads a row.
    */
   pathLike?: readonly string[];
+  /**
+   * PostgreSQL: a LIKE pattern the name matches exactly (glob.ts's `exactLike`), tested
+   * `COLLATE "C"`: with it the SQL is the whole test, and the rows need no reading here.
+   */
+  nameExact?: { like: string; caseSensitive: boolean };
 }
 
 export interface FindOrder {
@@ -139,6 +153,7 @@ export class FindReader {
   readonly #streamRows: number;
   readonly #chunkRows: number;
   readonly #arrays: ArrayRows | undefined;
+  readonly #copyOut: CopyValues | undefined;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: FindReadOptions = {}) {
     this.#db = db;
@@ -147,6 +162,33 @@ export class FindReader {
     this.#streamRows = Math.max(this.#probeRows, options.streamRows ?? DEFAULT_FIND_STREAM_ROWS);
     this.#chunkRows = options.chunkRows ?? DEFAULT_FIND_CHUNK_ROWS;
     this.#arrays = dialect === 'sqlite' ? options.arrays : undefined;
+    this.#copyOut = dialect === 'postgres' ? options.copyOut : undefined;
+  }
+
+  /** Whether {@link copyPaths} can run (PostgreSQL, with COPY handed in). */
+  get copies(): boolean {
+    return this.#copyOut !== undefined;
+  }
+
+  /**
+   * PostgreSQL, `find -0`: the paths of every row matching `f` in `o`'s order (at most
+   * `limit`), each after `prefix` and ended by a NUL, as bytes in chunks of whole paths. The
+   * caller passes only filters the SQL tests exactly. One `COPY (SELECT …) TO STDOUT`: the
+   * server sorts and formats, the client copies bytes (no string per row); the source is
+   * chosen as {@link read} chooses it.
+   */
+  async *copyPaths(
+    f: FindFilters,
+    o: FindOrder,
+    limit: number | undefined,
+    prefix: string,
+  ): AsyncIterable<Buffer> {
+    const copyOut = this.#copyOut;
+    if (!copyOut) throw new Error('copyPaths needs PostgreSQL with COPY');
+    if (!this.#bounds(f)) return;
+    const source = await this.#smallSource(f);
+    const small = source && source.n <= this.#probeRows ? source.where : undefined;
+    yield* copyOut(this.#query(f, o, ['path'], small, limit).compile(), prefix);
   }
 
   /**
@@ -379,6 +421,10 @@ export class FindReader {
     if (f.extensions) {
       const ends = f.extensions.map((e) => this.#endsWith(name, `.${e}`));
       if (ends.every((c) => c !== undefined)) out.push(sql`(${sql.join(ends, sql` OR `)})`);
+    }
+    if (f.nameExact && !sqlite) {
+      const op = sql.raw(f.nameExact.caseSensitive ? 'LIKE' : 'ILIKE');
+      out.push(sql`(${col('name')} COLLATE "C") ${op} ${f.nameExact.like} ESCAPE '\\'`);
     }
     if (f.pathLike && sqlite) {
       for (const p of f.pathLike) out.push(sql`${col('path')} LIKE ${p} ESCAPE '\\'`);

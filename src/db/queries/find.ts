@@ -63,6 +63,34 @@ export function findPathPages(
   return mapped(matches(db, dialect, q, options, 'path').rows, (r) => r as string);
 }
 
+/**
+ * {@link findPathPages}'s paths as `find -0` writes them: each after `prefix`, ended by a
+ * NUL, as UTF-8 bytes in chunks of whole paths. On PostgreSQL, when the SQL can test the
+ * whole query (a name glob only when glob.ts finds an exact LIKE for it; no path glob, no
+ * extension), one COPY, its bytes passed on undecoded (find-read.ts's `copyPaths`).
+ */
+export function findPathBytes(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions & { prefix?: string } = {},
+): AsyncIterable<Buffer> {
+  const prefix = options.prefix ?? '';
+  const plan = planOf(q);
+  const reader = new FindReader(db, dialect, options);
+  if (reader.copies && plan.copyable) {
+    const limit = Number.isFinite(plan.limit) ? plan.limit : undefined;
+    if (limit === 0) return (async function* () {})();
+    return reader.copyPaths(plan.copyFilters, plan.order, limit, prefix);
+  }
+  const pages = matches(db, dialect, q, options, 'path').rows;
+  return (async function* () {
+    for await (const page of pages) {
+      yield Buffer.from(`${prefix}${(page as string[]).join(`\0${prefix}`)}\0`);
+    }
+  })();
+}
+
 async function* mapped<T>(
   pages: AsyncIterable<FoundRow[]>,
   f: (r: FoundRow) => T,
@@ -125,6 +153,12 @@ interface Plan {
   accepts(path: string): boolean;
   /** Whether SQL tests everything (`accepts` keeps every row). */
   exact: boolean;
+  /**
+   * Whether {@link copyFilters} alone test everything (PostgreSQL): `exact`, or a name glob
+   * with an exact LIKE and no other glob nor extension.
+   */
+  copyable: boolean;
+  copyFilters: FindFilters;
   limit: number;
 }
 
@@ -173,11 +207,19 @@ function planOf(q: FindQuery): Plan {
   }
   const limit = optionalInt('limit', q.limit, 0) ?? Infinity;
   const ext = f.extensions?.map((e) => `.${e}`);
+  const exact = !name && !path && !ext;
+  const nameExact = name?.exactLike;
+  const copyable = exact || (!path && !ext && nameExact !== undefined);
   return {
     filters: f,
     order: { sort, order },
     limit,
-    exact: !name && !path && !ext,
+    exact,
+    copyable,
+    copyFilters:
+      nameExact === undefined || exact
+        ? f
+        : { ...f, nameExact: { like: nameExact, caseSensitive } },
     accepts: (p) => {
       const base = p.slice(p.lastIndexOf('/') + 1);
       return (

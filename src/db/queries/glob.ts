@@ -25,6 +25,14 @@ export interface Glob {
    * exact test. A name glob's is for the name (a path ends with `/` and it).
    */
   readonly like: string;
+  /**
+   * Name globs: a LIKE pattern (escape `\\`) that PostgreSQL matches exactly as the glob,
+   * against the name `COLLATE "C"` (LIKE bytewise, or ILIKE folding ASCII letters alone);
+   * undefined when none does: a class (`[a-z]`), or when letters of either case match, text
+   * beyond ASCII or a `k` or `s` (the regex folds the Kelvin sign and the long s to them).
+   * `*` is `%` and `?` is `_`, one character (a code point) in both.
+   */
+  readonly exactLike: string | undefined;
 }
 
 export interface GlobOptions {
@@ -41,7 +49,8 @@ const MAX_PATTERN = 4096;
 const SPECIAL = /[.*+?^${}()|[\]\\/]/g;
 
 /** A wildcard as a regex and as LIKE (`%` or `_`: every wildcard matches some run of characters). */
-type Token = { kind: 'text'; text: string } | { kind: 'regex'; source: string; like: string };
+type Token =
+  { kind: 'text'; text: string } | { kind: 'regex'; source: string; like: string; class?: true };
 
 export function compileGlob(pattern: string, options: GlobOptions): Glob {
   const { field } = options;
@@ -58,7 +67,14 @@ export function compileGlob(pattern: string, options: GlobOptions): Glob {
   let before = '';
   let wild = false;
   let like = '';
+  let exact: string | undefined = options.path ? undefined : '';
   for (const t of tokens) {
+    if (exact !== undefined) {
+      if (t.kind === 'text') {
+        const folds = !options.caseSensitive && /[^\x00-\x7f]|[ks]/i.test(t.text);
+        exact = folds ? undefined : exact + t.text.replace(/[\\%_]/g, '\\$&');
+      } else exact = t.class ? undefined : exact + t.like;
+    }
     if (t.kind === 'text') {
       source += t.text.replace(SPECIAL, '\\$&');
       run += t.text;
@@ -77,7 +93,7 @@ export function compileGlob(pattern: string, options: GlobOptions): Glob {
   const regex = new RegExp(`^${source}$`, flags);
   const cut = before.lastIndexOf('/');
   const dir = !options.path || cut <= 0 ? '/' : before.slice(0, cut);
-  return { pattern, test: (text) => regex.test(text), literal, dir, like };
+  return { pattern, test: (text) => regex.test(text), literal, dir, like, exactLike: exact };
 }
 
 /**
@@ -133,7 +149,8 @@ function tokenize(pattern: string, path: boolean, bad: (m: string) => QueryError
     } else if (c === '[') {
       const end = classEnd(p, i);
       if (end < 0) throw bad(`"[" without its "]" in ${JSON.stringify(pattern)}`);
-      out.push({ kind: 'regex', source: classSource(p.slice(i + 1, end), path), like: '_' });
+      const source = classSource(p.slice(i + 1, end), path);
+      out.push({ kind: 'regex', source, like: '_', class: true });
       i = end;
     } else {
       const ch = String.fromCodePoint(p.codePointAt(i)!);

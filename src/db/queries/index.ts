@@ -3,8 +3,8 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
 import { du } from './du.js';
-import type { ArrayRows } from './find-read.js';
-import { find, findPages, findPathPages } from './find.js';
+import type { ArrayRows, CopyValues } from './find-read.js';
+import { find, findPages, findPathBytes, findPathPages } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { StatsCache } from './stats-cache.js';
@@ -22,6 +22,8 @@ export interface QueryOptions extends PlanOptions {
   beforeNameSearch?: () => void;
   /** SQLite: rows as arrays, for the reads of `find` (src/db/queries/find-read.ts). */
   arrays?: ArrayRows;
+  /** PostgreSQL: one text column through COPY, for `find -0` (src/db/queries/find-read.ts). */
+  copyValues?: CopyValues;
 }
 
 /** Browse, search and stats over the index (`Index.queries`). `options` bound each page's work. */
@@ -33,7 +35,10 @@ export function createQueries(
   const reader = new PageReader(db, dialect, options);
   const stats = new StatsCache(db, dialect);
   const ready = options.beforeNameSearch ?? (() => undefined);
-  const read = options.arrays ? { arrays: options.arrays } : {};
+  const read = {
+    ...(options.arrays ? { arrays: options.arrays } : {}),
+    ...(options.copyValues ? { copyOut: options.copyValues } : {}),
+  };
   return {
     browse: (q) => (ready(), browse(reader, q)),
     search: (q) => (ready(), search(reader, q)),
@@ -41,6 +46,7 @@ export function createQueries(
     find: (q, o) => (ready(), find(db, dialect, q, { ...o, ...read })),
     findPages: (q, o) => (ready(), findPages(db, dialect, q, { ...o, ...read })),
     findPathPages: (q, o) => (ready(), findPathPages(db, dialect, q, { ...o, ...read })),
+    findPathBytes: (q, o) => (ready(), findPathBytes(db, dialect, q, { ...o, ...read })),
     du: (q) => du(db, q),
   };
 }

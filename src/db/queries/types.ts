@@ -182,6 +182,13 @@ export interface Queries {
   findPages(q: FindQuery, options?: FindBounds): AsyncIterable<EntryView[]>;
   /** {@link findPages}'s paths alone (`find -0`): what the path index answers with no row read. */
   findPathPages(q: FindQuery, options?: FindBounds): AsyncIterable<string[]>;
+  /**
+   * {@link findPathPages}'s paths as `find -0` prints them: each one's UTF-8 bytes after
+   * `prefix` and ended by a NUL, in chunks of whole paths. On PostgreSQL, when the SQL tests
+   * the whole query (no glob it cannot match exactly: glob.ts's `exactLike`), one COPY whose
+   * bytes are passed on undecoded; otherwise {@link findPathPages} encoded.
+   */
+  findPathBytes(q: FindQuery, options?: FindBounds & { prefix?: string }): AsyncIterable<Buffer>;
   /** Subtree totals of a directory and of its directories down to a depth (`trawl du`). */
   du(q: DuQuery): Promise<DirTotals[]>;
 }
