@@ -41,8 +41,11 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { VERSION } = await import(`${root}dist/cli/version.js`);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-/** Pure JS on a command's hot path: these are worth having inside the bundle. */
-const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'basic-ftp', 'pino']);
+/**
+ * Pure JS on a command's hot path: these are worth having inside the bundle. Not basic-ftp:
+ * src/storage/backends/ftp-lib.ts requires it at the first FTP connection.
+ */
+const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
 const bundle = `${outdir}/main.cjs`;

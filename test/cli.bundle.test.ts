@@ -47,8 +47,8 @@ describe('the bundled command line', () => {
   beforeEach(() => {
     tmp = tempDir('trawl-bundle-');
     copy = join(tmp.path, 'trawl');
-    mkdirSync(join(copy, 'bin'), { recursive: true });
-    cpSync(join(repo, 'bin', 'trawl.js'), join(copy, 'bin', 'trawl.js'));
+    // bin/ whole: its package.json makes bin/trawl.js CommonJS.
+    cpSync(join(repo, 'bin'), join(copy, 'bin'), { recursive: true });
     cpSync(join(repo, 'dist'), join(copy, 'dist'), { recursive: true });
     symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
     recordAsBuilt();
