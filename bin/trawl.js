@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=1024 --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-old-space-size=1024 --max-semi-space-size=2
 // Why the heap flag: with no explicit limit V8 sizes its heap from the machine's memory
 // (4 GB here) and lets garbage pile up to hundreds of MB before collecting; any explicit
 // limit makes it collect early. 1,000,000-file scans peak at ~190 MB instead of ~260 MB at
@@ -8,6 +8,11 @@
 // collection, so small ones collect them about as cheaply. Measured (first scans): peak RSS
 // 1,000,000 files 183 → 151 MB, 200,000 files 170–180 → 134–140 MB, CPU within the noise;
 // at 1 MB a first scan took 10–15 % more CPU (docs/benchmarks.md).
+// Why MALLOC_ARENA_MAX: glibc gives each thread that allocates its own malloc arena (up to
+// 8 per core), and a scan runs four (main, two listing threads, SQLite's writer) whose
+// freed memory then sits in four arenas; two arenas for all of them took the peak RSS of a
+// 1,000,000-file first scan 8–10 MB lower at the same CPU (docs/benchmarks.md). Other
+// C libraries ignore the variable.
 // Run it as `./bin/trawl.js` or `npx trawl`; `node bin/trawl.js` works too, without the flags.
 // The compiled CLI lives in dist/ (built by `npm ci` through `prepare`, or `npm run build`).
 //

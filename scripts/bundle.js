@@ -68,6 +68,7 @@ const result = await build({
   // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
   define: { 'import.meta.url': '__trawlUrl' },
   banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [commanderSpawnsLazily()],
   metafile: true,
   logLevel: 'warning',
 });
@@ -93,6 +94,30 @@ try {
   else writeInputs(statSync(cache).mtimeMs);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * commander requires `node:child_process` at load, for executable subcommands (`git-style`
+ * commands run as programs of their own), which trawl has none of; the module, with `net`
+ * and `dgram` under it, is ~2 ms of every start (bench:startup). Inside the bundle
+ * commander gets an object whose `spawn` requires it on first call instead.
+ */
+function commanderSpawnsLazily() {
+  return {
+    name: 'commander-spawns-lazily',
+    setup(b) {
+      b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+        /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+          ? { path: 'lazy-child-process', namespace: 'trawl-lazy' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy' }, () => ({
+        contents:
+          "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 function writeInputs(cacheMtimeMs) {

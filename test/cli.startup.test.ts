@@ -127,6 +127,33 @@ describe('what the command line loads to start', () => {
     expect(r.names).toEqual([]);
   });
 
+  it('runs through its shebang with two malloc arenas, under the node flags it names', () => {
+    // MALLOC_ARENA_MAX=2: the peak RSS of a 1,000,000-file scan (bin/trawl.js, bench:local).
+    const shebang = readFileSync(bin, 'utf8').split('\n')[0]!;
+    expect(shebang).toMatch(/^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node /);
+    expect(SHEBANG_FLAGS).toEqual(['--max-old-space-size=1024', '--max-semi-space-size=2']);
+    tmp = tempDir('trawl-startup-');
+    const r = spawnSync(bin, ['--version'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: tmp.path },
+    });
+    expect(r).toMatchObject({ status: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it("scans a local folder without Node's child_process", () => {
+    // Neither commander (executable subcommands: a lazy spawn in the bundle, scripts/bundle.js)
+    // nor src/cli/passwd.ts (`getent`, for `~user` paths only) loads it to start.
+    tmp = tempDir('trawl-startup-');
+    mkdirSync(join(tmp.path, 'data'));
+    const r = builtinsLoaded(
+      ['scan', join(tmp.path, 'data'), '--db', join(tmp.path, 'i.db')],
+      tmp.path,
+    );
+    expect(r.code).toBe(0);
+    expect(r.names).toContain('NativeModule worker_threads'); // the log sees what loads
+    expect(r.names).not.toContain('NativeModule child_process');
+  });
+
   it('scans a local folder without the FTP client', () => {
     // basic-ftp (and Node's TLS under it) loads at an FTP connection
     // (src/storage/backends/ftp-lib.ts), not with the storage registry.
