@@ -98,6 +98,17 @@ describe('the bundled command line', () => {
     expect(source).not.toMatch(/\bimport\(/);
   });
 
+  it("holds prom-client's four classes trawl uses, not its push gateway or process metrics", () => {
+    // Those load `http`, `https`, `zlib`, `perf_hooks` and `v8` at every start (scripts/bundle.js).
+    const source = readFileSync(join(repo, 'dist', 'bundle', 'main.cjs'), 'utf8');
+    for (const file of ['registry', 'counter', 'gauge', 'histogram']) {
+      expect(source).toContain(`node_modules/prom-client/lib/${file}.js`);
+    }
+    expect(source).not.toMatch(
+      /node_modules\/prom-client\/(index|lib\/pushgateway|lib\/defaultMetrics)\.js/,
+    );
+  });
+
   it('does not hand V8 a code cache rewritten since the build', () => {
     const cache = `${bundleFile()}.cache`;
     writeFileSync(cache, readFileSync(cache));
