@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=1024 --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-old-space-size=1024 --max-semi-space-size=2
 // Why the heap flag: with no explicit limit V8 sizes its heap from the machine's memory
 // (4 GB here) and lets garbage pile up to hundreds of MB before collecting; any explicit
 // limit makes it collect early. 1,000,000-file scans peak at ~190 MB instead of ~260 MB at
@@ -8,25 +8,46 @@
 // collection, so small ones collect them about as cheaply. Measured (first scans): peak RSS
 // 1,000,000 files 183 → 151 MB, 200,000 files 170–180 → 134–140 MB, CPU within the noise;
 // at 1 MB a first scan took 10–15 % more CPU (docs/benchmarks.md).
+// Why MALLOC_ARENA_MAX: glibc gives each thread that allocates its own malloc arena (up to
+// 8 per core), and a scan runs four (main, two listing threads, SQLite's writer) whose
+// freed memory then sits in four arenas; two arenas for all of them took the peak RSS of a
+// 1,000,000-file first scan 8–10 MB lower at the same CPU (docs/benchmarks.md). Other
+// C libraries ignore the variable.
 // Run it as `./bin/trawl.js` or `npx trawl`; `node bin/trawl.js` works too, without the flags.
 // The compiled CLI lives in dist/ (built by `npm ci` through `prepare`, or `npm run build`).
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Script } from 'node:vm';
+//
+// CommonJS (bin/package.json), unlike the rest of the package: an ES module entry costs ~5 ms
+// of CPU more at every start — Node's ES loader, and a facade per imported builtin, whose
+// `node:fs` one reads every export and so loads Node's streams (bench:startup). Builtins
+// other than `fs` are required where they are needed.
+'use strict';
+const { readFileSync, statSync, writeSync } = require('node:fs');
 
 // A plain path: building a URL per file made the check below 10× slower (~20 ms a start).
-const dist = `${import.meta.dirname}/../dist/`;
+const dist = `${__dirname}/../dist/`;
 const current = bundleIsCurrent();
 const args = process.argv.slice(2);
 if (current && args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // As src/cli/main.ts answers it, from the version the bundle was built with: without
-  // reading the bundle at all.
-  process.stdout.write(`${current.version}\n`);
+  // reading the bundle at all, and without process.stdout (a stream, with the modules under
+  // it); fd 1 takes a few bytes whole whether it is a file, a pipe or a terminal.
+  writeVersion(`${current.version}\n`);
 } else {
-  const { main } = await load();
-  main(process.argv).then((code) => {
-    process.exitCode = code;
-  });
+  load().then(({ main }) =>
+    main(process.argv).then((code) => {
+      process.exitCode = code;
+    }),
+  );
+}
+
+function writeVersion(text) {
+  try {
+    writeSync(1, text);
+  } catch (error) {
+    if (error?.code === 'EPIPE') return; // `trawl --version | true`: nobody to tell
+    if (error?.code !== 'EAGAIN') throw error;
+    process.stdout.write(text); // a non-blocking stdout that is full: Node's stream waits
+  }
 }
 
 async function load() {
@@ -80,6 +101,8 @@ function runBundle(cacheMtimeMs) {
       // no cache: compiled as any file is
     }
   }
+  const { createRequire } = require('node:module');
+  const { Script } = require('node:vm');
   const source = readFileSync(file, 'utf8');
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   // No `import()` is left in the bundle (scripts/bundle.js): none needs a loader hook here.
@@ -89,7 +112,9 @@ function runBundle(cacheMtimeMs) {
   );
   if (writeTo) {
     // After the run, so that the cache holds every function the run compiled.
-    process.once('exit', () => writeFileSync(writeTo, script.createCachedData()));
+    process.once('exit', () =>
+      require('node:fs').writeFileSync(writeTo, script.createCachedData()),
+    );
   }
   const module = { exports: {} };
   script

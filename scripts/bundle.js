@@ -41,8 +41,11 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { VERSION } = await import(`${root}dist/cli/version.js`);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-/** Pure JS on a command's hot path: these are worth having inside the bundle. */
-const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'basic-ftp', 'pino']);
+/**
+ * Pure JS on a command's hot path: these are worth having inside the bundle. Not basic-ftp:
+ * src/storage/backends/ftp-lib.ts requires it at the first FTP connection.
+ */
+const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
 const bundle = `${outdir}/main.cjs`;
@@ -65,6 +68,7 @@ const result = await build({
   // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
   define: { 'import.meta.url': '__trawlUrl' },
   banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [commanderSpawnsLazily(), promClientClassesOnly()],
   metafile: true,
   logLevel: 'warning',
 });
@@ -90,6 +94,75 @@ try {
   else writeInputs(statSync(cache).mtimeMs);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * commander requires `node:child_process` at load, for executable subcommands (`git-style`
+ * commands run as programs of their own), which trawl has none of; the module, with `net`
+ * and `dgram` under it, is ~2 ms of every start (bench:startup). Inside the bundle
+ * commander gets an object whose `spawn` requires it on first call instead.
+ */
+function commanderSpawnsLazily() {
+  return {
+    name: 'commander-spawns-lazily',
+    setup(b) {
+      b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+        /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+          ? { path: 'lazy-child-process', namespace: 'trawl-lazy' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy' }, () => ({
+        contents:
+          "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * prom-client's index loads everything it offers: the push gateway (`http`, `https`,
+ * `zlib`), the default process metrics (`perf_hooks`, `v8`), cluster aggregation. trawl uses
+ * four classes (src/observability/metrics.ts, src/api/metrics.ts), so inside the bundle
+ * `prom-client` is those four, required from their own files.
+ */
+function promClientClassesOnly() {
+  const classes = {
+    Registry: 'registry',
+    Counter: 'counter',
+    Gauge: 'gauge',
+    Histogram: 'histogram',
+  };
+  return {
+    name: 'prom-client-classes-only',
+    setup(b) {
+      b.onResolve({ filter: /^prom-client$/ }, (args) => {
+        if (args.namespace !== 'file' || args.importer.includes('node_modules')) return undefined;
+        // A file of trawl's that takes anything else from prom-client fails the build here,
+        // rather than the bundle at run time.
+        const imports = readFileSync(args.importer, 'utf8').match(
+          /import[^;]*?from 'prom-client'/g,
+        );
+        for (const statement of imports ?? []) {
+          const names = /^import\s*\{([^}]*)\}/.exec(statement)?.[1].split(',') ?? [statement];
+          const other = names.map((n) => n.trim()).filter((n) => n && !Object.hasOwn(classes, n));
+          if (other.length > 0) {
+            throw new Error(
+              `${args.importer}: ${other.join(', ')} from prom-client (scripts/bundle.js)`,
+            );
+          }
+        }
+        return { path: 'prom-client', namespace: 'trawl-prom-client' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'trawl-prom-client' }, () => ({
+        contents: Object.entries(classes)
+          .map(([name, file]) => `exports.${name} = require('prom-client/lib/${file}');`)
+          .join('\n'),
+        resolveDir: root,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 function writeInputs(cacheMtimeMs) {

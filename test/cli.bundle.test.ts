@@ -47,8 +47,8 @@ describe('the bundled command line', () => {
   beforeEach(() => {
     tmp = tempDir('trawl-bundle-');
     copy = join(tmp.path, 'trawl');
-    mkdirSync(join(copy, 'bin'), { recursive: true });
-    cpSync(join(repo, 'bin', 'trawl.js'), join(copy, 'bin', 'trawl.js'));
+    // bin/ whole: its package.json makes bin/trawl.js CommonJS.
+    cpSync(join(repo, 'bin'), join(copy, 'bin'), { recursive: true });
     cpSync(join(repo, 'dist'), join(copy, 'dist'), { recursive: true });
     symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
     recordAsBuilt();
@@ -96,6 +96,17 @@ describe('the bundled command line', () => {
     const source = readFileSync(join(repo, 'dist', 'bundle', 'main.cjs'), 'utf8');
     expect(source).toContain('require("@aws-sdk/client-s3")');
     expect(source).not.toMatch(/\bimport\(/);
+  });
+
+  it("holds prom-client's four classes trawl uses, not its push gateway or process metrics", () => {
+    // Those load `http`, `https`, `zlib`, `perf_hooks` and `v8` at every start (scripts/bundle.js).
+    const source = readFileSync(join(repo, 'dist', 'bundle', 'main.cjs'), 'utf8');
+    for (const file of ['registry', 'counter', 'gauge', 'histogram']) {
+      expect(source).toContain(`node_modules/prom-client/lib/${file}.js`);
+    }
+    expect(source).not.toMatch(
+      /node_modules\/prom-client\/(index|lib\/pushgateway|lib\/defaultMetrics)\.js/,
+    );
   });
 
   it('does not hand V8 a code cache rewritten since the build', () => {

@@ -10,6 +10,25 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(repo, 'bin', 'trawl.js');
 const distMain = pathToFileURL(join(repo, 'dist', 'cli', 'main.js')).href;
 const moduleLog = join(repo, 'test', 'fixtures', 'module-log.mjs');
+const builtinLog = join(repo, 'test', 'fixtures', 'builtin-log.cjs');
+/** The node flags of bin/trawl.js's shebang: the bundle's code cache is made under them. */
+const SHEBANG_FLAGS = readFileSync(bin, 'utf8')
+  .split('\n')[0]!
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
+/** Node's own modules bin/trawl.js loads beyond what every `node` process has (builtin-log.cjs). */
+function builtinsLoaded(args: string[], home: string) {
+  const log = join(home, `builtins-${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(log, '');
+  const r = spawnSync(process.execPath, [...SHEBANG_FLAGS, '-r', builtinLog, bin, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: home, TRAWL_MODULE_LOG: log },
+    timeout: 60_000,
+  });
+  const names = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, names };
+}
 
 /** What a local scan into SQLite must never load: the server, the fleet, PostgreSQL, remote SDKs. */
 const NOT_FOR_A_LOCAL_SCAN = [
@@ -107,6 +126,55 @@ describe('what the command line loads to start', () => {
     // With the bundle current, bin/trawl.js alone (it answers from the bundle's inputs.json);
     // with it stale, bin/trawl.js, dist/cli/main.js and dist/cli/version.js.
     expect(asUser.files.length).toBeLessThanOrEqual(3);
+  });
+
+  it("answers --version (bundle current) without loading one module of Node's own", () => {
+    // No ES module loader (bin/trawl.js is CommonJS), no streams (fd 1 is written directly),
+    // no vm: `trawl --version` costs what `node -e 0` does (bench:startup).
+    tmp = tempDir('trawl-startup-');
+    const r = builtinsLoaded(['--version'], tmp.path);
+    expect(r).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(r.names).toEqual([]);
+  });
+
+  it('runs through its shebang with two malloc arenas, under the node flags it names', () => {
+    // MALLOC_ARENA_MAX=2: the peak RSS of a 1,000,000-file scan (bin/trawl.js, bench:local).
+    const shebang = readFileSync(bin, 'utf8').split('\n')[0]!;
+    expect(shebang).toMatch(/^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node /);
+    expect(SHEBANG_FLAGS).toEqual(['--max-old-space-size=1024', '--max-semi-space-size=2']);
+    tmp = tempDir('trawl-startup-');
+    const r = spawnSync(bin, ['--version'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: tmp.path },
+    });
+    expect(r).toMatchObject({ status: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it("scans a local folder without Node's child_process", () => {
+    // Neither commander (executable subcommands: a lazy spawn in the bundle, scripts/bundle.js)
+    // nor src/cli/passwd.ts (`getent`, for `~user` paths only) loads it to start.
+    tmp = tempDir('trawl-startup-');
+    mkdirSync(join(tmp.path, 'data'));
+    const r = builtinsLoaded(
+      ['scan', join(tmp.path, 'data'), '--db', join(tmp.path, 'i.db')],
+      tmp.path,
+    );
+    expect(r.code).toBe(0);
+    expect(r.names).toContain('NativeModule worker_threads'); // the log sees what loads
+    expect(r.names).not.toContain('NativeModule child_process');
+  });
+
+  it('scans a local folder without the FTP client', () => {
+    // basic-ftp (and Node's TLS under it) loads at an FTP connection
+    // (src/storage/backends/ftp-lib.ts), not with the storage registry.
+    tmp = tempDir('trawl-startup-');
+    mkdirSync(join(tmp.path, 'data'));
+    for (const via of ['dist', 'bin'] as const) {
+      const db = join(tmp.path, `${via}.db`);
+      const r = loaded(via, ['scan', join(tmp.path, 'data'), '--db', db, '--json'], tmp.path);
+      expect(r.code).toBe(0);
+      expect(r.packages, via).not.toContain('basic-ftp');
+    }
   });
 
   it('prints --help without the database layer, the app or the scan engine', () => {

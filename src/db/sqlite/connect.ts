@@ -66,9 +66,11 @@ export async function connectSqlite(
       raw.pragma('synchronous = NORMAL');
     }
     raw.pragma('foreign_keys = ON');
-    // 16 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
-    // children of one directory at a time, in index order) and peaks ~70 MB lower in RSS.
-    raw.pragma('cache_size = -16384');
+    // 8 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
+    // children of one directory at a time, in index order) and peaks ~70 MB lower in RSS;
+    // 8 MB here and 4 MB in the writer thread instead of 16 and 8 took a first scan's peak
+    // ~9 MB lower at the same CPU, first scan and rescan (docs/benchmarks.md).
+    raw.pragma('cache_size = -8192');
   } catch (error) {
     raw.close();
     if (error instanceof IndexError) throw error;

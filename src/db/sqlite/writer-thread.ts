@@ -51,7 +51,8 @@ function threadMain(makeWriter: typeof entryWriter): void {
     // As the main connection (connect.ts): WAL is the file's already.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('cache_size = -8192');
+    // 4 MB: a 1,000,000-file first scan measured no slower than with 8 (connect.ts).
+    db.pragma('cache_size = -4096');
     write = makeWriter(db, config.backlogRows);
   } catch (error) {
     failed = error;

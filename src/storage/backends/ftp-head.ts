@@ -13,7 +13,7 @@
  * reply). Never more than `bytes` are kept, whatever the server sends.
  */
 import type { Client, FTPResponse } from 'basic-ftp';
-import { FTPError } from 'basic-ftp';
+import { isFtpError } from './ftp-lib.js';
 import { cancelledError, ProtocolError, TimeoutError, UnavailableError } from '../errors.js';
 import { openDataConnection, type TransferOptions } from './ftp-transfer.js';
 
@@ -81,7 +81,7 @@ export async function retrieveHead(
     notify();
   });
   const task = ftp.handle(`RETR ${name}`, (res, t) => {
-    if (res instanceof FTPError && cut) {
+    if (isFtpError(res) && cut) {
       // What a server says of a transfer the client cut (426, 451): the answer, in step.
       reply = res as unknown as FTPResponse;
       t.resolve(res);

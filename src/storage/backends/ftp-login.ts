@@ -7,7 +7,8 @@
  */
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { FTPError, type Client } from 'basic-ftp';
+import type { Client } from 'basic-ftp';
+import { isFtpError } from './ftp-lib.js';
 import { ProtocolError } from '../errors.js';
 
 export interface FtpLogin {
@@ -48,7 +49,7 @@ export async function ftpLogin(ftp: Client, o: FtpLogin): Promise<void> {
       // `host` keeps data connections' TLS on the same name (basic-ftp issue 166).
       await ftp.useTLS({ ...secure, host: o.host });
     } catch (error) {
-      if (!(error instanceof FTPError)) throw error;
+      if (!isFtpError(error)) throw error;
       throw new ProtocolError(
         `${o.where} does not offer TLS: it answered AUTH TLS with "${error.message}"; ` +
           'use tls=none for plain FTP (the password then crosses the network readable), or ' +

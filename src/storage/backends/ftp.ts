@@ -22,7 +22,8 @@
  * months and days for older ones, read as UTC (vsftpd's default, `use_localtime=NO`).
  */
 import type { Socket } from 'node:net';
-import { Client, FTPError, type FTPResponse } from 'basic-ftp';
+import type { Client, FTPError, FTPResponse } from 'basic-ftp';
+import { basicFtp, isFtpError } from './ftp-lib.js';
 import {
   AuthFailedError,
   cancelledError,
@@ -108,7 +109,7 @@ export function mapFtpError(error: unknown, where: string, path: string): Storag
   const at = `${where}${path === '/' ? '' : ` (${path})`}`;
   const e = (error ?? {}) as { code?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
-  if (error instanceof FTPError || (error instanceof Error && typeof e.code === 'number')) {
+  if (isFtpError(error) || (error instanceof Error && typeof e.code === 'number')) {
     const code = Number(e.code);
     if (code === 530 || code === 532)
       return new AuthFailedError(`${where} refused the login: ${message}`, opts);
@@ -292,7 +293,7 @@ export class FtpClient implements StorageClient {
         conn.broken = !inStep;
         return new Uint8Array(head);
       } catch (error) {
-        if (!(error instanceof FTPError)) throw conn.refused() ?? error;
+        if (!isFtpError(error)) throw conn.refused() ?? error;
         conn.broken = false;
         throw await this.#explainRetr(conn, name, path, error, signal);
       }
@@ -316,7 +317,7 @@ export class FtpClient implements StorageClient {
     try {
       await this.#request(conn, () => conn.ftp.size(name), 'SIZE', path, signal);
     } catch (e) {
-      if (e instanceof FTPError) {
+      if (isFtpError(e)) {
         return new NotFoundError(`no such file on ${this.#where}: ${path} (${said})`, { path });
       }
       return this.#map(e, path);
@@ -382,7 +383,7 @@ export class FtpClient implements StorageClient {
         signal,
       );
     } catch (error) {
-      if (!(error instanceof FTPError) || error.code !== 550) throw this.#map(error, dir);
+      if (!isFtpError(error) || error.code !== 550) throw this.#map(error, dir);
       throw await this.#explain550(conn, dir, error, signal);
     }
   }
@@ -470,7 +471,7 @@ export class FtpClient implements StorageClient {
     try {
       return await bounded(work, this.#o.timeoutMs, `${what} on ${this.#where}`, path, signal);
     } catch (error) {
-      if (!(error instanceof FTPError)) conn.broken = true;
+      if (!isFtpError(error)) conn.broken = true;
       throw error;
     }
   }
@@ -520,7 +521,7 @@ export class FtpClient implements StorageClient {
     const o = this.#o;
     // No timeouts inside basic-ftp: every wait is bounded here (connect) or in #request and
     // ListingStream (replies, data).
-    const ftp = new Client(0);
+    const ftp = new (basicFtp().Client)(0);
     const guard = this.#policy && ftpGuard(ftp, this.#policy, this.#where);
     const destroy = destroyer(ftp, guard?.wrap);
     this.#opening.add(destroy);
