@@ -18,6 +18,7 @@ import type { AddressPolicy } from '../net/address-policy.js';
 import type { Entry, ListOptions, ReadHeadOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import { onAbort } from '../../util/on-abort.js';
+import { nativeListing } from './local-native.js';
 import {
   T_DIR,
   T_LOOP,
@@ -202,6 +203,8 @@ export class LocalClient implements StorageClient {
   /** Chunks of streamed directories asked for and not answered yet, by request id. */
   readonly #chunks = new Map<number, ChunkWaiter>();
   readonly #largeDirBytes: number | undefined;
+  /** List with the native addon when it is built (local-native.ts); false: the JS path. */
+  readonly #native: boolean;
 
   readonly #policy: AddressPolicy | undefined;
 
@@ -211,11 +214,12 @@ export class LocalClient implements StorageClient {
    */
   constructor(
     options: LocalOptions,
-    tuning: { largeDirBytes?: number } = {},
+    tuning: { largeDirBytes?: number; native?: boolean } = {},
     policy?: AddressPolicy,
   ) {
     this.#options = options;
     this.#largeDirBytes = tuning.largeDirBytes;
+    this.#native = tuning.native ?? true;
     this.#policy = policy;
   }
 
@@ -228,6 +232,8 @@ export class LocalClient implements StorageClient {
       follow: this.#options.followSymlinks,
     };
     if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
+    const native = this.#native ? nativeListing() : undefined;
+    if (native) config.native = native.path;
     this.#threadConfig = config;
     this.#inline = this.#inlineLane(config);
   }
@@ -687,12 +693,14 @@ export const localBackend = defineBackend('local', {
       readAhead: r.readAhead,
     };
   },
-  // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests).
+  // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests);
+  // TRAWL_LOCAL_NATIVE=0 lists with the JS path even where the native listing is built (A/B).
   create: (options, deps) => {
     const bytes = Number(deps.env.TRAWL_LOCAL_STREAM_DIR_BYTES);
+    const native = deps.env.TRAWL_LOCAL_NATIVE !== '0';
     return new LocalClient(
       options,
-      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes } : {},
+      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes, native } : { native },
       deps.addressPolicy,
     );
   },
