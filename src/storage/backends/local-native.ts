@@ -31,6 +31,13 @@ let found: { path: string; listing: NativeListing } | null | undefined;
  * dist/bundle/ (scripts/bundle.js): the package root is 2 or 3 levels up.
  */
 export function nativeListing(): { path: string; listing: NativeListing } | undefined {
+  // The process-wide switch (as the backend's own env option): test runs on the JS path.
+  if (process.env.TRAWL_LOCAL_NATIVE === '0') return undefined;
+  return builtNativeListing();
+}
+
+/** The addon whatever TRAWL_LOCAL_NATIVE says (tests compare the two listings). */
+export function builtNativeListing(): { path: string; listing: NativeListing } | undefined {
   if (found !== undefined) return found ?? undefined;
   found = null;
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -211,6 +211,7 @@ export class LocalClient implements StorageClient {
   readonly #native: boolean;
   /** Listing threads at most: the option's, or the default for the listing in use. */
   #maxThreads = 1;
+  #listing: 'native' | 'js' | undefined;
 
   readonly #policy: AddressPolicy | undefined;
 
@@ -240,6 +241,7 @@ export class LocalClient implements StorageClient {
     if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
     const native = this.#native ? nativeListing() : undefined;
     if (native) config.native = native.path;
+    this.#listing = native ? 'native' : 'js';
     this.#maxThreads = this.#options.threads ?? (native ? 1 : Math.min(2, availableParallelism()));
     this.#threadConfig = config;
     this.#inline = this.#inlineLane(config);
@@ -295,6 +297,11 @@ export class LocalClient implements StorageClient {
     });
     this.#lanes.push(lane);
     return lane;
+  }
+
+  /** Which listing the threads use, once connected: the native addon or the JS one. */
+  get listing(): 'native' | 'js' | undefined {
+    return this.#listing;
   }
 
   async close(): Promise<void> {
