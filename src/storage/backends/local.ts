@@ -115,7 +115,12 @@ interface ChunkWaiter {
 /** One directory's entries inside a packed reply, decoded only when asked for. */
 interface Packed {
   dir: string;
-  names: string[];
+  /**
+   * Where its first name starts in `reply.names`. The joined names are cut into strings
+   * only when the listing is decoded: split on arrival, a read-ahead budget of names
+   * outlived V8's young generation and was copied by every scavenge until promoted.
+   */
+  at: number;
   reply: ListReply;
   offset: number;
   count: number;
@@ -381,8 +386,7 @@ export class LocalClient implements StorageClient {
         const error = reply.errors[0];
         if (error) throw mapLocalError(error.code, error.message, dir);
         if (reply.more) next = this.#askChunk(lane, { stream, path });
-        const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
-        yield* pagesOf(decode({ dir, names, reply, offset: 0, count: reply.counts[0]! }));
+        yield* pagesOf(decode({ dir, reply, at: 0, offset: 0, count: reply.counts[0]! }));
       }
     } finally {
       if (next) {
@@ -492,14 +496,16 @@ export class LocalClient implements StorageClient {
     if (lane.outstanding === 0) lane.worker.unref();
     this.#inflight -= dirs.length;
     this.#perDir = 0.75 * this.#perDir + (0.25 * reply.types.length) / dirs.length;
-    const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
+    const all = reply.names;
     let offset = 0;
+    let at = 0;
     for (let k = 0; k < dirs.length; k++) {
       const dir = dirs[k]!;
       const count = reply.counts[k]!;
       const error = reply.errors[k];
-      const packed: Packed = { dir, names, reply, offset, count };
+      const packed: Packed = { dir, reply, at, offset, count };
       offset += count;
+      for (let c = count; c > 0; c--) at = nameEnd(all, at) + 1;
       const slot = this.#slots.get(dir);
       // Not this request's slot: the walk restarted since, or another request owns it.
       if (slot?.state !== 'pending' || slot.requestId !== reply.id) continue;
@@ -544,11 +550,15 @@ export class LocalClient implements StorageClient {
     else if (listing.dir === this.#walkStart) this.#startListing = listing;
   }
 
-  #queueSubdirs({ dir, names, reply, offset, count }: Packed): void {
+  #queueSubdirs({ dir, reply, at, offset, count }: Packed): void {
     const prefix = dir === ROOT ? '/' : dir + '/';
+    const all = reply.names;
     for (let j = offset; j < offset + count; j++) {
+      const end = nameEnd(all, at);
+      const start = at;
+      at = end + 1;
       if (reply.types[j] !== T_DIR) continue;
-      const path = prefix + names[j]!;
+      const path = prefix + all.slice(start, end);
       if (!this.#slots.has(path)) this.#ahead.set(path, true);
     }
   }
@@ -641,12 +651,21 @@ function untilAborted<T>(
 }
 
 /** Entries of one directory out of a packed reply. */
-function decode({ dir, names, reply, offset, count }: Packed): Entry[] {
+/** Where the name starting at `at` in joined names ends (a `/`, or the end). */
+function nameEnd(all: string, at: number): number {
+  const end = all.indexOf('/', at);
+  return end === -1 ? all.length : end;
+}
+
+function decode({ dir, reply, at, offset, count }: Packed): Entry[] {
+  const all = reply.names;
   const prefix = dir === ROOT ? '/' : dir + '/';
   const entries = new Array<Entry>(count);
   for (let i = 0; i < count; i++) {
     const j = offset + i;
-    const name = names[j]!;
+    const end = nameEnd(all, at);
+    const name = all.slice(at, end);
+    at = end + 1;
     const type = reply.types[j]!;
     const entry: Entry = {
       path: prefix + name,
