@@ -18,6 +18,7 @@ import type { AddressPolicy } from '../net/address-policy.js';
 import type { Entry, ListOptions, ReadHeadOptions, SkipReason, StorageClient } from '../types.js';
 import { pagesOf } from '../pager.js';
 import { onAbort } from '../../util/on-abort.js';
+import { nativeListing } from './local-native.js';
 import {
   T_DIR,
   T_LOOP,
@@ -38,8 +39,12 @@ export interface LocalOptions {
   root: string;
   /** Follow symbolic links (with loop detection). @default false */
   followSymlinks: boolean;
-  /** Listing threads. @default min(2, available cores) */
-  threads: number;
+  /**
+   * Listing threads. @default 1 with the native listing (local-native.ts), which lists a
+   * tree as fast as `find` in one thread, so a second only costs a Node isolate (~10 MB and
+   * ~40 ms of CPU; docs/native-listing.md); else min(2, available cores)
+   */
+  threads?: number;
   /** List subdirectories ahead of the scan's requests (see {@link LocalClient}). @default true */
   readAhead: boolean;
 }
@@ -110,7 +115,12 @@ interface ChunkWaiter {
 /** One directory's entries inside a packed reply, decoded only when asked for. */
 interface Packed {
   dir: string;
-  names: string[];
+  /**
+   * Where its first name starts in `reply.names`. The joined names are cut into strings
+   * only when the listing is decoded: split on arrival, a read-ahead budget of names
+   * outlived V8's young generation and was copied by every scavenge until promoted.
+   */
+  at: number;
   reply: ListReply;
   offset: number;
   count: number;
@@ -202,6 +212,11 @@ export class LocalClient implements StorageClient {
   /** Chunks of streamed directories asked for and not answered yet, by request id. */
   readonly #chunks = new Map<number, ChunkWaiter>();
   readonly #largeDirBytes: number | undefined;
+  /** List with the native addon when it is built (local-native.ts); false: the JS path. */
+  readonly #native: boolean;
+  /** Listing threads at most: the option's, or the default for the listing in use. */
+  #maxThreads = 1;
+  #listing: 'native' | 'js' | undefined;
 
   readonly #policy: AddressPolicy | undefined;
 
@@ -211,11 +226,12 @@ export class LocalClient implements StorageClient {
    */
   constructor(
     options: LocalOptions,
-    tuning: { largeDirBytes?: number } = {},
+    tuning: { largeDirBytes?: number; native?: boolean } = {},
     policy?: AddressPolicy,
   ) {
     this.#options = options;
     this.#largeDirBytes = tuning.largeDirBytes;
+    this.#native = tuning.native ?? true;
     this.#policy = policy;
   }
 
@@ -228,6 +244,10 @@ export class LocalClient implements StorageClient {
       follow: this.#options.followSymlinks,
     };
     if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
+    const native = this.#native ? nativeListing() : undefined;
+    if (native) config.native = native.path;
+    this.#listing = native ? 'native' : 'js';
+    this.#maxThreads = this.#options.threads ?? (native ? 1 : Math.min(2, availableParallelism()));
     this.#threadConfig = config;
     this.#inline = this.#inlineLane(config);
   }
@@ -282,6 +302,11 @@ export class LocalClient implements StorageClient {
     });
     this.#lanes.push(lane);
     return lane;
+  }
+
+  /** Which listing the threads use, once connected: the native addon or the JS one. */
+  get listing(): 'native' | 'js' | undefined {
+    return this.#listing;
   }
 
   async close(): Promise<void> {
@@ -361,8 +386,7 @@ export class LocalClient implements StorageClient {
         const error = reply.errors[0];
         if (error) throw mapLocalError(error.code, error.message, dir);
         if (reply.more) next = this.#askChunk(lane, { stream, path });
-        const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
-        yield* pagesOf(decode({ dir, names, reply, offset: 0, count: reply.counts[0]! }));
+        yield* pagesOf(decode({ dir, reply, at: 0, offset: 0, count: reply.counts[0]! }));
       }
     } finally {
       if (next) {
@@ -472,14 +496,16 @@ export class LocalClient implements StorageClient {
     if (lane.outstanding === 0) lane.worker.unref();
     this.#inflight -= dirs.length;
     this.#perDir = 0.75 * this.#perDir + (0.25 * reply.types.length) / dirs.length;
-    const names = reply.names === '' && reply.types.length === 0 ? [] : reply.names.split('/');
+    const all = reply.names;
     let offset = 0;
+    let at = 0;
     for (let k = 0; k < dirs.length; k++) {
       const dir = dirs[k]!;
       const count = reply.counts[k]!;
       const error = reply.errors[k];
-      const packed: Packed = { dir, names, reply, offset, count };
+      const packed: Packed = { dir, reply, at, offset, count };
       offset += count;
+      for (let c = count; c > 0; c--) at = nameEnd(all, at) + 1;
       const slot = this.#slots.get(dir);
       // Not this request's slot: the walk restarted since, or another request owns it.
       if (slot?.state !== 'pending' || slot.requestId !== reply.id) continue;
@@ -524,11 +550,15 @@ export class LocalClient implements StorageClient {
     else if (listing.dir === this.#walkStart) this.#startListing = listing;
   }
 
-  #queueSubdirs({ dir, names, reply, offset, count }: Packed): void {
+  #queueSubdirs({ dir, reply, at, offset, count }: Packed): void {
     const prefix = dir === ROOT ? '/' : dir + '/';
+    const all = reply.names;
     for (let j = offset; j < offset + count; j++) {
+      const end = nameEnd(all, at);
+      const start = at;
+      at = end + 1;
       if (reply.types[j] !== T_DIR) continue;
-      const path = prefix + names[j]!;
+      const path = prefix + all.slice(start, end);
       if (!this.#slots.has(path)) this.#ahead.set(path, true);
     }
   }
@@ -587,7 +617,7 @@ export class LocalClient implements StorageClient {
     }
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
-    if (best.outstanding > 0 && config && this.#lanes.length < this.#options.threads) {
+    if (best.outstanding > 0 && config && this.#lanes.length < this.#maxThreads) {
       return this.#addLane(config);
     }
     return best;
@@ -621,12 +651,21 @@ function untilAborted<T>(
 }
 
 /** Entries of one directory out of a packed reply. */
-function decode({ dir, names, reply, offset, count }: Packed): Entry[] {
+/** Where the name starting at `at` in joined names ends (a `/`, or the end). */
+function nameEnd(all: string, at: number): number {
+  const end = all.indexOf('/', at);
+  return end === -1 ? all.length : end;
+}
+
+function decode({ dir, reply, at, offset, count }: Packed): Entry[] {
+  const all = reply.names;
   const prefix = dir === ROOT ? '/' : dir + '/';
   const entries = new Array<Entry>(count);
   for (let i = 0; i < count; i++) {
     const j = offset + i;
-    const name = names[j]!;
+    const end = nameEnd(all, at);
+    const name = all.slice(at, end);
+    at = end + 1;
     const type = reply.types[j]!;
     const entry: Entry = {
       path: prefix + name,
@@ -650,7 +689,11 @@ export const LOCAL_OPTIONS = {
     default: false,
     doc: 'Follow symbolic links, skipping any that leads back to one of its own ancestors; `false` lists them as skipped.',
   },
-  threads: { type: 'int', defaultDoc: '`min(2, cores)`', doc: 'Listing threads.' },
+  threads: {
+    type: 'int',
+    defaultDoc: '1 with the native listing, else `min(2, cores)`',
+    doc: 'Listing threads.',
+  },
   readAhead: {
     type: 'bool',
     default: true,
@@ -683,16 +726,18 @@ export const localBackend = defineBackend('local', {
     return {
       root: root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root,
       followSymlinks: r.followSymlinks,
-      threads: r.threads ?? Math.min(2, availableParallelism()),
+      ...(r.threads === undefined ? {} : { threads: r.threads }),
       readAhead: r.readAhead,
     };
   },
-  // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests).
+  // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests);
+  // TRAWL_LOCAL_NATIVE=0 lists with the JS path even where the native listing is built (A/B).
   create: (options, deps) => {
     const bytes = Number(deps.env.TRAWL_LOCAL_STREAM_DIR_BYTES);
+    const native = deps.env.TRAWL_LOCAL_NATIVE !== '0';
     return new LocalClient(
       options,
-      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes } : {},
+      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes, native } : { native },
       deps.addressPolicy,
     );
   },
