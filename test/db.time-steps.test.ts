@@ -11,6 +11,7 @@ import { MTIME_STEP_MS } from '../src/db/migrations/009-time-order.js';
 import { migrations } from '../src/db/migrations/index.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { readByTime } from '../src/db/queries/by-time.js';
+import { WHOLE_TABLE_MMAP_BYTES, withMappedFile } from '../src/db/queries/whole-table.js';
 import {
   createQueries,
   type EntryView,
@@ -90,6 +91,15 @@ function queries(r: () => number, n: number): Omit<SearchQuery, 'tenantId'>[] {
   return out;
 }
 
+interface Row {
+  id: number;
+  path: string;
+  name: string;
+  size: number;
+  mtime: number;
+  media_kind: string | null;
+}
+
 describe('SQLite time steps (migration 011)', () => {
   let database: TestDatabase;
   let index: Index;
@@ -125,13 +135,37 @@ describe('SQLite time steps (migration 011)', () => {
     createQueries(index.db, index.dialect, { probeRows: 40, timeWindows: [10, 40] });
   const full = (): Queries => createQueries(index.db, index.dialect, { timeOrder: false });
 
+  /** The pages' rows as a plain read of the tenant's rows gives them, filtered and sorted here. */
+  async function plain(q: Omit<SearchQuery, 'tenantId'>): Promise<string[]> {
+    const { rows } = await sql<Row>`
+      SELECT id, path, name, size, mtime, media_kind FROM entries
+      WHERE tenant_id = ${scope.tenantId}`.execute(index.db);
+    const key = (e: Row) => (q.sort === 'size' ? e.size : q.sort === 'mtime' ? e.mtime : e.name);
+    const sign = q.order === 'desc' ? -1 : 1;
+    return rows
+      .filter(
+        (e) =>
+          (q.mediaKind === undefined || e.media_kind === q.mediaKind) &&
+          (q.mtimeFrom === undefined || e.mtime >= q.mtimeFrom) &&
+          (q.mtimeTo === undefined || e.mtime <= q.mtimeTo) &&
+          (q.maxSize === undefined || e.size <= q.maxSize),
+      )
+      .sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        return sign * (x < y ? -1 : x > y ? 1 : a.id - b.id);
+      })
+      .map((e) => `${e.id}:${e.path}`);
+  }
+
   async function samePages(seed: number): Promise<void> {
     const qr = prng(seed);
     for (const q of queries(qr, 40)) {
       const query = { ...q, tenantId: scope.tenantId };
-      const want = await walk((cursor) => full().search({ ...query, limit: 10_000, cursor }));
-      const got = await walk((cursor) => walked().search({ ...query, cursor }));
-      expect(got, JSON.stringify(q)).toEqual(want);
+      const want = await plain(q);
+      for (const queries of [walked(), full()]) {
+        const got = await walk((cursor) => queries.search({ ...query, cursor }));
+        expect(got, JSON.stringify(q)).toEqual(want);
+      }
     }
   }
 
@@ -266,6 +300,46 @@ describe('migration 011 on sqlite', () => {
         await index.close();
       }
     } finally {
+      await database.drop();
+    }
+  });
+});
+
+describe('a whole-table read on sqlite', () => {
+  it('maps the index file for the read only: unmapped after it, even when it fails', async () => {
+    const database = await createDatabase('sqlite');
+    const index = await openIndex(database.url);
+    try {
+      const tenantId = await index.tenants.ensure('t');
+      const { id: storageId } = await index.storages.upsert({
+        tenantId,
+        name: 's',
+        kind: 'memory',
+        location: 'memory://s',
+        options: { volume: 's' },
+      });
+      const r = prng(3);
+      await index.entries.apply(
+        { tenantId, storageId },
+        [],
+        Array.from({ length: 50 }, (_, i) => file(`/a/f${i}`, r)),
+      );
+      const mapped = async () =>
+        Number(
+          (await sql<{ mmap_size: number }>`PRAGMA mmap_size`.execute(index.db)).rows[0]?.mmap_size,
+        );
+      expect(await mapped()).toBe(0);
+      // A kind alone by name: no index answers it, the whole table is read.
+      const page = await index.queries.search({ tenantId, mediaKind: 'video', limit: 5 });
+      expect(page.items.length).toBeGreaterThan(0);
+      expect(await mapped()).toBe(0);
+      await expect(withMappedFile(index.db, () => Promise.reject(new Error('x')))).rejects.toThrow(
+        'x',
+      );
+      expect(await mapped()).toBe(0);
+      expect(await withMappedFile(index.db, mapped)).toBe(WHOLE_TABLE_MMAP_BYTES);
+    } finally {
+      await index.close();
       await database.drop();
     }
   });

@@ -19,3 +19,26 @@ export async function scanWholeTable(
   const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM storages`.execute(db);
   return Number(rows[0]?.n) <= new Set(storageIds).size;
 }
+
+/**
+ * The bytes of the index file SQLite may map while it reads the whole table: 1 GiB (the
+ * table of ~6,000,000 entries; a larger file is mapped up to it and read as usual after).
+ */
+export const WHOLE_TABLE_MMAP_BYTES = 2 ** 30;
+
+/**
+ * Runs `read`, a read of the whole table on SQLite, with the index file memory-mapped, and
+ * unmaps it after. Through the mapping a page is read without a system call and a copy into
+ * SQLite's cache: a search by a size range or a kind alone by name over 1,000,000 entries
+ * p50 124 → 84 ms, measured (docs/search.md). Only for the read: the mapped pages count in
+ * the process's resident memory while they are mapped (the table's size, ~150 MB at
+ * 1,000,000 entries), which a scan or any other read must not keep.
+ */
+export async function withMappedFile<T>(db: Kysely<Database>, read: () => Promise<T>): Promise<T> {
+  await sql`PRAGMA mmap_size = ${sql.lit(WHOLE_TABLE_MMAP_BYTES)}`.execute(db);
+  try {
+    return await read();
+  } finally {
+    await sql`PRAGMA mmap_size = 0`.execute(db);
+  }
+}
