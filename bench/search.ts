@@ -230,6 +230,11 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
       () => timed(() => q.search({ tenantId, minSize: 1e6, maxSize: 1e7 })),
     ],
     [
+      'video, by name (a scan)',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, mediaKind: 'video' })),
+    ],
+    [
       'browse leaf dir',
       RUNS,
       () => timed(() => q.browse({ tenantId, storageId, dir: pick(leaves), sort: pick(sorts) })),

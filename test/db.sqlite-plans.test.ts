@@ -6,8 +6,17 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  DummyDriver,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+} from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIndex } from '../src/db/open.js';
+import { inSteps, stepKeys } from '../src/db/queries/by-time.js';
 import { CHILDREN_SQL, LIST_CHILDREN_SQL } from '../src/db/sqlite/entries.js';
 import { tempDir } from './support/harness.js';
 
@@ -41,5 +50,40 @@ describe('SQLite plans on a migrated index', () => {
     expect(await planOf(LIST_CHILDREN_SQL, [1, 1, '/a', '/a/', '/a0'])).toEqual([
       expect.stringMatching(/\(storage_id=\? AND tenant_id=\? AND path>\? AND path<\?\)$/),
     ]);
+  });
+
+  /** Compiles without a database: the SQL text and parameters SQLite is given. */
+  const compiler = new Kysely<unknown>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+
+  it("finds the window of time steps in 011's table alone, in its key order", async () => {
+    const keys = stepKeys('sqlite', 1, [['<', 5]]);
+    const q = sql`${keys.select} ORDER BY ${keys.key} DESC LIMIT 2000`.compile(compiler);
+    expect(await planOf(q.sql, [...q.parameters])).toEqual([
+      'SEARCH entries_time_steps USING PRIMARY KEY (tenant_id=? AND step<?)',
+    ]);
+  });
+
+  it("reads the rows of a step range by id from 011's table and the backlog", async () => {
+    const q = sql`SELECT id FROM entries
+      WHERE ${inSteps('sqlite', 1, [
+        ['>=', 3],
+        ['<=', 5],
+      ])} AND +media_kind = 'video'
+      ORDER BY mtime DESC, id DESC LIMIT 101`.compile(compiler);
+    const plan = await planOf(q.sql, [...q.parameters]);
+    expect(plan[0]).toBe('SEARCH entries USING INTEGER PRIMARY KEY (rowid=?)');
+    expect(plan).toContain(
+      'SEARCH entries_time_steps USING PRIMARY KEY (tenant_id=? AND step>? AND step<?)',
+    );
+    expect(plan).toContain('SEARCH entries USING INTEGER PRIMARY KEY (rowid>?)');
+    // The watermark is one row; no other table is scanned.
+    expect(plan.filter((d) => d.startsWith('SCAN'))).toEqual(['SCAN search_watermark']);
   });
 });

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
 import type { Database } from '../schema.js';
@@ -61,26 +61,31 @@ export async function readByTime(
   ].filter((s): s is number => s !== undefined);
   const near = nears.length === 0 ? undefined : desc ? Math.min(...nears) : Math.max(...nears);
   const farEnd = desc ? f.mtimeFrom : f.mtimeTo;
-  const [toward, back] = desc ? ['<', '>='] : ['>', '<='];
-  const tenant = sql`tenant_id = ${f.tenantId}`;
-  const far = farEnd === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(back)} ${stepOf(farEnd)}`];
-  const beyond = near === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(toward)} ${near}`];
-  const upTo = near === undefined ? [] : [sql`${MTIME_STEP} ${sql.raw(toward)}= ${near}`];
+  const [toward, back] = desc ? (['<', '>='] as const) : (['>', '<='] as const);
+  const far: StepBound[] = farEnd === undefined ? [] : [[back, stepOf(farEnd)]];
+  const beyond: StepBound[] = near === undefined ? [] : [[toward, near]];
+  const upTo: StepBound[] = near === undefined ? [] : [[`${toward}=`, near]];
   const dir = sql.raw(desc ? 'DESC' : 'ASC');
+  const keys = stepKeys(dialect, f.tenantId, [...far, ...beyond]);
   for (const bound of windows) {
     const { rows: edge } = await sql<{ step: number | null; n: number }>`
       SELECT ${sql.raw(desc ? 'min' : 'max')}(s) AS step, count(*) AS n FROM (
-        SELECT ${MTIME_STEP} AS s FROM entries WHERE ${and([tenant, ...far, ...beyond])}
-        ORDER BY ${MTIME_STEP} ${dir} LIMIT ${bound}) AS w`.execute(db);
+        ${keys.select} ORDER BY ${keys.key} ${dir} LIMIT ${bound}) AS w`.execute(db);
     const found = edge[0]?.step;
-    const step = found === null || found === undefined ? near : Number(found);
-    if (step === undefined) return { items: [], next: null };
     const all = Number(edge[0]?.n ?? 0) < bound;
+    let last: StepBound[];
+    if (dialect === 'sqlite' && all) {
+      // The steps' table holds fewer rows than the window beyond `near`: every one of them
+      // is read, and every row above the watermark, which it does not hold yet, whatever
+      // its step.
+      last = [];
+    } else {
+      const step = found === null || found === undefined ? near : Number(found);
+      if (step === undefined) return { items: [], next: null };
+      last = [[back, step]];
+    }
     const where = and([
-      tenant,
-      ...far,
-      ...upTo,
-      sql`${MTIME_STEP} ${sql.raw(back)} ${step}`,
+      inSteps(dialect, f.tenantId, [...far, ...upTo, ...last]),
       ...conditions(dialect, f, true),
       ...(cursor ? [after(dialect, o, cursor)] : []),
     ]);
@@ -90,4 +95,57 @@ export async function readByTime(
     if (rows.length > limit || all) return pageOf(rows, o, limit);
   }
   return undefined;
+}
+
+/** A bound on the step: `step op n`. */
+export type StepBound = readonly [op: '<' | '>' | '<=' | '>=', step: number];
+
+function bounds(key: RawBuilder<unknown>, list: readonly StepBound[]): RawBuilder<unknown>[] {
+  return list.map(([op, n]) => sql`${key} ${sql.raw(op)} ${n}`);
+}
+
+/**
+ * The steps of a tenant's entries within `list`, one row each, from the index alone, and
+ * the column to order them by: 009's index on PostgreSQL, 011's table on SQLite (the rows
+ * it does not hold yet, above the watermark, are left out: a choice of how far to read, not
+ * of what is read).
+ */
+export function stepKeys(
+  dialect: Dialect,
+  tenantId: number,
+  list: readonly StepBound[],
+): { select: RawBuilder<unknown>; key: RawBuilder<unknown> } {
+  if (dialect === 'sqlite') {
+    const key = sql`step`;
+    return {
+      key,
+      select: sql`SELECT step AS s FROM entries_time_steps
+        WHERE ${and([sql`tenant_id = ${tenantId}`, ...bounds(key, list)])}`,
+    };
+  }
+  return {
+    key: MTIME_STEP,
+    select: sql`SELECT ${MTIME_STEP} AS s FROM entries
+      WHERE ${and([sql`tenant_id = ${tenantId}`, ...bounds(MTIME_STEP, list)])}`,
+  };
+}
+
+/**
+ * The tenant's entries whose step is within `list`, as a condition on `entries`: 009's index
+ * on PostgreSQL; on SQLite the ids of 011's table and those of the rows above the watermark
+ * (at most a backlog, none once a search brought the table up to date), their step tested
+ * one by one, as the name index's backlog is (filters.ts, ftsRowids).
+ */
+export function inSteps(
+  dialect: Dialect,
+  tenantId: number,
+  list: readonly StepBound[],
+): RawBuilder<unknown> {
+  if (dialect === 'sqlite') {
+    return sql`id IN (SELECT id FROM entries_time_steps
+        WHERE ${and([sql`tenant_id = ${tenantId}`, ...bounds(sql`step`, list)])}
+      UNION ALL SELECT id FROM entries WHERE id > (SELECT upto FROM search_watermark)
+        AND ${and([sql`+tenant_id = ${tenantId}`, ...bounds(MTIME_STEP, list)])})`;
+  }
+  return and([sql`tenant_id = ${tenantId}`, ...bounds(MTIME_STEP, list)]);
 }

@@ -168,6 +168,13 @@ export function entryWriter(
   const addNames = db.prepare(
     `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
   );
+  // name-index.ts's ADD_STEPS_SQL, written out: this function runs in the writer thread as
+  // its source text, with nothing imported (writer-thread.ts). 2592000000 is MTIME_STEP_MS.
+  const addSteps = db.prepare(
+    `INSERT INTO entries_time_steps (tenant_id, step, id)
+     SELECT tenant_id, mtime / 2592000000, id FROM entries WHERE id > ? AND id <= ?
+     ORDER BY 1, 2, 3`,
+  );
   const mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
 
   /** Updates one row if something differs; its id when it did. */
@@ -264,6 +271,7 @@ export function entryWriter(
       const [upto, last] = backlog.get() as [number, number];
       if (last - upto >= backlogRows) {
         addNames.run(upto, last);
+        addSteps.run(upto, last);
         mark.run(last);
       }
     }

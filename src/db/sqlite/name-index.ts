@@ -1,4 +1,15 @@
 import BetterSqlite3 from 'better-sqlite3';
+import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
+
+/**
+ * Adds the rows of ids in (?, ?] to the time steps (migration 011), sorted: each step's
+ * rows are appended to its last page, one page write per step for the whole backlog
+ * instead of one per step per batch. entry-writer.ts holds a copy (it runs in the writer
+ * thread as source text, with nothing imported).
+ */
+export const ADD_STEPS_SQL = `INSERT INTO entries_time_steps (tenant_id, step, id)
+  SELECT tenant_id, mtime / ${MTIME_STEP_MS}, id FROM entries WHERE id > ? AND id <= ?
+  ORDER BY 1, 2, 3`;
 
 /**
  * Rows a batch may leave out of the name index before the writer adds them (the backlog a
@@ -10,8 +21,9 @@ import BetterSqlite3 from 'better-sqlite3';
 export const BACKLOG_ROWS = 100_000;
 
 /**
- * The SQLite name index (FTS5 trigram, migration 006) kept up in bulk (migration 007): the
- * rows with an id above `search_watermark.upto` are not in it yet. Ids only grow
+ * The SQLite name index (FTS5 trigram, migration 006) kept up in bulk (migration 007), and
+ * the time steps with it (011): the rows with an id above `search_watermark.upto` are in
+ * neither yet. Ids only grow
  * (AUTOINCREMENT, one writer at a time), so "not yet indexed" is exactly that id range.
  */
 export class NameIndexBacklog {
@@ -19,6 +31,7 @@ export class NameIndexBacklog {
   readonly #limit: number;
   readonly #state: BetterSqlite3.Statement;
   readonly #add: BetterSqlite3.Statement;
+  readonly #addSteps: BetterSqlite3.Statement;
   readonly #mark: BetterSqlite3.Statement;
   readonly #catchUp: BetterSqlite3.Transaction<() => number>;
 
@@ -33,11 +46,13 @@ export class NameIndexBacklog {
     this.#add = db.prepare(
       `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
     );
+    this.#addSteps = db.prepare(ADD_STEPS_SQL);
     this.#mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
     this.#catchUp = db.transaction(() => {
       const [upto, last] = this.#state.get() as [number, number];
       if (last <= upto) return 0;
       this.#add.run(upto, last);
+      this.#addSteps.run(upto, last);
       this.#mark.run(last);
       return last - upto;
     });
