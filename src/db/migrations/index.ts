@@ -10,6 +10,7 @@ import { leanWrites } from './007-lean-writes.js';
 import { statsAndLargeFiles } from './008-stats-and-large-files.js';
 import { timeOrder } from './009-time-order.js';
 import { pathKey } from './010-path-key.js';
+import { bytewiseNameTrigrams } from './011-bytewise-name-trigrams.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -24,6 +25,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '008-stats-and-large-files': statsAndLargeFiles(dialect),
     '009-time-order': timeOrder(dialect),
     '010-path-key': pathKey(dialect),
+    '011-bytewise-name-trigrams': bytewiseNameTrigrams(dialect),
   };
 }
 
