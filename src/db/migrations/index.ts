@@ -11,6 +11,7 @@ import { statsAndLargeFiles } from './008-stats-and-large-files.js';
 import { timeOrder } from './009-time-order.js';
 import { pathKey } from './010-path-key.js';
 import { bytewiseNameTrigrams } from './011-bytewise-name-trigrams.js';
+import { tenantNameOrder } from './012-tenant-name-order.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -26,6 +27,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '009-time-order': timeOrder(dialect),
     '010-path-key': pathKey(dialect),
     '011-bytewise-name-trigrams': bytewiseNameTrigrams(dialect),
+    '012-tenant-name-order': tenantNameOrder(dialect),
   };
 }
 

@@ -140,7 +140,7 @@ function unindexed(dialect: Dialect): (column: string) => Condition {
  * C.UTF-8; SQLite: its own lower(), on the index row when an index holds the name).
  * Other needles as {@link nameMatches}, kept off the trigram index on PostgreSQL.
  */
-function testedNameMatches(dialect: Dialect, needle: string): Condition {
+export function testedNameMatches(dialect: Dialect, needle: string): Condition {
   const ascii = /^[\x00-\x7f]*$/.test(needle);
   const pattern = `%${escapeLike(needle)}%`;
   if (dialect === 'postgres') {
