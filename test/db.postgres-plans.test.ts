@@ -9,7 +9,7 @@ import { sql, type KyselyPlugin, type RootOperationNode } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { createQueries } from '../src/db/queries/index.js';
+import { createQueries, type QueryOptions } from '../src/db/queries/index.js';
 import { createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 
 function file(i: number): EntryWrite {
@@ -61,7 +61,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
     await database?.drop();
   });
 
-  function spied() {
+  function spied(options: QueryOptions = {}) {
     const executor = index.db.getExecutor();
     const spy: KyselyPlugin = {
       transformQuery: (args) => {
@@ -71,7 +71,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
       },
       transformResult: async (args) => args.result,
     };
-    return createQueries(index.db.withPlugin(spy), 'postgres');
+    return createQueries(index.db.withPlugin(spy), 'postgres', options);
   }
 
   it('reads a directory by size through its index, sequential scans off', async () => {
@@ -87,9 +87,36 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
     expect(statements[read - 1]).toContain("set_config('enable_seqscan', 'off', true)");
   });
 
+  it('walks the tenant by name for a filter no source answers, and for a common needle', async () => {
+    // Every name here matches `jpg`: with a first window of 100, its 300 are common enough.
+    const cases: [object, QueryOptions][] = [
+      [{ minSize: 10, maxSize: 500 }, {}],
+      [{ name: 'jpg' }, { nameWindows: [100, 1000] }],
+    ];
+    for (const [query, options] of cases) {
+      statements.length = 0;
+      const page = await spied(options).search({ tenantId, ...query, limit: 5 });
+      expect(page.items).toHaveLength(5);
+      // 012's walk: the tenant's first index entries in name order, then the filters.
+      expect(
+        statements.some((s) =>
+          /FROM entries WHERE tenant_id = \$\d+\s+ORDER BY name COLLATE "C" ASC, id ASC LIMIT/.test(
+            s,
+          ),
+        ),
+        JSON.stringify(query),
+      ).toBe(true);
+    }
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'entries_tenant_name'`.execute(
+      index.db,
+    );
+    expect(rows[0]!.n).toBe(1);
+  });
+
   it('reads the whole scope as planned, sequential scans allowed', async () => {
     statements.length = 0;
-    await spied().search({ tenantId, minSize: 10, maxSize: 500 });
+    await spied().search({ tenantId, minSize: 10, maxSize: 500, sort: 'size' });
     expect(statements.some((s) => s.includes('FROM entries'))).toBe(true);
     expect(statements.some((s) => s.includes('enable_seqscan'))).toBe(false);
   });

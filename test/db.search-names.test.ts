@@ -245,8 +245,8 @@ describe('caseForms', () => {
   });
 });
 
-describe.skipIf(await skipDialect('postgres'))('migration 011 on postgres', () => {
-  it('rebuilds the trigram index bytewise without a rescan, and searches are served by it', async () => {
+describe.skipIf(await skipDialect('postgres'))('migrations 011 and 012 on postgres', () => {
+  it('rebuild the trigram index bytewise and add the name order without a rescan; searches use both', async () => {
     const database = await createDatabase('postgres');
     try {
       const conn = connectPostgres(database.url, {});
@@ -274,6 +274,19 @@ describe.skipIf(await skipDialect('postgres'))('migration 011 on postgres', () =
         );
         expect(rows).toHaveLength(1);
         expect(rows[0]!.def).toContain('COLLATE "C" gin_trgm_ops');
+        // 012: the tenant's entries by name, built from the table too.
+        const { rows: named } = await sql<{ def: string }>`
+          SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'entries_tenant_name'`.execute(
+          index.db,
+        );
+        expect(named.map((r) => r.def)).toEqual([
+          expect.stringContaining('(tenant_id, name COLLATE "C", id)'),
+        ]);
+        const walked = createQueries(index.db, index.dialect, { nameWindows: [0, 10] });
+        expect((await walked.search({ tenantId: 1, limit: 2 })).items.map((e) => e.name)).toEqual([
+          'CAFÉ.txt',
+          'Photo.JPG',
+        ]);
         const names = async (name: string) =>
           (await index.queries.search({ tenantId: 1, name })).items.map((e) => e.name);
         expect(await names('PHOTO')).toEqual(['Photo.JPG', 'photo.jpg']);
