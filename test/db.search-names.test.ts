@@ -162,11 +162,11 @@ for (const dialect of DIALECTS) {
       const planners: [string, Queries][] = [
         ['default', index.queries],
         ['first source', createQueries(index.db, index.dialect, { probeRows: 1 })],
-        // By name on PostgreSQL: walked in windows of 3 and 50 index entries, whatever the
+        // By name on PostgreSQL: walked in windows of 3, 50 and 400 index entries, whatever the
         // estimates say (a page found in the walk, or handed on past it).
         [
           'name walk',
-          createQueries(index.db, index.dialect, { probeRows: 1, nameWindows: [0, 3, 50] }),
+          createQueries(index.db, index.dialect, { probeRows: 1, nameWindows: [0, 3, 50, 400] }),
         ],
         ['no name walk', createQueries(index.db, index.dialect, { nameOrder: false })],
       ];
