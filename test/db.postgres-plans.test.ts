@@ -1,7 +1,7 @@
 /**
  * PostgreSQL reads a page from the source PageReader chose (queries/plan.ts) through that
  * source's index: it prices a source's rows as if they lay at random in the table, and
- * would rather scan the table for a big directory (docs/search.md, "After 011"). What is
+ * would rather scan the table for a big directory (docs/search.md, "After 011 and 012"). What is
  * pinned here: a source's read runs with sequential scans off, in its own transaction; a
  * read of the whole scope (no index answers a filter) keeps them.
  */

@@ -3,7 +3,7 @@ import type { Dialect } from '../dialect.js';
 
 /**
  * PostgreSQL: the trigram index on `name` rebuilt under the "C" collation, so that the
- * test every match of a needle is rechecked with is bytewise (docs/search.md, "After 011").
+ * test every match of a needle is rechecked with is bytewise (docs/search.md, "After 011 and 012").
  *
  * pg_trgm folds case by the database's locale when it makes trigrams, whatever the index's
  * collation: the index holds the same trigrams and finds the same rows. What changes is the

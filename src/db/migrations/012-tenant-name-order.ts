@@ -10,7 +10,7 @@ import type { Dialect } from '../dialect.js';
  * few thousand index rows and a hundred table rows, not its 20,000 matches spread over as
  * many table pages.
  *
- * What it costs (docs/search.md, "After 011"): its inserts land at random, like any
+ * What it costs (docs/search.md, "After 011 and 012"): its inserts land at random, like any
  * tenant-wide order's — a first write of 200,000 entries ×2.70–2.78 → ×3.07–3.35 the time
  * without 006 (+14–20 %), and 56 MB at 1,000,000 entries (the table and its other indexes:
  * 571 MB). 006 left it out for that cost on SQLite (×2.6 → ×5.2–5.7); SQLite does not get

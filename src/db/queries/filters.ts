@@ -85,7 +85,7 @@ export function nameMatches(dialect: Dialect, needle: string): Condition {
  * under the "C" collation (the index serves only a test of that collation), with `\`, `%`
  * and `_` escaped. A needle whose letters are ASCII, or have no case (digits, CJK…):
  * `ILIKE` under "C", exact, folding ASCII in place — half the time a match of the locale's
- * `ILIKE` (docs/search.md, "After 011"). Any other letter has case forms "C" does not
+ * `ILIKE` (docs/search.md, "After 011 and 012"). Any other letter has case forms "C" does not
  * fold: the index is asked for a regular expression of each character's forms (a
  * superset, which pg_trgm turns into trigrams for characters below U+0800), and the rows
  * it finds are tested exactly with the locale's `ILIKE`, as before 011.

@@ -171,7 +171,7 @@ export class PageReader {
    * if they lay at random in the table, and a scan's rows do not: a directory's children
    * are written together. So the planner scanned all 1,000,000 rows for the big
    * directory's 100,000 (by size: 157–188 ms, against 59–110 ms through its index, load
-   * 7; docs/search.md, "After 011"). The setting lasts for this transaction only; the
+   * 7; docs/search.md, "After 011 and 012"). The setting lasts for this transaction only; the
    * planner still picks between the index's plain and bitmap scans.
    */
   async #throughIndex(statement: RawBuilder<Row>): Promise<{ rows: Row[] }> {
