@@ -1,9 +1,10 @@
 /**
- * PostgreSQL reads a page from the source PageReader chose (queries/plan.ts) through that
- * source's index: it prices a source's rows as if they lay at random in the table, and
- * would rather scan the table for a big directory (docs/search.md, "After 011 and 012"). What is
- * pinned here: a source's read runs with sequential scans off, in its own transaction; a
- * read of the whole scope (no index answers a filter) keeps them.
+ * PostgreSQL's page reads (queries/plan.ts; docs/search.md, "After 011 and 012"), pinned:
+ * a page from the source PageReader chose is read through that source's index (sequential
+ * scans off, in its own transaction: PostgreSQL prices a source's rows as if they lay at
+ * random in the table, and would scan the table for a big directory), a read of the whole
+ * scope keeps them; a page by name is walked from 012's index when no source answers; and
+ * the tenant tested on a source's rows is estimated to keep them.
  */
 import { sql, type KyselyPlugin, type RootOperationNode } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,7 +89,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
     expect(statements[read - 1]).toContain("set_config('enable_seqscan', 'off', true)");
   });
 
-  it('walks the tenant by name for a filter no source answers, and for a common needle', async () => {
+  it('walks the tenant by name when no source answers, and for a common needle', async () => {
     // Every name here matches `jpg`: with a first window of 100, its 300 are common enough.
     const cases: [object, QueryOptions][] = [
       [{ minSize: 10, maxSize: 500 }, {}],
@@ -115,7 +116,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
     expect(rows[0]!.n).toBe(1);
   });
 
-  it("tests the tenant on a source's rows so that PostgreSQL expects them all to pass", async () => {
+  it("tests the tenant on a source's rows so that PostgreSQL expects them to pass", async () => {
     // `tenant_id + 0 = ?` was expected to keep 0.5 % of the rows: 2 of these 300.
     const where = and(conditions('postgres', { tenantId }, true));
     const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>`
