@@ -32,16 +32,7 @@ export function conditions(dialect: Dialect, f: Filters, filtering = false): Con
   // The tenant too: every source repeats it where its index wants it, and an index leading
   // with tenant_id alone (009's time steps) would otherwise tempt SQLite into reading the
   // whole tenant for a directory's 0 subdirectories (1.2 s at 1,000,000 entries, measured).
-  const out: Condition[] = [
-    // PostgreSQL: `tenant_id + 0 = ?` would be estimated at 0.5 % of the rows (its default
-    // for an expression), the rows of every source with it: the big directory's 100,000
-    // children by name, a page after a cursor, were expected to be 52 and read by a bitmap
-    // and sorted (125–145 ms) instead of walked in order (docs/search.md). IS NOT DISTINCT
-    // FROM is no index's operator, and the planner estimates it from the column's statistics.
-    filtering && dialect === 'postgres'
-      ? sql`tenant_id IS NOT DISTINCT FROM ${f.tenantId}`
-      : sql`${col('tenant_id')} = ${f.tenantId}`,
-  ];
+  const out: Condition[] = [sql`${col('tenant_id')} = ${f.tenantId}`];
   if (f.storageId !== undefined) out.push(sql`${col('storage_id')} = ${f.storageId}`);
   if (f.parent !== undefined) out.push(sql`${col('parent')} = ${f.parent}`);
   if (f.subtree) {
