@@ -324,7 +324,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
   }
 }
 console.log(
-  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008 and 009:',
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009 and 012:',
 );
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);
