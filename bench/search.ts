@@ -1,6 +1,6 @@
 /**
  * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
- * dialect, and what migrations 006 and 008 cost the first write of them.
+ * dialect, and what migrations 006, 008, 009 and 012 cost the first write of them.
  *
  * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
  * four indexes in turn (bench/search-writes.ts): without 006 and 008, with the name index
@@ -85,6 +85,8 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
   const before = createQueries(index.db, index.dialect, { largeFiles: false });
   // And of before 009's time steps.
   const beforeTime = createQueries(index.db, index.dialect, { timeOrder: false });
+  // And of before 012's tenant name order (PostgreSQL).
+  const beforeName = createQueries(index.db, index.dialect, { nameOrder: false });
   const r = random(11);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   // Real names and directories to draw needles from.
@@ -114,6 +116,11 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
       'name 3-5 chars of a word',
       RUNS,
       () => timed(() => q.search({ tenantId, name: substring(pick(words), 3, 5) })),
+    ],
+    [
+      'name 3-5 chars, without 012',
+      RUNS / 4,
+      () => timed(() => beforeName.search({ tenantId, name: substring(pick(words), 3, 5) })),
     ],
     [
       'name very common (>5 %)',
@@ -235,6 +242,16 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
       () => timed(() => q.search({ tenantId, mediaKind: 'video' })),
     ],
     [
+      'size 1-10 MB, without 012',
+      RUNS / 4,
+      () => timed(() => beforeName.search({ tenantId, minSize: 1e6, maxSize: 1e7 })),
+    ],
+    [
+      'kind alone, by name',
+      RUNS / 4,
+      () => timed(() => q.search({ tenantId, mediaKind: pick(['video', 'audio', 'image']) })),
+    ],
+    [
       'browse leaf dir',
       RUNS,
       () => timed(() => q.browse({ tenantId, storageId, dir: pick(leaves), sort: pick(sorts) })),
@@ -312,7 +329,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
   }
 }
 console.log(
-  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008 and 009:',
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009 and 012:',
 );
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);

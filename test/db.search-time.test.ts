@@ -95,7 +95,7 @@ for (const dialect of DIALECTS) {
       await index.entries.apply({ tenantId, storageId: second }, [], files(30, '/b'));
       // Another tenant's entries in the same steps: in the index, never in a page.
       await index.entries.apply({ tenantId: other, storageId: foreign }, [], files(120, '/a'));
-      // Brings SQLite's time steps up to date (011: filled in bulk with the name index), as
+      // Brings SQLite's time steps up to date (013: filled in bulk with the name index), as
       // every search does first: the plans below are those of an index whose scan is done.
       await index.queries.search({ tenantId, limit: 1 });
       const q = createQueries(index.db, index.dialect, { timeOrder: false });
@@ -269,7 +269,7 @@ for (const dialect of DIALECTS) {
             dialect === 'postgres'
               ? await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes
                   WHERE indexname = 'entries_mtime_step'`.execute(index.db)
-              : // 011 moved SQLite's steps to a table of their own.
+              : // 013 moved SQLite's steps to a table of their own.
                 await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master
                   WHERE name = 'entries_time_steps'`.execute(index.db);
           expect(rows[0]!.n).toBe(1);

@@ -62,7 +62,7 @@ describe('SQLite plans on a migrated index', () => {
     },
   });
 
-  it("finds the window of time steps in 011's table alone, in its key order", async () => {
+  it("finds the window of time steps in 013's table alone, in its key order", async () => {
     const keys = stepKeys('sqlite', 1, [['<', 5]]);
     const q = sql`${keys.select} ORDER BY ${keys.key} DESC LIMIT 2000`.compile(compiler);
     expect(await planOf(q.sql, [...q.parameters])).toEqual([
@@ -70,7 +70,7 @@ describe('SQLite plans on a migrated index', () => {
     ]);
   });
 
-  it("reads the rows of a step range by id from 011's table and the backlog", async () => {
+  it("reads the rows of a step range by id from 013's table and the backlog", async () => {
     const q = sql`SELECT id FROM entries
       WHERE ${inSteps('sqlite', 1, [
         ['>=', 3],

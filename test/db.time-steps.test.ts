@@ -1,5 +1,5 @@
 /**
- * SQLite's time steps in a table of their own (migration 011), filled in bulk with the name
+ * SQLite's time steps in a table of their own (migration 013), filled in bulk with the name
  * index above `search_watermark`, kept by trigger below it: the table always holds exactly
  * the steps of the rows up to the mark, and every page read through it — rows in the table,
  * above the mark, or both — is the page a full read gives.
@@ -100,7 +100,7 @@ interface Row {
   media_kind: string | null;
 }
 
-describe('SQLite time steps (migration 011)', () => {
+describe('SQLite time steps (migration 013)', () => {
   let database: TestDatabase;
   let index: Index;
   let scope: EntryScope;
@@ -234,7 +234,7 @@ describe("the writer thread's copy of the steps' catch-up", () => {
   });
 });
 
-describe('migration 011 on sqlite', () => {
+describe('migration 013 on sqlite', () => {
   it('carries a 010 index over without a rescan: its steps in the table, its backlog left out', async () => {
     const database = await createDatabase('sqlite');
     try {

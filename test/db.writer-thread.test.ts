@@ -177,7 +177,7 @@ describe('SQLite entries through the writer thread', () => {
     // 300 rows, a backlog of 100 at most: the thread added the rest.
     const upto = raw.prepare('SELECT upto FROM search_watermark').pluck().get() as number;
     expect(upto).toBeGreaterThanOrEqual(200);
-    // 011's time steps with them, by the thread's own copy of the statement.
+    // 013's time steps with them, by the thread's own copy of the statement.
     const steps = raw.prepare('SELECT count(*) FROM entries_time_steps').pluck().get();
     expect(steps).toBe(raw.prepare('SELECT count(*) FROM entries WHERE id <= ?').pluck().get(upto));
     const found = await index.queries.search({ tenantId: scope.tenantId, name: 'f5' });

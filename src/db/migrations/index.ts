@@ -10,7 +10,9 @@ import { leanWrites } from './007-lean-writes.js';
 import { statsAndLargeFiles } from './008-stats-and-large-files.js';
 import { timeOrder } from './009-time-order.js';
 import { pathKey } from './010-path-key.js';
-import { timeSteps } from './011-time-steps.js';
+import { bytewiseNameTrigrams } from './011-bytewise-name-trigrams.js';
+import { tenantNameOrder } from './012-tenant-name-order.js';
+import { timeSteps } from './013-time-steps.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -25,7 +27,9 @@ function all(dialect: Dialect): Record<string, Migration> {
     '008-stats-and-large-files': statsAndLargeFiles(dialect),
     '009-time-order': timeOrder(dialect),
     '010-path-key': pathKey(dialect),
-    '011-time-steps': timeSteps(dialect),
+    '011-bytewise-name-trigrams': bytewiseNameTrigrams(dialect),
+    '012-tenant-name-order': tenantNameOrder(dialect),
+    '013-time-steps': timeSteps(dialect),
   };
 }
 

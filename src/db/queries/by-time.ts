@@ -106,7 +106,7 @@ function bounds(key: RawBuilder<unknown>, list: readonly StepBound[]): RawBuilde
 
 /**
  * The steps of a tenant's entries within `list`, one row each, from the index alone, and
- * the column to order them by: 009's index on PostgreSQL, 011's table on SQLite (the rows
+ * the column to order them by: 009's index on PostgreSQL, 013's table on SQLite (the rows
  * it does not hold yet, above the watermark, are left out: a choice of how far to read, not
  * of what is read).
  */
@@ -132,7 +132,7 @@ export function stepKeys(
 
 /**
  * The tenant's entries whose step is within `list`, as a condition on `entries`: 009's index
- * on PostgreSQL; on SQLite the ids of 011's table and those of the rows above the watermark
+ * on PostgreSQL; on SQLite the ids of 013's table and those of the rows above the watermark
  * (at most a backlog, none once a search brought the table up to date), their step tested
  * one by one, as the name index's backlog is (filters.ts, ftsRowids).
  */

@@ -56,13 +56,12 @@ export function and(list: Condition[]): Condition {
 
 /**
  * `name` contains `needle`, case-insensitively, with no character of the needle special.
- * PostgreSQL: ILIKE with `\`, `%` and `_` escaped (the trigram index serves it when the
- * needle has three word characters in a row). SQLite: the FTS5 trigram table for three
+ * PostgreSQL: {@link postgresNameMatches}. SQLite: the FTS5 trigram table for three
  * characters and more, a quoted phrase (no query syntax gets through); for one or two,
  * `instr` over each case variant of the needle (SQLite's own lower() knows only ASCII).
  */
 export function nameMatches(dialect: Dialect, needle: string): Condition {
-  if (dialect === 'postgres') return sql`name ILIKE ${`%${escapeLike(needle)}%`}`;
+  if (dialect === 'postgres') return postgresNameMatches(needle);
   if (codePoints(needle) >= 3) {
     return sql`id IN (${ftsRowids([needle])})`;
   }
@@ -70,6 +69,54 @@ export function nameMatches(dialect: Dialect, needle: string): Condition {
     caseVariants(needle).map((v) => sql`instr(name, ${v}) > 0`),
     sql` OR `,
   )})`;
+}
+
+/**
+ * PostgreSQL's test, written for the trigram index as migration 011 keeps it: on `name`
+ * under the "C" collation (the index serves only a test of that collation), with `\`, `%`
+ * and `_` escaped. A needle whose letters are ASCII, or have no case (digits, CJK…):
+ * `ILIKE` under "C", exact, folding ASCII in place — half the time a match of the locale's
+ * `ILIKE` (docs/search.md, "After 011 and 012"). Any other letter has case forms "C" does not
+ * fold: the index is asked for a regular expression of each character's forms (a
+ * superset, which pg_trgm turns into trigrams for characters below U+0800), and the rows
+ * it finds are tested exactly with the locale's `ILIKE`, as before 011.
+ */
+function postgresNameMatches(needle: string): Condition {
+  const pattern = `%${escapeLike(needle)}%`;
+  if (!hasCasedNonAscii(needle)) return sql`(name COLLATE "C") ILIKE ${pattern}`;
+  return sql`((name COLLATE "C") ~ ${caseForms(needle)} AND name ILIKE ${pattern})`;
+}
+
+/** Whether `s` has a character beyond ASCII that has another case. */
+export function hasCasedNonAscii(s: string): boolean {
+  for (const ch of s) {
+    if (ch.codePointAt(0)! > 0x7f && ch.toLowerCase() !== ch.toUpperCase()) return true;
+  }
+  return false;
+}
+
+/**
+ * A regular expression (PostgreSQL's AREs) matching `needle` in any case: each character a
+ * bracket of its forms that are one character, each written as a `\u`/`\U` escape, so no
+ * character of the needle is special.
+ */
+export function caseForms(needle: string): string {
+  let out = '';
+  for (const ch of needle) {
+    const forms = new Set([ch, ch.toLowerCase(), ch.toUpperCase()]);
+    let bracket = '';
+    for (const form of forms) {
+      const cps = [...form];
+      if (cps.length !== 1) continue; // 'ß'.toUpperCase() is 'SS': no one character
+      const cp = form.codePointAt(0)!;
+      bracket +=
+        cp <= 0xffff
+          ? `\\u${cp.toString(16).padStart(4, '0')}`
+          : `\\U${cp.toString(16).padStart(8, '0')}`;
+    }
+    out += `[${bracket}]`;
+  }
+  return out;
 }
 
 /** Whether the dialect's substring index can answer `needle` (else only a scan can). */
@@ -93,11 +140,15 @@ function unindexed(dialect: Dialect): (column: string) => Condition {
  * C.UTF-8; SQLite: its own lower(), on the index row when an index holds the name).
  * Other needles as {@link nameMatches}, kept off the trigram index on PostgreSQL.
  */
-function testedNameMatches(dialect: Dialect, needle: string): Condition {
+export function testedNameMatches(dialect: Dialect, needle: string): Condition {
   const ascii = /^[\x00-\x7f]*$/.test(needle);
   const pattern = `%${escapeLike(needle)}%`;
   if (dialect === 'postgres') {
-    return ascii ? sql`(name COLLATE "C") ILIKE ${pattern}` : sql`(name || '') ILIKE ${pattern}`;
+    // Letters without case (CJK…) are matched bytewise as exactly. `|| ''`: since 011 the
+    // trigram index serves `name COLLATE "C"`, and this test must not be served.
+    return hasCasedNonAscii(needle)
+      ? sql`(name || '') ILIKE ${pattern}`
+      : sql`((name || '') COLLATE "C") ILIKE ${pattern}`;
   }
   return ascii
     ? sql`instr(lower(name), ${needle.toLowerCase()}) > 0`

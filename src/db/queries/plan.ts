@@ -23,6 +23,7 @@ import {
 import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable, withMappedFile } from './whole-table.js';
 import { inSteps, readByTime, stepKeys, stepOf, type StepBound } from './by-time.js';
+import { readByName } from './by-name.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -61,6 +62,18 @@ export interface PlanOptions {
   timeOrder?: boolean;
   /** Index entries walked by time before a page is read another way. @default [2,000, 20,000] */
   timeWindows?: readonly number[];
+  /**
+   * PostgreSQL: read a page by name walking `entries_tenant_name` (012) when no smaller
+   * source serves it. Off: the plans of before it, which `npm run bench:search` times in
+   * the same run for comparison. @default true
+   */
+  nameOrder?: boolean;
+  /**
+   * Index entries walked by name before a page is read another way; the first is also the
+   * estimated matches of a needle below which its trigrams are read instead.
+   * @default [2,000, 20,000]
+   */
+  nameWindows?: readonly number[];
 }
 
 export const DEFAULT_PROBE_ROWS = 20_000;
@@ -87,6 +100,9 @@ interface Source {
   wholeTable?: true;
 }
 
+/** A source and its rows, counted up to a cap (Infinity: not counted). */
+type Smallest = { source: Source; n: number };
+
 /** `entries_large`'s bound, as a literal: the index serves only a WHERE that repeats it. */
 const LARGE = sql.lit(LARGE_FILE_BYTES);
 
@@ -98,6 +114,8 @@ export class PageReader {
   readonly #largeFiles: boolean;
   readonly #timeOrder: boolean;
   readonly #timeWindows: readonly number[];
+  readonly #nameOrder: boolean;
+  readonly #nameWindows: readonly number[];
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: PlanOptions = {}) {
     this.#db = db;
@@ -107,6 +125,8 @@ export class PageReader {
     this.#largeFiles = options.largeFiles ?? true;
     this.#timeOrder = options.timeOrder ?? true;
     this.#timeWindows = options.timeWindows ?? [2_000, this.#probeRows];
+    this.#nameOrder = (options.nameOrder ?? true) && dialect === 'postgres';
+    this.#nameWindows = options.nameWindows ?? [2_000, this.#probeRows];
   }
 
   /** Up to `limit` rows matching `f` after `after` (or from the start), in `o`'s order. */
@@ -116,9 +136,15 @@ export class PageReader {
       const page = await this.#fromLarge(f, o, limit, after);
       if (page) return page;
     }
+    let counted: Smallest | undefined;
+    if (this.#nameOrder && o.sort === 'name') {
+      const walked = await this.#fromNameOrder(f, o, sources, limit, after);
+      if (walked?.page) return walked.page;
+      counted = walked?.smallest;
+    }
     // By time, with no index source of at most `probeRows` rows: walked in time order.
     const byTime = this.#timeOrder && o.sort === 'mtime';
-    const smallest = await this.#smallest(sources, byTime);
+    const smallest = counted ?? (await this.#smallest(sources, byTime));
     if (byTime && (!smallest || smallest.n > this.#probeRows)) {
       const page = await readByTime(this.#db, this.#dialect, f, o, limit, this.#timeWindows, after);
       if (page) return page;
@@ -131,12 +157,31 @@ export class PageReader {
     const rest = { ...f };
     for (const k of source.covers ?? []) delete rest[k];
     const where = and([source.where, ...conditions(this.#dialect, rest, true), ...keyset]);
+    const statement = sql<Row>`
+      SELECT ${COLUMNS} FROM entries WHERE ${where}
+      ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`;
     const page = () =>
-      sql<Row>`
-        SELECT ${COLUMNS} FROM entries WHERE ${where}
-        ORDER BY ${this.#orderBy(o)} LIMIT ${limit + 1}`.execute(this.#db);
+      smallest && this.#dialect === 'postgres'
+        ? this.#throughIndex(statement)
+        : statement.execute(this.#db);
     const { rows } = source.wholeTable ? await withMappedFile(this.#db, page) : await page();
     return pageOf(rows, o, limit);
+  }
+
+  /**
+   * PostgreSQL: a source's rows read through its index, never by a scan of the table. A
+   * source is an index's answer by construction, but PostgreSQL prices fetching its rows as
+   * if they lay at random in the table, and a scan's rows do not: a directory's children
+   * are written together. So the planner scanned all 1,000,000 rows for the big
+   * directory's 100,000 (by size: 157–188 ms, against 59–110 ms through its index, load
+   * 7; docs/search.md, "After 011 and 012"). The setting lasts for this transaction only; the
+   * planner still picks between the index's plain and bitmap scans.
+   */
+  async #throughIndex(statement: RawBuilder<Row>): Promise<{ rows: Row[] }> {
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('enable_seqscan', 'off', true)`.execute(trx);
+      return statement.execute(trx);
+    });
   }
 
   /**
@@ -148,12 +193,12 @@ export class PageReader {
   async #smallest(
     sources: Source[],
     count = false,
-  ): Promise<{ source: Source; n: number } | undefined> {
+    cap = this.#probeRows + 1,
+  ): Promise<Smallest | undefined> {
     if (sources.length === 0) return undefined;
     if (sources.length === 1 && !count && !sources[0]!.ifFew) {
       return { source: sources[0]!, n: Infinity };
     }
-    const cap = this.#probeRows + 1;
     const counts = sources.map(
       (s, i) =>
         sql`(SELECT count(*) FROM (${s.count ?? sql`SELECT 1 FROM entries WHERE ${s.where}`} LIMIT ${cap}) c${sql.raw(String(i))}) AS ${sql.ref(`n${i}`)}`,
@@ -168,6 +213,49 @@ export class PageReader {
       if (best === undefined || n[i]! < n[best]!) best = i;
     }
     return best === undefined ? undefined : { source: sources[best]!, n: n[best]! };
+  }
+
+  /**
+   * PostgreSQL, by name: the page walked from `entries_tenant_name` (by-name.ts) when no
+   * source is cheaper. Not for a directory (its own index is in name order already), nor a
+   * needle no trigram answers (refused over a wide scope, as before 012). A source of at
+   * most `probeRows` rows is read and sorted as before (a walk would read about as many,
+   * one by one); a needle PostgreSQL expects to match fewer names than the first window
+   * is read from its trigrams (a walk would go far for few matches). Undefined: the page
+   * is read the usual way.
+   */
+  async #fromNameOrder(
+    f: Filters,
+    o: Ordering,
+    sources: Source[],
+    limit: number,
+    after?: Position,
+  ): Promise<{ page?: PageRead; smallest?: Smallest } | undefined> {
+    if (f.parent !== undefined) return undefined;
+    if (f.needle !== undefined && !needleIndexable(this.#dialect, f.needle)) return undefined;
+    if (f.needle !== undefined) {
+      const expected = await this.#estimate(nameMatches(this.#dialect, f.needle));
+      if (expected < (this.#nameWindows[0] ?? 0)) return undefined;
+    }
+    const others = sources.filter((s) => !s.covers?.includes('needle'));
+    const smallest = await this.#smallest(others, true);
+    if (smallest && smallest.n <= this.#probeRows) {
+      // Counted already: the smallest of them all when there is no needle to compare with
+      // (counting again cost a month by name 10 ms, measured).
+      return others.length === sources.length ? { smallest } : undefined;
+    }
+    return { page: await readByName(this.#db, f, o, limit, this.#nameWindows, after) };
+  }
+
+  /**
+   * PostgreSQL's estimate of the rows `where` selects (EXPLAIN: planned, not run). pg_trgm
+   * estimates a needle's matches within a few percent on the bench tree (`kalo`: 20,202
+   * for 20,548; `jpg`: 272,727 for 276,323).
+   */
+  async #estimate(where: Condition): Promise<number> {
+    const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>`
+      EXPLAIN (FORMAT JSON) SELECT 1 FROM entries WHERE ${where}`.execute(this.#db);
+    return Number(rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
   }
 
   async #count(s: Source, cap: number): Promise<number> {
@@ -214,7 +302,7 @@ export class PageReader {
     }
     const ranged = f.mtimeFrom !== undefined || f.mtimeTo !== undefined;
     if (this.#timeOrder && ranged && o.sort !== 'mtime') {
-      // 009's steps (011's table on SQLite): the steps of the range, when they hold few rows. By mtime the
+      // 009's steps (013's table on SQLite): the steps of the range, when they hold few rows. By mtime the
       // walk reads the same steps in order and stops after a page (a year to now at
       // 200,000 entries: p95 135 ms read whole and sorted).
       const range: StepBound[] = [
@@ -222,7 +310,7 @@ export class PageReader {
         ...(f.mtimeTo === undefined ? [] : [['<=', stepOf(f.mtimeTo)] as const]),
       ];
       const where = inSteps(this.#dialect, f.tenantId, range);
-      // SQLite counts on 011's table alone (a backlog above the watermark is read, not counted).
+      // SQLite counts on 013's table alone (a backlog above the watermark is read, not counted).
       const count =
         this.#dialect === 'sqlite' ? stepKeys(this.#dialect, f.tenantId, range).select : undefined;
       out.push(count ? { where, count, ifFew: true } : { where, ifFew: true });

@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
 
 /**
- * Adds the rows of ids in (?, ?] to the time steps (migration 011), sorted: each step's
+ * Adds the rows of ids in (?, ?] to the time steps (migration 013), sorted: each step's
  * rows are appended to its last page, one page write per step for the whole backlog
  * instead of one per step per batch. entry-writer.ts holds a copy (it runs in the writer
  * thread as source text, with nothing imported).
@@ -22,7 +22,7 @@ export const BACKLOG_ROWS = 100_000;
 
 /**
  * The SQLite name index (FTS5 trigram, migration 006) kept up in bulk (migration 007), and
- * the time steps with it (011): the rows with an id above `search_watermark.upto` are in
+ * the time steps with it (013): the rows with an id above `search_watermark.upto` are in
  * neither yet. Ids only grow
  * (AUTOINCREMENT, one writer at a time), so "not yet indexed" is exactly that id range.
  */
