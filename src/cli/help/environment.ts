@@ -84,6 +84,10 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     name: 'TRAWL_TRUST_PROXY',
     doc: '`1`: trawl serve is behind a reverse proxy (client addresses from X-Forwarded-For)',
   },
+  {
+    name: 'TRAWL_LOCAL_NATIVE',
+    doc: '`0`: local scans list directories in JavaScript, not with the native listing',
+  },
 ];
 
 /**
