@@ -17,6 +17,7 @@ import {
 } from '../src/db/queries/index.js';
 import { random } from '../bench/search-tree.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { twoTenantIndex } from './support/two-tenants.js';
 
 /**
  * Name searches against a plain full read, for random needles (any case, letters with and
@@ -114,20 +115,11 @@ for (const dialect of DIALECTS) {
     let all: EntryView[];
 
     beforeAll(async () => {
-      database = await createDatabase(dialect);
-      index = await openIndex(database.url);
-      tenantId = await index.tenants.ensure('t');
-      const other = await index.tenants.ensure('other');
-      const storage = (t: number, name: string) =>
-        index.storages.upsert({
-          tenantId: t,
-          name,
-          kind: 'memory',
-          location: `memory://${name}`,
-          options: { volume: name },
-        });
-      storageId = (await storage(tenantId, 's')).id;
-      const foreign = (await storage(other, 'o')).id;
+      let other: number;
+      let storage: (t: number, name: string) => Promise<number>;
+      ({ database, index, tenantId, other, storage } = await twoTenantIndex(dialect));
+      storageId = await storage(tenantId, 's');
+      const foreign = await storage(other, 'o');
       const r = random(3);
       const files = Array.from({ length: 400 }, (_, i) => write(i, r));
       await index.entries.apply({ tenantId, storageId }, [], files);

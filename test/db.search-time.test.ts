@@ -16,6 +16,7 @@ import {
   type SortOrder,
 } from '../src/db/queries/index.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { twoTenantIndex } from './support/two-tenants.js';
 
 const S = MTIME_STEP_MS;
 
@@ -74,21 +75,12 @@ for (const dialect of DIALECTS) {
     let all: EntryView[];
 
     beforeAll(async () => {
-      database = await createDatabase(dialect);
-      index = await openIndex(database.url);
-      tenantId = await index.tenants.ensure('t');
-      const other = await index.tenants.ensure('other');
-      const storage = (t: number, name: string) =>
-        index.storages.upsert({
-          tenantId: t,
-          name,
-          kind: 'memory',
-          location: `memory://${name}`,
-          options: { volume: name },
-        });
-      storageId = (await storage(tenantId, 's')).id;
-      const second = (await storage(tenantId, 's2')).id;
-      const foreign = (await storage(other, 'o')).id;
+      let other: number;
+      let storage: (t: number, name: string) => Promise<number>;
+      ({ database, index, tenantId, other, storage } = await twoTenantIndex(dialect));
+      storageId = await storage(tenantId, 's');
+      const second = await storage(tenantId, 's2');
+      const foreign = await storage(other, 'o');
       const files = (n: number, root: string) =>
         Array.from({ length: n }, (_, i) => write(i, root));
       await index.entries.apply({ tenantId, storageId }, [], files(120, '/a'));
