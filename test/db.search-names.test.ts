@@ -9,7 +9,6 @@ import {
   createQueries,
   QueryError,
   type EntryView,
-  type Page,
   type Queries,
   type SearchQuery,
   type SortKey,
@@ -17,6 +16,7 @@ import {
 } from '../src/db/queries/index.js';
 import { random } from '../bench/search-tree.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { walkPages as walk } from './support/pages.js';
 import { twoTenantIndex } from './support/two-tenants.js';
 
 /**
@@ -78,20 +78,6 @@ function ordered(rows: EntryView[], sort: SortKey, order: SortOrder): EntryView[
     const byKey = sort === 'name' ? bytewise(a.name, b.name) : a[sort] - b[sort];
     return sign * (byKey || a.id - b.id);
   });
-}
-
-async function walk(read: (cursor?: string) => Promise<Page<EntryView>>, limit: number) {
-  const items: EntryView[] = [];
-  let short = 0;
-  let cursor: string | undefined;
-  for (let pages = 1; pages < 2000; pages++) {
-    const page = await read(cursor);
-    items.push(...page.items);
-    if (!page.next) return { items, short };
-    if (page.items.length < limit) short++;
-    cursor = page.next;
-  }
-  throw new Error('pagination did not end');
 }
 
 /** A needle drawn from a name: a substring of 1–8 characters, each in a random case. */

@@ -10,12 +10,12 @@ import { readByTime } from '../src/db/queries/by-time.js';
 import {
   createQueries,
   type EntryView,
-  type Page,
   type Queries,
   type SearchQuery,
   type SortOrder,
 } from '../src/db/queries/index.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { walkPages as walk } from './support/pages.js';
 import { twoTenantIndex } from './support/two-tenants.js';
 
 const S = MTIME_STEP_MS;
@@ -43,20 +43,6 @@ function write(i: number, root: string): EntryWrite {
     mediaKind: kind,
     isNew: true,
   };
-}
-
-async function walk(read: (cursor?: string) => Promise<Page<EntryView>>, limit: number) {
-  const items: EntryView[] = [];
-  let short = 0;
-  let cursor: string | undefined;
-  for (let pages = 1; pages < 1000; pages++) {
-    const page = await read(cursor);
-    items.push(...page.items);
-    if (!page.next) return { items, short };
-    if (page.items.length < limit) short++;
-    cursor = page.next;
-  }
-  throw new Error('pagination did not end');
 }
 
 function byTime(rows: EntryView[], order: SortOrder): string[] {
