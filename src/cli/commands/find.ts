@@ -138,11 +138,13 @@ export function findCommand(program: Command, io: CliIo): void {
             await writeChunks(
               () => app.index.queries.findPathBytes(q, { prefix }),
               (chunk) => io.stdout.write(chunk),
+              io.stdout,
             );
           } else {
             await writePages(
               () => app.index.queries.findPages(q),
               (e) => out.write(e),
+              io.stdout,
             );
           }
         } finally {

@@ -71,6 +71,7 @@ export function lsCommand(program: Command, io: CliIo): void {
           await writePages(
             () => app.index.queries.findPages(q),
             (e) => out.write(e),
+            io.stdout,
           );
         } finally {
           out.flush();
