@@ -67,10 +67,12 @@ describe("COPY's text format as NUL-ended values", () => {
 });
 
 describe('parameters inlined into a COPY', () => {
-  it('writes integers as they are and strings between dollar quotes they do not hold', () => {
+  it('writes integers in parentheses and strings between dollar quotes they do not hold', () => {
     expect(
       inlineParameters('a = $1 AND b = $2 AND c = $10', [7, "it's", 0, 0, 0, 0, 0, 0, 0, 'x']),
-    ).toBe("a = 7 AND b = $v$it's$v$ AND c = $v$x$v$");
+    ).toBe("a = (7) AND b = $v$it's$v$ AND c = $v$x$v$");
+    // A negative number after a minus is no comment (`--`).
+    expect(inlineParameters('x -$1', [-5])).toBe('x -(-5)');
     expect(inlineParameters('$1', ['a $v$ b'])).toBe('$vv$a $v$ b$vv$');
     expect(inlineParameters('$1', ['ends $v'])).toBe('$vv$ends $v$vv$');
   });

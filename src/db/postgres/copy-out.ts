@@ -169,7 +169,8 @@ export async function* copyOut(pool: pg.Pool, text: string): AsyncIterable<Buffe
 export function inlineParameters(sql: string, parameters: readonly unknown[]): string {
   return sql.replace(/\$(\d+)/g, (_, n: string) => {
     const value = parameters[Number(n) - 1];
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    // In parentheses: a negative number after a minus (`x -$1`) would otherwise begin a comment.
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return `(${String(value)})`;
     if (typeof value === 'string' && !value.includes('\0')) {
       let tag = 'v';
       while (value.includes(`$${tag}$`) || value.endsWith(`$${tag}`)) tag += 'v';
