@@ -8,7 +8,13 @@ import { openIndex, type Index } from '../src/db/open.js';
 import { findPathBytes } from '../src/db/queries/find.js';
 import { compileGlob } from '../src/db/queries/glob.js';
 import type { FindQuery } from '../src/db/queries/index.js';
-import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  skipDialect,
+  memoryStorageScope,
+  withPg,
+  type TestDatabase,
+} from './support/databases.js';
 
 /**
  * `find -0` on PostgreSQL through `COPY (SELECT …) TO STDOUT` (src/db/postgres/copy-out.ts):
@@ -96,15 +102,7 @@ describe.skipIf(await skipDialect('postgres'))('find -0 through COPY on PostgreS
   beforeAll(async () => {
     database = await createDatabase('postgres');
     index = await openIndex(database.url);
-    const tenantId = await index.tenants.ensure('t');
-    const storage = await index.storages.upsert({
-      tenantId,
-      name: 's',
-      kind: 'memory',
-      location: 'memory://s',
-      options: { volume: 's' },
-    });
-    scope = { tenantId, storageId: storage.id };
+    scope = await memoryStorageScope(index);
     const dirs = ['/d0', '/d1', '/d2', '/d3', '/d4'];
     await index.entries.apply(
       scope,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
-import { openIndex, type Index } from '../src/db/open.js';
+import type { Index } from '../src/db/open.js';
 import { find, findPages } from '../src/db/queries/find.js';
 import type { FindReadOptions } from '../src/db/queries/find-read.js';
 import { compileGlob } from '../src/db/queries/glob.js';
@@ -12,7 +12,8 @@ import {
   type FindSort,
 } from '../src/db/queries/index.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
-import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { DIALECTS, memoryStorage, skipDialect, type TestDatabase } from './support/databases.js';
+import { twoTenantIndex } from './support/two-tenants.js';
 
 /** Names that break naive LIKE, FTS syntax, globs or quoting, and names beyond ASCII. */
 const AWKWARD = [
@@ -197,20 +198,9 @@ for (const dialect of DIALECTS) {
     let all: EntryView[];
 
     beforeAll(async () => {
-      database = await createDatabase(dialect);
-      index = await openIndex(database.url);
-      tenantId = await index.tenants.ensure('t');
-      const otherTenant = await index.tenants.ensure('other');
-      const storage = async (t: number, name: string) =>
-        (
-          await index.storages.upsert({
-            tenantId: t,
-            name,
-            kind: 'memory',
-            location: `memory://${name}`,
-            options: { volume: name },
-          })
-        ).id;
+      let otherTenant: number;
+      let storage: (t: number, name: string) => Promise<number>;
+      ({ database, index, tenantId, other: otherTenant, storage } = await twoTenantIndex(dialect));
       storageId = await storage(tenantId, 's');
       otherStorage = await storage(tenantId, 's2');
       foreign = await storage(otherTenant, 'o');
@@ -347,13 +337,7 @@ for (const dialect of DIALECTS) {
     );
 
     it('streams many batches in order, and a caller that stops ends the read', async () => {
-      const big = await index.storages.upsert({
-        tenantId,
-        name: 'big',
-        kind: 'memory',
-        location: 'memory://big',
-        options: { volume: 'big' },
-      });
+      const big = await memoryStorage(index, tenantId, 'big');
       const specs: Spec[] = Array.from({ length: 5_001 }, (_, i) => ({
         path: `/d${i % 7}/f${String(i).padStart(5, '0')}.txt`,
         isDir: false,
@@ -361,8 +345,8 @@ for (const dialect of DIALECTS) {
         mtime: i,
         mediaKind: null,
       }));
-      await index.entries.apply({ tenantId, storageId: big.id }, [], specs.map(toWrite));
-      const query = { tenantId, storageId: big.id };
+      await index.entries.apply({ tenantId, storageId: big }, [], specs.map(toWrite));
+      const query = { tenantId, storageId: big };
       const options = { probeRows: 0, streamRows: 0, chunkRows: 1_000 };
       const paths = await collect(index.queries.findPathPages(query, options));
       expect(paths.length).toBeGreaterThan(1);

@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { createQueries, type QueryOptions } from '../src/db/queries/index.js';
-import { createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  memoryStorageScope,
+  skipDialect,
+  type TestDatabase,
+} from './support/databases.js';
 
 function file(i: number): EntryWrite {
   const name = `f${String(i).padStart(3, '0')}.jpg`;
@@ -38,16 +43,7 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
   beforeAll(async () => {
     database = await createDatabase('postgres');
     index = await openIndex(database.url);
-    tenantId = await index.tenants.ensure('t');
-    storageId = (
-      await index.storages.upsert({
-        tenantId,
-        name: 's',
-        kind: 'memory',
-        location: 'memory://s',
-        options: { volume: 's' },
-      })
-    ).id;
+    ({ tenantId, storageId } = await memoryStorageScope(index));
     await index.entries.apply(
       { tenantId, storageId },
       [],

@@ -21,7 +21,12 @@ import {
 } from '../src/db/queries/index.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
 import { entryWriter } from '../src/db/sqlite/entry-writer.js';
-import { createDatabase, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  memoryStorage,
+  memoryStorageScope,
+  type TestDatabase,
+} from './support/databases.js';
 import { prng } from './fixtures/engine.js';
 
 const S = MTIME_STEP_MS;
@@ -112,14 +117,7 @@ describe('SQLite time steps (migration 013)', () => {
     index = await openIndex(database.url);
     const storage = async (tenant: string, name: string): Promise<EntryScope> => {
       const tenantId = await index.tenants.ensure(tenant);
-      const { id } = await index.storages.upsert({
-        tenantId,
-        name,
-        kind: 'memory',
-        location: `memory://${name}`,
-        options: { volume: name },
-      });
-      return { tenantId, storageId: id };
+      return { tenantId, storageId: await memoryStorage(index, tenantId, name) };
     };
     scope = await storage('t', 's');
     foreign = await storage('other', 'o');
@@ -310,14 +308,7 @@ describe('a whole-table read on sqlite', () => {
     const database = await createDatabase('sqlite');
     const index = await openIndex(database.url);
     try {
-      const tenantId = await index.tenants.ensure('t');
-      const { id: storageId } = await index.storages.upsert({
-        tenantId,
-        name: 's',
-        kind: 'memory',
-        location: 'memory://s',
-        options: { volume: 's' },
-      });
+      const { tenantId, storageId } = await memoryStorageScope(index);
       const r = prng(3);
       await index.entries.apply(
         { tenantId, storageId },

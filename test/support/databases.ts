@@ -140,12 +140,17 @@ export async function rowsWritten(index: Index, work: () => Promise<unknown>): P
 /** Tenant `t` and its memory storage `s` in `index`: the scope most repository tests write in. */
 export async function memoryStorageScope(index: Index): Promise<EntryScope> {
   const tenantId = await index.tenants.ensure('t');
+  return { tenantId, storageId: await memoryStorage(index, tenantId, 's') };
+}
+
+/** A memory storage `name` of the tenant (a volume of the same name): its id. */
+export async function memoryStorage(index: Index, tenantId: number, name: string): Promise<number> {
   const storage = await index.storages.upsert({
     tenantId,
-    name: 's',
+    name,
     kind: 'memory',
-    location: 'memory://s',
-    options: { volume: 's' },
+    location: `memory://${name}`,
+    options: { volume: name },
   });
-  return { tenantId, storageId: storage.id };
+  return storage.id;
 }

@@ -1,6 +1,6 @@
 import type { Dialect } from '../../src/db/dialect.js';
 import { openIndex, type Index } from '../../src/db/open.js';
-import { createDatabase, type TestDatabase } from './databases.js';
+import { createDatabase, memoryStorage, type TestDatabase } from './databases.js';
 
 /**
  * A fresh index holding a tenant `t` and another tenant: what every search test needs to
@@ -18,15 +18,6 @@ export async function twoTenantIndex(dialect: Dialect): Promise<{
   const index = await openIndex(database.url);
   const tenantId = await index.tenants.ensure('t');
   const other = await index.tenants.ensure('other');
-  const storage = async (t: number, name: string) =>
-    (
-      await index.storages.upsert({
-        tenantId: t,
-        name,
-        kind: 'memory',
-        location: `memory://${name}`,
-        options: { volume: name },
-      })
-    ).id;
+  const storage = (t: number, name: string) => memoryStorage(index, t, name);
   return { database, index, tenantId, other, storage };
 }
