@@ -85,22 +85,13 @@ export async function rawInsert(file, dirs, files) {
   const { index, tenantId, storageId, mediaKindOf } = await prepared(file);
   try {
     const db = index.entries.database;
-    const insert = db.prepare(`INSERT INTO entries (tenant_id, storage_id, path, parent, name,
-      is_dir, size, mtime, etag, media_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`);
+    // No parent: SQLite computes it from path and name since migration 007.
+    const insert = db.prepare(`INSERT INTO entries (tenant_id, storage_id, path, name,
+      is_dir, size, mtime, etag, media_kind) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`);
     const write = db.transaction((rows) => {
       for (const r of rows) {
         const media = r.isDir ? null : mediaKindOf(r.name);
-        insert.run(
-          tenantId,
-          storageId,
-          r.path,
-          r.parent,
-          r.name,
-          r.isDir ? 1 : 0,
-          r.size,
-          r.mtime,
-          media,
-        );
+        insert.run(tenantId, storageId, r.path, r.name, r.isDir ? 1 : 0, r.size, r.mtime, media);
       }
     });
     let written = 0;
