@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { gridEntries, gridListing } from './lib/grid.js';
+import { gridEntries, gridStorage, gridVolume } from './lib/grid.js';
 import { rawCopy, rawInsert } from './lib/raw-writes.js';
 
 const ADMIN = process.env.TRAWL_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -204,20 +204,14 @@ async function child({ dialect, url }) {
   const { registerMemoryVolume } = await import(new URL('storage/backends/memory.js', dist).href);
 
   const { MemoryTree } = await import(new URL('storage/backends/memory-tree.js', dist).href);
-  const volume = new (gridVolume(MemoryTree))();
+  const volume = new (gridVolume(MemoryTree, { dirs: DIRS, files: FILES, page: PAGE }))();
   registerMemoryVolume('bench', volume);
   const treeRssMb = mb(process.memoryUsage().rss);
 
   const results = [];
   const phase = async (name, expected) => {
     const app = await App.open({ database: url, tenant: 'default' });
-    const storage = await app.index.storages.upsert({
-      tenantId: app.tenantId,
-      name: 'bench',
-      kind: 'memory',
-      location: 'memory://bench',
-      options: { volume: 'bench' },
-    });
+    const storage = await gridStorage(app);
     const changes = app.index.entries.database?.prepare('SELECT total_changes()').pluck();
     const changesBefore = changes?.get();
     const t0 = performance.now();
@@ -265,20 +259,5 @@ async function child({ dialect, url }) {
  * The memory backend's client lists through `pages` (a directory as pages of at most 1,000
  * entries, as the stored tree pages them); `list` is kept for callers that read it whole.
  */
-const gridVolume = (MemoryTree) =>
-  class GridVolume extends MemoryTree {
-    mutated = false;
-
-    async *pages(dir) {
-      this.stats.lists++;
-      const all = gridListing(dir, { dirs: DIRS, files: FILES, mutated: this.mutated });
-      for (let i = 0; i < all.length; i += PAGE) yield all.slice(i, i + PAGE);
-    }
-
-    async list(dir) {
-      return gridListing(dir, { dirs: DIRS, files: FILES, mutated: this.mutated });
-    }
-  };
-
 if (args[0] === '--child') await child(JSON.parse(args[1]));
 else await parent();

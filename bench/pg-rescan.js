@@ -8,7 +8,7 @@
  *
  *   node bench/pg-rescan.js postgres://postgres@127.0.0.1:5432/NAME first rescan rescan
  */
-import { gridListing } from './lib/grid.js';
+import { gridStorage, gridVolume } from './lib/grid.js';
 
 const [url, ...phases] = process.argv.slice(2);
 if (!url || phases.length === 0) {
@@ -22,29 +22,11 @@ const { MemoryTree } = await import(new URL('storage/backends/memory-tree.js', d
 const DIRS = Number(process.env.DIRS ?? 10_000);
 const FILES = Number(process.env.FILES ?? 99);
 
-/** The bench:db volume: listings computed, pages of 1,000 (as bench/db.js). */
-class GridVolume extends MemoryTree {
-  async *pages(dir) {
-    this.stats.lists++;
-    const all = gridListing(dir, { dirs: DIRS, files: FILES });
-    for (let i = 0; i < all.length; i += 1000) yield all.slice(i, i + 1000);
-  }
-
-  async list(dir) {
-    return gridListing(dir, { dirs: DIRS, files: FILES });
-  }
-}
-
-registerMemoryVolume('bench', new GridVolume());
+// The bench:db volume: listings computed, pages of 1,000 (as bench/db.js).
+registerMemoryVolume('bench', new (gridVolume(MemoryTree, { dirs: DIRS, files: FILES }))());
 for (const phase of phases) {
   const app = await App.open({ database: url, tenant: 'default' });
-  const storage = await app.index.storages.upsert({
-    tenantId: app.tenantId,
-    name: 'bench',
-    kind: 'memory',
-    location: 'memory://bench',
-    options: { volume: 'bench' },
-  });
+  const storage = await gridStorage(app);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r = await app.scan(storage, {});

@@ -53,3 +53,33 @@ export function* gridRows(dirs, files) {
     }
   }
 }
+
+/**
+ * The memory volume that serves the grid (a class extending the build's MemoryTree, passed
+ * in: the benches load the build from dist/): listings computed, in pages of `page`, the
+ * changed tree once `mutated` is set.
+ */
+export const gridVolume = (MemoryTree, { dirs, files, page = 1000 }) =>
+  class GridVolume extends MemoryTree {
+    mutated = false;
+
+    async *pages(dir) {
+      this.stats.lists++;
+      const all = gridListing(dir, { dirs, files, mutated: this.mutated });
+      for (let i = 0; i < all.length; i += page) yield all.slice(i, i + page);
+    }
+
+    async list(dir) {
+      return gridListing(dir, { dirs, files, mutated: this.mutated });
+    }
+  };
+
+/** The storage every grid bench scans: the memory volume `bench`, in the app's tenant. */
+export const gridStorage = (app) =>
+  app.index.storages.upsert({
+    tenantId: app.tenantId,
+    name: 'bench',
+    kind: 'memory',
+    location: 'memory://bench',
+    options: { volume: 'bench' },
+  });
