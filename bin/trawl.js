@@ -9,8 +9,8 @@
 // 1,000,000 files 183 → 151 MB, 200,000 files 170–180 → 134–140 MB, CPU within the noise;
 // at 1 MB a first scan took 10–15 % more CPU (docs/benchmarks.md).
 // Why MALLOC_ARENA_MAX: glibc gives each thread that allocates its own malloc arena (up to
-// 8 per core), and a scan runs four (main, two listing threads, SQLite's writer) whose
-// freed memory then sits in four arenas; two arenas for all of them took the peak RSS of a
+// 8 per core), and a scan runs several (main, listing threads, SQLite's writer) whose
+// freed memory then sits in as many arenas; two arenas for all of them took the peak RSS of a
 // 1,000,000-file first scan 8–10 MB lower at the same CPU (docs/benchmarks.md). Other
 // C libraries ignore the variable.
 // Run it as `./bin/trawl.js` or `npx trawl`; `node bin/trawl.js` works too, without the flags.

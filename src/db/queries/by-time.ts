@@ -19,7 +19,7 @@ import {
  * divisor a literal, or no index serves it. Integer division truncates toward zero in both
  * dialects, so the step never decreases as mtime grows: a row of a later step is newer.
  */
-export const MTIME_STEP = sql`(mtime / ${sql.lit(MTIME_STEP_MS)})`;
+const MTIME_STEP = sql`(mtime / ${sql.lit(MTIME_STEP_MS)})`;
 
 /** The step of an mtime, as the SQL computes it. */
 export function stepOf(mtime: number): number {

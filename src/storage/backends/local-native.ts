@@ -21,7 +21,7 @@ export interface NativeListing {
   ): Omit<ListReply, 'id' | 'more'>;
 }
 
-export const NATIVE_FILE = 'build/Release/trawl_listing.node';
+const NATIVE_FILE = 'build/Release/trawl_listing.node';
 
 let found: { path: string; listing: NativeListing } | null | undefined;
 
