@@ -7,15 +7,11 @@
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closePostgresIndex, openPostgresIndex } from './support/pg-index.js';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
-import { openIndex, type Index } from '../src/db/open.js';
+import type { Index } from '../src/db/open.js';
 import { fillOrder } from '../src/db/postgres/fill-order.js';
-import {
-  createDatabase,
-  memoryStorageScope,
-  skipDialect,
-  type TestDatabase,
-} from './support/databases.js';
+import { skipDialect, type TestDatabase } from './support/databases.js';
 
 const write = (parent: string, name: string, isDir = false): EntryWrite => ({
   path: parent === '/' ? `/${name}` : `${parent}/${name}`,
@@ -63,18 +59,10 @@ describe.skipIf(await skipDialect('postgres'))('COPY in fill order (PostgreSQL)'
   let sql: pg.Client;
 
   beforeEach(async () => {
-    database = await createDatabase('postgres');
-    index = await openIndex(database.url);
-    scope = await memoryStorageScope(index);
-    sql = new pg.Client({ connectionString: database.url });
-    await sql.connect();
+    ({ database, index, scope, sql } = await openPostgresIndex());
   });
 
-  afterEach(async () => {
-    await sql?.end();
-    await index?.close();
-    await database?.drop();
-  });
+  afterEach(() => closePostgresIndex({ database, index, sql }));
 
   it('reports each created row with its own id and type', async () => {
     const rows = tree(['/m', '/n'], 300);

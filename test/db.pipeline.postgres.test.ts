@@ -7,15 +7,11 @@
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closePostgresIndex, openPostgresIndex } from './support/pg-index.js';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
-import { openIndex, type Index } from '../src/db/open.js';
+import type { Index } from '../src/db/open.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
-import {
-  createDatabase,
-  memoryStorageScope,
-  skipDialect,
-  type TestDatabase,
-} from './support/databases.js';
+import { skipDialect, type TestDatabase } from './support/databases.js';
 
 function write(path: string, size = 1, extra: Partial<EntryWrite> = {}): EntryWrite {
   return {
@@ -42,18 +38,10 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL batches in few round 
   let sql: pg.Client;
 
   beforeEach(async () => {
-    database = await createDatabase('postgres');
-    index = await openIndex(database.url);
-    scope = await memoryStorageScope(index);
-    sql = new pg.Client({ connectionString: database.url });
-    await sql.connect();
+    ({ database, index, scope, sql } = await openPostgresIndex());
   });
 
-  afterEach(async () => {
-    await sql?.end();
-    await index?.close();
-    await database?.drop();
-  });
+  afterEach(() => closePostgresIndex({ database, index, sql }));
 
   const paths = async () =>
     (await sql.query<{ path: string }>('SELECT path FROM entries ORDER BY path')).rows.map(
