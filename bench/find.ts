@@ -23,7 +23,8 @@
  *   npm run bench:find -- --keep --process [--bin /other/bin/trawl.js,bin/trawl.js]
  *
  * `--keep` keeps the loaded index (.bench/find/index-N.db, PostgreSQL database
- * trawl_bench_find_N) and uses it again next time instead of writing the tree anew.
+ * trawl_bench_find_N, or the name `--pg-db` gives: a helper's own) and uses it again next time
+ * instead of writing the tree anew.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -62,7 +63,7 @@ async function indexFor(dialect: Dialect): Promise<{ url: string; drop: () => Pr
     mkdirSync(dir, { recursive: true });
     url = join(dir, `index-${N}.db`);
   } else if (keep) {
-    const name = `trawl_bench_find_${N}`;
+    const name = arg('--pg-db') ?? `trawl_bench_find_${N}`;
     const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
     await admin.connect();
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -294,6 +295,7 @@ async function measureProcesses(dialect: Dialect, url: string): Promise<void> {
     ['find --name "*.jpg" -0', ['find', 'bench', '--name', '*.jpg', '-0']],
     ['find --name "*.mkv"', ['find', 'bench', '--name', '*.mkv']],
     ['find --name "*.jpg" --json', ['find', 'bench', '--name', '*.jpg', '--json']],
+    ['find --name "*.jpg" (table)', ['find', 'bench', '--name', '*.jpg']],
     ['du (top level)', ['du', 'bench']],
   ];
   for (const [label, args] of commands) {

@@ -24,10 +24,9 @@ import type { FindBounds, FindSort } from './types.js';
  *    statement when it has at most `probeRows` rows, streamed when more (on PostgreSQL,
  *    unless it stops early, planned whole with every condition: no copy of the source).
  * 2. **Walk, by path (SQLite).** Otherwise the storage's (storage, tenant, path) index in
- *    order, in chunks of `chunkRows` index rows: first where the chunk ends (the index
- *    alone), then the matches inside it, every other column wrapped so that no other index
- *    is used, read as one JSON text per chunk. A chunk is a bounded range, so no planner can
- *    turn a page into a scan of everything. No statement is open between chunks.
+ *    order, in pages of `chunkRows` matches, each from where the last ended, every other
+ *    column wrapped so that no other index is used (only that index serves the equalities,
+ *    the range and the order at once). No statement is open between pages.
  * 3. **Sorted stream.** By name, size or time in both dialects (no index orders a storage by
  *    those: a scan could not afford one, migration 006), and by path on PostgreSQL, the
  *    database sorts the matches once, in one statement planned for its whole answer. (Chunks
@@ -54,7 +53,7 @@ export type CopyValues = (query: CompiledQuery, prefix: string) => AsyncIterable
 
 export const DEFAULT_FIND_PROBE_ROWS = 20_000;
 export const DEFAULT_FIND_STREAM_ROWS = 250_000;
-export const DEFAULT_FIND_CHUNK_ROWS = 20_000;
+export const DEFAULT_FIND_CHUNK_ROWS = 1_000;
 /**
  * PostgreSQL: a source the planner estimates at more than this many times `probeRows` is
  * streamed on the estimate, uncounted (an estimate off by this factor still streams a
@@ -337,10 +336,15 @@ export class FindReader {
   }
 
   /**
-   * SQLite: the storage's path index in order, `chunkRows` index rows at a time: first where
-   * the chunk ends (the index alone), then the matches inside it, every other column wrapped
-   * so that no other index is used. Terms of the path alone (`pathLike`) are tested on the
-   * index before a row is read.
+   * SQLite: the storage's path index in order, in pages of at most `chunkRows` matches, each
+   * one statement from where the last page ended (`path > last`) that SQLite answers through
+   * the (storage, tenant, path) index: every other column is wrapped so that no other index
+   * is used, and terms of the path alone (`pathLike`) are tested on the index before a row
+   * is read. No statement is open between pages. Measured at 1,000,000 entries (`*.jpg`,
+   * 276,300 rows, pages of 1,000): 0.40-0.46 s of CPU against 0.79-0.85 s for chunks of
+   * 20,000 index rows each first bounded by an `OFFSET` query (that query read every index
+   * entry a second time, and a chunk's ~5,500 rows, alive at once, were copied by half the
+   * young collections: 373 ms of scavenges against 14-21 ms).
    */
   async *#walk(
     f: FindFilters,
@@ -355,24 +359,24 @@ export class FindReader {
     const filters = this.#conditions(f, true);
     const asc = order === 'asc';
     const by = sql.raw(asc ? 'path ASC' : 'path DESC');
+    // The path is the keyset: selected for that when the caller does not ask for it.
+    const at = single ? 0 : cols.indexOf('path');
+    if (at < 0) throw new Error('a walk reads the path');
     const selected = sql.join(cols.map((c) => sql.ref(c)));
+    const page = Math.max(1, this.#chunkRows);
     let after: string | undefined;
     for (;;) {
       const from = after === undefined ? [] : [asc ? sql`path > ${after}` : sql`path < ${after}`];
-      const { rows: last } = await sql<{ path: string }>`
-        SELECT path FROM entries WHERE ${and([...scope, ...from])}
-        ORDER BY ${by} LIMIT 1 OFFSET ${this.#chunkRows - 1}`.execute(this.#db);
-      const stop = last[0]?.path;
-      const upTo = stop === undefined ? [] : [asc ? sql`path <= ${stop}` : sql`path >= ${stop}`];
       const found = await this.#all(
         sql`SELECT ${selected} FROM entries
-          WHERE ${and([...scope, ...from, ...upTo, ...filters])}
-          ORDER BY ${by}`.compile(this.#db),
+          WHERE ${and([...scope, ...from, ...filters])}
+          ORDER BY ${by} LIMIT ${page}`.compile(this.#db),
         single,
       );
       if (found.length > 0) yield found;
-      if (stop === undefined) return;
-      after = stop;
+      if (found.length < page) return;
+      const last = found[found.length - 1]!;
+      after = (single ? last : (last as RowArray)[at]) as string;
     }
   }
 

@@ -204,6 +204,6 @@ export interface FindBounds {
    * @default 250,000
    */
   streamRows?: number;
-  /** @default 20,000 */
+  /** Matches per page of a walk by path (SQLite). @default 1,000 */
   chunkRows?: number;
 }
