@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { entryOutput } from '../src/cli/entry-output.js';
+import type { OutStream } from '../src/cli/context.js';
 import type { EntryView } from '../src/db/queries/index.js';
 
 const PATHS = [
@@ -26,13 +27,22 @@ function entries(): EntryView[] {
   ]);
 }
 
-/** What the output wrote, in writes as made. */
-function written(format: 'json' | 'nul' | 'table', kind: boolean): string {
-  let text = '';
-  const out = entryOutput({ write: (s: string) => ((text += s), true) }, format, { kind });
-  for (const e of entries()) out.write(e);
-  out.flush();
-  return text;
+/**
+ * The bytes the output wrote, as a stream writes them (a string as UTF-8: a lone surrogate
+ * as U+FFFD), compared with the bytes of the text expected.
+ */
+function collector(): { out: OutStream; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const out = { write: (c: string | Uint8Array) => (chunks.push(Buffer.from(c)), true) };
+  return { out, bytes: () => Buffer.concat(chunks) };
+}
+
+function written(format: 'json' | 'nul' | 'table', kind: boolean): Buffer {
+  const { out, bytes } = collector();
+  const output = entryOutput(out, format, { kind });
+  for (const e of entries()) output.write(e);
+  output.flush();
+  return bytes();
 }
 
 describe(entryOutput.name, () => {
@@ -45,16 +55,16 @@ describe(entryOutput.name, () => {
           return `${JSON.stringify(kind ? { ...json, kind: e.mediaKind } : json)}\n`;
         })
         .join('');
-      expect(written('json', kind)).toBe(expected);
+      expect(written('json', kind)).toEqual(Buffer.from(expected));
     }
   });
 
   it('writes paths alone ended by NUL, as writePath does', () => {
-    let text = '';
-    const out = entryOutput({ write: (s: string) => ((text += s), true) }, 'nul');
-    for (const p of PATHS) out.writePath(p);
-    out.flush();
-    expect(text).toBe(written('nul', false));
-    expect(text).toBe(PATHS.map((p) => `${p}\0`).join(''));
+    const { out, bytes } = collector();
+    const output = entryOutput(out, 'nul');
+    for (const p of PATHS) output.writePath(p);
+    output.flush();
+    expect(bytes()).toEqual(written('nul', false));
+    expect(bytes()).toEqual(Buffer.from(PATHS.map((p) => `${p}\0`).join('')));
   });
 });

@@ -99,9 +99,9 @@ export async function writePages<T>(
  * EPIPE of `| head` is heard, as {@link writePages} does) and waiting for `out` when it is
  * behind; a QueryError becomes a usage error.
  */
-export async function writeChunks(
-  read: () => AsyncIterable<Buffer>,
-  write: (chunk: Buffer) => void,
+export async function writeChunks<T>(
+  read: () => AsyncIterable<T>,
+  write: (chunk: T) => void,
   out?: OutStream,
 ): Promise<void> {
   try {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import type { Database } from './schema.js';
-import type { ArrayRows, CopyValues } from './queries/find-read.js';
+import type { ArrayRows, CopyEntries, CopyValues } from './queries/find-read.js';
 
 /** Something trawl is waiting for while it opens the index: for a line on the user's terminal. */
 export interface IndexWait {
@@ -66,6 +66,8 @@ export interface DialectConnection {
   arrays?: ArrayRows;
   /** Reads one text column through COPY (PostgreSQL): `find -0` uses it. */
   copyValues?: CopyValues;
+  /** Reads entries through COPY (PostgreSQL): `find`'s table and JSON lines use it. */
+  copyEntries?: CopyEntries;
   /** Builds the entries repository; called once migrations have run. */
   entries(): EntryRepository;
   /** Closes every connection; one that does not close in a moment (a dead socket) is cut. */

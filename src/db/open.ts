@@ -84,6 +84,7 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
       ...(conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {}),
       ...(conn.arrays ? { arrays: conn.arrays } : {}),
       ...(conn.copyValues ? { copyValues: conn.copyValues } : {}),
+      ...(conn.copyEntries ? { copyEntries: conn.copyEntries } : {}),
     }),
     tokens: new TokenRepository(db),
     close: () => conn.close(),

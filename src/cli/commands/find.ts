@@ -4,7 +4,7 @@ import { ROOT } from '../../storage/paths.js';
 import { openApp, type CliIo } from '../context.js';
 import { entryOutput } from '../entry-output.js';
 import { parsePositiveInt, UsageError } from '../errors.js';
-import { checkDir, writeChunks, writePages } from '../index-read.js';
+import { checkDir, writeChunks } from '../index-read.js';
 import { indexedPlace } from '../indexed.js';
 import {
   collectExtensions,
@@ -126,24 +126,25 @@ export function findCommand(program: Command, io: CliIo): void {
           ...(flags.limit === undefined ? {} : { limit: flags.limit }),
         };
         const root = storage.location;
+        const prefix = flags.absolute && root !== ROOT ? root : '';
         const out = entryOutput(io.stdout, flags.print0 ? 'nul' : flags.json ? 'json' : 'table', {
           kind: true,
-          ...(flags.absolute ? { shown: (p: string) => (root === ROOT ? p : root + p) } : {}),
+          prefix,
         });
         try {
           // `-0` prints paths alone: read them alone (on SQLite, the path index and no row;
           // on PostgreSQL, when the SQL tests everything, as COPY's bytes, never decoded).
           if (flags.print0) {
-            const prefix = flags.absolute && root !== ROOT ? root : '';
             await writeChunks(
               () => app.index.queries.findPathBytes(q, { prefix }),
               (chunk) => io.stdout.write(chunk),
               io.stdout,
             );
           } else {
-            await writePages(
-              () => app.index.queries.findPages(q),
-              (e) => out.write(e),
+            // On PostgreSQL, when the SQL tests everything, COPY's rows read from their bytes.
+            await writeChunks(
+              () => app.index.queries.findEntryChunks(q),
+              (chunk) => chunk.each(out),
               io.stdout,
             );
           }

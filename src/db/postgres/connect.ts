@@ -8,6 +8,7 @@ import { IndexError, cancelledIndexError } from '../errors.js';
 import { propagateSignals, underSignal } from '../guard.js';
 import type { Database } from '../schema.js';
 import { TrawlClient, type TrawlPoolConfig } from './client.js';
+import { copyEntries } from './copy-entries.js';
 import { copyValues } from './copy-out.js';
 import { PostgresEntryRepository } from './entries.js';
 import { postgresTimeouts } from './options.js';
@@ -105,6 +106,7 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
     },
     entries: () => new PostgresEntryRepository(pool),
     copyValues: (query, prefix) => copyValues(pool, query, prefix),
+    copyEntries: (query) => copyEntries(pool, query),
     async close() {
       // Kysely's destroy ends the pool it was given; pg-pool's end waits for every client,
       // and a client on a dead or frozen socket would keep it waiting for its timeout.

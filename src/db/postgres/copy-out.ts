@@ -231,17 +231,30 @@ export function nulEndedValues(chunk: Buffer, prefix: Buffer): Buffer {
 }
 
 /**
- * {@link copyOut} of `query`'s one text column, each value's bytes after `prefix` and ended
- * by a NUL (queries/find-read.ts's `CopyValues`). Run as `find`'s cursors run (#stream
- * there): read-only, the sort in memory; and with no statement timeout, since a reader may
- * hold the COPY up a long while (`| xargs -0 slow-command`); the client's watchdog pauses
- * with it (client.ts).
+ * One value of COPY's text output (no tab, no newline) as its exact bytes: `\\`, `\n`, `\r`,
+ * `\t`, `\b`, `\f`, `\v` unescaped; a NULL (`\N`) or an escape COPY TO never writes is refused.
  */
-export async function* copyValues(
-  pool: pg.Pool,
-  query: CompiledQuery,
-  prefix: string,
-): AsyncIterable<Buffer> {
+export function unescapeCopyText(value: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(value.length);
+  let o = 0;
+  for (let i = 0; i < value.length; i++) {
+    const b = value[i]!;
+    if (b === BACKSLASH) {
+      const unescaped = ESCAPED.get(value[++i] ?? -1);
+      if (unescaped === undefined) throw new Error('unexpected escape in COPY output');
+      out[o++] = unescaped;
+    } else out[o++] = b;
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * {@link copyOut} of `query`'s rows, as COPY's text output in chunks of whole rows. Run as
+ * `find`'s cursors run (queries/find-read.ts's #stream): read-only, the sort in memory; and
+ * with no statement timeout, since a reader may hold the COPY up a long while (`| xargs -0
+ * slow-command`); the client's watchdog pauses with it (client.ts).
+ */
+export function copyRows(pool: pg.Pool, query: CompiledQuery): AsyncIterable<Buffer> {
   const text = [
     'BEGIN READ ONLY',
     "SET LOCAL work_mem = '64MB'",
@@ -249,6 +262,18 @@ export async function* copyValues(
     `COPY (${inlineParameters(query.sql, query.parameters)}) TO STDOUT`,
     'COMMIT',
   ].join('; ');
+  return copyOut(pool, text);
+}
+
+/**
+ * {@link copyRows} of `query`'s one text column, each value's bytes after `prefix` and ended
+ * by a NUL (queries/find-read.ts's `CopyValues`).
+ */
+export async function* copyValues(
+  pool: pg.Pool,
+  query: CompiledQuery,
+  prefix: string,
+): AsyncIterable<Buffer> {
   const before = Buffer.from(prefix);
-  for await (const chunk of copyOut(pool, text)) yield nulEndedValues(chunk, before);
+  for await (const chunk of copyRows(pool, query)) yield nulEndedValues(chunk, before);
 }

@@ -10,7 +10,7 @@ import {
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { and, escapeLike, ftsRowids, nameMatches, needleIndexable } from './filters.js';
-import type { FindBounds, FindSort } from './types.js';
+import type { EntryChunk, FindBounds, FindSort } from './types.js';
 
 /**
  * How `find` reads every match in order with flat memory, in both dialects, with no plan
@@ -42,6 +42,8 @@ export interface FindReadOptions extends FindBounds {
   arrays?: ArrayRows;
   /** PostgreSQL: how to read one text column through COPY (the index's connection hands it in). */
   copyOut?: CopyValues;
+  /** PostgreSQL: how to read entries through COPY (the index's connection hands it in). */
+  copyEntries?: CopyEntries;
 }
 
 /**
@@ -50,6 +52,15 @@ export interface FindReadOptions extends FindBounds {
  * exact bytes after `prefix` and ended by a NUL, in chunks of whole values.
  */
 export type CopyValues = (query: CompiledQuery, prefix: string) => AsyncIterable<Buffer>;
+
+/**
+ * PostgreSQL: the rows of `query` (columns {@link COPIED_ENTRY}) read through `COPY (…) TO
+ * STDOUT` as {@link copyValues} reads them (src/db/postgres/copy-entries.ts), in chunks.
+ */
+export type CopyEntries = (query: CompiledQuery) => AsyncIterable<EntryChunk>;
+
+/** The columns {@link CopyEntries} reads, in order. */
+export const COPIED_ENTRY = ['path', 'is_dir', 'size', 'mtime', 'media_kind'] as const;
 
 export const DEFAULT_FIND_PROBE_ROWS = 20_000;
 export const DEFAULT_FIND_STREAM_ROWS = 250_000;
@@ -153,6 +164,7 @@ export class FindReader {
   readonly #chunkRows: number;
   readonly #arrays: ArrayRows | undefined;
   readonly #copyOut: CopyValues | undefined;
+  readonly #copyEntries: CopyEntries | undefined;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: FindReadOptions = {}) {
     this.#db = db;
@@ -162,11 +174,35 @@ export class FindReader {
     this.#chunkRows = options.chunkRows ?? DEFAULT_FIND_CHUNK_ROWS;
     this.#arrays = dialect === 'sqlite' ? options.arrays : undefined;
     this.#copyOut = dialect === 'postgres' ? options.copyOut : undefined;
+    this.#copyEntries = dialect === 'postgres' ? options.copyEntries : undefined;
   }
 
   /** Whether {@link copyPaths} can run (PostgreSQL, with COPY handed in). */
   get copies(): boolean {
     return this.#copyOut !== undefined;
+  }
+
+  /** Whether {@link copyEntries} can run (PostgreSQL, with COPY handed in). */
+  get copiesEntries(): boolean {
+    return this.#copyEntries !== undefined;
+  }
+
+  /**
+   * PostgreSQL, `find`'s table and JSON lines: every row matching `f` in `o`'s order (at
+   * most `limit`), as {@link copyPaths} reads paths: one COPY, its rows read from their
+   * bytes. The caller passes only filters the SQL tests exactly.
+   */
+  async *copyEntries(
+    f: FindFilters,
+    o: FindOrder,
+    limit: number | undefined,
+  ): AsyncIterable<EntryChunk> {
+    const copyEntries = this.#copyEntries;
+    if (!copyEntries) throw new Error('copyEntries needs PostgreSQL with COPY');
+    if (!this.#bounds(f)) return;
+    const source = await this.#smallSource(f);
+    const small = source && source.n <= this.#probeRows ? source.where : undefined;
+    yield* copyEntries(this.#query(f, o, COPIED_ENTRY, small, limit).compile());
   }
 
   /**

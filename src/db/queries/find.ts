@@ -12,7 +12,7 @@ import {
   type RowArray,
 } from './find-read.js';
 import { compileGlob, type Glob } from './glob.js';
-import type { EntryView, FindQuery, FindSort, SortOrder } from './types.js';
+import type { EntryChunk, EntryView, FindQuery, FindSort, SortOrder } from './types.js';
 import { booleanOf, dirOf, idOf, mediaKindOf, optionalInt, rangeOf } from './validate.js';
 
 /**
@@ -87,6 +87,46 @@ export function findPathBytes(
   return (async function* () {
     for await (const page of pages) {
       yield Buffer.from(`${prefix}${(page as string[]).join(`\0${prefix}`)}\0`);
+    }
+  })();
+}
+
+/**
+ * {@link findPages}'s matches as chunks to walk an output over (`find`'s table and JSON). On
+ * PostgreSQL, when the SQL can test the whole query (as for {@link findPathBytes}), one COPY
+ * read from its bytes (find-read.ts's `copyEntries`); otherwise the rows read as arrays, no
+ * entry object made for each.
+ */
+export function findEntryChunks(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  q: FindQuery,
+  options: FindReadOptions = {},
+): AsyncIterable<EntryChunk> {
+  const plan = planOf(q);
+  const reader = new FindReader(db, dialect, options);
+  if (reader.copiesEntries && plan.copyable) {
+    const limit = Number.isFinite(plan.limit) ? plan.limit : undefined;
+    if (limit === 0) return (async function* () {})();
+    return reader.copyEntries(plan.copyFilters, plan.order, limit);
+  }
+  const pages = matches(db, dialect, q, options, 'entry').rows;
+  return (async function* () {
+    for await (const page of pages) {
+      yield {
+        each(visit) {
+          for (const row of page) {
+            const r = row as RowArray;
+            visit.path(
+              r[1] as string,
+              Number(r[2]) === 1,
+              Number(r[3]),
+              Number(r[4]),
+              r[5] as string | null,
+            );
+          }
+        },
+      };
     }
   })();
 }

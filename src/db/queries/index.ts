@@ -3,8 +3,8 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { browse } from './browse.js';
 import { du } from './du.js';
-import type { ArrayRows, CopyValues } from './find-read.js';
-import { find, findPages, findPathBytes, findPathPages } from './find.js';
+import type { ArrayRows, CopyEntries, CopyValues } from './find-read.js';
+import { find, findEntryChunks, findPages, findPathBytes, findPathPages } from './find.js';
 import { PageReader, type PlanOptions } from './plan.js';
 import { search } from './search.js';
 import { StatsCache } from './stats-cache.js';
@@ -24,6 +24,8 @@ export interface QueryOptions extends PlanOptions {
   arrays?: ArrayRows;
   /** PostgreSQL: one text column through COPY, for `find -0` (src/db/queries/find-read.ts). */
   copyValues?: CopyValues;
+  /** PostgreSQL: entries through COPY, for `find`'s table and JSON (src/db/queries/find-read.ts). */
+  copyEntries?: CopyEntries;
 }
 
 /** Browse, search and stats over the index (`Index.queries`). `options` bound each page's work. */
@@ -38,6 +40,7 @@ export function createQueries(
   const read = {
     ...(options.arrays ? { arrays: options.arrays } : {}),
     ...(options.copyValues ? { copyOut: options.copyValues } : {}),
+    ...(options.copyEntries ? { copyEntries: options.copyEntries } : {}),
   };
   return {
     browse: (q) => (ready(), browse(reader, q)),
@@ -47,6 +50,7 @@ export function createQueries(
     findPages: (q, o) => (ready(), findPages(db, dialect, q, { ...o, ...read })),
     findPathPages: (q, o) => (ready(), findPathPages(db, dialect, q, { ...o, ...read })),
     findPathBytes: (q, o) => (ready(), findPathBytes(db, dialect, q, { ...o, ...read })),
+    findEntryChunks: (q, o) => (ready(), findEntryChunks(db, dialect, q, { ...o, ...read })),
     du: (q) => du(db, q),
   };
 }

@@ -189,8 +189,38 @@ export interface Queries {
    * bytes are passed on undecoded; otherwise {@link findPathPages} encoded.
    */
   findPathBytes(q: FindQuery, options?: FindBounds & { prefix?: string }): AsyncIterable<Buffer>;
+  /**
+   * {@link findPages}'s matches as chunks an {@link EntryVisitor} is walked over (`find`'s
+   * table and JSON lines). On PostgreSQL, when the SQL tests the whole query (as for
+   * {@link findPathBytes}), one COPY whose rows are read from its bytes, no string made for
+   * a path that needs no escaping; otherwise {@link findPages}'s entries.
+   */
+  findEntryChunks(q: FindQuery, options?: FindBounds): AsyncIterable<EntryChunk>;
   /** Subtree totals of a directory and of its directories down to a depth (`trawl du`). */
   du(q: DuQuery): Promise<DirTotals[]>;
+}
+
+/** Some matches of {@link Queries.findEntryChunks}, in order: `visit` is called once per entry. */
+export interface EntryChunk {
+  each(visit: EntryVisitor): void;
+}
+
+/** What an output is handed per entry by {@link EntryChunk.each}: the path as text, or as bytes. */
+export interface EntryVisitor {
+  path(path: string, isDir: boolean, size: number, mtime: number, mediaKind: string | null): void;
+  /**
+   * An entry whose path is `bytes[start, end)`: valid UTF-8 holding no byte below 0x20, no
+   * 0x7f, `"` nor `\` (nothing a table or a JSON string escapes), so printed as it is.
+   */
+  plainPath(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    isDir: boolean,
+    size: number,
+    mtime: number,
+    mediaKind: string | null,
+  ): void;
 }
 
 /** How much `find` reads per statement (src/db/queries/find-read.ts); tests set them small. */
