@@ -1,4 +1,5 @@
 import type { OutStream } from './context.js';
+import { DAY, isoByHand, isoDate } from './format.js';
 
 /**
  * Lines of output gathered as UTF-8 bytes into writes of about {@link WRITE_BYTES} (a write
@@ -27,6 +28,54 @@ export class ByteLines {
     let n = this.#used;
     for (let i = 0; i < text.length; i++) b[n++] = text.charCodeAt(i);
     this.#used = n;
+  }
+
+  /**
+   * `ms` as {@link isoMtime} writes it (never 0: no time), without the string: the day's
+   * date kept, the time of day's digits written here. Returns the characters written.
+   */
+  isoTime(ms: number): number {
+    if (!isoByHand(ms)) {
+      const text = new Date(ms).toISOString();
+      this.ascii(text);
+      return text.length;
+    }
+    const time = ms % DAY;
+    this.ascii(isoDate(ms - time));
+    this.#room(13);
+    const b = this.#buffer;
+    let n = this.#used;
+    const s = Math.floor(time / 1000);
+    n = two(b, n, Math.floor(s / 3600));
+    b[n++] = COLON;
+    n = two(b, n, Math.floor(s / 60) % 60);
+    b[n++] = COLON;
+    n = two(b, n, s % 60);
+    b[n++] = DOT;
+    const milli = time % 1000;
+    b[n++] = ZERO + Math.floor(milli / 100);
+    n = two(b, n, milli % 100);
+    b[n++] = Z;
+    this.#used = n;
+    return 24;
+  }
+
+  /** A number as String writes it; whole ones below 2^53 digit by digit, with no string. */
+  number(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      this.ascii(String(value));
+      return;
+    }
+    let digits = 1;
+    for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+    this.#room(digits);
+    const b = this.#buffer;
+    let v = value;
+    for (let i = this.#used + digits - 1; i >= this.#used; i--) {
+      b[i] = ZERO + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    this.#used += digits;
   }
 
   /** `count` times the byte `byte` (padding). */
@@ -75,6 +124,17 @@ export class ByteLines {
   }
 }
 
+/** Two digits of `value` (below 100) at `at`; the index after them. */
+function two(b: Buffer, at: number, value: number): number {
+  b[at] = ZERO + Math.floor(value / 10);
+  b[at + 1] = ZERO + (value % 10);
+  return at + 2;
+}
+
+const ZERO = 0x30;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const Z = 0x5a;
 const WRITE_BYTES = 64 * 1024;
 const WRITE_MS = 100;
 /** Room for a write's worth and one more line of usual length past it. */

@@ -1,7 +1,7 @@
 import type { EntryView, EntryVisitor } from '../db/queries/index.js';
 import { ByteLines } from './byte-lines.js';
 import type { OutStream } from './context.js';
-import { formatBytes, formatCount, isoMtime, printable } from './format.js';
+import { formatBytes, formatCount, printable } from './format.js';
 
 /** How `ls` and `find` print entries: a table for people, JSON lines, or NUL-ended paths. */
 export type EntryFormat = 'table' | 'json' | 'nul';
@@ -51,27 +51,26 @@ export function entryOutput(
   };
   /** All of a line but its path: the part before it (table) or after it (JSON). */
   const before = (isDir: boolean, size: number, mtime: number) => {
-    // An S3 prefix has no time: `-`, not 1970-01-01 (format.ts).
-    const time = isoMtime(mtime) ?? '-';
     const shown = isDir ? '-' : formatBytes(size);
     lines.ascii(isDir ? 'd ' : '- ');
     lines.repeat(SPACE, 9 - shown.length);
     lines.ascii(shown);
     lines.ascii('  ');
-    lines.ascii(time);
-    lines.repeat(SPACE, 24 - time.length);
+    // An S3 prefix has no time: `-`, not 1970-01-01 (format.ts).
+    if (mtime === 0) lines.ascii(NO_TIME);
+    else lines.repeat(SPACE, 24 - lines.isoTime(mtime));
     lines.ascii('  ');
   };
   const after = (isDir: boolean, size: number, mtime: number, kind: string | null) => {
-    const time = isoMtime(mtime);
     // JSON.stringify of {path, type, size, mtime[, kind]}, written out: an object built and
     // walked per line cost a sixth of a 178,802-line `find --json`.
     lines.ascii(isDir ? ',"type":"dir","size":' : ',"type":"file","size":');
-    lines.ascii(Number.isFinite(size) ? String(size) : 'null');
-    if (time === undefined) lines.ascii(',"mtime":null');
+    if (Number.isFinite(size)) lines.number(size);
+    else lines.ascii('null');
+    if (mtime === 0) lines.ascii(',"mtime":null');
     else {
       lines.ascii(',"mtime":"');
-      lines.ascii(time);
+      lines.isoTime(mtime);
       lines.ascii('"');
     }
     if (options.kind) {
@@ -147,6 +146,7 @@ export function entryOutput(
 }
 
 const SPACE = 0x20;
+const NO_TIME = '-'.padEnd(24);
 /** What `printable` escapes in a table, or JSON.stringify in a JSON line. */
 const NEEDS_ESCAPE = /[\u0000-\u001f\u007f"\\\ud800-\udfff]/;
 /** What JSON.stringify escapes: `"`, `\`, controls and lone surrogates (pairs too, to be simple). */

@@ -44,20 +44,33 @@ export function isoMtime(ms: number): string | undefined {
   // Built by hand from the day's date, kept, and the time of day: `toISOString` was a third
   // of the CPU of printing a million-line find (bench/find.ts). Whole milliseconds from 1970
   // to year 9999 only; anything else (a sign, six-digit years) as Date writes it.
-  if (!Number.isSafeInteger(ms) || ms < 0 || ms >= YEAR_10000) return new Date(ms).toISOString();
+  if (!isoByHand(ms)) return new Date(ms).toISOString();
   const time = ms % DAY;
-  const day = ms - time;
+  const s = Math.floor(time / 1000);
+  return `${isoDate(ms - time)}${TWO[Math.floor(s / 3600)]}:${TWO[Math.floor(s / 60) % 60]}:${TWO[s % 60]}.${THREE[time % 1000]}Z`;
+}
+
+/**
+ * Whether {@link isoMtime} builds `ms`'s time from {@link isoDate} and the time of day
+ * (whole milliseconds from 1970 to year 9999); anything else (a sign, six-digit years) is
+ * written as Date writes it.
+ */
+export function isoByHand(ms: number): boolean {
+  return Number.isSafeInteger(ms) && ms > 0 && ms < YEAR_10000;
+}
+
+/** `2024-05-01T`, the date of the day starting at `day` (ms), kept. */
+export function isoDate(day: number): string {
   let date = days.get(day);
   if (date === undefined) {
     if (days.size >= MAX_DAYS) days.clear();
     date = new Date(day).toISOString().slice(0, 11);
     days.set(day, date);
   }
-  const s = Math.floor(time / 1000);
-  return `${date}${TWO[Math.floor(s / 3600)]}:${TWO[Math.floor(s / 60) % 60]}:${TWO[s % 60]}.${THREE[time % 1000]}Z`;
+  return date;
 }
 
-const DAY = 86_400_000;
+export const DAY = 86_400_000;
 const YEAR_10000 = Date.UTC(10_000, 0, 1);
 /** Dates (`2024-05-01T`) by the day's first millisecond: a few thousand days at most. */
 const days = new Map<number, string>();
