@@ -395,24 +395,28 @@ export class FindReader {
     const filters = this.#conditions(f, true);
     const asc = order === 'asc';
     const by = sql.raw(asc ? 'path ASC' : 'path DESC');
-    // The path is the keyset: selected for that when the caller does not ask for it.
+    // Each page starts after the last one's last path.
     const at = single ? 0 : cols.indexOf('path');
     if (at < 0) throw new Error('a walk reads the path');
     const selected = sql.join(cols.map((c) => sql.ref(c)));
     const page = Math.max(1, this.#chunkRows);
-    let after: string | undefined;
+    // Compiled once for every page after the first: only where it starts changes, the
+    // parameter after the scope's (one each). Compiling per page was 3 % of the CPU.
+    const compile = (from: Condition[]) =>
+      sql`SELECT ${selected} FROM entries
+        WHERE ${and([...scope, ...from, ...filters])}
+        ORDER BY ${by} LIMIT ${page}`.compile(this.#db);
+    const next = compile([asc ? sql`path > ${''}` : sql`path < ${''}`]);
+    let query = compile([]);
     for (;;) {
-      const from = after === undefined ? [] : [asc ? sql`path > ${after}` : sql`path < ${after}`];
-      const found = await this.#all(
-        sql`SELECT ${selected} FROM entries
-          WHERE ${and([...scope, ...from, ...filters])}
-          ORDER BY ${by} LIMIT ${page}`.compile(this.#db),
-        single,
-      );
+      const found = await this.#all(query, single);
       if (found.length > 0) yield found;
       if (found.length < page) return;
       const last = found[found.length - 1]!;
-      after = (single ? last : (last as RowArray)[at]) as string;
+      const after = (single ? last : (last as RowArray)[at]) as string;
+      const parameters = [...next.parameters];
+      parameters[scope.length] = after;
+      query = { ...next, parameters };
     }
   }
 
