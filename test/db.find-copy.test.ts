@@ -5,7 +5,7 @@ import type { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inlineParameters, nulEndedValues } from '../src/db/postgres/copy-out.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { findPathBytes } from '../src/db/queries/find.js';
+import { findEntryChunks, findPathBytes } from '../src/db/queries/find.js';
 import { compileGlob } from '../src/db/queries/glob.js';
 import type { FindQuery } from '../src/db/queries/index.js';
 import {
@@ -217,17 +217,70 @@ describe.skipIf(await skipDialect('postgres'))('find -0 through COPY on PostgreS
     // The built command line, as a user runs it: it must exit 0 with nothing on stderr, and
     // leave no COPY running (the rest is never read).
     const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'trawl.js');
-    const r = spawnSync(
-      'bash',
-      [
-        '-c',
-        `set -o pipefail; "$0" find s --name '*.jpg' -0 --db "$1" | head -c 100 >/dev/null`,
-        bin,
-        database.url,
-      ],
-      { encoding: 'utf8', env: { ...process.env, TRAWL_TENANT: 't' } },
-    );
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    // -0: paths through COPY; --json and the table: entries through COPY.
+    for (const format of ['-0', '--json', '']) {
+      const r = spawnSync(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; "$0" find s --name '*.jpg' $2 --db "$1" | head -c 100 >/dev/null`,
+          bin,
+          database.url,
+          format,
+        ],
+        { encoding: 'utf8', env: { ...process.env, TRAWL_TENANT: 't' } },
+      );
+      expect({ format, status: r.status, stderr: r.stderr }).toEqual({
+        format,
+        status: 0,
+        stderr: '',
+      });
+    }
+  });
+
+  it('reads entries through COPY only what the SQL tests exactly', async () => {
+    let copied = 0;
+    const copyEntries = () => {
+      copied++;
+      return (async function* () {})();
+    };
+    const read = async (q: Omit<FindQuery, 'tenantId' | 'storageId'>) => {
+      copied = 0;
+      const options = { copyEntries };
+      for await (const _ of findEntryChunks(index.db, 'postgres', { ...scope, ...q }, options)) {
+        // drained
+      }
+      return copied;
+    };
+    expect(await read({})).toBe(1);
+    expect(await read({ name: '*.jpg', limit: 5 })).toBe(1);
+    expect(await read({ name: '*s*' })).toBe(0);
+    expect(await read({ extensions: ['jpg'] })).toBe(0);
+  });
+
+  it('ends the entries at a limit, in order, and stops the COPY when the reader stops', async () => {
+    const q = { ...scope, name: '*-000??.jpg', order: 'desc' as const, limit: 3 };
+    const got: string[] = [];
+    const visit = {
+      path: (path: string) => got.push(path),
+      plainPath: (b: Buffer, start: number, end: number) =>
+        got.push(b.toString('utf8', start, end)),
+    };
+    for await (const chunk of index.queries.findEntryChunks(q)) chunk.each(visit);
+    const want = [...paths]
+      .filter((p) => /-000\d\d\.jpg$/.test(p))
+      .sort()
+      .reverse();
+    expect(got).toEqual(want.slice(0, 3));
+    for await (const chunk of index.queries.findEntryChunks({ ...scope, name: '*.jpg' })) {
+      expect(chunk).toBeDefined();
+      break;
+    }
+    got.length = 0;
+    for await (const chunk of index.queries.findEntryChunks({ ...scope, name: '*.jpg' })) {
+      chunk.each(visit);
+    }
+    expect(got).toEqual([...paths].sort());
   });
 
   it('ends the answer at a limit, in order', async () => {
