@@ -51,10 +51,11 @@ export function entryOutput(
   };
   /** All of a line but its path: the part before it (table) or after it (JSON). */
   const before = (isDir: boolean, size: number, mtime: number) => {
-    const shown = isDir ? '-' : formatBytes(size);
-    lines.ascii(isDir ? 'd ' : '- ');
-    lines.repeat(SPACE, 9 - shown.length);
-    lines.ascii(shown);
+    if (isDir) lines.ascii(DIR_SIZE);
+    else {
+      lines.ascii('- ');
+      lines.size(size, 9);
+    }
     lines.ascii('  ');
     // An S3 prefix has no time: `-`, not 1970-01-01 (format.ts).
     if (mtime === 0) lines.ascii(NO_TIME);
@@ -99,18 +100,17 @@ export function entryOutput(
       lines.utf8(shown);
       lines.repeat(0, 1);
     } else if (format === 'json') {
-      if (NEEDS_JSON_ESCAPE.test(shown)) {
-        lines.ascii('{"path":');
-        lines.utf8(JSON.stringify(shown));
-      } else {
-        lines.ascii('{"path":"');
-        lines.utf8(shown);
-        lines.ascii('"');
+      lines.ascii('{"path":"');
+      // U+FFFD's bytes (0xEF…) may be a lone surrogate written as UTF-8: JSON escapes it.
+      if (!lines.utf8Unless(shown, JSON_ESCAPES)) {
+        if (NEEDS_JSON_ESCAPE.test(shown)) lines.utf8(JSON.stringify(shown).slice(1, -1));
+        else lines.utf8(shown);
       }
+      lines.ascii('"');
       after(isDir, size, mtime, kind);
     } else {
       before(isDir, size, mtime);
-      lines.utf8(printable(shown));
+      if (!lines.utf8Unless(shown, CONTROLS)) lines.utf8(printable(shown));
       lines.ascii('\n');
     }
     lines.endLine();
@@ -147,10 +147,19 @@ export function entryOutput(
 
 const SPACE = 0x20;
 const NO_TIME = '-'.padEnd(24);
+const DIR_SIZE = `d ${'-'.padStart(9)}`;
 /** What `printable` escapes in a table, or JSON.stringify in a JSON line. */
 const NEEDS_ESCAPE = /[\u0000-\u001f\u007f"\\\ud800-\udfff]/;
 /** What JSON.stringify escapes: `"`, `\`, controls and lone surrogates (pairs too, to be simple). */
 const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** Bytes of UTF-8 text a table escapes (printable: controls and DEL). */
+const CONTROLS = new Uint8Array(256).fill(1, 0, 0x20).fill(1, 0x7f, 0x80);
+/** Bytes of UTF-8 text that JSON escapes, or that may be a lone surrogate's U+FFFD (0xEF). */
+const JSON_ESCAPES = new Uint8Array(256)
+  .fill(1, 0, 0x20)
+  .fill(1, 0x22, 0x23)
+  .fill(1, 0x5c, 0x5d)
+  .fill(1, 0xef, 0xf0);
 
 /** `total: 2 dirs, 3 files, 1.5 kB` */
 export function totalsLine(t: { dirs: number; files: number; bytes: number }): string {
