@@ -129,8 +129,9 @@ export class ByteLines {
   repeat(byte: number, count: number): void {
     if (count <= 0) return;
     this.#room(count);
-    this.#buffer.fill(byte, this.#used, this.#used + count);
-    this.#used += count;
+    // A loop: `fill` is a call into C++ for the few bytes of a padding.
+    const b = this.#buffer;
+    for (let i = 0; i < count; i++) b[this.#used++] = byte;
   }
 
   /** Any text, as UTF-8 as a stream writes it (a lone surrogate as U+FFFD). */
