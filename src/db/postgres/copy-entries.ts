@@ -27,34 +27,42 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const DELETE = 0x7f;
 
+// One pass over the bytes in JavaScript: an `indexOf` per field was a call into C++ each,
+// five per row.
 function eachEntry(chunk: Buffer, visit: EntryVisitor): void {
   const utf8 = isUtf8(chunk);
+  const length = chunk.length;
   let i = 0;
-  while (i < chunk.length) {
+  while (i < length) {
     // The path, and whether any of its bytes needs a format's escape or COPY's.
     const pathStart = i;
-    const pathEnd = chunk.indexOf(TAB, i);
-    if (pathEnd < 0) throw new Error('a row of COPY output cut short');
     let plain = utf8;
-    for (; i < pathEnd && plain; i++) {
-      const b = chunk[i]!;
+    for (let b = chunk[i]; b !== TAB; b = chunk[++i]) {
+      if (b === undefined) throw new Error('a row of COPY output cut short');
       if (b < 0x20 || b === QUOTE || b === BACKSLASH || b === DELETE) plain = false;
     }
-    const isDirEnd = chunk.indexOf(TAB, pathEnd + 1);
+    const pathEnd = i;
+    const isDirEnd = fieldEnd(chunk, pathEnd + 1, TAB);
     const isDir = int(chunk, pathEnd + 1, isDirEnd) !== 0;
-    const sizeEnd = chunk.indexOf(TAB, isDirEnd + 1);
+    const sizeEnd = fieldEnd(chunk, isDirEnd + 1, TAB);
     const size = int(chunk, isDirEnd + 1, sizeEnd);
-    const mtimeEnd = chunk.indexOf(TAB, sizeEnd + 1);
+    const mtimeEnd = fieldEnd(chunk, sizeEnd + 1, TAB);
     const mtime = int(chunk, sizeEnd + 1, mtimeEnd);
-    const rowEnd = chunk.indexOf(NEWLINE, mtimeEnd + 1);
-    if (isDirEnd < 0 || sizeEnd < 0 || mtimeEnd < 0 || rowEnd < 0) {
-      throw new Error('a row of COPY output cut short');
-    }
+    const rowEnd = fieldEnd(chunk, mtimeEnd + 1, NEWLINE);
     const kind = kindOf(chunk, mtimeEnd + 1, rowEnd);
     if (plain) visit.plainPath(chunk, pathStart, pathEnd, isDir, size, mtime, kind);
     else visit.path(text(chunk, pathStart, pathEnd), isDir, size, mtime, kind);
     i = rowEnd + 1;
   }
+}
+
+/** Where the field from `start` ends: the index of `stop`. */
+function fieldEnd(chunk: Buffer, start: number, stop: number): number {
+  let i = start;
+  for (let b = chunk[i]; b !== stop; b = chunk[++i]) {
+    if (b === undefined) throw new Error('a row of COPY output cut short');
+  }
+  return i;
 }
 
 /** An integer column: its digits read here, or as Number reads them past 15 digits. */
@@ -78,16 +86,26 @@ function text(chunk: Buffer, start: number, end: number): string {
   return (raw.includes(BACKSLASH) ? unescapeCopyText(raw) : raw).toString('utf8');
 }
 
-/** The media kinds as met, so that each row's is not a new string. */
-const kinds = new Map<string, string>();
+/**
+ * The media kinds as met (their bytes as COPY wrote them, and the text), so that a row's
+ * kind is found by comparing a few bytes: no string made for it.
+ */
+const kindBytes: Buffer[] = [];
+const kindTexts: string[] = [];
 
 function kindOf(chunk: Buffer, start: number, end: number): string | null {
-  if (end - start === 2 && chunk[start] === BACKSLASH && chunk[start + 1] === 0x4e) return null;
-  const key = chunk.toString('latin1', start, end);
-  let kind = kinds.get(key);
-  if (kind === undefined) {
-    kind = text(chunk, start, end);
-    if (kinds.size < 64) kinds.set(key, kind);
+  const length = end - start;
+  if (length === 2 && chunk[start] === BACKSLASH && chunk[start + 1] === 0x4e) return null;
+  next: for (let k = 0; k < kindBytes.length; k++) {
+    const known = kindBytes[k]!;
+    if (known.length !== length) continue;
+    for (let j = 0; j < length; j++) if (known[j] !== chunk[start + j]) continue next;
+    return kindTexts[k]!;
+  }
+  const kind = text(chunk, start, end);
+  if (kindBytes.length < 16) {
+    kindBytes.push(Buffer.from(chunk.subarray(start, end)));
+    kindTexts.push(kind);
   }
   return kind;
 }
