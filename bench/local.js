@@ -7,7 +7,9 @@
  * lucky run. Targets are issue 12's: dry run ≤ 1.2×, first scan ≤ 2×, unchanged rescan
  * ≤ 1.5× (0 rows written), and at 1,000,000 files peak RSS ≤ 150 MB with RSS(files) /
  * RSS(--rss-base files, default 100,000) ≤ 1.3 (first scans, one each).
- * Trees are generated once under `.bench/` and reused.
+ * Trees are generated once under `.bench/` and reused. `--only dry,rescan` runs only those
+ * rows (of startup, dry, first, rescan); a rescan needs its first scan, which then runs unprinted.
+ * `--bin PATH` times another build's bin/trawl.js on the same tree (A/B in one run).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,8 +27,19 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     threads: { type: 'string' },
     'rss-base': { type: 'string', default: '100000' },
+    only: { type: 'string' },
+    bin: { type: 'string' },
   },
 });
+/** `--only dry,rescan`: run only these rows (find always runs: every ratio is against it). */
+const ROWS = ['startup', 'dry', 'first', 'rescan'];
+const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : ROWS);
+for (const r of only) {
+  if (!ROWS.includes(r)) {
+    console.error(`bench:local: expected --only to list some of ${ROWS.join(',')}, got ${JSON.stringify(r)}`);
+    process.exit(1);
+  }
+}
 const files = Number(values.files);
 const reps = Number(values.reps);
 const rssBase = Number(values['rss-base']);
@@ -46,6 +59,8 @@ for (const [name, v] of [
 }
 
 const benchDir = join(repo, '.bench');
+/** `--bin ../wt-base/bin/trawl.js`: time another build on this checkout's tree (A/B). */
+const bin = resolve(values.bin ?? join(repo, 'bin/trawl.js'));
 const log = (s) => process.stderr.write(s + '\n');
 const tree = ensureTree(benchDir, files, log);
 const baseTree = files >= RSS_FILES && rssBase < files ? ensureTree(benchDir, rssBase, log) : null;
@@ -66,7 +81,7 @@ function targetOf(t) {
 
 async function trawl(db, flags = [], t = tree) {
   // Run through the shebang, as a user does, so its node flags apply.
-  const r = await measure(join(repo, 'bin/trawl.js'), [
+  const r = await measure(bin, [
     'scan',
     targetOf(t),
     '--db',
@@ -93,7 +108,7 @@ function expect(ok, what) {
 }
 
 async function startup() {
-  const r = await measure(join(repo, 'bin/trawl.js'), ['--version']);
+  const r = await measure(bin, ['--version']);
   if (r.code !== 0) throw new Error(`trawl --version exited with ${r.code}`);
   return r;
 }
@@ -109,29 +124,35 @@ try {
   for (let rep = 1; rep <= reps; rep++) {
     log(`repetition ${rep}/${reps}`);
     runs.find.push(await find());
-    runs.startup.push(await startup());
+    if (only.has('startup')) runs.startup.push(await startup());
     const dryDb = join(runDir, `dry-${rep}.db`);
-    const dry = await trawl(dryDb, ['--dry-run']);
-    expect(
-      dry.result.created === tree.files,
-      `dry run would create ${dry.result.created}, expected ${tree.files}`,
-    );
-    runs.dry.push(dry);
+    if (only.has('dry')) {
+      const dry = await trawl(dryDb, ['--dry-run']);
+      expect(
+        dry.result.created === tree.files,
+        `dry run would create ${dry.result.created}, expected ${tree.files}`,
+      );
+      runs.dry.push(dry);
+    }
     const db = join(runDir, `index-${rep}.db`);
-    const first = await trawl(db);
-    expect(first.result.created === tree.files, `first scan created ${first.result.created}`);
-    runs.first.push(first);
-    installWriteCounter(db);
-    const again = await trawl(db);
-    expect(
-      again.result.unchanged === tree.files,
-      `rescan found ${again.result.unchanged} unchanged`,
-    );
-    runs.rescan.push(again);
-    rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
+    if (only.has('first') || only.has('rescan')) {
+      const first = await trawl(db);
+      expect(first.result.created === tree.files, `first scan created ${first.result.created}`);
+      if (only.has('first')) runs.first.push(first);
+    }
+    if (only.has('rescan')) {
+      installWriteCounter(db);
+      const again = await trawl(db);
+      expect(
+        again.result.unchanged === tree.files,
+        `rescan found ${again.result.unchanged} unchanged`,
+      );
+      runs.rescan.push(again);
+      rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
+    }
     for (const f of [dryDb, db]) removeDb(f);
   }
-  if (baseTree) {
+  if (baseTree && only.has('first')) {
     log(`first scan of ${baseTree.files.toLocaleString('en')} files, for the RSS ratio`);
     const db = join(runDir, 'base.db');
     baseRun = await trawl(db, [], baseTree);
@@ -153,7 +174,7 @@ const rows = [
 const out = [];
 out.push(
   `bench:local: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories, ` +
-    `${reps} repetition(s): median and (min–max) of each repetition's ratio to its own find` +
+    `${reps} repetition(s) of ${bin}: median and (min–max) of each repetition's ratio to its own find` +
     (values.threads ? `, threads=${values.threads}` : ''),
 );
 out.push(
@@ -161,6 +182,7 @@ out.push(
     `${'CPU'.padStart(9)}${'peak RSS'.padStart(10)}   target`,
 );
 for (const [label, rs, limit] of rows) {
+  if (rs.length === 0) continue; // left out by --only
   const ms = median(rs.map((r) => r.ms));
   const ratios = rs.map((r, i) => r.ms / runs.find[i].ms);
   const ratio = median(ratios);
@@ -177,9 +199,11 @@ out.push(
     .map((l) => l.toFixed(1))
     .join(' ')} (${availableParallelism()} cores)`,
 );
-out.push(
-  `rows written by the unchanged rescan: ${rescanWrites} (target 0 ${rescanWrites === 0 ? 'met' : 'MISSED'})`,
-);
+if (runs.rescan.length > 0) {
+  out.push(
+    `rows written by the unchanged rescan: ${rescanWrites} (target 0 ${rescanWrites === 0 ? 'met' : 'MISSED'})`,
+  );
+}
 const allTrawl = [...runs.dry, ...runs.first, ...runs.rescan];
 const peakMb = peak(allTrawl);
 out.push(
