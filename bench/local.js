@@ -36,7 +36,9 @@ const ROWS = ['startup', 'dry', 'first', 'rescan'];
 const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : ROWS);
 for (const r of only) {
   if (!ROWS.includes(r)) {
-    console.error(`bench:local: expected --only to list some of ${ROWS.join(',')}, got ${JSON.stringify(r)}`);
+    console.error(
+      `bench:local: expected --only to list some of ${ROWS.join(',')}, got ${JSON.stringify(r)}`,
+    );
     process.exit(1);
   }
 }
@@ -81,14 +83,7 @@ function targetOf(t) {
 
 async function trawl(db, flags = [], t = tree) {
   // Run through the shebang, as a user does, so its node flags apply.
-  const r = await measure(bin, [
-    'scan',
-    targetOf(t),
-    '--db',
-    db,
-    '--json',
-    ...flags,
-  ]);
+  const r = await measure(bin, ['scan', targetOf(t), '--db', db, '--json', ...flags]);
   if (r.code !== 0) throw new Error(`trawl ${flags.join(' ')} exited with ${r.code}: ${r.stdout}`);
   const result = JSON.parse(r.stdout);
   if (result.files !== t.files || result.dirs !== t.dirs) {
