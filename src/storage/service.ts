@@ -120,6 +120,13 @@ export interface StorageHandle {
    */
   readHead?(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array>;
   check(options?: ListOptions): Promise<void>;
+  /**
+   * True when every step of {@link list} settles — with CANCELLED — as soon as the options'
+   * signal aborts, whatever the backend does: the caller need not race each step against the
+   * signal itself. The service's own handles say so (they race every request); a handle
+   * made elsewhere (a test's) may not.
+   */
+  readonly abortsListing?: boolean;
 }
 
 export type { StorageStats };
@@ -246,6 +253,7 @@ export class StorageService {
     const service = this;
     return {
       storageId,
+      abortsListing: true,
       list: (dir, options) => this.#list(storageId, dir, options),
       check: (options) => this.#request(storageId, 'check', '/', options?.signal, (c) => c.check()),
       get listTree() {
@@ -288,6 +296,7 @@ export class StorageService {
     };
     return {
       storageId,
+      abortsListing: true,
       list: (dir, o) =>
         once(
           () => handle.list(dir, o),
@@ -630,72 +639,64 @@ export class StorageService {
     dir: string,
     options: ListOptions | undefined,
   ): AsyncGenerator<Entry[]> {
+    // One generator, not one wrapping another: each layer costs promises per page.
     const signal = options?.signal;
     if (signal) expectManyListeners(signal);
     const leave = this.#stateOf(storageId).enter();
     try {
-      yield* this.#listPages(storageId, dir, options);
+      const spent = { retries: 0, waits: 0 };
+      let slot: { live: LiveClient; release: () => void } | undefined;
+      let pages: AsyncIterator<Entry[]> | undefined;
+      let account: RequestAccount | undefined;
+      let step: IteratorResult<Entry[]>;
+      // The first page: a request with retries.
+      for (;;) {
+        let error: StorageError;
+        let sentAt = this.#now();
+        try {
+          slot = await this.#slot(storageId, dir, signal);
+          sentAt = this.#now();
+          account = this.#begin(slot.live);
+          pages = slot.live.client.list(dir, options)[Symbol.asyncIterator]();
+          step = await untilAborted(pages.next(), signal);
+          break;
+        } catch (caught) {
+          const failed = account?.failed('list', caught);
+          account = undefined;
+          const live = slot?.live;
+          slot?.release();
+          slot = undefined;
+          closeQuietly(pages);
+          pages = undefined;
+          if (caught instanceof StaleClient) continue;
+          error = this.#requestError(failed ?? caught, dir, signal);
+          if (error.code === 'CANCELLED') throw error;
+          await this.#pace(storageId, live, error, sentAt, spent, signal);
+        }
+      }
+      // The rest: the slot is held until the listing ends.
+      let finished = false;
+      try {
+        while (!step.done) {
+          yield step.value;
+          step = await untilAborted(pages!.next(), signal);
+        }
+        finished = true;
+        account!.ok('list');
+      } catch (caught) {
+        const error = this.#requestError(account!.failed('list', caught), dir, signal);
+        if (error.code === 'UNAVAILABLE') await this.#drop(slot!.live, 'unavailable', error);
+        throw error;
+      } finally {
+        // The caller stopped early (break, cancellation): end the backend's listing too.
+        if (!finished) {
+          account!.failed('list', cancelledError(dir));
+          closeQuietly(pages);
+        }
+        slot!.release();
+      }
     } finally {
       leave();
-    }
-  }
-
-  async *#listPages(
-    storageId: number,
-    dir: string,
-    options: ListOptions | undefined,
-  ): AsyncGenerator<Entry[]> {
-    const signal = options?.signal;
-    const spent = { retries: 0, waits: 0 };
-    let slot: { live: LiveClient; release: () => void } | undefined;
-    let pages: AsyncIterator<Entry[]> | undefined;
-    let account: RequestAccount | undefined;
-    let step: IteratorResult<Entry[]>;
-    // The first page: a request with retries.
-    for (;;) {
-      let error: StorageError;
-      let sentAt = this.#now();
-      try {
-        slot = await this.#slot(storageId, dir, signal);
-        sentAt = this.#now();
-        account = this.#begin(slot.live);
-        pages = slot.live.client.list(dir, options)[Symbol.asyncIterator]();
-        step = await untilAborted(pages.next(), signal);
-        break;
-      } catch (caught) {
-        const failed = account?.failed('list', caught);
-        account = undefined;
-        const live = slot?.live;
-        slot?.release();
-        slot = undefined;
-        closeQuietly(pages);
-        pages = undefined;
-        if (caught instanceof StaleClient) continue;
-        error = this.#requestError(failed ?? caught, dir, signal);
-        if (error.code === 'CANCELLED') throw error;
-        await this.#pace(storageId, live, error, sentAt, spent, signal);
-      }
-    }
-    // The rest: the slot is held until the listing ends.
-    let finished = false;
-    try {
-      while (!step.done) {
-        yield step.value;
-        step = await untilAborted(pages!.next(), signal);
-      }
-      finished = true;
-      account!.ok('list');
-    } catch (caught) {
-      const error = this.#requestError(account!.failed('list', caught), dir, signal);
-      if (error.code === 'UNAVAILABLE') await this.#drop(slot!.live, 'unavailable', error);
-      throw error;
-    } finally {
-      // The caller stopped early (break, cancellation): end the backend's listing too.
-      if (!finished) {
-        account!.failed('list', cancelledError(dir));
-        closeQuietly(pages);
-      }
-      slot!.release();
     }
   }
 
