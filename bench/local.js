@@ -8,6 +8,13 @@
  * ≤ 1.5× (0 rows written), and at 1,000,000 files peak RSS ≤ 150 MB with RSS(files) /
  * RSS(--rss-base files, default 100,000) ≤ 1.3 (first scans, one each).
  * Trees are generated once under `.bench/` and reused.
+ *
+ * Two reference rows, measured in each repetition: the **write floor** (bench/write-floor.js,
+ * a child process) — the rows a first scan writes, inserted in one transaction by prepared
+ * 100-row INSERTs into the same migrated schema with the name index and time steps filled
+ * in one statement each, and the same rows into a bare table with the unique path index
+ * only. Their time is the write's alone (the tree read first, untimed): what a first scan
+ * into this schema cannot beat on this machine unless its writes overlap its walk.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -98,7 +105,24 @@ async function startup() {
   return r;
 }
 
-const runs = { find: [], startup: [], dry: [], first: [], rescan: [] };
+async function writeFloor(db, bare) {
+  const r = await measure(process.execPath, [
+    join(repo, 'bench/write-floor.js'),
+    tree.root,
+    '--db',
+    db,
+    ...(bare ? ['--bare'] : []),
+  ]);
+  if (r.code !== 0) throw new Error(`write-floor exited with ${r.code}`);
+  const floor = JSON.parse(r.stdout);
+  expect(floor.rows === tree.files + tree.dirs, `write floor wrote ${floor.rows} rows`);
+  removeDb(db);
+  // The timed part only (the tree's read and the schema's migrations are not the floor);
+  // no RSS: the process holds the whole tree's rows, which a scan never does.
+  return { ms: floor.ms, cpuS: floor.cpuS, rssMb: null };
+}
+
+const runs = { find: [], startup: [], dry: [], first: [], rescan: [], floor: [], bare: [] };
 let rescanWrites = 0;
 let baseRun = null;
 try {
@@ -130,6 +154,8 @@ try {
     runs.rescan.push(again);
     rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
     for (const f of [dryDb, db]) removeDb(f);
+    runs.floor.push(await writeFloor(join(runDir, `floor-${rep}.db`), false));
+    runs.bare.push(await writeFloor(join(runDir, `bare-${rep}.db`), true));
   }
   if (baseTree) {
     log(`first scan of ${baseTree.files.toLocaleString('en')} files, for the RSS ratio`);
@@ -142,13 +168,18 @@ try {
 }
 
 const fmtMb = (mb) => (mb === null ? 'n/a' : `${mb.toFixed(0)} MB`);
-const peak = (rs) => (canMeasureRss ? Math.max(...rs.map((r) => r.rssMb ?? 0)) : null);
+const peak = (rs) =>
+  canMeasureRss && rs.some((r) => r.rssMb !== null)
+    ? Math.max(...rs.map((r) => r.rssMb ?? 0))
+    : null;
 const rows = [
   ['find -printf', runs.find, null],
   ['trawl --version', runs.startup, null],
   ['trawl --dry-run', runs.dry, 1.2],
   ['trawl first scan', runs.first, 2],
   ['trawl unchanged rescan', runs.rescan, 1.5],
+  ['write floor: schema', runs.floor, null],
+  ['write floor: bare table', runs.bare, null],
 ];
 const out = [];
 out.push(
