@@ -15,6 +15,10 @@
  * in one statement each, and the same rows into a bare table with the unique path index
  * only. Their time is the write's alone (the tree read first, untimed): what a first scan
  * into this schema cannot beat on this machine unless its writes overlap its walk.
+ *
+ * `--compare DIR`: another build's `bin/trawl.js` (e.g. /work/wt-base) also runs its dry run,
+ * first scan and rescan in each repetition, right after this build's, on the same tree: an
+ * A/B in one run, each ratio against the same find.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     threads: { type: 'string' },
     'rss-base': { type: 'string', default: '100000' },
+    compare: { type: 'string' },
   },
 });
 const files = Number(values.files);
@@ -71,9 +76,9 @@ function targetOf(t) {
     : t.root;
 }
 
-async function trawl(db, flags = [], t = tree) {
+async function trawl(db, flags = [], t = tree, build = repo) {
   // Run through the shebang, as a user does, so its node flags apply.
-  const r = await measure(join(repo, 'bin/trawl.js'), [
+  const r = await measure(join(build, 'bin/trawl.js'), [
     'scan',
     targetOf(t),
     '--db',
@@ -122,7 +127,31 @@ async function writeFloor(db, bare) {
   return { ms: floor.ms, cpuS: floor.cpuS, rssMb: null };
 }
 
+/** Dry run, first scan and unchanged rescan of one build into `runs`; its rescan's writes. */
+async function scans(rep, runs, build = repo) {
+  const dryDb = join(runDir, `dry-${rep}.db`);
+  const dry = await trawl(dryDb, ['--dry-run'], tree, build);
+  expect(
+    dry.result.created === tree.files,
+    `dry run would create ${dry.result.created}, expected ${tree.files}`,
+  );
+  runs.dry.push(dry);
+  const db = join(runDir, `index-${rep}.db`);
+  const first = await trawl(db, [], tree, build);
+  expect(first.result.created === tree.files, `first scan created ${first.result.created}`);
+  runs.first.push(first);
+  installWriteCounter(db);
+  const again = await trawl(db, [], tree, build);
+  expect(again.result.unchanged === tree.files, `rescan found ${again.result.unchanged} unchanged`);
+  runs.rescan.push(again);
+  const writes = readWriteCounter(db);
+  for (const f of [dryDb, db]) removeDb(f);
+  return writes;
+}
+
 const runs = { find: [], startup: [], dry: [], first: [], rescan: [], floor: [], bare: [] };
+const other = { dry: [], first: [], rescan: [] };
+const compare = values.compare ? resolve(values.compare) : null;
 let rescanWrites = 0;
 let baseRun = null;
 try {
@@ -134,26 +163,8 @@ try {
     log(`repetition ${rep}/${reps}`);
     runs.find.push(await find());
     runs.startup.push(await startup());
-    const dryDb = join(runDir, `dry-${rep}.db`);
-    const dry = await trawl(dryDb, ['--dry-run']);
-    expect(
-      dry.result.created === tree.files,
-      `dry run would create ${dry.result.created}, expected ${tree.files}`,
-    );
-    runs.dry.push(dry);
-    const db = join(runDir, `index-${rep}.db`);
-    const first = await trawl(db);
-    expect(first.result.created === tree.files, `first scan created ${first.result.created}`);
-    runs.first.push(first);
-    installWriteCounter(db);
-    const again = await trawl(db);
-    expect(
-      again.result.unchanged === tree.files,
-      `rescan found ${again.result.unchanged} unchanged`,
-    );
-    runs.rescan.push(again);
-    rescanWrites = Math.max(rescanWrites, readWriteCounter(db));
-    for (const f of [dryDb, db]) removeDb(f);
+    rescanWrites = Math.max(rescanWrites, await scans(rep, runs));
+    if (compare) await scans(rep, other, compare);
     runs.floor.push(await writeFloor(join(runDir, `floor-${rep}.db`), false));
     runs.bare.push(await writeFloor(join(runDir, `bare-${rep}.db`), true));
   }
@@ -178,6 +189,13 @@ const rows = [
   ['trawl --dry-run', runs.dry, 1.2],
   ['trawl first scan', runs.first, 2],
   ['trawl unchanged rescan', runs.rescan, 1.5],
+  ...(compare
+    ? [
+        ['compared: --dry-run', other.dry, 1.2],
+        ['compared: first scan', other.first, 2],
+        ['compared: rescan', other.rescan, 1.5],
+      ]
+    : []),
   ['write floor: schema', runs.floor, null],
   ['write floor: bare table', runs.bare, null],
 ];
@@ -185,7 +203,8 @@ const out = [];
 out.push(
   `bench:local: ${tree.files.toLocaleString('en')} files in ${tree.dirs.toLocaleString('en')} directories, ` +
     `${reps} repetition(s): median and (min–max) of each repetition's ratio to its own find` +
-    (values.threads ? `, threads=${values.threads}` : ''),
+    (values.threads ? `, threads=${values.threads}` : '') +
+    (compare ? `; compared: ${compare}` : ''),
 );
 out.push(
   `${'run'.padEnd(24)}${'time'.padStart(9)}${'× find'.padStart(9)}${'(min–max)'.padStart(14)}` +
