@@ -34,6 +34,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -68,7 +69,7 @@ const result = await build({
   // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
   define: { 'import.meta.url': '__trawlUrl' },
   banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [commanderSpawnsLazily(), promClientClassesOnly()],
+  plugins: [builtinsOnFirstUse(), promClientClassesOnly()],
   metafile: true,
   logLevel: 'warning',
 });
@@ -97,25 +98,62 @@ try {
 }
 
 /**
- * commander requires `node:child_process` at load, for executable subcommands (`git-style`
- * commands run as programs of their own), which trawl has none of; the module, with `net`
- * and `dgram` under it, is ~2 ms of every start (bench:startup). Inside the bundle
- * commander gets an object whose `spawn` requires it on first call instead.
+ * Node's own modules that a start does not already have (`node -e 0` holds events, buffer,
+ * path, fs, url, util, timers, async_hooks, querystring) cost 0.5–7 ms of CPU each the first
+ * time they are required: `https` with `tls`, `net` and the streams under it ~6 ms, `crypto`
+ * ~3, `worker_threads` ~2, `assert` ~2, `fs/promises` (with readline) ~1. Every storage
+ * backend's module, the lease, the listing code and pino require some at their top, so a
+ * local scan of an empty folder paid for all of them (bench:startup, docs/benchmarks.md).
+ * Inside the bundle each of these is an object of getters, one per export, that requires the
+ * real module at the first export read: `createHash(…)` in a listing, not the import, loads
+ * `crypto`. (This also gives commander a `child_process` it loads only to run an executable
+ * subcommand, which trawl has none of.) The export names are those of the Node that builds;
+ * `npm run build` runs under the Node that runs trawl.
  */
-function commanderSpawnsLazily() {
+function builtinsOnFirstUse() {
+  const lazy = [
+    'assert',
+    'child_process',
+    'crypto',
+    'dns',
+    'dns/promises',
+    'fs/promises',
+    'http',
+    'https',
+    'net',
+    'perf_hooks',
+    'readline',
+    'stream',
+    'stream/promises',
+    'string_decoder',
+    'tls',
+    'worker_threads',
+    'zlib',
+  ];
+  const filter = new RegExp(`^(node:)?(${lazy.join('|').replaceAll('/', '\\/')})$`);
   return {
-    name: 'commander-spawns-lazily',
+    name: 'builtins-on-first-use',
     setup(b) {
-      b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-        /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
-          ? { path: 'lazy-child-process', namespace: 'trawl-lazy' }
-          : undefined,
+      b.onResolve({ filter }, (args) =>
+        args.namespace === 'trawl-lazy-builtin'
+          ? { path: args.path, external: true }
+          : { path: args.path.replace(/^node:/, ''), namespace: 'trawl-lazy-builtin' },
       );
-      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy' }, () => ({
-        contents:
-          "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
-        loader: 'js',
-      }));
+      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy-builtin' }, (args) => {
+        const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
+        const getters = names
+          .map(
+            (name) =>
+              `${JSON.stringify(name)}: { get: () => load()[${JSON.stringify(name)}], enumerable: true }`,
+          )
+          .join(',\n');
+        return {
+          contents:
+            `let real;\nconst load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));\n` +
+            `module.exports = Object.defineProperties({}, {\n${getters}\n});`,
+          loader: 'js',
+        };
+      });
     },
   };
 }
