@@ -14,9 +14,9 @@
  * dynamically in a function run on first import, so `--version` and `--help` still run none
  * of the database layer, the fleet or the server (test/cli.startup.test.ts).
  *
- * Packages left outside the bundle load from node_modules as before: native code
- * (better-sqlite3), those loaded lazily anyway (the fleet's, the HTTP stack's, the storage
- * SDKs) and pino (its transports find worker files by path).
+ * Packages left outside the bundle load from node_modules as before: those loaded lazily
+ * anyway (the fleet's, the HTTP stack's, the storage SDKs). better-sqlite3's JavaScript is
+ * inside, its native addon is not: src/db/sqlite/driver.ts hands every open the addon's path.
  *
  * The code cache is made by running the bundle (an empty folder scanned into a scratch index:
  * the command line, the app, the index and the scan engine) with the node flags of
@@ -43,10 +43,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { VERSION } = await import(`${root}dist/cli/version.js`);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 /**
- * Pure JS on a command's hot path: these are worth having inside the bundle. Not basic-ftp:
+ * Pure JS on a command's hot path: these are worth having inside the bundle (better-sqlite3's
+ * JavaScript: its addon is required by path, src/db/sqlite/driver.ts). Not basic-ftp:
  * src/storage/backends/ftp-lib.ts requires it at the first FTP connection.
  */
-const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino']);
+const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino', 'better-sqlite3']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
 const bundle = `${outdir}/main.cjs`;
