@@ -71,6 +71,11 @@ const result = await build({
   define: { 'import.meta.url': '__trawlUrl' },
   banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [builtinsOnFirstUse(), promClientClassesOnly()],
+  // No comments and no indentation: every start reads, decodes and compiles (or deserializes
+  // the cache of) the whole file, and esbuild keeps the doc comments of class members —
+  // non-ASCII among them (—, …), which made V8 hold the 1.8 MB source as a two-byte string.
+  // 1.85 → 1.14 MB; names are kept (no renaming), so stack traces still name functions.
+  minifyWhitespace: true,
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,5 +1,18 @@
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { OutStream } from './context.js';
+
+/**
+ * Whether `fd` is a character device other than /dev/null (`trawl scan … >/dev/null` from
+ * cron is no terminal). A closed fd counts as one: Node's stream knows what to do with it.
+ */
+function mayBeTerminal(fd: number): boolean {
+  try {
+    const stats = fstatSync(fd);
+    return stats.isCharacterDevice() && stats.rdev !== statSync('/dev/null').rdev;
+  } catch {
+    return true;
+  }
+}
 
 /** The parts of Node's stdio stream that commands read besides `write` (index-read.ts). */
 type Stdio = NodeJS.WriteStream;
@@ -11,8 +24,8 @@ type Stdio = NodeJS.WriteStream;
  * Node's own; bench:startup). Node itself writes stdio files and pipes synchronously on
  * Linux, so the order of lines is the same either way.
  *
- * The stream is made (by `open`) and takes over for good: at once when the fd is a
- * character device (a terminal: `isTTY`, `columns`, a progress line), and at the first write
+ * The stream is made (by `open`) and takes over for good: at once when the fd may be a
+ * terminal (`isTTY`, `columns`, a progress line), and at the first write
  * that fails (a full non-blocking pipe answers EAGAIN; a closed one EPIPE): the rest of that
  * write goes to the stream, which waits, or emits the error the caller's handler hears, as
  * before.
@@ -25,13 +38,7 @@ export class StdioOut implements OutStream {
   constructor(fd: number, open: () => Stdio) {
     this.#fd = fd;
     this.#open = open;
-    let terminal = true;
-    try {
-      terminal = fstatSync(fd).isCharacterDevice();
-    } catch {
-      // a closed fd: Node's stream knows what to do with it
-    }
-    if (terminal) this.#stream = open();
+    if (mayBeTerminal(fd)) this.#stream = open();
   }
 
   write(chunk: string | Uint8Array): boolean {
