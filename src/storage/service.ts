@@ -16,8 +16,10 @@ import { Limiter } from './limits/limiter.js';
 import { splitServiceOptions, type ServiceOptions } from './limits/options.js';
 import { StoragePacing, type StorageStats } from './limits/pacing.js';
 import { DEFAULT_RETRY, type RetryOptions } from './limits/retry.js';
-import { silentLogger, type Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/silent-logger.js';
 import { storageMetrics, type StorageMetrics } from '../observability/metrics.js';
+import { monotonicMs } from '../util/monotonic.js';
 import { raceAbort } from '../util/on-abort.js';
 import { redactText } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
@@ -78,7 +80,7 @@ export interface StorageServiceDeps {
   metrics?: StorageMetrics;
   /** @default silent */
   logger?: Logger;
-  /** Milliseconds on a monotonic clock; tests move it by hand. @default performance.now */
+  /** Milliseconds on a monotonic clock; tests move it by hand. @default monotonicMs */
   now?: () => number;
   /** Jitter source in [0, 1). @default Math.random */
   random?: () => number;
@@ -221,7 +223,7 @@ export class StorageService {
     this.#limiter = new Limiter(deps.limits, deps.gates);
     this.#metrics = deps.metrics ?? storageMetrics();
     this.#log = deps.logger ?? silentLogger();
-    this.#now = deps.now ?? (() => performance.now());
+    this.#now = deps.now ?? monotonicMs;
     this.#random = deps.random ?? Math.random;
   }
 
