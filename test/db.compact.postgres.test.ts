@@ -64,14 +64,19 @@ async function indexes(url: string): Promise<Map<string, Relation>> {
   });
 }
 
+const pools: pg.Pool[] = [];
+
 function compactor(url: string, minRows: number): Compactor {
-  return new Compactor(() => new pg.Client({ connectionString: url }), { minRows });
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pools.push(pool);
+  return new Compactor(pool, () => new pg.Client({ connectionString: url }), { minRows });
 }
 
 describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
   let db: TestDatabase | undefined;
   let index: Index | undefined;
   afterEach(async () => {
+    for (const pool of pools.splice(0)) await pool.end();
     await index?.close();
     await db?.drop();
     index = undefined;

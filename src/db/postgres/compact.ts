@@ -41,10 +41,13 @@ export interface CompactorOptions {
  * Nothing here throws: a failure costs only the bytes.
  */
 export class Compactor {
+  readonly #pool: pg.Pool;
   readonly #connect: () => pg.Client;
   readonly #minRows: number;
 
-  constructor(connect: () => pg.Client, options: CompactorOptions = {}) {
+  /** `pool`: for the cheap look first; `connect`: the connection a rebuild runs on. */
+  constructor(pool: pg.Pool, connect: () => pg.Client, options: CompactorOptions = {}) {
+    this.#pool = pool;
     this.#connect = connect;
     this.#minRows = options.minRows ?? COMPACT_MIN_ROWS;
   }
@@ -53,6 +56,9 @@ export class Compactor {
   async afterScan(created: number): Promise<void> {
     let client: pg.Client | undefined;
     try {
+      // The usual case, a scan of a few changes: one catalog look on the pool, no new
+      // connection.
+      if (created < this.#minRows && !(await hasLeftovers(this.#pool))) return;
       client = this.#connect();
       await client.connect();
       await client.query(`SET statement_timeout = 0; SET lock_timeout = '${LOCK_TIMEOUT}'`);
@@ -98,13 +104,18 @@ async function existing(client: pg.Client): Promise<string[]> {
   return HALF_FULL.filter((n) => rows.some((r) => r.name === n));
 }
 
+/** The invalid copies an interrupted REINDEX CONCURRENTLY leaves on `entries`. */
+const LEFTOVERS = `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+  WHERE i.indrelid = 'entries'::regclass AND NOT i.indisvalid
+    AND c.relname ~ '_cc(new|old)[0-9]*$'`;
+
+async function hasLeftovers(pool: pg.Pool): Promise<boolean> {
+  return (await pool.query(LEFTOVERS)).rows.length > 0;
+}
+
 /** Drops what an interrupted REINDEX CONCURRENTLY left on `entries`. */
 async function dropLeftovers(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-     WHERE i.indrelid = 'entries'::regclass AND NOT i.indisvalid
-       AND c.relname ~ '_cc(new|old)[0-9]*$'`,
-  );
+  const { rows } = await client.query<{ name: string }>(LEFTOVERS);
   for (const { name } of rows) {
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS "${name}"`);
   }

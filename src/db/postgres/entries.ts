@@ -130,7 +130,7 @@ export class PostgresEntryRepository implements EntryRepository {
   constructor(pool: pg.Pool, maintenance?: () => pg.Client, compactor: CompactorOptions = {}) {
     this.#pool = pool;
     this.#analyze = new AutoAnalyze(pool);
-    this.#compactor = maintenance && new Compactor(maintenance, compactor);
+    this.#compactor = maintenance && new Compactor(pool, maintenance, compactor);
   }
 
   async afterScan(created: number): Promise<void> {
