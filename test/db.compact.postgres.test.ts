@@ -66,10 +66,24 @@ async function indexes(url: string): Promise<Map<string, Relation>> {
 
 const pools: pg.Pool[] = [];
 
-function compactor(url: string, minRows: number): Compactor {
+function compactor(url: string, minRows: number, lockTimeoutMs?: number): Compactor {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   pools.push(pool);
-  return new Compactor(pool, () => new pg.Client({ connectionString: url }), { minRows });
+  return new Compactor(pool, () => new pg.Client({ connectionString: url }), {
+    minRows,
+    ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }),
+  });
+}
+
+/** The rebuilds in flight on `url`'s database, as the server lists them. */
+async function rebuilds(url: string): Promise<number> {
+  return withPg(url, async (c) => {
+    const { rows } = await c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND query LIKE 'REINDEX%' AND state = 'active'`,
+    );
+    return Number(rows[0]!.n);
+  });
 }
 
 describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
@@ -115,6 +129,35 @@ describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
     await compactor(db.url, 10_000).afterScan(8000); // below the minimum
     const after = await indexes(db.url);
     for (const [name, r] of before) expect(after.get(name)!.node).toBe(r.node);
+  });
+
+  it('cancels the rebuild on the server when its signal aborts', async () => {
+    db = await createDatabase('postgres');
+    index = await openIndex(db.url);
+    const scope = await memoryStorageScope(index);
+    const created = await firstScan(index, scope, 10);
+    const before = await indexes(db.url);
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // A VACUUM's lock, held: the rebuild waits for it (a minute, longer than this test).
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE entries IN SHARE UPDATE EXCLUSIVE MODE');
+      const controller = new AbortController();
+      const done = compactor(db.url, 1000, 60_000).afterScan(created, controller.signal);
+      while ((await rebuilds(db.url)) === 0) await new Promise((r) => setTimeout(r, 20));
+      controller.abort();
+      await done;
+      // Cancelled on the server, not left waiting for the lock.
+      while ((await rebuilds(db.url)) > 0) await new Promise((r) => setTimeout(r, 20));
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    const after = await indexes(db.url);
+    for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
+      expect(after.get(name)!.node).toBe(before.get(name)!.node);
+    }
   });
 
   it('drops an invalid copy an interrupted rebuild left behind', async () => {

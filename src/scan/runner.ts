@@ -179,7 +179,7 @@ export async function runScan(
     end.result.created > 0 &&
     (end.result.status === 'succeeded' || end.result.status === 'partial')
   ) {
-    await deps.entries.afterScan?.(end.result.created);
+    await deps.entries.afterScan?.(end.result.created, signal);
   }
   return done(end.result, scanId, end.recorded);
 }

@@ -21,11 +21,13 @@ const LOCK_KEY = 0x7472_6177_6c31; // "trawl1"
  * transaction that started before the rebuild) gives the rebuild up: it is an
  * optimisation, never worth holding anyone up.
  */
-const LOCK_TIMEOUT = '10s';
+const LOCK_TIMEOUT_MS = 10_000;
 
 export interface CompactorOptions {
   /** @default {@link COMPACT_MIN_ROWS} */
   minRows?: number;
+  /** @default 10,000 ms */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -44,16 +46,44 @@ export class Compactor {
   readonly #pool: pg.Pool;
   readonly #connect: () => pg.Client;
   readonly #minRows: number;
+  readonly #lockTimeoutMs: number;
+  /** The server process of the rebuild's connection, while it is open. */
+  #pid: number | undefined;
 
   /** `pool`: for the cheap look first; `connect`: the connection a rebuild runs on. */
   constructor(pool: pg.Pool, connect: () => pg.Client, options: CompactorOptions = {}) {
     this.#pool = pool;
     this.#connect = connect;
     this.#minRows = options.minRows ?? COMPACT_MIN_ROWS;
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
   }
 
-  /** After a scan that created `created` rows; resolves once done (or given up). */
-  async afterScan(created: number): Promise<void> {
+  /**
+   * After a scan that created `created` rows; resolves once done or given up. `signal`
+   * (Ctrl-C, a lost lease) resolves it at once: the statement in flight is cancelled on
+   * the server, and what it leaves is dropped as any interrupted rebuild's.
+   */
+  async afterScan(created: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return;
+    let onAbort = () => undefined as void;
+    const stopped = new Promise<void>((resolve) => {
+      onAbort = () => {
+        resolve();
+        const pid = this.#pid;
+        if (pid !== undefined) {
+          this.#pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+        }
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.#run(created), stopped]);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #run(created: number): Promise<void> {
     let client: pg.Client | undefined;
     try {
       // The usual case, a scan of a few changes: one catalog look on the pool, no new
@@ -61,7 +91,10 @@ export class Compactor {
       if (created < this.#minRows && !(await hasLeftovers(this.#pool))) return;
       client = this.#connect();
       await client.connect();
-      await client.query(`SET statement_timeout = 0; SET lock_timeout = '${LOCK_TIMEOUT}'`);
+      this.#pid = (client as pg.Client & { processID?: number }).processID;
+      await client.query(
+        `SET statement_timeout = 0; SET lock_timeout = ${Math.round(this.#lockTimeoutMs)}`,
+      );
       const { rows } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock($1) AS locked',
         [LOCK_KEY],
@@ -83,6 +116,7 @@ export class Compactor {
       // The bytes stay as they were; the next large scan tries again.
     } finally {
       // Ending the session releases the advisory lock and its settings with it.
+      this.#pid = undefined;
       await client?.end().catch(() => undefined);
     }
   }

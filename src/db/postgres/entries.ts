@@ -133,8 +133,8 @@ export class PostgresEntryRepository implements EntryRepository {
     this.#compactor = maintenance && new Compactor(pool, maintenance, compactor);
   }
 
-  async afterScan(created: number): Promise<void> {
-    await this.#compactor?.afterScan(created);
+  async afterScan(created: number, signal?: AbortSignal): Promise<void> {
+    await this.#compactor?.afterScan(created, signal);
   }
 
   async childrenOf(
