@@ -103,7 +103,17 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
         clearTimeout(notice);
       }
     },
-    entries: () => new PostgresEntryRepository(pool),
+    entries: () =>
+      new PostgresEntryRepository(
+        pool,
+        () =>
+          new pg.Client({
+            connectionString,
+            connectionTimeoutMillis: t.connectTimeoutMs,
+            keepAlive: t.keepAlive,
+            keepAliveInitialDelayMillis: t.keepAliveIdleMs,
+          }),
+      ),
     copyValues: (query, prefix) => copyValues(pool, query, prefix),
     async close() {
       // Kysely's destroy ends the pool it was given; pg-pool's end waits for every client,

@@ -47,6 +47,6 @@ export function createQueries(
     findPages: (q, o) => (ready(), findPages(db, dialect, q, { ...o, ...read })),
     findPathPages: (q, o) => (ready(), findPathPages(db, dialect, q, { ...o, ...read })),
     findPathBytes: (q, o) => (ready(), findPathBytes(db, dialect, q, { ...o, ...read })),
-    du: (q) => du(db, q),
+    du: (q) => du(db, dialect, q),
   };
 }

@@ -24,6 +24,7 @@ import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable, withMappedFile } from './whole-table.js';
 import { inSteps, readByTime, stepKeys, stepOf, type StepBound } from './by-time.js';
 import { readByName } from './by-name.js';
+import { parentIs } from './parent.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -276,7 +277,7 @@ export class PageReader {
       // tenants anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
       out.push({
-        where: sql`storage_id = ${f.storageId} AND parent = ${f.parent}${isDir}`,
+        where: sql`storage_id = ${f.storageId} AND ${parentIs(this.#dialect, f.parent)}${isDir}`,
         covers: ['storageId', 'parent', 'isDir'],
       });
     }
