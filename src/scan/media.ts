@@ -76,6 +76,12 @@ const KINDS: Record<MediaKind, string[]> = {
   subtitle: ['ass', 'idx', 'lrc', 'sbv', 'srt', 'ssa', 'sub', 'sup', 'vtt'],
 };
 
+/**
+ * Every kind an entry can have (and null): PostgreSQL's walk of a tenant in name order merges
+ * one walk per kind (db/queries/by-name.ts), so a kind missing here would go unsearched.
+ */
+export const MEDIA_KINDS = Object.keys(KINDS) as readonly MediaKind[];
+
 const BY_EXTENSION = new Map<string, MediaKind>();
 for (const [kind, extensions] of Object.entries(KINDS) as [MediaKind, string[]][]) {
   for (const ext of extensions) BY_EXTENSION.set(ext, kind);
