@@ -159,6 +159,29 @@ describe.skipIf(await skipDialect('postgres'))('PostgreSQL page reads', () => {
     expect(compiled.filter((c) => c.sql.includes('FROM entries'))).toHaveLength(1);
   });
 
+  it('ends a walk that meets the end of the order before its window, without reading the scope', async () => {
+    const sizes = Array.from({ length: 300 }, (_, i) => file(i));
+    const cases: [object, string[]][] = [
+      // A kind with no entry, and one whose few matches are all the walk finds.
+      [{ mediaKind: 'subtitle' }, []],
+      [{ mediaKind: 'image', maxSize: 9 }, sizes.filter((e) => e.size <= 9).map((e) => e.name)],
+    ];
+    for (const [query, want] of cases) {
+      statements.length = 0;
+      const page = await spied().search({ tenantId, ...query, limit: 50 });
+      expect(
+        page.items.map((e) => e.name),
+        JSON.stringify(query),
+      ).toEqual(want);
+      expect(page.next).toBeNull();
+      // Before, the page was read again from the tenant's storages (all their rows).
+      expect(
+        statements.some((s) => /storage_id IN/.test(s)),
+        JSON.stringify(query),
+      ).toBe(false);
+    }
+  });
+
   /**
    * The plan of a statement the queries ran, with every way to its order but an index's
    * priced out: each step an index can give in order is then read from it.
