@@ -77,6 +77,12 @@ const KINDS: Record<MediaKind, string[]> = {
 };
 
 /**
+ * Every kind an entry can have (and null): PostgreSQL's walk of a tenant in name order merges
+ * one walk per kind (db/queries/by-name.ts), so a kind missing here would go unsearched.
+ */
+export const MEDIA_KINDS = Object.keys(KINDS) as readonly MediaKind[];
+
+/**
  * Extensions as numbers: each character of `[0-9a-z]` (either case) is a digit of base 37,
  * so a name's extension is looked up without cutting and lower-casing it into a new string.
  * A scan asks twice per file (ambiguous? which kind?): the two strings were ~18 MB of a

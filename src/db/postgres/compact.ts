@@ -8,7 +8,14 @@ import type pg from 'pg';
  * (−11 bytes an entry for twice the others' rebuild time together), nor the small partial
  * and time-step indexes.
  */
-const HALF_FULL = ['entries_storage_parent_name', 'entries_storage_path', 'entries_tenant_name'];
+const HALF_FULL = [
+  'entries_storage_parent_name',
+  'entries_storage_path',
+  // 014's two name orders (012's single one before it, on an index not yet migrated).
+  'entries_tenant_kind_name',
+  'entries_tenant_plain_name',
+  'entries_tenant_name',
+];
 
 /** @default 100,000: below that a rebuild gives back a few MB at most. */
 export const COMPACT_MIN_ROWS = 100_000;
