@@ -1,17 +1,24 @@
 // `node bench/search-ab.mjs [reps]`: PostgreSQL search A/B at 1,000,000 entries, query by
 // query in turn, so that a loaded machine weighs on both builds alike (docs/search.md,
-// "After 011 and 012"). A: another checkout's queries (its bench compiled here with
-// `cd <base> && npx tsc -p bench/tsconfig.search.json --outDir <this>/.bench/base-build`) on
-// `search_postgres_1000000_searchpg_base` (a copy of the kept bench index made before this
-// branch migrated it: CREATE DATABASE … TEMPLATE search_postgres_1000000); B: this branch's
-// (`npx tsc -p bench/tsconfig.search.json`) on `search_postgres_1000000`.
-const base = await import('../.bench/base-build/src/db/open.js');
+// "After 011 and 012", "After 014"). A: another checkout's queries (its bench compiled with
+// `npx tsc -p bench/tsconfig.search.json` there; its build directory in $AB_A_BUILD, default
+// this checkout's `.bench/base-build`) on $AB_A_URL (default
+// `search_postgres_1000000_searchpg_base`: a copy of the kept bench index made before this
+// branch migrated it, CREATE DATABASE … TEMPLATE search_postgres_1000000); B: this branch's
+// (`npx tsc -p bench/tsconfig.search.json`) on $AB_B_URL (default `search_postgres_1000000`).
+import { pathToFileURL } from 'node:url';
+
+const PG = 'postgres://postgres@127.0.0.1:5432';
+const aBuild = process.env.AB_A_BUILD
+  ? pathToFileURL(`${process.env.AB_A_BUILD}/src/db/open.js`).href
+  : '../.bench/base-build/src/db/open.js';
+const base = await import(aBuild);
 const mine = await import('../.bench/search-build/src/db/open.js');
 const { benchTree, BIG_DIR, random } = await import('../.bench/search-build/bench/search-tree.js');
 const A = await base.openIndex(
-  'postgres://postgres@127.0.0.1:5432/search_postgres_1000000_searchpg_base',
+  process.env.AB_A_URL ?? `${PG}/search_postgres_1000000_searchpg_base`,
 );
-const B = await mine.openIndex('postgres://postgres@127.0.0.1:5432/search_postgres_1000000');
+const B = await mine.openIndex(process.env.AB_B_URL ?? `${PG}/search_postgres_1000000`);
 const REPS = Number(process.argv[2] ?? 10);
 const r = random(11);
 const pick = (a) => a[Math.floor(r() * a.length)];
@@ -34,6 +41,7 @@ const kinds = {
     q: { storageId: 1, dir: BIG_DIR, sort: 'size', order: pick(['asc', 'desc']) },
   }),
   'size 1-10 MB (a scan)': () => ({ kind: 'search', q: { minSize: 1e6, maxSize: 1e7 } }),
+  'video, by name': () => ({ kind: 'search', q: { mediaKind: 'video' } }),
   'kind alone, by name': () => ({
     kind: 'search',
     q: { mediaKind: pick(['video', 'audio', 'image']) },

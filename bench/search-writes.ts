@@ -19,7 +19,14 @@ import {
 import { benchScope, dropNameIndex, writeInterleaved } from './bench-writes.js';
 
 export type Variant =
-  'without' | 'name index' | 'all of 006' | '+ 008' | '+ 009' | '+ 012' | '+ tenant name';
+  | 'without'
+  | 'name index'
+  | 'all of 006'
+  | '+ 008'
+  | '+ 009'
+  | '+ 012'
+  | '012 → 014'
+  | '+ tenant name';
 /**
  * `+ 008`: 006 and migration 008: the partial index of files of 100 MB and more by size,
  * and on PostgreSQL the statement triggers counting each storage's writes (what tells a
@@ -27,10 +34,20 @@ export type Variant =
  * 009's index of the tenant's entries by 30-day step of mtime (the whole index; on SQLite
  * 013's table of the same keys, filled with the name index's backlog).
  * `+ 012` (PostgreSQL): and 012's index of the tenant's entries by name (the whole index).
+ * `012 → 014` (PostgreSQL): 012's index split in two by 014 (each media kind's entries by name,
+ * and the rest's): the whole index as migrated.
  * `+ tenant name` (with `--rejected`): 006 plus the index it does not keep, one ordering
  * the tenant's entries by name, to show what such an index costs.
  */
-const VARIANTS: Variant[] = ['without', 'name index', 'all of 006', '+ 008', '+ 009', '+ 012'];
+const VARIANTS: Variant[] = [
+  'without',
+  'name index',
+  'all of 006',
+  '+ 008',
+  '+ 009',
+  '+ 012',
+  '012 → 014',
+];
 const REJECTED: Variant = '+ tenant name';
 
 export interface Written {
@@ -50,9 +67,18 @@ export interface Loaded {
 
 /** Drops what 006 made beyond the variant's (or adds what it rejected). */
 async function strip(index: Index, variant: Variant): Promise<void> {
-  if (variant === '+ 012') return;
-  // 012's tenant name index is PostgreSQL's only: SQLite's '+ 012' is its '+ 009'.
-  if (index.dialect === 'postgres') await sql`DROP INDEX entries_tenant_name`.execute(index.db);
+  if (variant === '012 → 014') return;
+  // 012's and 014's name orders are PostgreSQL's only: SQLite's '+ 012' and '012 → 014' are its
+  // '+ 009'. 014 replaced 012's index with its two: '+ 012' builds 012's back.
+  if (index.dialect === 'postgres') {
+    await sql`DROP INDEX entries_tenant_kind_name`.execute(index.db);
+    await sql`DROP INDEX entries_tenant_plain_name`.execute(index.db);
+    if (variant === '+ 012') {
+      await sql`CREATE INDEX entries_tenant_name
+        ON entries (tenant_id, name COLLATE "C", id)`.execute(index.db);
+      return;
+    }
+  }
   if (variant === '+ 009') return;
   if (index.dialect === 'sqlite') {
     // 013: the steps are a table the name index's catch-up fills. Left without its key or
@@ -100,7 +126,8 @@ export async function loadAll(
   rejected = false,
 ): Promise<Loaded> {
   // The whole index (the one the queries run on) last.
-  const all = dialect === 'postgres' ? VARIANTS : VARIANTS.filter((v) => v !== '+ 012');
+  const all =
+    dialect === 'postgres' ? VARIANTS : VARIANTS.filter((v) => v !== '+ 012' && v !== '012 → 014');
   const variants: Variant[] = rejected ? [...all.slice(0, 2), REJECTED, ...all.slice(2)] : all;
   const dbs: TestDatabase[] = [];
   const indexes: Index[] = [];
@@ -149,8 +176,12 @@ export async function loadAll(
  * into `.bench/search-<dialect>-<N>` (then VACUUM ANALYZE on PostgreSQL, as bench:search does after its load), reused after. No
  * write table: `written` is empty, and drop() only closes it.
  */
-export async function loadKept(dialect: Dialect, entries: number): Promise<Loaded> {
-  const name = `search_${dialect}_${entries}`;
+export async function loadKept(
+  dialect: Dialect,
+  entries: number,
+  prefix = 'search',
+): Promise<Loaded> {
+  const name = `${prefix}_${dialect}_${entries}`;
   let url: string;
   let fresh: boolean;
   if (dialect === 'sqlite') {

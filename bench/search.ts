@@ -1,6 +1,6 @@
 /**
  * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
- * dialect, and what migrations 006, 008, 009 and 012 cost the first write of them.
+ * dialect, and what migrations 006, 008, 009, 012 and 014 cost the first write of them.
  *
  * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
  * four indexes in turn (bench/search-writes.ts): without 006 and 008, with the name index
@@ -10,7 +10,8 @@
  * plans of before 008's large-file index, and `stats` both counted (a fresh cache: every
  * call before 008) and kept.
  *
- *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected] [--keep]
+ *   npm run bench:search -- [--entries N] [--only sqlite|postgres] [--runs N] [--rejected]
+ *     [--keep [--keep-prefix NAME]]
  *
  * `--keep` loads the whole index only (no write table) into `.bench/search-<dialect>-<N>`
  * (a SQLite file, or a PostgreSQL database of that name) and keeps it, or reuses the one a
@@ -36,6 +37,9 @@ const RUNS = Number(arg('--runs') ?? 200);
 const only = arg('--only') as Dialect | undefined;
 const rejected = process.argv.includes('--rejected');
 const keep = process.argv.includes('--keep');
+// The kept index's name is `<prefix>_<dialect>_<N>`: helpers sharing one PostgreSQL server
+// each keep their own (`--keep-prefix search_pgkind`).
+const keepPrefix = arg('--keep-prefix') ?? 'search';
 const LIMIT = 100;
 
 interface Sample {
@@ -306,7 +310,9 @@ console.log(
     `${'p95 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(8)} ${'full'.padStart(6)} ${'rows'.padStart(6)}`,
 );
 for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
-  const loaded = keep ? await loadKept(dialect, N) : await loadAll(dialect, N, rejected);
+  const loaded = keep
+    ? await loadKept(dialect, N, keepPrefix)
+    : await loadAll(dialect, N, rejected);
   try {
     const [without] = loaded.written;
     for (const w of loaded.written) {
@@ -329,7 +335,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
   }
 }
 console.log(
-  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009 and 012:',
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009, 012 and 014:',
 );
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);

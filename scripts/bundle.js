@@ -14,9 +14,9 @@
  * dynamically in a function run on first import, so `--version` and `--help` still run none
  * of the database layer, the fleet or the server (test/cli.startup.test.ts).
  *
- * Packages left outside the bundle load from node_modules as before: native code
- * (better-sqlite3), those loaded lazily anyway (the fleet's, the HTTP stack's, the storage
- * SDKs) and pino (its transports find worker files by path).
+ * Packages left outside the bundle load from node_modules as before: those loaded lazily
+ * anyway (the fleet's, the HTTP stack's, the storage SDKs). better-sqlite3's JavaScript is
+ * inside, its native addon is not: src/db/sqlite/driver.ts hands every open the addon's path.
  *
  * The code cache is made by running the bundle (an empty folder scanned into a scratch index:
  * the command line, the app, the index and the scan engine) with the node flags of
@@ -34,6 +34,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -42,10 +43,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { VERSION } = await import(`${root}dist/cli/version.js`);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 /**
- * Pure JS on a command's hot path: these are worth having inside the bundle. Not basic-ftp:
+ * Pure JS on a command's hot path: these are worth having inside the bundle (better-sqlite3's
+ * JavaScript: its addon is required by path, src/db/sqlite/driver.ts). Not basic-ftp:
  * src/storage/backends/ftp-lib.ts requires it at the first FTP connection.
  */
-const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino']);
+const BUNDLED = new Set(['kysely', 'commander', 'prom-client', 'pino', 'better-sqlite3']);
 const external = Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name));
 const outdir = `${root}dist/bundle`;
 const bundle = `${outdir}/main.cjs`;
@@ -68,7 +70,12 @@ const result = await build({
   // as dist/cli/ and dist/api/, so paths made from it (`../../web/`) resolve as before.
   define: { 'import.meta.url': '__trawlUrl' },
   banner: { js: "const __trawlUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [commanderSpawnsLazily(), promClientClassesOnly()],
+  plugins: [builtinsOnFirstUse(), promClientClassesOnly()],
+  // No comments and no indentation: every start reads, decodes and compiles (or deserializes
+  // the cache of) the whole file, and esbuild keeps the doc comments of class members —
+  // non-ASCII among them (—, …), which made V8 hold the 1.8 MB source as a two-byte string.
+  // 1.85 → 1.14 MB; names are kept (no renaming), so stack traces still name functions.
+  minifyWhitespace: true,
   metafile: true,
   logLevel: 'warning',
 });
@@ -97,25 +104,62 @@ try {
 }
 
 /**
- * commander requires `node:child_process` at load, for executable subcommands (`git-style`
- * commands run as programs of their own), which trawl has none of; the module, with `net`
- * and `dgram` under it, is ~2 ms of every start (bench:startup). Inside the bundle
- * commander gets an object whose `spawn` requires it on first call instead.
+ * Node's own modules that a start does not already have (`node -e 0` holds events, buffer,
+ * path, fs, url, util, timers, async_hooks, querystring) cost 0.5–7 ms of CPU each the first
+ * time they are required: `https` with `tls`, `net` and the streams under it ~6 ms, `crypto`
+ * ~3, `worker_threads` ~2, `assert` ~2, `fs/promises` (with readline) ~1. Every storage
+ * backend's module, the lease, the listing code and pino require some at their top, so a
+ * local scan of an empty folder paid for all of them (bench:startup, docs/benchmarks.md).
+ * Inside the bundle each of these is an object of getters, one per export, that requires the
+ * real module at the first export read: `createHash(…)` in a listing, not the import, loads
+ * `crypto`. (This also gives commander a `child_process` it loads only to run an executable
+ * subcommand, which trawl has none of.) The export names are those of the Node that builds;
+ * `npm run build` runs under the Node that runs trawl.
  */
-function commanderSpawnsLazily() {
+function builtinsOnFirstUse() {
+  const lazy = [
+    'assert',
+    'child_process',
+    'crypto',
+    'dns',
+    'dns/promises',
+    'fs/promises',
+    'http',
+    'https',
+    'net',
+    'perf_hooks',
+    'readline',
+    'stream',
+    'stream/promises',
+    'string_decoder',
+    'tls',
+    'worker_threads',
+    'zlib',
+  ];
+  const filter = new RegExp(`^(node:)?(${lazy.join('|').replaceAll('/', '\\/')})$`);
   return {
-    name: 'commander-spawns-lazily',
+    name: 'builtins-on-first-use',
     setup(b) {
-      b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-        /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
-          ? { path: 'lazy-child-process', namespace: 'trawl-lazy' }
-          : undefined,
+      b.onResolve({ filter }, (args) =>
+        args.namespace === 'trawl-lazy-builtin'
+          ? { path: args.path, external: true }
+          : { path: args.path.replace(/^node:/, ''), namespace: 'trawl-lazy-builtin' },
       );
-      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy' }, () => ({
-        contents:
-          "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
-        loader: 'js',
-      }));
+      b.onLoad({ filter: /.*/, namespace: 'trawl-lazy-builtin' }, (args) => {
+        const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
+        const getters = names
+          .map(
+            (name) =>
+              `${JSON.stringify(name)}: { get: () => load()[${JSON.stringify(name)}], enumerable: true }`,
+          )
+          .join(',\n');
+        return {
+          contents:
+            `let real;\nconst load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));\n` +
+            `module.exports = Object.defineProperties({}, {\n${getters}\n});`,
+          loader: 'js',
+        };
+      });
     },
   };
 }

@@ -17,7 +17,8 @@ import type { Redis } from 'ioredis';
 import type { ScanOptions } from './scan/engine.js';
 import type { StorageSpec } from './storage/url.js';
 import type { StorageRecord } from './db/repositories/storages.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import type { Logger } from './observability/logger.js';
+import { silentLogger } from './observability/silent-logger.js';
 import { createRegistry, storageMetrics } from './observability/metrics.js';
 import type { LimitOptions } from './storage/limits/keys.js';
 import { MemoryBudget } from './storage/limits/budget.js';
@@ -272,7 +273,12 @@ export class App {
       const known = options.readOnly ? (await tenants.byName(options.tenant))?.id : undefined;
       const tenantId = known ?? (index.readOnly ? 0 : await tenants.ensure(options.tenant));
       const unsaved = new Map<number, StorageRecord>();
-      const log = options.logger ?? createLogger({ level: config.logLevel });
+      // pino loads only when someone asked for logs (silent-logger.ts).
+      const log =
+        options.logger ??
+        (config.logLevel === 'silent'
+          ? silentLogger()
+          : (await import('./observability/logger.js')).createLogger({ level: config.logLevel }));
       // Services below need the app, made last: they reach it through this.
       const made: { app?: App } = {};
       const catalog = new StorageCatalog({

@@ -116,7 +116,8 @@ describe('what the command line loads to start', () => {
     const r = loaded('dist', ['--version'], tmp.path);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('0.1.0\n');
-    expect(r.files).toEqual(['dist/cli/main.js', 'dist/cli/version.js']);
+    // stdio.js: stdout as the commands write it (a few lines over node:fs, src/cli/stdio.ts).
+    expect(r.files).toEqual(['dist/cli/main.js', 'dist/cli/stdio.js', 'dist/cli/version.js']);
     expect([...r.packages]).toEqual([]);
 
     // As a user runs it (bundled or not): still no package at all.
@@ -150,9 +151,12 @@ describe('what the command line loads to start', () => {
     expect(r).toMatchObject({ status: 0, stdout: '0.1.0\n', stderr: '' });
   });
 
-  it("scans a local folder without Node's child_process", () => {
-    // Neither commander (executable subcommands: a lazy spawn in the bundle, scripts/bundle.js)
-    // nor src/cli/passwd.ts (`getent`, for `~user` paths only) loads it to start.
+  it("scans a local folder without Node's child_process, network, crypto, thread or stream modules", () => {
+    // Neither commander (executable subcommands) nor src/cli/passwd.ts (`getent`, for `~user`
+    // paths only) loads child_process to start; the bundle requires each of Node's costlier
+    // modules at its first use (scripts/bundle.js), the S3 agents load at connect
+    // (s3-agents.ts), the lease token needs no crypto, the default logger no pino (so no
+    // worker_threads), and stdout on a pipe is written without Node's stream (src/cli/stdio.ts).
     tmp = tempDir('trawl-startup-');
     mkdirSync(join(tmp.path, 'data'));
     const r = builtinsLoaded(
@@ -160,8 +164,25 @@ describe('what the command line loads to start', () => {
       tmp.path,
     );
     expect(r.code).toBe(0);
-    expect(r.names).toContain('NativeModule worker_threads'); // the log sees what loads
-    expect(r.names).not.toContain('NativeModule child_process');
+    expect(r.stdout).toMatch(/^scan 1 of .*: succeeded in /);
+    expect(r.names).toContain('NativeModule vm'); // the log sees what loads (the bundle's compile)
+    for (const name of [
+      'child_process',
+      'crypto',
+      'http',
+      'https',
+      'tls',
+      'net',
+      'stream',
+      'worker_threads',
+      'perf_hooks',
+      'fs/promises',
+      'assert',
+      'dns/promises',
+      'diagnostics_channel',
+    ]) {
+      expect(r.names).not.toContain(`NativeModule ${name}`);
+    }
   });
 
   it('scans a local folder without the FTP client', () => {

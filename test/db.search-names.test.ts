@@ -55,7 +55,10 @@ const PIECES = [
 
 function write(i: number, r: () => number): EntryWrite {
   const pick = () => PIECES[Math.floor(r() * PIECES.length)]!;
-  const name = `${pick()}${r() < 0.5 ? '_' : ' '}${pick()}${i}.${r() < 0.5 ? 'jpg' : 'MKV'}`;
+  // Two media kinds and none: on PostgreSQL a walk in name order merges one walk per kind
+  // and one of the rest (migration 014).
+  const ext = r();
+  const name = `${pick()}${r() < 0.5 ? '_' : ' '}${pick()}${i}.${ext < 0.4 ? 'jpg' : ext < 0.8 ? 'MKV' : 'txt'}`;
   const dir = `/d${i % 7}`;
   return {
     path: `${dir}/${name}`,
@@ -65,7 +68,7 @@ function write(i: number, r: () => number): EntryWrite {
     size: Math.floor(r() * 1000),
     mtime: Math.floor(r() * 1e6),
     etag: null,
-    mediaKind: name.endsWith('.jpg') ? 'image' : 'video',
+    mediaKind: name.endsWith('.jpg') ? 'image' : name.endsWith('.MKV') ? 'video' : null,
     isNew: true,
   };
 }
@@ -223,8 +226,8 @@ describe('caseForms', () => {
   });
 });
 
-describe.skipIf(await skipDialect('postgres'))('migrations 011 and 012 on postgres', () => {
-  it('rebuild the trigram index bytewise and add the name order without a rescan; searches use both', async () => {
+describe.skipIf(await skipDialect('postgres'))('migrations 011, 012 and 014 on postgres', () => {
+  it('rebuild the trigram index bytewise and add the name orders without a rescan; searches use both', async () => {
     const database = await createDatabase('postgres');
     try {
       const conn = connectPostgres(database.url, {});
@@ -238,8 +241,9 @@ describe.skipIf(await skipDialect('postgres'))('migrations 011 and 012 on postgr
         await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
           VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
         for (const name of ['Photo.JPG', 'photo.jpg', 'CAFÉ.txt', 'café.txt', '日本語.txt']) {
-          await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
-            VALUES (1, 1, ${`/${name}`}, '/', ${name}, 0, 1, 0)`.execute(conn.db);
+          const kind = /\.jpg$/i.test(name) ? 'image' : null;
+          await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, media_kind)
+            VALUES (1, 1, ${`/${name}`}, '/', ${name}, 0, 1, 0, ${kind})`.execute(conn.db);
         }
       } finally {
         await conn.close();
@@ -252,13 +256,24 @@ describe.skipIf(await skipDialect('postgres'))('migrations 011 and 012 on postgr
         );
         expect(rows).toHaveLength(1);
         expect(rows[0]!.def).toContain('COLLATE "C" gin_trgm_ops');
-        // 012: the tenant's entries by name, built from the table too.
-        const { rows: named } = await sql<{ def: string }>`
-          SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'entries_tenant_name'`.execute(
-          index.db,
-        );
-        expect(named.map((r) => r.def)).toEqual([
-          expect.stringContaining('(tenant_id, name COLLATE "C", id)'),
+        // 012, then 014: the tenant's entries by name, split by media kind, built from the
+        // table too (012's single index dropped).
+        const { rows: named } = await sql<{ name: string; def: string }>`
+          SELECT indexname AS name, indexdef AS def FROM pg_indexes
+          WHERE indexname LIKE 'entries_tenant_%' ORDER BY 1`.execute(index.db);
+        expect(named).toEqual([
+          {
+            name: 'entries_tenant_kind_name',
+            def: expect.stringMatching(
+              /\(tenant_id, media_kind, name COLLATE "C", id\) WHERE \(media_kind IS NOT NULL\)$/,
+            ),
+          },
+          {
+            name: 'entries_tenant_plain_name',
+            def: expect.stringMatching(
+              /\(tenant_id, name COLLATE "C", id\) WHERE \(media_kind IS NULL\)$/,
+            ),
+          },
         ]);
         const walked = createQueries(index.db, index.dialect, { nameWindows: [0, 10] });
         expect((await walked.search({ tenantId: 1, limit: 2 })).items.map((e) => e.name)).toEqual([

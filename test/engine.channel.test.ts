@@ -124,4 +124,16 @@ describe(checkListing.name, () => {
       'listing of /x names "a" twice',
     );
   });
+
+  it('refuses a name listed twice in a listing sorted or not, wherever the twin is', () => {
+    const listing = (...names: string[]) => names.map((n) => file(`/x/${n}`, n));
+    // Sorted until the twin: the names before it are checked too.
+    expect(() => checkListing('/x', listing('a', 'b', 'c', 'b'))).toThrow('names "b" twice');
+    expect(() => checkListing('/x', listing('a', 'b', 'c', 'a', 'd'))).toThrow('names "a" twice');
+    // Out of order from the start.
+    expect(() => checkListing('/x', listing('c', 'a', 'b', 'a'))).toThrow('names "a" twice');
+    expect(() => checkListing('/x', listing('b', 'a', 'c', 'b'))).toThrow('names "b" twice');
+    expect(() => checkListing('/x', listing('a', 'b', 'c', 'd'))).not.toThrow();
+    expect(() => checkListing('/x', listing('d', 'c', 'b', 'a'))).not.toThrow();
+  });
 });

@@ -50,6 +50,28 @@ describe('media kinds by name', () => {
     expect(isAmbiguousMedia('index.d.mts')).toBe(false);
     expect(isAmbiguousMedia('a.tsx')).toBe(false);
   });
+
+  it('reads the extension in either case, and only the extension', () => {
+    expect(mediaKindOf('A.MKV')).toBe('video');
+    expect(mediaKindOf('b.JpEg')).toBe('image');
+    expect(mediaKindOf('song.flac')).toBe('audio');
+    expect(mediaKindOf('x.3gp')).toBe('video');
+    expect(mediaKindOf('film.mkv.srt')).toBe('subtitle');
+    expect(mediaKindOf('a.mkv2')).toBeNull();
+    expect(mediaKindOf('a.mk')).toBeNull();
+    expect(mediaKindOf('a.mkvmkv')).toBeNull();
+    expect(mediaKindOf('.mkv')).toBeNull();
+    expect(mediaKindOf('mkv')).toBeNull();
+    expect(mediaKindOf('a.')).toBeNull();
+    expect(mediaKindOf('a.m-v')).toBeNull();
+    expect(mediaKindOf('a.ts.txt')).toBeNull();
+    // Lower-cased as String#toLowerCase does beyond ASCII: the Kelvin sign is a k.
+    expect(mediaKindOf('movie.M\u212AV')).toBe('video');
+    expect(mediaKindOf('movie.m\u00e9v')).toBeNull();
+    expect(isAmbiguousMedia('CLIP.Ts')).toBe(true);
+    expect(isAmbiguousMedia('.ts')).toBe(false);
+    expect(isAmbiguousMedia('a.tss')).toBe(false);
+  });
 });
 
 describe(isTransportStream.name, () => {

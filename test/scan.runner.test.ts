@@ -5,6 +5,7 @@
  * has to happen at one exact write.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EntryRepository } from '../src/db/entries.js';
 import type { ScanRepository } from '../src/db/repositories/scans.js';
 import { runScan } from '../src/scan/runner.js';
 import { MemoryTree } from '../src/storage/backends/memory-tree.js';
@@ -73,5 +74,29 @@ describe(runScan.name, () => {
       ),
     });
     expect(await real.get(result.scanId!)).toMatchObject({ status: 'running' });
+  });
+
+  it('tells the repository what a finished scan created, once its end is recorded', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    const real = fx.app.index.entries;
+    const calls: { created: number; recorded: string | undefined }[] = [];
+    const entries: EntryRepository = {
+      batchEntries: real.batchEntries,
+      childrenOf: (...a) => real.childrenOf(...a),
+      lookup: (...a) => real.lookup(...a),
+      apply: (...a) => real.apply(...a),
+      countSubtree: (...a) => real.countSubtree(...a),
+      list: (...a) => real.list(...a),
+      afterScan: async (created: number) => {
+        const rows = await fx!.app.index.scans.list({ tenantId: fx!.storage.tenantId });
+        calls.push({ created, recorded: rows[0]?.status });
+      },
+    };
+    const deps = { storage: fx.app.storage, entries, scans: fx.app.index.scans };
+    const target = { tenantId: fx.storage.tenantId, storageId: fx.storage.id };
+    expect(await runScan(deps, target)).toMatchObject({ status: 'succeeded', created: 5 });
+    // An unchanged rescan created nothing: nothing to tidy.
+    expect(await runScan(deps, target)).toMatchObject({ status: 'succeeded', created: 0 });
+    expect(calls).toEqual([{ created: 5, recorded: 'succeeded' }]);
   });
 });

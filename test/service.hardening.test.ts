@@ -86,6 +86,43 @@ describe('StorageService: one CANCELLED code', () => {
   });
 });
 
+describe('StorageService: a handle aborts its listings itself (abortsListing)', () => {
+  it('settles each step of a listing CANCELLED while the backend hangs and ignores the signal', async () => {
+    let lists = 0;
+    const hanging: StorageClient = {
+      connect: async () => {},
+      close: async () => {},
+      check: async () => {},
+      // The first listing answers a page and then hangs; the second hangs before its first.
+      async *list() {
+        if (++lists === 1) yield [{ path: '/a', name: 'a', isDir: false, size: 1, mtime: 1 }];
+        await new Promise<never>(() => undefined);
+      },
+    };
+    const configs = new Configs();
+    configs.add({ id: 9, options: {} });
+    const service = new StorageService({ lookup: configs.lookup, createClient: () => hanging });
+    cleanups.push(() => service.closeAll());
+    const handle = service.handle(9);
+    // The scan engine leaves the race to the handle on the strength of this.
+    expect(handle.abortsListing).toBe(true);
+    expect((await service.open(9)).abortsListing).toBe(true);
+
+    const first = new AbortController();
+    const pages = handle.list('/', { signal: first.signal })[Symbol.asyncIterator]();
+    expect((await pages.next()).value).toHaveLength(1);
+    const later = pages.next();
+    first.abort();
+    await expect(later).rejects.toMatchObject({ code: 'CANCELLED', path: '/' });
+
+    const second = new AbortController();
+    const before = handle.list('/', { signal: second.signal })[Symbol.asyncIterator]().next();
+    while (lists < 2) await new Promise((r) => setImmediate(r));
+    second.abort();
+    await expect(before).rejects.toMatchObject({ code: 'CANCELLED', path: '/' });
+  });
+});
+
 describe('StorageService: a bug in a backend is INTERNAL', () => {
   it('is reported as INTERNAL with the original error kept, and logged with its stack', async () => {
     const lines: string[] = [];

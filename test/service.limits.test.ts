@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { emptyMemoryStats, MemoryTree } from '../src/storage/backends/memory-tree.js';
 import { createClient } from '../src/storage/registry.js';
 import { AdaptiveLimit } from '../src/storage/limits/adaptive.js';
+import { InProcessGates } from '../src/storage/limits/gates.js';
 import { KeyedSemaphores } from '../src/storage/limits/keyed.js';
 import { Limiter } from '../src/storage/limits/limiter.js';
 import { keyConcurrency, limitKeyOf } from '../src/storage/limits/keys.js';
@@ -274,6 +275,26 @@ describe(Limiter.name, () => {
     for (const release of releases) release();
     expect(limiter.keyGate('webdav:h7')).toBeUndefined();
     expect(limiter.gates).toBe(0);
+  });
+});
+
+describe(InProcessGates.name, () => {
+  it('takes every gate at once or none, leaving waiters their turn', async () => {
+    const gates = new InProcessGates();
+    const tenant = { name: 'tenant:1', limit: 2 };
+    const key = { name: 'key:k', limit: 1 };
+    const release = gates.acquireNow([tenant, key]);
+    expect(release).toBeTypeOf('function');
+    expect([gates.get('tenant:1')!.active, gates.get('key:k')!.active]).toEqual([1, 1]);
+    // The key is full: the tenant's free slot is not kept either.
+    expect(gates.acquireNow([tenant, key])).toBeUndefined();
+    expect(gates.get('tenant:1')!.active).toBe(1);
+    // One waits for the key: a slot freed is its, not a later caller's.
+    const waiting = gates.acquire([key]);
+    release!();
+    expect(gates.acquireNow([key])).toBeUndefined();
+    (await waiting)();
+    expect(gates.size).toBe(0);
   });
 });
 

@@ -11,7 +11,8 @@ import { gridRows } from './grid.js';
 const BATCH = 5000;
 const dist = new URL('../../dist/', import.meta.url);
 
-async function prepared(target) {
+/** A freshly migrated index at `target` with one tenant and one storage to write into. */
+export async function prepared(target) {
   const { openIndex } = await import(new URL('db/open.js', dist).href);
   const { mediaKindOf } = await import(new URL('scan/media.js', dist).href);
   const index = await openIndex(target);

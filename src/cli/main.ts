@@ -1,4 +1,5 @@
 import type { CliIo } from './context.js';
+import { StdioOut } from './stdio.js';
 import { VERSION } from './version.js';
 
 /**
@@ -18,11 +19,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 function defaultIo(): CliIo {
-  // `trawl ls | head`: when the reader goes away, stop quietly as Unix tools do, instead of
-  // an unhandled EPIPE with a stack trace. Every write before it was whole.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
+  const stdout = new StdioOut(1, () => {
+    // `trawl ls | head`: when the reader goes away, stop quietly as Unix tools do, instead of
+    // an unhandled EPIPE with a stack trace. Every write before it was whole.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+    return process.stdout;
   });
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return { stdout, stderr: new StdioOut(2, () => process.stderr), env: process.env };
 }

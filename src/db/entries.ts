@@ -139,6 +139,13 @@ export interface EntryRepository {
   countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }>;
   /** Children of `dir` (or its whole subtree), ordered by path bytewise. */
   list(scope: EntryScope, dir: string, options?: ListEntriesOptions): AsyncIterable<IndexedEntry>;
+  /**
+   * Optional: a scan has ended, having created `created` rows, and its result is recorded.
+   * A repository may tidy up what a large load left behind (PostgreSQL rebuilds the
+   * B-trees a first scan leaves half full). Resolves when done, or at once once `signal`
+   * aborts; never rejects — a failure costs only what the tidying would have saved.
+   */
+  afterScan?(created: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** A batch's ids as the outbox stores them (JSON arrays), or undefined when it changed nothing. */

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { uniqueToken } from '../util/unique-token.js';
 import {
   DEFAULT_LEASE_TTL_MS,
   grantedLease,
@@ -50,7 +50,7 @@ export class DbLeaseStore implements LeaseStore {
   }
 
   async tryAcquire(storageId: number, holder: string): Promise<Lease | undefined> {
-    const token = randomUUID();
+    const token = uniqueToken();
     let fence: number;
     try {
       fence = await this.#db.transaction().execute(async (trx) => {

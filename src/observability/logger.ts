@@ -19,7 +19,7 @@ export interface LoggerOptions {
  * error is cleaned too.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  if (options.level === 'silent' && !options.destination) return silentLogger();
+  if (options.level === 'silent' && !options.destination) return pinoSilent();
   return pino(
     {
       level: options.level ?? 'info',
@@ -32,8 +32,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
-/** A logger that writes nothing (the default where no one asked for logs). */
-export function silentLogger(): Logger {
+/** pino at level silent: a whole logger (Fastify's, under `TRAWL_LOG_LEVEL=silent`). */
+function pinoSilent(): Logger {
   return pino({ level: 'silent' });
 }
 

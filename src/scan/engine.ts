@@ -353,7 +353,11 @@ class ScanRun {
     };
     try {
       for (;;) {
-        const step = await abortable(pages.next(), signal);
+        // Raced against the signal here only when the handle does not race it already: a
+        // race per page is a promise, closures and a Set entry (two per directory were
+        // ~13 MB of a 200,000-file dry run's ~300 MB of garbage, heap sampling).
+        const next = pages.next();
+        const step = await (storage.abortsListing ? next : abortable(next, signal));
         if (step.done) break;
         held.push(step.value);
         if (held.full) {

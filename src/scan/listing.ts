@@ -13,7 +13,12 @@ const SLASH = 47;
 export function checkListing(dir: string, entries: readonly Entry[]): void {
   // On the hot path: compares in place instead of building each expected path.
   const prefix = dir === ROOT ? 1 : dir.length + 1;
-  const names = new Set<string>();
+  // Names in strictly ascending order cannot repeat, so a sorted listing (the local one's,
+  // S3's) needs no Set: a Set per directory was ~20 MB of a 200,000-file scan's garbage.
+  // The first name out of order starts the Set with the names before it.
+  let names: Set<string> | undefined;
+  let last: string | undefined;
+  let at = 0;
   for (const e of entries) {
     const { path, name } = e;
     if (
@@ -31,6 +36,15 @@ export function checkListing(dir: string, entries: readonly Entry[]): void {
         `listing of ${dir} holds an entry outside it: ${JSON.stringify(path)}`,
         { path: dir },
       );
+    }
+    if (names === undefined) {
+      if (last === undefined || last < name) {
+        last = name;
+        at++;
+        continue;
+      }
+      names = new Set<string>();
+      for (let i = 0; i < at; i++) names.add(entries[i]!.name);
     }
     if (names.has(name)) {
       throw new ProtocolError(`listing of ${dir} names ${JSON.stringify(name)} twice`, {

@@ -76,13 +76,60 @@ const KINDS: Record<MediaKind, string[]> = {
   subtitle: ['ass', 'idx', 'lrc', 'sbv', 'srt', 'ssa', 'sub', 'sup', 'vtt'],
 };
 
-const BY_EXTENSION = new Map<string, MediaKind>();
+/**
+ * Every kind an entry can have (and null): PostgreSQL's walk of a tenant in name order merges
+ * one walk per kind (db/queries/by-name.ts), so a kind missing here would go unsearched.
+ */
+export const MEDIA_KINDS = Object.keys(KINDS) as readonly MediaKind[];
+
+/**
+ * Extensions as numbers: each character of `[0-9a-z]` (either case) is a digit of base 37,
+ * so a name's extension is looked up without cutting and lower-casing it into a new string.
+ * A scan asks twice per file (ambiguous? which kind?): the two strings were ~18 MB of a
+ * 200,000-file dry run's 330 MB of garbage (heap sampling, docs/benchmarks.md).
+ */
+const MAX_EXT = 5; // 37^5 < 2^31: a key is a small integer
+/** No extension, or one no kind lists (too long, or a character outside `[0-9a-z]`). */
+const NO_KEY = -1;
+
+function extensionKey(name: string): number {
+  const dot = name.lastIndexOf('.');
+  // No extension: `README`, `.profile`, `name.`
+  if (dot <= 0 || dot === name.length - 1 || name.length - dot - 1 > MAX_EXT) return NO_KEY;
+  let key = 0;
+  for (let i = dot + 1; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    let digit: number;
+    if (c >= 48 && c <= 57)
+      digit = c - 47; // 0-9: 1-10
+    else if (c >= 97 && c <= 122)
+      digit = c - 86; // a-z: 11-36
+    else if (c >= 65 && c <= 90)
+      digit = c - 54; // A-Z as a-z
+    // Beyond ASCII, lower-cased as before: the Kelvin sign `K` lower-cases to `k`.
+    else if (c >= 128) return lowerKey(name.slice(dot + 1).toLowerCase());
+    else return NO_KEY;
+    key = key * 37 + digit;
+  }
+  return key;
+}
+
+function lowerKey(ext: string): number {
+  return ext.length <= MAX_EXT && /^[0-9a-z]+$/.test(ext) ? extensionKey(`x.${ext}`) : NO_KEY;
+}
+
+const BY_EXTENSION = new Map<number, MediaKind>();
 for (const [kind, extensions] of Object.entries(KINDS) as [MediaKind, string[]][]) {
-  for (const ext of extensions) BY_EXTENSION.set(ext, kind);
+  for (const ext of extensions) {
+    const key = extensionKey(`x.${ext}`);
+    if (key === NO_KEY) throw new Error(`media extension ${ext} has no key`);
+    BY_EXTENSION.set(key, kind);
+  }
 }
 
 /** Extensions that are video or TypeScript: decided per file by `classifyListing`. */
-const AMBIGUOUS = new Set(['ts', 'mts']);
+const TS = extensionKey('x.ts');
+const MTS = extensionKey('x.mts');
 
 /** A TypeScript declaration file (`.d.ts`, `.d.mts`): never video, whatever its bytes. */
 const DECLARATION = /\.d\.[cm]?ts$/i;
@@ -92,24 +139,17 @@ export function isDeclarationFile(name: string): boolean {
   return DECLARATION.test(name);
 }
 
-/** The lower-cased extension, or undefined for none (`README`, `.profile`, `name.`). */
-function extensionOf(name: string): string | undefined {
-  const dot = name.lastIndexOf('.');
-  if (dot <= 0 || dot === name.length - 1) return undefined;
-  return name.slice(dot + 1).toLowerCase();
-}
-
 /** The kind the name alone tells; null for no media and for an ambiguous name ({@link isAmbiguousMedia}). */
 export function mediaKindOf(name: string): MediaKind | null {
-  const ext = extensionOf(name);
-  if (ext === undefined || AMBIGUOUS.has(ext)) return null;
-  return BY_EXTENSION.get(ext) ?? null;
+  const key = extensionKey(name);
+  if (key === NO_KEY || key === TS || key === MTS) return null;
+  return BY_EXTENSION.get(key) ?? null;
 }
 
 /** True for a name that may be video or TypeScript (`.ts`, `.mts`, but not `.d.ts`). */
 export function isAmbiguousMedia(name: string): boolean {
-  const ext = extensionOf(name);
-  return ext !== undefined && AMBIGUOUS.has(ext) && !DECLARATION.test(name);
+  const key = extensionKey(name);
+  return (key === TS || key === MTS) && !DECLARATION.test(name);
 }
 
 /** `mediaFiles` counts these: subtitles are media-adjacent, not media. */

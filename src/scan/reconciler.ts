@@ -1,6 +1,6 @@
 import type { EntryRepository, EntryScope, IndexedEntry, Removal } from '../db/entries.js';
 import { ROOT } from '../storage/paths.js';
-import { byPath, diffDirectory, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
+import { byPath, diffDirectory, diffWhole, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
 import { ListingTally, writtenBefore } from './listing-tally.js';
 import type { ListingPart } from './parts.js';
 import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
@@ -157,9 +157,11 @@ export class Reconciler {
     // Each part's own diff, kept to count per listing.
     const parts = batch.map((p, i) => {
       const own = emptyDiff();
-      if (!paged[i]) {
+      if (!paged[i] && p.kind === 'whole') {
+        diffWhole(p.dir, p.entries, children.get(p.dir), own, p.video, countOnly);
+      } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));
-        diffDirectory(p.dir, p.entries, old, own, p.kind === 'whole', p.video, countOnly);
+        diffDirectory(p.dir, p.entries, old, own, false, p.video, countOnly);
       } else {
         diffDirectory(p.dir, p.entries, atPaths, own, false, p.video, countOnly);
         const { seen } = this.#open.get(p.dir)!;

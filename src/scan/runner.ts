@@ -173,6 +173,14 @@ export async function runScan(
     result,
     lease && { storageId: target.storageId, fence: lease.fence },
   );
+  // After the result is recorded (a scan's history never waits for it), still under the
+  // scan's lease. Not after a failed or cancelled scan: the load may go on next time.
+  if (
+    end.result.created > 0 &&
+    (end.result.status === 'succeeded' || end.result.status === 'partial')
+  ) {
+    await deps.entries.afterScan?.(end.result.created, signal);
+  }
   return done(end.result, scanId, end.recorded);
 }
 

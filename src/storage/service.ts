@@ -16,8 +16,10 @@ import { Limiter } from './limits/limiter.js';
 import { splitServiceOptions, type ServiceOptions } from './limits/options.js';
 import { StoragePacing, type StorageStats } from './limits/pacing.js';
 import { DEFAULT_RETRY, type RetryOptions } from './limits/retry.js';
-import { silentLogger, type Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/silent-logger.js';
 import { storageMetrics, type StorageMetrics } from '../observability/metrics.js';
+import { monotonicMs } from '../util/monotonic.js';
 import { raceAbort } from '../util/on-abort.js';
 import { redactText } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
@@ -78,7 +80,7 @@ export interface StorageServiceDeps {
   metrics?: StorageMetrics;
   /** @default silent */
   logger?: Logger;
-  /** Milliseconds on a monotonic clock; tests move it by hand. @default performance.now */
+  /** Milliseconds on a monotonic clock; tests move it by hand. @default monotonicMs */
   now?: () => number;
   /** Jitter source in [0, 1). @default Math.random */
   random?: () => number;
@@ -120,6 +122,13 @@ export interface StorageHandle {
    */
   readHead?(path: string, bytes: number, options?: ReadHeadOptions): Promise<Uint8Array>;
   check(options?: ListOptions): Promise<void>;
+  /**
+   * True when every step of {@link list} settles — with CANCELLED — as soon as the options'
+   * signal aborts, whatever the backend does: the caller need not race each step against the
+   * signal itself. The service's own handles say so (they race every request); a handle
+   * made elsewhere (a test's) may not.
+   */
+  readonly abortsListing?: boolean;
 }
 
 export type { StorageStats };
@@ -214,7 +223,7 @@ export class StorageService {
     this.#limiter = new Limiter(deps.limits, deps.gates);
     this.#metrics = deps.metrics ?? storageMetrics();
     this.#log = deps.logger ?? silentLogger();
-    this.#now = deps.now ?? (() => performance.now());
+    this.#now = deps.now ?? monotonicMs;
     this.#random = deps.random ?? Math.random;
   }
 
@@ -246,6 +255,7 @@ export class StorageService {
     const service = this;
     return {
       storageId,
+      abortsListing: true,
       list: (dir, options) => this.#list(storageId, dir, options),
       check: (options) => this.#request(storageId, 'check', '/', options?.signal, (c) => c.check()),
       get listTree() {
@@ -288,6 +298,7 @@ export class StorageService {
     };
     return {
       storageId,
+      abortsListing: true,
       list: (dir, o) =>
         once(
           () => handle.list(dir, o),
@@ -630,72 +641,64 @@ export class StorageService {
     dir: string,
     options: ListOptions | undefined,
   ): AsyncGenerator<Entry[]> {
+    // One generator, not one wrapping another: each layer costs promises per page.
     const signal = options?.signal;
     if (signal) expectManyListeners(signal);
     const leave = this.#stateOf(storageId).enter();
     try {
-      yield* this.#listPages(storageId, dir, options);
+      const spent = { retries: 0, waits: 0 };
+      let slot: { live: LiveClient; release: () => void } | undefined;
+      let pages: AsyncIterator<Entry[]> | undefined;
+      let account: RequestAccount | undefined;
+      let step: IteratorResult<Entry[]>;
+      // The first page: a request with retries.
+      for (;;) {
+        let error: StorageError;
+        let sentAt = this.#now();
+        try {
+          slot = await this.#slot(storageId, dir, signal);
+          sentAt = this.#now();
+          account = this.#begin(slot.live);
+          pages = slot.live.client.list(dir, options)[Symbol.asyncIterator]();
+          step = await untilAborted(pages.next(), signal);
+          break;
+        } catch (caught) {
+          const failed = account?.failed('list', caught);
+          account = undefined;
+          const live = slot?.live;
+          slot?.release();
+          slot = undefined;
+          closeQuietly(pages);
+          pages = undefined;
+          if (caught instanceof StaleClient) continue;
+          error = this.#requestError(failed ?? caught, dir, signal);
+          if (error.code === 'CANCELLED') throw error;
+          await this.#pace(storageId, live, error, sentAt, spent, signal);
+        }
+      }
+      // The rest: the slot is held until the listing ends.
+      let finished = false;
+      try {
+        while (!step.done) {
+          yield step.value;
+          step = await untilAborted(pages!.next(), signal);
+        }
+        finished = true;
+        account!.ok('list');
+      } catch (caught) {
+        const error = this.#requestError(account!.failed('list', caught), dir, signal);
+        if (error.code === 'UNAVAILABLE') await this.#drop(slot!.live, 'unavailable', error);
+        throw error;
+      } finally {
+        // The caller stopped early (break, cancellation): end the backend's listing too.
+        if (!finished) {
+          account!.failed('list', cancelledError(dir));
+          closeQuietly(pages);
+        }
+        slot!.release();
+      }
     } finally {
       leave();
-    }
-  }
-
-  async *#listPages(
-    storageId: number,
-    dir: string,
-    options: ListOptions | undefined,
-  ): AsyncGenerator<Entry[]> {
-    const signal = options?.signal;
-    const spent = { retries: 0, waits: 0 };
-    let slot: { live: LiveClient; release: () => void } | undefined;
-    let pages: AsyncIterator<Entry[]> | undefined;
-    let account: RequestAccount | undefined;
-    let step: IteratorResult<Entry[]>;
-    // The first page: a request with retries.
-    for (;;) {
-      let error: StorageError;
-      let sentAt = this.#now();
-      try {
-        slot = await this.#slot(storageId, dir, signal);
-        sentAt = this.#now();
-        account = this.#begin(slot.live);
-        pages = slot.live.client.list(dir, options)[Symbol.asyncIterator]();
-        step = await untilAborted(pages.next(), signal);
-        break;
-      } catch (caught) {
-        const failed = account?.failed('list', caught);
-        account = undefined;
-        const live = slot?.live;
-        slot?.release();
-        slot = undefined;
-        closeQuietly(pages);
-        pages = undefined;
-        if (caught instanceof StaleClient) continue;
-        error = this.#requestError(failed ?? caught, dir, signal);
-        if (error.code === 'CANCELLED') throw error;
-        await this.#pace(storageId, live, error, sentAt, spent, signal);
-      }
-    }
-    // The rest: the slot is held until the listing ends.
-    let finished = false;
-    try {
-      while (!step.done) {
-        yield step.value;
-        step = await untilAborted(pages!.next(), signal);
-      }
-      finished = true;
-      account!.ok('list');
-    } catch (caught) {
-      const error = this.#requestError(account!.failed('list', caught), dir, signal);
-      if (error.code === 'UNAVAILABLE') await this.#drop(slot!.live, 'unavailable', error);
-      throw error;
-    } finally {
-      // The caller stopped early (break, cancellation): end the backend's listing too.
-      if (!finished) {
-        account!.failed('list', cancelledError(dir));
-        closeQuietly(pages);
-      }
-      slot!.release();
     }
   }
 

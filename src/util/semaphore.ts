@@ -1,3 +1,5 @@
+import { onAbort } from './on-abort.js';
+
 /**
  * A counting semaphore with FIFO waiters. `limit` may change at run time (adaptive
  * concurrency): lowering it lets in-flight holders finish and admits no one until the
@@ -29,6 +31,15 @@ export class Semaphore {
     return this.#waiters.length;
   }
 
+  /** Takes a slot now if one is free and no one waits for one; false: nothing taken. */
+  tryAcquire(): boolean {
+    if (this.#active < this.#limit && this.#waiters.length === 0) {
+      this.#active++;
+      return true;
+    }
+    return false;
+  }
+
   /** Resolves when a slot is held; rejects if the signal aborts first. */
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -37,18 +48,21 @@ export class Semaphore {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
+      // One Set entry per wait, not an event listener (see on-abort.ts): a scan's listers
+      // wait here for every directory.
+      const stop = signal
+        ? onAbort(signal, () => {
+            const i = this.#waiters.indexOf(grant);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            reject(signal.reason);
+          })
+        : undefined;
       const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
+        stop?.();
         this.#active++;
         resolve();
       };
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(grant);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
       this.#waiters.push(grant);
-      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

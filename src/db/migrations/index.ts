@@ -13,6 +13,8 @@ import { pathKey } from './010-path-key.js';
 import { bytewiseNameTrigrams } from './011-bytewise-name-trigrams.js';
 import { tenantNameOrder } from './012-tenant-name-order.js';
 import { timeSteps } from './013-time-steps.js';
+import { tenantKindNameOrder } from './014-tenant-kind-name-order.js';
+import { parentHash } from './015-parent-hash.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -30,6 +32,8 @@ function all(dialect: Dialect): Record<string, Migration> {
     '011-bytewise-name-trigrams': bytewiseNameTrigrams(dialect),
     '012-tenant-name-order': tenantNameOrder(dialect),
     '013-time-steps': timeSteps(dialect),
+    '014-tenant-kind-name-order': tenantKindNameOrder(dialect),
+    '015-parent-hash': parentHash(dialect),
   };
 }
 

@@ -104,7 +104,17 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
         clearTimeout(notice);
       }
     },
-    entries: () => new PostgresEntryRepository(pool),
+    entries: () =>
+      new PostgresEntryRepository(
+        pool,
+        () =>
+          new pg.Client({
+            connectionString,
+            connectionTimeoutMillis: t.connectTimeoutMs,
+            keepAlive: t.keepAlive,
+            keepAliveInitialDelayMillis: t.keepAliveIdleMs,
+          }),
+      ),
     copyValues: (query, prefix) => copyValues(pool, query, prefix),
     copyEntries: (query) => copyEntries(pool, query),
     async close() {

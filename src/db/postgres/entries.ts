@@ -13,6 +13,7 @@ import type {
   Removal,
 } from '../entries.js';
 import { AutoAnalyze } from './analyze.js';
+import { Compactor, type CompactorOptions } from './compact.js';
 import { intArray, textArray } from './arrays.js';
 import { copyIn, copyText } from './copy.js';
 import { fillOrder } from './fill-order.js';
@@ -123,10 +124,17 @@ export class PostgresEntryRepository implements EntryRepository {
   readonly batchEntries = 5000;
   readonly #pool: pg.Pool;
   readonly #analyze: AutoAnalyze;
+  readonly #compactor: Compactor | undefined;
 
-  constructor(pool: pg.Pool) {
+  /** `maintenance`: a connection outside the pool, for a rebuild that outlasts its timeouts. */
+  constructor(pool: pg.Pool, maintenance?: () => pg.Client, compactor: CompactorOptions = {}) {
     this.#pool = pool;
     this.#analyze = new AutoAnalyze(pool);
+    this.#compactor = maintenance && new Compactor(pool, maintenance, compactor);
+  }
+
+  async afterScan(created: number, signal?: AbortSignal): Promise<void> {
+    await this.#compactor?.afterScan(created, signal);
   }
 
   async childrenOf(

@@ -32,7 +32,8 @@ const packed = (column: string) =>
  */
 export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
       coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
-    FROM entries WHERE storage_id = $1 AND tenant_id = $2 AND parent = d)
+    FROM entries WHERE storage_id = $1 AND tenant_id = $2
+      AND hashtextextended(parent, 0) = hashtextextended(d, 0) AND parent = d)
   FROM unnest($3::text[]) AS d`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
@@ -104,7 +105,9 @@ export const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*
 
 /** One keyset page of a directory's children, after path $4. */
 export const LIST_CHILDREN = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = $1 AND tenant_id = $2 AND parent = $3 AND path > $4 ORDER BY path LIMIT ${LIST_PAGE}`;
+  WHERE storage_id = $1 AND tenant_id = $2
+    AND hashtextextended(parent, 0) = hashtextextended($3::text, 0) AND parent = $3
+    AND path > $4 ORDER BY path LIMIT ${LIST_PAGE}`;
 
 /** One keyset page of a subtree, after path $3 and before $4. */
 export const LIST_SUBTREE = `SELECT ${COLUMNS} FROM entries

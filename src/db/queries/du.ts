@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import { joinPath, ROOT } from '../../storage/paths.js';
+import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { QueryError } from './errors.js';
+import { parentIn } from './parent.js';
 import type { DirTotals, DuQuery, KindTotals } from './types.js';
 import { dirOf, idOf, mediaKindOf } from './validate.js';
 
@@ -28,7 +30,7 @@ interface Group {
  * Each directory's own totals are then added to its ancestors here, so the rows held are
  * one per directory of the subtree, never one per entry.
  */
-export async function du(db: Kysely<Database>, q: DuQuery): Promise<DirTotals[]> {
+export async function du(db: Kysely<Database>, dialect: Dialect, q: DuQuery): Promise<DirTotals[]> {
   if (typeof q !== 'object' || q === null) {
     throw new QueryError('BAD_QUERY', 'query', 'expected an object');
   }
@@ -50,19 +52,24 @@ export async function du(db: Kysely<Database>, q: DuQuery): Promise<DirTotals[]>
     kinds: Object.fromEntries([...kinds, 'other'].map((k) => [k, { files: 0, bytes: 0 }])),
   });
   totals.set(dir, blank(dir));
-  for (const path of await dirsDown(db, { tenantId, storageId }, dir, depth)) {
+  for (const path of await dirsDown(db, dialect, { tenantId, storageId }, dir, depth)) {
     totals.set(path, blank(path));
   }
 
   // `tenant_id + 0`: tested on each row, never an index's key. As a key it made SQLite read
   // the storage through its (storage, tenant, path) index instead of one by parent.
   const scope = sql`storage_id = ${storageId} AND tenant_id + 0 = ${tenantId}`;
-  // [dir, dir0) is dir and everything below it, and a few siblings (`dir-x`: `-` sorts
-  // before `/`) that the second test drops; the range alone is what the index reads.
+  // SQLite: [dir, dir0) of parents is dir and everything below it, and a few siblings
+  // (`dir-x`: `-` sorts before `/`) that the second test drops; the range alone is what its
+  // children index reads, in parent order. PostgreSQL's children index holds a hash of the
+  // parent (migration 015), no range: the same entries are the paths in [dir/, dir0), one
+  // range of its (storage_id, path) index.
   const below =
     dir === ROOT
       ? sql`1 = 1`
-      : sql`parent >= ${dir} AND parent < ${`${dir}0`} AND (parent = ${dir} OR parent >= ${`${dir}/`})`;
+      : dialect === 'postgres'
+        ? sql`path >= ${`${dir}/`} AND path < ${`${dir}0`}`
+        : sql`parent >= ${dir} AND parent < ${`${dir}0`} AND (parent = ${dir} OR parent >= ${`${dir}/`})`;
   const kindSums = kinds.map(
     (k, i) => sql`,
       sum(CASE WHEN is_dir = 0 AND media_kind = ${k} THEN 1 ELSE 0 END) AS ${sql.ref(`n${i}`)},
@@ -118,6 +125,7 @@ function ancestors(dir: string, parent: string, depth: number): string[] {
 /** Every directory 1..`depth` levels below `dir`, a level at a time. */
 async function dirsDown(
   db: Kysely<Database>,
+  dialect: Dialect,
   scope: { tenantId: number; storageId: number },
   dir: string,
   depth: number,
@@ -130,7 +138,7 @@ async function dirsDown(
       const parents = level.slice(i, i + LEVEL_BATCH);
       const { rows } = await sql<{ path: string }>`
         SELECT path FROM entries
-        WHERE storage_id = ${scope.storageId} AND parent IN (${sql.join(parents)})
+        WHERE storage_id = ${scope.storageId} AND ${parentIn(dialect, parents)}
           AND tenant_id + 0 = ${scope.tenantId} AND is_dir = 1`.execute(db);
       for (const r of rows) next.push(r.path);
     }

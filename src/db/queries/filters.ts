@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
+import { parentIs } from './parent.js';
 
 /** A validated query, as the SQL sees it: every field but tenantId optional. */
 export interface Filters {
@@ -34,7 +35,9 @@ export function conditions(dialect: Dialect, f: Filters, filtering = false): Con
   // whole tenant for a directory's 0 subdirectories (1.2 s at 1,000,000 entries, measured).
   const out: Condition[] = [sql`${col('tenant_id')} = ${f.tenantId}`];
   if (f.storageId !== undefined) out.push(sql`${col('storage_id')} = ${f.storageId}`);
-  if (f.parent !== undefined) out.push(sql`${col('parent')} = ${f.parent}`);
+  if (f.parent !== undefined) {
+    out.push(filtering ? sql`${col('parent')} = ${f.parent}` : parentIs(dialect, f.parent));
+  }
   if (f.subtree) {
     out.push(sql`${col('path')} >= ${f.subtree.lower} AND ${col('path')} < ${f.subtree.upper}`);
   }

@@ -11,6 +11,7 @@ import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { and, escapeLike, ftsRowids, nameMatches, needleIndexable } from './filters.js';
 import type { EntryChunk, FindBounds, FindSort } from './types.js';
+import { parentIs } from './parent.js';
 
 /**
  * How `find` reads every match in order with flat memory, in both dialects, with no plan
@@ -439,7 +440,9 @@ export class FindReader {
       sql`${col('tenant_id')} = ${f.tenantId}`,
       sql`${col('storage_id')} = ${f.storageId}`,
     ];
-    if (f.parent !== undefined) out.push(sql`${col('parent')} = ${f.parent}`);
+    if (f.parent !== undefined) {
+      out.push(walking ? sql`${col('parent')} = ${f.parent}` : parentIs(this.#dialect, f.parent));
+    }
     for (const s of f.subtrees) {
       out.push(sql`${col('path')} >= ${s.lower} AND ${col('path')} < ${s.upper}`);
     }
@@ -544,7 +547,7 @@ export class FindReader {
     // Not tenant_id: SQLite would then prefer the (storage, tenant, path) index and read the
     // whole storage to count one directory. The read's conditions check the tenant.
     if (f.parent !== undefined)
-      out.push({ where: sql`storage_id = ${s} AND parent = ${f.parent}` });
+      out.push({ where: sql`storage_id = ${s} AND ${parentIs(this.#dialect, f.parent)}` });
     for (const r of f.subtrees) {
       out.push({
         where: sql`storage_id = ${s} AND tenant_id = ${t} AND path >= ${r.lower} AND path < ${r.upper}`,

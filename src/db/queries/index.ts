@@ -51,6 +51,6 @@ export function createQueries(
     findPathPages: (q, o) => (ready(), findPathPages(db, dialect, q, { ...o, ...read })),
     findPathBytes: (q, o) => (ready(), findPathBytes(db, dialect, q, { ...o, ...read })),
     findEntryChunks: (q, o) => (ready(), findEntryChunks(db, dialect, q, { ...o, ...read })),
-    du: (q) => du(db, q),
+    du: (q) => du(db, dialect, q),
   };
 }

@@ -24,6 +24,7 @@ import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable, withMappedFile } from './whole-table.js';
 import { inSteps, readByTime, stepKeys, stepOf, type StepBound } from './by-time.js';
 import { readByName } from './by-name.js';
+import { parentIs } from './parent.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -63,7 +64,7 @@ export interface PlanOptions {
   /** Index entries walked by time before a page is read another way. @default [2,000, 20,000] */
   timeWindows?: readonly number[];
   /**
-   * PostgreSQL: read a page by name walking `entries_tenant_name` (012) when no smaller
+   * PostgreSQL: read a page by name walking the tenant name indexes (012, split by kind in 014) when no smaller
    * source serves it. Off: the plans of before it, which `npm run bench:search` times in
    * the same run for comparison. @default true
    */
@@ -216,7 +217,7 @@ export class PageReader {
   }
 
   /**
-   * PostgreSQL, by name: the page walked from `entries_tenant_name` (by-name.ts) when no
+   * PostgreSQL, by name: the page walked from the tenant name indexes (014, by-name.ts) when no
    * source is cheaper. Not for a directory (its own index is in name order already), nor a
    * needle no trigram answers (refused over a wide scope, as before 012). A source of at
    * most `probeRows` rows is read and sorted as before (a walk would read about as many,
@@ -276,7 +277,7 @@ export class PageReader {
       // tenants anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
       out.push({
-        where: sql`storage_id = ${f.storageId} AND parent = ${f.parent}${isDir}`,
+        where: sql`storage_id = ${f.storageId} AND ${parentIs(this.#dialect, f.parent)}${isDir}`,
         covers: ['storageId', 'parent', 'isDir'],
       });
     }

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openSqliteFile } from './driver.js';
 import { type CompiledQuery, Kysely } from 'kysely';
 import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
@@ -53,7 +54,7 @@ export async function connectSqlite(
     if (readOnly) raw = openReadOnly(file);
     else {
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-      raw = new BetterSqlite3(file, { timeout: 0 });
+      raw = openSqliteFile(file, { timeout: 0 });
     }
   } catch (error) {
     throw new IndexError(`cannot open index database ${file}: ${(error as Error).message}`, {

@@ -1,4 +1,5 @@
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openSqliteFile } from './driver.js';
 import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
 
 /**
@@ -109,7 +110,7 @@ function fold(s: string): string {
  * offset: ~0.6 s, once per process, and only when a backlog is tested.
  */
 function fts5Folds(): Map<string, string> {
-  const mem = new BetterSqlite3(':memory:');
+  const mem = openSqliteFile(':memory:');
   try {
     mem.exec(`CREATE VIRTUAL TABLE t USING fts5(s, tokenize='trigram');
       CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance');`);

@@ -17,7 +17,8 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openSqliteFile } from './driver.js';
 
 // `immutable=1` takes a URI filename, which better-sqlite3 parses only when SQLITE_USE_URI
 // is 1 as its native addon loads (once per process, at the first database opened). Set
@@ -48,14 +49,14 @@ function writable(path: string): boolean {
 export function openReadOnly(file: string): BetterSqlite3.Database {
   if (!existsSync(`${file}-wal`)) {
     try {
-      return new BetterSqlite3(immutableUri(file), { readonly: true, fileMustExist: true });
+      return openSqliteFile(immutableUri(file), { readonly: true, fileMustExist: true });
     } catch {
       // URI filenames are off (another part of the process opened a database first, or the
       // user set SQLITE_USE_URI=0): a plain read-only open may still do, in a folder where
       // the -shm can be made.
     }
   }
-  return new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: 0 });
+  return openSqliteFile(file, { readonly: true, fileMustExist: true, timeout: 0 });
 }
 
 /** `file:` URI of a path: `%`, `?` and `#` would otherwise be read as URI syntax. */

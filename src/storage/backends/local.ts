@@ -440,8 +440,7 @@ export class LocalClient implements StorageClient {
         const listing = slot.listing;
         if (listing instanceof StorageError) return Promise.reject(listing);
         if (listing === LARGE) return Promise.resolve(LARGE);
-        this.#delivered(listing);
-        return Promise.resolve(decode(listing));
+        return Promise.resolve(this.#deliver(listing));
       }
     }
     return new Promise<Whole>((resolve, reject) => {
@@ -519,8 +518,7 @@ export class LocalClient implements StorageClient {
         this.#slots.delete(dir);
         let entries: Whole | StorageError = listing as StorageError | typeof LARGE;
         if (listing !== LARGE && !(listing instanceof StorageError)) {
-          this.#delivered(listing);
-          entries = decode(listing);
+          entries = this.#deliver(listing);
         }
         for (const w of slot.waiters) {
           if (entries instanceof StorageError) w.reject(entries);
@@ -537,7 +535,7 @@ export class LocalClient implements StorageClient {
   }
 
   /**
-   * A listing handed to the scan: its subdirectories are what the scan asks for next, after
+   * A listing handed to the scan, decoded: its subdirectories are what the scan asks for next, after
    * those of the listings handed over before it, so they join the read-ahead queue now — in
    * the scan's own (breadth-first) order. Queued when a listing merely arrived instead, the
    * queue followed the threads' reply order: read ahead ran thousands of directories past
@@ -545,9 +543,16 @@ export class LocalClient implements StorageClient {
    * the scan did ask for went out alone, a round trip each (measured, 200,000 files: 2,812 of
    * 10,101 directories asked that way, the main thread idle ~1 s).
    */
-  #delivered(listing: Packed): void {
-    if (this.#aheadOn) this.#queueSubdirs(listing);
-    else if (listing.dir === this.#walkStart) this.#startListing = listing;
+  #deliver(listing: Packed): Entry[] {
+    const entries = decode(listing);
+    if (this.#aheadOn) {
+      // From the entries just made: the packed names were walked and cut once more for
+      // this (~35 ms of a 200,000-file rescan's main thread, profiled).
+      for (const e of entries) {
+        if (e.isDir && !this.#slots.has(e.path)) this.#ahead.set(e.path, true);
+      }
+    } else if (listing.dir === this.#walkStart) this.#startListing = listing;
+    return entries;
   }
 
   #queueSubdirs({ dir, reply, at, offset, count }: Packed): void {

@@ -1,7 +1,7 @@
 /**
  * What trawl puts around the AWS SDK's HTTP for S3, so that no wait is left to the library:
  * agents whose new connections must be established (TCP, and TLS where it applies) within a
- * connect timeout, and a reader that takes each ListObjectsV2 answer off the wire itself —
+ * connect timeout (s3-agents.ts), and a reader that takes each ListObjectsV2 answer off the wire itself —
  * streamed into {@link ListingXmlReader}, bounded in bytes, reporting progress, stopped by
  * the request's abort signal.
  *
@@ -11,12 +11,8 @@
  * `throwOnRequestTimeout` is set, and stops at the response headers; and it collects every
  * 2xx body whole (throw200ExceptionsMiddleware) before parsing it.
  */
-import { Agent as HttpAgent, type AgentOptions, type ClientRequestArgs } from 'node:http';
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
-import { Socket } from 'node:net';
-import { Readable, type Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { TLSSocket } from 'node:tls';
 import { ListingXmlError, ListingXmlReader, type ListPage } from './s3-xml.js';
 
 /**
@@ -34,58 +30,6 @@ export class ConnectTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
   constructor(readonly connectTimeoutMs: number) {
     super(`the connection was not established within ${connectTimeoutMs} ms`);
-  }
-}
-
-/** Destroys `socket` unless it connects (TCP, then TLS for a TLS socket) within `ms`. */
-function guardConnect(socket: Duplex | null | undefined, ms: number): void {
-  if (!(socket instanceof Socket)) return;
-  const event = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
-  const timer = setTimeout(() => socket.destroy(new ConnectTimeoutError(ms)), ms);
-  const done = () => {
-    clearTimeout(timer);
-    socket.off(event, done);
-    socket.off('close', done);
-  };
-  socket.once(event, done);
-  socket.once('close', done);
-}
-
-/** An HTTP agent whose new connections must be established within `connectTimeoutMs`. */
-export class ConnectTimeoutHttpAgent extends HttpAgent {
-  constructor(
-    options: AgentOptions,
-    readonly connectTimeoutMs: number,
-  ) {
-    super(options);
-  }
-
-  override createConnection(
-    options: ClientRequestArgs,
-    callback?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    const socket = super.createConnection(options, callback);
-    guardConnect(socket, this.connectTimeoutMs);
-    return socket;
-  }
-}
-
-/** The HTTPS agent, the same way: the TLS handshake is part of the connect. */
-export class ConnectTimeoutHttpsAgent extends HttpsAgent {
-  constructor(
-    options: HttpsAgentOptions,
-    readonly connectTimeoutMs: number,
-  ) {
-    super(options);
-  }
-
-  override createConnection(
-    options: ClientRequestArgs,
-    callback?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    const socket = super.createConnection(options, callback);
-    guardConnect(socket, this.connectTimeoutMs);
-    return socket;
   }
 }
 

@@ -30,8 +30,6 @@ import { sleep } from '../../util/sleep.js';
 import type { Entry, ListOptions, ReadHeadOptions, StorageClient, TreeListing } from '../types.js';
 import {
   ConnectTimeoutError,
-  ConnectTimeoutHttpAgent,
-  ConnectTimeoutHttpsAgent,
   sendGetHead,
   sendListObjects,
   type RequestControl,
@@ -735,6 +733,7 @@ export const s3Backend = defineBackend('s3', {
       // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
       const { S3Client, ListObjectsV2Command, GetObjectCommand } =
         await import('@aws-sdk/client-s3');
+      const { ConnectTimeoutHttpAgent, ConnectTimeoutHttpsAgent } = await import('./s3-agents.js');
       const quiet = { debug() {}, info() {}, warn() {}, error() {} };
       muteNodeVersionWarning();
       const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };

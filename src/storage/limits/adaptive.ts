@@ -1,4 +1,5 @@
 import { Semaphore } from '../../util/semaphore.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 /**
  * A storage's concurrency limit that adapts to the server (AIMD): each success adds one,
@@ -17,7 +18,7 @@ export class AdaptiveLimit {
   #lowest: number;
   #lastDecrease = -Infinity;
 
-  constructor(max: number, now: () => number = performance.now.bind(performance)) {
+  constructor(max: number, now: () => number = monotonicMs) {
     this.#gate = new Semaphore(max);
     this.#max = max;
     this.#window = max;

@@ -24,6 +24,12 @@ export interface SharedGates {
    * other waits for: slots are taken all at once, or in the order given.
    */
   acquire(slots: readonly GateSlot[], signal?: AbortSignal): Promise<() => void>;
+  /**
+   * Optional: a slot of every gate in `slots` now, all or nothing, without waiting — the
+   * release function, or undefined when some gate is full or has waiters (then nothing is
+   * held and `acquire` must be awaited). Gates counted elsewhere (Redis) leave it out.
+   */
+  acquireNow?(slots: readonly GateSlot[]): (() => void) | undefined;
 }
 
 /** The gates of one process: a semaphore per name, made on first use, dropped once idle. */
@@ -42,6 +48,23 @@ export class InProcessGates implements SharedGates {
     } catch (error) {
       releaseAll();
       throw error;
+    }
+    return releaseAll;
+  }
+
+  acquireNow(slots: readonly GateSlot[]): (() => void) | undefined {
+    const held: Array<{ release(): void }> = [];
+    const releaseAll = () => {
+      for (let i = held.length - 1; i >= 0; i--) held[i]!.release();
+      held.length = 0;
+    };
+    for (const slot of slots) {
+      const got = this.#gates.tryAcquire(slot.name, slot.limit);
+      if (!got) {
+        releaseAll();
+        return undefined;
+      }
+      held.push(got);
     }
     return releaseAll;
   }

@@ -34,6 +34,28 @@ export class KeyedSemaphores<K> {
     };
   }
 
+  /** A slot of `key` now, if one is free and no one waits; undefined: nothing held. */
+  tryAcquire(key: K, limit: number): { release(): void } | undefined {
+    let gate = this.#gates.get(key);
+    if (!gate) {
+      gate = new Semaphore(limit);
+      this.#gates.set(key, gate);
+    } else if (gate.limit !== limit) {
+      gate.limit = limit;
+    }
+    const held = gate;
+    if (!held.tryAcquire()) {
+      this.#prune(key, held);
+      return undefined;
+    }
+    return {
+      release: () => {
+        held.release();
+        this.#prune(key, held);
+      },
+    };
+  }
+
   get(key: K): Semaphore | undefined {
     return this.#gates.get(key);
   }
