@@ -231,10 +231,11 @@ async function child({ dialect, url }) {
       rowsWritten = now - (phase.pgBefore ?? 0);
       phase.pgBefore = now;
     }
-    results.push({
+    const row = {
       dialect,
       phase: name,
-      seconds,
+      // Until the scan's result is recorded: what a caller waits for before the index answers.
+      seconds: r.durationMs / 1000,
       entries: r.dirs + r.files,
       created: r.created,
       updated: r.updated,
@@ -242,7 +243,14 @@ async function child({ dialect, url }) {
       rowsWritten,
       peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
       treeRssMb,
-    });
+    };
+    results.push(row);
+    // PostgreSQL rebuilds its half-full indexes after a scan that created most of the table
+    // (src/db/postgres/compact.ts), once the result is recorded: its own row, the scan and
+    // the rebuild together, so neither figure hides the other.
+    if (seconds - row.seconds > 0.5) {
+      results.push({ ...row, phase: `${name} + index rebuild`, seconds });
+    }
   };
 
   await phase('first scan', ENTRIES);
