@@ -12,14 +12,7 @@ export class KeyedSemaphores<K> {
 
   /** Resolves once a slot of `key` is held; rejects if the signal aborts first. */
   async acquire(key: K, limit: number, signal?: AbortSignal): Promise<{ release(): void }> {
-    let gate = this.#gates.get(key);
-    if (!gate) {
-      gate = new Semaphore(limit);
-      this.#gates.set(key, gate);
-    } else if (gate.limit !== limit) {
-      gate.limit = limit;
-    }
-    const held = gate;
+    const held = this.#gateOf(key, limit);
     try {
       await held.acquire(signal);
     } catch (error) {
@@ -36,14 +29,7 @@ export class KeyedSemaphores<K> {
 
   /** A slot of `key` now, if one is free and no one waits; undefined: nothing held. */
   tryAcquire(key: K, limit: number): { release(): void } | undefined {
-    let gate = this.#gates.get(key);
-    if (!gate) {
-      gate = new Semaphore(limit);
-      this.#gates.set(key, gate);
-    } else if (gate.limit !== limit) {
-      gate.limit = limit;
-    }
-    const held = gate;
+    const held = this.#gateOf(key, limit);
     if (!held.tryAcquire()) {
       this.#prune(key, held);
       return undefined;
@@ -63,6 +49,18 @@ export class KeyedSemaphores<K> {
   /** Keys with a live gate. */
   get size(): number {
     return this.#gates.size;
+  }
+
+  /** The gate of `key`, made on first use; its limit follows the caller's latest. */
+  #gateOf(key: K, limit: number): Semaphore {
+    let gate = this.#gates.get(key);
+    if (!gate) {
+      gate = new Semaphore(limit);
+      this.#gates.set(key, gate);
+    } else if (gate.limit !== limit) {
+      gate.limit = limit;
+    }
+    return gate;
   }
 
   #prune(key: K, gate: Semaphore): void {
