@@ -12,6 +12,7 @@ import { createDatabase, skipDialect, withPg, type TestDatabase } from './suppor
 import { memoryStorageScope } from './support/databases.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
+import { startTcpProxy } from './tools/tcp-proxy.js';
 
 function file(path: string): EntryWrite {
   return {
@@ -66,13 +67,30 @@ async function indexes(url: string): Promise<Map<string, Relation>> {
 
 const pools: pg.Pool[] = [];
 
-function compactor(url: string, minRows: number, lockTimeoutMs?: number): Compactor {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+function compactor(
+  url: string,
+  minRows: number,
+  lockTimeoutMs?: number,
+  maxWaitMs?: number,
+): Compactor {
+  const pool = new pg.Pool({ connectionString: url, max: 1, query_timeout: 5_000 });
   pools.push(pool);
   return new Compactor(pool, () => new pg.Client({ connectionString: url }), {
     minRows,
     ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }),
+    ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
   });
+}
+
+/** Whether `work` settles within `ms`: a hang is a failure, not a timed figure. */
+async function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The rebuilds in flight on `url`'s database, as the server lists them. */
@@ -157,6 +175,50 @@ describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
     const after = await indexes(db.url);
     for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
       expect(after.get(name)!.node).toBe(before.get(name)!.node);
+    }
+  });
+
+  it('gives the rebuild up after its wait budget and cancels it on the server', async () => {
+    db = await createDatabase('postgres');
+    index = await openIndex(db.url);
+    const scope = await memoryStorageScope(index);
+    const created = await firstScan(index, scope, 10);
+    const before = await indexes(db.url);
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE entries IN SHARE UPDATE EXCLUSIVE MODE');
+      // No signal: only the budget (300 ms) ends the wait for a lock held for a minute.
+      const done = compactor(db.url, 1000, 60_000, 300).afterScan(created);
+      expect(await settles(done, 20_000)).toBe(true);
+      while ((await rebuilds(db.url)) > 0) await new Promise((r) => setTimeout(r, 20));
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    const after = await indexes(db.url);
+    for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
+      expect(after.get(name)!.node).toBe(before.get(name)!.node);
+    }
+  });
+
+  it('ends the wait, and its connection, when the server stops answering mid-rebuild', async () => {
+    db = await createDatabase('postgres');
+    index = await openIndex(db.url);
+    const scope = await memoryStorageScope(index);
+    const created = await firstScan(index, scope, 10);
+    const target = new URL(db.url);
+    const proxy = await startTcpProxy({ targetPort: Number(target.port || 5432) });
+    try {
+      target.port = String(proxy.port);
+      const done = compactor(target.toString(), 1000, 60_000, 500).afterScan(created);
+      await proxy.when('REINDEX');
+      proxy.freeze();
+      // Frozen: the cancel cannot reach the server either; the budget and the cut end it.
+      expect(await settles(done, 20_000)).toBe(true);
+    } finally {
+      await proxy.close();
     }
   });
 

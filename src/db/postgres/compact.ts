@@ -35,7 +35,34 @@ export interface CompactorOptions {
   minRows?: number;
   /** @default 10,000 ms */
   lockTimeoutMs?: number;
+  /** How long a scan's end waits for the rebuild. @default {@link waitBudgetMs} */
+  maxWaitMs?: number;
 }
+
+/**
+ * How long a scan's end waits for the rebuild of `created` rows' indexes: a minute, or
+ * 0.1 ms a row (100 s at 1,000,000; the rebuild takes ~4 s there on this machine). The
+ * rebuild runs without a statement timeout, so a server that stops answering (frozen, its
+ * link cut without a reset) would otherwise hold the scan's end, and the CLI's exit, for
+ * ever, after the scan itself is recorded.
+ */
+export function waitBudgetMs(created: number): number {
+  return Math.max(60_000, created / 10);
+}
+
+/**
+ * One call of `afterScan`: whether its caller gave it up (nothing more is started for it),
+ * and its connection and that connection's server process while open. Per call, not per
+ * compactor: a worker's concurrent scans each end with a call of their own.
+ */
+interface Call {
+  stopped: boolean;
+  client?: pg.Client | undefined;
+  pid?: number | undefined;
+}
+
+/** After the cancel is sent, how long the rebuild's own connection may take to end. */
+const CANCEL_GRACE_MS = 1_000;
 
 /**
  * Rebuilds `entries`' half-full B-trees after a scan that created most of the table: a
@@ -54,8 +81,7 @@ export class Compactor {
   readonly #connect: () => pg.Client;
   readonly #minRows: number;
   readonly #lockTimeoutMs: number;
-  /** The server process of the rebuild's connection, while it is open. */
-  #pid: number | undefined;
+  readonly #maxWaitMs: number | undefined;
 
   /** `pool`: for the cheap look first; `connect`: the connection a rebuild runs on. */
   constructor(pool: pg.Pool, connect: () => pg.Client, options: CompactorOptions = {}) {
@@ -63,42 +89,72 @@ export class Compactor {
     this.#connect = connect;
     this.#minRows = options.minRows ?? COMPACT_MIN_ROWS;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
+    this.#maxWaitMs = options.maxWaitMs;
   }
 
   /**
    * After a scan that created `created` rows; resolves once done or given up. `signal`
-   * (Ctrl-C, a lost lease) resolves it at once: the statement in flight is cancelled on
-   * the server, and what it leaves is dropped as any interrupted rebuild's.
+   * (Ctrl-C, a lost lease) and the wait's budget ({@link waitBudgetMs}) resolve it at once:
+   * the statement in flight is cancelled on the server, and what it leaves is dropped as
+   * any interrupted rebuild's.
    */
   async afterScan(created: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return;
-    let onAbort = () => undefined as void;
+    const call: Call = { stopped: false };
+    let stop = () => undefined as void;
     const stopped = new Promise<void>((resolve) => {
-      onAbort = () => {
+      stop = () => {
+        call.stopped = true;
         resolve();
-        const pid = this.#pid;
-        if (pid !== undefined) {
-          this.#pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
-        }
+        this.#cancel(call);
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
     });
+    signal?.addEventListener('abort', stop, { once: true });
+    const budget = setTimeout(stop, this.#maxWaitMs ?? waitBudgetMs(created));
     try {
-      await Promise.race([this.#run(created), stopped]);
+      await Promise.race([this.#run(created, call), stopped]);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(budget);
+      signal?.removeEventListener('abort', stop);
     }
   }
 
-  async #run(created: number): Promise<void> {
+  /**
+   * Cancels the statement in flight on the server; if its connection has not ended a
+   * moment later (a server that answers nothing hears no cancel), cuts it, so that no
+   * socket is left to keep the process alive.
+   */
+  #cancel(call: Call): void {
+    const { client, pid } = call;
+    if (client === undefined) return;
+    if (pid !== undefined) {
+      this.#pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    }
+    const cut = setTimeout(() => {
+      if (call.client === client) {
+        (
+          client as pg.Client & { connection?: { stream?: { destroy(): void } } }
+        ).connection?.stream?.destroy();
+      }
+    }, CANCEL_GRACE_MS);
+    cut.unref();
+  }
+
+  async #run(created: number, call: Call): Promise<void> {
     let client: pg.Client | undefined;
     try {
       // The usual case, a scan of a few changes: one catalog look on the pool, no new
       // connection.
       if (created < this.#minRows && !(await hasLeftovers(this.#pool))) return;
+      if (call.stopped) return;
       client = this.#connect();
+      call.client = client;
+      // A connection cut (by #cancel, the server, the network) fails the query in flight,
+      // which the catch below takes; without a listener pg would also throw it as an
+      // uncaught 'error' event when no query is in flight, and end the process.
+      client.on('error', () => undefined);
       await client.connect();
-      this.#pid = (client as pg.Client & { processID?: number }).processID;
+      call.pid = (client as pg.Client & { processID?: number }).processID;
       await client.query(
         `SET statement_timeout = 0; SET lock_timeout = ${Math.round(this.#lockTimeoutMs)}`,
       );
@@ -110,6 +166,7 @@ export class Compactor {
       await dropLeftovers(client);
       if (created < this.#minRows || !(await mostOfTable(client, created))) return;
       for (const name of await existing(client)) {
+        if (call.stopped) return;
         try {
           await client.query(`REINDEX INDEX CONCURRENTLY ${name}`);
         } catch {
@@ -123,7 +180,8 @@ export class Compactor {
       // The bytes stay as they were; the next large scan tries again.
     } finally {
       // Ending the session releases the advisory lock and its settings with it.
-      this.#pid = undefined;
+      call.pid = undefined;
+      call.client = undefined;
       await client?.end().catch(() => undefined);
     }
   }
