@@ -13,6 +13,7 @@ import { memoryStorageScope } from './support/databases.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
 import { startTcpProxy } from './tools/tcp-proxy.js';
+import { settlesWithin } from '../src/util/within.js';
 
 function file(path: string): EntryWrite {
   return {
@@ -82,14 +83,29 @@ function compactor(
   });
 }
 
-/** Whether `work` settles within `ms`: a hang is a failure, not a timed figure. */
-async function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+/**
+ * Runs `work` while a VACUUM's lock on `entries` is held (a rebuild waits for it), then
+ * waits until no rebuild is left on the server before the lock goes.
+ */
+async function whileLocked(url: string, work: () => Promise<void>): Promise<void> {
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
   try {
-    return await Promise.race([work.then(() => true), late]);
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE entries IN SHARE UPDATE EXCLUSIVE MODE');
+    await work();
+    // Cancelled on the server, not left waiting for the lock.
+    while ((await rebuilds(url)) > 0) await new Promise((r) => setTimeout(r, 20));
+    await holder.query('COMMIT');
   } finally {
-    clearTimeout(timer);
+    await holder.end();
+  }
+}
+
+/** The two text B-trees kept as they were: no rebuild took their place. */
+function expectNotRebuilt(before: Map<string, Relation>, after: Map<string, Relation>): void {
+  for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
+    expect(after.get(name)!.node).toBe(before.get(name)!.node);
   }
 }
 
@@ -155,27 +171,16 @@ describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
     const scope = await memoryStorageScope(index);
     const created = await firstScan(index, scope, 10);
     const before = await indexes(db.url);
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      // A VACUUM's lock, held: the rebuild waits for it (a minute, longer than this test).
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE entries IN SHARE UPDATE EXCLUSIVE MODE');
+    const url = db.url;
+    // The lock is held for longer than this test; the rebuild would wait a minute for it.
+    await whileLocked(url, async () => {
       const controller = new AbortController();
-      const done = compactor(db.url, 1000, 60_000).afterScan(created, controller.signal);
-      while ((await rebuilds(db.url)) === 0) await new Promise((r) => setTimeout(r, 20));
+      const done = compactor(url, 1000, 60_000).afterScan(created, controller.signal);
+      while ((await rebuilds(url)) === 0) await new Promise((r) => setTimeout(r, 20));
       controller.abort();
       await done;
-      // Cancelled on the server, not left waiting for the lock.
-      while ((await rebuilds(db.url)) > 0) await new Promise((r) => setTimeout(r, 20));
-      await holder.query('COMMIT');
-    } finally {
-      await holder.end();
-    }
-    const after = await indexes(db.url);
-    for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
-      expect(after.get(name)!.node).toBe(before.get(name)!.node);
-    }
+    });
+    expectNotRebuilt(before, await indexes(url));
   });
 
   it('gives the rebuild up after its wait budget and cancels it on the server', async () => {
@@ -184,23 +189,13 @@ describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
     const scope = await memoryStorageScope(index);
     const created = await firstScan(index, scope, 10);
     const before = await indexes(db.url);
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE entries IN SHARE UPDATE EXCLUSIVE MODE');
+    const url = db.url;
+    await whileLocked(url, async () => {
       // No signal: only the budget (300 ms) ends the wait for a lock held for a minute.
-      const done = compactor(db.url, 1000, 60_000, 300).afterScan(created);
-      expect(await settles(done, 20_000)).toBe(true);
-      while ((await rebuilds(db.url)) > 0) await new Promise((r) => setTimeout(r, 20));
-      await holder.query('COMMIT');
-    } finally {
-      await holder.end();
-    }
-    const after = await indexes(db.url);
-    for (const name of ['entries_storage_parent_name', 'entries_storage_path']) {
-      expect(after.get(name)!.node).toBe(before.get(name)!.node);
-    }
+      const done = compactor(url, 1000, 60_000, 300).afterScan(created);
+      expect(await settlesWithin(done, 20_000)).toBe(true);
+    });
+    expectNotRebuilt(before, await indexes(url));
   });
 
   it('ends the wait, and its connection, when the server stops answering mid-rebuild', async () => {
@@ -216,7 +211,7 @@ describe.skipIf(await skipDialect('postgres'))(Compactor.name, () => {
       await proxy.when('REINDEX');
       proxy.freeze();
       // Frozen: the cancel cannot reach the server either; the budget and the cut end it.
-      expect(await settles(done, 20_000)).toBe(true);
+      expect(await settlesWithin(done, 20_000)).toBe(true);
     } finally {
       await proxy.close();
     }

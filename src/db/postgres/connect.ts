@@ -12,6 +12,7 @@ import { copyEntries } from './copy-entries.js';
 import { copyValues } from './copy-out.js';
 import { PostgresEntryRepository } from './entries.js';
 import { postgresTimeouts } from './options.js';
+import { settlesWithin } from '../../util/within.js';
 
 const INT8 = 20;
 
@@ -127,16 +128,4 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
       await ended;
     },
   };
-}
-
-/** Whether `promise` settles within `ms` (its outcome is left to its owner). */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    const settle = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    promise.then(settle, settle);
-  });
 }
