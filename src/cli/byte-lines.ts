@@ -71,9 +71,7 @@ export class ByteLines {
    */
   size(n: number, width: number): void {
     if (!Number.isSafeInteger(n) || n < 1000 || n >= 1e12) {
-      const text = formatBytes(n);
-      this.repeat(SPACE, width - text.length);
-      this.ascii(text);
+      this.#padded(formatBytes(n), width);
       return;
     }
     let unit = 1;
@@ -88,9 +86,7 @@ export class ByteLines {
     const under = tenths % divisor;
     let digit = (tenths - under) / divisor;
     if (under * 2 === divisor) {
-      const text = formatBytes(n);
-      this.repeat(SPACE, width - text.length);
-      this.ascii(text);
+      this.#padded(formatBytes(n), width);
       return;
     }
     if (under * 2 > divisor && ++digit === 10) {
@@ -105,6 +101,12 @@ export class ByteLines {
     this.#buffer[this.#used++] = DOT;
     this.#buffer[this.#used++] = ZERO + digit;
     this.ascii(name);
+  }
+
+  /** `text` (ASCII) right-aligned in `width` characters. */
+  #padded(text: string, width: number): void {
+    this.repeat(SPACE, width - text.length);
+    this.ascii(text);
   }
 
   /** A number as String writes it; whole ones below 2^53 digit by digit, with no string. */
