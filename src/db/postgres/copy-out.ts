@@ -195,6 +195,13 @@ const ESCAPED = new Map<number, number>(
   ].map(([c, b]) => [(c as string).charCodeAt(0), b as number]),
 );
 
+/** The byte a backslash and `next` stand for; a NULL (`\\N`) or an escape COPY TO never writes is refused. */
+function unescaped(next: number | undefined): number {
+  const b = ESCAPED.get(next ?? -1);
+  if (b === undefined) throw new Error('unexpected escape in COPY output');
+  return b;
+}
+
 /**
  * Rows of one text column from COPY's output (each ended by a newline, with `\\`, `\n`,
  * `\r`, `\t`, `\b`, `\f`, `\v` escaped) as the values' exact bytes, each after `prefix` and
@@ -222,9 +229,7 @@ export function nulEndedValues(chunk: Buffer, prefix: Buffer): Buffer {
       out[o++] = 0;
       start = true;
     } else if (b === BACKSLASH) {
-      const unescaped = ESCAPED.get(chunk[++i] ?? -1);
-      if (unescaped === undefined) throw new Error('unexpected escape in COPY output');
-      out[o++] = unescaped;
+      out[o++] = unescaped(chunk[++i]);
     } else out[o++] = b;
   }
   return out.subarray(0, o);
@@ -240,9 +245,7 @@ export function unescapeCopyText(value: Buffer): Buffer {
   for (let i = 0; i < value.length; i++) {
     const b = value[i]!;
     if (b === BACKSLASH) {
-      const unescaped = ESCAPED.get(value[++i] ?? -1);
-      if (unescaped === undefined) throw new Error('unexpected escape in COPY output');
-      out[o++] = unescaped;
+      out[o++] = unescaped(value[++i]);
     } else out[o++] = b;
   }
   return out.subarray(0, o);
