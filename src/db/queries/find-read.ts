@@ -193,17 +193,11 @@ export class FindReader {
    * most `limit`), as {@link copyPaths} reads paths: one COPY, its rows read from their
    * bytes. The caller passes only filters the SQL tests exactly.
    */
-  async *copyEntries(
-    f: FindFilters,
-    o: FindOrder,
-    limit: number | undefined,
-  ): AsyncIterable<EntryChunk> {
+  async *copyEntries(f: FindFilters, o: FindOrder, limit: number): AsyncIterable<EntryChunk> {
     const copyEntries = this.#copyEntries;
     if (!copyEntries) throw new Error('copyEntries needs PostgreSQL with COPY');
-    if (!this.#bounds(f)) return;
-    const source = await this.#smallSource(f);
-    const small = source && source.n <= this.#probeRows ? source.where : undefined;
-    yield* copyEntries(this.#query(f, o, COPIED_ENTRY, small, limit).compile());
+    const query = await this.#copied(f, o, COPIED_ENTRY, limit);
+    if (query) yield* copyEntries(query);
   }
 
   /**
@@ -216,15 +210,31 @@ export class FindReader {
   async *copyPaths(
     f: FindFilters,
     o: FindOrder,
-    limit: number | undefined,
+    limit: number,
     prefix: string,
   ): AsyncIterable<Buffer> {
     const copyOut = this.#copyOut;
     if (!copyOut) throw new Error('copyPaths needs PostgreSQL with COPY');
-    if (!this.#bounds(f)) return;
+    const query = await this.#copied(f, o, ['path'], limit);
+    if (query) yield* copyOut(query, prefix);
+  }
+
+  /**
+   * The statement a COPY reads: `columns` of every row matching `f` in `o`'s order (at most
+   * `limit`, Infinity: all), from the source {@link read} would choose; undefined when
+   * nothing can match.
+   */
+  async #copied(
+    f: FindFilters,
+    o: FindOrder,
+    columns: readonly string[],
+    limit: number,
+  ): Promise<CompiledQuery | undefined> {
+    if (limit === 0 || !this.#bounds(f)) return undefined;
     const source = await this.#smallSource(f);
     const small = source && source.n <= this.#probeRows ? source.where : undefined;
-    yield* copyOut(this.#query(f, o, ['path'], small, limit).compile(), prefix);
+    const bounded = Number.isFinite(limit) ? limit : undefined;
+    return this.#query(f, o, columns, small, bounded).compile();
   }
 
   /**

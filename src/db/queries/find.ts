@@ -79,9 +79,7 @@ export function findPathBytes(
   const plan = planOf(q, dialect);
   const reader = new FindReader(db, dialect, options);
   if (reader.copies && plan.copyable) {
-    const limit = Number.isFinite(plan.limit) ? plan.limit : undefined;
-    if (limit === 0) return (async function* () {})();
-    return reader.copyPaths(plan.copyFilters, plan.order, limit, prefix);
+    return reader.copyPaths(plan.copyFilters, plan.order, plan.limit, prefix);
   }
   const pages = matches(db, dialect, q, options, 'path').rows;
   return (async function* () {
@@ -106,9 +104,7 @@ export function findEntryChunks(
   const plan = planOf(q, dialect);
   const reader = new FindReader(db, dialect, options);
   if (reader.copiesEntries && plan.copyable) {
-    const limit = Number.isFinite(plan.limit) ? plan.limit : undefined;
-    if (limit === 0) return (async function* () {})();
-    return reader.copyEntries(plan.copyFilters, plan.order, limit);
+    return reader.copyEntries(plan.copyFilters, plan.order, plan.limit);
   }
   const pages = matches(db, dialect, q, options, 'entry').rows;
   return (async function* () {
