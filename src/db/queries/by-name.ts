@@ -1,8 +1,8 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { MEDIA_KINDS } from '../../scan/media.js';
 import type { Database } from '../schema.js';
 import type { Position } from './cursor.js';
-import { and, conditions, testedNameMatches, type Filters } from './filters.js';
+import { and, conditions, testedNameMatches, type Condition, type Filters } from './filters.js';
 import {
   after,
   COLUMNS,
@@ -12,8 +12,6 @@ import {
   type PageRead,
   type Row,
 } from './order.js';
-
-type Condition = RawBuilder<unknown>;
 
 /**
  * PostgreSQL: a page by name walked in the tenant's name order (migrations 012 and 014), from

@@ -20,7 +20,8 @@ export interface Filters {
   mtimeTo?: number;
 }
 
-type Condition = RawBuilder<unknown>;
+/** One SQL condition, as every query here builds them. */
+export type Condition = RawBuilder<unknown>;
 
 /**
  * Every condition of `f`, tenant first: what a row must satisfy to be in the result.

@@ -3,13 +3,19 @@ import {
   sql,
   type Kysely,
   type QueryResult,
-  type RawBuilder,
   type SelectQueryBuilder,
   type SqlBool,
 } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
-import { and, escapeLike, ftsRowids, nameMatches, needleIndexable } from './filters.js';
+import {
+  and,
+  escapeLike,
+  ftsRowids,
+  nameMatches,
+  needleIndexable,
+  type Condition,
+} from './filters.js';
 import type { EntryChunk, FindBounds, FindSort } from './types.js';
 import { parentIs } from './parent.js';
 
@@ -145,8 +151,6 @@ export interface ArrayRows {
   /** The rows as they are stepped; the connection may run nothing else until it ends. */
   iterate(query: CompiledQuery, single: boolean): Iterable<unknown>;
 }
-
-type Condition = RawBuilder<unknown>;
 /** What {@link FindReader.#query} builds: a select that streams and compiles. */
 interface Streamable {
   stream(chunkSize: number): AsyncIterableIterator<Record<string, unknown>>;

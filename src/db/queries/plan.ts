@@ -9,6 +9,7 @@ import {
   ftsRowids,
   nameMatches,
   needleIndexable,
+  type Condition,
   type Filters,
 } from './filters.js';
 import {
@@ -79,8 +80,6 @@ export interface PlanOptions {
 
 export const DEFAULT_PROBE_ROWS = 20_000;
 export const DEFAULT_SHORT_SCAN_ROWS = 100_000;
-
-type Condition = RawBuilder<unknown>;
 
 interface Source {
   where: Condition;
