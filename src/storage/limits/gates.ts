@@ -32,16 +32,22 @@ export interface SharedGates {
   acquireNow?(slots: readonly GateSlot[]): (() => void) | undefined;
 }
 
+/** Slots taken one by one, and a release of them all in the reverse order. */
+function holding(): { held: Array<{ release(): void }>; releaseAll: () => void } {
+  const held: Array<{ release(): void }> = [];
+  const releaseAll = () => {
+    for (let i = held.length - 1; i >= 0; i--) held[i]!.release();
+    held.length = 0;
+  };
+  return { held, releaseAll };
+}
+
 /** The gates of one process: a semaphore per name, made on first use, dropped once idle. */
 export class InProcessGates implements SharedGates {
   readonly #gates = new KeyedSemaphores<string>();
 
   async acquire(slots: readonly GateSlot[], signal?: AbortSignal): Promise<() => void> {
-    const held: Array<{ release(): void }> = [];
-    const releaseAll = () => {
-      for (let i = held.length - 1; i >= 0; i--) held[i]!.release();
-      held.length = 0;
-    };
+    const { held, releaseAll } = holding();
     try {
       // In the order given (tenant before key, as every caller names them): no cycle.
       for (const slot of slots) held.push(await this.#gates.acquire(slot.name, slot.limit, signal));
@@ -53,11 +59,7 @@ export class InProcessGates implements SharedGates {
   }
 
   acquireNow(slots: readonly GateSlot[]): (() => void) | undefined {
-    const held: Array<{ release(): void }> = [];
-    const releaseAll = () => {
-      for (let i = held.length - 1; i >= 0; i--) held[i]!.release();
-      held.length = 0;
-    };
+    const { held, releaseAll } = holding();
     for (const slot of slots) {
       const got = this.#gates.tryAcquire(slot.name, slot.limit);
       if (!got) {
