@@ -118,6 +118,13 @@ export interface EntryRepository {
    * listings in flight; a PostgreSQL batch costs round trips, so its batches are large.
    */
   readonly batchEntries: number;
+  /**
+   * Optional: batches commit in the order `apply` is called, even when a call is made before
+   * the one before it resolved (SQLite: one writer, one queue). A scan then hands a batch on
+   * and diffs the next while it is written. Absent: each batch is awaited before the next
+   * (PostgreSQL's pool could commit two in either order).
+   */
+  readonly appliesInOrder?: boolean;
   /** The indexed children of each directory, in one round trip. Directories with none are absent. */
   childrenOf(scope: EntryScope, dirs: readonly string[]): Promise<Map<string, IndexedEntry[]>>;
   /**

@@ -670,8 +670,12 @@ class ScanRun {
   /**
    * One batch at a time, in order, with the next batch taken and its index reads started
    * while this one is diffed and written (Reconciler.prefetch decides whether those reads
-   * can be used). Writes stay strictly sequential; a batch taken ahead when the scan stops
-   * or a write fails is dropped unwritten, like what is left in the channel.
+   * can be used). Batches commit strictly in order; with an index that commits in call
+   * order the reconciler hands a batch on and returns before it commits (Reconciler.reconcile),
+   * so the next is diffed while it is written — its memory charge is returned when it is
+   * handed on, one batch early. A batch taken ahead when the scan stops or a write fails is
+   * dropped unwritten, like what is left in the channel; batches already handed on are
+   * waited for, and counted, before the scan ends.
    */
   async #reconcileLoop(): Promise<void> {
     let ahead: Promise<Prefetch> | undefined;
@@ -692,7 +696,9 @@ class ScanRun {
         next = ahead ? await ahead : await this.#take();
         ahead = undefined;
       }
+      await this.#reconciler.drain();
     } catch (error) {
+      await this.#reconciler.settle();
       const code = (error as { code?: unknown } | null)?.code;
       // The caller cancelled while a write was in flight and the index gave up on it (its
       // transaction rolled back whole): a cancelled scan, not an index failure.

@@ -1,4 +1,10 @@
-import type { EntryRepository, EntryScope, IndexedEntry, Removal } from '../db/entries.js';
+import type {
+  ApplyResult,
+  EntryRepository,
+  EntryScope,
+  IndexedEntry,
+  Removal,
+} from '../db/entries.js';
 import { ROOT } from '../storage/paths.js';
 import { byPath, diffDirectory, diffWhole, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
 import { ListingTally, writtenBefore } from './listing-tally.js';
@@ -82,11 +88,19 @@ export class Reconciler {
   /** Batches whose reconciliation has begun, and those that have committed. */
   #begun = 0;
   #committed = 0;
-  /** What the batch begun last writes (see {@link Footprint}). */
-  #last: Footprint | undefined;
+  /** What the last few batches write, by batch index (see {@link Footprint}). */
+  readonly #footprints = new Map<number, Footprint>();
+  /**
+   * The index commits batches in the order they are handed to it (`appliesInOrder`), so a
+   * plain batch is handed on before the one before it has committed (see {@link reconcile}).
+   */
+  readonly #handsOn: boolean;
+  /** The completion (commit, counts, change events) of the batch handed on last, if pending. */
+  #inflight: Promise<void> | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    this.#handsOn = deps.entries.appliesInOrder === true && !deps.dryRun;
   }
 
   /** Paged listings whose last page has not come (for tests). */
@@ -103,8 +117,8 @@ export class Reconciler {
    */
   prefetch(batch: readonly ListingPart[]): Prefetch {
     const committed = this.#committed;
-    // More than one batch in flight could write after the read: not worth tracking.
-    if (!isPlain(batch) || this.#open.size > 0 || this.#begun - committed > 1) {
+    // More batches than can be in flight (one, or two handed on) could write after the read.
+    if (!isPlain(batch) || this.#open.size > 0 || this.#begun - committed > this.#depth) {
       return { batch, committed, children: undefined };
     }
     const { entries, scope } = this.#d;
@@ -121,9 +135,19 @@ export class Reconciler {
   /**
    * Reconciles one batch: reads, diffs, writes it in one transaction and counts it once
    * committed. `prefetched` holds reads taken earlier by {@link prefetch} for this batch.
+   *
+   * With an index that commits in call order (`appliesInOrder`: SQLite's single writer), a
+   * batch of `whole` parts is handed on without waiting for its commit: this resolves once
+   * the batch *before* it has committed and been counted, so the caller diffs the next batch
+   * while this one is written (two batches in the writer's hands at most). Its own commit
+   * and counts follow in order; {@link drain} waits for them. Any other batch waits for
+   * every batch before it, and for its own commit, as without such an index.
    */
   async reconcile(batch: readonly ListingPart[], prefetched?: Prefetch): Promise<void> {
     const index = this.#begun++;
+    const handOn = this.#handsOn && isPlain(batch) && this.#open.size === 0;
+    // A paged part's state and sweep are sequential: everything before it commits first.
+    if (!handOn && this.#inflight) await this.drain();
     const { entries, scope } = this.#d;
     // Which parts belong to paged listings: a listing is paged from its first `page` on.
     const paged: boolean[] = [];
@@ -145,6 +169,8 @@ export class Reconciler {
       }
     }
     const ahead = this.#usable(prefetched, batch, index, paged);
+    // No usable reads ahead: read once every batch before this one has committed.
+    if (!ahead && this.#inflight) await this.drain();
     const [children, atPaths] = await Promise.all([
       ahead ??
         (wholeDirs.length > 0
@@ -172,11 +198,17 @@ export class Reconciler {
       mergeDiff(diff, own);
       return own;
     });
-    this.#last = {
+    this.#footprints.set(index, {
       plain: !paged.includes(true) && isPlain(batch),
       dirs: new Set(batch.map((p) => p.dir)),
       removed: new Set(diff.removals.map((r) => r.path)),
-    };
+    });
+    // Older ones no read ahead can be judged by (see #usable).
+    this.#footprints.delete(index - 4);
+    if (handOn) {
+      await this.#handOn(batch, diff);
+      return;
+    }
     await this.#write(diff);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
@@ -196,19 +228,19 @@ export class Reconciler {
    * a row they hold; otherwise undefined (they are read again, now that everything before
    * this batch has committed).
    *
-   * The rule: reads taken while batch N was in flight are used for batch N+1 only when
-   * - N+1 is the next batch, and N is the only batch that committed after the reads
-   *   (index − committed-at-read ≤ 1);
-   * - both N and N+1 are plain (`whole` parts only, no paged listing open): a paged part's
+   * The rule: reads taken for batch K are used only when every batch N that may have
+   * committed after them (committed-at-read ≤ N < K: one batch, or two when batches are
+   * handed on, see {@link reconcile}) is such that
+   * - both N and K are plain (`whole` parts only, no paged listing open): a paged part's
    *   sweep deletes outside any listed directory's children, and its state is sequential;
-   * - N+1 shares no directory with N: N's upserts and removals are children of N's
-   *   directories, so a row whose parent is an N+1 directory is not one of them;
-   * - no N+1 directory is at or under a path N removes: removing a directory removes its
+   * - K shares no directory with N: N's upserts and removals are children of N's
+   *   directories, so a row whose parent is a K directory is not one of them;
+   * - no K directory is at or under a path N removes: removing a directory removes its
    *   subtree, whose rows are the children of directories under it (and a removed file may
    *   be a directory now).
-   * Then every row N+1's read returned is as N's commit left it, whether the read ran before,
-   * during or after N's transaction (another connection in PostgreSQL; WAL snapshots in
-   * SQLite).
+   * Then every row K's read returned is as those commits left it, whether the read ran
+   * before, during or after their transactions (another connection in PostgreSQL; WAL
+   * snapshots in SQLite).
    */
   #usable(
     prefetched: Prefetch | undefined,
@@ -218,15 +250,81 @@ export class Reconciler {
   ): Promise<Map<string, IndexedEntry[]>> | undefined {
     if (!prefetched?.children || prefetched.batch !== batch) return undefined;
     if (paged.includes(true) || !isPlain(batch)) return undefined;
-    const between = index - prefetched.committed;
-    if (between === 0) return prefetched.children;
-    const last = this.#last;
-    if (between !== 1 || !last?.plain) return undefined;
-    for (const p of batch) {
-      if (last.dirs.has(p.dir)) return undefined;
-      if (last.removed.size > 0 && atOrUnderAny(p.dir, last.removed)) return undefined;
+    if (index - prefetched.committed > this.#depth) return undefined;
+    // Every batch that may have committed after the reads (one, or two handed on).
+    for (let j = prefetched.committed; j < index; j++) {
+      const before = this.#footprints.get(j);
+      if (!before?.plain) return undefined;
+      for (const p of batch) {
+        if (before.dirs.has(p.dir)) return undefined;
+        if (before.removed.size > 0 && atOrUnderAny(p.dir, before.removed)) return undefined;
+      }
     }
     return prefetched.children;
+  }
+
+  /** Batches that may commit after a read ahead is taken: the one being written, and one handed on. */
+  get #depth(): number {
+    return this.#handsOn ? 2 : 1;
+  }
+
+  /**
+   * Waits for the batches handed on to commit and be counted; rejects with the first
+   * failure among them.
+   */
+  async drain(): Promise<void> {
+    await this.#inflight;
+  }
+
+  /** Waits for the batches handed on to finish, failed or not (a stopping scan's counts). */
+  async settle(): Promise<void> {
+    await this.#inflight?.catch(() => undefined);
+  }
+
+  /**
+   * Hands a plain batch's write to the index (which commits in call order) and returns once
+   * the batch before it has committed and been counted; this batch's own commit, counts and
+   * change events follow in {@link #inflight}.
+   */
+  async #handOn(batch: readonly ListingPart[], diff: DirDiff): Promise<void> {
+    const applying = this.#d.entries.apply(this.#d.scope, diff.removals, diff.writes);
+    // Observed here; its failure surfaces through #inflight.
+    applying.catch(() => undefined);
+    const previous = this.#inflight;
+    const done = this.#complete(batch, diff, applying, previous);
+    this.#inflight = done;
+    // Settled and nothing handed on since: the next batch need not wait at all. A failure
+    // stays, so that every later drain rejects with it.
+    done.then(
+      () => {
+        if (this.#inflight === done) this.#inflight = undefined;
+      },
+      () => undefined,
+    );
+    await previous;
+  }
+
+  async #complete(
+    batch: readonly ListingPart[],
+    diff: DirDiff,
+    applying: Promise<ApplyResult>,
+    previous: Promise<void> | undefined,
+  ): Promise<void> {
+    try {
+      await previous;
+    } catch (error) {
+      // The batch before failed and the scan stops, but this one was handed on already:
+      // what it committed is counted, so the counters still say what the index holds.
+      // (Its change events are not handed to the sink: the scan fails either way.)
+      const applied = await applying.catch(() => undefined);
+      if (applied) this.#count(diff, applied);
+      throw error;
+    }
+    const applied = await applying;
+    this.#count(diff, applied);
+    await this.#notify(changesOf(applied));
+    for (const p of batch) this.#relisting.delete(p.dir);
+    this.#committed++;
   }
 
   /** Forgets paged listings that will never complete (the scan stopped). */
@@ -283,8 +381,17 @@ export class Reconciler {
       return;
     }
     const applied = await entries.apply(scope, diff.removals, diff.writes);
-    // Counted once committed: a batch that failed to write, or a scan stopped before it,
-    // adds nothing, so a cancelled scan's counters say exactly what the index holds.
+    this.#count(diff, applied);
+    await this.#notify(changesOf(applied));
+  }
+
+  /**
+   * Counts a committed batch. Counted once committed: a batch that failed to write, or a scan
+   * stopped before it, adds nothing, so a cancelled scan's counters say exactly what the
+   * index holds.
+   */
+  #count(diff: DirDiff, applied: ApplyResult): void {
+    const c = this.#d.counters;
     countListed(c, diff);
     const created = applied.created.filter((r) => !r.isDir).length;
     const updated = applied.updated.filter((r) => !r.isDir).length;
@@ -293,11 +400,6 @@ export class Reconciler {
     c.deleted += applied.deleted.filter((r) => !r.isDir).length;
     // A write the database found already done (an overlapping scan got there first) is unchanged.
     c.unchanged += diff.newFiles + diff.changedFiles - created - updated;
-    await this.#notify({
-      created: applied.created.map((r) => r.id),
-      updated: applied.updated.map((r) => r.id),
-      deleted: applied.deleted.map((r) => r.id),
-    });
   }
 
   /**
@@ -362,6 +464,14 @@ export class Reconciler {
       throw new SinkError(`change sink failed: ${(error as Error)?.message ?? String(error)}`);
     }
   }
+}
+
+function changesOf(applied: ApplyResult): ChangeBatch {
+  return {
+    created: applied.created.map((r) => r.id),
+    updated: applied.updated.map((r) => r.id),
+    deleted: applied.deleted.map((r) => r.id),
+  };
 }
 
 /** Only `whole` parts. */

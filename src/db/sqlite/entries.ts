@@ -54,6 +54,11 @@ export interface WriterThreadPlan extends Omit<WriterThreadOptions, 'backlogRows
 export class SqliteEntryRepository implements EntryRepository {
   /** 1,000: as fast as 5,000 for a local scan, and a write blocks the event loop ~6 ms, not ~30. */
   readonly batchEntries = 1000;
+  /**
+   * Batches commit in call order: on this thread `apply` writes before it returns; the
+   * writer thread takes its messages in order.
+   */
+  readonly appliesInOrder = true;
   readonly #db: BetterSqlite3.Database;
   readonly #children: BetterSqlite3.Statement;
   readonly #atPath: BetterSqlite3.Statement;
