@@ -97,6 +97,8 @@ export class Reconciler {
   readonly #handsOn: boolean;
   /** The completion (commit, counts, change events) of the batch handed on last, if pending. */
   #inflight: Promise<void> | undefined;
+  /** A write handed on has failed: nothing more is handed on (the scan is stopping). */
+  #handOnFailed = false;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -145,7 +147,7 @@ export class Reconciler {
    */
   async reconcile(batch: readonly ListingPart[], prefetched?: Prefetch): Promise<void> {
     const index = this.#begun++;
-    const handOn = this.#handsOn && isPlain(batch) && this.#open.size === 0;
+    const handOn = this.#handsOn && !this.#handOnFailed && isPlain(batch) && this.#open.size === 0;
     // A paged part's state and sweep are sequential: everything before it commits first.
     if (!handOn && this.#inflight) await this.drain();
     const { entries, scope } = this.#d;
@@ -288,8 +290,9 @@ export class Reconciler {
    */
   async #handOn(batch: readonly ListingPart[], diff: DirDiff): Promise<void> {
     const applying = this.#d.entries.apply(this.#d.scope, diff.removals, diff.writes);
-    // Observed here; its failure surfaces through #inflight.
-    applying.catch(() => undefined);
+    // Its failure surfaces through #inflight; meanwhile no batch is handed on behind it (on
+    // the calling thread a write that fails has waited its busy timeout already).
+    applying.catch(() => (this.#handOnFailed = true));
     const previous = this.#inflight;
     const done = this.#complete(batch, diff, applying, previous);
     this.#inflight = done;

@@ -5,7 +5,7 @@ import { fencedError } from '../errors.js';
 /**
  * One batch of `EntryRepository.apply` as SQLite's writer takes it, on the main thread or in
  * the writer thread (writer-thread.ts): plain strings and numbers, so a batch crosses to the
- * thread as a few strings (one copy each) instead of a structured clone of 1,000 objects.
+ * thread as a few strings and one flat array instead of a structured clone of 1,000 objects.
  */
 export interface PackedBatch {
   tenantId: number;
@@ -16,8 +16,13 @@ export interface PackedBatch {
   scanId: number | null;
   /** JSON `[[path, isDir 0|1], …]`. */
   removals: string;
-  /** JSON `[[path, name, isDir 0|1, size, mtime, etag, mediaKind], …]`: rows the diff found new. */
-  fresh: string;
+  /**
+   * Rows the diff found new, flat, as the multi-row INSERT binds them: `tenantId, storageId,
+   * path, name, isDir 0|1, size, mtime, etag, mediaKind` (9 values a row).
+   * Built here rather than parsed from JSON in the writer: the writer thread is a first
+   * scan's longest serial part, and a flat array is cloned natively.
+   */
+  fresh: unknown[];
   freshRows: number;
   /** The same shape: rows the diff found changed. */
   changed: string;
@@ -39,11 +44,18 @@ export function packBatch(
   removals: readonly Removal[],
   writes: readonly EntryWrite[],
 ): PackedBatch {
-  const fresh: Row[] = [];
+  const { tenantId, storageId } = scope;
+  const fresh: unknown[] = [];
+  let freshRows = 0;
   const changed: Row[] = [];
   for (const w of writes) {
-    const row: Row = [w.path, w.name, w.isDir ? 1 : 0, w.size, w.mtime, w.etag, w.mediaKind];
-    (w.isNew === false ? changed : fresh).push(row);
+    const isDir = w.isDir ? 1 : 0;
+    if (w.isNew === false) {
+      changed.push([w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind]);
+      continue;
+    }
+    fresh.push(tenantId, storageId, w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind);
+    freshRows++;
   }
   return {
     tenantId: scope.tenantId,
@@ -52,8 +64,8 @@ export function packBatch(
     outbox: scope.outbox !== undefined,
     scanId: scope.outbox?.scanId ?? null,
     removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
-    fresh: JSON.stringify(fresh),
-    freshRows: fresh.length,
+    fresh,
+    freshRows,
     changed: JSON.stringify(changed),
   };
 }
@@ -137,7 +149,7 @@ export function entryWriter(
   const insertedSince = db
     .prepare(
       `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
-       AND path IN (SELECT value ->> 0 FROM json_each(?))`,
+       AND path IN (SELECT value FROM json_each(?))`,
     )
     .raw();
   const insertOne = db
@@ -224,28 +236,28 @@ export function entryWriter(
     }
     if (b.freshRows > 0) {
       const before = maxId.get() as number;
-      const rows = JSON.parse(b.fresh) as Row[];
+      // 9 values a row (PackedBatch.fresh).
+      const flat = b.fresh;
       // Every row in, each statement's ids following the last: one run from `first`.
       let first = 0;
       let next = 0;
       let run = true;
-      for (let i = 0; i < rows.length; i += 100) {
-        const chunk = rows.slice(i, i + 100);
-        const params: unknown[] = [];
-        for (const r of chunk) params.push(tenantId, storageId, ...r);
-        const { changes, lastInsertRowid } = insertMany(chunk.length).run(params);
+      for (let i = 0; i < b.freshRows; i += 100) {
+        const n = Math.min(100, b.freshRows - i);
+        const { changes, lastInsertRowid } = insertMany(n).run(flat.slice(i * 9, (i + n) * 9));
         const last = Number(lastInsertRowid);
-        if (changes !== chunk.length || (next !== 0 && last - chunk.length + 1 !== next)) {
-          run = false;
-        }
-        if (first === 0) first = last - chunk.length + 1;
+        if (changes !== n || (next !== 0 && last - n + 1 !== next)) run = false;
+        if (first === 0) first = last - n + 1;
         next = last + 1;
       }
       if (run) fresh = first;
       else {
+        const rows: Row[] = [];
+        for (let i = 0; i < b.freshRows; i++) rows.push(flat.slice(i * 9 + 2, i * 9 + 9) as Row);
         // Some rows were there already: this batch's rows above `before` are its own.
+        const paths = JSON.stringify(rows.map((r) => r[0]));
         const mine = new Map(
-          insertedSince.all(storageId, tenantId, before, b.fresh) as [string, number][],
+          insertedSince.all(storageId, tenantId, before, paths) as [string, number][],
         );
         for (const r of rows) {
           const id = mine.get(r[0]);

@@ -30,10 +30,15 @@ interface ThreadConfig extends WriterThreadOptions {
   driver: string;
 }
 
-type Request = { id: number; batch: PackedBatch } | { close: true };
-type Reply =
-  | { id: number; result: PackedResult }
-  | { id: number; error: { message: string; code?: unknown; name?: unknown } };
+/**
+ * `after`: the batch of the same storage posted before this one and not answered yet. When
+ * it failed, this one fails with its error unwritten: a scan hands a batch on before the one
+ * before it has committed (Reconciler.reconcile) and stops at that failure, so writing it
+ * would only cost another busy timeout on a locked index.
+ */
+type Request = { id: number; after: number; batch: PackedBatch } | { close: true };
+type Failure = { message: string; code?: unknown; name?: unknown };
+type Reply = { id: number; result: PackedResult } | { id: number; error: Failure };
 
 /** The thread's body: its own connection, the writer, one message a batch. */
 function threadMain(makeWriter: typeof entryWriter): void {
@@ -46,6 +51,8 @@ function threadMain(makeWriter: typeof entryWriter): void {
   let db: import('better-sqlite3').Database | undefined;
   let write: ((b: PackedBatch) => PackedResult) | undefined;
   let failed: unknown;
+  /** Batches that failed, until the one posted after them comes (see Request). */
+  const failures = new Map<number, Failure>();
   try {
     db = new Database(config.file, { fileMustExist: true, timeout: config.busyTimeoutMs });
     // As the main connection (connect.ts): WAL is the file's already.
@@ -63,15 +70,22 @@ function threadMain(makeWriter: typeof entryWriter): void {
       parentPort!.close();
       return;
     }
+    const before = failures.get(m.after);
+    failures.delete(m.after);
+    if (before) {
+      failures.set(m.id, before);
+      parentPort!.postMessage({ id: m.id, error: before } satisfies Reply);
+      return;
+    }
     try {
       if (!write) throw failed;
       parentPort!.postMessage({ id: m.id, result: write(m.batch) } satisfies Reply);
     } catch (error) {
       const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
-      parentPort!.postMessage({
-        id: m.id,
-        error: { message: String(e?.message ?? error), code: e?.code, name: e?.name },
-      } satisfies Reply);
+      const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
+      // Kept until the batch posted after it comes (one entry a failure, which stops its scan).
+      failures.set(m.id, failure);
+      parentPort!.postMessage({ id: m.id, error: failure } satisfies Reply);
     }
   });
 }
@@ -102,6 +116,8 @@ interface Waiter {
 export class WriterThread {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, Waiter>();
+  /** The last batch posted for each storage (`tenant:storage`), while unanswered. */
+  readonly #lastOf = new Map<string, number>();
   #next = 1;
   /** Why no batch can be written any more (the thread died or was closed). */
   #dead: Error | undefined;
@@ -130,11 +146,15 @@ export class WriterThread {
   apply(batch: PackedBatch): Promise<PackedResult> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
+    const key = `${batch.tenantId}:${batch.storageId}`;
+    const last = this.#lastOf.get(key);
+    const after = last !== undefined && this.#waiting.has(last) ? last : 0;
+    this.#lastOf.set(key, id);
     const done = new Promise<PackedResult>((resolve, reject) =>
       this.#waiting.set(id, { resolve, reject }),
     );
     if (this.#waiting.size === 1) this.#worker.ref();
-    this.#worker.postMessage({ id, batch } satisfies Request);
+    this.#worker.postMessage({ id, after, batch } satisfies Request);
     return done;
   }
 
@@ -151,6 +171,7 @@ export class WriterThread {
   #settle(reply: Reply): void {
     const waiter = this.#waiting.get(reply.id);
     this.#waiting.delete(reply.id);
+    if (this.#waiting.size === 0) this.#lastOf.clear();
     if (this.#waiting.size === 0) this.#worker.unref();
     if (!waiter) return;
     if ('error' in reply) waiter.reject(new WriterError(reply.error));
