@@ -12,7 +12,12 @@ import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { scan } from '../src/scan/engine.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { entryWriteCounter, engineFixture, prng, type EngineFixture } from './fixtures/engine.js';
-import { createDatabase, memoryStorageScope, type TestDatabase } from './support/databases.js';
+import {
+  createDatabase,
+  memoryStorage,
+  memoryStorageScope,
+  type TestDatabase,
+} from './support/databases.js';
 import { indexRows, treeRows } from './support/harness.js';
 
 function write(path: string, size = 1, isNew = true): EntryWrite {
@@ -156,6 +161,37 @@ describe('SQLite entries through the writer thread', () => {
     await entries.apply(scope, [], files('/c', 10));
     expect([...idsInFile().keys()].filter((p) => p.startsWith('/b'))).toEqual([]);
     expect(idsInFile().size).toBe(20);
+  });
+
+  it('fails a batch posted behind a failed one of its storage at once, unwritten; another storage waits its turn', async () => {
+    await repo.close();
+    repo = threaded(index, database.url, 1000);
+    const entries = guard(repo as EntryRepository, undefined);
+    const otherScope = { ...scope, storageId: await memoryStorage(index, scope.tenantId, 's2') };
+    other = new BetterSqlite3(database.url);
+    other.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    // Two batches of one storage in the thread's hands, as a scan hands them on, and one of
+    // another storage's scan. The lock goes after the first has given up, before the second
+    // would have.
+    const first = entries.apply(scope, [], files('/a', 10));
+    const second = entries.apply(scope, [], files('/b', 10));
+    const elsewhere = entries.apply(otherScope, [], files('/c', 10));
+    const released = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        other!.exec('ROLLBACK');
+        resolve();
+      }, 1500),
+    );
+    await expect(first).rejects.toMatchObject({ code: 'INDEX_LOCKED' });
+    await expect(second).rejects.toMatchObject({ code: 'INDEX_LOCKED' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    await released;
+    expect((await elsewhere).created).toHaveLength(10);
+    expect([...idsInFile().keys()]).toEqual([]);
+    // Behind a batch that committed, the next is written as ever.
+    await entries.apply(scope, [], files('/a', 10));
+    expect(idsInFile().size).toBe(10);
   });
 
   it('refuses a batch once the storage fence moved on (INDEX_FENCED), writing nothing of it', async () => {
