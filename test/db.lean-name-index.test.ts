@@ -3,11 +3,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../src/db/migrations/index.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
+import { fts5Folds } from '../src/db/sqlite/name-index.js';
 import { createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 
 // Names whose trigrams a needle's all hold out of order (`abcd` in `bcd-abc`), cased beyond
-// ASCII, and alike but for one character.
-const NAMES = ['abcd.txt', 'bcd-abc.txt', 'ÉTÉ INDIEN.mp3', 'été indien.flac', 'Été.mp3', 'x.mp3'];
+// ASCII, alike but for one character, and one FTS5 folds into ASCII (K, the Kelvin sign).
+const NAMES = [
+  'abcd.txt',
+  'bcd-abc.txt',
+  'ÉTÉ INDIEN.mp3',
+  'été indien.flac',
+  'Été.mp3',
+  'x.mp3',
+  '\u212Aelvin.log',
+];
 
 /** An index as 015 left it: the first four rows in the name index, the rest a backlog. */
 async function index015(url: string): Promise<void> {
@@ -89,6 +98,7 @@ describe.skipIf(await skipDialect('sqlite'))(
         expect(await found(index, 'tÉ.mp')).toEqual(['Été.mp3']);
         expect(await found(index, '.mp3')).toEqual(['x.mp3', 'ÉTÉ INDIEN.mp3', 'Été.mp3']);
         expect(await found(index, 'mp3')).toEqual(['x.mp3', 'ÉTÉ INDIEN.mp3', 'Été.mp3']);
+        expect(await found(index, 'kelv')).toEqual(['\u212Aelvin.log']);
         // find: its name's plain text and its extensions, each tested on the rows found.
         const names = [];
         for await (const e of index.queries.find({
@@ -132,3 +142,12 @@ describe.skipIf(await skipDialect('sqlite'))(
     });
   },
 );
+
+describe('the fold table of trawl_name_has', () => {
+  it('reads from the characters with a case what it reads from all of them', () => {
+    const cased = fts5Folds();
+    expect(cased.get('Σ')).toBe('σ');
+    expect(cased.get('\u212A')).toBe('k');
+    expect(cased).toEqual(fts5Folds(true));
+  });
+});
