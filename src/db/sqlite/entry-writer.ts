@@ -16,9 +16,14 @@ export interface PackedBatch {
   scanId: number | null;
   /** JSON `[[path, isDir 0|1], …]`. */
   removals: string;
-  /** JSON `[[path, name, isDir 0|1, size, mtime, etag, mediaKind], …]`: rows the diff found new. */
+  /**
+   * JSON `[[path, name, isDir 0|1, size, mtime, etag, mediaKind], …]`: rows the diff found
+   * new, in path order (see packBatch).
+   */
   fresh: string;
   freshRows: number;
+  /** `0` or `1` (isDir) for each row of `fresh`, in its order: their ids follow it. */
+  freshDirs: string;
   /** The same shape: rows the diff found changed. */
   changed: string;
 }
@@ -45,6 +50,10 @@ export function packBatch(
     const row: Row = [w.path, w.name, w.isDir ? 1 : 0, w.size, w.mtime, w.etag, w.mediaKind];
     (w.isNew === false ? changed : fresh).push(row);
   }
+  // New rows go in by path: each run of them fills the pages it lands on in both B-trees
+  // keyed by path (the unique path and, nearly, the children index), where the listing's
+  // order splits pages that later rows never fill (docs/index-database.md).
+  fresh.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return {
     tenantId: scope.tenantId,
     storageId: scope.storageId,
@@ -54,26 +63,21 @@ export function packBatch(
     removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
     fresh: JSON.stringify(fresh),
     freshRows: fresh.length,
+    freshDirs: fresh.map((r) => r[2]).join(''),
     changed: JSON.stringify(changed),
   };
 }
 
-/**
- * The repository's result from the writer's (`writes`: the batch's, as packed); a refused
- * fence as its IndexError.
- */
-export function unpackResult(
-  batch: PackedBatch,
-  writes: readonly EntryWrite[],
-  r: PackedResult,
-): ApplyResult {
+/** The repository's result from the writer's; a refused fence as its IndexError. */
+export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
   if ('fenced' in r) {
     throw fencedError(batch.storageId, batch.fence ?? 0, r.fenced ?? undefined);
   }
   const created: EntryRef[] = [];
   if (r.fresh > 0) {
-    let id = r.fresh;
-    for (const w of writes) if (w.isNew !== false) created.push({ id: id++, isDir: w.isDir });
+    for (let i = 0; i < batch.freshRows; i++) {
+      created.push({ id: r.fresh + i, isDir: batch.freshDirs[i] === '1' });
+    }
   }
   return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
 }
