@@ -73,6 +73,9 @@ describe.skipIf(await skipDialect('sqlite'))(
         const { rows } = await sql<{ sql: string }>`SELECT sql FROM sqlite_master
         WHERE name = 'entries_name_fts'`.execute(index.db);
         expect(rows[0]!.sql).toMatch(/detail=none, columnsize=0/);
+        const { rows: config } = await sql<{ v: number }>`SELECT v FROM entries_name_fts_config
+        WHERE k = 'hashsize'`.execute(index.db);
+        expect(config[0]!.v).toBe(16 * 1024 * 1024);
         // The rows 015 held, and not the backlog: the watermark still tells them apart.
         expect(await indexed(index, '"txt" OR "mp3" OR "fla"')).toEqual([1, 2, 3, 4]);
         const { rows: mark } = await sql<{
