@@ -201,7 +201,7 @@ describe('the SQLite name index, kept up in bulk', () => {
       for (const needle of needles) after.push(await search(needle, index.queries));
       expect(after).toEqual(before);
       const { rows } = await sql<{ n: number }>`SELECT count(*) AS n
-        FROM entries_name_fts WHERE entries_name_fts MATCH '"gone"'`.execute(index.db);
+        FROM entries_name_fts WHERE entries_name_fts MATCH '"gon" AND "one"'`.execute(index.db);
       expect(rows[0]!.n).toBe(0);
       // Rows written last are added when the index closes.
       await writer.apply(scope, [], [write('/d/last.txt')]);

@@ -92,7 +92,11 @@ describe('SQLite entries through the writer thread', () => {
   it('returns the ids the rows got, also when some were written by another connection first', async () => {
     const first = await repo.apply(scope, [], files('/a', 300));
     const ids = idsInFile();
-    expect(first.created.map((r) => r.id)).toEqual(files('/a', 300).map((w) => ids.get(w.path)));
+    // In no promised order: a batch's new rows go in by path (entry-writer.ts, packBatch).
+    const sorted = (a: (number | undefined)[]) => [...a].sort((x, y) => x! - y!);
+    expect(sorted(first.created.map((r) => r.id))).toEqual(
+      sorted(files('/a', 300).map((w) => ids.get(w.path))),
+    );
     // Another process writes two of the next batch's rows (one as the batch will, one not)
     // between the scan's read and its write: the batch still thinks all are new.
     other = new BetterSqlite3(database.url);
@@ -102,8 +106,8 @@ describe('SQLite entries through the writer thread', () => {
     insert.run(scope.tenantId, scope.storageId, '/a/f301', 'f301', 999);
     const next = await repo.apply({ ...scope, outbox: { scanId: null } }, [], files('/a', 10, 300));
     const after = idsInFile();
-    expect(next.created.map((r) => r.id)).toEqual(
-      files('/a', 8, 302).map((w) => after.get(w.path)),
+    expect(sorted(next.created.map((r) => r.id))).toEqual(
+      sorted(files('/a', 8, 302).map((w) => after.get(w.path))),
     );
     expect(next.updated).toEqual([{ id: after.get('/a/f301'), isDir: false }]);
     expect(after.size).toBe(310);
@@ -120,6 +124,17 @@ describe('SQLite entries through the writer thread', () => {
       ],
       [JSON.stringify(last.created.map((r) => r.id)), '[]'],
     ]);
+  });
+
+  it('writes the new rows of a batch in path order, each id with its own kind', async () => {
+    const batch = [write('/z/f'), { ...write('/m', 0), isDir: true }, write('/b'), write('/m/a')];
+    const done = await repo.apply(scope, [], batch);
+    const rows = (index.entries as SqliteEntryRepository).database
+      .prepare('SELECT id, path, is_dir FROM entries WHERE storage_id = ? ORDER BY id')
+      .raw()
+      .all(scope.storageId) as [number, string, number][];
+    expect(rows.map((r) => r[1])).toEqual(['/b', '/m', '/m/a', '/z/f']);
+    expect(done.created).toEqual(rows.map(([id, , d]) => ({ id, isDir: d === 1 })));
   });
 
   it('has committed a batch when apply resolves: every read after it sees the batch', async () => {

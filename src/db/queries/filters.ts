@@ -66,9 +66,7 @@ export function and(list: Condition[]): Condition {
  */
 export function nameMatches(dialect: Dialect, needle: string): Condition {
   if (dialect === 'postgres') return postgresNameMatches(needle);
-  if (codePoints(needle) >= 3) {
-    return sql`id IN (${ftsRowids([needle])})`;
-  }
+  if (codePoints(needle) >= 3) return ftsMatches([needle]);
   return sql`(${sql.join(
     caseVariants(needle).map((v) => sql`instr(name, ${v}) > 0`),
     sql` OR `,
@@ -164,27 +162,59 @@ export function escapeLike(s: string): string {
 }
 
 /**
- * The ids of the rows whose name contains any of `needles` (three characters or more), on
- * SQLite: the FTS5 trigram table's, and those of the rows a scan wrote since the table was
- * last brought up to date (migration 007), tested one by one. That backlog is empty when
- * the index could be written before the query ran, and bounded by the writer otherwise
- * (sqlite/name-index.ts); an empty one costs one index probe. An upper bound on the count
- * of matching rows (it spans every tenant), exact once joined to `entries`.
+ * The ids of the rows whose name may contain any of `needles` (three characters or more),
+ * on SQLite: those the FTS5 trigram table holds every trigram of a needle for, and those of
+ * the rows a scan wrote since the table was last brought up to date (migration 007), tested
+ * one by one. That backlog is empty when the index could be written before the query ran,
+ * and bounded by the writer otherwise (sqlite/name-index.ts); an empty one costs one index
+ * probe. A superset: since 016 the table holds no trigram positions, so a needle of four
+ * characters and more is not one phrase; {@link ftsMatches} tests the rows found. An
+ * upper bound on the count of matching rows (it spans every tenant) with no row looked up.
  */
 export function ftsRowids(needles: readonly string[]): Condition {
-  const match = needles.map(ftsPhrase).join(' OR ');
   const tested = sql.join(
     needles.map((n) => sql`trawl_name_has(name, ${n})`),
     sql` OR `,
   );
-  return sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${match}
+  return sql`SELECT rowid FROM entries_name_fts WHERE entries_name_fts MATCH ${ftsQuery(needles)}
     UNION ALL SELECT id FROM entries
     WHERE id > (SELECT upto FROM search_watermark) AND (${tested})`;
 }
 
-/** An FTS5 string: the needle as one phrase, its double quotes doubled. */
-export function ftsPhrase(needle: string): string {
-  return `"${needle.replace(/"/g, '""')}"`;
+/**
+ * The rows whose name contains any of `needles` (three characters or more), on SQLite:
+ * {@link ftsRowids}, each row found tested on its own name unless every needle is one
+ * trigram (the index then answers exactly). The test: SQLite's `lower()` (ASCII only)
+ * first, which decides every match whose letters differ in ASCII case at most, at C speed
+ * — folding more characters only finds more — and `trawl_name_has` (FTS5's own folding,
+ * sqlite/name-index.ts) for the rest: the names whose trigrams were all found out of
+ * order, and matches by a case fold beyond ASCII.
+ */
+export function ftsMatches(needles: readonly string[]): Condition {
+  const found = sql`id IN (${ftsRowids(needles)})`;
+  if (needles.every((n) => codePoints(n) === 3)) return found;
+  const exact = sql.join(
+    needles.map((n) => sql`instr(lower(name), lower(${n})) > 0 OR trawl_name_has(name, ${n})`),
+    sql` OR `,
+  );
+  return sql`(${found} AND (${exact}))`;
+}
+
+/**
+ * An FTS5 query for `needles` (three characters or more each) on a table without trigram
+ * positions (016): any needle, each as all of its distinct trigrams. A string of three
+ * characters is one trigram token; each is quoted, its double quotes doubled, so no query
+ * syntax gets through.
+ */
+export function ftsQuery(needles: readonly string[]): string {
+  return needles
+    .map((needle) => {
+      const chars = [...needle];
+      const trigrams = new Set<string>();
+      for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''));
+      return `(${[...trigrams].map((t) => `"${t.replace(/"/g, '""')}"`).join(' AND ')})`;
+    })
+    .join(' OR ');
 }
 
 function codePoints(s: string): number {

@@ -11,6 +11,7 @@ import type { Database } from '../schema.js';
 import {
   and,
   escapeLike,
+  ftsMatches,
   ftsRowids,
   nameMatches,
   needleIndexable,
@@ -587,8 +588,7 @@ export class FindReader {
         continue;
       }
       // The FTS table alone counts: an upper bound (every tenant) with no row looked up.
-      const fts = ftsRowids(needles);
-      out.push({ where: sql`id IN (${fts})`, count: fts });
+      out.push({ where: ftsMatches(needles), count: ftsRowids(needles) });
     }
     return out;
   }

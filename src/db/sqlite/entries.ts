@@ -143,7 +143,7 @@ export class SqliteEntryRepository implements EntryRepository {
     }
     this.#written += writes.length + removals.length;
     const result = this.#thread ? await this.#thread.apply(batch) : this.#write(batch);
-    return unpackResult(batch, writes, result);
+    return unpackResult(batch, result);
   }
 
   /** Lets the writer thread finish its batches and stop (a no-op when none was started). */

@@ -17,13 +17,15 @@ export interface PackedBatch {
   /** JSON `[[path, isDir 0|1], …]`. */
   removals: string;
   /**
-   * Rows the diff found new, flat, as the multi-row INSERT binds them: `tenantId, storageId,
-   * path, name, isDir 0|1, size, mtime, etag, mediaKind` (9 values a row).
-   * Built here rather than parsed from JSON in the writer: the writer thread is a first
-   * scan's longest serial part, and a flat array is cloned natively.
+   * Rows the diff found new, in path order (see packBatch), flat, as the multi-row INSERT
+   * binds them: `tenantId, storageId, path, name, isDir 0|1, size, mtime, etag, mediaKind`
+   * (9 values a row). Built here rather than parsed from JSON in the writer: the writer
+   * thread is a first scan's longest serial part, and a flat array is cloned natively.
    */
   fresh: unknown[];
   freshRows: number;
+  /** `0` or `1` (isDir) for each row of `fresh`, in its order: their ids follow it. */
+  freshDirs: string;
   /** The same shape: rows the diff found changed. */
   changed: string;
 }
@@ -45,17 +47,23 @@ export function packBatch(
   writes: readonly EntryWrite[],
 ): PackedBatch {
   const { tenantId, storageId } = scope;
-  const fresh: unknown[] = [];
-  let freshRows = 0;
+  const news: EntryWrite[] = [];
   const changed: Row[] = [];
   for (const w of writes) {
-    const isDir = w.isDir ? 1 : 0;
     if (w.isNew === false) {
-      changed.push([w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind]);
-      continue;
-    }
+      changed.push([w.path, w.name, w.isDir ? 1 : 0, w.size, w.mtime, w.etag, w.mediaKind]);
+    } else news.push(w);
+  }
+  // New rows go in by path: each run of them fills the pages it lands on in both B-trees
+  // keyed by path (the unique path and, nearly, the children index), where the listing's
+  // order splits pages that later rows never fill (docs/index-database.md).
+  news.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const fresh: unknown[] = [];
+  let freshDirs = '';
+  for (const w of news) {
+    const isDir = w.isDir ? 1 : 0;
     fresh.push(tenantId, storageId, w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind);
-    freshRows++;
+    freshDirs += isDir;
   }
   return {
     tenantId: scope.tenantId,
@@ -65,27 +73,22 @@ export function packBatch(
     scanId: scope.outbox?.scanId ?? null,
     removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
     fresh,
-    freshRows,
+    freshRows: news.length,
+    freshDirs,
     changed: JSON.stringify(changed),
   };
 }
 
-/**
- * The repository's result from the writer's (`writes`: the batch's, as packed); a refused
- * fence as its IndexError.
- */
-export function unpackResult(
-  batch: PackedBatch,
-  writes: readonly EntryWrite[],
-  r: PackedResult,
-): ApplyResult {
+/** The repository's result from the writer's; a refused fence as its IndexError. */
+export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
   if ('fenced' in r) {
     throw fencedError(batch.storageId, batch.fence ?? 0, r.fenced ?? undefined);
   }
   const created: EntryRef[] = [];
   if (r.fresh > 0) {
-    let id = r.fresh;
-    for (const w of writes) if (w.isNew !== false) created.push({ id: id++, isDir: w.isDir });
+    for (let i = 0; i < batch.freshRows; i++) {
+      created.push({ id: r.fresh + i, isDir: batch.freshDirs[i] === '1' });
+    }
   }
   return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
 }

@@ -87,10 +87,23 @@ export class NameIndexBacklog {
  */
 export function registerNameTest(db: BetterSqlite3.Database): void {
   db.function('trawl_name_has', { deterministic: true }, (name: unknown, needle: unknown) =>
-    typeof name === 'string' && typeof needle === 'string' && fold(name).includes(fold(needle))
-      ? 1
-      : 0,
+    typeof name === 'string' && typeof needle === 'string' && has(name, needle) ? 1 : 0,
   );
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * FTS5 folds ASCII as JavaScript's lower case does (A–Z only), and the table of every other
+ * character costs ~0.3–0.6 s to read: the rows a search tests are mostly ASCII (since 016
+ * every row its trigrams found, queries/filters.ts), and need no table. Both must be ASCII:
+ * a character beyond it may fold into it (K, U+212A, to k).
+ */
+function has(name: string, needle: string): boolean {
+  if (ASCII.test(name) && ASCII.test(needle)) {
+    return name.toLowerCase().includes(needle.toLowerCase());
+  }
+  return fold(name).includes(fold(needle));
 }
 
 let folds: Map<string, string> | undefined;
@@ -105,18 +118,30 @@ function fold(s: string): string {
 /**
  * Every character FTS5's trigram tokenizer folds, and what to: read from SQLite itself, not
  * from JavaScript's lower case, which differs on about 450 characters (FTS5's tables are of
- * an older Unicode, and fold ς to σ but not İ). One row of every character up to U+1FFFF
+ * an older Unicode, and fold ς to σ but not İ). One row of the characters up to U+1FFFF
  * (no character above has a case), each token's first character read back with its
- * offset: ~0.6 s, once per process, and only when a backlog is tested.
+ * offset, once per process: the characters JavaScript gives a case and the two SQLite reads
+ * as U+FFFD, 25 ms (`every`: all of them, 0.3–0.6 s, the same table with this SQLite —
+ * test/db.lean-name-index.test.ts keeps it so).
  */
-function fts5Folds(): Map<string, string> {
+export function fts5Folds(every = false): Map<string, string> {
   const mem = openSqliteFile(':memory:');
   try {
     mem.exec(`CREATE VIRTUAL TABLE t USING fts5(s, tokenize='trigram');
       CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance');`);
     const chars: string[] = [];
     for (let c = 1; c < 0x20000; c++) {
-      if (c < 0xd800 || c > 0xdfff) chars.push(String.fromCodePoint(c));
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const ch = String.fromCodePoint(c);
+      if (
+        every ||
+        c === 0xfffe ||
+        c === 0xffff ||
+        ch.toLowerCase() !== ch ||
+        ch.toUpperCase() !== ch
+      ) {
+        chars.push(ch);
+      }
     }
     mem.prepare(`INSERT INTO t (rowid, s) VALUES (1, ?)`).run(chars.join(''));
     const out = new Map<string, string>();
