@@ -60,6 +60,8 @@ const VARIANTS: Variant[] = [
     drop: (i) => dropIndex(i, 'entries_storage_parent_name'),
   },
   { name: '− name index', drop: dropNameIndex },
+  // SQLite's 017: the name order by kind (PostgreSQL's 014 indexes are partial, two).
+  { name: '− (media_kind, tenant_id, name)', drop: (i) => dropIndex(i, 'entries_kind_name') },
   {
     name: 'table + unique path only',
     drop: async (i) => {
