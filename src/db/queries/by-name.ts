@@ -49,7 +49,8 @@ export async function readByName(
   const walked = new Set(['tenantId', 'needle', 'mediaKind']);
   const nameOnly = Object.entries(f).every(([k, v]) => walked.has(k) || v === undefined);
   const needle = nameOnly ? f.needle : undefined;
-  const indexOnly = needle !== undefined;
+  // SQLite's walk is never index-only: its rows come from `entries` by id.
+  const indexOnly = needle !== undefined && dialect === 'postgres';
   // A walk that reads each entry's row stops before the last window: rows of a kind met
   // only 456,000 names in ("video" on the bench tree) cost 20,000 table rows for nothing,
   // 30 ms — more than the walk saves where it finds the page (docs/search.md).
@@ -63,7 +64,14 @@ export async function readByName(
             SELECT id FROM (${walk(sql`id, name`)}) AS w
             WHERE ${testedNameMatches(dialect, needle)} ORDER BY ${order} LIMIT ${limit + 1})
           ORDER BY ${order}`
-      : sql<Row>`
+      : dialect === 'sqlite'
+        ? // 017's table holds the key alone: each entry walked is read from `entries` by id,
+          // in the walk's order (no sort), until a page matches.
+          sql<Row>`
+          SELECT ${COLUMNS} FROM (${walk(sql`walked_id`)}) AS w CROSS JOIN entries ON id = walked_id
+          WHERE ${and(conditions(dialect, f, true))}
+          ORDER BY ${walkedOrder(o)} LIMIT ${limit + 1}`
+        : sql<Row>`
           SELECT ${COLUMNS} FROM (${walk(sql`${COLUMNS}, tenant_id, parent`)}) AS w
           WHERE ${and(conditions(dialect, f, true))}
           ORDER BY ${order} LIMIT ${limit + 1}`;
@@ -84,10 +92,12 @@ export async function readByName(
 
 /**
  * The tenant's first `bound` entries past the cursor in name order (of `f`'s kind only, when
- * it names one). Each kind, and the entries of none, is a range of one index named by
- * equality, so each is walked in name order: PostgreSQL's 014 (`media_kind IS NULL` is the
- * plain index's predicate; a kind's walk names the kind, and the kind index's predicate
- * follows from it), SQLite's 017 (one index; SQLite takes `IS NULL` as an equality on it).
+ * it names one). Each kind, and the entries of none, is a range named by equality, so each
+ * is walked in name order. PostgreSQL: 014's indexes (`media_kind IS NULL` is the plain
+ * index's predicate; a kind's walk names the kind, and the kind index's predicate follows
+ * from it), `columns` of each entry. SQLite: 017's table (the entries of no kind under
+ * `''`) and the rows above the watermark that it does not hold yet, sorted (none once a
+ * search brought it up to date): their keys only, `walked_id` and `walked_name`.
  */
 function inNameOrder(
   dialect: Dialect,
@@ -100,21 +110,39 @@ function inNameOrder(
 ): Condition {
   const where = (kind: Condition) =>
     and([sql`tenant_id = ${f.tenantId}`, kind, ...(cursor ? [after(dialect, o, cursor)] : [])]);
+  if (dialect === 'sqlite') {
+    const kinds = f.mediaKind !== undefined ? [f.mediaKind] : ['', ...MEDIA_KINDS];
+    // Named apart from `entries`' own columns, which the rows read by id bring.
+    const keys = sql`id AS walked_id, name AS walked_name`;
+    const held = kinds.map(
+      (kind) =>
+        sql`SELECT ${keys} FROM entries_name_order WHERE ${where(sql`media_kind = ${kind}`)}`,
+    );
+    const kind = f.mediaKind !== undefined ? [sql`+media_kind = ${f.mediaKind}`] : [];
+    const backlog = sql`SELECT ${keys} FROM entries WHERE ${and([
+      sql`id > (SELECT upto FROM search_watermark)`,
+      sql`+tenant_id = ${f.tenantId}`,
+      ...kind,
+      ...(cursor ? [after(dialect, o, cursor)] : []),
+    ])}`;
+    // SQLite allows no parenthesised arm; a compound SELECT's ORDER BY merges arms that are
+    // each read in that order (MERGE (UNION ALL), no sort but the backlog's), and its LIMIT
+    // stops every arm once `bound` rows are out.
+    return sql`${sql.join([...held, backlog], sql` UNION ALL `)}
+      ORDER BY ${walkedOrder(o)} LIMIT ${bound}`;
+  }
   const walk = (kind: Condition) =>
     sql`SELECT ${columns} FROM entries WHERE ${where(kind)} ORDER BY ${order} LIMIT ${bound}`;
   if (f.mediaKind !== undefined) return walk(sql`media_kind = ${f.mediaKind}`);
   const kinds = [sql`media_kind IS NULL`, ...MEDIA_KINDS.map((kind) => sql`media_kind = ${kind}`)];
-  if (dialect === 'sqlite') {
-    // SQLite allows no parenthesised arm; a compound SELECT's ORDER BY merges arms that are
-    // each read in that order from the index (MERGE (UNION ALL), no sort), and its LIMIT
-    // stops every arm once `bound` rows are out.
-    return sql`${sql.join(
-      kinds.map((kind) => sql`SELECT ${columns} FROM entries WHERE ${where(kind)}`),
-      sql` UNION ALL `,
-    )} ORDER BY ${order} LIMIT ${bound}`;
-  }
   return sql`SELECT * FROM (${sql.join(
     kinds.map((kind) => sql`(${walk(kind)})`),
     sql` UNION ALL `,
   )}) AS kinds ORDER BY ${order} LIMIT ${bound}`;
+}
+
+/** SQLite: the order of a walk's keys (`walked_name`, `walked_id`), as `orderBy`'s. */
+function walkedOrder(o: Ordering): Condition {
+  const dir = sql.raw(o.order === 'asc' ? 'ASC' : 'DESC');
+  return sql`walked_name ${dir}, walked_id ${dir}`;
 }
