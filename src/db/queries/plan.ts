@@ -32,10 +32,10 @@ import { parentIs } from './parent.js';
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
  * the unique path index, the files of 100 MB and more by size (008), and the tenant's
  * entries by 30-day step of mtime (009). No index orders the whole tenant by size or
- * exact time, and only one by name: each media kind's entries, and those of none, in name
- * order (PostgreSQL's 014, SQLite's 017). Such an index takes its rows at random, and every
- * batch rewrites most of its pages (a tenant-wide one doubled SQLite's first write of
- * 1,000,000 entries before the trigram index left the write path).
+ * exact time, and one order by name only: each media kind's entries, and those of none
+ * (PostgreSQL's 014 indexes; SQLite's 017, a table filled in bulk as 013's time steps, since
+ * as an index it doubled a first write). Such an index takes its rows at random, and every
+ * batch of a scan rewrites most of its pages.
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
  * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
