@@ -61,6 +61,18 @@ const VARIANTS: Variant[] = [
   },
   { name: '− name index', drop: dropNameIndex },
   {
+    // SQLite's 017: the name order by kind, as a heap with no key (the writer still fills it).
+    name: '− name order by kind (017)',
+    drop: async (i) => {
+      if (i.dialect !== 'sqlite') return;
+      for (const t of ['delete', 'update']) {
+        await sql`DROP TRIGGER ${sql.ref(`entries_name_order_${t}`)}`.execute(i.db);
+      }
+      await sql`DROP TABLE entries_name_order`.execute(i.db);
+      await sql`CREATE TABLE entries_name_order (media_kind, tenant_id, name, id)`.execute(i.db);
+    },
+  },
+  {
     name: 'table + unique path only',
     drop: async (i) => {
       await dropIndex(i, 'entries_storage_parent');

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:search`: browse and search over N entries (default 1,000,000) in each
- * dialect, and what migrations 006, 008, 009, 012 and 014 cost the first write of them.
+ * dialect, and what migrations 006, 008, 009, 012, 014 and 017 cost the first write of them.
  *
  * Per dialect: the tree of bench/search-tree.ts is written as a first scan writes it into
  * four indexes in turn (bench/search-writes.ts): without 006 and 008, with the name index
@@ -335,7 +335,7 @@ for (const dialect of only ? [only] : (['sqlite', 'postgres'] as const)) {
   }
 }
 console.log(
-  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009, 012 and 014:',
+  '\nfirst write of the entries as a scan writes them, with each part of migrations 006, 008, 009, 012 and 014 (PostgreSQL), 017 (SQLite):',
 );
 console.log('dialect   indexes         time    entries/s   ratio   size   ratio');
 for (const line of writes) console.log(line);

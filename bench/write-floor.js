@@ -8,8 +8,9 @@
  *
  * The tree is read first (breadth first, `lstat` per entry, as the scan lists it) and is not
  * timed. Timed: one transaction of prepared 100-row `INSERT … VALUES` (900 bound parameters,
- * as the writer's), then — in the migrated schema — the name index (FTS5 trigram) and the
- * time steps filled by one `INSERT … SELECT` each and the watermark moved, the commit, and
+ * as the writer's), then — in the migrated schema — the name index (FTS5 trigram), the
+ * time steps and the name order by kind filled by one `INSERT … SELECT` each and the
+ * watermark moved, the commit, and
  * the close (WAL checkpoint), as a scan pays them; `parts`: milliseconds of each. `--bare`: the same rows into a table of
  * the same columns with only the unique path index. Prints `{ ms, cpuS, rows, parts }` (CPU of
  * this process over the timed part: it has one thread).
@@ -109,6 +110,12 @@ db.transaction(() => {
        SELECT tenant_id, mtime / 2592000000, id FROM entries WHERE id > 0 AND id <= ? ORDER BY 1, 2, 3`,
     ).run(last);
     lap('steps');
+    db.prepare(
+      `INSERT INTO entries_name_order (media_kind, tenant_id, name, id)
+       SELECT coalesce(media_kind, ''), tenant_id, name, id FROM entries WHERE id > 0 AND id <= ?
+       ORDER BY 1, 2, 3, 4`,
+    ).run(last);
+    lap('name order');
     db.prepare('UPDATE search_watermark SET upto = ?').run(last);
   }
 }).immediate();

@@ -231,6 +231,9 @@ describe('SQLite entries through the writer thread', () => {
     // 013's time steps with them, by the thread's own copy of the statement.
     const steps = raw.prepare('SELECT count(*) FROM entries_time_steps').pluck().get();
     expect(steps).toBe(raw.prepare('SELECT count(*) FROM entries WHERE id <= ?').pluck().get(upto));
+    // And 017's name order by kind.
+    const named = raw.prepare('SELECT count(*) FROM entries_name_order').pluck().get();
+    expect(named).toBe(steps);
     const found = await index.queries.search({ tenantId: scope.tenantId, name: 'f5' });
     expect(found.items.map((e) => e.path).sort()).toEqual(
       [0, 1, 2, 3, 4]

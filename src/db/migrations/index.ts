@@ -16,6 +16,7 @@ import { timeSteps } from './013-time-steps.js';
 import { tenantKindNameOrder } from './014-tenant-kind-name-order.js';
 import { parentHash } from './015-parent-hash.js';
 import { leanNameIndex } from './016-lean-name-index.js';
+import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -36,6 +37,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '014-tenant-kind-name-order': tenantKindNameOrder(dialect),
     '015-parent-hash': parentHash(dialect),
     '016-lean-name-index': leanNameIndex(dialect),
+    '017-sqlite-kind-name-order': sqliteKindNameOrder(dialect),
   };
 }
 

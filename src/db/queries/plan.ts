@@ -31,17 +31,19 @@ import { parentIs } from './parent.js';
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
  * afford to write (docs/search.md): the name's trigrams, a directory's children by name,
  * the unique path index, the files of 100 MB and more by size (008), and the tenant's
- * entries by 30-day step of mtime (009). No index orders the whole tenant by name, size
- * or exact time: one such index doubled the time of SQLite's first write of 1,000,000
- * entries on top of the trigram index's (its rows land at random, and every batch rewrites
- * most of its pages).
+ * entries by 30-day step of mtime (009). No index orders the whole tenant by size or
+ * exact time, and one order by name only: each media kind's entries, and those of none
+ * (PostgreSQL's 014 indexes; SQLite's 017, a table filled in bulk as 013's time steps, since
+ * as an index it doubled a first write). Such an index takes its rows at random, and every
+ * batch of a scan rewrites most of its pages.
  *
  * So a page is read from its **source**: of the filters an index answers alone (the
  * directory, the subtree of a storage, the name's trigrams, a `minSize` of 100 MB and
  * more, an mtime range whose steps hold at most `probeRows` rows), the one with the fewest
  * rows, counted up to `probeRows`. By mtime with no source that small, the page is walked
- * in time order from 009's steps instead (by-time.ts); by size, from 008's index. Then every filter, the order and the cursor are applied to
- * those rows only. A directory's children by name come straight from their index, in
+ * in time order from 009's steps instead (by-time.ts); by size, from 008's index; by name,
+ * from the name order by kind (by-name.ts). Then every filter, the order and the cursor are
+ * applied to those rows only. A directory's children by name come straight from their index, in
  * order. With no such filter the source is the tenant's storages, each read by its path
  * index — and a 1–2 character needle, which no index answers, is refused there when more
  * than `shortScanRows` entries would be read (QueryError on `name`): bounded, and the
@@ -65,9 +67,9 @@ export interface PlanOptions {
   /** Index entries walked by time before a page is read another way. @default [2,000, 20,000] */
   timeWindows?: readonly number[];
   /**
-   * PostgreSQL: read a page by name walking the tenant name indexes (012, split by kind in 014) when no smaller
-   * source serves it. Off: the plans of before it, which `npm run bench:search` times in
-   * the same run for comparison. @default true
+   * Read a page by name walking the tenant's name order by kind (PostgreSQL: 012, split by
+   * kind in 014; SQLite: 017) when no smaller source serves it. Off: the plans of before it,
+   * which `npm run bench:search` times in the same run for comparison. @default true
    */
   nameOrder?: boolean;
   /**
@@ -125,7 +127,7 @@ export class PageReader {
     this.#largeFiles = options.largeFiles ?? true;
     this.#timeOrder = options.timeOrder ?? true;
     this.#timeWindows = options.timeWindows ?? [2_000, this.#probeRows];
-    this.#nameOrder = (options.nameOrder ?? true) && dialect === 'postgres';
+    this.#nameOrder = options.nameOrder ?? true;
     this.#nameWindows = options.nameWindows ?? [2_000, this.#probeRows];
   }
 
@@ -216,9 +218,12 @@ export class PageReader {
   }
 
   /**
-   * PostgreSQL, by name: the page walked from the tenant name indexes (014, by-name.ts) when no
-   * source is cheaper. Not for a directory (its own index is in name order already), nor a
-   * needle no trigram answers (refused over a wide scope, as before 012). A source of at
+   * By name: the page walked from the tenant's name order by kind (PostgreSQL's 014, SQLite's
+   * 017; by-name.ts) when no source is cheaper. Not for a directory (its own index is in name
+   * order already), nor a needle no trigram answers (refused over a wide scope, as before
+   * 012), nor any needle on SQLite: its trigram table reads the matches of the searches of
+   * the bench within 50 ms at p95, and SQLite has no estimate of a needle's matches to choose
+   * a walk by (docs/search.md, "After 017"). A source of at
    * most `probeRows` rows is read and sorted as before (a walk would read about as many,
    * one by one); a needle PostgreSQL expects to match fewer names than the first window
    * is read from its trigrams (a walk would go far for few matches). Undefined: the page
@@ -232,6 +237,7 @@ export class PageReader {
     after?: Position,
   ): Promise<{ page?: PageRead; smallest?: Smallest } | undefined> {
     if (f.parent !== undefined) return undefined;
+    if (f.needle !== undefined && this.#dialect === 'sqlite') return undefined;
     if (f.needle !== undefined && !needleIndexable(this.#dialect, f.needle)) return undefined;
     if (f.needle !== undefined) {
       const expected = await this.#estimate(nameMatches(this.#dialect, f.needle));
@@ -244,7 +250,9 @@ export class PageReader {
       // (counting again cost a month by name 10 ms, measured).
       return others.length === sources.length ? { smallest } : undefined;
     }
-    return { page: await readByName(this.#db, f, o, limit, this.#nameWindows, after) };
+    return {
+      page: await readByName(this.#db, this.#dialect, f, o, limit, this.#nameWindows, after),
+    };
   }
 
   /**

@@ -190,6 +190,12 @@ export function entryWriter(
      SELECT tenant_id, mtime / 2592000000, id FROM entries WHERE id > ? AND id <= ?
      ORDER BY 1, 2, 3`,
   );
+  // And name-index.ts's ADD_NAME_ORDER_SQL (migration 017).
+  const addNameOrder = db.prepare(
+    `INSERT INTO entries_name_order (media_kind, tenant_id, name, id)
+     SELECT coalesce(media_kind, ''), tenant_id, name, id FROM entries WHERE id > ? AND id <= ?
+     ORDER BY 1, 2, 3, 4`,
+  );
   const mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
 
   /** Updates one row if something differs; its id when it did. */
@@ -287,6 +293,7 @@ export function entryWriter(
       if (last - upto >= backlogRows) {
         addNames.run(upto, last);
         addSteps.run(upto, last);
+        addNameOrder.run(upto, last);
         mark.run(last);
       }
     }

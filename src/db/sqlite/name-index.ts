@@ -13,6 +13,15 @@ export const ADD_STEPS_SQL = `INSERT INTO entries_time_steps (tenant_id, step, i
   ORDER BY 1, 2, 3`;
 
 /**
+ * Adds the rows of ids in (?, ?] to the name order by kind (migration 017), sorted: each of
+ * its pages is written once for the whole backlog instead of once per entry. entry-writer.ts
+ * holds a copy, as of ADD_STEPS_SQL.
+ */
+export const ADD_NAME_ORDER_SQL = `INSERT INTO entries_name_order (media_kind, tenant_id, name, id)
+  SELECT coalesce(media_kind, ''), tenant_id, name, id FROM entries WHERE id > ? AND id <= ?
+  ORDER BY 1, 2, 3, 4`;
+
+/**
  * Rows a batch may leave out of the name index before the writer adds them (the backlog a
  * search may have to add first, or test one by one on a read-only index). Adding rows to
  * FTS5 costs per segment written and merged, so fewer and larger additions cost less:
@@ -23,8 +32,8 @@ export const BACKLOG_ROWS = 100_000;
 
 /**
  * The SQLite name index (FTS5 trigram, migration 006) kept up in bulk (migration 007), and
- * the time steps with it (013): the rows with an id above `search_watermark.upto` are in
- * neither yet. Ids only grow
+ * the time steps (013) and the name order by kind (017) with it: the rows with an id above
+ * `search_watermark.upto` are in none of them yet. Ids only grow
  * (AUTOINCREMENT, one writer at a time), so "not yet indexed" is exactly that id range.
  */
 export class NameIndexBacklog {
@@ -33,6 +42,7 @@ export class NameIndexBacklog {
   readonly #state: BetterSqlite3.Statement;
   readonly #add: BetterSqlite3.Statement;
   readonly #addSteps: BetterSqlite3.Statement;
+  readonly #addNameOrder: BetterSqlite3.Statement;
   readonly #mark: BetterSqlite3.Statement;
   readonly #catchUp: BetterSqlite3.Transaction<() => number>;
 
@@ -48,12 +58,14 @@ export class NameIndexBacklog {
       `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
     );
     this.#addSteps = db.prepare(ADD_STEPS_SQL);
+    this.#addNameOrder = db.prepare(ADD_NAME_ORDER_SQL);
     this.#mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
     this.#catchUp = db.transaction(() => {
       const [upto, last] = this.#state.get() as [number, number];
       if (last <= upto) return 0;
       this.#add.run(upto, last);
       this.#addSteps.run(upto, last);
+      this.#addNameOrder.run(upto, last);
       this.#mark.run(last);
       return last - upto;
     });
