@@ -3,7 +3,7 @@
  * `node scripts/sqlite-schema.js` (after `npm run build`): writes src/db/sqlite/schema-script.ts,
  * the SQLite schema that running every migration leaves, as one script. An index file opened
  * empty is made from it in one transaction instead of by Kysely's migrator running the
- * migrations one by one (src/db/sqlite/fresh-schema.ts; ~25 ms of a first `trawl scan`,
+ * migrations one by one (src/db/sqlite/fresh-schema.ts; ~10 ms of a first `trawl scan`,
  * docs/benchmarks.md). Run it again after adding a migration: until then a fresh index is made
  * from the script and the migrator runs only the migrations the script does not record, so a
  * stale script is slower, never wrong. test/db.fresh-schema.test.ts proves the script equal to

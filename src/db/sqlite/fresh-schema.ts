@@ -14,7 +14,7 @@ const SCRIPT: SchemaScript = { migrations: SCRIPT_MIGRATIONS, statements: SCRIPT
  * (scripts/sqlite-schema.js), and records them as run; returns their names, or undefined
  * when the file is not empty (an older index, or another process made it first): that is
  * the migrator's work. Why: Kysely's migrator ran 15 migrations one by one, each compiled
- * by the query builder under a savepoint, ~25 ms of a first `trawl scan` (docs/benchmarks.md).
+ * by the query builder under a savepoint, ~10 ms of a first `trawl scan` (docs/benchmarks.md).
  *
  * Under the write lock like the migrator (`BEGIN IMMEDIATE`, migration-lock.ts): a process
  * that finds it held gets SQLITE_BUSY and its open tries again (busy.ts), to find the schema
