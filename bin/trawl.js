@@ -103,10 +103,11 @@ function runBundle(cacheMtimeMs) {
   }
   const { createRequire } = require('node:module');
   const { Script } = require('node:vm');
-  const source = readFileSync(file, 'utf8');
-  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  // ASCII only (scripts/bundle.js): latin1 is a plain copy, where UTF-8 is decoded. The file
+  // is a function expression taking the CommonJS module's arguments.
+  const source = readFileSync(file, 'latin1');
   // No `import()` is left in the bundle (scripts/bundle.js): none needs a loader hook here.
-  const script = new Script(wrapped, { filename: file, cachedData });
+  const script = new Script(source, { filename: file, cachedData });
   debugStart(
     `the bundle, ${cachedData === undefined ? 'no code cache' : script.cachedDataRejected ? 'code cache rejected' : 'code cache used'}`,
   );

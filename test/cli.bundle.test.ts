@@ -109,6 +109,19 @@ describe('the bundled command line', () => {
     );
   });
 
+  it('runs as well when V8 refuses the cache (another Node, other flags, a damaged file)', () => {
+    // Its mtime as the build recorded it, so bin/trawl.js hands it over and V8 alone decides.
+    const cache = `${bundleFile()}.cache`;
+    const bytes = readFileSync(cache);
+    bytes.fill(0x5a, 0, 64);
+    writeFileSync(cache, bytes);
+    recordAsBuilt();
+    const r = run('scan', join(tmp.path, 'data'), '--db', join(tmp.path, 'i.db'), '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
+    expect(r.stderr).toBe('trawl: start: the bundle, code cache rejected\n');
+  });
+
   it('does not hand V8 a code cache rewritten since the build', () => {
     const cache = `${bundleFile()}.cache`;
     writeFileSync(cache, readFileSync(cache));

@@ -58,6 +58,13 @@ export interface DialectConnection {
    */
   whileOpening<T>(work: () => Promise<T>): Promise<T>;
   /**
+   * Makes the schema of an empty index in one step instead of migration by migration, where
+   * this dialect can (SQLite: sqlite/fresh-schema.ts), under the migration lock. Returns the
+   * migrations it stands for, or undefined when the index was not empty. Only inside
+   * {@link whileOpening}.
+   */
+  createFresh?: () => string[] | undefined;
+  /**
    * Brings the name index up to date before a search reads it, when this dialect keeps it
    * up in bulk (SQLite, migration 007). Best effort: a search stays exact without it.
    */

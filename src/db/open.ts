@@ -133,9 +133,17 @@ async function isCurrent(conn: DialectConnection): Promise<boolean> {
   return names.length === known.size && names.every((name) => known.has(name));
 }
 
-/** Runs the migrations the index lacks; returns their names. */
+/**
+ * Runs the migrations the index lacks; returns their names. An empty index is made in one
+ * step where the dialect can ({@link DialectConnection.createFresh}); the migrator then runs
+ * only what that step does not stand for (a migration newer than the schema script).
+ */
 async function migrate(conn: DialectConnection): Promise<string[]> {
   if (await isCurrent(conn)) return [];
+  const made = conn.createFresh?.() ?? [];
+  if (made.length === MIGRATION_NAMES.length && made.every((n, i) => n === MIGRATION_NAMES[i])) {
+    return made;
+  }
   const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -144,7 +152,8 @@ async function migrate(conn: DialectConnection): Promise<string[]> {
       ? new IndexError(`migration ${failed} failed: ${(error as Error).message}`, { cause: error })
       : error;
   }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const ran = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return [...made, ...ran];
 }
 
 /** Refuses an index that lacks migrations, naming them and what to do. */

@@ -7,6 +7,7 @@ import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
+import { createFromScript } from './fresh-schema.js';
 import { LockingSqliteDialect } from './migration-lock.js';
 import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
@@ -129,6 +130,7 @@ export async function connectSqlite(
         raw.pragma(`busy_timeout = ${timeoutMs}`);
       }
     },
+    createFresh: () => createFromScript(raw),
     // Prepared statements need the tables: built after migrations. A writer thread needs a
     // file another connection can open, and an index this process may write.
     entries: () =>

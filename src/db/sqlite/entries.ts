@@ -4,6 +4,7 @@ import { entryFromRow, keysetPages, LIST_PAGE } from '../entries.js';
 import { entryWriter, packBatch, unpackResult } from './entry-writer.js';
 import type { PackedBatch, PackedResult } from './entry-writer.js';
 import { NameIndexBacklog } from './name-index.js';
+import { preparedOnUse } from './statements.js';
 import { WriterThread, type WriterThreadOptions } from './writer-thread.js';
 import type {
   ApplyResult,
@@ -60,11 +61,36 @@ export class SqliteEntryRepository implements EntryRepository {
    */
   readonly appliesInOrder = true;
   readonly #db: BetterSqlite3.Database;
-  readonly #children: BetterSqlite3.Statement;
-  readonly #atPath: BetterSqlite3.Statement;
-  readonly #countSubtree: BetterSqlite3.Statement;
-  readonly #listChildren: BetterSqlite3.Statement;
-  readonly #listSubtree: BetterSqlite3.Statement;
+  // Prepared at first use (statements.ts).
+  readonly #children = preparedOnUse(() => this.#db.prepare(CHILDREN_SQL).raw());
+  // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
+  readonly #atPath = preparedOnUse(() =>
+    this.#db
+      .prepare(
+        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ?
+         AND path IN (SELECT value FROM json_each(?))`,
+      )
+      .raw(),
+  );
+  readonly #countSubtree = preparedOnUse(() =>
+    this.#db
+      .prepare(
+        `SELECT COALESCE(SUM(is_dir = 0), 0), COALESCE(SUM(is_dir = 1), 0) FROM entries
+         WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?`,
+      )
+      .raw(),
+  );
+  // Keyset pages (path > last) so that a long listing never holds the connection busy
+  // between yields, and memory stays flat however big the subtree.
+  readonly #listChildren = preparedOnUse(() => this.#db.prepare(LIST_CHILDREN_SQL).raw());
+  readonly #listSubtree = preparedOnUse(() =>
+    this.#db
+      .prepare(
+        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ? AND path > ? AND path < ?
+         ORDER BY path LIMIT ${LIST_PAGE}`,
+      )
+      .raw(),
+  );
   /** Writes a batch on this thread (before the writer thread starts, or without one). */
   readonly #write: (batch: PackedBatch) => PackedResult;
   readonly #threadOptions: WriterThreadOptions | undefined;
@@ -86,29 +112,6 @@ export class SqliteEntryRepository implements EntryRepository {
       this.#threadOptions = { ...options, backlogRows: names.limit };
       this.#threadAfterRows = afterRows ?? THREAD_AFTER_ROWS;
     } else this.#threadAfterRows = Number.POSITIVE_INFINITY;
-    this.#children = db.prepare(CHILDREN_SQL).raw();
-    // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
-    this.#atPath = db
-      .prepare(
-        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ?
-         AND path IN (SELECT value FROM json_each(?))`,
-      )
-      .raw();
-    this.#countSubtree = db
-      .prepare(
-        `SELECT COALESCE(SUM(is_dir = 0), 0), COALESCE(SUM(is_dir = 1), 0) FROM entries
-         WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?`,
-      )
-      .raw();
-    // Keyset pages (path > last) so that a long listing never holds the connection busy
-    // between yields, and memory stays flat however big the subtree.
-    this.#listChildren = db.prepare(LIST_CHILDREN_SQL).raw();
-    this.#listSubtree = db
-      .prepare(
-        `SELECT ${COLUMNS} FROM entries WHERE storage_id = ? AND tenant_id = ? AND path > ? AND path < ?
-         ORDER BY path LIMIT ${LIST_PAGE}`,
-      )
-      .raw();
   }
 
   async childrenOf(
@@ -117,7 +120,7 @@ export class SqliteEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     for (const dir of dirs) {
-      const rows = this.#children.all(scope.storageId, dir, scope.tenantId) as EntryRow[];
+      const rows = this.#children().all(scope.storageId, dir, scope.tenantId) as EntryRow[];
       if (rows.length > 0) out.set(dir, rows.map(entryFromRow));
     }
     return out;
@@ -125,7 +128,7 @@ export class SqliteEntryRepository implements EntryRepository {
 
   async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
     const out = new Map<string, IndexedEntry>();
-    const rows = this.#atPath.all(scope.storageId, scope.tenantId, JSON.stringify(paths));
+    const rows = this.#atPath().all(scope.storageId, scope.tenantId, JSON.stringify(paths));
     for (const r of rows as EntryRow[]) out.set(r[1], entryFromRow(r));
     return out;
   }
@@ -153,10 +156,12 @@ export class SqliteEntryRepository implements EntryRepository {
 
   async countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }> {
     const { lower, upper } = subtreeRange(dir);
-    const [files, dirs] = this.#countSubtree.get(scope.storageId, scope.tenantId, lower, upper) as [
-      number,
-      number,
-    ];
+    const [files, dirs] = this.#countSubtree().get(
+      scope.storageId,
+      scope.tenantId,
+      lower,
+      upper,
+    ) as [number, number];
     return { files, dirs };
   }
 
@@ -173,8 +178,8 @@ export class SqliteEntryRepository implements EntryRepository {
     // first path on).
     yield* keysetPages(lower, (after) =>
       options.recursive
-        ? (this.#listSubtree.all(storageId, tenantId, after, upper) as EntryRow[])
-        : (this.#listChildren.all(storageId, tenantId, dir, after, upper) as EntryRow[]),
+        ? (this.#listSubtree().all(storageId, tenantId, after, upper) as EntryRow[])
+        : (this.#listChildren().all(storageId, tenantId, dir, after, upper) as EntryRow[]),
     );
   }
 

@@ -122,19 +122,31 @@ export function entryWriter(
   db: BetterSqlite3.Database,
   backlogRows: number,
 ): (batch: PackedBatch) => PackedResult {
-  const fenceOf = db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck();
-  const deleteOne = db
-    .prepare(
-      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ? RETURNING id, is_dir`,
-    )
-    .raw();
-  const deleteSubtree = db
-    .prepare(
-      `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?
+  // Each statement is prepared at its first use: a scan that writes nothing (an unchanged or
+  // empty folder) prepares none of them, and the index opens without SQLite compiling 12
+  // statements (bench:startup). Written here, not imported: this function runs in the
+  // writer thread as its source text (writer-thread.ts).
+  const onUse = <T>(make: () => T): (() => T) => {
+    let made: T | undefined;
+    return () => (made ??= make());
+  };
+  const fenceOf = onUse(() => db.prepare(`SELECT fence FROM storages WHERE id = ?`).pluck());
+  const deleteOne = onUse(() =>
+    db
+      .prepare(
+        `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path = ? RETURNING id, is_dir`,
+      )
+      .raw(),
+  );
+  const deleteSubtree = onUse(() =>
+    db
+      .prepare(
+        `DELETE FROM entries WHERE storage_id = ? AND tenant_id = ? AND path >= ? AND path < ?
        RETURNING id, is_dir`,
-    )
-    .raw();
-  const maxId = db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck();
+      )
+      .raw(),
+  );
+  const maxId = onUse(() => db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck());
   /** Multi-row INSERTs, prepared once per row count (900 parameters at most). */
   const inserts = new Map<number, import('better-sqlite3').Statement>();
   const insertMany = (rows: number) => {
@@ -149,58 +161,74 @@ export function entryWriter(
     }
     return statement;
   };
-  const insertedSince = db
-    .prepare(
-      `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
+  const insertedSince = onUse(() =>
+    db
+      .prepare(
+        `SELECT path, id FROM entries WHERE storage_id = ? AND tenant_id = ? AND id > ?
        AND path IN (SELECT value FROM json_each(?))`,
-    )
-    .raw();
-  const insertOne = db
-    .prepare(
-      `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+      )
+      .raw(),
+  );
+  const insertOne = onUse(() =>
+    db
+      .prepare(
+        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
        RETURNING id`,
-    )
-    .pluck();
+      )
+      .pluck(),
+  );
   // Only rows that differ are touched: an unchanged rescan writes nothing.
-  const update = db
-    .prepare(
-      `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
+  const update = onUse(() =>
+    db
+      .prepare(
+        `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
        WHERE storage_id = ? AND tenant_id = ? AND path = ?
          AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
        RETURNING id`,
-    )
-    .pluck();
-  const outbox = db.prepare(
-    `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
+      )
+      .pluck(),
+  );
+  const outbox = onUse(() =>
+    db.prepare(
+      `INSERT INTO change_events (tenant_id, storage_id, scan_id, created, updated, deleted, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
   );
   // The name index's backlog (name-index.ts): max(id) reads one path down the b-tree.
-  const backlog = db
-    .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
-    .raw();
-  const addNames = db.prepare(
-    `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+  const backlog = onUse(() =>
+    db
+      .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
+      .raw(),
+  );
+  const addNames = onUse(() =>
+    db.prepare(
+      `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+    ),
   );
   // name-index.ts's ADD_STEPS_SQL, written out: this function runs in the writer thread as
   // its source text, with nothing imported (writer-thread.ts). 2592000000 is MTIME_STEP_MS.
-  const addSteps = db.prepare(
-    `INSERT INTO entries_time_steps (tenant_id, step, id)
+  const addSteps = onUse(() =>
+    db.prepare(
+      `INSERT INTO entries_time_steps (tenant_id, step, id)
      SELECT tenant_id, mtime / 2592000000, id FROM entries WHERE id > ? AND id <= ?
      ORDER BY 1, 2, 3`,
+    ),
   );
   // And name-index.ts's ADD_NAME_ORDER_SQL (migration 017).
-  const addNameOrder = db.prepare(
-    `INSERT INTO entries_name_order (media_kind, tenant_id, name, id)
+  const addNameOrder = onUse(() =>
+    db.prepare(
+      `INSERT INTO entries_name_order (media_kind, tenant_id, name, id)
      SELECT coalesce(media_kind, ''), tenant_id, name, id FROM entries WHERE id > ? AND id <= ?
      ORDER BY 1, 2, 3, 4`,
+    ),
   );
-  const mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
+  const mark = onUse(() => db.prepare(`UPDATE search_watermark SET upto = ?`));
 
   /** Updates one row if something differs; its id when it did. */
   const updateOne = (b: PackedBatch, r: Row): number | undefined =>
-    update.get(
+    update().get(
       r[2],
       r[3],
       r[4],
@@ -220,7 +248,7 @@ export function entryWriter(
     const { storageId, tenantId } = b;
     // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
     if (b.fence !== null) {
-      const current = fenceOf.get(storageId) as number | undefined;
+      const current = fenceOf().get(storageId) as number | undefined;
       if (current !== b.fence) return { fenced: current ?? null };
     }
     let fresh = 0;
@@ -228,14 +256,14 @@ export function entryWriter(
     const updated: number[] = [];
     const deleted: number[] = [];
     for (const [path, isDir] of JSON.parse(b.removals) as [string, 0 | 1][]) {
-      for (const [id, d] of deleteOne.all(storageId, tenantId, path) as [number, number][]) {
+      for (const [id, d] of deleteOne().all(storageId, tenantId, path) as [number, number][]) {
         deleted.push(id, d);
       }
       if (isDir === 1) {
         // The subtree as a bytewise range: `0` is the character right after `/`.
         const lower = path === '/' ? '/' : `${path}/`;
         const upper = path === '/' ? '0' : `${path}0`;
-        for (const [id, d] of deleteSubtree.all(storageId, tenantId, lower, upper) as [
+        for (const [id, d] of deleteSubtree().all(storageId, tenantId, lower, upper) as [
           number,
           number,
         ][]) {
@@ -244,7 +272,7 @@ export function entryWriter(
       }
     }
     if (b.freshRows > 0) {
-      const before = maxId.get() as number;
+      const before = maxId().get() as number;
       // 9 values a row (PackedBatch.fresh).
       const flat = b.fresh;
       // Every row in, each statement's ids following the last: one run from `first`.
@@ -266,7 +294,7 @@ export function entryWriter(
         // Some rows were there already: this batch's rows above `before` are its own.
         const paths = JSON.stringify(rows.map((r) => r[0]));
         const mine = new Map(
-          insertedSince.all(storageId, tenantId, before, paths) as [string, number][],
+          insertedSince().all(storageId, tenantId, before, paths) as [string, number][],
         );
         for (const r of rows) {
           const id = mine.get(r[0]);
@@ -284,17 +312,17 @@ export function entryWriter(
         updated.push(u, r[2]);
         continue;
       }
-      const id = insertOne.get(tenantId, storageId, r[0], r[1], r[2], r[3], r[4], r[5], r[6]) as
+      const id = insertOne().get(tenantId, storageId, r[0], r[1], r[2], r[3], r[4], r[5], r[6]) as
         number | undefined;
       if (id !== undefined) created.push(id, r[2]);
     }
     if (fresh > 0 || created.length > 0) {
-      const [upto, last] = backlog.get() as [number, number];
+      const [upto, last] = backlog().get() as [number, number];
       if (last - upto >= backlogRows) {
-        addNames.run(upto, last);
-        addSteps.run(upto, last);
-        addNameOrder.run(upto, last);
-        mark.run(last);
+        addNames().run(upto, last);
+        addSteps().run(upto, last);
+        addNameOrder().run(upto, last);
+        mark().run(last);
       }
     }
     if (b.outbox && fresh + created.length + updated.length + deleted.length > 0) {
@@ -304,7 +332,7 @@ export function entryWriter(
         for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!);
         return JSON.stringify(out);
       };
-      outbox.run(
+      outbox().run(
         tenantId,
         storageId,
         b.scanId,
@@ -316,6 +344,8 @@ export function entryWriter(
     }
     return { fresh, created, updated, deleted };
   };
-  const tx = db.transaction(run);
-  return (batch) => tx.immediate(batch);
+  // better-sqlite3 prepares its 9 transaction statements (BEGIN …, COMMIT, savepoints) at
+  // the first `transaction()` of a connection: at the first batch, too.
+  const tx = onUse(() => db.transaction(run));
+  return (batch) => tx().immediate(batch);
 }

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteFile } from './driver.js';
 import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
+import { preparedOnUse } from './statements.js';
 
 /**
  * Adds the rows of ids in (?, ?] to the time steps (migration 013), sorted: each step's
@@ -39,41 +40,41 @@ export const BACKLOG_ROWS = 100_000;
 export class NameIndexBacklog {
   readonly #db: BetterSqlite3.Database;
   readonly #limit: number;
-  readonly #state: BetterSqlite3.Statement;
-  readonly #add: BetterSqlite3.Statement;
-  readonly #addSteps: BetterSqlite3.Statement;
-  readonly #addNameOrder: BetterSqlite3.Statement;
-  readonly #mark: BetterSqlite3.Statement;
-  readonly #catchUp: BetterSqlite3.Transaction<() => number>;
+  // Prepared at first use (statements.ts): an index opened for a scan that writes nothing
+  // never needs them.
+  readonly #state = preparedOnUse(() =>
+    // max(id) of a rowid table reads one path down its b-tree.
+    this.#db
+      .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
+      .raw(),
+  );
+  readonly #catchUp = preparedOnUse(() => {
+    const add = this.#db.prepare(
+      `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
+    );
+    const addSteps = this.#db.prepare(ADD_STEPS_SQL);
+    const addNameOrder = this.#db.prepare(ADD_NAME_ORDER_SQL);
+    const mark = this.#db.prepare(`UPDATE search_watermark SET upto = ?`);
+    return this.#db.transaction(() => {
+      const [upto, last] = this.#state().get() as [number, number];
+      if (last <= upto) return 0;
+      add.run(upto, last);
+      addSteps.run(upto, last);
+      addNameOrder.run(upto, last);
+      mark.run(last);
+      return last - upto;
+    });
+  });
 
   /** `limit`: the backlog a writer leaves (entry-writer.ts adds it once it reaches this). */
   constructor(db: BetterSqlite3.Database, limit = BACKLOG_ROWS) {
     this.#db = db;
     this.#limit = limit;
-    // max(id) of a rowid table reads one path down its b-tree.
-    this.#state = db
-      .prepare(`SELECT upto, COALESCE((SELECT max(id) FROM entries), 0) FROM search_watermark`)
-      .raw();
-    this.#add = db.prepare(
-      `INSERT INTO entries_name_fts (rowid, name) SELECT id, name FROM entries WHERE id > ? AND id <= ?`,
-    );
-    this.#addSteps = db.prepare(ADD_STEPS_SQL);
-    this.#addNameOrder = db.prepare(ADD_NAME_ORDER_SQL);
-    this.#mark = db.prepare(`UPDATE search_watermark SET upto = ?`);
-    this.#catchUp = db.transaction(() => {
-      const [upto, last] = this.#state.get() as [number, number];
-      if (last <= upto) return 0;
-      this.#add.run(upto, last);
-      this.#addSteps.run(upto, last);
-      this.#addNameOrder.run(upto, last);
-      this.#mark.run(last);
-      return last - upto;
-    });
   }
 
   /** Rows written and not yet in the name index. */
   pending(): number {
-    const [upto, last] = this.#state.get() as [number, number];
+    const [upto, last] = this.#state().get() as [number, number];
     return Math.max(0, last - upto);
   }
 
@@ -87,7 +88,10 @@ export class NameIndexBacklog {
    * transaction it joins it (a savepoint); else it takes the write lock for its own.
    */
   catchUp(): number {
-    return this.#db.inTransaction ? this.#catchUp() : this.#catchUp.immediate();
+    // Nothing pending (a scan that wrote nothing): no write lock, nothing more prepared.
+    if (this.pending() === 0) return 0;
+    const catchUp = this.#catchUp();
+    return this.#db.inTransaction ? catchUp() : catchUp.immediate();
   }
 }
 

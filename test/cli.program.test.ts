@@ -1,0 +1,84 @@
+/**
+ * `trawl NAME …` builds the command NAME alone (src/cli/program.ts): what it prints and
+ * parses must be what the whole program would.
+ */
+import { CommanderError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { CliIo } from '../src/cli/context.js';
+import { allCommands } from '../src/cli/help/commands.js';
+import { createProgram, runProgram } from '../src/cli/program.js';
+
+/** What `trawl …args` writes, through a program of every command or of `only`. */
+async function output(args: string[], only?: string) {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    stdout: { write: (s: string) => ((out += s), true) },
+    stderr: { write: (s: string) => ((err += s), true) },
+    env: {},
+  };
+  const program = createProgram(io, () => {}, only);
+  for (const { command } of allCommands(program)) command.action(() => {});
+  let code = 0;
+  try {
+    await program.parseAsync(['node', 'trawl', ...args]);
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    code = error.exitCode;
+  }
+  return { code, out, err };
+}
+
+const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
+const every = allCommands(createProgram(quiet, () => {})).filter(({ path }) => path.length > 0);
+
+describe('a command line naming its command', () => {
+  it('builds that command alone', () => {
+    const program = createProgram(quiet, () => {}, 'scan');
+    expect(program.commands.map((c) => c.name())).toEqual(['scan']);
+  });
+
+  it('prints the same help for every command and sub-command as the whole program', async () => {
+    expect(every.length).toBeGreaterThan(13);
+    for (const { path } of every) {
+      const whole = await output([...path, '--help']);
+      expect(whole.out).toContain('Usage: trawl');
+      expect(await output([...path, '--help'], path[0])).toEqual(whole);
+    }
+  });
+
+  it('refuses a bad flag or argument with the same words', async () => {
+    for (const args of [
+      ['scan', '--nope'],
+      ['scan'],
+      ['storages', 'nope'],
+      ['ls', '--depth', 'x'],
+    ]) {
+      const whole = await output(args);
+      expect(whole.code).not.toBe(0);
+      expect(await output(args, args[0])).toEqual(whole);
+    }
+  });
+
+  it('still builds every command for help, completion and a word that is no command', async () => {
+    for (const args of [['--help'], ['help', 'scan'], ['completion', 'bash'], ['nope']]) {
+      const completion = args[0] === 'completion';
+      let out = '';
+      let err = '';
+      const io: CliIo = {
+        stdout: { write: (s: string) => ((out += s), true) },
+        stderr: { write: (s: string) => ((err += s), true) },
+        env: {},
+      };
+      await runProgram(['node', 'trawl', ...args], io);
+      if (completion) {
+        // The script names every command (its actions are not run by output()).
+        for (const { path } of every) expect(out).toContain(path.at(-1));
+        continue;
+      }
+      const whole = await output(args);
+      expect(out, args.join(' ')).toBe(whole.out);
+      expect(err, args.join(' ')).toBe(whole.err);
+    }
+  });
+});
