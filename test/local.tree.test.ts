@@ -39,7 +39,9 @@ describe('local backend: listTree', () => {
 
   async function drain(c: LocalClient, root: string, options: TreeOptions = {}) {
     const pieces: TreeListing[] = [];
-    for await (const piece of c.listTree(root, options)) pieces.push(piece);
+    for await (const step of c.listTree(root, options)) {
+      pieces.push(...(Array.isArray(step) ? step : [step]));
+    }
     return pieces;
   }
 
@@ -66,13 +68,35 @@ describe('local backend: listTree', () => {
     });
   }
 
+  it('hands listings read ahead over several in one step, in walk order', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const dirs = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
+    for (const d of dirs) {
+      mkdirSync(join(tmp.path, d, 'sub'), { recursive: true });
+      writeFileSync(join(tmp.path, d, 'sub', 'f.txt'), d);
+    }
+    const c = await client(tmp.path, true);
+    const steps: number[] = [];
+    const order: string[] = [];
+    for await (const step of c.listTree('/')) {
+      const pieces = Array.isArray(step) ? step : [step];
+      steps.push(pieces.length);
+      order.push(...pieces.map((p) => p.dir));
+      // Give the listing thread time to read the next level ahead.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(order).toEqual(['/', ...dirs.map((d) => `/${d}`), ...dirs.map((d) => `/${d}/sub`)]);
+    expect(steps.length).toBeLessThan(order.length / 4);
+  });
+
   it('lists no directory the caller does not descend into, asked once its parent is taken', async () => {
     const root = tree();
     const c = await client(root, true);
     const asked: string[] = [];
     const taken: string[] = [];
     const pieces: string[] = [];
-    for await (const piece of c.listTree('/', {
+    for await (const step of c.listTree('/', {
       descend: (dir) => {
         // Asked only after the piece holding `dir` was handed over.
         expect(taken).toContain(dir.slice(0, dir.lastIndexOf('/')) || '/');
@@ -80,8 +104,10 @@ describe('local backend: listTree', () => {
         return dir !== '/c' && dir !== '/a/2';
       },
     })) {
-      taken.push(piece.dir);
-      pieces.push(piece.dir);
+      for (const piece of Array.isArray(step) ? step : [step]) {
+        taken.push(piece.dir);
+        pieces.push(piece.dir);
+      }
     }
     expect(asked).toEqual(['/a', '/b', '/c', '/a/1', '/a/2']);
     expect(pieces).toEqual(['/', '/a', '/b', '/a/1']);

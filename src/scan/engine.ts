@@ -565,7 +565,14 @@ class ScanRun {
         const step = listings.next();
         const next = await (aborts ? step : abortable(step, signal));
         if (next.done) break;
-        await this.#sendTreeListing(next.value, tree);
+        const value = next.value;
+        if (!Array.isArray(value)) await this.#sendTreeListing(value, tree);
+        else {
+          for (const listing of value) {
+            await this.#sendTreeListing(listing, tree);
+            if (signal.aborted) break;
+          }
+        }
         if (signal.aborted) break;
       }
       await listings.return?.();

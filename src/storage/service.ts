@@ -116,7 +116,7 @@ export interface StorageHandle {
    * {@link StorageService.open}, which connects first). Each step of the iteration holds one
    * request slot while the backend fetches.
    */
-  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing>;
+  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing | TreeListing[]>;
   /**
    * Present when the connected backend reads a file's first bytes cheaply (read it after
    * {@link StorageService.open}); one request under the limits, retried like any other.
@@ -707,7 +707,7 @@ export class StorageService {
     storageId: number,
     root: string,
     options: TreeOptions | undefined,
-  ): AsyncGenerator<TreeListing> {
+  ): AsyncGenerator<TreeListing | TreeListing[]> {
     const signal = options?.signal;
     if (signal) expectManyListeners(signal);
     const live = await this.#acquireLive(storageId);
@@ -719,7 +719,7 @@ export class StorageService {
         const target = this.#target(live);
         const release =
           this.#limiter.tryAcquire(target) ?? (await this.#limiter.acquire(target, signal));
-        let step: IteratorResult<TreeListing>;
+        let step: IteratorResult<TreeListing | TreeListing[]>;
         const account = this.#begin(live);
         try {
           step = await untilAborted(iterator.next(), signal);

@@ -112,11 +112,13 @@ export interface StorageClient {
   list(dir: string, options?: ListOptions): AsyncIterable<Entry[]>;
   /**
    * Optional: every directory's listing under `root`, for stores whose native listing is
-   * flat (S3). Yields each directory once (or in pages, see {@link TreeListing.more}),
-   * a directory's first page before any of its children. The engine prefers it when present
-   * and the scan is recursive without a depth limit.
+   * flat (S3), or that walk a tree cheaper themselves (local). Yields each directory once (or
+   * in pages, see {@link TreeListing.more}), a directory's first page before any of its
+   * children; a step may yield several, in that order, as an array (listings already at
+   * hand: one step's bookkeeping for them all). The engine prefers it when present and the
+   * scan is recursive without a depth limit, from one root.
    */
-  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing>;
+  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing | TreeListing[]>;
   /**
    * Optional: the first `bytes` bytes of the file at `path` (fewer when the file is shorter),
    * for backends where that is one cheap read (local; one request on WebDAV, S3, SFTP), never
