@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { scan } from '../src/scan/engine.js';
-import { StorageError } from '../src/storage/errors.js';
+import { PermissionDeniedError, StorageError } from '../src/storage/errors.js';
 import type { StorageHandle } from '../src/storage/service.js';
 import type { TreeListing } from '../src/storage/types.js';
 import { indexRows, treeRows } from './support/harness.js';
@@ -11,10 +11,14 @@ describe('scan engine: listTree capability', () => {
   let fx: EngineFixture;
   afterEach(async () => fx?.close());
 
-  /** A handle whose listTree yields the memory tree breadth-first, failing where told. */
-  function flatHandle(failAfter = Infinity) {
+  /**
+   * A handle whose listTree yields the memory tree breadth-first, failing where told: the
+   * whole walk after `failAfter` pieces, or one directory (`deny`) as a piece with its error.
+   * It lists only what `descend` allows, as the local backend does.
+   */
+  function flatHandle(failAfter = Infinity, deny?: string) {
     const real = fx.app.storage.handle(fx.storage.id);
-    const calls = { listTree: 0, list: 0 };
+    const calls = { listTree: 0, list: 0, listed: [] as string[] };
     const handle: StorageHandle = {
       storageId: real.storageId,
       check: () => real.check(),
@@ -31,10 +35,16 @@ describe('scan engine: listTree capability', () => {
             throw new StorageError('UNAVAILABLE', 'connection reset', { path: '/' });
           }
           const dir = queue.shift()!;
-          const entries = await listAll(real.list(dir, o));
-          for (const e of entries) if (e.isDir) queue.push(e.path);
           yielded++;
+          if (dir === deny) {
+            yield { dir, entries: [], error: new PermissionDeniedError('denied', { path: dir }) };
+            continue;
+          }
+          const entries = await listAll(real.list(dir, o));
+          calls.listed.push(dir);
           yield { dir, entries };
+          for (const e of entries)
+            if (e.isDir && (o?.descend?.(e.path) ?? true)) queue.push(e.path);
         }
       },
     };
@@ -51,7 +61,7 @@ describe('scan engine: listTree capability', () => {
     const { handle, calls } = flatHandle();
     const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope);
     expect(r).toMatchObject({ status: 'succeeded', dirs: 10, files: 5, mediaFiles: 5, created: 5 });
-    expect(calls).toEqual({ listTree: 1, list: 0 });
+    expect(calls).toMatchObject({ listTree: 1, list: 0 });
     expect(indexRows(await fx.indexed())).toEqual(treeRows(fx.tree));
   });
 
@@ -63,7 +73,7 @@ describe('scan engine: listTree capability', () => {
       maxDepth: 2,
     });
     expect(r).toMatchObject({ status: 'succeeded', dirs: 10, files: 0 });
-    expect(calls).toEqual({ listTree: 0, list: 6 });
+    expect(calls).toMatchObject({ listTree: 0, list: 6 });
   });
 
   it('keeps what was not yet listed when listTree fails part way', async () => {
@@ -95,5 +105,59 @@ describe('scan engine: listTree capability', () => {
     const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope);
     expect(r).toMatchObject({ status: 'failed', errors: 1 });
     expect(await fx.indexed()).toEqual(before);
+  });
+
+  it('keeps a directory whose piece carries an error and reconciles the rest', async () => {
+    fx = await engineFixture();
+    populate();
+    await fx.app.scan(fx.storage);
+    const before = (await fx.indexed()).map((e) => e.path);
+    for (let i = 0; i < 5; i++) fx.tree.remove(`/d${i}/s`);
+    const { handle } = flatHandle(Infinity, '/d1');
+    const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope);
+    expect(r).toMatchObject({
+      status: 'partial',
+      errors: 1,
+      errorSample: [{ path: '/d1', code: 'PERMISSION_DENIED' }],
+      deleted: 4,
+    });
+    const paths = (await fx.indexed()).map((e) => e.path);
+    expect(paths).toEqual(before.filter((p) => !/^\/d[0234]\/s/.test(p)));
+  });
+
+  it('fails and changes nothing when the root comes as an error', async () => {
+    fx = await engineFixture();
+    populate();
+    await fx.app.scan(fx.storage);
+    const before = await fx.indexed();
+    fx.tree.remove('/d0');
+    const { handle } = flatHandle(Infinity, '/');
+    const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope);
+    expect(r).toMatchObject({ status: 'failed', errors: 1, errorSample: [{ path: '/' }] });
+    expect(await fx.indexed()).toEqual(before);
+  });
+
+  it('descends only into what its rules and bounds allow, and counts it as queued', async () => {
+    fx = await engineFixture();
+    populate();
+    fx.tree.writeFile('/d2/s/deep/er/f.webm', 1, 1);
+    const { handle, calls } = flatHandle();
+    const queued: number[] = [];
+    const r = await scan({ storage: handle, entries: fx.app.index.entries }, fx.scope, {
+      exclude: ['/d3'],
+      maxTreeDepth: 3,
+      onProgress: (p) => queued.push(p.dirsQueued),
+      progressIntervalMs: 1,
+    });
+    // /d3 excluded: never listed; /d2/s/deep/er is 4 deep: refused, recorded, never listed.
+    expect(calls.listed).not.toContain('/d3');
+    expect(calls.listed).not.toContain('/d2/s/deep/er');
+    expect(calls.listed).toContain('/d2/s/deep');
+    expect(r).toMatchObject({
+      status: 'partial',
+      errors: 1,
+      errorSample: [{ path: '/d2/s/deep/er', code: 'PROTOCOL' }],
+    });
+    expect(queued.at(-1)).toBe(0);
   });
 });

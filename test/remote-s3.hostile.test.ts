@@ -13,7 +13,7 @@ import type { Entry, StorageClient, TreeListing } from '../src/storage/types.js'
 import { parseStorageSpec } from '../src/storage/url.js';
 import { indexLines, tempDir } from './support/harness.js';
 import { expectNoTimersLeft } from './support/remote-scan.js';
-import { listAll } from './support/list-all.js';
+import { listAll, treePieces } from './support/list-all.js';
 import { startSilentServer } from './support/silent-server.js';
 import {
   defaultHugeObject,
@@ -48,10 +48,10 @@ async function drain(pages: AsyncIterable<Entry[]>) {
   }
 }
 
-async function drainTree(pieces: AsyncIterable<TreeListing>) {
+async function drainTree(steps: AsyncIterable<TreeListing | TreeListing[]>) {
   const got: TreeListing[] = [];
   try {
-    for await (const piece of pieces) got.push(piece);
+    for await (const piece of treePieces(steps)) got.push(piece);
     return { pieces: got, error: undefined };
   } catch (error) {
     return { pieces: got, error: error as StorageError };
@@ -314,7 +314,7 @@ describe('S3 listings of 200,000 keys stream', () => {
       let callsAtFirst = 0;
       let count = 0;
       let pieces = 0;
-      for await (const piece of client.listTree!('/')) {
+      for await (const piece of treePieces(client.listTree!('/'))) {
         if (piece.dir !== '/big') continue;
         if (callsAtFirst === 0) callsAtFirst = server.stats.listCalls - before;
         count += piece.entries.length;

@@ -3,7 +3,7 @@ import { AuthFailedError, StorageError } from '../src/storage/errors.js';
 import { StorageService } from '../src/storage/service.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
 import { Configs, FAST_RETRY, volume } from './service.helpers.js';
-import { listAll } from './support/list-all.js';
+import { listAll, treePieces } from './support/list-all.js';
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -222,7 +222,7 @@ describe('StorageService listTree pass-through', () => {
       // Two iterations at once on a storage limited to 1: never two page fetches in flight.
       const collect = async () => {
         const dirs: string[] = [];
-        for await (const l of tree.listTree!('/')) dirs.push(l.dir);
+        for await (const l of treePieces(tree.listTree!('/'))) dirs.push(l.dir);
         return dirs;
       };
       const [a, b] = await Promise.all([collect(), collect()]);

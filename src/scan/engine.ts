@@ -8,7 +8,7 @@ import type { Entry, TreeListing } from '../storage/types.js';
 import { Channel } from './channel.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { checkListing } from './listing.js';
-import { classifyListing } from './media-classify.js';
+import { classifyListing, hasAmbiguousMedia } from './media-classify.js';
 import { DirectoryExclusion, excludeEntries } from './exclude/directory.js';
 import { Exclusions } from './exclude/exclusions.js';
 import {
@@ -142,6 +142,12 @@ class ScanRun {
   /** Aborts in-flight listings on cancellation or on a fatal error. */
   readonly #internal = new AbortController();
   #dirsListed = 0;
+  /**
+   * Directories a tree walk said to descend into (`descend`) and not yet done with: its
+   * `dirsQueued`, where a walk by directory counts its frontier. 0 over a backend that lists
+   * everything without asking (S3).
+   */
+  #treeQueued = 0;
   #rootFailed = false;
   /** The caller's signal stopped the scan before it was done. */
   #cancelled = false;
@@ -475,11 +481,14 @@ class ScanRun {
     const bytes = partBytes(entries);
     const signal = this.#internal.signal;
     const storage = this.#deps.storage;
-    const video = await classifyListing(dir, entries, {
-      readHead: storage.readHead?.bind(storage),
-      indexed: (paths) => this.#deps.entries.lookup(this.#scope, paths),
-      signal,
-    });
+    // Most listings hold no `.ts` / `.mts` file: no call (a promise and its closures) for them.
+    const video = hasAmbiguousMedia(entries)
+      ? await classifyListing(dir, entries, {
+          readHead: storage.readHead?.bind(storage),
+          indexed: (paths) => this.#deps.entries.lookup(this.#scope, paths),
+          signal,
+        })
+      : undefined;
     try {
       await this.#budget.acquire(bytes, signal);
     } catch {
@@ -529,17 +538,41 @@ class ScanRun {
     const signal = this.#internal.signal;
     const rootRules = await this.#rulesAt(this.#roots[0]!);
     if (!rootRules) return;
-    const listings = listTree(this.#roots[0]!, { signal, newWalk: true })[Symbol.asyncIterator]();
     const tree: TreeState = {
       open: new Set(),
       failed: new Set(),
       rules: new TreeExclusions(rootRules),
     };
+    // A backend that walks the tree itself (local) lists only what this says: an excluded
+    // directory, or one out of bounds (recorded here, as a lister would), is never listed.
+    const descend = (dir: string): boolean => {
+      const outOfBounds = this.#outOfBounds({ dir, depth: depthOf(dir) });
+      if (outOfBounds) {
+        if (tree.rules.rulesFor(dir)) this.#listingFailed(dir, outOfBounds, false);
+        return false;
+      }
+      if (!tree.rules.rulesFor(dir)) return false;
+      this.#treeQueued++;
+      return true;
+    };
+    const listings = listTree(this.#roots[0]!, { signal, newWalk: true, descend })[
+      Symbol.asyncIterator
+    ]();
     try {
+      // Raced against the signal here only when the handle does not race it already.
+      const aborts = this.#deps.storage.abortsListing;
       for (;;) {
-        const next = await abortable(listings.next(), signal);
+        const step = listings.next();
+        const next = await (aborts ? step : abortable(step, signal));
         if (next.done) break;
-        await this.#sendTreeListing(next.value, tree);
+        const value = next.value;
+        if (!Array.isArray(value)) await this.#sendTreeListing(value, tree);
+        else {
+          for (const listing of value) {
+            await this.#sendTreeListing(listing, tree);
+            if (signal.aborted) break;
+          }
+        }
         if (signal.aborted) break;
       }
       await listings.return?.();
@@ -563,11 +596,21 @@ class ScanRun {
   async #sendTreeListing(listing: TreeListing, tree: TreeState): Promise<void> {
     const { dir, entries, more } = listing;
     const item = { dir, depth: 0 };
+    if (listing.error !== undefined) {
+      // This directory only: what went out of it is applied, nothing in it is deleted.
+      this.#treeListed(dir);
+      if (tree.open.delete(dir)) await this.#send(item, 'broken', [], false);
+      tree.failed.delete(dir);
+      this.#listingFailed(dir, listing.error);
+      return;
+    }
+    if (!more) this.#treeListed(dir);
     if (tree.failed.has(dir)) {
       if (!more) tree.failed.delete(dir);
       return;
     }
-    const rules = await this.#treeRules(listing, tree);
+    const ruled = this.#treeRules(listing, tree);
+    const rules = ruled instanceof Promise ? await ruled : ruled;
     if (!rules) {
       // Excluded (or under an excluded directory): the storage listed it all the same, but
       // none of it is used. A piece already sent before an ancestor's marker came is closed.
@@ -601,12 +644,53 @@ class ScanRun {
    * one directory again, so a marker that comes in a later piece (after some of the
    * directory went out) is reported and not applied.
    */
-  async #treeRules(listing: TreeListing, tree: TreeState): Promise<Exclusions | undefined> {
-    const { dir, entries } = listing;
-    const rules = tree.rules.rulesFor(dir);
+  #treeRules(
+    listing: TreeListing,
+    tree: TreeState,
+  ): Exclusions | undefined | Promise<Exclusions | undefined> {
+    const rules = tree.rules.rulesFor(listing.dir);
     if (!rules || !this.#markers) return rules;
-    const found = findMarkers(entries);
-    if (!found) return rules;
+    const found = findMarkers(listing.entries);
+    if (found) return this.#markedRules(listing, tree, rules, found);
+    // A large directory's markers may come in a later piece: asked for before its first
+    // goes out, as a walk by directory does (below, in #listDirectory).
+    if (listing.large && listing.more && !tree.open.has(listing.dir) && this.#deps.storage.readHead)
+      return this.#probedRules(listing, tree, rules);
+    // Most directories hold no marker: their rules without a promise of their own.
+    return rules;
+  }
+
+  /**
+   * {@link #treeRules} of a large directory's first piece that shows no marker: the storage
+   * is asked for them. One that will not answer leaves the parent's rules (a marker that then
+   * comes late is reported, as over a storage that reads no files).
+   */
+  async #probedRules(
+    listing: TreeListing,
+    tree: TreeState,
+    rules: Exclusions,
+  ): Promise<Exclusions | undefined> {
+    const storage = this.#deps.storage;
+    const signal = this.#internal.signal;
+    let markers: Map<string, Marker>;
+    try {
+      markers = await probeMarkers(listing.dir, storage.readHead!.bind(storage), signal);
+    } catch (error) {
+      if (!(error instanceof MarkerError) || signal.aborted) throw error;
+      return rules;
+    }
+    if (markers.size === 0) return rules;
+    return this.#markedRules(listing, tree, rules, markers);
+  }
+
+  /** {@link #treeRules} of a piece that holds marker files. */
+  async #markedRules(
+    listing: TreeListing,
+    tree: TreeState,
+    rules: Exclusions,
+    found: Map<string, Marker>,
+  ): Promise<Exclusions | undefined> {
+    const { dir } = listing;
     if (!tree.open.has(dir)) {
       const storage = this.#deps.storage;
       try {
@@ -636,6 +720,11 @@ class ScanRun {
       );
     }
     return rules;
+  }
+
+  /** A directory of a tree walk is done with: no longer queued (see {@link #treeQueued}). */
+  #treeListed(dir: string): void {
+    if (dir !== this.#roots[0] && this.#treeQueued > 0) this.#treeQueued--;
   }
 
   #listingFailed(
@@ -770,7 +859,7 @@ class ScanRun {
     const stats = this.#deps.storageStats?.();
     const progress: ScanProgress = {
       dirsListed: this.#dirsListed,
-      dirsQueued: this.#frontier.outstanding,
+      dirsQueued: this.#frontier.outstanding + this.#treeQueued,
       dirs: c.dirs,
       files: c.files,
       bytes: c.bytes,

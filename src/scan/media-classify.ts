@@ -28,6 +28,16 @@ export interface ClassifyOptions {
   signal?: AbortSignal;
 }
 
+/** A file whose name alone does not say whether it is media (`.ts`, `.mts`). */
+function isAmbiguousFile(e: Entry): boolean {
+  return !e.isDir && !e.skip && isAmbiguousMedia(e.name);
+}
+
+/** Whether {@link classifyListing} has anything to decide in `entries` (mostly not). */
+export function hasAmbiguousMedia(entries: readonly Entry[]): boolean {
+  return entries.some(isAmbiguousFile);
+}
+
 /**
  * Which of a listing's `.ts` / `.mts` files are video. Where the storage reads a file's first
  * bytes cheaply (`readHead`), each is probed ({@link isTransportStream}): exact, at most
@@ -47,7 +57,7 @@ export async function classifyListing(
   options: ClassifyOptions = {},
 ): Promise<ReadonlySet<string> | undefined> {
   const { readHead, indexed, signal } = options;
-  const ambiguous = entries.filter((e) => !e.isDir && !e.skip && isAmbiguousMedia(e.name));
+  const ambiguous = entries.filter(isAmbiguousFile);
   if (ambiguous.length === 0) return undefined;
   const byContext = videoByContext(dir, entries);
   if (!readHead || /(^|\/)node_modules(\/|$)/i.test(dir)) return byContext;

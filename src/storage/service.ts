@@ -5,6 +5,7 @@ import type {
   BackendDeps,
   Entry,
   ListOptions,
+  TreeOptions,
   ReadHeadOptions,
   StorageClient,
   TreeListing,
@@ -115,7 +116,7 @@ export interface StorageHandle {
    * {@link StorageService.open}, which connects first). Each step of the iteration holds one
    * request slot while the backend fetches.
    */
-  listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
+  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing | TreeListing[]>;
   /**
    * Present when the connected backend reads a file's first bytes cheaply (read it after
    * {@link StorageService.open}); one request under the limits, retried like any other.
@@ -261,7 +262,7 @@ export class StorageService {
       get listTree() {
         const live = service.#live.get(storageId);
         if (!live?.client.listTree) return undefined;
-        return (root: string, options?: ListOptions) => service.#listTree(storageId, root, options);
+        return (root: string, options?: TreeOptions) => service.#listTree(storageId, root, options);
       },
       get readHead() {
         if (!service.#live.get(storageId)?.client.readHead) return undefined;
@@ -705,8 +706,8 @@ export class StorageService {
   async *#listTree(
     storageId: number,
     root: string,
-    options: ListOptions | undefined,
-  ): AsyncGenerator<TreeListing> {
+    options: TreeOptions | undefined,
+  ): AsyncGenerator<TreeListing | TreeListing[]> {
     const signal = options?.signal;
     if (signal) expectManyListeners(signal);
     const live = await this.#acquireLive(storageId);
@@ -715,8 +716,10 @@ export class StorageService {
       for (;;) {
         // One slot per step: the backend fetches a page (or yields from one it has) while
         // the slot is held; the engine's reconciling of what it got holds none.
-        const release = await this.#limiter.acquire(this.#target(live), signal);
-        let step: IteratorResult<TreeListing>;
+        const target = this.#target(live);
+        const release =
+          this.#limiter.tryAcquire(target) ?? (await this.#limiter.acquire(target, signal));
+        let step: IteratorResult<TreeListing | TreeListing[]>;
         const account = this.#begin(live);
         try {
           step = await untilAborted(iterator.next(), signal);

@@ -63,6 +63,27 @@ export interface TreeListing {
   entries: Entry[];
   /** More pages of this directory follow later in the iteration. */
   more?: boolean;
+  /**
+   * This directory could not be listed (whole, or from this piece on): the pieces before it
+   * are true, but the listing is not complete, so nothing in it may be deleted. The walk goes
+   * on with other directories. Set only by backends that walk a tree themselves (local).
+   */
+  error?: unknown;
+  /**
+   * This directory comes in several pieces because it is too large to list whole, not
+   * because of the listing's order (S3's pieces split around subdirectories): a caller that
+   * must know some of its names before taking the first piece may read them (`readHead`).
+   */
+  large?: boolean;
+}
+
+export interface TreeOptions extends ListOptions {
+  /**
+   * Whether to list a subdirectory, asked once the piece that holds it has been taken (so the
+   * caller's rules for it are settled): false prunes its subtree, unlisted. A backend whose
+   * native listing is flat (S3) lists everything anyway and may ignore it.
+   */
+  descend?: (dir: string) => boolean;
 }
 
 export interface StorageClient {
@@ -91,11 +112,13 @@ export interface StorageClient {
   list(dir: string, options?: ListOptions): AsyncIterable<Entry[]>;
   /**
    * Optional: every directory's listing under `root`, for stores whose native listing is
-   * flat (S3). Yields each directory once (or in pages, see {@link TreeListing.more}),
-   * a directory's first page before any of its children. The engine prefers it when present
-   * and the scan is recursive without a depth limit.
+   * flat (S3), or that walk a tree cheaper themselves (local). Yields each directory once (or
+   * in pages, see {@link TreeListing.more}), a directory's first page before any of its
+   * children; a step may yield several, in that order, as an array (listings already at
+   * hand: one step's bookkeeping for them all). The engine prefers it when present and the
+   * scan is recursive without a depth limit, from one root.
    */
-  listTree?(root: string, options?: ListOptions): AsyncIterable<TreeListing>;
+  listTree?(root: string, options?: TreeOptions): AsyncIterable<TreeListing | TreeListing[]>;
   /**
    * Optional: the first `bytes` bytes of the file at `path` (fewer when the file is shorter),
    * for backends where that is one cheap read (local; one request on WebDAV, S3, SFTP), never

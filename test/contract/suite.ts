@@ -9,7 +9,7 @@ import type { Entry, StorageClient } from '../../src/storage/types.js';
 import { requireServices } from '../servers/util.js';
 import { startTcpProxy } from '../tools/tcp-proxy.js';
 import { subtreeDirs, type Fixture, type FixtureEntry } from './fixture.js';
-import { listAll } from '../support/list-all.js';
+import { listAll, treePieces } from '../support/list-all.js';
 
 export interface MidListingKill {
   /** A connected client whose server will die while it lists {@link dir}. */
@@ -197,7 +197,7 @@ export function runStorageContract(
         const announced = new Set(['/']);
         // Pieces of a directory too large for one (`more` set on all but its last).
         const open = new Map<string, Entry[]>();
-        for await (const { dir, entries, more } of client.listTree!('/')) {
+        for await (const { dir, entries, more } of treePieces(client.listTree!('/'))) {
           expect(seen.has(dir)).toBe(false);
           expect(announced.has(dir), `${dir} before its entry`).toBe(true);
           for (const e of entries) if (e.isDir) announced.add(e.path);

@@ -62,6 +62,11 @@ export class AdaptiveLimit {
     return this.#gate.acquire(signal);
   }
 
+  /** A slot now if one is free and no one waits; false: nothing taken. */
+  tryAcquire(): boolean {
+    return this.#gate.tryAcquire();
+  }
+
   release(): void {
     this.#gate.release();
   }

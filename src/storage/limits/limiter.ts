@@ -58,6 +58,29 @@ export class Limiter {
   }
 
   /**
+   * Every layer now, without waiting, when each has a slot free and no waiter: the release,
+   * or undefined (nothing held; {@link acquire} must be awaited). A tree walk asks for one
+   * slot per directory with nothing else waiting on the storage, so it is nearly always
+   * free; the listers of a walk by directory keep the storage's slots contended, so `list`
+   * does not try it (measured: never taken there).
+   */
+  tryAcquire(target: LimitTarget): (() => void) | undefined {
+    if (!this.#gates.acquireNow || !target.storage.tryAcquire()) return undefined;
+    const shared = this.#gates.acquireNow(this.#slots(target));
+    if (!shared) {
+      target.storage.release();
+      return undefined;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      shared();
+      target.storage.release();
+    };
+  }
+
+  /**
    * The shared layers alone (tenant, limit key), for what talks to the server outside any
    * storage's slots: a connect. Resolves to their release.
    */
