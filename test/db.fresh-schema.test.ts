@@ -23,7 +23,11 @@ function snapshot(raw: BetterSqlite3.Database) {
     .prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name')
     .all();
   const tables = raw
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    // A virtual table's rows are its shadow tables' (a contentless FTS5 table cannot be read).
+    .prepare(
+      `SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'
+        ORDER BY name`,
+    )
     .pluck()
     .all() as string[];
   const rows = Object.fromEntries(

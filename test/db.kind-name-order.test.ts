@@ -125,9 +125,8 @@ for (const dialect of DIALECTS) {
       }
     }
 
-    it.skipIf(dialect !== 'sqlite')(
-      "keeps 017's table exactly the rows up to the watermark",
-      async () => {
+    if (dialect === 'sqlite')
+      it("keeps 017's table exactly the rows up to the watermark", async () => {
         const keys = async (from: string) => {
           const { rows } = await sql<{ k: string }>`
             SELECT media_kind || ':' || tenant_id || ':' || name || ':' || id AS k
@@ -141,8 +140,7 @@ for (const dialect of DIALECTS) {
           WHERE id > (SELECT upto FROM search_watermark)`.execute(index.db);
         expect(Number(rows[0]!.n)).toBeGreaterThanOrEqual(100);
         expect(await keys('entries_name_order')).toEqual(want);
-      },
-    );
+      });
 
     it('pages every shape as the plans of before the walk, on every window', async () => {
       // Nothing caught up first: on SQLite, the 100 newest rows are above the watermark.
@@ -155,9 +153,8 @@ for (const dialect of DIALECTS) {
       await expectAsBefore([['caught up', index.queries]]);
     });
 
-    it.skipIf(dialect !== 'sqlite')(
-      "reads a kind's page, or a size range's, walking 017's table in order",
-      async () => {
+    if (dialect === 'sqlite')
+      it("reads a kind's page, or a size range's, walking 017's table in order", async () => {
         const raw = new Database(database.url, { readonly: true });
         try {
           for (const [shape, q] of shapes) {
@@ -192,8 +189,7 @@ for (const dialect of DIALECTS) {
         } finally {
           raw.close();
         }
-      },
-    );
+      });
   });
 }
 

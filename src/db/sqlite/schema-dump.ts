@@ -27,13 +27,15 @@ export function schemaStatements(raw: BetterSqlite3.Database): string[] {
     .all() as { type: string; name: string; sql: string }[];
   const statements: string[] = [];
   const tables: string[] = [];
+  const fts5: string[] = [];
   for (const { type, name, sql } of objects) {
     if (shadow.has(name)) continue;
     statements.push(sql);
-    if (type === 'table' && name !== MIGRATION_RECORD && !/^CREATE VIRTUAL/i.test(sql)) {
-      tables.push(name);
-    }
+    if (type !== 'table' || name === MIGRATION_RECORD) continue;
+    if (!/^CREATE VIRTUAL/i.test(sql)) tables.push(name);
+    else if (/USING\s+fts5\s*\(/i.test(sql)) fts5.push(name);
   }
+  statements.push(...fts5.flatMap((table) => fts5Settings(raw, table)));
   for (const table of tables) {
     const columns = raw
       .prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0')
@@ -52,4 +54,21 @@ export function schemaStatements(raw: BetterSqlite3.Database): string[] {
     statements.push(...rows);
   }
   return statements;
+}
+
+/**
+ * An FTS5 table's settings a migration made (migration 016's `hashsize`): its CREATE VIRTUAL
+ * TABLE writes the `_config` shadow table's `version` row, and anything else is set through
+ * the table's own command, `INSERT INTO t (t, rank) VALUES (key, value)` — FTS5 keeps its
+ * configuration cached, so a row written into the shadow table itself would not be read.
+ */
+function fts5Settings(raw: BetterSqlite3.Database, table: string): string[] {
+  const q = `"${table.replaceAll('"', '""')}"`;
+  return raw
+    .prepare(
+      `SELECT 'INSERT INTO ' || ? || ' (' || ? || ', rank) VALUES (' || quote(k) || ', ' || quote(v) || ')'
+         FROM "${`${table}_config`.replaceAll('"', '""')}" WHERE k <> 'version' ORDER BY k`,
+    )
+    .pluck()
+    .all(q, q) as string[];
 }
