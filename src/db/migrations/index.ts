@@ -15,6 +15,7 @@ import { tenantNameOrder } from './012-tenant-name-order.js';
 import { timeSteps } from './013-time-steps.js';
 import { tenantKindNameOrder } from './014-tenant-kind-name-order.js';
 import { parentHash } from './015-parent-hash.js';
+import { computedParent } from './018-computed-parent.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -34,6 +35,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '013-time-steps': timeSteps(dialect),
     '014-tenant-kind-name-order': tenantKindNameOrder(dialect),
     '015-parent-hash': parentHash(dialect),
+    '018-computed-parent': computedParent(dialect),
   };
 }
 

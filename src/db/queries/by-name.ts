@@ -61,7 +61,7 @@ export async function readByName(
             WHERE ${testedNameMatches('postgres', needle)} ORDER BY ${order} LIMIT ${limit + 1})
           ORDER BY ${order}`
       : sql<Row>`
-          SELECT ${COLUMNS} FROM (${walk(sql`${COLUMNS}, tenant_id, parent`)}) AS w
+          SELECT ${COLUMNS} FROM (${walk(sql`${COLUMNS}, tenant_id`)}) AS w
           WHERE ${and(conditions('postgres', f, true))}
           ORDER BY ${order} LIMIT ${limit + 1}`;
     const { rows } = await statement.execute(db);
