@@ -5,7 +5,7 @@
  */
 
 import { LIST_PAGE } from '../entries.js';
-import { PG_PARENT } from '../queries/parent.js';
+import { pgChildOf } from '../queries/parent.js';
 
 export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 
@@ -34,7 +34,7 @@ const packed = (column: string) =>
 export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
       coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
     FROM entries WHERE storage_id = $1 AND tenant_id = $2
-      AND hashtextextended(${PG_PARENT}, 0) = hashtextextended(d, 0) AND ${PG_PARENT} = d)
+      AND ${pgChildOf('d')})
   FROM unnest($3::text[]) AS d`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
@@ -107,7 +107,7 @@ export const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*
 /** One keyset page of a directory's children, after path $4. */
 export const LIST_CHILDREN = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = $1 AND tenant_id = $2
-    AND hashtextextended(${PG_PARENT}, 0) = hashtextextended($3::text, 0) AND ${PG_PARENT} = $3
+    AND ${pgChildOf('$3::text')}
     AND path > $4 ORDER BY path LIMIT ${LIST_PAGE}`;
 
 /** One keyset page of a subtree, after path $3 and before $4. */
