@@ -30,7 +30,7 @@ const dist = new URL('../dist/', import.meta.url);
 const { openIndex } = await import(new URL('db/open.js', dist).href);
 const { copyIn, copyText } = await import(new URL('db/postgres/copy.js', dist).href);
 
-const UPSERT_TAIL = `ON CONFLICT (storage_id, tenant_id, path) DO UPDATE SET
+const UPSERT_TAIL = `ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
     etag = excluded.etag, media_kind = excluded.media_kind
   WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
@@ -92,23 +92,24 @@ async function viaRepository() {
 }
 
 const line = (r, id) =>
-  `${id === undefined ? '' : `${id}\t1\t1\t`}${copyText(r.path)}\t${copyText(r.parent)}\t${copyText(r.name)}\t0\t${r.size}\t${r.mtime}\t\\N\t\\N\n`;
+  `${id === undefined ? '' : `${id}\t1\t1\t`}${copyText(r.path)}\t${copyText(r.name)}\t0\t${r.size}\t${r.mtime}\t\\N\t\\N\n`;
 
 async function viaStageAndMerge() {
   const { index, url } = await fresh();
   await index.close();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  await client.query(`CREATE TEMP TABLE stage (path text COLLATE "C", parent text COLLATE "C",
-    name text, is_dir int2, size int8, mtime int8, etag text, media_kind text) ON COMMIT DELETE ROWS`);
+  await client.query(
+    `CREATE TEMP TABLE stage (path text COLLATE "C", name text, is_dir int2, size int8, mtime int8, etag text, media_kind text) ON COMMIT DELETE ROWS`,
+  );
   const t0 = performance.now();
   for (let b = 0; b < DIRS / PER_BATCH; b++) {
     const rows = batch(b);
     await client.query('BEGIN');
     await copyIn(client, 'COPY stage FROM STDIN', Buffer.from(rows.map((r) => line(r)).join('')));
     const { rowCount } = await client.query({
-      text: `INSERT INTO entries AS e (tenant_id, storage_id, path, parent, name, is_dir, size,
-          mtime, etag, media_kind) SELECT 1, 1, s.* FROM stage s ${UPSERT_TAIL}`,
+      text: `INSERT INTO entries AS e (tenant_id, storage_id, path, name, is_dir, size, mtime,
+          etag, media_kind) SELECT 1, 1, s.* FROM stage s ${UPSERT_TAIL}`,
       rowMode: 'array',
     });
     if (rowCount !== rows.length) throw new Error('merge: short');
@@ -135,8 +136,8 @@ async function viaCopy() {
     const data = rows.map((r, i) => line(r, ids[i][0])).join('');
     await copyIn(
       client,
-      `COPY entries (id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag,
-        media_kind) FROM STDIN`,
+      `COPY entries (id, tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+        FROM STDIN`,
       Buffer.from(data),
     );
   }

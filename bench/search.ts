@@ -27,6 +27,7 @@ import type { Index } from '../src/db/open.js';
 import { createQueries, QueryError, type EntryView, type Page } from '../src/db/queries/index.js';
 import { benchTree, BIG_DIR, random } from './search-tree.js';
 import { loadAll, loadKept } from './search-writes.js';
+import { parentOf } from '../src/storage/paths.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -95,8 +96,10 @@ async function queries(index: Index, tenantId: number, storageId: number): Promi
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   // Real names and directories to draw needles from.
   const ids = Array.from({ length: 2000 }, () => 1 + Math.floor(r() * N));
-  const { rows } = await sql<{ name: string; parent: string; is_dir: number }>`
-    SELECT name, parent, is_dir FROM entries WHERE id IN (${sql.join(ids)})`.execute(index.db);
+  const { rows: read } = await sql<{ name: string; path: string; is_dir: number }>`
+    SELECT name, path, is_dir FROM entries WHERE id IN (${sql.join(ids)})`.execute(index.db);
+  // No parent column on PostgreSQL since migration 018.
+  const rows = read.map((x) => ({ ...x, parent: parentOf(x.path) }));
   const names = rows.filter((x) => x.is_dir === 0).map((x) => x.name);
   const leaves = [...new Set(rows.map((x) => x.parent))].filter((p) => p !== BIG_DIR);
   const years = [...new Set(leaves.map((p) => p.split('/').slice(0, 3).join('/')))];

@@ -147,8 +147,8 @@ describe.skipIf(await skipDialect('postgres'))('migration 010 on postgres', () =
       expect(after.has('/b')).toBe(false);
       // No second row at a storage's path, whichever tenant a writer names.
       await expect(
-        sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
-          VALUES (2, 1, '/a/y.txt', '/a', 'y.txt', 0, 1, 1)`.execute(index.db),
+        sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime)
+          VALUES (2, 1, '/a/y.txt', 'y.txt', 0, 1, 1)`.execute(index.db),
       ).rejects.toMatchObject({ code: '23505' });
     } finally {
       await index.close();

@@ -510,7 +510,10 @@ for (const dialect of DIALECTS) {
       const db = index.db.withPlugin({
         transformQuery(a) {
           const node = a.node as { kind: string; sqlFragments?: readonly string[] };
-          if (node.kind === 'RawNode' && node.sqlFragments?.join('').includes('GROUP BY parent'))
+          if (
+            node.kind === 'RawNode' &&
+            node.sqlFragments?.join('').includes('AS parent, is_dir, media_kind, count(*)')
+          )
             counted++;
           return a.node;
         },

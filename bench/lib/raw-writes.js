@@ -60,13 +60,14 @@ export async function rawCopy(url, dirs, files) {
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i];
         const media = r.isDir ? null : mediaKindOf(r.name);
-        data += `${ids[i][0]}${head}${copyText(r.path)}\t${copyText(r.parent)}\t${copyText(r.name)}\t${
+        data += `${ids[i][0]}${head}${copyText(r.path)}\t${copyText(r.name)}\t${
           r.isDir ? 1 : 0
         }\t${r.size}\t${r.mtime}\t\\N\t${copyText(media)}\n`;
       }
       await copyIn(
         client,
-        `COPY entries (id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag,
+        // No parent: computed from path and name since migration 018.
+        `COPY entries (id, tenant_id, storage_id, path, name, is_dir, size, mtime, etag,
           media_kind) FROM STDIN`,
         Buffer.from(data),
       );

@@ -52,6 +52,10 @@ export interface EntriesTable {
   tenant_id: number;
   storage_id: number;
   path: string;
+  /**
+   * SQLite only (a computed column since 007); PostgreSQL computes it in each statement
+   * (queries/parent.ts, migration 018).
+   */
   parent: string;
   name: string;
   is_dir: number;

@@ -17,6 +17,7 @@ import { tenantKindNameOrder } from './014-tenant-kind-name-order.js';
 import { parentHash } from './015-parent-hash.js';
 import { leanNameIndex } from './016-lean-name-index.js';
 import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
+import { computedParent } from './018-computed-parent.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -38,6 +39,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '015-parent-hash': parentHash(dialect),
     '016-lean-name-index': leanNameIndex(dialect),
     '017-sqlite-kind-name-order': sqliteKindNameOrder(dialect),
+    '018-computed-parent': computedParent(dialect),
   };
 }
 

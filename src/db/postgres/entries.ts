@@ -309,11 +309,10 @@ export class PostgresEntryRepository implements EntryRepository {
   }
 }
 
-/** The UPSERT's eight column arrays for writes[start, start + count), as array literals. */
+/** The UPSERT's seven column arrays for writes[start, start + count), as array literals. */
 function columns(writes: readonly EntryWrite[], start: number, count: number): string[] {
   const end = Math.min(writes.length, start + count);
   const path: string[] = [];
-  const parent: string[] = [];
   const name: string[] = [];
   const isDir: number[] = [];
   const size: number[] = [];
@@ -323,7 +322,6 @@ function columns(writes: readonly EntryWrite[], start: number, count: number): s
   for (let i = start; i < end; i++) {
     const w = writes[i]!;
     path.push(w.path);
-    parent.push(w.parent);
     name.push(w.name);
     isDir.push(w.isDir ? 1 : 0);
     size.push(w.size);
@@ -333,7 +331,6 @@ function columns(writes: readonly EntryWrite[], start: number, count: number): s
   }
   return [
     textArray(path),
-    textArray(parent),
     textArray(name),
     intArray(isDir),
     intArray(size),
@@ -349,7 +346,7 @@ function copyRows(scope: EntryScope, writes: readonly EntryWrite[]): string[] {
   const out: string[] = [];
   for (const w of writes) {
     out.push(
-      `${head}${copyText(w.path)}\t${copyText(w.parent)}\t${copyText(w.name)}\t${
+      `${head}${copyText(w.path)}\t${copyText(w.name)}\t${
         w.isDir ? 1 : 0
       }\t${Math.floor(w.size)}\t${Math.floor(w.mtime)}\t${copyText(w.etag)}\t${copyText(w.mediaKind)}\n`,
     );

@@ -5,6 +5,7 @@
  */
 
 import { LIST_PAGE } from '../entries.js';
+import { pgChildOf } from '../queries/parent.js';
 
 export const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 
@@ -33,7 +34,7 @@ const packed = (column: string) =>
 export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
       coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
     FROM entries WHERE storage_id = $1 AND tenant_id = $2
-      AND hashtextextended(parent, 0) = hashtextextended(d, 0) AND parent = d)
+      AND ${pgChildOf('d')})
   FROM unnest($3::text[]) AS d`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
@@ -57,14 +58,14 @@ export const AT_PATHS = `SELECT ${COLUMNS} FROM entries
 
 /**
  * Every insert and update of a batch in one statement. Inputs: $1 tenant, $2 storage,
- * $3–$10 one array per column, sorted by path so that overlapping scans lock rows in the
- * same order. A conflicting row is rewritten only when a value differs, so an unchanged
+ * $3–$9 one array per column (no parent: computed from path and name since migration 018),
+ * sorted by path so that overlapping scans lock rows in the same order. A conflicting row is rewritten only when a value differs, so an unchanged
  * rescan writes nothing; `xmax = 0` holds exactly for the rows this statement inserted.
  */
 export const UPSERT = `INSERT INTO entries AS e
-    (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, etag, media_kind)
-  SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[],
-      $8::int8[], $9::text[], $10::text[]) AS u
+    (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
+  SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::int2[], $6::int8[], $7::int8[],
+      $8::text[], $9::text[]) AS u
   ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
     etag = excluded.etag, media_kind = excluded.media_kind
@@ -96,8 +97,8 @@ function sqlInteger(n: number): string {
   return String(n);
 }
 
-export const COPY = `COPY entries (id, tenant_id, storage_id, path, parent, name, is_dir, size, mtime,
-  etag, media_kind) FROM STDIN`;
+export const COPY = `COPY entries (id, tenant_id, storage_id, path, name, is_dir, size, mtime, etag,
+  media_kind) FROM STDIN`;
 
 /** Files and directories in a [lower, upper) range. */
 export const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*) FILTER (WHERE is_dir = 1)
@@ -106,7 +107,7 @@ export const COUNT_SUBTREE = `SELECT count(*) FILTER (WHERE is_dir = 0), count(*
 /** One keyset page of a directory's children, after path $4. */
 export const LIST_CHILDREN = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = $1 AND tenant_id = $2
-    AND hashtextextended(parent, 0) = hashtextextended($3::text, 0) AND parent = $3
+    AND ${pgChildOf('$3::text')}
     AND path > $4 ORDER BY path LIMIT ${LIST_PAGE}`;
 
 /** One keyset page of a subtree, after path $3 and before $4. */

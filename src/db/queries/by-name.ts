@@ -72,7 +72,7 @@ export async function readByName(
           WHERE ${and(conditions(dialect, f, true))}
           ORDER BY ${walkedOrder(o)} LIMIT ${limit + 1}`
         : sql<Row>`
-          SELECT ${COLUMNS} FROM (${walk(sql`${COLUMNS}, tenant_id, parent`)}) AS w
+          SELECT ${COLUMNS} FROM (${walk(sql`${COLUMNS}, tenant_id`)}) AS w
           WHERE ${and(conditions(dialect, f, true))}
           ORDER BY ${order} LIMIT ${limit + 1}`;
     const { rows } = await statement.execute(db);

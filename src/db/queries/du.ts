@@ -3,7 +3,7 @@ import { joinPath, ROOT } from '../../storage/paths.js';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { QueryError } from './errors.js';
-import { parentIn } from './parent.js';
+import { parentIn, parentOfRow } from './parent.js';
 import type { DirTotals, DuQuery, KindTotals } from './types.js';
 import { dirOf, idOf, mediaKindOf } from './validate.js';
 
@@ -76,10 +76,10 @@ export async function du(db: Kysely<Database>, dialect: Dialect, q: DuQuery): Pr
       sum(CASE WHEN is_dir = 0 AND media_kind = ${k} THEN size ELSE 0 END) AS ${sql.ref(`b${i}`)}`,
   );
   const { rows } = await sql<Group>`
-    SELECT parent, sum(1 - is_dir) AS n, sum(is_dir) AS d,
+    SELECT ${parentOfRow(dialect)} AS parent, sum(1 - is_dir) AS n, sum(is_dir) AS d,
       sum(CASE WHEN is_dir = 0 THEN size ELSE 0 END) AS b${sql.join(kindSums, sql``)}
     FROM entries WHERE ${scope} AND ${below}
-    GROUP BY parent`.execute(db);
+    GROUP BY ${parentOfRow(dialect)}`.execute(db);
 
   for (const g of rows) {
     const n = Number(g.n);

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
-import { parentIs } from './parent.js';
+import { PG_PARENT, parentIs } from './parent.js';
 
 /** A validated query, as the SQL sees it: every field but tenantId optional. */
 export interface Filters {
@@ -128,11 +128,15 @@ export function needleIndexable(dialect: Dialect, needle: string): boolean {
   return dialect === 'postgres' ? /[\p{L}\p{N}]{3}/u.test(needle) : codePoints(needle) >= 3;
 }
 
-const TEXT = new Set(['parent', 'path', 'media_kind', 'name']);
+const TEXT = new Set(['path', 'media_kind', 'name']);
 
 function unindexed(dialect: Dialect): (column: string) => Condition {
   if (dialect === 'sqlite') return (c) => sql`+${sql.ref(c)}`;
-  return (c) => (TEXT.has(c) ? sql`(${sql.ref(c)} || '')` : sql`(${sql.ref(c)} + 0)`);
+  return (c) => {
+    // No column since migration 018; the expression alone is no index's key.
+    if (c === 'parent') return sql`(${sql.raw(PG_PARENT)})`;
+    return TEXT.has(c) ? sql`(${sql.ref(c)} || '')` : sql`(${sql.ref(c)} + 0)`;
+  };
 }
 
 /**

@@ -295,7 +295,13 @@ export class FindReader {
             (db) =>
               db
                 .selectFrom('entries')
-                .select([...CANDIDATE, ...(f.parent === undefined ? [] : (['parent'] as const))])
+                .select([
+                  ...CANDIDATE,
+                  // PostgreSQL computes it from path and name (migration 018).
+                  ...(f.parent === undefined || this.#dialect === 'postgres'
+                    ? []
+                    : (['parent'] as const)),
+                ])
                 .where(sql<SqlBool>`${source}`),
           )
           .selectFrom('c as entries') as unknown as SelectQueryBuilder<Database, 'entries', object>)

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { QueryError } from './errors.js';
+import { parentOfRow } from './parent.js';
 import type { StatsQuery, StorageStats } from './types.js';
 import { idOf } from './validate.js';
 import { scanWholeTable } from './whole-table.js';
@@ -56,9 +57,10 @@ export async function computeStats(
   const table = await scanWholeTable(db, dialect, [storageId]);
   const storage = table ? sql`+storage_id` : sql`storage_id`;
   const { rows } = await sql<Group>`
-    SELECT parent, is_dir, media_kind, count(*) AS n, CAST(sum(size) AS bigint) AS bytes
+    SELECT ${parentOfRow(dialect)} AS parent, is_dir, media_kind, count(*) AS n,
+      CAST(sum(size) AS bigint) AS bytes
     FROM entries WHERE ${storage} = ${storageId} AND tenant_id = ${tenantId}
-    GROUP BY parent, is_dir, media_kind`.execute(db);
+    GROUP BY ${parentOfRow(dialect)}, is_dir, media_kind`.execute(db);
 
   const out: StorageStats = { files: 0, dirs: 0, bytes: 0, byMediaKind: [], largestDirs: [] };
   const kinds = new Map<string | null, { files: number; bytes: number }>();
