@@ -20,6 +20,7 @@ export const SCRIPT_MIGRATIONS: readonly string[] = [
   '015-parent-hash',
   '016-lean-name-index',
   '017-sqlite-kind-name-order',
+  '018-computed-parent',
 ];
 
 /** Their schema and rows, one statement each. */
