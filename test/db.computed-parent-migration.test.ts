@@ -6,16 +6,16 @@
  * characters), rows written afterwards join them, and the statements that read children are
  * still served by the index.
  */
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex } from '../src/db/open.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { CHILDREN, LIST_CHILDREN } from '../src/db/postgres/statements.js';
 import { find } from '../src/db/queries/find.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const DIRS = ['/a', '/a/c', '/b', '/ü', '/ü/日本'];
 const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt', '/ü/日本/é.txt'];
@@ -24,14 +24,8 @@ const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt', '/
 async function index015(url: string): Promise<void> {
   const conn = connectPostgres(url, {});
   try {
-    await conn.whileOpening(async () => {
-      const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-      const { error } = await migrator.migrateTo('015-parent-hash');
-      if (error) throw error;
-    });
-    await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-    await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-      VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+    await migrateTo(conn, '015-parent-hash');
+    await seedStorage(conn.db);
     for (const path of [...DIRS, ...FILES]) {
       const isDir = DIRS.includes(path) ? 1 : 0;
       await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)

@@ -8,10 +8,9 @@
  * removals and changes of kind.
  */
 import Database from 'better-sqlite3';
-import { Migrator, sql, type CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { createQueries, type Queries, type SearchQuery } from '../src/db/queries/index.js';
 import { random } from '../bench/search-tree.js';
@@ -19,6 +18,7 @@ import { connectSqlite } from '../src/db/sqlite/connect.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 import { walkPages } from './support/pages.js';
 import { twoTenantIndex } from './support/two-tenants.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const KINDS = ['video', 'image', 'audio', null] as const;
 // Few names, so that many entries share one and the id breaks the tie.
@@ -201,14 +201,8 @@ describe('migration 017 on sqlite', () => {
     try {
       const conn = await connectSqlite(database.url, {});
       try {
-        await conn.whileOpening(async () => {
-          const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-          const { error } = await migrator.migrateTo('015-parent-hash');
-          if (error) throw error;
-        });
-        await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-        await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-          VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+        await migrateTo(conn, '015-parent-hash');
+        await seedStorage(conn.db);
         for (let i = 0; i < names.length; i++) {
           await sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, media_kind)
             VALUES (1, 1, ${`/d${i}/${names[i]}`}, ${names[i]}, 0, 1, 0, ${kinds[i % kinds.length]})`.execute(

@@ -1,8 +1,7 @@
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Dialect } from '../src/db/dialect.js';
 import type { EntryWrite } from '../src/db/entries.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { createQueries } from '../src/db/queries/index.js';
@@ -17,6 +16,7 @@ import {
   skipDialect,
   type TestDatabase,
 } from './support/databases.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const OLD = ['/Music', '/Music/Ein Fötus.flac', '/Music/ÉTÉ indien.mp3', '/Music/plain.mp3'];
 
@@ -37,14 +37,8 @@ function write(path: string, isDir = false): EntryWrite {
 async function index006(dialect: Dialect, url: string): Promise<void> {
   const conn = dialect === 'sqlite' ? await connectSqlite(url, {}) : connectPostgres(url, {});
   try {
-    await conn.whileOpening(async () => {
-      const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-      const { error } = await migrator.migrateTo('006-search');
-      if (error) throw error;
-    });
-    await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-    await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-      VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+    await migrateTo(conn, '006-search');
+    await seedStorage(conn.db);
     for (const path of OLD) {
       const w = write(path, path === '/Music');
       await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)

@@ -5,6 +5,7 @@ import { openIndex, type Index } from '../src/db/open.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
 import { fts5Folds } from '../src/db/sqlite/name-index.js';
 import { createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
+import { seedStorage } from './support/older-index.js';
 
 // Names whose trigrams a needle's all hold out of order (`abcd` in `bcd-abc`), cased beyond
 // ASCII, alike but for one character, and one FTS5 folds into ASCII (K, the Kelvin sign).
@@ -27,9 +28,7 @@ async function index015(url: string): Promise<void> {
       const { error } = await migrator.migrateTo('015-parent-hash');
       if (error) throw error;
     });
-    await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-    await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-      VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+    await seedStorage(conn.db);
     for (const name of NAMES) {
       await sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime)
         VALUES (1, 1, ${`/${name}`}, ${name}, 0, 1, 1)`.execute(conn.db);

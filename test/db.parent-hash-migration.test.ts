@@ -4,13 +4,13 @@
  * rows as before, and the statements that read children by parent are served by the new
  * index (its hash as the index condition, the parent tested on the row).
  */
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex } from '../src/db/open.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const DIRS = ['/a', '/a/c', '/b'];
 const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt'];
@@ -19,14 +19,8 @@ const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt'];
 async function index013(url: string): Promise<void> {
   const conn = connectPostgres(url, {});
   try {
-    await conn.whileOpening(async () => {
-      const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-      const { error } = await migrator.migrateTo('013-time-steps');
-      if (error) throw error;
-    });
-    await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-    await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-      VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+    await migrateTo(conn, '013-time-steps');
+    await seedStorage(conn.db);
     for (const path of [...DIRS, ...FILES]) {
       const isDir = DIRS.includes(path) ? 1 : 0;
       await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
@@ -87,11 +81,7 @@ describe.skipIf(await skipDialect('postgres'))('migration 015 on postgres', () =
     await index013(db.url);
     const conn = connectPostgres(db.url, {});
     try {
-      await conn.whileOpening(async () => {
-        const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-        const { error } = await migrator.migrateTo('015-parent-hash');
-        if (error) throw error;
-      });
+      await migrateTo(conn, '015-parent-hash');
     } finally {
       await conn.close();
     }

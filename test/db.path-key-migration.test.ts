@@ -5,10 +5,9 @@
  * removal removes — and the key now refuses a second row at a storage's path whatever
  * tenant it names.
  */
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex } from '../src/db/open.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
@@ -19,6 +18,7 @@ import {
   withPg,
   type TestDatabase,
 } from './support/databases.js';
+import { migrateTo } from './support/older-index.js';
 
 const OLD = ['/a', '/a/x.mkv', '/a/y.txt', '/b'];
 
@@ -40,11 +40,7 @@ function write(path: string, size = 10): EntryWrite {
 async function index008(url: string): Promise<void> {
   const conn = connectPostgres(url, {});
   try {
-    await conn.whileOpening(async () => {
-      const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-      const { error } = await migrator.migrateTo('008-stats-and-large-files');
-      if (error) throw error;
-    });
+    await migrateTo(conn, '008-stats-and-large-files');
     await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0), ('other', 0)`.execute(
       conn.db,
     );

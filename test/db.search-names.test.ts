@@ -18,6 +18,7 @@ import { random } from '../bench/search-tree.js';
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 import { walkPages as walk } from './support/pages.js';
 import { twoTenantIndex } from './support/two-tenants.js';
+import { seedStorage } from './support/older-index.js';
 
 /**
  * Name searches against a plain full read, for random needles (any case, letters with and
@@ -237,9 +238,7 @@ describe.skipIf(await skipDialect('postgres'))('migrations 011, 012 and 014 on p
           const { error } = await migrator.migrateTo('010-path-key');
           if (error) throw error;
         });
-        await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-        await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-          VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+        await seedStorage(conn.db);
         for (const name of ['Photo.JPG', 'photo.jpg', 'CAFÉ.txt', 'café.txt', '日本語.txt']) {
           const kind = /\.jpg$/i.test(name) ? 'image' : null;
           await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime, media_kind)

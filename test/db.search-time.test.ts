@@ -1,6 +1,5 @@
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrations } from '../src/db/migrations/index.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
 import type { EntryWrite } from '../src/db/entries.js';
@@ -17,6 +16,7 @@ import {
 import { DIALECTS, createDatabase, skipDialect, type TestDatabase } from './support/databases.js';
 import { walkPages as walk } from './support/pages.js';
 import { twoTenantIndex } from './support/two-tenants.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const S = MTIME_STEP_MS;
 
@@ -223,14 +223,8 @@ for (const dialect of DIALECTS) {
             ? await connectSqlite(database.url, {})
             : connectPostgres(database.url, {});
         try {
-          await conn.whileOpening(async () => {
-            const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-            const { error } = await migrator.migrateTo('008-stats-and-large-files');
-            if (error) throw error;
-          });
-          await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-          await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-            VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+          await migrateTo(conn, '008-stats-and-large-files');
+          await seedStorage(conn.db);
           for (let i = 0; i < 12; i++) {
             // SQLite's parent is a generated column since 007.
             const parent = dialect === 'sqlite' ? sql`` : sql`, parent`;

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
 import { CatalogError } from '../src/catalog/errors.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
 import { connectSqlite } from '../src/db/sqlite/connect.js';
 import type { Dialect } from '../src/db/dialect.js';
@@ -20,6 +19,7 @@ import {
   withPg,
   type TestDatabase,
 } from './support/databases.js';
+import { migrateTo } from './support/older-index.js';
 
 const PASSWORD = `Pw-${randomBytes(6).toString('hex')}`;
 const hex = () => randomBytes(32).toString('hex');
@@ -312,11 +312,7 @@ async function legacyIndex(
 ): Promise<void> {
   const conn = dialect === 'sqlite' ? await connectSqlite(url, {}) : connectPostgres(url, {});
   try {
-    await conn.whileOpening(async () => {
-      const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-      const { error } = await migrator.migrateTo('002-invalid-entries');
-      if (error) throw error;
-    });
+    await migrateTo(conn, '002-invalid-entries');
     await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
     for (const [i, row] of rows.entries()) {
       await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)

@@ -4,11 +4,10 @@
  * the steps of the rows up to the mark, and every page read through it — rows in the table,
  * above the mark, or both — is the page a full read gives.
  */
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryScope, EntryWrite } from '../src/db/entries.js';
 import { MTIME_STEP_MS } from '../src/db/migrations/009-time-order.js';
-import { migrations } from '../src/db/migrations/index.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { readByTime } from '../src/db/queries/by-time.js';
 import { WHOLE_TABLE_MMAP_BYTES, withMappedFile } from '../src/db/queries/whole-table.js';
@@ -28,6 +27,7 @@ import {
   type TestDatabase,
 } from './support/databases.js';
 import { prng } from './fixtures/engine.js';
+import { migrateTo, seedStorage } from './support/older-index.js';
 
 const S = MTIME_STEP_MS;
 const KINDS = ['video', 'image', null] as const;
@@ -239,14 +239,8 @@ describe('migration 013 on sqlite', () => {
       const conn = await connectSqlite(database.url, {});
       const mtimes = Array.from({ length: 12 }, (_, i) => ((i % 5) - 2) * S + (i % 3) - 1);
       try {
-        await conn.whileOpening(async () => {
-          const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
-          const { error } = await migrator.migrateTo('010-path-key');
-          if (error) throw error;
-        });
-        await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);
-        await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
-          VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(conn.db);
+        await migrateTo(conn, '010-path-key');
+        await seedStorage(conn.db);
         for (let i = 0; i < 12; i++) {
           await sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime)
             VALUES (1, 1, ${`/f${i}`}, ${`f${i}`}, 0, 1, ${mtimes[i]})`.execute(conn.db);

@@ -49,12 +49,7 @@ export class Limiter {
       releaseAll();
       throw error;
     }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      releaseAll();
-    };
+    return once(releaseAll);
   }
 
   /**
@@ -71,13 +66,10 @@ export class Limiter {
       target.storage.release();
       return undefined;
     }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       shared();
       target.storage.release();
-    };
+    });
   }
 
   /**
@@ -111,4 +103,14 @@ export class Limiter {
   get gates(): number {
     return this.#gates instanceof InProcessGates ? this.#gates.size : 0;
   }
+}
+
+/** `release`, run the first time the returned function is called and never again. */
+function once(release: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release();
+  };
 }
