@@ -7,11 +7,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryRepository, EntryScope } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { Reconciler } from '../src/scan/reconciler.js';
-import type { ListingPart, PartKind } from '../src/scan/parts.js';
+import type { Reconciler } from '../src/scan/reconciler.js';
 import { emptyCounters, type ScanCounters } from '../src/scan/result.js';
-import { baseName } from '../src/storage/paths.js';
-import type { Entry } from '../src/storage/types.js';
 import {
   DIALECTS,
   createDatabase,
@@ -19,25 +16,16 @@ import {
   skipDialect,
   type TestDatabase,
 } from './support/databases.js';
-
-const file = (path: string): Entry => ({
-  path,
-  name: baseName(path),
-  isDir: false,
-  size: 1,
-  mtime: 1,
-});
-const dir = (path: string): Entry => ({
-  path,
-  name: baseName(path),
-  isDir: true,
-  size: 0,
-  mtime: 0,
-});
-
-function part(d: string, entries: Entry[], kind: PartKind = 'whole'): ListingPart {
-  return { dir: d, entries, kind, bytes: 0 };
-}
+import {
+  closedGate,
+  dir,
+  file,
+  indexedPaths,
+  part,
+  reconcilerOver,
+  recordingReads,
+  type Gate,
+} from './support/reconcile-harness.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(await skipDialect(dialect))(`Reconciler handing batches on, ${dialect}`, () => {
@@ -51,15 +39,13 @@ for (const dialect of DIALECTS) {
     let called: string[];
     let committed: string[];
     /** While closed, writes queue up without committing. */
-    let gate: { open(): void; wait: Promise<void> };
+    let gate: Gate;
     /** The apply calls (counted from 1) that fail instead of writing. */
     let failing: Set<number>;
     let entries: EntryRepository;
 
     function closeGate() {
-      let open!: () => void;
-      const wait = new Promise<void>((resolve) => (open = resolve));
-      gate = { open, wait };
+      gate = closedGate();
     }
 
     beforeEach(async () => {
@@ -78,15 +64,8 @@ for (const dialect of DIALECTS) {
       // call order whatever the dialect.
       let queue: Promise<unknown> = Promise.resolve();
       entries = {
-        batchEntries: real.batchEntries,
+        ...recordingReads(real, (d) => reads.push(d)),
         appliesInOrder: true,
-        childrenOf: (s, d) => {
-          reads.push([...d]);
-          return real.childrenOf(s, d);
-        },
-        lookup: (s, p) => real.lookup(s, p),
-        countSubtree: (s, d) => real.countSubtree(s, d),
-        list: (s, d, o) => real.list(s, d, o),
         apply(s, removals, writes) {
           const n = called.push(writes[0]?.path ?? removals[0]?.path ?? '');
           const run = queue.then(async () => {
@@ -107,22 +86,8 @@ for (const dialect of DIALECTS) {
       await database?.drop();
     });
 
-    function reconciler(): Reconciler {
-      return new Reconciler({
-        entries,
-        scope,
-        counters,
-        batchEntries: 1000,
-        dryRun: false,
-        recordError: () => undefined,
-      });
-    }
-
-    async function paths(): Promise<string[]> {
-      const all: string[] = [];
-      for await (const e of index.entries.list(scope, '/', { recursive: true })) all.push(e.path);
-      return all.sort();
-    }
+    const reconciler = (): Reconciler => reconcilerOver(entries, scope, counters);
+    const paths = () => indexedPaths(index, scope);
 
     /** Whether `p` has settled once pending callbacks have run. */
     async function settled(p: Promise<unknown>): Promise<boolean> {

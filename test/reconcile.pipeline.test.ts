@@ -7,11 +7,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryRepository, EntryScope } from '../src/db/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
-import { Reconciler } from '../src/scan/reconciler.js';
-import type { ListingPart, PartKind } from '../src/scan/parts.js';
+import type { Reconciler } from '../src/scan/reconciler.js';
+import type { ListingPart } from '../src/scan/parts.js';
 import { emptyCounters, type ScanCounters } from '../src/scan/result.js';
-import { baseName } from '../src/storage/paths.js';
-import type { Entry } from '../src/storage/types.js';
 import {
   DIALECTS,
   createDatabase,
@@ -19,25 +17,16 @@ import {
   skipDialect,
   type TestDatabase,
 } from './support/databases.js';
-
-const file = (path: string, size = 1): Entry => ({
-  path,
-  name: baseName(path),
-  isDir: false,
-  size,
-  mtime: 1000,
-});
-const dir = (path: string): Entry => ({
-  path,
-  name: baseName(path),
-  isDir: true,
-  size: 0,
-  mtime: 0,
-});
-
-function part(d: string, entries: Entry[], kind: PartKind = 'whole'): ListingPart {
-  return { dir: d, entries, kind, bytes: 0 };
-}
+import {
+  closedGate,
+  dir,
+  file,
+  indexedPaths,
+  part,
+  reconcilerOver,
+  recordingReads,
+  type Gate,
+} from './support/reconcile-harness.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(await skipDialect(dialect))(`Reconciler pipeline on ${dialect}`, () => {
@@ -48,14 +37,12 @@ for (const dialect of DIALECTS) {
     /** Directories of each childrenOf call, in order. */
     let reads: string[][];
     /** Released to let the next apply go on. */
-    let gate: { open(): void; wait: Promise<void> };
+    let gate: Gate;
     let gated: boolean;
     let entries: EntryRepository;
 
     function newGate() {
-      let open!: () => void;
-      const wait = new Promise<void>((resolve) => (open = resolve));
-      gate = { open, wait };
+      gate = closedGate();
     }
 
     beforeEach(async () => {
@@ -68,14 +55,7 @@ for (const dialect of DIALECTS) {
       newGate();
       const real = index.entries;
       entries = {
-        batchEntries: real.batchEntries,
-        childrenOf: (s, d) => {
-          reads.push([...d]);
-          return real.childrenOf(s, d);
-        },
-        lookup: (s, p) => real.lookup(s, p),
-        countSubtree: (s, d) => real.countSubtree(s, d),
-        list: (s, d, o) => real.list(s, d, o),
+        ...recordingReads(real, (d) => reads.push(d)),
         async apply(s, removals, writes) {
           if (gated) await gate.wait;
           return real.apply(s, removals, writes);
@@ -88,22 +68,8 @@ for (const dialect of DIALECTS) {
       await database?.drop();
     });
 
-    function reconciler(): Reconciler {
-      return new Reconciler({
-        entries,
-        scope,
-        counters,
-        batchEntries: 1000,
-        dryRun: false,
-        recordError: () => undefined,
-      });
-    }
-
-    async function paths(): Promise<string[]> {
-      const all: string[] = [];
-      for await (const e of index.entries.list(scope, '/', { recursive: true })) all.push(e.path);
-      return all.sort();
-    }
+    const reconciler = (): Reconciler => reconcilerOver(entries, scope, counters);
+    const paths = () => indexedPaths(index, scope);
 
     /** Reconciles `n` while `next`'s reads are taken before `n` writes, then `next`. */
     async function pipelined(r: Reconciler, n: ListingPart[], next: ListingPart[]): Promise<void> {
