@@ -10,33 +10,14 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryWrite } from '../src/db/entries.js';
 import { openIndex } from '../src/db/open.js';
-import { connectPostgres } from '../src/db/postgres/connect.js';
 import { CHILDREN, LIST_CHILDREN } from '../src/db/postgres/statements.js';
 import { find } from '../src/db/queries/find.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
-import { migrateTo, seedStorage } from './support/older-index.js';
+import { postgresIndexAt } from './support/older-index.js';
 
 const DIRS = ['/a', '/a/c', '/b', '/ü', '/ü/日本'];
 const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt', '/ü/日本/é.txt'];
-
-/** An index as trawl 015 left it (the parent stored), with DIRS and FILES in storage 1. */
-async function index015(url: string): Promise<void> {
-  const conn = connectPostgres(url, {});
-  try {
-    await migrateTo(conn, '015-parent-hash');
-    await seedStorage(conn.db);
-    for (const path of [...DIRS, ...FILES]) {
-      const isDir = DIRS.includes(path) ? 1 : 0;
-      await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
-        VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(
-        conn.db,
-      );
-    }
-  } finally {
-    await conn.close();
-  }
-}
 
 function file(path: string, isNew: boolean): EntryWrite {
   const name = baseName(path);
@@ -62,7 +43,7 @@ describe.skipIf(await skipDialect('postgres'))('migration 018 on postgres', () =
 
   it('carries a 015 index over without a rescan, the parent computed from path and name', async () => {
     db = await createDatabase('postgres');
-    await index015(db.url);
+    await postgresIndexAt(db.url, '015-parent-hash', DIRS, FILES);
     const index = await openIndex(db.url);
     try {
       const { rows: cols } = await sql<{ n: number }>`SELECT count(*)::int AS n
@@ -137,7 +118,7 @@ describe.skipIf(await skipDialect('postgres'))('migration 018 on postgres', () =
 
   it('reads a directory’s children through the hash of the computed parent', async () => {
     db = await createDatabase('postgres');
-    await index015(db.url);
+    await postgresIndexAt(db.url, '015-parent-hash', DIRS, FILES);
     const index = await openIndex(db.url);
     await index.close();
     const plans = await withPg(db.url, async (c) => {

@@ -8,30 +8,11 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIndex } from '../src/db/open.js';
 import { connectPostgres } from '../src/db/postgres/connect.js';
-import { baseName, parentOf } from '../src/storage/paths.js';
 import { createDatabase, skipDialect, withPg, type TestDatabase } from './support/databases.js';
-import { migrateTo, seedStorage } from './support/older-index.js';
+import { migrateTo, postgresIndexAt } from './support/older-index.js';
 
 const DIRS = ['/a', '/a/c', '/b'];
 const FILES = ['/a/x.mkv', '/a/y.txt', '/a/c/z.flac', '/b/w.jpg', '/top.txt'];
-
-/** An index as trawl 013 left it, with DIRS and FILES in storage 1 of tenant 1. */
-async function index013(url: string): Promise<void> {
-  const conn = connectPostgres(url, {});
-  try {
-    await migrateTo(conn, '013-time-steps');
-    await seedStorage(conn.db);
-    for (const path of [...DIRS, ...FILES]) {
-      const isDir = DIRS.includes(path) ? 1 : 0;
-      await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
-        VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(
-        conn.db,
-      );
-    }
-  } finally {
-    await conn.close();
-  }
-}
 
 describe.skipIf(await skipDialect('postgres'))('migration 015 on postgres', () => {
   let db: TestDatabase | undefined;
@@ -42,7 +23,7 @@ describe.skipIf(await skipDialect('postgres'))('migration 015 on postgres', () =
 
   it('carries a 013 index over without a rescan, children keyed by a hash of the parent', async () => {
     db = await createDatabase('postgres');
-    await index013(db.url);
+    await postgresIndexAt(db.url, '013-time-steps', DIRS, FILES);
     const index = await openIndex(db.url);
     try {
       const { rows } = await sql<{ def: string }>`SELECT pg_get_indexdef(
@@ -78,7 +59,7 @@ describe.skipIf(await skipDialect('postgres'))('migration 015 on postgres', () =
 
   it('reads a directory’s children through the hash, the parent tested on the row', async () => {
     db = await createDatabase('postgres');
-    await index013(db.url);
+    await postgresIndexAt(db.url, '013-time-steps', DIRS, FILES);
     const conn = connectPostgres(db.url, {});
     try {
       await migrateTo(conn, '015-parent-hash');

@@ -1,6 +1,8 @@
 import { Migrator, sql } from 'kysely';
 import type { DialectConnection } from '../../src/db/connection.js';
 import { migrations } from '../../src/db/migrations/index.js';
+import { connectPostgres } from '../../src/db/postgres/connect.js';
+import { baseName, parentOf } from '../../src/storage/paths.js';
 
 /**
  * Runs the migrations up to `last` (its name) on a connection being opened: an index as the
@@ -19,4 +21,30 @@ export async function seedStorage(db: DialectConnection['db']): Promise<void> {
   await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(db);
   await sql`INSERT INTO storages (tenant_id, name, kind, location, options, version, enabled, created_at, updated_at)
     VALUES (1, 's', 'memory', 'memory://s', '{"volume":"s"}', 1, 1, 0, 0)`.execute(db);
+}
+
+/**
+ * A PostgreSQL index as the trawl that ended with `last` left it, its `parent` stored (before
+ * 018), with `dirs` and `files` in storage 1 of tenant 1.
+ */
+export async function postgresIndexAt(
+  url: string,
+  last: string,
+  dirs: readonly string[],
+  files: readonly string[],
+): Promise<void> {
+  const conn = connectPostgres(url, {});
+  try {
+    await migrateTo(conn, last);
+    await seedStorage(conn.db);
+    for (const path of [...dirs, ...files]) {
+      const isDir = dirs.includes(path) ? 1 : 0;
+      await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
+        VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(
+        conn.db,
+      );
+    }
+  } finally {
+    await conn.close();
+  }
 }
