@@ -8,15 +8,20 @@ import type { CliIo } from '../src/cli/context.js';
 import { allCommands } from '../src/cli/help/commands.js';
 import { createProgram, runProgram } from '../src/cli/program.js';
 
-/** What `trawl …args` writes, through a program of every command or of `only`. */
-async function output(args: string[], only?: string) {
-  let out = '';
-  let err = '';
+/** An io that keeps what is written to it. */
+function capturing() {
+  const written = { out: '', err: '' };
   const io: CliIo = {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
+    stdout: { write: (s: string) => ((written.out += s), true) },
+    stderr: { write: (s: string) => ((written.err += s), true) },
     env: {},
   };
+  return { io, written };
+}
+
+/** What `trawl …args` writes, through a program of every command or of `only`. */
+async function output(args: string[], only?: string) {
+  const { io, written } = capturing();
   const program = createProgram(io, () => {}, only);
   for (const { command } of allCommands(program)) command.action(() => {});
   let code = 0;
@@ -26,7 +31,7 @@ async function output(args: string[], only?: string) {
     if (!(error instanceof CommanderError)) throw error;
     code = error.exitCode;
   }
-  return { code, out, err };
+  return { code, out: written.out, err: written.err };
 }
 
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
@@ -63,22 +68,16 @@ describe('a command line naming its command', () => {
   it('still builds every command for help, completion and a word that is no command', async () => {
     for (const args of [['--help'], ['help', 'scan'], ['completion', 'bash'], ['nope']]) {
       const completion = args[0] === 'completion';
-      let out = '';
-      let err = '';
-      const io: CliIo = {
-        stdout: { write: (s: string) => ((out += s), true) },
-        stderr: { write: (s: string) => ((err += s), true) },
-        env: {},
-      };
+      const { io, written } = capturing();
       await runProgram(['node', 'trawl', ...args], io);
       if (completion) {
         // The script names every command (its actions are not run by output()).
-        for (const { path } of every) expect(out).toContain(path.at(-1));
+        for (const { path } of every) expect(written.out).toContain(path.at(-1));
         continue;
       }
       const whole = await output(args);
-      expect(out, args.join(' ')).toBe(whole.out);
-      expect(err, args.join(' ')).toBe(whole.err);
+      expect(written.out, args.join(' ')).toBe(whole.out);
+      expect(written.err, args.join(' ')).toBe(whole.err);
     }
   });
 });
