@@ -24,8 +24,6 @@ export interface PackedBatch {
    */
   fresh: unknown[];
   freshRows: number;
-  /** `0` or `1` (isDir) for each row of `fresh`, in its order: their ids follow it. */
-  freshDirs: string;
   /** The same shape: rows the diff found changed. */
   changed: string;
 }
@@ -59,11 +57,9 @@ export function packBatch(
   // order splits pages that later rows never fill (docs/index-database.md).
   news.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const fresh: unknown[] = [];
-  let freshDirs = '';
   for (const w of news) {
     const isDir = w.isDir ? 1 : 0;
     fresh.push(tenantId, storageId, w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind);
-    freshDirs += isDir;
   }
   return {
     tenantId: scope.tenantId,
@@ -74,7 +70,6 @@ export function packBatch(
     removals: JSON.stringify(removals.map((r) => [r.path, r.isDir ? 1 : 0])),
     fresh,
     freshRows: news.length,
-    freshDirs,
     changed: JSON.stringify(changed),
   };
 }
@@ -86,8 +81,9 @@ export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
   }
   const created: EntryRef[] = [];
   if (r.fresh > 0) {
+    // The ids follow `fresh`'s rows in order; isDir is each row's fifth value.
     for (let i = 0; i < batch.freshRows; i++) {
-      created.push({ id: r.fresh + i, isDir: batch.freshDirs[i] === '1' });
+      created.push({ id: r.fresh + i, isDir: batch.fresh[i * 9 + 4] === 1 });
     }
   }
   return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
