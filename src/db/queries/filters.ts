@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
-import { PG_PARENT, parentIs } from './parent.js';
+import { parentIs, parentOfRow } from './parent.js';
 
 /** A validated query, as the SQL sees it: every field but tenantId optional. */
 export interface Filters {
@@ -134,7 +134,7 @@ function unindexed(dialect: Dialect): (column: string) => Condition {
   if (dialect === 'sqlite') return (c) => sql`+${sql.ref(c)}`;
   return (c) => {
     // No column since migration 018; the expression alone is no index's key.
-    if (c === 'parent') return sql`(${sql.raw(PG_PARENT)})`;
+    if (c === 'parent') return sql`(${parentOfRow('postgres')})`;
     return TEXT.has(c) ? sql`(${sql.ref(c)} || '')` : sql`(${sql.ref(c)} + 0)`;
   };
 }
