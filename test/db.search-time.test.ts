@@ -67,8 +67,11 @@ for (const dialect of DIALECTS) {
       storageId = await storage(tenantId, 's');
       const second = await storage(tenantId, 's2');
       const foreign = await storage(other, 'o');
-      const files = (n: number, root: string) =>
-        Array.from({ length: n }, (_, i) => write(i, root));
+      // Each directory's row first, as a scan writes it: SQLite's children read by its id.
+      const files = (n: number, root: string): EntryWrite[] => [
+        { ...write(0, ''), path: root, parent: '/', name: root.slice(1), isDir: true, size: 0 },
+        ...Array.from({ length: n }, (_, i) => write(i, root)),
+      ];
       await index.entries.apply({ tenantId, storageId }, [], files(120, '/a'));
       await index.entries.apply({ tenantId, storageId: second }, [], files(30, '/b'));
       // Another tenant's entries in the same steps: in the index, never in a page.
@@ -86,7 +89,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('walks the steps in time order: a page read from them alone', async () => {
-      expect(all).toHaveLength(150);
+      expect(all).toHaveLength(152); // 150 files and their two directories
       for (const order of ['desc', 'asc'] as const) {
         const page = await readByTime(
           index.db,

@@ -57,6 +57,15 @@ export interface EntriesTable {
    * (queries/parent.ts, migration 018).
    */
   parent: string;
+  /**
+   * SQLite only (019): the id of the directory's row; `-storage_id` for the root's children
+   * (the root has no row); null when the directory had no row. PostgreSQL has no such column.
+   */
+  parent_id?: number | null;
+  /**
+   * SQLite computes it from `path` and the stored `name_length` since 019 (a write names
+   * `name_length`); PostgreSQL stores it.
+   */
   name: string;
   is_dir: number;
   size: number;

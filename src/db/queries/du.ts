@@ -24,8 +24,8 @@ interface Group {
  * Totals per directory, largest first (bytes, then files, then path bytewise): `dir` itself
  * and every directory down to `depth` levels below it, empty ones included.
  *
- * One pass over the subtree: one GROUP BY parent (the storage's (storage_id, parent) index
- * hands SQLite the groups in order, so it sorts nothing; PostgreSQL hashes), media kinds as
+ * One pass over the subtree: one GROUP BY parent (the subtree's range of the path index;
+ * SQLite sorts by the computed parent since 019, PostgreSQL hashes), media kinds as
  * conditional sums rather than a grouping column (that would make SQLite sort every row).
  * Each directory's own totals are then added to its ancestors here, so the rows held are
  * one per directory of the subtree, never one per entry.
@@ -59,17 +59,10 @@ export async function du(db: Kysely<Database>, dialect: Dialect, q: DuQuery): Pr
   // `tenant_id + 0`: tested on each row, never an index's key. As a key it made SQLite read
   // the storage through its (storage, tenant, path) index instead of one by parent.
   const scope = sql`storage_id = ${storageId} AND tenant_id + 0 = ${tenantId}`;
-  // SQLite: [dir, dir0) of parents is dir and everything below it, and a few siblings
-  // (`dir-x`: `-` sorts before `/`) that the second test drops; the range alone is what its
-  // children index reads, in parent order. PostgreSQL's children index holds a hash of the
-  // parent (migration 015), no range: the same entries are the paths in [dir/, dir0), one
-  // range of its (storage_id, path) index.
-  const below =
-    dir === ROOT
-      ? sql`1 = 1`
-      : dialect === 'postgres'
-        ? sql`path >= ${`${dir}/`} AND path < ${`${dir}0`}`
-        : sql`parent >= ${dir} AND parent < ${`${dir}0`} AND (parent = ${dir} OR parent >= ${`${dir}/`})`;
+  // The entries below dir are the paths in [dir/, dir0), one range of the (storage_id,
+  // path) index on both dialects. SQLite read a range of parent texts from its children
+  // index before 019; that index keys the parent's id now, no range.
+  const below = dir === ROOT ? sql`1 = 1` : sql`path >= ${`${dir}/`} AND path < ${`${dir}0`}`;
   const kindSums = kinds.map(
     (k, i) => sql`,
       sum(CASE WHEN is_dir = 0 AND media_kind = ${k} THEN 1 ELSE 0 END) AS ${sql.ref(`n${i}`)},
@@ -138,7 +131,7 @@ async function dirsDown(
       const parents = level.slice(i, i + LEVEL_BATCH);
       const { rows } = await sql<{ path: string }>`
         SELECT path FROM entries
-        WHERE storage_id = ${scope.storageId} AND ${parentIn(dialect, parents)}
+        WHERE ${parentIn(dialect, scope.storageId, parents)}
           AND tenant_id + 0 = ${scope.tenantId} AND is_dir = 1`.execute(db);
       for (const r of rows) next.push(r.path);
     }

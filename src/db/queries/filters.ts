@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
-import { parentIs, parentOfRow } from './parent.js';
+import { parentIs, parentOfRow, storageTerm } from './parent.js';
 
 /** A validated query, as the SQL sees it: every field but tenantId optional. */
 export interface Filters {
@@ -35,9 +35,11 @@ export function conditions(dialect: Dialect, f: Filters, filtering = false): Con
   // with tenant_id alone (009's time steps) would otherwise tempt SQLite into reading the
   // whole tenant for a directory's 0 subdirectories (1.2 s at 1,000,000 entries, measured).
   const out: Condition[] = [sql`${col('tenant_id')} = ${f.tenantId}`];
-  if (f.storageId !== undefined) out.push(sql`${col('storage_id')} = ${f.storageId}`);
-  if (f.parent !== undefined) {
-    out.push(filtering ? sql`${col('parent')} = ${f.parent}` : parentIs(dialect, f.parent));
+  if (f.parent !== undefined && f.storageId !== undefined && !filtering) {
+    out.push(storageTerm(dialect, f.storageId), parentIs(dialect, f.storageId, f.parent));
+  } else {
+    if (f.storageId !== undefined) out.push(sql`${col('storage_id')} = ${f.storageId}`);
+    if (f.parent !== undefined) out.push(sql`${col('parent')} = ${f.parent}`);
   }
   if (f.subtree) {
     out.push(sql`${col('path')} >= ${f.subtree.lower} AND ${col('path')} < ${f.subtree.upper}`);

@@ -18,7 +18,7 @@ import {
   type Condition,
 } from './filters.js';
 import type { EntryChunk, FindBounds, FindSort } from './types.js';
-import { parentIs } from './parent.js';
+import { childrenOf, parentIs, storageTerm } from './parent.js';
 
 /**
  * How `find` reads every match in order with flat memory, in both dialects, with no plan
@@ -287,7 +287,8 @@ export class FindReader {
   ): Streamable {
     const where = sql<SqlBool>`${and(this.#conditions(f, false))}`;
     // The candidates under the table's own name, so one builder type serves both; with the
-    // columns the conditions and the order read (not SQLite's computed `parent` unless asked).
+    // columns the conditions and the order read (SQLite's `parent_id` when asked for a
+    // directory's children: the conditions test it, migration 019).
     const from = source
       ? (this.#db
           .with(
@@ -297,10 +298,10 @@ export class FindReader {
                 .selectFrom('entries')
                 .select([
                   ...CANDIDATE,
-                  // PostgreSQL computes it from path and name (migration 018).
+                  // PostgreSQL computes the parent from path and name (migration 018).
                   ...(f.parent === undefined || this.#dialect === 'postgres'
                     ? []
-                    : (['parent'] as const)),
+                    : (['parent_id'] as const)),
                 ])
                 .where(sql<SqlBool>`${source}`),
           )
@@ -459,10 +460,16 @@ export class FindReader {
     const col = walking ? this.#unindexed() : (c: string) => sql.ref(c);
     const out: Condition[] = [
       sql`${col('tenant_id')} = ${f.tenantId}`,
-      sql`${col('storage_id')} = ${f.storageId}`,
+      f.parent !== undefined && !walking
+        ? storageTerm(this.#dialect, f.storageId)
+        : sql`${col('storage_id')} = ${f.storageId}`,
     ];
     if (f.parent !== undefined) {
-      out.push(walking ? sql`${col('parent')} = ${f.parent}` : parentIs(this.#dialect, f.parent));
+      out.push(
+        walking
+          ? sql`${col('parent')} = ${f.parent}`
+          : parentIs(this.#dialect, f.storageId, f.parent),
+      );
     }
     for (const s of f.subtrees) {
       out.push(sql`${col('path')} >= ${s.lower} AND ${col('path')} < ${s.upper}`);
@@ -568,7 +575,7 @@ export class FindReader {
     // Not tenant_id: SQLite would then prefer the (storage, tenant, path) index and read the
     // whole storage to count one directory. The read's conditions check the tenant.
     if (f.parent !== undefined)
-      out.push({ where: sql`storage_id = ${s} AND ${parentIs(this.#dialect, f.parent)}` });
+      out.push({ where: childrenOf(this.#dialect, s, f.parent) });
     for (const r of f.subtrees) {
       out.push({
         where: sql`storage_id = ${s} AND tenant_id = ${t} AND path >= ${r.lower} AND path < ${r.upper}`,

@@ -35,23 +35,72 @@ export function parentOfRow(dialect: Dialect): RawBuilder<string> {
 }
 
 /**
- * The children of `dir`, as a condition the children index serves. PostgreSQL's index keys
- * a directory by the hash of {@link PG_PARENT} (migrations 015, 018): the hash is the index
- * condition, and each row is confirmed as {@link pgChildOf} confirms it, so two directories
- * whose hashes collide are never mixed. SQLite's index holds the parent text.
+ * SQLite's key of `dir` in its children index (migration 019): the directory's row id, read
+ * by the unique (storage_id, path) index, or `-storageId` for the root, which has no row. A
+ * directory without a row gives NULL, which no row's `parent_id` equals.
  */
-export function parentIs(dialect: Dialect, dir: string): RawBuilder<unknown> {
-  if (dialect === 'sqlite') return sql`parent = ${dir}`;
+function sqliteDirId(storageId: number, dir: string): RawBuilder<number> {
+  return dir === '/'
+    ? sql<number>`${-storageId}`
+    : sql<number>`(SELECT id FROM entries WHERE storage_id = ${storageId} AND path = ${dir})`;
+}
+
+/**
+ * The children of `dir` in storage `storageId`, as a condition the children index serves.
+ * SQLite's index keys the directory's row id (019), which implies the storage: the
+ * condition is `parent_id` alone, and a caller's own `storage_id = …` term must not be an
+ * index's key beside it ({@link storageTerm}). PostgreSQL's index keys a directory by the
+ * hash of {@link PG_PARENT} (migrations 015, 018): the hash is the index condition, and
+ * each row is confirmed as {@link pgChildOf} confirms it, so two directories whose hashes
+ * collide are never mixed.
+ */
+export function parentIs(dialect: Dialect, storageId: number, dir: string): RawBuilder<unknown> {
+  if (dialect === 'sqlite') return sql`parent_id = ${sqliteDirId(storageId, dir)}`;
   const d = sql`${dir}::text`;
   return sql`hashtextextended(${sql.raw(PG_PARENT)}, 0) = hashtextextended(${d}, 0)
     AND path = (CASE WHEN ${d} = '/' THEN '/' ELSE ${d} || '/' END) || name`;
 }
 
-/** The children of any of `dirs` (at least one), as {@link parentIs}. */
-export function parentIn(dialect: Dialect, dirs: readonly string[]): RawBuilder<unknown> {
-  if (dialect === 'sqlite') return sql`parent IN (${sql.join(dirs)})`;
+/**
+ * `storage_id = storageId` beside {@link parentIs}: on SQLite with the unary `+`, so that
+ * the planner never reads the storage's unique path index for it instead of the children
+ * index (both are an equality on one column of an index to SQLite without statistics).
+ */
+export function storageTerm(dialect: Dialect, storageId: number): RawBuilder<unknown> {
+  return dialect === 'sqlite' ? sql`+storage_id = ${storageId}` : sql`storage_id = ${storageId}`;
+}
+
+/**
+ * {@link parentIs} with the storage: a source that an index answers alone. SQLite's key
+ * implies the storage, and a `storage_id` term there would send every row's count to the
+ * table (the count reads the children index alone).
+ */
+export function childrenOf(dialect: Dialect, storageId: number, dir: string): RawBuilder<unknown> {
+  const children = parentIs(dialect, storageId, dir);
+  return dialect === 'sqlite' ? children : sql`storage_id = ${storageId} AND ${children}`;
+}
+
+/**
+ * The children of any of `dirs` (at least one) in storage `storageId`, storage included, as
+ * {@link childrenOf}.
+ */
+export function parentIn(
+  dialect: Dialect,
+  storageId: number,
+  dirs: readonly string[],
+): RawBuilder<unknown> {
+  if (dialect === 'sqlite') {
+    const rows = dirs.filter((d) => d !== '/');
+    const ids: RawBuilder<unknown>[] = [];
+    if (rows.length > 0) {
+      ids.push(sql`SELECT id FROM entries WHERE storage_id = ${storageId}
+        AND path IN (${sql.join(rows)})`);
+    }
+    if (rows.length < dirs.length) ids.push(sql`SELECT ${-storageId}`);
+    return sql`parent_id IN (${sql.join(ids, sql` UNION ALL `)})`;
+  }
   const p = sql.raw(PG_PARENT);
-  return sql`hashtextextended(${p}, 0) = ANY(ARRAY[${sql.join(
+  return sql`storage_id = ${storageId} AND hashtextextended(${p}, 0) = ANY(ARRAY[${sql.join(
     dirs.map((d) => sql`hashtextextended(${d}::text, 0)`),
   )}]) AND ${p} IN (${sql.join(dirs)})`;
 }

@@ -25,7 +25,7 @@ import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable, withMappedFile } from './whole-table.js';
 import { inSteps, readByTime, stepKeys, stepOf, type StepBound } from './by-time.js';
 import { readByName } from './by-name.js';
-import { parentIs } from './parent.js';
+import { childrenOf } from './parent.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -278,13 +278,13 @@ export class PageReader {
   #sources(f: Filters, o: Ordering): Source[] {
     const out: Source[] = [];
     if (f.storageId !== undefined && f.parent !== undefined) {
-      // (storage_id, parent, is_dir, name): counted from the index alone, and read in name
-      // order. Not tenant_id here: SQLite would take the unique (storage_id, tenant_id,
-      // path) index for it and read the whole storage. A storage id is unique across
-      // tenants anyway, and the page's filters check the tenant.
+      // The children index, (parent_id, is_dir, name) on SQLite (019): counted from the
+      // index alone, and read in name order. Not tenant_id here: SQLite would take another
+      // index for it and read the whole storage. A storage id is unique across tenants
+      // anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
       out.push({
-        where: sql`storage_id = ${f.storageId} AND ${parentIs(this.#dialect, f.parent)}${isDir}`,
+        where: sql`${childrenOf(this.#dialect, f.storageId, f.parent)}${isDir}`,
         covers: ['storageId', 'parent', 'isDir'],
       });
     }

@@ -19,13 +19,24 @@ import type {
 
 const COLUMNS = 'id, path, is_dir, size, mtime, etag, media_kind';
 /**
- * A directory's children, by the parent index. `+tenant_id`: no index may serve the tenant
- * term. With an index that begins with tenant_id (009's time steps) and no statistics,
- * SQLite read the storage's whole unique index for every directory instead: a first scan
- * went quadratic (60,000 entries 2.5 s → 20 s; test/db.sqlite-plans.test.ts).
+ * A directory's children, by the children index: its key is the directory's row id
+ * (migration 019), read here by the unique (storage_id, path) index in the same statement;
+ * and the orphans of a directory without a row (019: a scan of roots below `/` wrote them
+ * first), by their partial index, which is empty as a whole scan leaves the index: a probe.
+ * `+tenant_id`: no index may serve the tenant term. With an index that begins with
+ * tenant_id (009's time steps) and no statistics, SQLite read the storage's whole unique
+ * index for every directory instead: a first scan went quadratic (60,000 entries 2.5 s →
+ * 20 s; test/db.sqlite-plans.test.ts).
  */
 export const CHILDREN_SQL = `SELECT ${COLUMNS} FROM entries
-  WHERE storage_id = ? AND parent = ? AND +tenant_id = ?`;
+  WHERE parent_id = (SELECT id FROM entries WHERE storage_id = ? AND path = ?)
+    AND +tenant_id = ?
+  UNION ALL SELECT ${COLUMNS} FROM entries
+  WHERE parent_id IS NULL AND storage_id = ? AND path > ? AND path < ? AND +parent = ?
+    AND +tenant_id = ?`;
+/** The root's children: the root has no row, its children's key is `-storage_id` (019). */
+export const ROOT_CHILDREN_SQL = `SELECT ${COLUMNS} FROM entries
+  WHERE parent_id = -? AND +tenant_id = ?`;
 /** A page of a directory's children in path order, within its subtree's path range. */
 export const LIST_CHILDREN_SQL = `SELECT ${COLUMNS} FROM entries
   WHERE storage_id = ? AND tenant_id = ? AND parent = ? AND path > ? AND path < ?
@@ -63,6 +74,7 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly #db: BetterSqlite3.Database;
   // Prepared at first use (statements.ts).
   readonly #children = preparedOnUse(() => this.#db.prepare(CHILDREN_SQL).raw());
+  readonly #rootChildren = preparedOnUse(() => this.#db.prepare(ROOT_CHILDREN_SQL).raw());
   // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
   readonly #atPath = preparedOnUse(() =>
     this.#db
@@ -120,7 +132,12 @@ export class SqliteEntryRepository implements EntryRepository {
   ): Promise<Map<string, IndexedEntry[]>> {
     const out = new Map<string, IndexedEntry[]>();
     for (const dir of dirs) {
-      const rows = this.#children().all(scope.storageId, dir, scope.tenantId) as EntryRow[];
+      const { storageId: s, tenantId: t } = scope;
+      const rows = (
+        dir === '/'
+          ? this.#rootChildren().all(s, t)
+          : this.#children().all(s, dir, t, s, `${dir}/`, `${dir}0`, dir, t)
+      ) as EntryRow[];
       if (rows.length > 0) out.set(dir, rows.map(entryFromRow));
     }
     return out;

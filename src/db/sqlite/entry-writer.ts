@@ -143,15 +143,32 @@ export function entryWriter(
       .raw(),
   );
   const maxId = onUse(() => db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck());
-  /** Multi-row INSERTs, prepared once per row count (900 parameters at most). */
+  // A directory's row id by the unique path index: once per directory of a batch's new rows.
+  const dirId = onUse(() =>
+    db.prepare(`SELECT id FROM entries WHERE storage_id = ? AND path = ?`).pluck(),
+  );
+  // Orphans (migration 019): rows whose directory had no row when they were written.
+  const anyOrphan = onUse(() =>
+    db.prepare(`SELECT 1 FROM entries WHERE parent_id IS NULL AND storage_id = ? LIMIT 1`).pluck(),
+  );
+  const adopt = onUse(() =>
+    db.prepare(
+      `UPDATE entries SET parent_id = (SELECT id FROM entries WHERE storage_id = ? AND path = ?)
+       WHERE parent_id IS NULL AND storage_id = ? AND path > ? AND path < ? AND parent = ?`,
+    ),
+  );
+  /** Multi-row INSERTs, prepared once per row count (1,000 parameters at most). */
   const inserts = new Map<number, import('better-sqlite3').Statement>();
   const insertMany = (rows: number) => {
     let statement = inserts.get(rows);
     if (!statement) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const values = Array.from(
+        { length: rows },
+        () => '(?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)',
+      ).join(', ');
       statement = db.prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
-         VALUES ${values} ON CONFLICT (storage_id, tenant_id, path) DO NOTHING`,
+        `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
+         VALUES ${values} ON CONFLICT (storage_id, path) DO NOTHING`,
       );
       inserts.set(rows, statement);
     }
@@ -168,9 +185,9 @@ export function entryWriter(
   const insertOne = onUse(() =>
     db
       .prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (storage_id, tenant_id, path) DO NOTHING
+        `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
+       VALUES (?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (storage_id, path) DO NOTHING
        RETURNING id`,
       )
       .pluck(),
@@ -240,8 +257,33 @@ export function entryWriter(
       r[6],
     ) as number | undefined;
 
+  /**
+   * The `parent_id` of a row (migration 019): `-storageId` at the root, else the directory's
+   * row id, read once per directory of the batch (`ids`, dropped with the batch: memory stays
+   * flat). The directory was written before its children: in an earlier batch (batches
+   * commit in order, and the engine reconciles a directory no later than its children), or
+   * earlier in this one, whose new rows are in path order, a directory before its children.
+   * Null when it has no row: no directory's read finds the row.
+   */
+  const parentIdOf = (
+    storageId: number,
+    path: string,
+    name: string,
+    ids: Map<string, number | null>,
+  ): number | null => {
+    if (path.length === name.length + 1) return -storageId;
+    const parent = path.slice(0, path.length - name.length - 1);
+    let id = ids.get(parent);
+    if (id === undefined) {
+      id = (dirId().get(storageId, parent) as number | undefined) ?? null;
+      ids.set(parent, id);
+    }
+    return id;
+  };
+
   const run = (b: PackedBatch): PackedResult => {
     const { storageId, tenantId } = b;
+    const dirIds = new Map<string, number | null>();
     // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
     if (b.fence !== null) {
       const current = fenceOf().get(storageId) as number | undefined;
@@ -269,19 +311,50 @@ export function entryWriter(
     }
     if (b.freshRows > 0) {
       const before = maxId().get() as number;
-      // 9 values a row (PackedBatch.fresh).
+      // 9 values a row (PackedBatch.fresh), and each row's parent_id bound after them.
       const flat = b.fresh;
       // Every row in, each statement's ids following the last: one run from `first`.
       let first = 0;
       let next = 0;
       let run = true;
-      for (let i = 0; i < b.freshRows; i += 100) {
-        const n = Math.min(100, b.freshRows - i);
-        const { changes, lastInsertRowid } = insertMany(n).run(flat.slice(i * 9, (i + n) * 9));
+      let values: unknown[] = [];
+      let n = 0;
+      // The directories among the rows not yet inserted: a child of one waits for them.
+      const waiting = new Set<string>();
+      const insert = () => {
+        if (n === 0) return;
+        const { changes, lastInsertRowid } = insertMany(n).run(values);
         const last = Number(lastInsertRowid);
         if (changes !== n || (next !== 0 && last - n + 1 !== next)) run = false;
         if (first === 0) first = last - n + 1;
         next = last + 1;
+        values = [];
+        n = 0;
+        waiting.clear();
+      };
+      for (let i = 0; i < b.freshRows; i++) {
+        const path = flat[i * 9 + 2] as string;
+        const name = flat[i * 9 + 3] as string;
+        // A child of a directory in this statement: the directory goes in first, for its id.
+        if (waiting.size > 0 && waiting.has(path.slice(0, path.length - name.length - 1))) {
+          insert();
+        }
+        const parentId = parentIdOf(storageId, path, name, dirIds);
+        for (let k = i * 9; k < i * 9 + 9; k++) values.push(flat[k]);
+        values.push(parentId);
+        if (flat[i * 9 + 4] === 1) waiting.add(path);
+        if (++n === 100) insert();
+      }
+      insert();
+      // A new directory adopts the orphans written below it before it (a scan of roots
+      // below `/`): its children are then all found by its id. None, as a whole scan
+      // writes the index: one probe of an empty index a batch.
+      if (anyOrphan().get(storageId) !== undefined) {
+        for (let i = 0; i < b.freshRows; i++) {
+          const path = flat[i * 9 + 2] as string;
+          if (flat[i * 9 + 4] === 1)
+            adopt().run(storageId, path, storageId, `${path}/`, `${path}0`, path);
+        }
       }
       if (run) fresh = first;
       else {
@@ -308,8 +381,22 @@ export function entryWriter(
         updated.push(u, r[2]);
         continue;
       }
-      const id = insertOne().get(tenantId, storageId, r[0], r[1], r[2], r[3], r[4], r[5], r[6]) as
-        number | undefined;
+      const parentId = parentIdOf(storageId, r[0], r[1], dirIds);
+      const id = insertOne().get(
+        tenantId,
+        storageId,
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        parentId,
+      ) as number | undefined;
+      if (id !== undefined && r[2] === 1 && anyOrphan().get(storageId) !== undefined) {
+        adopt().run(storageId, r[0], storageId, `${r[0]}/`, `${r[0]}0`, r[0]);
+      }
       if (id !== undefined) created.push(id, r[2]);
     }
     if (fresh > 0 || created.length > 0) {
