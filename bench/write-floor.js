@@ -73,9 +73,34 @@ async function open() {
 const rows = readTree(root);
 const { db, tenantId, storageId, mediaKindOf } = await open();
 const media = rows.map((r) => (r[2] === 1 ? null : mediaKindOf(r[1])));
+// SQLite's schema since 019: the name as its length, and each row's parent id, which the
+// writer reads once per directory; here it is known beforehand (ids follow the rows, from
+// the first the table will give), untimed, as the rows themselves are: a floor.
+const lean =
+  !values.bare &&
+  db
+    .prepare(`SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'name_length'`)
+    .pluck()
+    .get() > 0;
+const parentIds = [];
+if (lean) {
+  const base = db
+    .prepare(`SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'entries'`)
+    .pluck()
+    .get();
+  const ids = new Map();
+  rows.forEach((r, j) => {
+    if (r[2] === 1) ids.set(r[0], base + j + 1);
+    const parent = r[0].slice(0, r[0].length - r[1].length - 1);
+    parentIds.push(parent === '' ? -storageId : (ids.get(parent) ?? null));
+  });
+}
 const statement = (n) =>
   db.prepare(
-    `INSERT INTO entries (${COLUMNS}) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    lean
+      ? `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
+         VALUES ${Array(n).fill('(?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)').join(', ')}`
+      : `INSERT INTO entries (${COLUMNS}) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
   );
 const full = statement(CHUNK);
 
@@ -93,7 +118,10 @@ db.transaction(() => {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const n = Math.min(CHUNK, rows.length - i);
     const params = [];
-    for (let j = i; j < i + n; j++) params.push(tenantId, storageId, ...rows[j], null, media[j]);
+    for (let j = i; j < i + n; j++) {
+      params.push(tenantId, storageId, ...rows[j], null, media[j]);
+      if (lean) params.push(parentIds[j]);
+    }
     (n === CHUNK ? full : statement(n)).run(params);
   }
   lap('insert');
