@@ -2,6 +2,7 @@ import { Migrator, sql } from 'kysely';
 import type { DialectConnection } from '../../src/db/connection.js';
 import { migrations } from '../../src/db/migrations/index.js';
 import { connectPostgres } from '../../src/db/postgres/connect.js';
+import { connectSqlite } from '../../src/db/sqlite/connect.js';
 import { baseName, parentOf } from '../../src/storage/paths.js';
 
 /**
@@ -43,6 +44,30 @@ export async function postgresIndexAt(
         VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(
         conn.db,
       );
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+/**
+ * A SQLite index as the trawl that ended with `last` (007 or later: `parent` computed, `name`
+ * stored) left it, with `dirs` and `files` in storage 1 of tenant 1, in that order.
+ */
+export async function sqliteIndexAt(
+  file: string,
+  last: string,
+  dirs: readonly string[],
+  files: readonly string[],
+): Promise<void> {
+  const conn = await connectSqlite(file, {});
+  try {
+    await migrateTo(conn, last);
+    await seedStorage(conn.db);
+    for (const path of [...dirs, ...files]) {
+      const isDir = dirs.includes(path) ? 1 : 0;
+      await sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime)
+        VALUES (1, 1, ${path}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(conn.db);
     }
   } finally {
     await conn.close();
