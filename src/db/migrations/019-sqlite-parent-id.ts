@@ -70,9 +70,7 @@ export function sqliteParentId(dialect: Dialect): Migration {
           db,
         );
       }
-      await sql`CREATE INDEX entries_parent_name ON entries (parent_id, is_dir, name)`.execute(
-        db,
-      );
+      await sql`CREATE INDEX entries_parent_name ON entries (parent_id, is_dir, name)`.execute(db);
       await sql`CREATE INDEX entries_orphans ON entries (storage_id, path)
         WHERE parent_id IS NULL`.execute(db);
       await sql`CREATE INDEX entries_large ON entries (tenant_id, size)

@@ -574,8 +574,7 @@ export class FindReader {
     const { tenantId: t, storageId: s } = f;
     // Not tenant_id: SQLite would then prefer the (storage, tenant, path) index and read the
     // whole storage to count one directory. The read's conditions check the tenant.
-    if (f.parent !== undefined)
-      out.push({ where: childrenOf(this.#dialect, s, f.parent) });
+    if (f.parent !== undefined) out.push({ where: childrenOf(this.#dialect, s, f.parent) });
     for (const r of f.subtrees) {
       out.push({
         where: sql`storage_id = ${s} AND tenant_id = ${t} AND path >= ${r.lower} AND path < ${r.upper}`,
