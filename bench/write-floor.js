@@ -79,7 +79,7 @@ const media = rows.map((r) => (r[2] === 1 ? null : mediaKindOf(r[1])));
 const lean =
   !values.bare &&
   db
-    .prepare(`SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'name_length'`)
+    .prepare(`SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'name_bytes'`)
     .pluck()
     .get() > 0;
 const parentIds = [];
@@ -98,8 +98,8 @@ if (lean) {
 const statement = (n) =>
   db.prepare(
     lean
-      ? `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
-         VALUES ${Array(n).fill('(?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)').join(', ')}`
+      ? `INSERT INTO entries (tenant_id, storage_id, path, name_bytes, is_dir, size, mtime, etag, media_kind, parent_id)
+         VALUES ${Array(n).fill('(?, ?, ?, length(CAST(? AS BLOB)), ?, ?, ?, ?, ?, ?)').join(', ')}`
       : `INSERT INTO entries (${COLUMNS}) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
   );
 const full = statement(CHUNK);

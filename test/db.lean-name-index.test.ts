@@ -124,7 +124,7 @@ describe.skipIf(await skipDialect('sqlite'))(
       try {
         await sql`DELETE FROM entries WHERE id = 1`.execute(index.db);
         // The name is computed from the path since 019.
-        await sql`UPDATE entries SET name_length = 11, path = '/renamed.txt' WHERE id = 2`.execute(
+        await sql`UPDATE entries SET name_bytes = 11, path = '/renamed.txt' WHERE id = 2`.execute(
           index.db,
         );
         expect(await indexed(index, '"abc"')).toEqual([]);

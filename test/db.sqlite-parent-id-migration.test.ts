@@ -188,7 +188,7 @@ describe.skipIf(await skipDialect('sqlite'))('migration 019 on sqlite', () => {
   it('keeps one row per path without the tenant in the key', async () => {
     const { index } = await migrated();
     await expect(
-      sql`INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime)
+      sql`INSERT INTO entries (tenant_id, storage_id, path, name_bytes, is_dir, size, mtime)
         VALUES (2, 1, '/a/y.txt', 5, 0, 1, 1)`.execute(index.db),
     ).rejects.toThrow(/UNIQUE/);
   });

@@ -100,8 +100,9 @@ describe('SQLite entries through the writer thread', () => {
     // Another process writes two of the next batch's rows (one as the batch will, one not)
     // between the scan's read and its write: the batch still thinks all are new.
     other = new BetterSqlite3(database.url);
-    const insert = other.prepare(`INSERT INTO entries (tenant_id, storage_id, path, name_length,
-      is_dir, size, mtime, etag, media_kind) VALUES (?, ?, ?, length(?), 0, ?, 1000, NULL, NULL)`);
+    const insert = other.prepare(`INSERT INTO entries (tenant_id, storage_id, path, name_bytes,
+      is_dir, size, mtime, etag, media_kind) VALUES (?, ?, ?, length(CAST(? AS BLOB)), 0, ?, 1000,
+      NULL, NULL)`);
     insert.run(scope.tenantId, scope.storageId, '/a/f300', 'f300', 300);
     insert.run(scope.tenantId, scope.storageId, '/a/f301', 'f301', 999);
     const next = await repo.apply({ ...scope, outbox: { scanId: null } }, [], files('/a', 10, 300));

@@ -63,8 +63,8 @@ export interface EntriesTable {
    */
   parent_id?: number | null;
   /**
-   * SQLite computes it from `path` and the stored `name_length` since 019 (a write names
-   * `name_length`); PostgreSQL stores it.
+   * SQLite computes it from `path` and the stored `name_bytes` since 019 (a write names
+   * `name_bytes`); PostgreSQL stores it.
    */
   name: string;
   is_dir: number;

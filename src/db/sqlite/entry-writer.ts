@@ -164,10 +164,10 @@ export function entryWriter(
     if (!statement) {
       const values = Array.from(
         { length: rows },
-        () => '(?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)',
+        () => '(?, ?, ?, length(CAST(? AS BLOB)), ?, ?, ?, ?, ?, ?)',
       ).join(', ');
       statement = db.prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
+        `INSERT INTO entries (tenant_id, storage_id, path, name_bytes, is_dir, size, mtime, etag, media_kind, parent_id)
          VALUES ${values} ON CONFLICT (storage_id, path) DO NOTHING`,
       );
       inserts.set(rows, statement);
@@ -185,8 +185,8 @@ export function entryWriter(
   const insertOne = onUse(() =>
     db
       .prepare(
-        `INSERT INTO entries (tenant_id, storage_id, path, name_length, is_dir, size, mtime, etag, media_kind, parent_id)
-       VALUES (?, ?, ?, length(?), ?, ?, ?, ?, ?, ?)
+        `INSERT INTO entries (tenant_id, storage_id, path, name_bytes, is_dir, size, mtime, etag, media_kind, parent_id)
+       VALUES (?, ?, ?, length(CAST(? AS BLOB)), ?, ?, ?, ?, ?, ?)
        ON CONFLICT (storage_id, path) DO NOTHING
        RETURNING id`,
       )
