@@ -18,6 +18,7 @@ import { parentHash } from './015-parent-hash.js';
 import { leanNameIndex } from './016-lean-name-index.js';
 import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 import { computedParent } from './018-computed-parent.js';
+import { leanChildren } from './020-lean-children.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -40,6 +41,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '016-lean-name-index': leanNameIndex(dialect),
     '017-sqlite-kind-name-order': sqliteKindNameOrder(dialect),
     '018-computed-parent': computedParent(dialect),
+    '020-lean-children': leanChildren(dialect),
   };
 }
 
