@@ -19,6 +19,7 @@ import { leanNameIndex } from './016-lean-name-index.js';
 import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 import { computedParent } from './018-computed-parent.js';
 import { sqliteParentId } from './019-sqlite-parent-id.js';
+import { leanChildren } from './020-lean-children.js';
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -42,6 +43,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '017-sqlite-kind-name-order': sqliteKindNameOrder(dialect),
     '018-computed-parent': computedParent(dialect),
     '019-sqlite-parent-id': sqliteParentId(dialect),
+    '020-lean-children': leanChildren(dialect),
   };
 }
 

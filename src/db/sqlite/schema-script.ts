@@ -22,6 +22,7 @@ export const SCRIPT_MIGRATIONS: readonly string[] = [
   '017-sqlite-kind-name-order',
   '018-computed-parent',
   '019-sqlite-parent-id',
+  '020-lean-children',
 ];
 
 /** Their schema and rows, one statement each. */
