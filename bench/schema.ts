@@ -56,8 +56,12 @@ const VARIANTS: Variant[] = [
   AS_IS,
   { name: '− (storage_id, parent)', drop: (i) => dropIndex(i, 'entries_storage_parent') },
   {
-    name: '− (storage_id, parent, is_dir, name)',
-    drop: (i) => dropIndex(i, 'entries_storage_parent_name'),
+    // SQLite's (parent_id, is_dir, name) since 019.
+    name: '− the children index',
+    drop: async (i) => {
+      await dropIndex(i, 'entries_storage_parent_name');
+      await dropIndex(i, 'entries_parent_name');
+    },
   },
   { name: '− name index', drop: dropNameIndex },
   {
@@ -77,6 +81,7 @@ const VARIANTS: Variant[] = [
     drop: async (i) => {
       await dropIndex(i, 'entries_storage_parent');
       await dropIndex(i, 'entries_storage_parent_name');
+      await dropIndex(i, 'entries_parent_name');
       await dropNameIndex(i);
     },
   },

@@ -117,7 +117,10 @@ async function strip(index: Index, variant: Variant): Promise<void> {
     );
     return;
   }
-  await sql`DROP INDEX entries_storage_parent_name`.execute(index.db);
+  // SQLite's children index is entries_parent_name since 019.
+  await sql`DROP INDEX ${sql.id(
+    index.dialect === 'sqlite' ? 'entries_parent_name' : 'entries_storage_parent_name',
+  )}`.execute(index.db);
   if (variant === 'name index') return;
   await dropNameIndex(index);
 }

@@ -87,9 +87,11 @@ export async function rawInsert(file, dirs, files) {
   const { index, tenantId, storageId, mediaKindOf } = await prepared(file);
   try {
     const db = index.entries.database;
-    // No parent: SQLite computes it from path and name since migration 007.
-    const insert = db.prepare(`INSERT INTO entries (tenant_id, storage_id, path, name,
-      is_dir, size, mtime, etag, media_kind) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`);
+    // No parent: SQLite computes it from path and name since migration 007, and the name
+    // from the path and its length in bytes since 019; the parent id is left NULL here.
+    const insert = db.prepare(`INSERT INTO entries (tenant_id, storage_id, path, name_bytes,
+      is_dir, size, mtime, etag, media_kind)
+      VALUES (?, ?, ?, length(CAST(? AS BLOB)), ?, ?, ?, NULL, ?)`);
     const write = db.transaction((rows) => {
       for (const r of rows) {
         const media = r.isDir ? null : mediaKindOf(r.name);
