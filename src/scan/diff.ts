@@ -1,6 +1,7 @@
 import type { EntryWrite, IndexedEntry, Removal } from '../db/entries.js';
+import { nameEnd, SKIP_BY_TYPE, T_DIR, type PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
-import { isCountedMedia, mediaKindOf } from './media.js';
+import { isCountedMedia, mediaKindIn, mediaKindOf, type MediaKind } from './media.js';
 
 /** What one directory's listing means for the index. */
 export interface DirDiff {
@@ -148,6 +149,53 @@ export function diffWhole(
   for (let k = f; k < dirsAt; k++) old.set(rows[k]!.path, rows[k]!);
   for (let k = d; k < rows.length; k++) old.set(rows[k]!.path, rows[k]!);
   diffDirectory(dir, i === 0 ? listing : listing.slice(i), old, into, true, video, countOnly);
+}
+
+/**
+ * {@link diffWhole} of a packed listing of a directory the index holds no row under, with
+ * no `.ts` / `.mts` verdicts: every entry is new. Counted from the packed arrays, and with
+ * `countOnly` (a dry run) nothing else is made; otherwise a write per entry, as
+ * {@link diffEntry} makes it, without the entry objects in between.
+ */
+export function diffFresh(listing: PackedListing, into: DirDiff, countOnly = false): void {
+  const { names: all, types, sizes, mtimes } = listing.reply;
+  const dir = listing.dir;
+  const prefix = listing.prefix;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const start = at;
+    const end = nameEnd(all, at);
+    at = end + 1;
+    const type = types[j]!;
+    if (SKIP_BY_TYPE[type] !== undefined) {
+      into.skipped++;
+      continue;
+    }
+    const isDir = type === T_DIR;
+    const size = sizes[j]!;
+    let mediaKind: MediaKind | null = null;
+    if (isDir) into.dirs++;
+    else {
+      mediaKind = mediaKindIn(all, start, end);
+      into.files++;
+      into.bytes += size;
+      if (isCountedMedia(mediaKind)) into.mediaFiles++;
+      into.newFiles++;
+    }
+    if (countOnly) continue;
+    const name = all.slice(start, end);
+    into.writes.push({
+      path: prefix + name,
+      parent: dir,
+      name,
+      isDir,
+      size,
+      mtime: mtimes[j]!,
+      etag: null,
+      mediaKind,
+      isNew: true,
+    });
+  }
 }
 
 /** One listed entry (not skipped) against its row, `prev` (undefined: none). */

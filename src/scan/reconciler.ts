@@ -6,7 +6,15 @@ import type {
   Removal,
 } from '../db/entries.js';
 import { ROOT } from '../storage/paths.js';
-import { byPath, diffDirectory, diffWhole, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
+import {
+  byPath,
+  diffDirectory,
+  diffFresh,
+  diffWhole,
+  emptyDiff,
+  mergeDiff,
+  type DirDiff,
+} from './diff.js';
 import { ListingTally, writtenBefore } from './listing-tally.js';
 import type { ListingPart } from './parts.js';
 import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
@@ -186,7 +194,12 @@ export class Reconciler {
     const parts = batch.map((p, i) => {
       const own = emptyDiff();
       if (!paged[i] && p.kind === 'whole') {
-        diffWhole(p.dir, p.entries, children.get(p.dir), own, p.video, countOnly);
+        const rows = children.get(p.dir);
+        // New to the index (a first scan's directory, most of a dry run's): rows, or counts,
+        // straight from the packed listing, without an object per entry in between.
+        if (p.packed && !p.packed.decoded && !p.video && (rows === undefined || rows.length === 0))
+          diffFresh(p.packed, own, countOnly);
+        else diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
       } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));
         diffDirectory(p.dir, p.entries, old, own, false, p.video, countOnly);
