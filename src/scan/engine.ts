@@ -586,10 +586,11 @@ class ScanRun {
         const next = await (aborts ? step : abortable(step, signal));
         if (next.done) break;
         const value = next.value;
-        if (!Array.isArray(value)) await this.#sendTreeListing(value, tree);
-        else {
+        if (!Array.isArray(value)) {
+          if (!this.#sendPackedNow(value, tree)) await this.#sendTreeListing(value, tree);
+        } else {
           for (const listing of value) {
-            await this.#sendTreeListing(listing, tree);
+            if (!this.#sendPackedNow(listing, tree)) await this.#sendTreeListing(listing, tree);
             if (signal.aborted) break;
           }
         }
@@ -606,6 +607,39 @@ class ScanRun {
       }
       this.#listingFailed(this.#roots[0]!, error, this.#dirsListed === 0 && tree.open.size === 0);
     }
+  }
+
+  /**
+   * {@link #sendTreeListing} of the common piece of a local walk, without a promise: a packed
+   * (whole) listing of a directory whose rules are settled, inert and not changed by a marker
+   * file in it, that holds no `.ts` / `.mts` to classify, with room in the memory budget and
+   * the channel now. Each await of the general path was a promise and a resumption per
+   * listing (~15 MB of a 200,000-file dry run's garbage). False, and nothing done, for any
+   * other piece: the general path takes it, and says why when it is refused.
+   */
+  #sendPackedNow(listing: TreeListing, tree: TreeState): boolean {
+    if (!(listing instanceof PackedListing) || this.#internal.signal.aborted) return false;
+    const dir = listing.dir;
+    if (tree.open.has(dir) || tree.failed.has(dir)) return false;
+    const rules = tree.rules.rulesFor(dir);
+    if (!rules?.inert || (this.#markers && findPackedMarkers(listing))) return false;
+    if (this.#outOfBounds({ dir, depth: depthOf(dir) }) || hasAmbiguousPacked(listing))
+      return false;
+    try {
+      checkPacked(listing);
+    } catch {
+      return false;
+    }
+    const bytes = packedBytes(listing);
+    if (!this.#budget.tryAcquire(bytes)) return false;
+    const part = new PackedPart(listing, 'whole', bytes, undefined, undefined);
+    if (!this.#channel.tryPut(part, listing.count + 1)) {
+      this.#budget.release(bytes);
+      return false;
+    }
+    this.#treeListed(dir);
+    this.#dirsListed++;
+    return true;
   }
 
   /**

@@ -190,9 +190,11 @@ export class Reconciler {
     ]);
     const diff = emptyDiff();
     const countOnly = this.#d.dryRun;
-    // Each part's own diff, kept to count per listing.
+    // Each part's own diff, kept to count per listing; a whole listing not being listed
+    // again is counted with its batch, so it goes straight into the batch's.
     const parts = batch.map((p, i) => {
-      const own = emptyDiff();
+      const before = this.#relisting.get(p.dir);
+      const own = paged[i] || before ? emptyDiff() : diff;
       if (!paged[i] && p.kind === 'whole') {
         const rows = children.get(p.dir);
         // New to the index (a first scan's directory, most of a dry run's): rows, or counts,
@@ -208,9 +210,8 @@ export class Reconciler {
         const { seen } = this.#open.get(p.dir)!;
         for (const e of p.entries) if (!e.skip) seen.add(e.name);
       }
-      const before = this.#relisting.get(p.dir);
       if (before) own.unchangedFiles -= writtenBefore(own, p.entries, before);
-      mergeDiff(diff, own);
+      if (own !== diff) mergeDiff(diff, own);
       return own;
     });
     this.#footprints.set(index, {

@@ -54,6 +54,7 @@ export class PackedListing implements TreeListing {
   readonly offset: number;
   readonly count: number;
   #entries: Entry[] | undefined;
+  #prefix: string | undefined;
 
   constructor(
     dir: string,
@@ -73,7 +74,7 @@ export class PackedListing implements TreeListing {
 
   /** `/` or the directory's path and a `/`: what its entries' paths start with. */
   get prefix(): string {
-    return this.dir === ROOT ? '/' : this.dir + '/';
+    return (this.#prefix ??= this.dir === ROOT ? '/' : this.dir + '/');
   }
 
   /** Its entries were made already ({@link entries} was read). */
