@@ -105,6 +105,8 @@ export class Channel<T> {
           batch.push(next.item);
         }
         this.#admit();
+        // Puts just admitted go into this batch too, if it has room for them.
+        if (!full && this.length > 0 && weight < maxWeight) continue;
         const left = deadline - Date.now();
         if (full || weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) {
           return batch;
