@@ -4,7 +4,8 @@
  * listing decoded.
  */
 import { describe, expect, it } from 'vitest';
-import { diffFresh, diffWhole, emptyDiff } from '../src/scan/diff.js';
+import { diffFresh, diffUnchanged, diffWhole, emptyDiff } from '../src/scan/diff.js';
+import type { IndexedEntry } from '../src/db/entries.js';
 import { findMarkers, findPackedMarkers } from '../src/scan/exclude/markers.js';
 import { checkListing, checkPacked } from '../src/scan/listing.js';
 import { hasAmbiguousMedia, hasAmbiguousPacked } from '../src/scan/media-classify.js';
@@ -202,5 +203,61 @@ describe(PackedListing.name, () => {
     expect(() => checkPacked(unsorted)).not.toThrow();
     expect(() => checkListing('/d', unsorted.entries)).not.toThrow();
     expect(() => checkPacked(listing())).not.toThrow();
+  });
+
+  it('counts an unchanged directory against its rows in place, and leaves anything else to diffWhole', () => {
+    const own: Row[] = [
+      { name: 'a.jpg', type: T_FILE, size: 10 },
+      { name: 'b', type: T_DIR },
+      { name: 'c.txt', type: T_FILE, size: 20 },
+      { name: 'd', type: T_DIR },
+    ];
+    const p = packed(
+      [
+        ['/x', before],
+        ['/x/y', own],
+      ],
+      1,
+    );
+    const entries = packed(
+      [
+        ['/x', before],
+        ['/x/y', own],
+      ],
+      1,
+    ).entries;
+    // As SQLite reads them: files, then directories, each by name.
+    const rows = (): IndexedEntry[] =>
+      [entries[0]!, entries[2]!, entries[1]!, entries[3]!].map((e, id) => ({
+        id,
+        path: e.path,
+        isDir: e.isDir,
+        size: e.size,
+        mtime: e.mtime,
+        etag: null,
+        mediaKind: e.isDir ? null : mediaKindOf(e.name),
+      }));
+    const same = emptyDiff();
+    expect(diffUnchanged(p, rows(), same)).toBe(true);
+    const whole = emptyDiff();
+    diffWhole('/x/y', entries, rows(), whole, undefined, false);
+    expect(same).toEqual(whole);
+    expect(same.unchangedFiles).toBe(2);
+    const changed: Array<(r: IndexedEntry[]) => IndexedEntry[]> = [
+      (r) => r.map((x, i) => (i === 1 ? { ...x, size: 21 } : x)),
+      (r) => r.map((x, i) => (i === 0 ? { ...x, mediaKind: null } : x)),
+      (r) => r.map((x, i) => (i === 3 ? { ...x, path: '/x/y/e' } : x)),
+      (r) => r.map((x, i) => (i === 2 ? { ...x, path: '/x/z/b' } : x)),
+      (r) => r.slice(0, 3),
+      (r) => [r[1]!, r[0]!, r[2]!, r[3]!],
+    ];
+    for (const change of changed) {
+      const none = emptyDiff();
+      expect(diffUnchanged(p, change(rows()), none)).toBe(false);
+      expect(none).toEqual(emptyDiff());
+    }
+    const linked = packed([['/x/y', [...own.slice(0, 3), { name: 'd', type: T_SYMLINK }]]], 0);
+    expect(diffUnchanged(linked, rows(), emptyDiff())).toBe(false);
+    expect(p.decoded).toBe(false);
   });
 });

@@ -10,6 +10,7 @@ import {
   byPath,
   diffDirectory,
   diffFresh,
+  diffUnchanged,
   diffWhole,
   emptyDiff,
   mergeDiff,
@@ -199,9 +200,11 @@ export class Reconciler {
         const rows = children.get(p.dir);
         // New to the index (a first scan's directory, most of a dry run's): rows, or counts,
         // straight from the packed listing, without an object per entry in between.
-        if (p.packed && !p.packed.decoded && !p.video && (rows === undefined || rows.length === 0))
-          diffFresh(p.packed, own, countOnly);
-        else diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
+        // Unchanged (most of a rescan's): counted against its rows in place.
+        const packed = p.packed && !p.packed.decoded && !p.video ? p.packed : undefined;
+        if (packed && (rows === undefined || rows.length === 0)) diffFresh(packed, own, countOnly);
+        else if (!packed || !diffUnchanged(packed, rows!, own))
+          diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
       } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));
         diffDirectory(p.dir, p.entries, old, own, false, p.video, countOnly);
