@@ -188,6 +188,28 @@ describe(PackedListing.name, () => {
       0,
     );
     expect(() => checkPacked(empty)).toThrow(/outside it/);
+    const nul = packed(
+      [
+        [
+          '/d',
+          [
+            { name: 'a', type: 0 },
+            { name: 'b\0', type: 0 },
+          ],
+        ],
+        ['/e', []],
+      ],
+      0,
+    );
+    expect(() => checkPacked(nul)).toThrow(/outside it/);
+    const afterNul = packed(
+      [
+        ['/d', [{ name: 'b\0', type: 0 }]],
+        ['/e', [{ name: 'a', type: 0 }]],
+      ],
+      1,
+    );
+    expect(() => checkPacked(afterNul)).not.toThrow();
     const unsorted = packed(
       [
         [

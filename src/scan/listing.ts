@@ -1,6 +1,6 @@
 import { ProtocolError } from '../storage/errors.js';
 import { ROOT } from '../storage/paths.js';
-import { nameEnd, type PackedListing } from '../storage/packed.js';
+import { nameEnd, type PackedArrays, type PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
 
 const SLASH = 47;
@@ -84,9 +84,16 @@ export function checkPacked(listing: PackedListing): void {
     prevEnd = end;
     at = end + 1;
   }
+  // Searched once a reply (its names are shared by up to 64 listings), not once a listing.
+  let first = firstNul.get(listing.reply);
+  if (first === undefined) firstNul.set(listing.reply, (first = all.indexOf('\0')));
+  if (first === -1 || first >= listing.end) return;
   const nul = all.indexOf('\0', listing.at);
   if (nul !== -1 && nul < listing.end) checkListing(listing.dir, listing.entries);
 }
+
+/** Where a reply's joined names hold their first NUL (-1: none), by reply. */
+const firstNul = new WeakMap<PackedArrays, number>();
 
 const DOT = 46;
 
