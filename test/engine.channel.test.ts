@@ -56,6 +56,32 @@ describe(Channel.name, () => {
     expect(await ch.takeBatch(10, 0)).toEqual([]);
   });
 
+  it('gathers a batch until it is full, then a put waiting for room hands it over at once', async () => {
+    const ch = new Channel<string>(5);
+    const taking = ch.takeBatch(10, 60_000);
+    expect(ch.tryPut('a', 4)).toBe(true);
+    await tick();
+    // Taken into the batch, which waits for 6 more.
+    expect(ch.length).toBe(0);
+    expect(ch.tryPut('b', 4)).toBe(true);
+    await tick();
+    expect(ch.length).toBe(1);
+    // No room for c (4 + 4 > 5): the taker takes b, and a batch of 8 cannot take c too.
+    expect(ch.tryPut('c', 4)).toBe(false);
+    const c = ch.put('c', 4);
+    expect(await taking).toEqual(['a', 'b']);
+    expect(await c).toBe(true);
+    expect(await ch.takeBatch(10, 0)).toEqual(['c']);
+  });
+
+  it('returns a batch that is not full once its time is up', async () => {
+    const ch = new Channel<string>(100);
+    const taking = ch.takeBatch(10, 20);
+    await ch.put('a', 1);
+    await ch.put('b', 1);
+    expect(await taking).toEqual(['a', 'b']);
+  });
+
   it('wakes a waiting taker on close', async () => {
     const ch = new Channel<string>(1);
     const taken = ch.takeBatch(10, 1000);

@@ -25,6 +25,12 @@ export class Channel<T> {
   #closed = false;
   #pending: Array<Pending<T>> = [];
   #takeWaiter: (() => void) | undefined;
+  /**
+   * The weight queued at which the waiting taker is woken: what its batch lacks. Woken by
+   * every put, it took one listing, set a timer and waited again — a timer, a promise and a
+   * resumption per listing (~6 MB of a 200,000-file dry run's garbage, heap sampling).
+   */
+  #wakeAt = 0;
 
   constructor(capacity: number) {
     if (!(capacity >= 1)) {
@@ -55,11 +61,20 @@ export class Channel<T> {
   /** Waits while full; resolves false when the channel was closed (the item is dropped). */
   put(item: T, weight: number): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
-    if (this.#pending.length === 0 && this.#fits(weight)) {
-      this.#enqueue(item, weight);
-      return Promise.resolve(true);
-    }
-    return new Promise<boolean>((resolve) => this.#pending.push({ item, weight, resolve }));
+    if (this.tryPut(item, weight)) return Promise.resolve(true);
+    // Waiting for room: a taker waiting for more weight takes what is there now.
+    const waiting = new Promise<boolean>((resolve) =>
+      this.#pending.push({ item, weight, resolve }),
+    );
+    this.#wakeTaker();
+    return waiting;
+  }
+
+  /** Admits the item now if {@link put} would without waiting; false (not admitted) otherwise. */
+  tryPut(item: T, weight: number): boolean {
+    if (this.#closed || this.#pending.length > 0 || !this.#fits(weight)) return false;
+    this.#enqueue(item, weight);
+    return true;
   }
 
   /**
@@ -69,29 +84,39 @@ export class Channel<T> {
    * Returns an empty array only when the channel is closed and drained.
    */
   async takeBatch(maxWeight: number, maxWaitMs: number): Promise<T[]> {
-    while (this.length === 0 && !this.#closed) await this.#waitForItem();
+    while (this.length === 0 && !this.#closed) await this.#waitForItem(0);
     const batch: T[] = [];
     let weight = 0;
     const deadline = Date.now() + maxWaitMs;
-    for (;;) {
-      let full = false;
-      while (this.length > 0) {
-        const next = this.#items[this.#head]!;
-        if (batch.length > 0 && weight + next.weight > maxWeight) {
-          full = true;
-          break;
+    // One timer for the batch's deadline, however many waits it takes.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      for (;;) {
+        let full = false;
+        while (this.length > 0) {
+          const next = this.#items[this.#head]!;
+          if (batch.length > 0 && weight + next.weight > maxWeight) {
+            full = true;
+            break;
+          }
+          this.#shift();
+          this.#weight -= next.weight;
+          weight += next.weight;
+          batch.push(next.item);
         }
-        this.#shift();
-        this.#weight -= next.weight;
-        weight += next.weight;
-        batch.push(next.item);
+        this.#admit();
+        // Puts just admitted go into this batch too, if it has room for them.
+        if (!full && this.length > 0 && weight < maxWeight) continue;
+        const left = deadline - Date.now();
+        if (full || weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) {
+          return batch;
+        }
+        timer ??= setTimeout(() => this.#wakeTaker(), left);
+        // Woken when the batch could be filled (or a put waits for room, or the deadline).
+        await this.#waitForItem(maxWeight - weight);
       }
-      this.#admit();
-      const left = deadline - Date.now();
-      if (full || weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) {
-        return batch;
-      }
-      await this.#waitForItem(left);
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
 
@@ -132,7 +157,7 @@ export class Channel<T> {
   #enqueue(item: T, weight: number): void {
     this.#items.push({ item, weight });
     this.#weight += weight;
-    this.#wakeTaker();
+    if (this.#weight >= this.#wakeAt) this.#wakeTaker();
   }
 
   /** Admits waiting puts, oldest first, while the oldest fits. */
@@ -144,15 +169,10 @@ export class Channel<T> {
     }
   }
 
-  #waitForItem(timeoutMs?: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
-      function done() {
-        if (timer) clearTimeout(timer);
-        resolve();
-      }
-      this.#takeWaiter = done;
-    });
+  /** Waits until `need` weight is queued, or the taker is woken otherwise. */
+  #waitForItem(need: number): Promise<void> {
+    this.#wakeAt = need;
+    return new Promise<void>((resolve) => (this.#takeWaiter = resolve));
   }
 
   #wakeTaker(): void {

@@ -1,6 +1,7 @@
 import type { EntryWrite, IndexedEntry, Removal } from '../db/entries.js';
+import { nameEnd, SKIP_BY_TYPE, T_DIR, T_FILE, type PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
-import { isCountedMedia, mediaKindOf } from './media.js';
+import { isCountedMedia, mediaKindIn, mediaKindOf, type MediaKind } from './media.js';
 
 /** What one directory's listing means for the index. */
 export interface DirDiff {
@@ -148,6 +149,111 @@ export function diffWhole(
   for (let k = f; k < dirsAt; k++) old.set(rows[k]!.path, rows[k]!);
   for (let k = d; k < rows.length; k++) old.set(rows[k]!.path, rows[k]!);
   diffDirectory(dir, i === 0 ? listing : listing.slice(i), old, into, true, video, countOnly);
+}
+
+/**
+ * {@link diffWhole} of a packed listing of a directory the index holds no row under, with
+ * no `.ts` / `.mts` verdicts: every entry is new. Counted from the packed arrays, and with
+ * `countOnly` (a dry run) nothing else is made; otherwise a write per entry, as
+ * {@link diffEntry} makes it, without the entry objects in between.
+ */
+export function diffFresh(listing: PackedListing, into: DirDiff, countOnly = false): void {
+  const { names: all, types, sizes, mtimes } = listing.reply;
+  const dir = listing.dir;
+  const prefix = listing.prefix;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const start = at;
+    const end = nameEnd(all, at);
+    at = end + 1;
+    const type = types[j]!;
+    if (SKIP_BY_TYPE[type] !== undefined) {
+      into.skipped++;
+      continue;
+    }
+    const isDir = type === T_DIR;
+    const size = sizes[j]!;
+    let mediaKind: MediaKind | null = null;
+    if (isDir) into.dirs++;
+    else {
+      mediaKind = mediaKindIn(all, start, end);
+      into.files++;
+      into.bytes += size;
+      if (isCountedMedia(mediaKind)) into.mediaFiles++;
+      into.newFiles++;
+    }
+    if (countOnly) continue;
+    const name = all.slice(start, end);
+    into.writes.push({
+      path: prefix + name,
+      parent: dir,
+      name,
+      isDir,
+      size,
+      mtime: mtimes[j]!,
+      etag: null,
+      mediaKind,
+      isNew: true,
+    });
+  }
+}
+
+/**
+ * {@link diffWhole} of a packed listing whose every entry is its row unchanged, in the order
+ * SQLite reads a directory's rows (files, then directories, each by name; see diffWhole):
+ * counted in place, and true — an unchanged directory of a rescan makes no entry object.
+ * False, with nothing counted, at the first entry that is not (a change, a skipped entry,
+ * another order, a row left over): the caller diffs the decoded entries instead.
+ */
+export function diffUnchanged(
+  listing: PackedListing,
+  rows: readonly IndexedEntry[],
+  into: DirDiff,
+): boolean {
+  if (rows.length !== listing.count) return false;
+  const { names: all, types, sizes, mtimes } = listing.reply;
+  const prefix = listing.prefix;
+  let dirsAt = 0;
+  while (dirsAt < rows.length && !rows[dirsAt]!.isDir) dirsAt++;
+  let f = 0;
+  let d = dirsAt;
+  let dirs = 0;
+  let files = 0;
+  let bytes = 0;
+  let mediaFiles = 0;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const start = at;
+    const end = nameEnd(all, at);
+    at = end + 1;
+    const type = types[j]!;
+    let row: IndexedEntry | undefined;
+    if (type === T_DIR) row = d < rows.length ? rows[d++] : undefined;
+    else if (type === T_FILE) row = f < dirsAt ? rows[f++] : undefined;
+    if (row === undefined) return false;
+    // The row's path is the entry's: the directory's prefix and this name.
+    const path = row.path;
+    if (path.length !== prefix.length + end - start || !path.startsWith(prefix)) return false;
+    for (let k = start, i = prefix.length; k < end; k++, i++) {
+      if (path.charCodeAt(i) !== all.charCodeAt(k)) return false;
+    }
+    const size = sizes[j]!;
+    const mediaKind = type === T_DIR ? null : mediaKindIn(all, start, end);
+    if (row.size !== size || row.mtime !== mtimes[j]! || row.etag !== null) return false;
+    if (row.mediaKind !== mediaKind) return false;
+    if (type === T_DIR) dirs++;
+    else {
+      files++;
+      bytes += size;
+      if (isCountedMedia(mediaKind)) mediaFiles++;
+    }
+  }
+  into.dirs += dirs;
+  into.files += files;
+  into.bytes += bytes;
+  into.mediaFiles += mediaFiles;
+  into.unchangedFiles += files;
+  return true;
 }
 
 /** One listed entry (not skipped) against its row, `prev` (undefined: none). */

@@ -3,16 +3,18 @@ import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { ProtocolError, StorageError, toStorageError } from '../storage/errors.js';
 import { MemoryBudget } from '../storage/limits/budget.js';
 import { ROOT } from '../storage/paths.js';
+import { PackedListing } from '../storage/packed.js';
 import type { StorageHandle } from '../storage/service.js';
 import type { Entry, TreeListing } from '../storage/types.js';
 import { Channel } from './channel.js';
 import { Frontier, type FrontierItem } from './frontier.js';
-import { checkListing } from './listing.js';
-import { classifyListing, hasAmbiguousMedia } from './media-classify.js';
+import { checkListing, checkPacked } from './listing.js';
+import { classifyListing, hasAmbiguousMedia, hasAmbiguousPacked } from './media-classify.js';
 import { DirectoryExclusion, excludeEntries } from './exclude/directory.js';
 import { Exclusions } from './exclude/exclusions.js';
 import {
   findMarkers,
+  findPackedMarkers,
   MarkerError,
   probeMarkers,
   rulesFor,
@@ -20,7 +22,14 @@ import {
 } from './exclude/markers.js';
 import { TreeExclusions } from './exclude/tree.js';
 import { abortable } from './abortable.js';
-import { HeldPages, partBytes, type ListingPart, type PartKind } from './parts.js';
+import {
+  HeldPages,
+  packedBytes,
+  PackedPart,
+  partBytes,
+  type ListingPart,
+  type PartKind,
+} from './parts.js';
 import { Reconciler, SinkError, type Prefetch } from './reconciler.js';
 import {
   emptyCounters,
@@ -466,24 +475,29 @@ class ScanRun {
    * subdirectories are queued, so a parent is always reconciled no later than its children:
    * a scan stopped between batches never leaves entries under a directory the index does
    * not hold. `relisting`: this `broken` part closes a listing let go to list the directory
-   * again (its counts are taken back); called once it is reconciled or dropped.
+   * again (its counts are taken back); called once it is reconciled or dropped. A packed
+   * listing (a local tree walk's, no rule to apply) goes out packed: checked, weighed and
+   * classified in place, its entries made only if the reconciler needs them.
    */
   async #send(
     item: FrontierItem,
     kind: PartKind,
-    entries: Entry[],
+    listing: Entry[] | PackedListing,
     queueChildren: boolean | FrontierItem[] = true,
     rules?: Exclusions,
     relisting?: () => void,
   ): Promise<void> {
     const { dir } = item;
-    checkListing(dir, entries);
-    const bytes = partBytes(entries);
+    const packed = listing instanceof PackedListing ? listing : undefined;
+    const entries = packed ? undefined : (listing as Entry[]);
+    if (packed) checkPacked(packed);
+    else checkListing(dir, entries!);
+    const bytes = packed ? packedBytes(packed) : partBytes(entries!);
     const signal = this.#internal.signal;
     const storage = this.#deps.storage;
     // Most listings hold no `.ts` / `.mts` file: no call (a promise and its closures) for them.
-    const video = hasAmbiguousMedia(entries)
-      ? await classifyListing(dir, entries, {
+    const video = (packed ? hasAmbiguousPacked(packed) : hasAmbiguousMedia(entries!))
+      ? await classifyListing(dir, packed ? packed.entries : entries!, {
           readHead: storage.readHead?.bind(storage),
           indexed: (paths) => this.#deps.entries.lookup(this.#scope, paths),
           signal,
@@ -495,19 +509,25 @@ class ScanRun {
       relisting?.();
       return; // stopped
     }
-    if (
-      !(await this.#channel.put(
-        { dir, entries, kind, bytes, video, reconciled: relisting, relisted: !!relisting },
-        entries.length + 1,
-      ))
-    ) {
+    const part: ListingPart = packed
+      ? new PackedPart(packed, kind, bytes, video, relisting)
+      : {
+          dir,
+          entries: entries!,
+          kind,
+          bytes,
+          video,
+          reconciled: relisting,
+          relisted: !!relisting,
+        };
+    if (!(await this.#channel.put(part, (packed ? packed.count : entries!.length) + 1))) {
       this.#budget.release(bytes);
       relisting?.();
       return;
     }
     if (queueChildren && item.depth + 1 < this.#maxDepth) {
       const depth = item.depth + 1;
-      for (const e of entries) {
+      for (const e of part.entries) {
         if (!e.isDir || e.skip) continue;
         const child = { dir: e.path, depth, rules };
         if (queueChildren === true) this.#frontier.push(child);
@@ -566,10 +586,11 @@ class ScanRun {
         const next = await (aborts ? step : abortable(step, signal));
         if (next.done) break;
         const value = next.value;
-        if (!Array.isArray(value)) await this.#sendTreeListing(value, tree);
-        else {
+        if (!Array.isArray(value)) {
+          if (!this.#sendPackedNow(value, tree)) await this.#sendTreeListing(value, tree);
+        } else {
           for (const listing of value) {
-            await this.#sendTreeListing(listing, tree);
+            if (!this.#sendPackedNow(listing, tree)) await this.#sendTreeListing(listing, tree);
             if (signal.aborted) break;
           }
         }
@@ -589,12 +610,46 @@ class ScanRun {
   }
 
   /**
+   * {@link #sendTreeListing} of the common piece of a local walk, without a promise: a packed
+   * (whole) listing of a directory whose rules are settled, inert and not changed by a marker
+   * file in it, that holds no `.ts` / `.mts` to classify, with room in the memory budget and
+   * the channel now. Each await of the general path was a promise and a resumption per
+   * listing (~15 MB of a 200,000-file dry run's garbage). False, and nothing done, for any
+   * other piece: the general path takes it, and says why when it is refused.
+   */
+  #sendPackedNow(listing: TreeListing, tree: TreeState): boolean {
+    if (!(listing instanceof PackedListing) || this.#internal.signal.aborted) return false;
+    const dir = listing.dir;
+    if (tree.open.has(dir) || tree.failed.has(dir)) return false;
+    const rules = tree.rules.rulesFor(dir);
+    if (!rules?.inert || (this.#markers && findPackedMarkers(listing))) return false;
+    if (this.#outOfBounds({ dir, depth: depthOf(dir) }) || hasAmbiguousPacked(listing))
+      return false;
+    try {
+      checkPacked(listing);
+    } catch {
+      return false;
+    }
+    const bytes = packedBytes(listing);
+    if (!this.#budget.tryAcquire(bytes)) return false;
+    const part = new PackedPart(listing, 'whole', bytes, undefined, undefined);
+    if (!this.#channel.tryPut(part, listing.count + 1)) {
+      this.#budget.release(bytes);
+      return false;
+    }
+    this.#treeListed(dir);
+    this.#dirsListed++;
+    return true;
+  }
+
+  /**
    * One piece of a tree listing. A directory whose piece is refused (out of bounds, breaking
    * the contract) is recorded once and the rest of its pieces are dropped: it is reconciled
    * as far as it got and nothing in it is deleted.
    */
   async #sendTreeListing(listing: TreeListing, tree: TreeState): Promise<void> {
-    const { dir, entries, more } = listing;
+    // Not `entries`: a packed listing would make them (see PackedListing).
+    const { dir, more } = listing;
     const item = { dir, depth: 0 };
     if (listing.error !== undefined) {
       // This directory only: what went out of it is applied, nothing in it is deleted.
@@ -624,7 +679,12 @@ class ScanRun {
       const outOfBounds = this.#outOfBounds({ dir, depth: depthOf(dir) });
       if (outOfBounds) throw outOfBounds;
       // A tree listing brings every directory itself: nothing to queue for the listers.
-      await this.#send(item, kind, excludeEntries(entries, rules), false);
+      // Packed, it stays so unless a rule may exclude some of it.
+      const sent =
+        listing instanceof PackedListing && rules.inert
+          ? listing
+          : excludeEntries(listing.entries, rules);
+      await this.#send(item, kind, sent, false);
     } catch (error) {
       if (tree.open.delete(dir)) await this.#send(item, 'broken', [], false);
       if (more) tree.failed.add(dir);
@@ -650,7 +710,8 @@ class ScanRun {
   ): Exclusions | undefined | Promise<Exclusions | undefined> {
     const rules = tree.rules.rulesFor(listing.dir);
     if (!rules || !this.#markers) return rules;
-    const found = findMarkers(listing.entries);
+    const found =
+      listing instanceof PackedListing ? findPackedMarkers(listing) : findMarkers(listing.entries);
     if (found) return this.#markedRules(listing, tree, rules, found);
     // A large directory's markers may come in a later piece: asked for before its first
     // goes out, as a walk by directory does (below, in #listDirectory).

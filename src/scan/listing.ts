@@ -1,5 +1,6 @@
 import { ProtocolError } from '../storage/errors.js';
 import { ROOT } from '../storage/paths.js';
+import { nameEnd, type PackedArrays, type PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
 
 const SLASH = 47;
@@ -53,4 +54,55 @@ export function checkListing(dir: string, entries: readonly Entry[]): void {
     }
     names.add(name);
   }
+}
+
+/**
+ * {@link checkListing} of a packed listing, in place: its paths are its directory's prefix
+ * and a name by construction, and names that are not empty, `.`, `..` or with a NUL and come
+ * in strictly ascending order (the local listing's, sorted) are all it has to check. Anything
+ * else is checked as entries, which says what is wrong.
+ */
+export function checkPacked(listing: PackedListing): void {
+  const all = listing.reply.names;
+  let at = listing.at;
+  let prev = -1;
+  let prevEnd = -1;
+  for (let i = 0; i < listing.count; i++) {
+    const end = nameEnd(all, at);
+    const length = end - at;
+    if (
+      length === 0 ||
+      (length <= 2 &&
+        all.charCodeAt(at) === DOT &&
+        (length === 1 || all.charCodeAt(at + 1) === DOT)) ||
+      (prev >= 0 && compareIn(all, prev, prevEnd, at, end) >= 0)
+    ) {
+      checkListing(listing.dir, listing.entries);
+      return;
+    }
+    prev = at;
+    prevEnd = end;
+    at = end + 1;
+  }
+  // Searched once a reply (its names are shared by up to 64 listings), not once a listing.
+  let first = firstNul.get(listing.reply);
+  if (first === undefined) firstNul.set(listing.reply, (first = all.indexOf('\0')));
+  if (first === -1 || first >= listing.end) return;
+  const nul = all.indexOf('\0', listing.at);
+  if (nul !== -1 && nul < listing.end) checkListing(listing.dir, listing.entries);
+}
+
+/** Where a reply's joined names hold their first NUL (-1: none), by reply. */
+const firstNul = new WeakMap<PackedArrays, number>();
+
+const DOT = 46;
+
+/** `s.slice(a, aEnd)` against `s.slice(b, bEnd)` by UTF-16 code units, as `<` compares strings. */
+function compareIn(s: string, a: number, aEnd: number, b: number, bEnd: number): number {
+  const n = Math.min(aEnd - a, bEnd - b);
+  for (let k = 0; k < n; k++) {
+    const d = s.charCodeAt(a + k) - s.charCodeAt(b + k);
+    if (d !== 0) return d;
+  }
+  return aEnd - a - (bEnd - b);
 }

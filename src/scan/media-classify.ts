@@ -1,7 +1,8 @@
 import { toStorageError } from '../storage/errors.js';
 import type { IndexedEntry } from '../db/entries.js';
 import type { Entry, ReadHeadOptions } from '../storage/types.js';
-import { isAmbiguousMedia } from './media.js';
+import { nameEnd, T_FILE, type PackedListing } from '../storage/packed.js';
+import { isAmbiguousMedia, isAmbiguousMediaIn } from './media.js';
 import { videoByContext } from './media-context.js';
 import { isTransportStream, MIN_STREAM_BYTES, PROBE_BYTES } from './media-probe.js';
 
@@ -36,6 +37,19 @@ function isAmbiguousFile(e: Entry): boolean {
 /** Whether {@link classifyListing} has anything to decide in `entries` (mostly not). */
 export function hasAmbiguousMedia(entries: readonly Entry[]): boolean {
   return entries.some(isAmbiguousFile);
+}
+
+/** {@link hasAmbiguousMedia} of a packed listing, read in place. */
+export function hasAmbiguousPacked(listing: PackedListing): boolean {
+  const { names: all, types } = listing.reply;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const end = nameEnd(all, at);
+    // A file, not skipped: what isAmbiguousFile asks of an entry.
+    if (types[j] === T_FILE && isAmbiguousMediaIn(all, at, end)) return true;
+    at = end + 1;
+  }
+  return false;
 }
 
 /**

@@ -92,13 +92,14 @@ const MAX_EXT = 5; // 37^5 < 2^31: a key is a small integer
 /** No extension, or one no kind lists (too long, or a character outside `[0-9a-z]`). */
 const NO_KEY = -1;
 
-function extensionKey(name: string): number {
-  const dot = name.lastIndexOf('.');
-  // No extension: `README`, `.profile`, `name.`
-  if (dot <= 0 || dot === name.length - 1 || name.length - dot - 1 > MAX_EXT) return NO_KEY;
+/** The key of the extension of the name from `start` to `end` of `s` (a whole name by default). */
+function extensionKey(s: string, start = 0, end = s.length): number {
+  const dot = s.lastIndexOf('.', end - 1);
+  // No extension: `README`, `.profile`, `name.` (a dot before `start` is another name's)
+  if (dot <= start || dot === end - 1 || end - dot - 1 > MAX_EXT) return NO_KEY;
   let key = 0;
-  for (let i = dot + 1; i < name.length; i++) {
-    const c = name.charCodeAt(i);
+  for (let i = dot + 1; i < end; i++) {
+    const c = s.charCodeAt(i);
     let digit: number;
     if (c >= 48 && c <= 57)
       digit = c - 47; // 0-9: 1-10
@@ -107,7 +108,7 @@ function extensionKey(name: string): number {
     else if (c >= 65 && c <= 90)
       digit = c - 54; // A-Z as a-z
     // Beyond ASCII, lower-cased as before: the Kelvin sign `K` lower-cases to `k`.
-    else if (c >= 128) return lowerKey(name.slice(dot + 1).toLowerCase());
+    else if (c >= 128) return lowerKey(s.slice(dot + 1, end).toLowerCase());
     else return NO_KEY;
     key = key * 37 + digit;
   }
@@ -144,6 +145,22 @@ export function mediaKindOf(name: string): MediaKind | null {
   const key = extensionKey(name);
   if (key === NO_KEY || key === TS || key === MTS) return null;
   return BY_EXTENSION.get(key) ?? null;
+}
+
+/**
+ * {@link mediaKindOf} of the name from `start` to `end` of `s` (joined names, a packed
+ * listing's), without cutting it out.
+ */
+export function mediaKindIn(s: string, start: number, end: number): MediaKind | null {
+  const key = extensionKey(s, start, end);
+  if (key === NO_KEY || key === TS || key === MTS) return null;
+  return BY_EXTENSION.get(key) ?? null;
+}
+
+/** {@link isAmbiguousMedia} of the name from `start` to `end` of `s`. */
+export function isAmbiguousMediaIn(s: string, start: number, end: number): boolean {
+  const key = extensionKey(s, start, end);
+  return (key === TS || key === MTS) && !DECLARATION.test(s.slice(start, end));
 }
 
 /** True for a name that may be video or TypeScript (`.ts`, `.mts`, but not `.d.ts`). */

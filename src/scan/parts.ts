@@ -1,4 +1,5 @@
 import { entryBytes } from '../storage/pager.js';
+import type { PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
 
 /**
@@ -27,6 +28,8 @@ export interface ListingPart {
   relisted?: boolean | undefined;
   /** Its `.ts` / `.mts` files found to be video (see `classifyListing`); the rest are not media. */
   video?: ReadonlySet<string> | undefined;
+  /** Its entries packed, as the storage sent them (see {@link PackedPart}). */
+  packed?: PackedListing | undefined;
 }
 
 /** Bytes a listing's entries are charged while they wait for the reconciler. */
@@ -34,6 +37,50 @@ export function partBytes(entries: readonly Entry[]): number {
   let bytes = 0;
   for (const e of entries) bytes += entryBytes(e);
   return bytes;
+}
+
+/**
+ * {@link partBytes} of a packed listing, as its entries would be charged (it may be decoded
+ * before it is reconciled): `entryBytes` summed, without an etag.
+ */
+export function packedBytes(listing: PackedListing): number {
+  return listing.count * (120 + 2 * listing.prefix.length) + 4 * listing.nameChars;
+}
+
+/**
+ * A `whole` piece of a packed listing (a local tree walk's): its entries are made only if
+ * something reads them — the reconciler of a directory the index holds rows for, a rule, a
+ * relisting. Of a directory new to the index, it writes rows (or, in a dry run, counts)
+ * from the packed listing itself.
+ */
+export class PackedPart implements ListingPart {
+  readonly dir: string;
+  readonly packed: PackedListing;
+  readonly kind: PartKind;
+  readonly bytes: number;
+  readonly reconciled: (() => void) | undefined;
+  readonly relisted: boolean;
+  readonly video: ReadonlySet<string> | undefined;
+
+  constructor(
+    packed: PackedListing,
+    kind: PartKind,
+    bytes: number,
+    video: ReadonlySet<string> | undefined,
+    reconciled: (() => void) | undefined,
+  ) {
+    this.dir = packed.dir;
+    this.packed = packed;
+    this.kind = kind;
+    this.bytes = bytes;
+    this.video = video;
+    this.reconciled = reconciled;
+    this.relisted = !!reconciled;
+  }
+
+  get entries(): Entry[] {
+    return this.packed.entries;
+  }
 }
 
 /**

@@ -6,7 +6,16 @@ import type {
   Removal,
 } from '../db/entries.js';
 import { ROOT } from '../storage/paths.js';
-import { byPath, diffDirectory, diffWhole, emptyDiff, mergeDiff, type DirDiff } from './diff.js';
+import {
+  byPath,
+  diffDirectory,
+  diffFresh,
+  diffUnchanged,
+  diffWhole,
+  emptyDiff,
+  mergeDiff,
+  type DirDiff,
+} from './diff.js';
 import { ListingTally, writtenBefore } from './listing-tally.js';
 import type { ListingPart } from './parts.js';
 import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
@@ -182,11 +191,20 @@ export class Reconciler {
     ]);
     const diff = emptyDiff();
     const countOnly = this.#d.dryRun;
-    // Each part's own diff, kept to count per listing.
+    // Each part's own diff, kept to count per listing; a whole listing not being listed
+    // again is counted with its batch, so it goes straight into the batch's.
     const parts = batch.map((p, i) => {
-      const own = emptyDiff();
+      const before = this.#relisting.get(p.dir);
+      const own = paged[i] || before ? emptyDiff() : diff;
       if (!paged[i] && p.kind === 'whole') {
-        diffWhole(p.dir, p.entries, children.get(p.dir), own, p.video, countOnly);
+        const rows = children.get(p.dir);
+        // New to the index (a first scan's directory, most of a dry run's): rows, or counts,
+        // straight from the packed listing, without an object per entry in between.
+        // Unchanged (most of a rescan's): counted against its rows in place.
+        const packed = p.packed && !p.packed.decoded && !p.video ? p.packed : undefined;
+        if (packed && (rows === undefined || rows.length === 0)) diffFresh(packed, own, countOnly);
+        else if (!packed || !diffUnchanged(packed, rows!, own))
+          diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
       } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));
         diffDirectory(p.dir, p.entries, old, own, false, p.video, countOnly);
@@ -195,9 +213,8 @@ export class Reconciler {
         const { seen } = this.#open.get(p.dir)!;
         for (const e of p.entries) if (!e.skip) seen.add(e.name);
       }
-      const before = this.#relisting.get(p.dir);
       if (before) own.unchangedFiles -= writtenBefore(own, p.entries, before);
-      mergeDiff(diff, own);
+      if (own !== diff) mergeDiff(diff, own);
       return own;
     });
     this.#footprints.set(index, {

@@ -60,6 +60,11 @@ export interface ReadHeadOptions {
  */
 export interface TreeListing {
   dir: string;
+  /**
+   * Its entries. The local backend yields `PackedListing`s (storage/packed.ts), whose
+   * entries are made on first read: a caller that can read the packed arrays in place
+   * should not touch this.
+   */
   entries: Entry[];
   /** More pages of this directory follow later in the iteration. */
   more?: boolean;

@@ -14,6 +14,7 @@
  */
 import { StorageError, toStorageError } from '../../storage/errors.js';
 import { joinPath } from '../../storage/paths.js';
+import { nameEnd, T_FILE, type PackedListing } from '../../storage/packed.js';
 import type { Entry } from '../../storage/types.js';
 import type { Exclusions } from './exclusions.js';
 import { linesOf, RuleSet } from './rules.js';
@@ -48,6 +49,23 @@ export function findMarkers(entries: readonly Entry[]): Map<string, Marker> | un
     if (e.name.charCodeAt(0) !== 46 || e.isDir || e.skip) continue;
     if (!MARKER_NAMES.includes(e.name)) continue;
     (found ??= new Map()).set(e.name, { name: e.name, size: e.size });
+  }
+  return found;
+}
+
+/** {@link findMarkers} of a packed listing: only names that start with `.` are cut out. */
+export function findPackedMarkers(listing: PackedListing): Map<string, Marker> | undefined {
+  const { names: all, types, sizes } = listing.reply;
+  let found: Map<string, Marker> | undefined;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const end = nameEnd(all, at);
+    // A file, not skipped, named with a leading '.': what findMarkers asks of an entry.
+    if (all.charCodeAt(at) === 46 && types[j] === T_FILE) {
+      const name = all.slice(at, end);
+      if (MARKER_NAMES.includes(name)) (found ??= new Map()).set(name, { name, size: sizes[j]! });
+    }
+    at = end + 1;
   }
   return found;
 }

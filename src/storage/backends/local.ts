@@ -19,20 +19,16 @@ import type {
   Entry,
   ListOptions,
   ReadHeadOptions,
-  SkipReason,
   StorageClient,
   TreeListing,
   TreeOptions,
 } from '../types.js';
 import { pagesOf } from '../pager.js';
 import { onAbort } from '../../util/on-abort.js';
+import { nameEnd, PackedListing } from '../packed.js';
 import { nativeListing } from './local-native.js';
 import {
   T_DIR,
-  T_LOOP,
-  T_SPECIAL,
-  T_SYMLINK,
-  T_UNREADABLE,
   STREAM_CODE,
   WORKER_SOURCE,
   listInline,
@@ -56,13 +52,6 @@ export interface LocalOptions {
   /** List subdirectories ahead of the scan's requests (see {@link LocalClient}). @default true */
   readAhead: boolean;
 }
-
-const SKIP_BY_TYPE: Record<number, SkipReason> = {
-  [T_SYMLINK]: 'symlink',
-  [T_SPECIAL]: 'special',
-  [T_LOOP]: 'loop',
-  [T_UNREADABLE]: 'unreadable',
-};
 
 /** Maps a Node errno to the contract's error codes: the one place this backend does it. */
 export function mapLocalError(
@@ -107,7 +96,7 @@ export function mapLocalError(
 
 /** What a batch answers for a directory too large to list whole: list it as a stream. */
 const LARGE = Symbol('large directory');
-type Whole = Entry[] | typeof LARGE;
+type Whole = PackedListing | typeof LARGE;
 
 interface Waiter {
   resolve: (entries: Whole) => void;
@@ -120,24 +109,15 @@ interface ChunkWaiter {
   reject: (error: StorageError) => void;
 }
 
-/** One directory's entries inside a packed reply, decoded only when asked for. */
-interface Packed {
-  dir: string;
-  /**
-   * Where its first name starts in `reply.names`. The joined names are cut into strings
-   * only when the listing is decoded: split on arrival, a read-ahead budget of names
-   * outlived V8's young generation and was copied by every scavenge until promoted.
-   */
-  at: number;
-  reply: ListReply;
-  offset: number;
-  count: number;
-}
-
 /** One directory's listing: on its way (filled by request `requestId`) or arrived. */
 type Slot =
   | { state: 'pending'; requestId: number; waiters: Waiter[] }
-  | { state: 'ready'; listing: Packed | StorageError | typeof LARGE; weight: number; at: number };
+  | {
+      state: 'ready';
+      listing: PackedListing | StorageError | typeof LARGE;
+      weight: number;
+      at: number;
+    };
 
 interface Lane {
   /** A listing thread, or the main thread's own lane (see {@link LocalClient}). */
@@ -218,7 +198,7 @@ export class LocalClient implements StorageClient {
    * their siblings one by one, each queued behind batches it did not need yet (measured: the
    * main thread idle ~1 s at the start of a 200,000-file scan).
    */
-  #startListing: Packed | undefined;
+  #startListing: PackedListing | undefined;
   #aheadEntries = 0;
   #inflight = 0;
   /** The current walk is a {@link listTree}: it queues subdirectories to read ahead itself. */
@@ -375,18 +355,19 @@ export class LocalClient implements StorageClient {
       if (whole !== LARGE) {
         // Listings already read ahead go out in the same step: the service's bookkeeping
         // and a resumption of each generator are paid once for them all.
-        const step: TreeListing[] = [{ dir, entries: whole }];
-        let weight = whole.length;
+        // Packed: the scan makes entries of a listing only where it needs them.
+        const step: PackedListing[] = [whole];
+        let weight = whole.count;
         while (head < queue.length && step.length < STEP_DIRS && weight < STEP_ENTRIES) {
           const next = queue[head]!;
           const ready = this.#takeReady(next);
           if (!ready) break;
           head++;
-          step.push({ dir: next, entries: ready });
-          weight += ready.length;
+          step.push(ready);
+          weight += ready.count;
         }
         yield step.length === 1 ? step[0]! : step;
-        for (const listing of step) this.#descend(listing.entries, descend, queue);
+        for (const listing of step) this.#descend(listing, descend, queue);
         continue;
       }
       let held: Entry[] | undefined;
@@ -413,7 +394,7 @@ export class LocalClient implements StorageClient {
   }
 
   /** `dir`'s listing if it was read ahead whole and is fresh (taken), else undefined. */
-  #takeReady(dir: string): Entry[] | undefined {
+  #takeReady(dir: string): PackedListing | undefined {
     const slot = this.#slots.get(dir);
     if (slot?.state !== 'ready') return undefined;
     const listing = slot.listing;
@@ -426,22 +407,37 @@ export class LocalClient implements StorageClient {
 
   /** Queues (and reads ahead) the subdirectories of a piece the caller wants listed. */
   #descend(
-    entries: Entry[],
+    listing: Entry[] | PackedListing,
     descend: ((dir: string) => boolean) | undefined,
     queue: string[],
   ): void {
-    for (const e of entries) {
-      if (!e.isDir || e.skip || (descend && !descend(e.path))) continue;
-      queue.push(e.path);
-      if (this.#aheadOn && !this.#slots.has(e.path)) this.#ahead.set(e.path, true);
+    if (listing instanceof PackedListing && !listing.decoded) {
+      // A path string for each subdirectory only: no entry objects for the files.
+      const { names: all, types } = listing.reply;
+      const prefix = listing.prefix;
+      let at = listing.at;
+      for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+        const end = nameEnd(all, at);
+        if (types[j] === T_DIR) this.#queueDir(prefix + all.slice(at, end), descend, queue);
+        at = end + 1;
+      }
+    } else {
+      const entries = listing instanceof PackedListing ? listing.entries : listing;
+      for (const e of entries) if (e.isDir && !e.skip) this.#queueDir(e.path, descend, queue);
     }
     this.#pump();
+  }
+
+  #queueDir(path: string, descend: ((dir: string) => boolean) | undefined, queue: string[]): void {
+    if (descend && !descend(path)) return;
+    queue.push(path);
+    if (this.#aheadOn && !this.#slots.has(path)) this.#ahead.set(path, true);
   }
 
   async *list(dir: string, options?: ListOptions): AsyncGenerator<Entry[]> {
     const whole = await this.#listWhole(dir, options);
     if (whole === LARGE) yield* this.#stream(dir, options?.signal);
-    else yield* pagesOf(whole);
+    else yield* pagesOf(whole.entries);
   }
 
   /**
@@ -501,7 +497,8 @@ export class LocalClient implements StorageClient {
         const error = reply.errors[0];
         if (error) throw mapLocalError(error.code, error.message, dir);
         if (reply.more) next = this.#askChunk(lane, { stream, path });
-        yield* pagesOf(decode({ dir, reply, at: 0, offset: 0, count: reply.counts[0]! }));
+        const count = reply.counts[0]!;
+        yield* pagesOf(new PackedListing(dir, reply, 0, reply.names.length, 0, count).entries);
       }
     } finally {
       if (next) {
@@ -620,9 +617,17 @@ export class LocalClient implements StorageClient {
       const dir = dirs[k]!;
       const count = reply.counts[k]!;
       const error = reply.errors[k];
-      const packed: Packed = { dir, reply, at, offset, count };
-      offset += count;
+      const start = at;
       for (let c = count; c > 0; c--) at = nameEnd(all, at) + 1;
+      const packed = new PackedListing(
+        dir,
+        reply,
+        start,
+        count > 0 ? at - 1 : start,
+        offset,
+        count,
+      );
+      offset += count;
       const slot = this.#slots.get(dir);
       // Not this request's slot: the walk restarted since, or another request owns it.
       if (slot?.state !== 'pending' || slot.requestId !== reply.id) continue;
@@ -634,10 +639,8 @@ export class LocalClient implements StorageClient {
             : packed;
       if (slot.waiters.length > 0) {
         this.#slots.delete(dir);
-        let entries: Whole | StorageError = listing as StorageError | typeof LARGE;
-        if (listing !== LARGE && !(listing instanceof StorageError)) {
-          entries = this.#deliver(listing);
-        }
+        const entries =
+          listing === LARGE || listing instanceof StorageError ? listing : this.#deliver(listing);
         for (const w of slot.waiters) {
           if (entries instanceof StorageError) w.reject(entries);
           else w.resolve(entries);
@@ -661,21 +664,19 @@ export class LocalClient implements StorageClient {
    * the scan did ask for went out alone, a round trip each (measured, 200,000 files: 2,812 of
    * 10,101 directories asked that way, the main thread idle ~1 s).
    */
-  #deliver(listing: Packed): Entry[] {
-    const entries = decode(listing);
-    if (this.#treeWalk) return entries;
+  #deliver(listing: PackedListing): PackedListing {
+    if (this.#treeWalk) return listing;
     if (this.#aheadOn) {
-      // From the entries just made: the packed names were walked and cut once more for
-      // this (~35 ms of a 200,000-file rescan's main thread, profiled).
-      for (const e of entries) {
+      // From the entries the scan is handed: the packed names were walked and cut once
+      // more for this (~35 ms of a 200,000-file rescan's main thread, profiled).
+      for (const e of listing.entries) {
         if (e.isDir && !this.#slots.has(e.path)) this.#ahead.set(e.path, true);
       }
     } else if (listing.dir === this.#walkStart) this.#startListing = listing;
-    return entries;
+    return listing;
   }
 
-  #queueSubdirs({ dir, reply, at, offset, count }: Packed): void {
-    const prefix = dir === ROOT ? '/' : dir + '/';
+  #queueSubdirs({ reply, at, offset, count, prefix }: PackedListing): void {
     const all = reply.names;
     for (let j = offset; j < offset + count; j++) {
       const end = nameEnd(all, at);
@@ -772,37 +773,6 @@ function untilAborted<T>(
     });
     work.then(resolve, reject).finally(stop);
   });
-}
-
-/** Entries of one directory out of a packed reply. */
-/** Where the name starting at `at` in joined names ends (a `/`, or the end). */
-function nameEnd(all: string, at: number): number {
-  const end = all.indexOf('/', at);
-  return end === -1 ? all.length : end;
-}
-
-function decode({ dir, reply, at, offset, count }: Packed): Entry[] {
-  const all = reply.names;
-  const prefix = dir === ROOT ? '/' : dir + '/';
-  const entries = new Array<Entry>(count);
-  for (let i = 0; i < count; i++) {
-    const j = offset + i;
-    const end = nameEnd(all, at);
-    const name = all.slice(at, end);
-    at = end + 1;
-    const type = reply.types[j]!;
-    const entry: Entry = {
-      path: prefix + name,
-      name,
-      isDir: type === T_DIR,
-      size: reply.sizes[j]!,
-      mtime: reply.mtimes[j]!,
-    };
-    const skip = SKIP_BY_TYPE[type];
-    if (skip) entry.skip = skip;
-    entries[i] = entry;
-  }
-  return entries;
 }
 
 /** Every local option, declared once: parsing, redaction and docs come from here. */

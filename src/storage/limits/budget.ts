@@ -73,6 +73,16 @@ export class MemoryBudget {
     });
   }
 
+  /**
+   * Charges `bytes` now if {@link acquire} would without waiting (nothing waits, and they
+   * fit); false, and nothing charged, otherwise.
+   */
+  tryAcquire(bytes: number): boolean {
+    if (this.#waiters.length > 0 || !this.#fits(bytes)) return false;
+    this.#charge(bytes);
+    return true;
+  }
+
   release(bytes: number): void {
     this.#used -= bytes;
     if (this.#used < 0) this.#used = 0;
