@@ -106,7 +106,7 @@ function refs(flat: number[], out: EntryRef[] = []): EntryRef[] {
  *   (AUTOINCREMENT, one writer at a time), so the reply names the first. Only when a row was
  *   already there (an overlapping scan wrote it first) are the new ids read back, as the
  *   batch's rows above the largest id before it; the others take the update's way. Replayed
- *   alone (bench/write-path.ts, CPU seconds for 210,100 rows without the name index):
+ *   alone (bench/write-path.ts before 019, CPU seconds for 210,100 rows without the name index):
  *   `RETURNING id, path` as before 1.29 s, without it 1.10 s; one `INSERT … SELECT … FROM
  *   json_each(?)` a batch 1.39 s — slower here, for all it saves in bound parameters;
  * - rows the diff found changed: the update first, the insert only when the row vanished
