@@ -325,14 +325,14 @@ describe.skipIf(!redisAvailable)('fleet schedules (BullMQ job schedulers)', () =
       [...new Set((await scansOf(a, s)).map((r) => r.status))].filter(
         (x) => x !== 'succeeded' && x !== 'cancelled',
       );
-    await until(async () => (await unfinished()).length === 0, 20_000).catch(() => undefined);
+    await until(async () => (await unfinished()).length === 0, 40_000).catch(() => undefined);
     expect(await unfinished()).toEqual([]);
     // Disabled: no more scans, though the schedule's interval (1 s) passes three times.
     const stoppedAt = (await scansOf(a, s)).length;
     await sleep(3_000);
     expect((await scansOf(a, s)).length).toBe(stoppedAt);
     await second.stop();
-  }, 90_000);
+  }, 150_000);
 
   it('fires a cron schedule', async () => {
     const { a, prefix, url } = await setup();
