@@ -5,6 +5,7 @@
  * which the StorageService's lookup calls, hands out opened secrets.
  */
 import { isDeepStrictEqual } from 'node:util';
+import type { Methods } from '../db/open.js';
 import type { StorageRecord, StorageRepository } from '../db/repositories/storages.js';
 import { SecretError, type SecretKey } from '../secrets/cipher.js';
 import type { Keyring } from '../secrets/keyring.js';
@@ -20,7 +21,7 @@ import type { Schedule } from './schedule.js';
 type Options = Record<string, unknown>;
 
 export interface StorageCatalogDeps {
-  storages: StorageRepository;
+  storages: Methods<StorageRepository>;
   keyring: Keyring;
   /**
    * Called after a storage was added, changed or removed (the StorageService's `refresh`;
@@ -61,7 +62,7 @@ export interface RotateResult {
 }
 
 export class StorageCatalog {
-  readonly #repo: StorageRepository;
+  readonly #repo: Methods<StorageRepository>;
   readonly #keyring: Keyring;
   readonly #changed: (storageId: number) => Promise<void>;
 
