@@ -1,5 +1,6 @@
 /**
- * bin/trawl.js runs the bundle (dist/bundle/main.cjs, scripts/bundle.js) compiled from its V8
+ * bin/trawl.js runs the bundle (dist/bundle/main.cjs, and kysely.cjs when a command queries;
+ * scripts/bundle.js) compiled from its V8
  * code cache, but only while everything it was made from is unchanged: a stale bundle falls
  * back to dist/cli/main.js, a cache rewritten since the build is not handed to V8 (V8 checks
  * a cache against its source's length alone). Run on a copy of bin/ and dist/, so the build
@@ -41,6 +42,7 @@ describe('the bundled command line', () => {
     const info = JSON.parse(readFileSync(inputsFile(), 'utf8'));
     for (const input of info.inputs) input[1] = statSync(join(copy, 'dist', input[0])).mtimeMs;
     info.cache = statSync(`${bundleFile()}.cache`).mtimeMs;
+    info.kyselyCache = statSync(join(copy, 'dist', 'bundle', 'kysely.cjs.cache')).mtimeMs;
     writeFileSync(inputsFile(), JSON.stringify(info));
   };
 
@@ -62,6 +64,18 @@ describe('the bundled command line', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
     expect(r.stderr).toBe('trawl: start: the bundle, code cache used\n');
+  });
+
+  it('runs Kysely, a script of its own, from its cache only for a command that queries', () => {
+    const db = join(tmp.path, 'i.db');
+    // The scan's bookkeeping is plain statements: the test above saw one script run.
+    expect(run('scan', join(tmp.path, 'data'), '--db', db, '--json').code).toBe(0);
+    const r = run('scans', '--db', db, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.split('\n')[0]!)).toMatchObject({ status: 'succeeded', files: 1 });
+    expect(r.stderr).toBe(
+      'trawl: start: the bundle, code cache used\ntrawl: start: Kysely, code cache used\n',
+    );
   });
 
   it('answers --version without reading the bundle, and runs the bundle for the rest', () => {
