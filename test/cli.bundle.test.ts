@@ -1,10 +1,9 @@
 /**
- * bin/trawl.js runs the bundle (dist/bundle/main.cjs, and kysely.cjs when a command queries;
- * scripts/bundle.js) compiled from its V8
- * code cache, but only while everything it was made from is unchanged: a stale bundle falls
- * back to dist/cli/main.js, a cache rewritten since the build is not handed to V8 (V8 checks
- * a cache against its source's length alone). Run on a copy of bin/ and dist/, so the build
- * the other tests use is never touched.
+ * bin/trawl.js runs the bundle (dist/bundle/main.cjs, and kysely.cjs once a command queries;
+ * scripts/bundle.js) compiled from its V8 code cache, but only while everything it was made
+ * from is unchanged: a stale bundle falls back to dist/cli/main.js, a cache rewritten since
+ * the build is not handed to V8 (V8 checks a cache against its source's length alone). Run on
+ * a copy of bin/ and dist/, so the build the other tests use is never touched.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
