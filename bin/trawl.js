@@ -98,8 +98,8 @@ function runBundle(built) {
     id === 'kysely'
       ? (kysely ??= runScript(`${dist}bundle/kysely.cjs`, built.kyselyCache, inner, 'Kysely'))
       : inner(id);
-  bundleRequire.resolve = inner.resolve;
-  bundleRequire.cache = inner.cache;
+  // What a module's `require` carries (pino's thread-stream reads `require.main`).
+  Object.assign(bundleRequire, inner);
   return runScript(main, built.cache, bundleRequire, 'the bundle');
 }
 
