@@ -24,8 +24,8 @@ export async function seedStorage(db: DialectConnection['db']): Promise<void> {
 }
 
 /**
- * A PostgreSQL index as the trawl that ended with `last` left it, its `parent` stored (before
- * 018), with `dirs` and `files` in storage 1 of tenant 1.
+ * A PostgreSQL index as the trawl that ended with `last` left it, with `dirs` and `files` in
+ * storage 1 of tenant 1 (and their `parent` stored, before 018).
  */
 export async function postgresIndexAt(
   url: string,
@@ -37,12 +37,22 @@ export async function postgresIndexAt(
   try {
     await migrateTo(conn, last);
     await seedStorage(conn.db);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n
+      FROM information_schema.columns
+      WHERE table_name = 'entries' AND table_schema = current_schema() AND column_name = 'parent'`.execute(
+      conn.db,
+    );
+    const stored = rows[0]!.n > 0;
     for (const path of [...dirs, ...files]) {
       const isDir = dirs.includes(path) ? 1 : 0;
-      await sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
-        VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${isDir ? 0 : 10}, 1)`.execute(
-        conn.db,
-      );
+      const size = isDir ? 0 : 10;
+      await (
+        stored
+          ? sql`INSERT INTO entries (tenant_id, storage_id, path, parent, name, is_dir, size, mtime)
+            VALUES (1, 1, ${path}, ${parentOf(path)}, ${baseName(path)}, ${isDir}, ${size}, 1)`
+          : sql`INSERT INTO entries (tenant_id, storage_id, path, name, is_dir, size, mtime)
+            VALUES (1, 1, ${path}, ${baseName(path)}, ${isDir}, ${size}, 1)`
+      ).execute(conn.db);
     }
   } finally {
     await conn.close();

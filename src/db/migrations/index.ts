@@ -18,6 +18,7 @@ import { parentHash } from './015-parent-hash.js';
 import { leanNameIndex } from './016-lean-name-index.js';
 import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 import { computedParent } from './018-computed-parent.js';
+import { leanChildren } from './020-lean-children.js';
 import { MIGRATION_NAMES } from './names.js';
 
 export { MIGRATION_NAMES };
@@ -43,6 +44,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '016-lean-name-index': leanNameIndex(dialect),
     '017-sqlite-kind-name-order': sqliteKindNameOrder(dialect),
     '018-computed-parent': computedParent(dialect),
+    '020-lean-children': leanChildren(dialect),
   };
 }
 

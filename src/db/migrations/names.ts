@@ -22,4 +22,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '016-lean-name-index',
   '017-sqlite-kind-name-order',
   '018-computed-parent',
+  '020-lean-children',
 ];

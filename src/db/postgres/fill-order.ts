@@ -11,7 +11,9 @@ import type { EntryWrite } from '../entries.js';
  * empty. Inserted in an order unrelated to the key, a run's keys land on both halves of
  * each split, which then fill. Measured on the bench:db tree (300,000 entries, each batch
  * inserted in turn): leaf density of (storage_id, parent, is_dir, name, id) 50 → 68 %,
- * 123 → 91 bytes an entry; (storage_id, path) 51 → 56 %, 99 → 91.
+ * 123 → 91 bytes an entry; (storage_id, path) 51 → 56 %, 99 → 91. Since migration 020 the
+ * children index keys no name (a directory's children share one deduplicated key), so the
+ * order within a directory is for the unique path index alone.
  *
  * Rows stay grouped by directory, so a directory's children still share their few heap
  * pages (what the rescan's read of them fetches); within a directory they go by a hash of

@@ -278,8 +278,9 @@ export class PageReader {
   #sources(f: Filters, o: Ordering): Source[] {
     const out: Source[] = [];
     if (f.storageId !== undefined && f.parent !== undefined) {
-      // (storage_id, parent, is_dir, name): counted from the index alone, and read in name
-      // order. Not tenant_id here: SQLite would take the unique (storage_id, tenant_id,
+      // The children index: read in name order on SQLite (storage_id, parent, is_dir,
+      // name); on PostgreSQL (storage_id, hash of the parent, is_dir) since 020, its rows
+      // sorted. Not tenant_id here: SQLite would take the unique (storage_id, tenant_id,
       // path) index for it and read the whole storage. A storage id is unique across
       // tenants anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;

@@ -21,6 +21,7 @@ export const SCRIPT_MIGRATIONS: readonly string[] = [
   '016-lean-name-index',
   '017-sqlite-kind-name-order',
   '018-computed-parent',
+  '020-lean-children',
 ];
 
 /** Their schema and rows, one statement each. */
