@@ -52,7 +52,7 @@ function writeVersion(text) {
 
 async function load() {
   try {
-    if (current) return runBundle(current.cache);
+    if (current) return runBundle(current);
     debugStart('dist/cli/main.js (no current bundle)');
     return await import('../dist/cli/main.js');
   } catch (error) {
@@ -71,7 +71,7 @@ async function load() {
  * Whether dist/bundle/ (`npm run build`, scripts/bundle.js) was made from the dist/ files
  * there now: it starts several times faster than dist/cli/main.js, but a `tsc` build made
  * after it rewrote them, and then it is stale. Checking costs ~2 ms (a stat per file).
- * Returns the build's version and its code cache's recorded mtime (null: none) when current.
+ * Returns what the build recorded (its version, its code caches' mtimes, null: none) when current.
  */
 function bundleIsCurrent() {
   try {
@@ -85,23 +85,41 @@ function bundleIsCurrent() {
 
 /**
  * dist/bundle/main.cjs, compiled as Node compiles a CommonJS file but with V8's code cache
- * of it (scripts/bundle.js): what a start would compile is read instead. The cache is used
- * only while its mtime is the one the build recorded (V8 checks it against the source's
- * length alone); V8 itself refuses one made under other node flags, and then compiles.
+ * of it (scripts/bundle.js): what a start would compile is read instead. Kysely is a script
+ * of its own beside it (kysely.cjs, with its cache), run at the bundle's first
+ * `require('kysely')`: a local scan into SQLite never needs it.
  */
-function runBundle(cacheMtimeMs) {
-  const file = `${dist}bundle/main.cjs`;
+function runBundle(built) {
+  const { createRequire } = require('node:module');
+  const main = `${dist}bundle/main.cjs`;
+  const inner = createRequire(main);
+  let kysely;
+  const bundleRequire = (id) =>
+    id === 'kysely'
+      ? (kysely ??= runScript(`${dist}bundle/kysely.cjs`, built.kyselyCache, inner, 'Kysely'))
+      : inner(id);
+  // What a module's `require` carries (pino's thread-stream reads `require.main`).
+  Object.assign(bundleRequire, inner);
+  return runScript(main, built.cache, bundleRequire, 'the bundle');
+}
+
+/**
+ * One of the bundle's scripts, compiled with its code cache when that is the one the build
+ * made: used only while its mtime is the one the build recorded (V8 checks a cache against
+ * its source's length alone); V8 itself refuses one made under other node flags, and then
+ * compiles.
+ */
+function runScript(file, cacheMtimeMs, moduleRequire, name) {
   const cacheFile = `${file}.cache`;
-  const writeTo = process.env.TRAWL_WRITE_CODE_CACHE; // scripts/bundle.js, making the cache
+  const writeTo = process.env.TRAWL_WRITE_CODE_CACHE; // scripts/bundle.js, making a cache
   let cachedData;
-  if (cacheMtimeMs !== null && writeTo === undefined) {
+  if (cacheMtimeMs != null && writeTo === undefined) {
     try {
       if (statSync(cacheFile).mtimeMs === cacheMtimeMs) cachedData = readFileSync(cacheFile);
     } catch {
       // no cache: compiled as any file is
     }
   }
-  const { createRequire } = require('node:module');
   const { Script } = require('node:vm');
   // ASCII only (scripts/bundle.js): latin1 is a plain copy, where UTF-8 is decoded. The file
   // is a function expression taking the CommonJS module's arguments.
@@ -109,9 +127,9 @@ function runBundle(cacheMtimeMs) {
   // No `import()` is left in the bundle (scripts/bundle.js): none needs a loader hook here.
   const script = new Script(source, { filename: file, cachedData });
   debugStart(
-    `the bundle, ${cachedData === undefined ? 'no code cache' : script.cachedDataRejected ? 'code cache rejected' : 'code cache used'}`,
+    `${name}, ${cachedData === undefined ? 'no code cache' : script.cachedDataRejected ? 'code cache rejected' : 'code cache used'}`,
   );
-  if (writeTo) {
+  if (writeTo !== undefined && resolvedPath(writeTo) === resolvedPath(cacheFile)) {
     // After the run, so that the cache holds every function the run compiled.
     process.once('exit', () =>
       require('node:fs').writeFileSync(writeTo, script.createCachedData()),
@@ -120,8 +138,12 @@ function runBundle(cacheMtimeMs) {
   const module = { exports: {} };
   script
     .runInThisContext()
-    .call(module.exports, module.exports, createRequire(file), module, file, `${dist}bundle`);
+    .call(module.exports, module.exports, moduleRequire, module, file, `${dist}bundle`);
   return module.exports;
+}
+
+function resolvedPath(file) {
+  return require('node:path').resolve(file);
 }
 
 /** TRAWL_DEBUG_START=1: which build runs, and whether V8 took the code cache (tests). */

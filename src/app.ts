@@ -11,8 +11,6 @@ import type { LeaseStore } from './jobs/lease.js';
 import type { RedisSemaphore } from './jobs/redis-semaphore.js';
 import type { ScanQueue } from './jobs/scan-queue.js';
 import type { FleetSchedules } from './jobs/schedules.js';
-import { ScheduleRepository } from './db/repositories/schedules.js';
-import { bumpFence } from './db/repositories/fences.js';
 import type { Redis } from 'ioredis';
 import type { ScanOptions } from './scan/engine.js';
 import type { StorageSpec } from './storage/url.js';
@@ -68,6 +66,12 @@ export interface AppOptions {
    * handed the operator's own credentials. @default `env`
    */
   storageEnv?: NodeJS.ProcessEnv;
+  /**
+   * `false`: the caller uses the app for scans only, and never `index.db` or
+   * `index.queries`; SQLite then loads no query builder unless a repository call needs it
+   * (OpenOptions.queryBuilder). A fleet always loads it. @default true
+   */
+  queryBuilder?: boolean;
 }
 
 /** The composition root: builds everything once; nothing else builds anything. */
@@ -158,7 +162,7 @@ export class App {
   get schedules(): FleetSchedules | undefined {
     const url = this.#config.redisUrl;
     if (!url) return undefined;
-    const { FleetSchedules, redisOptions, queuePrefix } = this.#fleetModules();
+    const { FleetSchedules, ScheduleRepository, redisOptions, queuePrefix } = this.#fleetModules();
     this.#schedules ??= new FleetSchedules(
       redisOptions(url),
       queuePrefix(this.#config.redisPrefix),
@@ -234,18 +238,23 @@ export class App {
     if (this.#leases) return this.#leases;
     const timing = { ttlMs: this.#config.leaseTtlMs };
     const redis = this.redis;
-    this.#leases = redis
-      ? new (this.#fleetModules().RedisLeaseStore)(
+    const fleet = redis && this.#fleetModules();
+    this.#leases = fleet
+      ? new fleet.RedisLeaseStore(
           redis,
           // SQLite has no row locks to wait on: its busy timeout bounds the wait.
           (id, wait) =>
-            bumpFence(this.index.db, id, this.index.dialect === 'postgres' ? wait : undefined),
+            fleet.bumpFence(
+              this.index.db,
+              id,
+              this.index.dialect === 'postgres' ? wait : undefined,
+            ),
           {
             prefix: this.#config.redisPrefix,
             timing,
           },
         )
-      : new DbLeaseStore(this.index.db, timing);
+      : new DbLeaseStore(this.index.leases, timing);
     return this.#leases;
   }
 
@@ -265,6 +274,8 @@ export class App {
       busyTimeoutMs: config.sqliteBusyTimeoutMs,
       migrate: options.migrate ?? true,
       readOnly: options.readOnly ?? false,
+      // A fleet's pieces (Redis leases, schedules) take the query builder.
+      queryBuilder: fleet !== undefined || options.queryBuilder !== false,
     });
     try {
       const tenants = guard(index.tenants, options.signal);

@@ -235,7 +235,13 @@ describe('what the command line loads to start', () => {
         }
         const unwanted = /^dist\/(api\/server\.js|db\/postgres\/|jobs\/(fleet|worker|runners)\.js)/;
         expect(r.files.filter((f) => unwanted.test(f))).toEqual([]);
-        if (via === 'dist') expect(r.files).toContain('dist/app.js');
+        if (via === 'dist') {
+          expect(r.files).toContain('dist/app.js');
+          // Its bookkeeping is plain statements (db/sqlite/bookkeeping.ts), fresh index or not:
+          // no query builder, no migration module.
+          expect(r.packages, `round ${round}`).not.toContain('kysely');
+          expect(r.files.filter((f) => f.startsWith('dist/db/migrations/0'))).toEqual([]);
+        }
       }
     }
   });

@@ -50,7 +50,10 @@ for (const dialect of DIALECTS) {
     // A lease of 1 s, not less: c's must outlive the few statements after its grant even on
     // a loaded CI machine (at 150 ms it once expired before the check below).
     const stores: Array<[string, (app: App) => LeaseStore | undefined]> = [
-      ['the index', (app) => new DbLeaseStore(app.index.db, { ttlMs: 1000, renewEveryMs: 1e9 })],
+      [
+        'the index',
+        (app) => new DbLeaseStore(app.index.leases, { ttlMs: 1000, renewEveryMs: 1e9 }),
+      ],
       [
         'Redis',
         (app) =>
@@ -86,7 +89,7 @@ for (const dialect of DIALECTS) {
 
     it('loses a lease whose renewal is refused, and says so through its signal', async () => {
       const { app, storage } = await fixture();
-      const store = new DbLeaseStore(app.index.db, { ttlMs: 2_000, renewEveryMs: 30 });
+      const store = new DbLeaseStore(app.index.leases, { ttlMs: 2_000, renewEveryMs: 30 });
       const lease = (await store.tryAcquire(storage.id, 'a'))!;
       await app.index.db.deleteFrom('leases').execute(); // taken from it
       await new Promise((r) => setTimeout(r, 150));
@@ -132,7 +135,7 @@ for (const dialect of DIALECTS) {
         for (let f = 0; f < 30; f++) tree.writeFile(`/d${d}/f${f}`, f, d);
       tree.latencyMs = 10;
       const { app, storage } = await fixture(tree);
-      const store = new DbLeaseStore(app.index.db, { ttlMs: 100, renewEveryMs: 1e9 });
+      const store = new DbLeaseStore(app.index.leases, { ttlMs: 100, renewEveryMs: 1e9 });
       const zombie = (await store.tryAcquire(storage.id, 'zombie'))!;
       let successorAt = 0;
       let afterGrant = 0;

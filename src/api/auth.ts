@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Methods } from '../db/open.js';
 import type { TokenRepository } from '../db/repositories/tokens.js';
 import type { AuthLimiter } from './auth-limiter.js';
 import { ApiError } from './errors.js';
@@ -21,7 +22,7 @@ declare module 'fastify' {
 }
 
 export interface AuthDeps {
-  tokens: TokenRepository;
+  tokens: Methods<TokenRepository>;
   /** undefined: no admin routes (no TRAWL_ADMIN_TOKEN). */
   adminToken: string | undefined;
   limiter: AuthLimiter;

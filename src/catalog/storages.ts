@@ -4,7 +4,7 @@
  * Everything it returns carries the stored (sealed) form; only {@link StorageCatalog.opened},
  * which the StorageService's lookup calls, hands out opened secrets.
  */
-import { isDeepStrictEqual } from 'node:util';
+import type { Methods } from '../db/open.js';
 import type { StorageRecord, StorageRepository } from '../db/repositories/storages.js';
 import { SecretError, type SecretKey } from '../secrets/cipher.js';
 import type { Keyring } from '../secrets/keyring.js';
@@ -13,6 +13,7 @@ import { SERVICE_OPTION_KEYS, splitServiceOptions } from '../storage/limits/opti
 import { redactOptions, secretKeysOf } from '../storage/options.js';
 import { backendFor } from '../storage/registry.js';
 import type { StorageSpec } from '../storage/url.js';
+import { sameValue } from '../util/same-value.js';
 import { CatalogError } from './errors.js';
 import { checkName, freeName, nameFor, NAME } from './names.js';
 import type { Schedule } from './schedule.js';
@@ -20,7 +21,7 @@ import type { Schedule } from './schedule.js';
 type Options = Record<string, unknown>;
 
 export interface StorageCatalogDeps {
-  storages: StorageRepository;
+  storages: Methods<StorageRepository>;
   keyring: Keyring;
   /**
    * Called after a storage was added, changed or removed (the StorageService's `refresh`;
@@ -61,7 +62,7 @@ export interface RotateResult {
 }
 
 export class StorageCatalog {
-  readonly #repo: StorageRepository;
+  readonly #repo: Methods<StorageRepository>;
   readonly #keyring: Keyring;
   readonly #changed: (storageId: number) => Promise<void>;
 
@@ -146,7 +147,7 @@ export class StorageCatalog {
     }
     // A URL or path says nothing of what the storage excludes: its list stays.
     if (next.exclude === undefined && old.exclude !== undefined) next.exclude = old.exclude;
-    if (isDeepStrictEqual(sorted(next), sorted(old))) return existing;
+    if (sameValue(sorted(next), sorted(old))) return existing;
     const options = sealOptions(next, this.#secretKeys(spec.kind), this.#keyring, {
       sealed: stored,
       opened: old,
@@ -184,7 +185,7 @@ export class StorageCatalog {
       const split = splitServiceOptions(raw);
       const parsed = backend.parseOptions(split.backend);
       const next = compact(record.kind, { ...(parsed as Options), ...split.service });
-      if (!isDeepStrictEqual(sorted(next), sorted(old))) {
+      if (!sameValue(sorted(next), sorted(old))) {
         const location = backend.location(parsed);
         if (location !== record.location) {
           const other = await this.#repo.findByLocation(tenantId, record.kind, location);
@@ -410,7 +411,7 @@ export function compact(kind: string, options: Options): Options {
     delete without[key];
     let same = false;
     try {
-      same = isDeepStrictEqual((backend.parseOptions(without) as Options)[key], full[key]);
+      same = sameValue((backend.parseOptions(without) as Options)[key], full[key]);
     } catch {
       same = false; // required: it stays
     }

@@ -40,7 +40,10 @@ export async function openApp(
   io: CliIo,
   db: string | undefined,
   signal?: AbortSignal,
-  extra: Pick<AppOptions, 'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly'> = {},
+  extra: Pick<
+    AppOptions,
+    'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly' | 'queryBuilder'
+  > = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
   // Loaded here, not at the top: `trawl --version`, `--help` and a mistyped flag never need

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import type { Database } from './schema.js';
+import type { Bookkeeping } from './bookkeeping.js';
 import type { ArrayRows, CopyEntries, CopyValues } from './queries/find-read.js';
 
 /** Something trawl is waiting for while it opens the index: for a line on the user's terminal. */
@@ -42,12 +43,30 @@ export interface OpenOptions {
    * `INDEX_NOT_MIGRATED`. A writable index opens as always. @default false
    */
   readOnly?: boolean;
+  /**
+   * Load the query builder (Kysely) with the connection. `false`: the caller needs only the
+   * scan's bookkeeping ({@link Bookkeeping}), which SQLite keeps as plain statements, so
+   * Kysely (538 of the 1,394 functions an empty scan ran) loads at the first repository call
+   * that needs it, if any; `Index.db` and `Index.queries` are then not there. PostgreSQL
+   * loads it regardless. @default true
+   */
+  queryBuilder?: boolean;
 }
 
 /** What each dialect folder provides: the same shape for SQLite and PostgreSQL. */
 export interface DialectConnection {
   dialect: Dialect;
-  db: Kysely<Database>;
+  /** The query builder; throws when it was not loaded ({@link OpenOptions.queryBuilder}). */
+  readonly db: Kysely<Database>;
+  /** The query builder, loaded first if the connection was opened without it. */
+  kysely(): Promise<Kysely<Database>>;
+  /** The migrations the index records, in no set order; undefined when it records none yet. */
+  migrationNames(): Promise<string[] | undefined>;
+  /**
+   * The scan's bookkeeping without the query builder, where this dialect has it (SQLite);
+   * every other repository call loads the query builder.
+   */
+  bookkeeping?: () => Bookkeeping;
   /** Opened read-only ({@link OpenOptions.readOnly}): every write fails, so none is tried. */
   readOnly?: boolean;
   /**

@@ -1,23 +1,30 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Bookkeeping, LeaseRows } from './bookkeeping.js';
 import type { DialectConnection, OpenOptions } from './connection.js';
 import { checkIndexTarget, dialectOf, redactDbUrl, type Dialect } from './dialect.js';
 import type { EntryRepository } from './entries.js';
 import { IndexError, isCancellation } from './errors.js';
-import { MIGRATION_NAMES, migrations } from './migrations/index.js';
-import { createQueries } from './queries/index.js';
+import { MIGRATION_NAMES } from './migrations/names.js';
 import type { Queries } from './queries/types.js';
-import { ScanRepository } from './repositories/scans.js';
-import { StorageRepository } from './repositories/storages.js';
-import { TenantRepository } from './repositories/tenants.js';
-import { TokenRepository } from './repositories/tokens.js';
+import type { ScanRepository } from './repositories/scans.js';
+import type { StorageRepository } from './repositories/storages.js';
+import type { TenantRepository } from './repositories/tenants.js';
+import type { TokenRepository } from './repositories/tokens.js';
 import type { Database } from './schema.js';
 
 export type { IndexWait, OpenOptions } from './connection.js';
 export { redactDbUrl };
 
+/** A repository's methods (its class's type also holds its private fields). */
+export type Methods<T> = { [K in keyof T]: T[K] };
+
 /** The index: every repository over one database connection. */
 export interface Index {
   readonly dialect: Dialect;
+  /**
+   * The query builder. Not there (it throws) on an index opened with `queryBuilder: false`
+   * (OpenOptions): every repository still is.
+   */
   readonly db: Kysely<Database>;
   /**
    * Opened read-only (an index the process cannot write, opened for a command that only
@@ -25,13 +32,18 @@ export interface Index {
    */
   readonly readOnly: boolean;
   readonly entries: EntryRepository;
-  readonly scans: ScanRepository;
-  readonly storages: StorageRepository;
-  readonly tenants: TenantRepository;
-  /** Browse, search and stats (src/db/queries/): read-only, tenant-scoped. */
+  readonly scans: Methods<ScanRepository>;
+  readonly storages: Methods<StorageRepository>;
+  readonly tenants: Methods<TenantRepository>;
+  /** The embedded mode's leases (jobs/db-lease.ts). */
+  readonly leases: LeaseRows;
+  /**
+   * Browse, search and stats (src/db/queries/): read-only, tenant-scoped. Not there (it
+   * throws) on an index opened with `queryBuilder: false`.
+   */
   readonly queries: Queries;
   /** The HTTP API's bearer tokens. */
-  readonly tokens: TokenRepository;
+  readonly tokens: Methods<TokenRepository>;
   close(): Promise<void>;
 }
 
@@ -71,24 +83,103 @@ export async function openIndex(target: string, options: OpenOptions = {}): Prom
       ...(isCancellation(error) ? { code: 'CANCELLED' as const } : {}),
     });
   }
-  const { db } = conn;
+  const bookkeeping = options.queryBuilder === false ? conn.bookkeeping?.() : undefined;
+  if (bookkeeping) return onDemandIndex(conn, bookkeeping);
+  const db = await conn.kysely();
+  const [repositories, { createQueries }] = await Promise.all([
+    import('./repositories/index.js'),
+    import('./queries/index.js'),
+  ]);
   return {
     dialect: conn.dialect,
     db,
     readOnly: conn.readOnly === true,
     entries: conn.entries(),
-    scans: new ScanRepository(db, conn.dialect),
-    storages: new StorageRepository(db, conn.dialect),
-    tenants: new TenantRepository(db),
+    scans: new repositories.ScanRepository(db, conn.dialect),
+    storages: new repositories.StorageRepository(db, conn.dialect),
+    tenants: new repositories.TenantRepository(db),
+    leases: new repositories.LeaseRepository(db),
     queries: createQueries(db, conn.dialect, {
       ...(conn.beforeNameSearch ? { beforeNameSearch: conn.beforeNameSearch } : {}),
       ...(conn.arrays ? { arrays: conn.arrays } : {}),
       ...(conn.copyValues ? { copyValues: conn.copyValues } : {}),
       ...(conn.copyEntries ? { copyEntries: conn.copyEntries } : {}),
     }),
-    tokens: new TokenRepository(db),
+    tokens: new repositories.TokenRepository(db),
     close: () => conn.close(),
   };
+}
+
+/**
+ * The index of a caller that said it needs no query builder (`queryBuilder: false`): the
+ * scan's bookkeeping runs as the dialect's plain statements, and any other repository call
+ * loads Kysely and the repositories at its first use (each is asynchronous), then goes to
+ * them. `db` and `queries` are not there: they are not asynchronous.
+ */
+function onDemandIndex(conn: DialectConnection, own: Bookkeeping): Index {
+  let loading: Promise<typeof import('./repositories/index.js')> | undefined;
+  const repositories = () => (loading ??= import('./repositories/index.js'));
+  const scans = once(
+    async () => new (await repositories()).ScanRepository(await conn.kysely(), conn.dialect),
+  );
+  const storages = once(
+    async () => new (await repositories()).StorageRepository(await conn.kysely(), conn.dialect),
+  );
+  const tenants = once(
+    async () => new (await repositories()).TenantRepository(await conn.kysely()),
+  );
+  const tokens = once(async () => new (await repositories()).TokenRepository(await conn.kysely()));
+  const missing = (what: string) => () => {
+    throw new Error(`bug: ${what} of an index opened without its query builder`);
+  };
+  return {
+    dialect: conn.dialect,
+    get db(): Kysely<Database> {
+      return missing('the query builder')();
+    },
+    readOnly: conn.readOnly === true,
+    entries: conn.entries(),
+    scans: onDemand(scans, own.scans),
+    storages: onDemand(storages, {
+      ...own.storages,
+      // Inside a transaction of the repository's: the repository's.
+      names: (tenantId, db) =>
+        db ? storages().then((r) => r.names(tenantId, db)) : own.storages.names(tenantId),
+      storedOptions: (db, unsealedOnly) =>
+        db
+          ? storages().then((r) => r.storedOptions(db, unsealedOnly))
+          : own.storages.storedOptions(unsealedOnly ?? false),
+    }),
+    tenants: onDemand(tenants, own.tenants),
+    leases: own.leases,
+    get queries(): Queries {
+      return missing('the queries')();
+    },
+    tokens: onDemand(tokens, {}),
+    close: () => conn.close(),
+  };
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+/**
+ * `own`'s methods, and for every other one of T's (all asynchronous) a method that gets
+ * the full object first and calls it there.
+ */
+function onDemand<T extends object>(full: () => Promise<T>, own: Partial<Methods<T>>): Methods<T> {
+  return new Proxy(own, {
+    get(target, key) {
+      if (key in target) return (target as Record<PropertyKey, unknown>)[key];
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        const object = (await full()) as Record<string, (...a: unknown[]) => unknown>;
+        return object[key]!(...args);
+      };
+    },
+  }) as Methods<T>;
 }
 
 /**
@@ -116,19 +207,10 @@ export async function migrateIndex(
  * Anything else (a fresh index, one behind, one ahead) goes to the migrator as before.
  */
 async function isCurrent(conn: DialectConnection): Promise<boolean> {
-  let names: string[];
-  try {
-    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(
-      conn.db,
-    );
-    names = rows.map((r) => r.name);
-  } catch (error) {
-    // No migration table yet (a fresh index): the migrator makes it. Anything else (a lock,
-    // a lost connection, a cancel) is the open's failure, not a reason to try again.
-    const e = error as { code?: unknown; message?: unknown };
-    if (e.code === '42P01' || /no such table/.test(String(e.message))) return false;
-    throw error;
-  }
+  // No migration table yet (a fresh index): the migrator makes it. Anything else (a lock,
+  // a lost connection, a cancel) is the open's failure, not a reason to try again.
+  const names = await conn.migrationNames();
+  if (names === undefined) return false;
   const known = new Set(MIGRATION_NAMES);
   return names.length === known.size && names.every((name) => known.has(name));
 }
@@ -144,7 +226,7 @@ async function migrate(conn: DialectConnection): Promise<string[]> {
   if (made.length === MIGRATION_NAMES.length && made.every((n, i) => n === MIGRATION_NAMES[i])) {
     return made;
   }
-  const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
+  const migrator = await migratorOf(conn);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
@@ -159,11 +241,21 @@ async function migrate(conn: DialectConnection): Promise<string[]> {
 /** Refuses an index that lacks migrations, naming them and what to do. */
 async function checkMigrated(conn: DialectConnection, target: string): Promise<void> {
   if (await isCurrent(conn)) return;
-  const migrator = new Migrator({ db: conn.db, provider: migrations(conn.dialect) });
+  const migrator = await migratorOf(conn);
   const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
   if (pending.length === 0) return;
   throw new IndexError(
     `the index database ${redactDbUrl(target)} lacks ${pending.length} migration(s) of this trawl (${pending.join(', ')})`,
     { code: 'INDEX_NOT_MIGRATED' },
   );
+}
+
+/** Kysely's migrator over every migration: loaded only when an index is behind or new. */
+async function migratorOf(conn: DialectConnection) {
+  const [{ Migrator }, { migrations }, db] = await Promise.all([
+    import('kysely'),
+    import('./migrations/index.js'),
+    conn.kysely(),
+  ]);
+  return new Migrator({ db, provider: migrations(conn.dialect) });
 }

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { LeaseRows } from '../db/bookkeeping.js';
 import { uniqueToken } from '../util/unique-token.js';
 import {
   DEFAULT_LEASE_TTL_MS,
@@ -10,9 +9,6 @@ import {
   type LeaseStore,
   type LeaseTiming,
 } from './lease.js';
-
-/** Thrown inside the grant's transaction to undo its fence bump when the lease is held. */
-class Held extends Error {}
 
 /**
  * A holder on this machine whose process is gone (killed, a second Ctrl-C): its lease is
@@ -41,95 +37,40 @@ function deadOnThisHost(stored: string): boolean {
  * embedded index runs on the one machine.
  */
 export class DbLeaseStore implements LeaseStore {
-  readonly #db: Kysely<Database>;
+  readonly #rows: LeaseRows;
   readonly #timing: LeaseTiming;
 
-  constructor(db: Kysely<Database>, timing: Partial<LeaseTiming> = {}) {
-    this.#db = db;
+  constructor(rows: LeaseRows, timing: Partial<LeaseTiming> = {}) {
+    this.#rows = rows;
     this.#timing = { ttlMs: timing.ttlMs ?? DEFAULT_LEASE_TTL_MS, ...timing };
   }
 
   async tryAcquire(storageId: number, holder: string): Promise<Lease | undefined> {
-    const token = uniqueToken();
-    let fence: number;
-    try {
-      fence = await this.#db.transaction().execute(async (trx) => {
-        const bumped = await trx
-          .updateTable('storages')
-          .set({ fence: sql`fence + 1` })
-          .where('id', '=', storageId)
-          .returning('fence')
-          .executeTakeFirst();
-        if (!bumped) throw new Error(`storage ${storageId} does not exist`);
-        const now = Date.now();
-        const current = await trx
-          .selectFrom('leases')
-          .select(['holder', 'expires_at'])
-          .where('storage_id', '=', storageId)
-          .executeTakeFirst();
-        if (current && Number(current.expires_at) > now && !deadOnThisHost(current.holder)) {
-          throw new Held();
-        }
-        const row = {
-          storage_id: storageId,
-          holder: `${holder} ${token}`,
-          token: Number(bumped.fence),
-          expires_at: now + this.#timing.ttlMs,
-        };
-        await trx
-          .insertInto('leases')
-          .values(row)
-          .onConflict((oc) =>
-            oc.column('storage_id').doUpdateSet({
-              holder: row.holder,
-              token: row.token,
-              expires_at: row.expires_at,
-            }),
-          )
-          .execute();
-        return Number(bumped.fence);
-      });
-    } catch (error) {
-      if (error instanceof Held) return undefined;
-      throw error;
-    }
-    return this.#grant(storageId, holder, `${holder} ${token}`, fence);
+    const stored = `${holder} ${uniqueToken()}`;
+    const now = Date.now();
+    const fence = await this.#rows.grant(
+      storageId,
+      stored,
+      now + this.#timing.ttlMs,
+      (held) => held.expiresAt <= now || deadOnThisHost(held.holder),
+    );
+    return fence === undefined ? undefined : this.#grant(storageId, holder, stored, fence);
   }
 
   async holderOf(storageId: number): Promise<LeaseHolder | undefined> {
-    const row = await this.#db
-      .selectFrom('leases')
-      .select(['holder', 'expires_at'])
-      .where('storage_id', '=', storageId)
-      .executeTakeFirst();
-    if (!row || Number(row.expires_at) <= Date.now()) return undefined;
-    return { holder: row.holder.split(' ')[0]!, expiresAt: Number(row.expires_at) };
+    const row = await this.#rows.held(storageId);
+    if (!row || row.expiresAt <= Date.now()) return undefined;
+    return { holder: row.holder.split(' ')[0]!, expiresAt: row.expiresAt };
   }
 
   async close(): Promise<void> {}
 
   #grant(storageId: number, holder: string, stored: string, fence: number): Lease {
-    const ours = { storage_id: storageId, holder: stored, token: fence };
     return grantedLease(
       { storageId, fence, holder },
       this.#timing,
-      async () => {
-        const r = await this.#db
-          .updateTable('leases')
-          .set({ expires_at: Date.now() + this.#timing.ttlMs })
-          .where('storage_id', '=', ours.storage_id)
-          .where('holder', '=', ours.holder)
-          .where('token', '=', ours.token)
-          .executeTakeFirst();
-        return Number(r.numUpdatedRows) === 1;
-      },
-      () =>
-        this.#db
-          .deleteFrom('leases')
-          .where('storage_id', '=', ours.storage_id)
-          .where('holder', '=', ours.holder)
-          .where('token', '=', ours.token)
-          .execute(),
+      () => this.#rows.renew(storageId, stored, fence, Date.now() + this.#timing.ttlMs),
+      () => this.#rows.release(storageId, stored, fence),
     );
   }
 }

@@ -8,3 +8,7 @@ export { connectRedis, redisOptions } from './redis.js';
 export { RedisSemaphore } from './redis-semaphore.js';
 export { queuePrefix, ScanQueue } from './scan-queue.js';
 export { FleetSchedules } from './schedules.js';
+// The query builder's repositories a fleet's composition needs (an embedded scan on SQLite
+// loads no Kysely: db/sqlite/bookkeeping.ts).
+export { bumpFence } from '../db/repositories/fences.js';
+export { ScheduleRepository } from '../db/repositories/schedules.js';

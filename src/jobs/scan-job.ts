@@ -92,12 +92,8 @@ async function fenceMovedOn(
   app: App,
   lease: { storageId: number; fence: number },
 ): Promise<boolean> {
-  const row = await app.index.db
-    .selectFrom('storages')
-    .select('fence')
-    .where('id', '=', lease.storageId)
-    .executeTakeFirst();
-  return row === undefined || Number(row.fence) !== lease.fence;
+  const fence = await app.index.storages.fenceOf(lease.storageId);
+  return fence === undefined || fence !== lease.fence;
 }
 
 async function heldBy(app: App, storageId: number): Promise<HeldBy> {

@@ -1,3 +1,4 @@
+import type { Methods } from '../db/open.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
 import type { ScanProgress } from './result.js';
 
@@ -19,7 +20,7 @@ export interface ProgressWriter {
  * next tick tries again.
  */
 export function progressWriter(
-  scans: ScanRepository,
+  scans: Methods<ScanRepository>,
   scanId: number,
   onCancel: () => void,
   everyMs = PROGRESS_WRITE_MS,

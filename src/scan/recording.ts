@@ -1,4 +1,5 @@
 import { classifyIndexError, IndexError, toIndexError } from '../db/errors.js';
+import type { Methods } from '../db/open.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
 import { StorageError } from '../storage/errors.js';
 import {
@@ -41,7 +42,7 @@ export function endedEarly(status: FinalStatus, error?: unknown): ScanResult {
  * the next run.
  */
 export async function recordEnd(
-  scans: ScanRepository,
+  scans: Methods<ScanRepository>,
   scanId: number,
   result: ScanResult,
   fence?: { storageId: number; fence: number },

@@ -1,6 +1,7 @@
 import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { isCancellation } from '../db/errors.js';
 import { guard } from '../db/guard.js';
+import type { Methods } from '../db/open.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
 import type { MemoryBudget } from '../storage/limits/budget.js';
 import type { StorageService } from '../storage/service.js';
@@ -12,7 +13,7 @@ import type { ScanResult } from './result.js';
 export interface ScanRunnerDeps {
   storage: StorageService;
   entries: EntryRepository;
-  scans: ScanRepository;
+  scans: Methods<ScanRepository>;
   /** The process's memory budget for listings in flight, shared by all its scans. */
   budget?: MemoryBudget;
 }
@@ -190,7 +191,7 @@ export async function runScan(
  * scan hears it through the lease's own signal.
  */
 function heartbeat(
-  scans: ScanRepository,
+  scans: Methods<ScanRepository>,
   scanId: number,
   scope: { storageId: number },
   lease: ScanLease,

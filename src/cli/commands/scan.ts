@@ -106,8 +106,9 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           flags.redis ? { ...io, env: { ...io.env, TRAWL_REDIS_URL: flags.redis } } : io,
           flags.db,
           controller.signal,
-          // A dry run writes nothing: it works on an index this user may only read.
-          { readOnly: flags.dryRun === true },
+          // A dry run writes nothing: it works on an index this user may only read. A scan
+          // needs no query builder (its bookkeeping on SQLite is plain statements).
+          { readOnly: flags.dryRun === true, queryBuilder: false },
         );
         if (flags.enqueue && !app.fleet) throw new UsageError(new NoQueueError().message);
         // Registering the storage writes to the index too: cancelled and reported the same way.

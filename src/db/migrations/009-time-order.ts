@@ -1,11 +1,9 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';
 
-/**
- * The width of one step of `entries_mtime_step`, in milliseconds: 30 days. The queries
- * (src/db/queries/by-time.ts) repeat it; changing it takes a migration.
- */
-export const MTIME_STEP_MS = 2_592_000_000;
+import { MTIME_STEP_MS } from './time-step.js';
+
+export { MTIME_STEP_MS };
 
 /**
  * `entries_mtime_step (tenant_id, mtime / 30 days)`: a tenant's entries in coarse time

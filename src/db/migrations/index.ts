@@ -20,6 +20,9 @@ import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 import { computedParent } from './018-computed-parent.js';
 import { sqliteParentId } from './019-sqlite-parent-id.js';
 import { leanChildren } from './020-lean-children.js';
+import { MIGRATION_NAMES } from './names.js';
+
+export { MIGRATION_NAMES };
 
 /** Every migration, in order, for both dialects: one place, no files read at run time. */
 function all(dialect: Dialect): Record<string, Migration> {
@@ -47,11 +50,14 @@ function all(dialect: Dialect): Record<string, Migration> {
   };
 }
 
-/** The names of every migration, in order: what a migrated index records. */
-export const MIGRATION_NAMES: readonly string[] = Object.keys(all('sqlite'));
-
 export function migrations(dialect: Dialect): MigrationProvider {
   const byName = all(dialect);
+  const names = Object.keys(byName);
+  if (names.length !== MIGRATION_NAMES.length || names.some((n, i) => n !== MIGRATION_NAMES[i])) {
+    // names.ts is what an open compares the index with: a migration added here alone would
+    // make every current index look behind, or one behind look current.
+    throw new Error('bug: src/db/migrations/names.ts does not list the migrations of index.ts');
+  }
   if (dialect === 'sqlite') {
     for (const [name, m] of Object.entries(byName)) byName[name] = underSavepoint(m);
   }

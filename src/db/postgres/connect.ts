@@ -1,6 +1,6 @@
 // Before pg: see the file.
 import './no-runtime-probe.js';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DialectConnection, OpenOptions } from '../connection.js';
 import { redactDbUrl } from '../dialect.js';
@@ -89,6 +89,18 @@ export function connectPostgres(url: string, options: OpenOptions = {}): Dialect
   return {
     dialect: 'postgres',
     db,
+    kysely: () => Promise.resolve(db),
+    async migrationNames() {
+      try {
+        const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db);
+        return rows.map((r) => r.name);
+      } catch (error) {
+        // No migration table yet (a fresh index): anything else (a lost connection, a
+        // cancel) is the open's failure.
+        if ((error as { code?: unknown }).code === '42P01') return undefined;
+        throw error;
+      }
+    },
     async whileOpening(work) {
       const { signal, onWait } = options;
       if (signal?.aborted) throw cancelledIndexError('opening the index');

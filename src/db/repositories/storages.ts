@@ -1,47 +1,9 @@
-import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import { sql, type Kysely, type Updateable } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database, StoragesTable } from '../schema.js';
+import { storageFromRow as toRecord, type StorageRecord } from './storage-row.js';
 
-/**
- * A storage as stored. `options` is the stored form: secret options are sealed
- * (`{"$secret": "v1.…"}`, see secrets/cipher.ts) — this repository never opens them; only
- * the catalog does, for the StorageService's lookup.
- */
-export interface StorageRecord {
-  id: number;
-  tenantId: number;
-  name: string;
-  kind: string;
-  location: string;
-  options: unknown;
-  version: number;
-  enabled: boolean;
-  maxConcurrency: number | null;
-  /** Scan every this many ms; null: no interval. */
-  scheduleEveryMs?: number | null;
-  /** Scan at the times of this cron expression (UTC); null: none. */
-  scheduleCron?: string | null;
-  createdAt?: number;
-  updatedAt?: number;
-}
-
-function toRecord(row: Selectable<StoragesTable>): StorageRecord {
-  return {
-    id: Number(row.id),
-    tenantId: Number(row.tenant_id),
-    name: row.name,
-    kind: row.kind,
-    location: row.location,
-    options: JSON.parse(row.options) as unknown,
-    version: Number(row.version),
-    enabled: Number(row.enabled) === 1,
-    maxConcurrency: row.max_concurrency === null ? null : Number(row.max_concurrency),
-    scheduleEveryMs: row.schedule_every_ms === null ? null : Number(row.schedule_every_ms),
-    scheduleCron: row.schedule_cron,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
+export type { StorageRecord };
 
 export interface StorageInput {
   tenantId: number;
@@ -271,6 +233,16 @@ export class StorageRepository {
       .where('tenant_id', '=', tenantId)
       .execute();
     return new Set(rows.map((r) => r.name));
+  }
+
+  /** The storage's fence (moved on by every lease grant); undefined when it is gone. */
+  async fenceOf(id: number): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('storages')
+      .select('fence')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.fence);
   }
 
   /** Index entries of one storage. */

@@ -18,16 +18,18 @@ export class TenantRepository {
 
   /** The tenant's id, creating it on first use (an upsert: safe when processes race). */
   async ensure(name: string): Promise<number> {
+    const id = () =>
+      this.#db.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst();
+    // Read first: a known tenant (every open but an index's first) takes no write.
+    const known = await id();
+    if (known) return Number(known.id);
     await this.#db
       .insertInto('tenants')
       .values({ name, created_at: Date.now() })
       .onConflict((oc) => oc.column('name').doNothing())
       .execute();
-    const row = await this.#db
-      .selectFrom('tenants')
-      .select('id')
-      .where('name', '=', name)
-      .executeTakeFirstOrThrow();
+    const row = await id();
+    if (!row) throw new Error('no result'); // as executeTakeFirstOrThrow
     return Number(row.id);
   }
 

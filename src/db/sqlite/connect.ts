@@ -2,13 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteFile } from './driver.js';
-import { type CompiledQuery, Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import { IndexError } from '../errors.js';
 import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { createFromScript } from './fresh-schema.js';
-import { LockingSqliteDialect } from './migration-lock.js';
+import { SqliteBookkeeping } from './bookkeeping.js';
 import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
 import type { DialectConnection, OpenOptions } from '../connection.js';
@@ -99,7 +99,24 @@ export async function connectSqlite(
     prepared.set(key, s);
     return s;
   };
-  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
+  // Kysely loads with the connection unless the caller said it needs none (a local scan's
+  // bookkeeping is plain statements: sqlite/bookkeeping.ts); then at its first use.
+  let db: Kysely<Database> | undefined;
+  let builder: (() => Kysely<Database>) | undefined;
+  const loadBuilder = async () => {
+    if (builder) return;
+    const [{ Kysely }, { LockingSqliteDialect }] = await Promise.all([
+      import('kysely'),
+      import('./migration-lock.js'),
+    ]);
+    builder = () => new Kysely<Database>({ dialect: new LockingSqliteDialect(raw) });
+  };
+  if (options.queryBuilder !== false) await loadBuilder();
+  const made = () => {
+    if (!builder) throw new Error('bug: the index was opened without its query builder');
+    return (db ??= builder());
+  };
+  let bookkeeping: SqliteBookkeeping | undefined;
   // Its statements need migration 007's table: made once the migrations ran.
   let names: NameIndexBacklog | undefined;
   const nameIndex = () => (names ??= new NameIndexBacklog(raw));
@@ -121,7 +138,23 @@ export async function connectSqlite(
   };
   return {
     dialect: 'sqlite',
-    db,
+    get db() {
+      return made();
+    },
+    kysely: async () => (await loadBuilder(), made()),
+    migrationNames: () => {
+      try {
+        return Promise.resolve(
+          raw.prepare('SELECT name FROM kysely_migration').pluck().all() as string[],
+        );
+      } catch (error) {
+        // No migration table yet: a fresh index.
+        if (/no such table/.test(String((error as Error).message)))
+          return Promise.resolve(undefined);
+        return Promise.reject(error as Error);
+      }
+    },
+    bookkeeping: () => (bookkeeping ??= new SqliteBookkeeping(raw)),
     readOnly,
     async whileOpening(work) {
       try {
@@ -149,7 +182,8 @@ export async function connectSqlite(
       await entries?.close();
       // A finished scan leaves a complete name index behind it.
       if (names) catchUp();
-      await db.destroy();
+      if (db) await db.destroy();
+      else raw.close();
     },
   };
 }

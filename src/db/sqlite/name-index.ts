@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteFile } from './driver.js';
-import { MTIME_STEP_MS } from '../migrations/009-time-order.js';
+import { MTIME_STEP_MS } from '../migrations/time-step.js';
 import { preparedOnUse } from './statements.js';
 
 /**
