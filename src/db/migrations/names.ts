@@ -22,5 +22,6 @@ export const MIGRATION_NAMES: readonly string[] = [
   '016-lean-name-index',
   '017-sqlite-kind-name-order',
   '018-computed-parent',
+  '019-sqlite-parent-id',
   '020-lean-children',
 ];
