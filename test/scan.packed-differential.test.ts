@@ -224,7 +224,12 @@ interface Observed {
   changes: { created: string[]; updated: string[]; deleted: string[] };
 }
 
-async function observe(fixture: Fixture, exclude: string[], packed: boolean): Promise<Observed> {
+async function observe(
+  fixture: Fixture,
+  exclude: string[],
+  packed: boolean,
+  dryRun = false,
+): Promise<Observed> {
   const before = new Map((await fixture.indexed()).map((e) => [e.id, e.path]));
   const batches: ChangeBatch[] = [];
   const original = LocalClient.prototype.listTree;
@@ -239,6 +244,7 @@ async function observe(fixture: Fixture, exclude: string[], packed: boolean): Pr
   try {
     result = await fixture.scan({
       exclude,
+      dryRun,
       batchEntries: 37,
       onChanges: (c) => void batches.push(c),
     });
@@ -299,6 +305,10 @@ for (const dialect of DIALECTS) {
           const random = seeded(seed * 7919);
           for (let round = 0; round < 8; round++) {
             const exclude = random() < 0.25 ? ['*.tmp', 'ex/'] : [];
+            // A dry run first (counted from the packed arrays, nothing written), then the scan.
+            const dryA = await observe(packed, exclude, true, true);
+            const dryB = await observe(entries, exclude, false, true);
+            expect(dryA, `seed ${seed}, round ${round}, dry run`).toEqual(dryB);
             const a = await observe(packed, exclude, true);
             const b = await observe(entries, exclude, false);
             expect(a, `seed ${seed}, round ${round}`).toEqual(b);
