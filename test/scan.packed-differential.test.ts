@@ -142,8 +142,17 @@ class Tree {
     }
     return { dirs, files };
   }
-  fill(dirs: number, files: number): void {
+  fill(dirs: number, files: number, crowd = 0): void {
     const made = [''];
+    if (crowd > 0) {
+      // A directory listed in pieces of 1,000 (TRAWL_LOCAL_STREAM_DIR_BYTES), kept throughout.
+      mkdirSync(join(this.root, 'crowd'));
+      for (let i = 0; i < crowd; i++) {
+        const name = `member-with-a-long-name-${i}.${this.#pick(['jpg', 'ts', 'txt', 'mp3'])}`;
+        this.#file(join(this.root, 'crowd', name), name);
+      }
+      made.push('crowd');
+    }
     for (let i = 0; i < dirs; i++) {
       const parent = this.#pick(made);
       const name = this.#pick(['sub' + i, 'ex', 'skipme', '\u{1f600}' + i, 'd.jpg', '.nomedia']);
@@ -196,7 +205,7 @@ class Tree {
           mkdirSync(path);
           this.#file(join(path, 'a.jpg'), 'a.jpg');
           this.#time(path);
-        } else if (op === 'swap' && dir !== '') {
+        } else if (op === 'swap' && dir !== '' && dir !== 'crowd') {
           // A directory becomes a file.
           const path = join(this.root, dir);
           rmSync(path, { recursive: true, force: true });
@@ -207,7 +216,7 @@ class Tree {
             mkdirSync(path);
             this.#time(path);
           }
-        } else if (op === 'rmdir' && dir !== '') {
+        } else if (op === 'rmdir' && dir !== '' && dir !== 'crowd') {
           rmSync(join(this.root, dir), { recursive: true, force: true });
         }
       } catch (error) {
@@ -291,14 +300,18 @@ for (const dialect of DIALECTS) {
     afterAll(() => dir.cleanup());
 
     // PostgreSQL's databases cost more to make and scan: fewer seeds.
-    const seeds = dialect === 'sqlite' ? [1, 2, 3, 4, 5, 6] : [11, 12];
+    // Seeds at or past 100 list their crowded directories in pieces (pages, then the last).
+    const seeds = dialect === 'sqlite' ? [1, 2, 3, 4, 5, 6, 101, 102] : [11, 12, 111];
     for (const seed of seeds) {
       it(`seed ${seed}: same rows, counts and change events through rescans and mutations`, async () => {
         if (skip) return;
         const root = join(dir.path, `tree-${seed}`);
         mkdirSync(root);
         const tree = new Tree(root, seed);
-        tree.fill(14, 120);
+        const streamed = seed >= 100;
+        tree.fill(14, 120, streamed ? 1100 : 0);
+        const env = process.env.TRAWL_LOCAL_STREAM_DIR_BYTES;
+        if (streamed) process.env.TRAWL_LOCAL_STREAM_DIR_BYTES = '8192';
         const packed = await fixture(dialect, root);
         const entries = await fixture(dialect, root);
         try {
@@ -325,6 +338,8 @@ for (const dialect of DIALECTS) {
         } finally {
           await packed.close();
           await entries.close();
+          if (env === undefined) delete process.env.TRAWL_LOCAL_STREAM_DIR_BYTES;
+          else process.env.TRAWL_LOCAL_STREAM_DIR_BYTES = env;
         }
       }, 60_000);
     }
