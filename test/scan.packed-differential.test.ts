@@ -93,7 +93,8 @@ const MARKERS = ['.nomedia', '.ignore', '.trawlignore'];
 const MARKER_TEXT: Record<string, string[]> = {
   '.nomedia': [''],
   '.ignore': ['skipme\n', '*.gif\n', ''],
-  '.trawlignore': ['*.png\n', '!keep.png\nsub*/\n', ''],
+  // The last is past MARKER_MAX_BYTES: unreadable, nothing under its directory is used.
+  '.trawlignore': ['*.png\n', '!keep.png\nsub*/\n', '', '#'.repeat(70_000)],
 };
 
 /** A decoded copy of each packed listing: what the scan saw before listings stayed packed. */
@@ -235,7 +236,7 @@ interface Observed {
 
 async function observe(
   fixture: Fixture,
-  exclude: string[],
+  options: ScanOptions,
   packed: boolean,
   dryRun = false,
 ): Promise<Observed> {
@@ -252,7 +253,7 @@ async function observe(
   let result;
   try {
     result = await fixture.scan({
-      exclude,
+      ...options,
       dryRun,
       batchEntries: 37,
       onChanges: (c) => void batches.push(c),
@@ -318,18 +319,21 @@ for (const dialect of DIALECTS) {
           const random = seeded(seed * 7919);
           for (let round = 0; round < 8; round++) {
             const exclude = random() < 0.25 ? ['*.tmp', 'ex/'] : [];
+            // Now and then a shallow scan: directories past the depth are not listed.
+            const depth = random() < 0.2 ? { maxDepth: 1 + Math.floor(random() * 2) } : {};
+            const options = { exclude, ...depth };
             // A dry run first (counted from the packed arrays, nothing written), then the scan.
-            const dryA = await observe(packed, exclude, true, true);
-            const dryB = await observe(entries, exclude, false, true);
+            const dryA = await observe(packed, options, true, true);
+            const dryB = await observe(entries, options, false, true);
             expect(dryA, `seed ${seed}, round ${round}, dry run`).toEqual(dryB);
-            const a = await observe(packed, exclude, true);
-            const b = await observe(entries, exclude, false);
+            const a = await observe(packed, options, true);
+            const b = await observe(entries, options, false);
             expect(a, `seed ${seed}, round ${round}`).toEqual(b);
             // Sanity: the tree is really indexed (a `.nomedia` may later empty a subtree).
             if (round === 0) expect(a.rows.length).toBeGreaterThan(5);
             if (round % 2 === 1) {
               // An unchanged rescan: no write.
-              const again = await observe(packed, exclude, true);
+              const again = await observe(packed, options, true);
               expect(again.rows).toEqual(a.rows);
               expect(again.changes).toEqual({ created: [], updated: [], deleted: [] });
             }
