@@ -282,4 +282,39 @@ describe(PackedListing.name, () => {
     expect(diffUnchanged(linked, rows(), emptyDiff())).toBe(false);
     expect(p.decoded).toBe(false);
   });
+
+  it('sees a file become a directory when PostgreSQL returns rows with no order', () => {
+    // PostgreSQL's children read has no ORDER BY: heap order, a file row after a directory's.
+    // An empty file `data` replaced by a directory with its mtime (an archive extracted with
+    // fixed times) matches the directory's size 0, mtime and null media kind: only its type
+    // differs, and the index must not keep `data` as a file with children under it.
+    const own: Row[] = [
+      { name: 'a', type: T_DIR, size: 0 },
+      { name: 'data', type: T_DIR, size: 0 },
+      { name: 'x', type: T_FILE, size: 7 },
+    ];
+    const p = packed([['/p', own]], 0);
+    const t = 1_700_000_000_000;
+    const row = (path: string, isDir: boolean, size: number, mtime: number): IndexedEntry => ({
+      id: 0,
+      path,
+      isDir,
+      size,
+      mtime,
+      etag: null,
+      mediaKind: null,
+    });
+    const rows = [
+      row('/p/x', false, 7, t + 2),
+      row('/p/a', true, 0, t),
+      row('/p/data', false, 0, t + 1),
+    ];
+    const none = emptyDiff();
+    expect(diffUnchanged(p, rows, none)).toBe(false);
+    expect(none).toEqual(emptyDiff());
+    const whole = emptyDiff();
+    diffWhole('/p', p.entries, rows, whole, undefined, false);
+    expect(whole.removals).toEqual([{ path: '/p/data', isDir: false }]);
+    expect(whole.writes.map((w) => [w.path, w.isDir])).toEqual([['/p/data', true]]);
+  });
 });

@@ -230,7 +230,10 @@ export function diffUnchanged(
     let row: IndexedEntry | undefined;
     if (type === T_DIR) row = d < rows.length ? rows[d++] : undefined;
     else if (type === T_FILE) row = f < dirsAt ? rows[f++] : undefined;
-    if (row === undefined) return false;
+    // A directory's row may be a file's: rows after the first directory's need not all be
+    // directories' (PostgreSQL reads them in no order), and a file that became a directory
+    // can match its row's path, size 0, mtime and null media kind.
+    if (row === undefined || row.isDir !== (type === T_DIR)) return false;
     // The row's path is the entry's: the directory's prefix and this name.
     const path = row.path;
     if (path.length !== prefix.length + end - start || !path.startsWith(prefix)) return false;
