@@ -88,6 +88,31 @@ describe(Channel.name, () => {
     ch.close();
     expect(await taken).toEqual([]);
   });
+
+  it('returns a batch at its deadline when its timer fires before it by Date.now()', async () => {
+    const ch = new Channel<string>(10);
+    await ch.put('a', 1);
+    // A timer runs on the loop's monotonic clock, truncated to milliseconds, and the deadline
+    // is counted by `Date.now()`: the timer can fire while the deadline is still ~1 ms ahead
+    // (seen as a scan's batch waiting forever under load). Here it fires 50 ms early, every
+    // time; no put will come to wake the taker.
+    const real = globalThis.setTimeout;
+    const early = ((fn: () => void, ms?: number) =>
+      real(fn, Math.max(0, (ms ?? 0) - 50))) as typeof setTimeout;
+    globalThis.setTimeout = early;
+    let taken: Promise<string[]>;
+    try {
+      taken = ch.takeBatch(100, 100);
+    } finally {
+      globalThis.setTimeout = real;
+    }
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<'hung'>(
+      (resolve) => (guard = setTimeout(() => resolve('hung'), 3000)),
+    );
+    expect(await Promise.race([taken, hung])).toEqual(['a']);
+    clearTimeout(guard);
+  });
 });
 
 describe(Frontier.name, () => {

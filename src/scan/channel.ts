@@ -111,7 +111,13 @@ export class Channel<T> {
         if (full || weight >= maxWeight || this.#closed || left <= 0 || batch.length === 0) {
           return batch;
         }
-        timer ??= setTimeout(() => this.#wakeTaker(), left);
+        // Armed again once it has fired: a timer counts from the event loop's cached time,
+        // which a long synchronous stretch before it leaves behind `Date.now()`, so it can
+        // fire while the deadline is still ahead — and nothing else would wake the taker.
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          this.#wakeTaker();
+        }, left);
         // Woken when the batch could be filled (or a put waits for room, or the deadline).
         await this.#waitForItem(maxWeight - weight);
       }
