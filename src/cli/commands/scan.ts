@@ -160,6 +160,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
           flags.dryRun &&
           storage.id < 0 &&
           early?.kind === 'local' &&
+          (early.options as LocalOptions).threads === undefined &&
           availableParallelism() > 1
         ) {
           prestartLocalListing(early.options as LocalOptions, io.env, 2);
