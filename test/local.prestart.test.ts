@@ -152,11 +152,22 @@ describe('local backend: a listing thread started before connecting', () => {
     expect(threads.exited).toBe(1);
   });
 
-  it('is ended with the client that took it and never needed it (an empty folder)', async () => {
+  it('starts no thread for a folder without subdirectories (listed on the main thread)', async () => {
+    writeFileSync(join(tmp.path, 'f'), '');
+    prestartLocalListing(options(tmp.path), process.env, 2);
+    expect(threads.started).toBe(0);
+    const client = await open(tmp.path);
+    expect((await listAll(client.list('/', { newWalk: true }))).map((e) => e.path)).toEqual(['/f']);
+    expect(threads.started).toBe(0);
+  });
+
+  it('is ended with the client that took it', async () => {
+    mkdirSync(join(tmp.path, 'sub'));
     prestartLocalListing(options(tmp.path), process.env);
     const client = await open(tmp.path);
-    expect(await listAll(client.list('/', { newWalk: true }))).toEqual([]);
-    expect(threads.all[0]!.posted).toBe(0);
+    expect((await listAll(client.list('/', { newWalk: true }))).map((e) => e.path)).toEqual([
+      '/sub',
+    ]);
     // Taken: ending what is prestarted now ends nothing; closing the client ends it.
     endPrestartedListing();
     await new Promise((r) => setTimeout(r, 50));

@@ -166,7 +166,9 @@ const STEP_ENTRIES = 2048;
  */
 const LISTING_BOUND_WAITS = 16;
 const LISTING_BOUND_BUSY = 0.6;
-const eventLoopUtilization = performance.eventLoopUtilization.bind(performance);
+/** Looked up at first use: node:perf_hooks is not loaded by a scan that starts no thread. */
+const eventLoopUtilization = (since?: EventLoopUtilization) =>
+  performance.eventLoopUtilization(since);
 /** A listing read ahead and not asked for within this long is listed again instead. */
 const AHEAD_TTL_MS = 10_000;
 
@@ -234,6 +236,11 @@ export function prestartLocalListing(
   env: NodeJS.ProcessEnv,
   threads = 1,
 ): void {
+  // A directory's link count is 2 + its subdirectories on most file systems (ext4, XFS,
+  // tmpfs; btrfs says 1 whatever it holds): at 2 the walk ends at the root, which the client
+  // lists on the main thread, so an empty folder or one of files only starts no thread.
+  const st = statSync(options.root, { throwIfNoEntry: false });
+  if (!st?.isDirectory() || st.nlink === 2) return;
   const config = workerConfig(options, tuningFrom(env));
   const key = configKey(config);
   if (prestarted?.key !== key) {
