@@ -282,8 +282,9 @@ function takePrestarted(config: WorkerConfig): Spare[] {
  * waits for the first listing anyway. An empty folder, or a folder of files only, then never
  * pays for a thread (a Node isolate: 30–50 ms of CPU and ~10 MB to start; bench:startup);
  * a tree starts its first thread as soon as its root is listed, while the scan reconciles
- * the root, and its second once there is work for two (#leastBusy). A directory streamed
- * (too large to list whole) always goes to a thread.
+ * the root, and its second once there is work for two (#leastBusy) — with the native
+ * listing, only once the walk is bound by the listing (LISTING_BOUND_WAITS), unless two were
+ * prestarted for it. A directory streamed (too large to list whole) always goes to a thread.
  */
 export class LocalClient implements StorageClient {
   readonly #options: LocalOptions;
@@ -701,6 +702,9 @@ export class LocalClient implements StorageClient {
     this.#aheadEntries = 0;
     this.#aheadOn = false;
     this.#startListing = undefined;
+    // Whether this walk is bound by the listing is this walk's to show.
+    this.#loopFrom = undefined;
+    this.#waits = 0;
   }
 
   #send(lane: Lane, dirs: string[], waiters?: Waiter[]): void {
