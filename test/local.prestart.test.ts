@@ -117,8 +117,8 @@ describe('local backend: a listing thread started before connecting', () => {
   });
 
   it('starts no second thread by default while the scan keeps the main thread busy', async () => {
-    for (let a = 0; a < 40; a++) {
-      for (let b = 0; b < 10; b++) mkdirSync(join(tmp.path, `a${a}`, `b${b}`), { recursive: true });
+    for (let a = 0; a < 20; a++) {
+      for (let b = 0; b < 5; b++) mkdirSync(join(tmp.path, `a${a}`, `b${b}`), { recursive: true });
     }
     const client = new LocalClient({ root: tmp.path, followSymlinks: false, readAhead: true });
     await client.connect();
@@ -130,7 +130,7 @@ describe('local backend: a listing thread started before connecting', () => {
       const until = Date.now() + 3;
       while (Date.now() < until);
     }
-    expect(pieces).toBe(1 + 40 + 400);
+    expect(pieces).toBe(1 + 20 + 100);
     if (client.listing === 'native') expect(threads.started).toBe(1);
   });
 
