@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { App } from '../../app.js';
 import { INDEX_ADVICE, isCancellation, type IndexErrorCode } from '../../db/errors.js';
@@ -12,6 +13,11 @@ import { scanUnderLease, workerName, type HeldBy } from '../../jobs/scan-job.js'
 import type { ScanOptions } from '../../scan/engine.js';
 import { redactText } from '../../util/redact.js';
 import { URL_LIKE } from '../../storage/url.js';
+import {
+  endPrestartedListing,
+  prestartLocalListing,
+  type LocalOptions,
+} from '../../storage/backends/local.js';
 import { couldBeName } from '../../catalog/names.js';
 import { resolveTarget } from '../resolve.js';
 import { refuseOverlap } from '../overlap.js';
@@ -84,6 +90,11 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       const toSpec = (input: string) =>
         storageSpecFrom(input, flags.followSymlinks ? { followSymlinks: true } : {}, io.env);
       const early = couldBeName(path) ? undefined : toSpec(path);
+      // A folder's first listing thread starts now, while the index opens (its start is
+      // ~30–45 ms of a Node isolate): the scan's local client takes it when it connects.
+      if (early?.kind === 'local' && !flags.enqueue) {
+        prestartLocalListing(early.options as LocalOptions, io.env);
+      }
       // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
       // cleanly instead of killing the process half-way.
       const controller = new AbortController();
@@ -143,6 +154,17 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
             : flags.dryRun
               ? await index.storageForDryRun(target.spec)
               : await index.ensureStorage(target.spec);
+        // A dry run of a place never scanned only counts what it lists: the listing is all its
+        // work, so with a core to spare it lists on two threads from the start.
+        if (
+          flags.dryRun &&
+          storage.id < 0 &&
+          early?.kind === 'local' &&
+          (early.options as LocalOptions).threads === undefined &&
+          availableParallelism() > 1
+        ) {
+          prestartLocalListing(early.options as LocalOptions, io.env, 2);
+        }
         const where = target.kind === 'stored' ? target.record.location : target.spec.location;
         if (flags.enqueue) {
           // Only a fleet queues: BullMQ loads then, never for a local scan.
@@ -225,6 +247,7 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
         external?.removeEventListener('abort', onExternal);
         // Whatever closing finds (a dead connection), the result above stands.
         await app?.close().catch(() => undefined);
+        endPrestartedListing();
       }
     });
 }

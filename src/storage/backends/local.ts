@@ -3,6 +3,7 @@ import { constants, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import {
   cancelledError,
   InvalidConfigError,
@@ -44,9 +45,11 @@ export interface LocalOptions {
   /** Follow symbolic links (with loop detection). @default false */
   followSymlinks: boolean;
   /**
-   * Listing threads. @default 1 with the native listing (local-native.ts), which lists a
-   * tree as fast as `find` in one thread, so a second only costs a Node isolate (~10 MB and
-   * ~40 ms of CPU; docs/native-listing.md); else min(2, available cores)
+   * Listing threads at most. @default min(2, available cores); with the native listing
+   * (local-native.ts), which lists a tree as fast as `find` in one thread, the second starts
+   * only once the scan is bound by the listing (see LISTING_BOUND_WAITS), or from the start
+   * when two were prestarted for it (prestartLocalListing): elsewhere it only costs a Node
+   * isolate (~10 MB and ~40 ms of CPU) and the main thread's core.
    */
   threads?: number;
   /** List subdirectories ahead of the scan's requests (see {@link LocalClient}). @default true */
@@ -152,8 +155,115 @@ const WORKER_YOUNG_MB = 4;
  */
 const STEP_DIRS = 64;
 const STEP_ENTRIES = 2048;
+/**
+ * A second listing thread starts by default only once the scan is bound by the listing: the
+ * walk has waited for this many listings since the first thread first answered, and the main
+ * thread's event loop was busy less than {@link LISTING_BOUND_BUSY} of that time. Measured
+ * (200,000 files, 2 cores): a dry run into an empty index waits ~450 times and is busy ~30 %
+ * — two threads list it in 0.45–0.50 s against 0.54–0.62 s; a first scan waits ~8 times
+ * (busy ~50 %, the rest waiting for its writer) and an unchanged rescan is busy ~100 %: a
+ * second thread only took the main thread's core from it (rescan 0.76–0.83 → 0.83–0.91 s).
+ */
+const LISTING_BOUND_WAITS = 16;
+const LISTING_BOUND_BUSY = 0.6;
+/** Looked up at first use: node:perf_hooks is not loaded by a scan that starts no thread. */
+const eventLoopUtilization = (since?: EventLoopUtilization) =>
+  performance.eventLoopUtilization(since);
 /** A listing read ahead and not asked for within this long is listed again instead. */
 const AHEAD_TTL_MS = 10_000;
+
+/** What `create` reads from the environment (see {@link localBackend}). */
+interface LocalTuning {
+  largeDirBytes?: number;
+  native?: boolean;
+}
+
+function tuningFrom(env: NodeJS.ProcessEnv): LocalTuning {
+  const bytes = Number(env.TRAWL_LOCAL_STREAM_DIR_BYTES);
+  const native = env.TRAWL_LOCAL_NATIVE !== '0';
+  return Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes, native } : { native };
+}
+
+/** What a listing thread of this storage starts with. */
+function workerConfig(options: LocalOptions, tuning: LocalTuning): WorkerConfig {
+  const config: WorkerConfig = { root: options.root, follow: options.followSymlinks };
+  if (tuning.largeDirBytes !== undefined) config.largeDirBytes = tuning.largeDirBytes;
+  const native = (tuning.native ?? true) ? nativeListing() : undefined;
+  if (native) config.native = native.path;
+  return config;
+}
+
+function configKey(config: WorkerConfig): string {
+  return JSON.stringify([config.root, config.follow, config.largeDirBytes, config.native]);
+}
+
+/** A listing thread, not yet anyone's: unref'd, and its errors heard (else they throw). */
+interface Spare {
+  worker: Worker;
+  dead: boolean;
+}
+
+function spawnThread(config: WorkerConfig): Spare {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: config,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+  });
+  worker.unref();
+  const spare: Spare = { worker, dead: false };
+  const died = () => void (spare.dead = true);
+  worker.on('error', died);
+  worker.on('exit', died);
+  return spare;
+}
+
+/** The threads {@link prestartLocalListing} started, until a client takes them or they end. */
+let prestarted: { key: string; spares: Spare[] } | undefined;
+
+/**
+ * Starts listing threads of a local storage before anything connects to it: the CLI calls
+ * this with a folder it is about to scan, before it opens the index, so a thread's start (a
+ * Node isolate: ~30–45 ms, most of it on the other core) overlaps the index's opening
+ * instead of following the root's listing. Called again for the same folder with more
+ * `threads`, it starts the difference. The first client that connects with the same
+ * configuration takes them all ({@link LocalClient}) and lists on as many as it took (two
+ * of them: from the start, without waiting to see that the scan is bound by the listing);
+ * {@link endPrestartedListing} ends them if none did. `options` are a local storage's
+ * validated options.
+ */
+export function prestartLocalListing(
+  options: LocalOptions,
+  env: NodeJS.ProcessEnv,
+  threads = 1,
+): void {
+  // A directory's link count is 2 + its subdirectories on most file systems (ext4, XFS,
+  // tmpfs; btrfs says 1 whatever it holds): at 2 the walk ends at the root, which the client
+  // lists on the main thread, so an empty folder or one of files only starts no thread.
+  const st = statSync(options.root, { throwIfNoEntry: false });
+  if (!st?.isDirectory() || st.nlink === 2) return;
+  const config = workerConfig(options, tuningFrom(env));
+  const key = configKey(config);
+  if (prestarted?.key !== key) {
+    endPrestartedListing();
+    prestarted = { key, spares: [] };
+  }
+  const spares = prestarted.spares;
+  while (spares.length < threads) spares.push(spawnThread(config));
+}
+
+/** Ends the prestarted threads no client took (a scan that never connected). */
+export function endPrestartedListing(): void {
+  const left = prestarted;
+  prestarted = undefined;
+  for (const spare of left?.spares ?? []) if (!spare.dead) void spare.worker.terminate();
+}
+
+function takePrestarted(config: WorkerConfig): Spare[] {
+  const found = prestarted;
+  if (!found || found.key !== configKey(config)) return [];
+  prestarted = undefined;
+  return found.spares.filter((s) => !s.dead);
+}
 
 /**
  * A local folder, listed by a small pool of worker threads.
@@ -172,8 +282,9 @@ const AHEAD_TTL_MS = 10_000;
  * waits for the first listing anyway. An empty folder, or a folder of files only, then never
  * pays for a thread (a Node isolate: 30–50 ms of CPU and ~10 MB to start; bench:startup);
  * a tree starts its first thread as soon as its root is listed, while the scan reconciles
- * the root, and its second once there is work for two (#leastBusy). A directory streamed
- * (too large to list whole) always goes to a thread.
+ * the root, and its second once there is work for two (#leastBusy) — with the native
+ * listing, only once the walk is bound by the listing (LISTING_BOUND_WAITS), unless two were
+ * prestarted for it. A directory streamed (too large to list whole) always goes to a thread.
  */
 export class LocalClient implements StorageClient {
   readonly #options: LocalOptions;
@@ -213,6 +324,14 @@ export class LocalClient implements StorageClient {
   /** Listing threads at most: the option's, or the default for the listing in use. */
   #maxThreads = 1;
   #listing: 'native' | 'js' | undefined;
+  /** Threads beyond the first start only once the scan is bound by the listing. */
+  #adaptive = false;
+  /** The main thread's event loop when the first thread first answered (its busy share since). */
+  #loopFrom: EventLoopUtilization | undefined;
+  /** Listings the walk waited for since then. */
+  #waits = 0;
+  /** Threads started before this client connected (prestartLocalListing), not used yet. */
+  #spares: Spare[] = [];
 
   readonly #policy: AddressPolicy | undefined;
 
@@ -235,15 +354,19 @@ export class LocalClient implements StorageClient {
     await this.#policy?.checkLocalPath(this.#options.root);
     await this.check();
     if (this.#threadConfig) return;
-    const config: WorkerConfig = {
-      root: this.#options.root,
-      follow: this.#options.followSymlinks,
-    };
-    if (this.#largeDirBytes !== undefined) config.largeDirBytes = this.#largeDirBytes;
-    const native = this.#native ? nativeListing() : undefined;
-    if (native) config.native = native.path;
+    const config = workerConfig(this.#options, {
+      ...(this.#largeDirBytes === undefined ? {} : { largeDirBytes: this.#largeDirBytes }),
+      native: this.#native,
+    });
+    const native = config.native !== undefined;
     this.#listing = native ? 'native' : 'js';
-    this.#maxThreads = this.#options.threads ?? (native ? 1 : Math.min(2, availableParallelism()));
+    this.#maxThreads = this.#options.threads ?? Math.min(2, availableParallelism());
+    this.#spares = takePrestarted(config);
+    // Two threads prestarted for this scan (a dry run of a place never scanned): both list.
+    if (this.#options.threads === undefined && this.#spares.length > 1) {
+      this.#maxThreads = this.#spares.length;
+    }
+    this.#adaptive = native && this.#options.threads === undefined && this.#spares.length < 2;
     this.#threadConfig = config;
     this.#inline = this.#inlineLane(config);
   }
@@ -284,12 +407,10 @@ export class LocalClient implements StorageClient {
   }
 
   #addLane(config: WorkerConfig): Lane {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: config,
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
-    });
-    worker.unref();
+    // The prestarted thread, if it is still alive, else a new one.
+    let spare = this.#spares.shift();
+    while (spare?.dead) spare = this.#spares.shift();
+    const worker = spare ? spare.worker : spawnThread(config).worker;
     const lane: Lane = { worker, outstanding: 0 };
     worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
     worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
@@ -307,9 +428,11 @@ export class LocalClient implements StorageClient {
 
   async close(): Promise<void> {
     const lanes = this.#lanes;
+    const workers = lanes.map((l) => l.worker);
+    for (const spare of this.#spares.splice(0)) if (!spare.dead) workers.push(spare.worker);
     this.#inline = undefined;
     this.#die('local client closed');
-    await Promise.all(lanes.map((l) => l.worker.terminate()));
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 
   async check(): Promise<void> {
@@ -560,6 +683,7 @@ export class LocalClient implements StorageClient {
     }
     return new Promise<Whole>((resolve, reject) => {
       const waiter = { resolve, reject };
+      if (this.#loopFrom) this.#waits++;
       if (slot?.state === 'pending') {
         slot.waiters.push(waiter);
         return;
@@ -578,6 +702,9 @@ export class LocalClient implements StorageClient {
     this.#aheadEntries = 0;
     this.#aheadOn = false;
     this.#startListing = undefined;
+    // Whether this walk is bound by the listing is this walk's to show.
+    this.#loopFrom = undefined;
+    this.#waits = 0;
   }
 
   #send(lane: Lane, dirs: string[], waiters?: Waiter[]): void {
@@ -606,6 +733,7 @@ export class LocalClient implements StorageClient {
     const dirs = this.#requests.get(reply.id);
     if (!dirs) return;
     this.#requests.delete(reply.id);
+    if (!this.#loopFrom && lane !== this.#inline) this.#loopFrom = eventLoopUtilization();
     lane.outstanding -= dirs.length;
     if (lane.outstanding === 0) lane.worker.unref();
     this.#inflight -= dirs.length;
@@ -742,10 +870,21 @@ export class LocalClient implements StorageClient {
     }
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
-    if (best.outstanding > 0 && config && this.#lanes.length < this.#maxThreads) {
+    if (
+      best.outstanding > 0 &&
+      config &&
+      this.#lanes.length < this.#maxThreads &&
+      (!this.#adaptive || this.#listingBound())
+    ) {
       return this.#addLane(config);
     }
     return best;
+  }
+
+  /** Whether the scan waits for listings while the main thread has time (see LISTING_BOUND_WAITS). */
+  #listingBound(): boolean {
+    if (!this.#loopFrom || this.#waits < LISTING_BOUND_WAITS) return false;
+    return eventLoopUtilization(this.#loopFrom).utilization < LISTING_BOUND_BUSY;
   }
 
   #fsPath(dir: string): string {
@@ -785,7 +924,7 @@ export const LOCAL_OPTIONS = {
   },
   threads: {
     type: 'int',
-    defaultDoc: '1 with the native listing, else `min(2, cores)`',
+    defaultDoc: '`min(2, cores)`; native listing: the second once the scan waits for listings',
     doc: 'Listing threads.',
   },
   readAhead: {
@@ -826,15 +965,7 @@ export const localBackend = defineBackend('local', {
   },
   // TRAWL_LOCAL_STREAM_DIR_BYTES moves the size past which a directory is streamed (tests);
   // TRAWL_LOCAL_NATIVE=0 lists with the JS path even where the native listing is built (A/B).
-  create: (options, deps) => {
-    const bytes = Number(deps.env.TRAWL_LOCAL_STREAM_DIR_BYTES);
-    const native = deps.env.TRAWL_LOCAL_NATIVE !== '0';
-    return new LocalClient(
-      options,
-      Number.isInteger(bytes) && bytes > 0 ? { largeDirBytes: bytes, native } : { native },
-      deps.addressPolicy,
-    );
-  },
+  create: (options, deps) => new LocalClient(options, tuningFrom(deps.env), deps.addressPolicy),
   location: (options) => options.root,
   limitHost: () => 'localhost',
 });
