@@ -13,7 +13,6 @@ import {
   existsSync,
   fsyncSync,
   linkSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -23,6 +22,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { SecretError, secretKey, type SecretKey } from './cipher.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 
@@ -190,7 +190,7 @@ function writeKeyFile(file: string, keys: Buffer[]): void {
 }
 
 function writeTemp(file: string, keys: Buffer[]): string {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  makeDirs(dirname(file), 0o700);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {

@@ -93,7 +93,11 @@ export function scanCommand(program: Command, io: CliIo, setExit: (code: number)
       // A folder's first listing thread starts now, while the index opens (its start is
       // ~30–45 ms of a Node isolate): the scan's local client takes it when it connects.
       if (early?.kind === 'local' && !flags.enqueue) {
-        prestartLocalListing(early.options as LocalOptions, io.env);
+        try {
+          prestartLocalListing(early.options as LocalOptions, io.env);
+        } catch {
+          // Only a head start: the client starts its own thread, and reports what fails.
+        }
       }
       // Signals are heard from here on: while the index is opened, too, Ctrl-C cancels
       // cleanly instead of killing the process half-way.

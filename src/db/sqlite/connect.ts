@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteFile } from './driver.js';
@@ -12,6 +11,7 @@ import { SqliteBookkeeping } from './bookkeeping.js';
 import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
 import type { DialectConnection, OpenOptions } from '../connection.js';
+import { makeDirs } from '../../util/make-dirs.js';
 
 /**
  * WAL is a property of the file, so only the first open switches it. Reading the journal
@@ -54,7 +54,7 @@ export async function connectSqlite(
   try {
     if (readOnly) raw = openReadOnly(file);
     else {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (file !== ':memory:') makeDirs(dirname(file));
       raw = openSqliteFile(file, { timeout: 0 });
     }
   } catch (error) {

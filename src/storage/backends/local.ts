@@ -840,6 +840,9 @@ export class LocalClient implements StorageClient {
   }
 
   #die(reason: string): void {
+    // The other listing thread (two since the second round of lanes) would stay idle until
+    // the process ends: close() ends only what #lanes still holds.
+    for (const lane of this.#lanes) void lane.worker.terminate();
     this.#lanes = [];
     this.#inline = undefined;
     this.#threadConfig = undefined;
