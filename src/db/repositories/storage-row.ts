@@ -45,3 +45,34 @@ export function storageFromRow(row: Selectable<StoragesTable>): StorageRecord {
     updatedAt: Number(row.updated_at),
   };
 }
+
+/** A row as the secret keeper sees it: every tenant, options as stored. */
+export interface StoredOptionsRow {
+  id: number;
+  tenantId: number;
+  name: string;
+  kind: string;
+  options: unknown;
+  /** The options exactly as stored (what `StorageRepository.reseal` compares). */
+  text: string;
+  sealed: boolean;
+}
+
+/** The columns {@link storedOptionsFromRow} reads. */
+export type StoredOptionsColumns =
+  'id' | 'tenant_id' | 'name' | 'kind' | 'options' | 'secrets_sealed';
+
+/** A `storages` row's options as stored: one mapping for both, as {@link storageFromRow}. */
+export function storedOptionsFromRow(
+  r: Pick<Selectable<StoragesTable>, StoredOptionsColumns>,
+): StoredOptionsRow {
+  return {
+    id: Number(r.id),
+    tenantId: Number(r.tenant_id),
+    name: r.name,
+    kind: r.kind,
+    options: JSON.parse(r.options) as unknown,
+    text: r.options,
+    sealed: Number(r.secrets_sealed) === 1,
+  };
+}

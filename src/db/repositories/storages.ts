@@ -1,7 +1,14 @@
 import { sql, type Kysely, type Updateable } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import type { Database, StoragesTable } from '../schema.js';
-import { storageFromRow as toRecord, type StorageRecord } from './storage-row.js';
+import {
+  storageFromRow as toRecord,
+  storedOptionsFromRow,
+  type StorageRecord,
+  type StoredOptionsRow,
+} from './storage-row.js';
+
+export type { StoredOptionsRow };
 
 export type { StorageRecord };
 
@@ -28,18 +35,6 @@ export interface StoragePatch {
   maxConcurrency?: number | null;
   scheduleEveryMs?: number | null;
   scheduleCron?: string | null;
-}
-
-/** A row as the secret keeper sees it: every tenant, options as stored. */
-export interface StoredOptionsRow {
-  id: number;
-  tenantId: number;
-  name: string;
-  kind: string;
-  options: unknown;
-  /** The options exactly as stored (what {@link StorageRepository.reseal} compares). */
-  text: string;
-  sealed: boolean;
 }
 
 /** Storages of every tenant, keyed by id. A tenant's are found by (tenant, name) or location. */
@@ -269,15 +264,7 @@ export class StorageRepository {
       .$if(unsealedOnly, (q) => q.where('secrets_sealed', '=', 0))
       .orderBy('id')
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      tenantId: Number(r.tenant_id),
-      name: r.name,
-      kind: r.kind,
-      options: JSON.parse(r.options) as unknown,
-      text: r.options,
-      sealed: Number(r.secrets_sealed) === 1,
-    }));
+    return rows.map(storedOptionsFromRow);
   }
 
   /**

@@ -2,8 +2,12 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Bookkeeping, LeaseRow, LeaseRows } from '../bookkeeping.js';
 import { fencedError } from '../errors.js';
 import type { ScanClaim, ScanCounters, ScanStatus } from '../repositories/scans.js';
-import type { StorageInput, StorageRecord, StoredOptionsRow } from '../repositories/storages.js';
-import { storageFromRow } from '../repositories/storage-row.js';
+import type { StorageInput, StorageRecord } from '../repositories/storages.js';
+import {
+  storageFromRow,
+  storedOptionsFromRow,
+  type StoredOptionsColumns,
+} from '../repositories/storage-row.js';
 import type { Selectable } from 'kysely';
 import type { StoragesTable } from '../schema.js';
 
@@ -153,19 +157,8 @@ export class SqliteBookkeeping implements Bookkeeping {
       this.#run(() => {
         const rows = this.#sql(
           `SELECT id, tenant_id, name, kind, options, secrets_sealed FROM storages${unsealedOnly ? ' WHERE secrets_sealed = 0' : ''} ORDER BY id`,
-        ).all() as Pick<
-          Selectable<StoragesTable>,
-          'id' | 'tenant_id' | 'name' | 'kind' | 'options' | 'secrets_sealed'
-        >[];
-        return rows.map((r): StoredOptionsRow => ({
-          id: Number(r.id),
-          tenantId: Number(r.tenant_id),
-          name: r.name,
-          kind: r.kind,
-          options: JSON.parse(r.options) as unknown,
-          text: r.options,
-          sealed: Number(r.secrets_sealed) === 1,
-        }));
+        ).all() as Pick<Selectable<StoragesTable>, StoredOptionsColumns>[];
+        return rows.map(storedOptionsFromRow);
       }),
   };
 
