@@ -35,14 +35,25 @@ export function parentOfRow(dialect: Dialect): RawBuilder<string> {
 }
 
 /**
- * SQLite's key of `dir` in its children index (migration 019): the directory's row id, read
- * by the unique (storage_id, path) index, or `-storageId` for the root, which has no row. A
- * directory without a row gives NULL, which no row's `parent_id` equals.
+ * SQLite's children of `dir` (migration 019): the rows keyed by the directory's row id, read
+ * by the unique (storage_id, path) index, or by `-storageId` at the root, which has no row.
+ *
+ * A directory without a row gives NULL, the key of every _orphan_: a row written before its
+ * directory's row (a scan of roots below `/` never writes its root's row; a watch may write a
+ * child first). Until its directory's row is written and adopts it (entry-writer.ts), an
+ * orphan is found under that NULL key, confirmed as this directory's child by its storage
+ * and path (`dir/` and its name: a path is its parent, `/` and its name). A directory with
+ * a row has no orphans (the writer adopts them as it writes the row), and its children have
+ * `parent_id` set: the confirmation stops at `NOTNULL`, on the index entry, before the row is
+ * read. `IS`, not `OR` with a second index: one equality on the children index keeps its
+ * order (a directory by name is read a page at a time); with `OR`, SQLite reads both and
+ * sorts every child (test/db.sqlite-plans.test.ts). The NULL key holds the orphans of every
+ * storage: none as a whole scan leaves the index.
  */
-function sqliteDirId(storageId: number, dir: string): RawBuilder<number> {
-  return dir === '/'
-    ? sql<number>`${-storageId}`
-    : sql<number>`(SELECT id FROM entries WHERE storage_id = ${storageId} AND path = ${dir})`;
+function sqliteChildOf(storageId: number, dir: string): RawBuilder<unknown> {
+  if (dir === '/') return sql`parent_id = ${-storageId}`;
+  return sql`parent_id IS (SELECT id FROM entries WHERE storage_id = ${storageId} AND path = ${dir})
+    AND (parent_id NOTNULL OR (+storage_id = ${storageId} AND path = ${`${dir}/`} || name))`;
 }
 
 /**
@@ -55,7 +66,7 @@ function sqliteDirId(storageId: number, dir: string): RawBuilder<number> {
  * collide are never mixed.
  */
 export function parentIs(dialect: Dialect, storageId: number, dir: string): RawBuilder<unknown> {
-  if (dialect === 'sqlite') return sql`parent_id = ${sqliteDirId(storageId, dir)}`;
+  if (dialect === 'sqlite') return sqliteChildOf(storageId, dir);
   const d = sql`${dir}::text`;
   return sql`hashtextextended(${sql.raw(PG_PARENT)}, 0) = hashtextextended(${d}, 0)
     AND path = (CASE WHEN ${d} = '/' THEN '/' ELSE ${d} || '/' END) || name`;
@@ -97,7 +108,12 @@ export function parentIn(
         AND path IN (${sql.join(rows)})`);
     }
     if (rows.length < dirs.length) ids.push(sql`SELECT ${-storageId}`);
-    return sql`parent_id IN (${sql.join(ids, sql` UNION ALL `)})`;
+    const keyed = sql`parent_id IN (${sql.join(ids, sql` UNION ALL `)})`;
+    if (rows.length === 0) return keyed;
+    // And the orphans of those without a row (see sqliteChildOf), through their partial
+    // index (entries_orphans): no order to keep here, so a second index under `OR`.
+    return sql`(${keyed} OR (parent_id IS NULL AND storage_id = ${storageId}
+      AND +parent IN (${sql.join(rows)})))`;
   }
   const p = sql.raw(PG_PARENT);
   return sql`storage_id = ${storageId} AND hashtextextended(${p}, 0) = ANY(ARRAY[${sql.join(
