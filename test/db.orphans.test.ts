@@ -10,8 +10,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scan } from '../src/scan/engine.js';
 import { MemoryTree } from '../src/storage/backends/memory-tree.js';
 import type { App } from '../src/app.js';
-import type { EntryScope } from '../src/db/entries.js';
-import { DIALECTS, createDatabase, rowsWritten, skipDialect } from './support/databases.js';
+import type { EntryScope, EntryWrite, Removal } from '../src/db/entries.js';
+import { openIndex, type Index } from '../src/db/open.js';
+import { baseName, parentOf } from '../src/storage/paths.js';
+import {
+  DIALECTS,
+  createDatabase,
+  memoryStorageScope,
+  rowsWritten,
+  skipDialect,
+  type TestDatabase,
+} from './support/databases.js';
 import { memoryFixture, type MemoryFixture } from './support/harness.js';
 
 for (const dialect of DIALECTS) {
@@ -116,6 +125,123 @@ for (const dialect of DIALECTS) {
         '/a/b/sub/deep/z.txt',
         '/a/b/sub/y.mp3',
       ]);
+    });
+
+    it('keeps the children a watch wrote under a file that became a directory', async () => {
+      const database = await createDatabase(dialect);
+      cleanups.push(() => database.drop());
+      const tree = new MemoryTree().writeFile('/d/c.txt', 7, 1000).writeFile('/e.txt', 1, 1000);
+      const fx = await memoryFixture({ database: database.url, tree });
+      cleanups.push(() => fx.close());
+      const scope = { tenantId: fx.storage.tenantId, storageId: fx.storage.id };
+      const entry = (path: string, isDir: boolean, size: number): EntryWrite => ({
+        path,
+        parent: parentOf(path),
+        name: baseName(path),
+        isDir,
+        size,
+        mtime: 1000,
+        etag: null,
+        mediaKind: null,
+      });
+      // `/d` indexed as a file; then, a directory now, its child written by a watch that
+      // listed `/d` before anything listed `/` again.
+      await fx.app.index.entries.apply(scope, [], [entry('/d', false, 3)]);
+      await fx.app.index.entries.apply(scope, [], [entry('/d/c.txt', false, 7)]);
+      const whole = async () => {
+        const storage = await fx.app.storage.open(fx.storage.id);
+        return scan({ storage, entries: fx.app.index.entries }, scope, {});
+      };
+      // The scan replaces `/d`'s row (a file's row removed, a directory's written).
+      expect((await whole()).status).toBe('succeeded');
+      const kids = await fx.app.index.entries.childrenOf(scope, ['/d']);
+      expect(kids.get('/d')!.map((e) => e.path)).toEqual(['/d/c.txt']);
+      const page = await fx.app.index.queries.browse({ ...scope, dir: '/d' });
+      expect(page.items.map((e) => e.path)).toEqual(['/d/c.txt']);
+      expect(await rowsWritten(fx.app.index, whole)).toBe(0);
+      // Its removal is found: the scan reads it among `/d`'s children.
+      fx.tree.remove('/d/c.txt');
+      const result = await whole();
+      expect(result.deleted).toBe(1);
+      expect((await fx.indexed()).map((e) => e.path)).toEqual(['/d', '/e.txt']);
+    });
+  });
+}
+
+/**
+ * Every write order the repository can be given, as overlapping scans and a watch give it
+ * (a child before its directory, a file turned directory and back, a removal whose kind was
+ * read before another writer changed it): after each batch, each path's children as the
+ * scan reads them (`childrenOf`) and as browse lists them are exactly the rows below it by
+ * path — whatever `parent_id` each row was given when it was written.
+ */
+for (const dialect of DIALECTS) {
+  describe.skipIf(await skipDialect(dialect))(`children by parent on ${dialect}`, () => {
+    let database: TestDatabase;
+    let index: Index;
+    afterEach(async () => {
+      await index?.close();
+      await database?.drop();
+    });
+
+    it('finds every row under its parent after any sequence of batches', async () => {
+      database = await createDatabase(dialect);
+      index = await openIndex(database.url);
+      const scope = await memoryStorageScope(index);
+      const paths: string[] = [];
+      for (const a of ['a', 'b', 'c']) {
+        paths.push(`/${a}`);
+        for (const b of ['a', 'b', 'c']) {
+          paths.push(`/${a}/${b}`);
+          for (const c of ['a', 'b']) paths.push(`/${a}/${b}/${c}`);
+        }
+      }
+      let seed = 12;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return Math.floor((seed / 2147483648) * n);
+      };
+      const pick = () => paths[random(paths.length)]!;
+      for (let round = 0; round < 120; round++) {
+        const removals: Removal[] = [];
+        for (let i = random(3); i > 0; i--) removals.push({ path: pick(), isDir: random(2) === 1 });
+        const writes = new Map<string, EntryWrite>();
+        for (let i = 1 + random(6); i > 0; i--) {
+          const path = pick();
+          const isDir = random(3) > 0;
+          writes.set(path, {
+            path,
+            parent: parentOf(path),
+            name: baseName(path),
+            isDir,
+            size: isDir ? 0 : random(4),
+            mtime: 1,
+            etag: null,
+            mediaKind: null,
+            isNew: random(2) === 1,
+          });
+        }
+        await index.entries.apply(scope, removals, [...writes.values()]);
+
+        const rows: string[] = [];
+        for await (const e of index.entries.list(scope, '/', { recursive: true })) {
+          rows.push(e.path);
+        }
+        const dirs = ['/', ...paths];
+        const expected = (dir: string) => rows.filter((p) => parentOf(p) === dir).sort();
+        const kids = await index.entries.childrenOf(scope, dirs);
+        for (const dir of dirs) {
+          const read = (kids.get(dir) ?? []).map((e) => e.path).sort();
+          expect({ round, dir, read }).toEqual({ round, dir, read: expected(dir) });
+        }
+        if (round % 10 === 9) {
+          for (const dir of dirs) {
+            const page = await index.queries.browse({ ...scope, dir, limit: 100 });
+            const read = page.items.map((e) => e.path).sort();
+            expect({ round, dir, browse: read }).toEqual({ round, dir, browse: expected(dir) });
+          }
+        }
+      }
     });
   });
 }

@@ -52,7 +52,8 @@ export function parentOfRow(dialect: Dialect): RawBuilder<string> {
  */
 function sqliteChildOf(storageId: number, dir: string): RawBuilder<unknown> {
   if (dir === '/') return sql`parent_id = ${-storageId}`;
-  return sql`parent_id IS (SELECT id FROM entries WHERE storage_id = ${storageId} AND path = ${dir})
+  return sql`parent_id IS (SELECT id FROM entries
+      WHERE storage_id = ${storageId} AND path = ${dir} AND is_dir = 1)
     AND (parent_id NOTNULL OR (+storage_id = ${storageId} AND path = ${`${dir}/`} || name))`;
 }
 
@@ -105,7 +106,7 @@ export function parentIn(
     const ids: RawBuilder<unknown>[] = [];
     if (rows.length > 0) {
       ids.push(sql`SELECT id FROM entries WHERE storage_id = ${storageId}
-        AND path IN (${sql.join(rows)})`);
+        AND path IN (${sql.join(rows)}) AND is_dir = 1`);
     }
     if (rows.length < dirs.length) ids.push(sql`SELECT ${-storageId}`);
     const keyed = sql`parent_id IN (${sql.join(ids, sql` UNION ALL `)})`;

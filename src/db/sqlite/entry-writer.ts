@@ -144,8 +144,10 @@ export function entryWriter(
   );
   const maxId = onUse(() => db.prepare(`SELECT COALESCE(max(id), 0) FROM entries`).pluck());
   // A directory's row id by the unique path index: once per directory of a batch's new rows.
+  // A directory's: a row below a file's path (a file since turned directory, whose children a
+  // watch wrote first) is an orphan, adopted when the path's row becomes a directory.
   const dirId = onUse(() =>
-    db.prepare(`SELECT id FROM entries WHERE storage_id = ? AND path = ?`).pluck(),
+    db.prepare(`SELECT id FROM entries WHERE storage_id = ? AND path = ? AND is_dir = 1`).pluck(),
   );
   // Orphans (migration 019): rows whose directory had no row when they were written.
   const anyOrphan = onUse(() =>
@@ -153,8 +155,15 @@ export function entryWriter(
   );
   const adopt = onUse(() =>
     db.prepare(
-      `UPDATE entries SET parent_id = (SELECT id FROM entries WHERE storage_id = ? AND path = ?)
+      `UPDATE entries
+       SET parent_id = (SELECT id FROM entries WHERE storage_id = ? AND path = ? AND is_dir = 1)
        WHERE parent_id IS NULL AND storage_id = ? AND path > ? AND path < ? AND parent = ?`,
+    ),
+  );
+  // The children of rows that are no longer directories become orphans (JSON array of ids).
+  const detach = onUse(() =>
+    db.prepare(
+      `UPDATE entries SET parent_id = NULL WHERE parent_id IN (SELECT value FROM json_each(?))`,
     ),
   );
   /** Multi-row INSERTs, prepared once per row count (1,000 parameters at most). */
@@ -263,7 +272,8 @@ export function entryWriter(
    * flat). The directory was written before its children: in an earlier batch (batches
    * commit in order, and the engine reconciles a directory no later than its children), or
    * earlier in this one, whose new rows are in path order, a directory before its children.
-   * Null when it has no row: no directory's read finds the row.
+   * Null when it has no directory's row: an orphan, found by its directory's reads by path
+   * (queries/parent.ts, CHILDREN_SQL) and adopted when that row is written (`settle`).
    */
   const parentIdOf = (
     storageId: number,
@@ -281,9 +291,32 @@ export function entryWriter(
     return id;
   };
 
+  /**
+   * Keeps every row's `parent_id` its directory's row id, or NULL when its parent path has no
+   * directory's row, whatever order the rows came in (test/db.orphans.test.ts): the rows
+   * below a row that may have stopped being a directory (`unparented`: updated to a file,
+   * or deleted as one while another writer made it a directory) become orphans; then each
+   * directory written adopts the orphans below it (a scan of roots below `/` wrote them
+   * first, or they were just detached). Both only after the batch's every row is in, so a
+   * change of kind later in the batch is seen. The updated files are one statement, an index
+   * probe each; the adoption runs only when the storage has an orphan at all, which a whole
+   * scan never leaves: one probe of an empty partial index a batch.
+   */
+  const settle = (storageId: number, dirsWritten: string[], unparented: number[]) => {
+    if (unparented.length > 0) detach().run(JSON.stringify(unparented));
+    if (dirsWritten.length === 0 || anyOrphan().get(storageId) === undefined) return;
+    for (const path of dirsWritten) {
+      adopt().run(storageId, path, storageId, `${path}/`, `${path}0`, path);
+    }
+  };
+
   const run = (b: PackedBatch): PackedResult => {
     const { storageId, tenantId } = b;
     const dirIds = new Map<string, number | null>();
+    // Rows of this batch that may have children: directories written (they adopt), and rows
+    // deleted or updated that were or may have been directories (their children are detached).
+    const dirsWritten: string[] = [];
+    const unparented: number[] = [];
     // Under the write lock (IMMEDIATE): no lease grant can move the fence until commit.
     if (b.fence !== null) {
       const current = fenceOf().get(storageId) as number | undefined;
@@ -296,6 +329,9 @@ export function entryWriter(
     for (const [path, isDir] of JSON.parse(b.removals) as [string, 0 | 1][]) {
       for (const [id, d] of deleteOne().all(storageId, tenantId, path) as [number, number][]) {
         deleted.push(id, d);
+        // Removed as a file, but a directory by now (another writer's): its children stay
+        // (as PostgreSQL keeps them), as orphans.
+        if (d === 1 && isDir === 0) unparented.push(id);
       }
       if (isDir === 1) {
         // The subtree as a bytewise range: `0` is the character right after `/`.
@@ -346,15 +382,8 @@ export function entryWriter(
         if (++n === 100) insert();
       }
       insert();
-      // A new directory adopts the orphans written below it before it (a scan of roots
-      // below `/`): its children are then all found by its id. None, as a whole scan
-      // writes the index: one probe of an empty index a batch.
-      if (anyOrphan().get(storageId) !== undefined) {
-        for (let i = 0; i < b.freshRows; i++) {
-          const path = flat[i * 9 + 2] as string;
-          if (flat[i * 9 + 4] === 1)
-            adopt().run(storageId, path, storageId, `${path}/`, `${path}0`, path);
-        }
+      for (let i = 0; i < b.freshRows; i++) {
+        if (flat[i * 9 + 4] === 1) dirsWritten.push(flat[i * 9 + 2] as string);
       }
       if (run) fresh = first;
       else {
@@ -371,14 +400,17 @@ export function entryWriter(
           else {
             const u = updateOne(b, r);
             if (u !== undefined) updated.push(u, r[2]);
+            if (u !== undefined && r[2] === 0) unparented.push(u);
           }
         }
       }
     }
     for (const r of JSON.parse(b.changed) as Row[]) {
+      if (r[2] === 1) dirsWritten.push(r[0]);
       const u = updateOne(b, r);
       if (u !== undefined) {
         updated.push(u, r[2]);
+        if (r[2] === 0) unparented.push(u);
         continue;
       }
       const parentId = parentIdOf(storageId, r[0], r[1], dirIds);
@@ -394,11 +426,9 @@ export function entryWriter(
         r[6],
         parentId,
       ) as number | undefined;
-      if (id !== undefined && r[2] === 1 && anyOrphan().get(storageId) !== undefined) {
-        adopt().run(storageId, r[0], storageId, `${r[0]}/`, `${r[0]}0`, r[0]);
-      }
       if (id !== undefined) created.push(id, r[2]);
     }
+    settle(storageId, dirsWritten, unparented);
     if (fresh > 0 || created.length > 0) {
       const [upto, last] = backlog().get() as [number, number];
       if (last - upto >= backlogRows) {
