@@ -69,7 +69,7 @@ for (const dialect of DIALECTS) {
       // Paged one at a time: the cursor carries over from the directories to the files.
       const first = await fx.app.index.queries.browse({ ...q, limit: 1 });
       expect(first.items.map((e) => e.path)).toEqual(['/a/b/sub']);
-      const second = await fx.app.index.queries.browse({ ...q, limit: 1, cursor: first.next });
+      const second = await fx.app.index.queries.browse({ ...q, limit: 1, cursor: first.next! });
       expect(second.items.map((e) => e.path)).toEqual(['/a/b/x.mp3']);
       // A directory with a row lists its children as before.
       const sub = await fx.app.index.queries.browse({ ...scope, dir: '/a/b/sub' });

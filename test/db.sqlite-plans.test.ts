@@ -17,6 +17,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIndex } from '../src/db/open.js';
 import { inSteps, stepKeys } from '../src/db/queries/by-time.js';
+import { childrenOf, parentIn, sqliteChildrenKey } from '../src/db/queries/parent.js';
 import { CHILDREN_SQL, LIST_CHILDREN_SQL, ROOT_CHILDREN_SQL } from '../src/db/sqlite/entries.js';
 import { tempDir } from './support/harness.js';
 
@@ -71,6 +72,42 @@ describe('SQLite plans on a migrated index', () => {
       createIntrospector: (db) => new SqliteIntrospector(db),
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
+  });
+
+  it("reads a directory's children and its orphans by one key of the parent index, in name order", async () => {
+    // `IS`: the directory's row id, or NULL (the orphans' key) when it has no directory's row.
+    // The keyed read keeps the index's order: a page by name stops after a page.
+    const q = sql`SELECT id FROM entries WHERE ${childrenOf('sqlite', 1, '/a')} AND is_dir = 0
+      AND +tenant_id = 1 ORDER BY name LIMIT 101`.compile(compiler);
+    expect(await planOf(q.sql, [...q.parameters])).toEqual([
+      'SEARCH entries USING INDEX entries_parent_name (parent_id=? AND is_dir=?)',
+      'SCALAR SUBQUERY 1',
+      'SEARCH entries USING INDEX sqlite_autoindex_entries_1 (storage_id=? AND path=?)',
+    ]);
+    // A count by the key alone reads the children index alone (an upper bound for orphans).
+    const n = sql`SELECT count(*) FROM (SELECT 1 FROM entries
+      WHERE ${sqliteChildrenKey(1, '/a')} AND is_dir = 1 LIMIT 20001)`.compile(compiler);
+    expect(await planOf(n.sql, [...n.parameters])).toContain(
+      'SEARCH entries USING COVERING INDEX entries_parent_name (parent_id=? AND is_dir=?)',
+    );
+  });
+
+  it("walks down du's levels by the parent index, and their orphans by their partial index", async () => {
+    const q = sql`SELECT path FROM entries WHERE ${parentIn('sqlite', 1, ['/', '/a', '/b'])}
+      AND tenant_id + 0 = 1 AND is_dir = 1`.compile(compiler);
+    expect(await planOf(q.sql, [...q.parameters])).toEqual([
+      'MULTI-INDEX OR',
+      'INDEX 1',
+      'LIST SUBQUERY 2',
+      'COMPOUND QUERY',
+      'LEFT-MOST SUBQUERY',
+      'SEARCH entries USING INDEX sqlite_autoindex_entries_1 (storage_id=? AND path=?)',
+      'UNION ALL',
+      'SCAN CONSTANT ROW',
+      'SEARCH entries USING INDEX entries_parent_name (parent_id=? AND is_dir=?)',
+      'INDEX 2',
+      'SEARCH entries USING INDEX entries_orphans (storage_id=?)',
+    ]);
   });
 
   it("finds the window of time steps in 013's table alone, in its key order", async () => {

@@ -25,7 +25,7 @@ import { LARGE_FILE_BYTES } from '../migrations/008-stats-and-large-files.js';
 import { scanWholeTable, withMappedFile } from './whole-table.js';
 import { inSteps, readByTime, stepKeys, stepOf, type StepBound } from './by-time.js';
 import { readByName } from './by-name.js';
-import { childrenOf } from './parent.js';
+import { childrenOf, sqliteChildrenKey } from './parent.js';
 
 /**
  * How a page is read, the same way in both dialects. The index keeps only what a scan can
@@ -284,9 +284,11 @@ export class PageReader {
       // index for it and read the whole storage. A storage id is unique across tenants
       // anyway, and the page's filters check the tenant.
       const isDir = f.isDir === undefined ? sql`` : sql` AND is_dir = ${f.isDir ? 1 : 0}`;
+      const key = this.#dialect === 'sqlite' ? sqliteChildrenKey(f.storageId, f.parent) : undefined;
       out.push({
         where: sql`${childrenOf(this.#dialect, f.storageId, f.parent)}${isDir}`,
         covers: ['storageId', 'parent', 'isDir'],
+        ...(key ? { count: sql`SELECT 1 FROM entries WHERE ${key}${isDir}` } : {}),
       });
     }
     if (f.storageId !== undefined && f.subtree) {
