@@ -35,17 +35,19 @@ export function parentOfRow(dialect: Dialect): RawBuilder<string> {
 }
 
 /**
- * SQLite's children of `dir` (migration 019): the rows keyed by the directory's row id, read
- * by the unique (storage_id, path) index, or by `-storageId` at the root, which has no row.
+ * SQLite's children of `dir` (migration 019): the rows keyed by the id of the directory's row,
+ * read by the unique (storage_id, path) index, or by `-storageId` at the root, which has no
+ * row.
  *
- * A directory without a row gives NULL, the key of every _orphan_: a row written before its
- * directory's row (a scan of roots below `/` never writes its root's row; a watch may write a
- * child first). Until its directory's row is written and adopts it (entry-writer.ts), an
- * orphan is found under that NULL key, confirmed as this directory's child by its storage
- * and path (`dir/` and its name: a path is its parent, `/` and its name). A directory with
- * a row has no orphans (the writer adopts them as it writes the row), and its children have
- * `parent_id` set: the confirmation stops at `NOTNULL`, on the index entry, before the row is
- * read. `IS`, not `OR` with a second index: one equality on the children index keeps its
+ * A path without a directory's row (none, or a file's) gives NULL, the key of every
+ * _orphan_: a row written while its parent path had no directory's row (a scan of roots below
+ * `/`, as `trawl watch` scans, never writes its root's row; a watch may write a child before
+ * its directory). The writer keeps each row's `parent_id` its directory's id or NULL,
+ * whatever the order of the writes (entry-writer.ts, `settle`), so a directory with a row
+ * has no orphans, and a path without one has no child keyed by an id. Under the NULL key a
+ * row is confirmed as this directory's child by its storage and path (`dir/` and its name: a
+ * path is its parent, `/` and its name); any other row stops the test at `NOTNULL`. `IS`,
+ * not `OR` with the orphans' partial index: one equality on the children index keeps its
  * order (a directory by name is read a page at a time); with `OR`, SQLite reads both and
  * sorts every child (test/db.sqlite-plans.test.ts). The NULL key holds the orphans of every
  * storage: none as a whole scan leaves the index.
@@ -72,8 +74,9 @@ export function sqliteChildrenKey(storageId: number, dir: string): RawBuilder<un
 /**
  * The children of `dir` in storage `storageId`, as a condition the children index serves.
  * SQLite's index keys the directory's row id (019), which implies the storage: the
- * condition is `parent_id` alone, and a caller's own `storage_id = …` term must not be an
- * index's key beside it ({@link storageTerm}). PostgreSQL's index keys a directory by the
+ * condition is `parent_id` (and, for an orphan, its own path; see sqliteChildOf), and a
+ * caller's own `storage_id = …` term must not be an index's key beside it
+ * ({@link storageTerm}). PostgreSQL's index keys a directory by the
  * hash of {@link PG_PARENT} (migrations 015, 018): the hash is the index condition, and
  * each row is confirmed as {@link pgChildOf} confirms it, so two directories whose hashes
  * collide are never mixed.
@@ -97,7 +100,7 @@ export function storageTerm(dialect: Dialect, storageId: number): RawBuilder<unk
 /**
  * {@link parentIs} with the storage: a source that an index answers alone. SQLite's key
  * implies the storage, and a `storage_id` term there would send every row's count to the
- * table (the count reads the children index alone).
+ * table (a count reads the children index alone, by {@link sqliteChildrenKey}).
  */
 export function childrenOf(dialect: Dialect, storageId: number, dir: string): RawBuilder<unknown> {
   const children = parentIs(dialect, storageId, dir);
