@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scan } from '../src/scan/engine.js';
 import { MemoryTree } from '../src/storage/backends/memory-tree.js';
 import type { App } from '../src/app.js';
-import type { EntryScope, EntryWrite, Removal } from '../src/db/entries.js';
+import type { EntryRepository, EntryScope, EntryWrite, Removal } from '../src/db/entries.js';
+import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import {
@@ -175,11 +176,18 @@ for (const dialect of DIALECTS) {
  * scan reads them (`childrenOf`) and as browse lists them are exactly the rows below it by
  * path — whatever `parent_id` each row was given when it was written.
  */
-for (const dialect of DIALECTS) {
-  describe.skipIf(await skipDialect(dialect))(`children by parent on ${dialect}`, () => {
+// SQLite twice: writing on the caller's thread, and through the writer thread from the first
+// row (the writer runs there from its source text).
+for (const [dialect, thread] of [
+  ...DIALECTS.map((d) => [d, false] as const),
+  ['sqlite', true] as const,
+]) {
+  const name = thread ? `${dialect}, writer thread` : dialect;
+  describe.skipIf(await skipDialect(dialect))(`children by parent on ${name}`, () => {
     let database: TestDatabase;
     let index: Index;
     afterEach(async () => {
+      if (thread) await (index?.entries as SqliteEntryRepository | undefined)?.close();
       await index?.close();
       await database?.drop();
     });
@@ -188,6 +196,15 @@ for (const dialect of DIALECTS) {
       database = await createDatabase(dialect);
       index = await openIndex(database.url);
       const scope = await memoryStorageScope(index);
+      if (thread) {
+        const raw = (index.entries as SqliteEntryRepository).database;
+        const plan = { file: database.url, busyTimeoutMs: 5000, afterRows: 0 };
+        (index as { entries: EntryRepository }).entries = new SqliteEntryRepository(
+          raw,
+          undefined,
+          plan,
+        );
+      }
       const paths: string[] = [];
       for (const a of ['a', 'b', 'c']) {
         paths.push(`/${a}`);
