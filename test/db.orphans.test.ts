@@ -88,6 +88,10 @@ for (const dialect of DIALECTS) {
         return out.sort();
       };
       expect(await found({ parent: '/a/b' })).toEqual(['/a/b/sub', '/a/b/x.mp3']);
+      // In each order `trawl ls` asks for.
+      for (const sort of ['path', 'name', 'size', 'mtime']) {
+        expect(await found({ parent: '/a/b', sort })).toEqual(['/a/b/sub', '/a/b/x.mp3']);
+      }
       expect(await found({ parent: '/a/b', isDir: false })).toEqual(['/a/b/x.mp3']);
       expect(await found({ parent: '/a/b', name: '*.mp3' })).toEqual(['/a/b/x.mp3']);
       expect(await found({ parent: '/a/b', minSize: 1 })).toEqual(['/a/b/x.mp3']);
