@@ -10,7 +10,11 @@
  * clock from spawn to exit. Prints the median, the spread (min–max) and the median's ratio
  * to `node -e 0`'s. Needs `npm run build` first (the script does it).
  *
- * Flags: --runs N (rounds, default 20), --bin PATH (the CLI to time, default bin/trawl.js).
+ * Flags: --runs N (rounds, default 20), --bin PATH (the CLI to time, default bin/trawl.js),
+ * --compare PATH (another build's bin/trawl.js: its two scans join every round, so that both
+ * builds meet the same load; their rows end in "[compare]"). The "× node -e 0" columns divide
+ * the median by `node -e 0`'s median and the minimum by its minimum: on a shared machine the
+ * minimums, the runs no other process slowed, tell builds apart when the medians cannot.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,12 +29,15 @@ const flag = (name, fallback) => {
 };
 const RUNS = Number(flag('runs', 20));
 const BIN = flag('bin', fileURLToPath(new URL('../bin/trawl.js', import.meta.url)));
+const COMPARE = flag('compare', undefined);
 // The flags of the CLI's shebang: timed as the shell runs it, not as `node bin/trawl.js` (its
 // code cache, scripts/bundle.js, is made under these flags and refused under others).
-const NODE_FLAGS = readFileSync(BIN, 'utf8')
-  .split('\n')[0]
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+const flagsOf = (bin) =>
+  readFileSync(bin, 'utf8')
+    .split('\n')[0]
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--'));
+const NODE_FLAGS = flagsOf(BIN);
 
 const work = mkdtempSync(join(tmpdir(), 'trawl-bench-startup-'));
 const empty = join(work, 'empty');
@@ -67,10 +74,33 @@ const CASES = [
   },
   { name: 'trawl scan <empty> (existing db)', argv: () => trawl('scan', empty, '--db', existing) },
 ];
+if (COMPARE !== undefined) {
+  const flags = flagsOf(COMPARE);
+  const other = (...rest) => [...flags, COMPARE, ...rest];
+  const otherFresh = join(work, 'fresh-compare.db');
+  const otherExisting = join(work, 'existing-compare.db');
+  CASES.push(
+    {
+      name: 'trawl scan <empty> (fresh db) [compare]',
+      argv: () => {
+        for (const end of ['', '-wal', '-shm']) rmSync(`${otherFresh}${end}`, { force: true });
+        return other('scan', empty, '--db', otherFresh);
+      },
+    },
+    {
+      name: 'trawl scan <empty> (existing db) [compare]',
+      argv: () => other('scan', empty, '--db', otherExisting),
+      setup: () => time(other('scan', empty, '--db', otherExisting)),
+    },
+  );
+}
 
 try {
-  console.log(`bench:startup — ${RUNS} rounds, ${BIN}, node ${process.version}`);
+  console.log(
+    `bench:startup — ${RUNS} rounds, ${BIN}${COMPARE ? ` against ${COMPARE}` : ''}, node ${process.version}`,
+  );
   time(trawl('scan', empty, '--db', existing)); // makes the existing index (and warms the disk cache)
+  for (const c of CASES) c.setup?.();
   for (const c of CASES) time(c.argv()); // one warm-up round, not counted
   const samples = CASES.map(() => []);
   for (let r = 0; r < RUNS; r++) {
@@ -82,12 +112,14 @@ try {
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   const base = median(samples[0]);
+  const baseMin = Math.min(...samples[0]);
   console.table(
     CASES.map((c, i) => ({
       command: c.name,
       'median ms': median(samples[i]).toFixed(0),
       'min–max ms': `${Math.min(...samples[i]).toFixed(0)}–${Math.max(...samples[i]).toFixed(0)}`,
       '× node -e 0': (median(samples[i]) / base).toFixed(2),
+      '× (min)': (Math.min(...samples[i]) / baseMin).toFixed(2),
     })),
   );
 } finally {

@@ -192,7 +192,8 @@ try {
  * Node's own modules that a start does not already have (`node -e 0` holds events, buffer,
  * path, fs, url, util, timers, async_hooks, querystring) cost 0.5–7 ms of CPU each the first
  * time they are required: `https` with `tls`, `net` and the streams under it ~6 ms, `crypto`
- * ~3, `worker_threads` ~2, `assert` ~2, `fs/promises` (with readline) ~1. Every storage
+ * ~3, `worker_threads` ~2, `assert` ~2, `fs/promises` (with readline) ~1, `module` ~1 (it
+ * loads Node's ES module loader: a local scan needs none of it, bench:startup). Every storage
  * backend's module, the lease, the listing code and pino require some at their top, so a
  * local scan of an empty folder paid for all of them (bench:startup, docs/benchmarks.md).
  * Inside the bundle each of these is an object of getters, one per export, that requires the
@@ -211,6 +212,7 @@ function builtinsOnFirstUse() {
     'fs/promises',
     'http',
     'https',
+    'module',
     'net',
     'perf_hooks',
     'readline',

@@ -17,7 +17,7 @@ import { runCli } from './support/cli-capture.js';
 import { tempDir } from './support/harness.js';
 
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
-const program = createProgram(quiet, () => {});
+const program = await createProgram(quiet, () => {});
 
 function commandAt(...path: string[]): Command {
   let c = program;

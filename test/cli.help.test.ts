@@ -22,8 +22,8 @@ const REPO = resolve(import.meta.dirname, '..');
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
 
 /** The program with every action replaced by nothing: parsing only. */
-function parsingProgram(): Command {
-  const program = createProgram(quiet, () => {});
+async function parsingProgram(): Promise<Command> {
+  const program = await createProgram(quiet, () => {});
   for (const { command } of allCommands(program)) command.action(() => {});
   return program;
 }
@@ -61,9 +61,9 @@ function section(doc: string, name: string): string {
   return found![1]!;
 }
 
-describe('examples', () => {
-  const paths = allCommands(parsingProgram()).map((c) => c.path.join(' '));
+const paths = allCommands(await parsingProgram()).map((c) => c.path.join(' '));
 
+describe('examples', () => {
   it('every command has some, and none is kept for a command that is gone', () => {
     expect(paths.length).toBeGreaterThan(10);
     for (const path of paths)
@@ -79,7 +79,7 @@ describe('examples', () => {
       expect(words[0]).toBe('trawl');
       // It is an example of this command: the command's names lead the line.
       if (path !== '') expect(words.slice(1, 1 + path.split(' ').length).join(' ')).toBe(path);
-      const program = parsingProgram();
+      const program = await parsingProgram();
       const error = await program.parseAsync(['node', ...words]).then(
         () => undefined,
         (e: unknown) => e,

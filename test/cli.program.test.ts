@@ -22,7 +22,7 @@ function capturing() {
 /** What `trawl …args` writes, through a program of every command or of `only`. */
 async function output(args: string[], only?: string) {
   const { io, written } = capturing();
-  const program = createProgram(io, () => {}, only);
+  const program = await createProgram(io, () => {}, only);
   for (const { command } of allCommands(program)) command.action(() => {});
   let code = 0;
   try {
@@ -35,11 +35,13 @@ async function output(args: string[], only?: string) {
 }
 
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
-const every = allCommands(createProgram(quiet, () => {})).filter(({ path }) => path.length > 0);
+const every = allCommands(await createProgram(quiet, () => {})).filter(
+  ({ path }) => path.length > 0,
+);
 
 describe('a command line naming its command', () => {
-  it('builds that command alone', () => {
-    const program = createProgram(quiet, () => {}, 'scan');
+  it('builds that command alone', async () => {
+    const program = await createProgram(quiet, () => {}, 'scan');
     expect(program.commands.map((c) => c.name())).toEqual(['scan']);
   });
 

@@ -82,7 +82,7 @@ function refused(r: Run, pattern: RegExp): void {
 }
 
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
-const commands = new Set(subcommandsOf(createProgram(quiet, () => {})).map((c) => c.name()));
+const commands = new Set(subcommandsOf(await createProgram(quiet, () => {})).map((c) => c.name()));
 
 /** The reads under test: `find` and `du` too, once registered. */
 const READS = (root: string) =>

@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 
 let addon: string | object | undefined;
+
+const ADDON = 'better-sqlite3/build/Release/better_sqlite3.node';
 
 /**
  * better-sqlite3's native addon, found once. Given to every open as `nativeBinding` because
@@ -12,11 +16,13 @@ let addon: string | object | undefined;
  * calling file's package) would search trawl instead of better-sqlite3. Where npm or
  * prebuild-install puts it, else wherever `bindings` finds it in better-sqlite3's folder.
  */
-function nativeBinding(): string | object {
+export function nativeBinding(): string | object {
+  if (addon !== undefined) return addon;
+  addon = nearestAddon(dirname(fileURLToPath(import.meta.url)));
   if (addon !== undefined) return addon;
   const require = createRequire(import.meta.url);
   try {
-    addon = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    addon = require.resolve(ADDON);
   } catch {
     const root = dirname(require.resolve('better-sqlite3/package.json'));
     const bindings = createRequire(`${root}/`)('bindings') as (o: object) => object;
@@ -25,11 +31,44 @@ function nativeBinding(): string | object {
   return addon;
 }
 
-/** `new BetterSqlite3(file, options)`, with the native addon found as above. */
+/**
+ * The addon in the nearest `node_modules` folder at or above `dir`, where Node's resolution
+ * looks first and npm puts it: a failed `stat` per folder up. Node's own `require.resolve`
+ * finds the same file, but its first call loads `node:module` (and with it Node's ES module
+ * loader) and reads package.json files: ~1 ms of every start (bench:startup).
+ */
+export function nearestAddon(dir: string): string | undefined {
+  for (;;) {
+    const path = join(dir, 'node_modules', ADDON);
+    if (existsSync(path)) return path;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+let loaded: object | undefined;
+
+/**
+ * The addon, loaded once: with `process.dlopen`, as `require()` loads an addon, but without
+ * the CommonJS module around it, whose first load (Node 20's `Module.prototype.load`)
+ * starts Node's ES module loader — ~1 ms of an empty scan's start that nothing else in it
+ * needs (bench:startup). An addon `bindings` found is loaded already.
+ */
+function addonObject(): object {
+  if (loaded !== undefined) return loaded;
+  const found = nativeBinding();
+  if (typeof found !== 'string') return (loaded = found);
+  const addon = { exports: {} };
+  process.dlopen(addon, found);
+  return (loaded = addon.exports);
+}
+
+/** `new BetterSqlite3(file, options)`, with the native addon found and loaded as above. */
 export function openSqliteFile(
   file: string,
   options: BetterSqlite3.Options = {},
 ): BetterSqlite3.Database {
-  // An addon object is taken too (lib/database.js); the package's types name the path alone.
-  return new BetterSqlite3(file, { ...options, nativeBinding: nativeBinding() as string });
+  // An addon object is taken (lib/database.js); the package's types name the path alone.
+  return new BetterSqlite3(file, { ...options, nativeBinding: addonObject() as unknown as string });
 }

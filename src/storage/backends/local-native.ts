@@ -6,7 +6,6 @@
  * with `readdirSync` + `lstatSync` as before: the two answer alike (test/local.native.test.ts).
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ListReply } from './local-worker.js';
@@ -45,7 +44,11 @@ export function builtNativeListing(): { path: string; listing: NativeListing } |
     const path = join(dir, NATIVE_FILE);
     if (!existsSync(path)) continue;
     try {
-      const listing = createRequire(path)(path) as NativeListing;
+      // process.dlopen, as require() loads an addon, without `node:module` (its first use
+      // loads Node's ES module loader: ~1 ms of an empty scan's start, bench:startup).
+      const addon = { exports: {} as NativeListing };
+      process.dlopen(addon, path);
+      const listing = addon.exports;
       if (typeof listing.listDirs === 'function') found = { path, listing };
     } catch {
       // Built for another Node (ABI) or platform: the JS listing serves.

@@ -105,7 +105,21 @@ export interface InlinePort {
   postMessage(reply: ListReply, transfer?: ArrayBuffer[]): void;
 }
 
-function workerMain(inline?: { port: InlinePort; config: WorkerConfig }): void {
+/** What the native listing's addon exports (local-native.ts's `NativeListing`). */
+interface NativeLister {
+  listDirs(
+    dirs: string[],
+    root: string,
+    follow: boolean,
+    large: number,
+  ): Omit<ListReply, 'id' | 'more'>;
+}
+
+function workerMain(inline?: {
+  port: InlinePort;
+  config: WorkerConfig;
+  native: NativeLister | undefined;
+}): void {
   // Not require(): this function runs from its source text, and a bundler rewrites
   // require() calls into a helper the thread does not have (scripts/bundle.js).
   const { parentPort, workerData } = inline
@@ -308,18 +322,15 @@ function workerMain(inline?: { port: InlinePort; config: WorkerConfig }): void {
   const WINDOW = 500_000;
   const ASCII = /^[\x00-\x7f]*$/;
   const nativePath = (workerData as WorkerConfig).native;
-  // A path, not a package name: createRequire's require, which a bundler leaves alone.
-  const native =
-    nativePath === undefined
-      ? undefined
-      : (process.getBuiltinModule('node:module').createRequire(nativePath)(nativePath) as {
-          listDirs(
-            dirs: string[],
-            root: string,
-            follow: boolean,
-            large: number,
-          ): Omit<ListReply, 'id' | 'more'>;
-        });
+  // On the calling thread, the addon it loaded already; in a thread, loaded by its path with
+  // process.dlopen, as require() loads an addon but without a CommonJS module around it
+  // (whose first load starts Node's ES module loader, ~1 ms: bench:startup).
+  const load = (path: string) => {
+    const addon = { exports: {} as NativeLister };
+    process.dlopen(addon, path);
+    return addon.exports;
+  };
+  const native = nativePath === undefined ? undefined : (inline?.native ?? load(nativePath));
   const streams = new Map<
     number,
     { dir: import('node:fs').Dir; window: string[]; at: number; escaped: Set<string>; eof: boolean }
@@ -479,6 +490,6 @@ export const WORKER_SOURCE = `(${workerMain.toString()})()`;
  * replies. A scan of an empty folder, or of a folder of files only, then never starts a
  * thread (a Node isolate: 30–50 ms and ~10 MB at start; bench:startup).
  */
-export function listInline(port: InlinePort, config: WorkerConfig): void {
-  workerMain({ port, config });
+export function listInline(port: InlinePort, config: WorkerConfig, native?: NativeLister): void {
+  workerMain({ port, config, native });
 }

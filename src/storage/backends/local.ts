@@ -402,6 +402,8 @@ export class LocalClient implements StorageClient {
         },
       },
       config,
+      // The addon this thread loaded to find it (local-native.ts), not loaded a second time.
+      config.native === undefined ? undefined : nativeListing()?.listing,
     );
     return lane;
   }
