@@ -95,6 +95,23 @@ export interface Removal {
   isDir: boolean;
 }
 
+/**
+ * A directory's listing digest (src/scan/listing-digest.ts), stored on its row with the
+ * batch that made its child rows what that listing says (see {@link EntryRepository.apply}).
+ */
+export interface ListingDigest {
+  dir: string;
+  digest: string;
+}
+
+/** {@link EntryRepository.childrenUnlessSame}'s answer. */
+export interface ChildrenUnlessSame {
+  /** As childrenOf's: the rows of each directory read, absent when it has none. */
+  children: Map<string, IndexedEntry[]>;
+  /** The directories whose stored digest was the one given: not read. */
+  same: Set<string>;
+}
+
 export interface EntryRef {
   id: number;
   isDir: boolean;
@@ -128,6 +145,17 @@ export interface EntryRepository {
   /** The indexed children of each directory, in one round trip. Directories with none are absent. */
   childrenOf(scope: EntryScope, dirs: readonly string[]): Promise<Map<string, IndexedEntry[]>>;
   /**
+   * Optional (listing digests, migration 021): {@link childrenOf} of `dirs`, except that a
+   * directory whose row holds `digests[i]` as its listing digest is not read and is named in
+   * `same`: its child rows are what a listing with that digest makes. A null digest, and the
+   * root (no row), never match. Absent: a scan reads every directory's rows.
+   */
+  childrenUnlessSame?(
+    scope: EntryScope,
+    dirs: readonly string[],
+    digests: readonly (string | null)[],
+  ): Promise<ChildrenUnlessSame>;
+  /**
    * The indexed entries at these exact paths, by path (paths not indexed are absent): how a
    * page of a huge directory is compared with the index without reading all its children.
    */
@@ -136,11 +164,18 @@ export interface EntryRepository {
    * One transaction: removals first (subtrees included), then upserts that change a row
    * only when something differs. With `scope.fence`, the fence is checked in the same
    * transaction, whatever path the writes take.
+   *
+   * Listing digests (a repository with {@link childrenUnlessSame}): then each of `digests`
+   * is stored on its directory's row (one without a row keeps none), and every directory
+   * with a child row written or removed here that is not in `digests` has its digest set
+   * NULL — whoever calls, whatever the rows: a stored digest is only ever one written with
+   * its directory's rows. A repository without them ignores `digests`.
    */
   apply(
     scope: EntryScope,
     removals: readonly Removal[],
     writes: readonly EntryWrite[],
+    digests?: readonly ListingDigest[],
   ): Promise<ApplyResult>;
   /** Files and directories strictly below `dir`. */
   countSubtree(scope: EntryScope, dir: string): Promise<{ files: number; dirs: number }>;

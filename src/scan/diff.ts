@@ -1,4 +1,4 @@
-import type { EntryWrite, IndexedEntry, Removal } from '../db/entries.js';
+import type { EntryWrite, IndexedEntry, ListingDigest, Removal } from '../db/entries.js';
 import { nameEnd, SKIP_BY_TYPE, T_DIR, T_FILE, type PackedListing } from '../storage/packed.js';
 import type { Entry } from '../storage/types.js';
 import { isCountedMedia, mediaKindIn, mediaKindOf, type MediaKind } from './media.js';
@@ -16,12 +16,15 @@ export interface DirDiff {
   mediaFiles: number;
   bytes: number;
   skipped: number;
+  /** Listing digests to store with the writes (see EntryRepository.apply). */
+  digests: ListingDigest[];
 }
 
 export function emptyDiff(): DirDiff {
   return {
     writes: [],
     removals: [],
+    digests: [],
     newFiles: 0,
     changedFiles: 0,
     unchangedFiles: 0,
@@ -37,6 +40,7 @@ export function emptyDiff(): DirDiff {
 export function mergeDiff(into: DirDiff, part: DirDiff): void {
   for (const w of part.writes) into.writes.push(w);
   for (const r of part.removals) into.removals.push(r);
+  for (const d of part.digests) into.digests.push(d);
   into.newFiles += part.newFiles;
   into.changedFiles += part.changedFiles;
   into.unchangedFiles += part.unchangedFiles;
@@ -195,6 +199,36 @@ export function diffFresh(listing: PackedListing, into: DirDiff, countOnly = fal
       mediaKind,
       isNew: true,
     });
+  }
+}
+
+/**
+ * A packed listing whose digest is the one stored on its directory's row: its child rows
+ * are what it makes (listing-digest.ts), unread. Counted from the packed arrays as
+ * {@link diffUnchanged} counts a listing that matches its rows, with its skipped entries as
+ * {@link diffWhole} counts them: exactly what comparing it with its rows would count.
+ */
+export function diffSame(listing: PackedListing, into: DirDiff): void {
+  const { names: all, types, sizes } = listing.reply;
+  let at = listing.at;
+  for (let j = listing.offset, last = j + listing.count; j < last; j++) {
+    const start = at;
+    const end = nameEnd(all, at);
+    at = end + 1;
+    const type = types[j]!;
+    if (SKIP_BY_TYPE[type] !== undefined) {
+      into.skipped++;
+      continue;
+    }
+    if (type === T_DIR) {
+      into.dirs++;
+      continue;
+    }
+    const size = sizes[j]!;
+    into.files++;
+    into.bytes += size;
+    into.unchangedFiles++;
+    if (isCountedMedia(mediaKindIn(all, start, end))) into.mediaFiles++;
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type Marker,
 } from './exclude/markers.js';
 import { TreeExclusions } from './exclude/tree.js';
+import { digestSalt } from './listing-digest.js';
 import { abortable } from './abortable.js';
 import {
   HeldPages,
@@ -194,6 +195,11 @@ class ScanRun {
       dryRun: options.dryRun ?? false,
       onChanges: options.onChanges,
       recordError: (path, code, message) => this.#recordError(path, code, message),
+      digestSalt: digestSalt({
+        exclude: options.exclude,
+        storageExclude: options.storageExclude,
+        markers: options.markers,
+      }),
     });
     // Every request in flight listens to this signal (here, in the service, in the backend):
     // many listeners are expected, not a leak.
@@ -874,7 +880,7 @@ class ScanRun {
   async #take(): Promise<Prefetch> {
     const batch = await this.#channel.takeBatch(this.#batchEntries, this.#batchMs);
     if (batch.length === 0 || this.#internal.signal.aborted) {
-      return { batch, committed: 0, children: undefined };
+      return { batch, committed: 0, children: undefined, digests: undefined };
     }
     return this.#reconciler.prefetch(batch);
   }

@@ -82,6 +82,9 @@ const KINDS: Record<MediaKind, string[]> = {
  */
 export const MEDIA_KINDS = Object.keys(KINDS) as readonly MediaKind[];
 
+/** The extension table as text: a listing digest's salt (listing-digest.ts) changes with it. */
+export const MEDIA_TABLE: string = JSON.stringify(KINDS);
+
 /**
  * Extensions as numbers: each character of `[0-9a-z]` (either case) is a digit of base 37,
  * so a name's extension is looked up without cutting and lower-casing it into a new string.

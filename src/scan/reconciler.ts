@@ -1,5 +1,6 @@
 import type {
   ApplyResult,
+  ChildrenUnlessSame,
   EntryRepository,
   EntryScope,
   IndexedEntry,
@@ -10,12 +11,14 @@ import {
   byPath,
   diffDirectory,
   diffFresh,
+  diffSame,
   diffUnchanged,
   diffWhole,
   emptyDiff,
   mergeDiff,
   type DirDiff,
 } from './diff.js';
+import { listingDigest } from './listing-digest.js';
 import { ListingTally, writtenBefore } from './listing-tally.js';
 import type { ListingPart } from './parts.js';
 import type { ChangeBatch, ChangeSink, ScanCounters } from './result.js';
@@ -31,6 +34,11 @@ export interface ReconcilerDeps {
   onChanges?: ChangeSink | undefined;
   /** A directory's listing turned out unusable for deletion (duplicates). */
   recordError(path: string, code: string, message: string): void;
+  /**
+   * The salt of this scan's listing digests (listing-digest.ts's digestSalt). Undefined: no
+   * digest is read or written, every directory is compared with its rows.
+   */
+  digestSalt?: string | undefined;
 }
 
 /** The batch is committed but downstream missed it: the scan must not pass as clean. */
@@ -57,7 +65,9 @@ export interface Prefetch {
   /** Batches committed when the reads were taken. */
   readonly committed: number;
   /** The children of the batch's directories, or undefined when nothing was read ahead. */
-  readonly children: Promise<Map<string, IndexedEntry[]>> | undefined;
+  readonly children: Promise<ChildrenUnlessSame> | undefined;
+  /** The listing digest of each part of the batch (null: none), as the reads used them. */
+  readonly digests: readonly (string | null)[] | undefined;
 }
 
 /** What a batch's write can change, kept to judge the next batch's prefetched reads. */
@@ -130,17 +140,45 @@ export class Reconciler {
     const committed = this.#committed;
     // More batches than can be in flight (one, or two handed on) could write after the read.
     if (!isPlain(batch) || this.#open.size > 0 || this.#begun - committed > this.#depth) {
-      return { batch, committed, children: undefined };
+      return { batch, committed, children: undefined, digests: undefined };
     }
-    const { entries, scope } = this.#d;
-    const children = entries.childrenOf(
-      scope,
+    const digests = this.#digests(batch);
+    const children = this.#read(
       batch.map((p) => p.dir),
+      digests,
     );
     // A read that is never used must not surface as an unhandled rejection; one that is used
     // rethrows its failure where it is awaited.
     children.catch(() => undefined);
-    return { batch, committed, children };
+    return { batch, committed, children, digests };
+  }
+
+  /**
+   * The listing digest of each part of `batch`, or null: only a `whole` packed listing, not
+   * decoded (no rule, marker or classification looked into it: see listing-digest.ts), not
+   * a relisting, of a scan with a salt and an index that keeps digests, has one.
+   */
+  #digests(batch: readonly ListingPart[]): (string | null)[] | undefined {
+    const salt = this.#d.digestSalt;
+    if (salt === undefined || !this.#d.entries.childrenUnlessSame) return undefined;
+    return batch.map((p) =>
+      p.kind === 'whole' && p.packed && !p.packed.decoded && !p.video && !p.relisted
+        ? listingDigest(p.packed, salt)
+        : null,
+    );
+  }
+
+  /** The rows of `dirs`, except those of directories whose stored digest is theirs. */
+  #read(
+    dirs: readonly string[],
+    digests: readonly (string | null)[] | undefined,
+  ): Promise<ChildrenUnlessSame> {
+    const { entries, scope } = this.#d;
+    if (dirs.length === 0) return Promise.resolve({ children: new Map(), same: new Set() });
+    if (digests && entries.childrenUnlessSame) {
+      return entries.childrenUnlessSame(scope, dirs, digests);
+    }
+    return entries.childrenOf(scope, dirs).then((children) => ({ children, same: new Set() }));
   }
 
   /**
@@ -182,13 +220,19 @@ export class Reconciler {
     const ahead = this.#usable(prefetched, batch, index, paged);
     // No usable reads ahead: read once every batch before this one has committed.
     if (!ahead && this.#inflight) await this.drain();
-    const [children, atPaths] = await Promise.all([
+    // The digest of each whole part, by directory (paged parts have none).
+    const digests = ahead ? prefetched!.digests : this.#digests(batch);
+    const digestOf = new Map<string, string | null>();
+    if (digests) for (let i = 0; i < batch.length; i++) digestOf.set(batch[i]!.dir, digests[i]!);
+    const [reads, atPaths] = await Promise.all([
       ahead ??
-        (wholeDirs.length > 0
-          ? entries.childrenOf(scope, wholeDirs)
-          : new Map<string, IndexedEntry[]>()),
+        this.#read(
+          wholeDirs,
+          digests && wholeDirs.map((dir) => digestOf.get(dir) ?? null),
+        ),
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
+    const { children, same } = reads;
     const diff = emptyDiff();
     const countOnly = this.#d.dryRun;
     // Each part's own diff, kept to count per listing; a whole listing not being listed
@@ -197,14 +241,22 @@ export class Reconciler {
       const before = this.#relisting.get(p.dir);
       const own = paged[i] || before ? emptyDiff() : diff;
       if (!paged[i] && p.kind === 'whole') {
-        const rows = children.get(p.dir);
-        // New to the index (a first scan's directory, most of a dry run's): rows, or counts,
-        // straight from the packed listing, without an object per entry in between.
-        // Unchanged (most of a rescan's): counted against its rows in place.
-        const packed = p.packed && !p.packed.decoded && !p.video ? p.packed : undefined;
-        if (packed && (rows === undefined || rows.length === 0)) diffFresh(packed, own, countOnly);
-        else if (!packed || !diffUnchanged(packed, rows!, own))
-          diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
+        const digest = digestOf.get(p.dir) ?? null;
+        // Its listing digest is the one stored with its rows (only a packed one has one).
+        if (digest !== null && same.has(p.dir)) diffSame(p.packed!, own);
+        else {
+          const rows = children.get(p.dir);
+          // New to the index (a first scan's directory, most of a dry run's): rows, or
+          // counts, straight from the packed listing, without an object per entry in between.
+          // Unchanged (most of a rescan's): counted against its rows in place.
+          const packed = p.packed && !p.packed.decoded && !p.video ? p.packed : undefined;
+          if (packed && (rows === undefined || rows.length === 0))
+            diffFresh(packed, own, countOnly);
+          else if (!packed || !diffUnchanged(packed, rows!, own))
+            diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
+          // Compared in full: its rows are what the listing makes once this batch commits.
+          if (digest !== null && !countOnly) own.digests.push({ dir: p.dir, digest });
+        }
       } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));
         diffDirectory(p.dir, p.entries, old, own, false, p.video, countOnly);
@@ -266,7 +318,7 @@ export class Reconciler {
     batch: readonly ListingPart[],
     index: number,
     paged: readonly boolean[],
-  ): Promise<Map<string, IndexedEntry[]>> | undefined {
+  ): Promise<ChildrenUnlessSame> | undefined {
     if (!prefetched?.children || prefetched.batch !== batch) return undefined;
     if (paged.includes(true) || !isPlain(batch)) return undefined;
     if (index - prefetched.committed > this.#depth) return undefined;
@@ -306,7 +358,12 @@ export class Reconciler {
    * change events follow in {@link #inflight}.
    */
   async #handOn(batch: readonly ListingPart[], diff: DirDiff): Promise<void> {
-    const applying = this.#d.entries.apply(this.#d.scope, diff.removals, diff.writes);
+    const applying = this.#d.entries.apply(
+      this.#d.scope,
+      diff.removals,
+      diff.writes,
+      diff.digests,
+    );
     // Its failure surfaces through #inflight; meanwhile no batch is handed on behind it (on
     // the calling thread a write that fails has waited its busy timeout already).
     applying.catch(() => (this.#handOnFailed = true));
@@ -400,7 +457,7 @@ export class Reconciler {
       c.deleted += deleted;
       return;
     }
-    const applied = await entries.apply(scope, diff.removals, diff.writes);
+    const applied = await entries.apply(scope, diff.removals, diff.writes, diff.digests);
     this.#count(diff, applied);
     await this.#notify(changesOf(applied));
   }

@@ -20,6 +20,7 @@ import { sqliteKindNameOrder } from './017-sqlite-kind-name-order.js';
 import { computedParent } from './018-computed-parent.js';
 import { sqliteParentId } from './019-sqlite-parent-id.js';
 import { leanChildren } from './020-lean-children.js';
+import { listingDigest } from './021-listing-digest.js';
 import { MIGRATION_NAMES } from './names.js';
 
 export { MIGRATION_NAMES };
@@ -47,6 +48,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '018-computed-parent': computedParent(dialect),
     '019-sqlite-parent-id': sqliteParentId(dialect),
     '020-lean-children': leanChildren(dialect),
+    '021-listing-digest': listingDigest(),
   };
 }
 

@@ -24,4 +24,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '018-computed-parent',
   '019-sqlite-parent-id',
   '020-lean-children',
+  '021-listing-digest',
 ];

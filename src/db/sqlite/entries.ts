@@ -8,6 +8,8 @@ import { preparedOnUse } from './statements.js';
 import { WriterThread, type WriterThreadOptions } from './writer-thread.js';
 import type {
   ApplyResult,
+  ChildrenUnlessSame,
+  ListingDigest,
   EntryRow,
   EntryRepository,
   EntryScope,
@@ -75,6 +77,14 @@ export class SqliteEntryRepository implements EntryRepository {
   // Prepared at first use (statements.ts).
   readonly #children = preparedOnUse(() => this.#db.prepare(CHILDREN_SQL).raw());
   readonly #rootChildren = preparedOnUse(() => this.#db.prepare(ROOT_CHILDREN_SQL).raw());
+  // A directory's listing digest by the unique (storage_id, path) index (migration 021).
+  readonly #digestOf = preparedOnUse(() =>
+    this.#db
+      .prepare(
+        `SELECT listing_digest FROM entries WHERE storage_id = ? AND path = ? AND +tenant_id = ?`,
+      )
+      .pluck(),
+  );
   // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
   readonly #atPath = preparedOnUse(() =>
     this.#db
@@ -143,6 +153,28 @@ export class SqliteEntryRepository implements EntryRepository {
     return out;
   }
 
+  /**
+   * One read of the directory's row (the unique index, ~2 µs) before its children's (22 µs
+   * a directory of the bench tree): an unchanged directory costs the first only.
+   */
+  async childrenUnlessSame(
+    scope: EntryScope,
+    dirs: readonly string[],
+    digests: readonly (string | null)[],
+  ): Promise<ChildrenUnlessSame> {
+    const same = new Set<string>();
+    const read: string[] = [];
+    const { storageId: s, tenantId: t } = scope;
+    for (let i = 0; i < dirs.length; i++) {
+      const dir = dirs[i]!;
+      const digest = digests[i] ?? null;
+      if (digest !== null && dir !== '/' && this.#digestOf().get(s, dir, t) === digest) {
+        same.add(dir);
+      } else read.push(dir);
+    }
+    return { children: await this.childrenOf(scope, read), same };
+  }
+
   async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
     const out = new Map<string, IndexedEntry>();
     const rows = this.#atPath().all(scope.storageId, scope.tenantId, JSON.stringify(paths));
@@ -154,10 +186,11 @@ export class SqliteEntryRepository implements EntryRepository {
     scope: EntryScope,
     removals: readonly Removal[],
     writes: readonly EntryWrite[],
+    digests: readonly ListingDigest[] = [],
   ): Promise<ApplyResult> {
-    if (removals.length === 0 && writes.length === 0)
+    if (removals.length === 0 && writes.length === 0 && digests.length === 0)
       return { created: [], updated: [], deleted: [] };
-    const batch = packBatch(scope, removals, writes);
+    const batch = packBatch(scope, removals, writes, digests);
     if (!this.#thread && this.#written >= this.#threadAfterRows && this.#threadOptions) {
       this.#thread = new WriterThread(this.#threadOptions);
     }

@@ -1,5 +1,12 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { ApplyResult, EntryRef, EntryScope, EntryWrite, Removal } from '../entries.js';
+import type {
+  ApplyResult,
+  EntryRef,
+  EntryScope,
+  EntryWrite,
+  ListingDigest,
+  Removal,
+} from '../entries.js';
 import { fencedError } from '../errors.js';
 
 /**
@@ -26,6 +33,8 @@ export interface PackedBatch {
   freshRows: number;
   /** The same shape: rows the diff found changed. */
   changed: string;
+  /** JSON `[[dir, digest], …]`: listing digests to store (EntryRepository.apply). */
+  digests: string;
 }
 
 /**
@@ -43,6 +52,7 @@ export function packBatch(
   scope: EntryScope,
   removals: readonly Removal[],
   writes: readonly EntryWrite[],
+  digests: readonly ListingDigest[] = [],
 ): PackedBatch {
   const { tenantId, storageId } = scope;
   const news: EntryWrite[] = [];
@@ -71,6 +81,7 @@ export function packBatch(
     fresh,
     freshRows: news.length,
     changed: JSON.stringify(changed),
+    digests: JSON.stringify(digests.map((d) => [d.dir, d.digest])),
   };
 }
 
@@ -247,6 +258,42 @@ export function entryWriter(
     ),
   );
   const mark = onUse(() => db.prepare(`UPDATE search_watermark SET upto = ?`));
+  // Listing digests (migration 021). Each writes a row only when the value differs: a
+  // batch that stores the digest it found is no write.
+  const forgetDigest = onUse(() =>
+    db.prepare(
+      `UPDATE entries SET listing_digest = NULL
+       WHERE storage_id = ? AND path = ? AND listing_digest IS NOT NULL`,
+    ),
+  );
+  const storeDigest = onUse(() =>
+    db.prepare(
+      `UPDATE entries SET listing_digest = ?
+       WHERE storage_id = ? AND path = ? AND +tenant_id = ? AND listing_digest IS NOT ?`,
+    ),
+  );
+
+  /**
+   * The digests of a batch: the directories of the rows it wrote or removed lose theirs
+   * (whoever wrote them: a watch, a scan of a subtree, a listing compared in full), unless
+   * the batch stores one for them — after the rows, in the same transaction.
+   */
+  const digestsOf = (b: PackedBatch, touched: Set<string>): void => {
+    const stored = JSON.parse(b.digests) as [string, string][];
+    const fresh = new Set<string>();
+    for (const [dir] of stored) fresh.add(dir);
+    for (const dir of touched) {
+      if (dir !== '/' && !fresh.has(dir)) forgetDigest().run(b.storageId, dir);
+    }
+    for (const [dir, digest] of stored) {
+      if (dir !== '/') storeDigest().run(digest, b.storageId, dir, b.tenantId, digest);
+    }
+  };
+  /** The directory of a row's path (`/` at the root). */
+  const dirOf = (path: string): string => {
+    const slash = path.lastIndexOf('/');
+    return slash <= 0 ? '/' : path.slice(0, slash);
+  };
 
   /** Updates one row if something differs; its id when it did. */
   const updateOne = (b: PackedBatch, r: Row): number | undefined =>
@@ -326,7 +373,10 @@ export function entryWriter(
     const created: number[] = [];
     const updated: number[] = [];
     const deleted: number[] = [];
+    // The directories whose child rows this batch writes or removes (see digestsOf).
+    const touched = new Set<string>();
     for (const [path, isDir] of JSON.parse(b.removals) as [string, 0 | 1][]) {
+      touched.add(dirOf(path));
       for (const [id, d] of deleteOne().all(storageId, tenantId, path) as [number, number][]) {
         deleted.push(id, d);
         // Removed as a file, but a directory by now (another writer's): its children stay
@@ -371,6 +421,7 @@ export function entryWriter(
       for (let i = 0; i < b.freshRows; i++) {
         const path = flat[i * 9 + 2] as string;
         const name = flat[i * 9 + 3] as string;
+        touched.add(path.length === name.length + 1 ? '/' : path.slice(0, path.length - name.length - 1));
         // A child of a directory in this statement: the directory goes in first, for its id.
         if (waiting.size > 0 && waiting.has(path.slice(0, path.length - name.length - 1))) {
           insert();
@@ -407,6 +458,7 @@ export function entryWriter(
     }
     for (const r of JSON.parse(b.changed) as Row[]) {
       if (r[2] === 1) dirsWritten.push(r[0]);
+      touched.add(dirOf(r[0]));
       const u = updateOne(b, r);
       if (u !== undefined) {
         updated.push(u, r[2]);
@@ -429,6 +481,7 @@ export function entryWriter(
       if (id !== undefined) created.push(id, r[2]);
     }
     settle(storageId, dirsWritten, unparented);
+    digestsOf(b, touched);
     if (fresh > 0 || created.length > 0) {
       const [upto, last] = backlog().get() as [number, number];
       if (last - upto >= backlogRows) {

@@ -23,6 +23,7 @@ export const SCRIPT_MIGRATIONS: readonly string[] = [
   '018-computed-parent',
   '019-sqlite-parent-id',
   '020-lean-children',
+  '021-listing-digest',
 ];
 
 /** Their schema and rows, one statement each. */
@@ -39,7 +40,7 @@ export const SCRIPT_STATEMENTS: readonly string[] = [
   'CREATE TABLE entries_time_steps (\n        tenant_id integer NOT NULL, step integer NOT NULL, id integer NOT NULL,\n        PRIMARY KEY (tenant_id, step, id)) WITHOUT ROWID',
   "CREATE VIRTUAL TABLE entries_name_fts USING fts5(\n        name, content='', tokenize='trigram', detail=none, columnsize=0)",
   'CREATE TABLE entries_name_order (\n        media_kind text NOT NULL, tenant_id integer NOT NULL, name text NOT NULL,\n        id integer NOT NULL, PRIMARY KEY (media_kind, tenant_id, name, id)) WITHOUT ROWID',
-  'CREATE TABLE "entries" (\n        id integer PRIMARY KEY AUTOINCREMENT, tenant_id integer NOT NULL,\n        storage_id integer NOT NULL, path text NOT NULL, name_bytes integer NOT NULL,\n        is_dir smallint NOT NULL, size integer NOT NULL, mtime integer NOT NULL, etag text,\n        media_kind text, parent_id integer,\n        name text GENERATED ALWAYS AS (CAST(substr(CAST(path AS BLOB), -name_bytes) AS text))\n          VIRTUAL,\n        parent text GENERATED ALWAYS AS (CASE WHEN length(CAST(path AS BLOB)) = name_bytes + 1\n          THEN \'/\' ELSE CAST(substr(CAST(path AS BLOB), 1, length(CAST(path AS BLOB)) - name_bytes - 1)\n          AS text) END) VIRTUAL,\n        CONSTRAINT entries_storage_path UNIQUE (storage_id, path))',
+  'CREATE TABLE "entries" (\n        id integer PRIMARY KEY AUTOINCREMENT, tenant_id integer NOT NULL,\n        storage_id integer NOT NULL, path text NOT NULL, name_bytes integer NOT NULL,\n        is_dir smallint NOT NULL, size integer NOT NULL, mtime integer NOT NULL, etag text,\n        media_kind text, parent_id integer,\n        name text GENERATED ALWAYS AS (CAST(substr(CAST(path AS BLOB), -name_bytes) AS text))\n          VIRTUAL,\n        parent text GENERATED ALWAYS AS (CASE WHEN length(CAST(path AS BLOB)) = name_bytes + 1\n          THEN \'/\' ELSE CAST(substr(CAST(path AS BLOB), 1, length(CAST(path AS BLOB)) - name_bytes - 1)\n          AS text) END) VIRTUAL, listing_digest TEXT,\n        CONSTRAINT entries_storage_path UNIQUE (storage_id, path))',
   'CREATE INDEX "scans_storage_started" on "scans" ("storage_id", "started_at")',
   'CREATE UNIQUE INDEX "storages_tenant_name" on "storages" ("tenant_id", "name")',
   'CREATE INDEX "scans_status" on "scans" ("status", "storage_id")',
