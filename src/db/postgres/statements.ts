@@ -20,6 +20,12 @@ const packed = (column: string) =>
     THEN ${column}
     ELSE replace(replace(replace(${column}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), E'\\n', E'\\\\n') END`;
 
+/** One directory's children as CHILDREN's lines (in a statement whose $1, $2 are storage, tenant). */
+const childLines = (dir: string) => `(SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
+      coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
+    FROM entries WHERE storage_id = $1 AND tenant_id = $2
+      AND ${pgChildOf(dir)})`;
+
 /**
  * Children of every directory of a batch in one round trip, packed: one row per directory,
  * its children as one text of lines `id \t is_dir \t size \t mtime \t media_kind \t etag \t
@@ -31,11 +37,36 @@ const packed = (column: string) =>
  * `EXPLAIN ANALYZE`). A directory with no children comes back with NULL. Inputs: $1
  * storage, $2 tenant, $3 text[] of directories. Output: array rows [directory, lines | null].
  */
-export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
-      coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
-    FROM entries WHERE storage_id = $1 AND tenant_id = $2
-      AND ${pgChildOf('d')})
+export const CHILDREN = `SELECT d, ${childLines('d')}
   FROM unnest($3::text[]) AS d`;
+
+/**
+ * CHILDREN, except that a directory whose row holds the listing digest given for it is not
+ * read: it comes back with `true` and no lines (one probe of the unique index instead of
+ * its children's). Inputs: $1 storage, $2 tenant, $3 text[] of directories, $4 text[] of
+ * their digests (NULL: none). Output: array rows [directory, lines | null, same].
+ */
+export const CHILDREN_UNLESS_SAME = `SELECT d, CASE WHEN same THEN NULL ELSE ${childLines('d')} END, same
+  FROM (SELECT d, g IS NOT NULL AND g = (SELECT listing_digest FROM entries
+      WHERE storage_id = $1 AND tenant_id = $2 AND path = d) AS same
+    FROM unnest($3::text[], $4::text[]) AS u(d, g)) AS b`;
+
+/**
+ * Listing digests that a batch's writes make stale: set NULL (021). Inputs: $1 storage,
+ * $2 text[] of directories. Only rows that hold one are written.
+ */
+export const FORGET_DIGESTS = `UPDATE entries SET listing_digest = NULL
+  WHERE storage_id = $1 AND path = ANY($2::text[]) AND listing_digest IS NOT NULL`;
+
+/**
+ * Listing digests stored with the batch that made the rows (021). Inputs: $1 storage,
+ * $2 tenant, $3 text[] of directories, $4 text[] of digests. A row that holds its digest
+ * already is not written.
+ */
+export const STORE_DIGESTS = `UPDATE entries AS e SET listing_digest = u.g
+  FROM unnest($3::text[], $4::text[]) AS u(d, g)
+  WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path = u.d
+    AND e.listing_digest IS DISTINCT FROM u.g`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
 export const OUTBOX = `INSERT INTO change_events
