@@ -1,0 +1,310 @@
+/**
+ * Listing digests (migration 021): a rescan that lists a directory whose digest is the one
+ * stored on its row reads none of its rows, and the index still ends equal to the disk
+ * whatever changed, whoever wrote, whatever the settings — checked against an index built
+ * from scratch of the same tree, in both dialects.
+ */
+import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../src/app.js';
+import type { Dialect } from '../src/db/dialect.js';
+import type { EntryRepository, EntryScope } from '../src/db/entries.js';
+import type { ScanOptions } from '../src/scan/engine.js';
+import type { RecordedScanResult } from '../src/scan/runner.js';
+import { parseStorageSpec } from '../src/storage/url.js';
+import { createDatabase, DIALECTS, rowsWritten, skipDialect } from './support/databases.js';
+import { tempDir } from './support/harness.js';
+
+interface Fixture {
+  app: App;
+  scope: EntryScope;
+  scan(options?: ScanOptions): Promise<RecordedScanResult>;
+  /** Every row, as a line a test compares. */
+  rows(): Promise<string[]>;
+  /** The directories whose rows the scans since the last call read. */
+  readDirs(): string[];
+  /** Rows the scan wrote. */
+  writes(options?: ScanOptions): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function fixture(dialect: Dialect, root: string): Promise<Fixture> {
+  const database = await createDatabase(dialect);
+  const app = await App.open({ database: database.url, tenant: 'default' });
+  const storage = await app.ensureStorage(parseStorageSpec(root, {}));
+  const scope = { tenantId: storage.tenantId, storageId: storage.id };
+  // Counts the directories whose rows are read, through either read of the contract.
+  const entries = app.index.entries as EntryRepository;
+  const read = new Set<string>();
+  const childrenOf = entries.childrenOf.bind(entries);
+  entries.childrenOf = async (s, dirs) => {
+    for (const d of dirs) read.add(d);
+    return childrenOf(s, dirs);
+  };
+  const unlessSame = entries.childrenUnlessSame?.bind(entries);
+  if (unlessSame) {
+    entries.childrenUnlessSame = async (s, dirs, digests) => {
+      const answer = await unlessSame(s, dirs, digests);
+      for (const d of dirs) if (!answer.same.has(d)) read.add(d);
+      return answer;
+    };
+  }
+  const scan = (options: ScanOptions = {}) => app.scan(storage, options);
+  return {
+    app,
+    scope,
+    scan,
+    async rows() {
+      const out: string[] = [];
+      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
+        out.push(`${e.path}|${e.isDir ? 'd' : 'f'}|${e.size}|${e.mtime}|${e.mediaKind}`);
+      }
+      return out;
+    },
+    readDirs() {
+      const dirs = [...read].sort();
+      read.clear();
+      return dirs;
+    },
+    writes: (options = {}) => rowsWritten(app.index, () => scan(options)),
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+const T = 1_600_000_000;
+
+/** Sets a path's times to `T + s` seconds (whole seconds: both dialects store them alike). */
+function at(path: string, s: number): void {
+  utimesSync(path, T + s, T + s);
+}
+
+/** `/a` (files, `/a/b` below it), `/c` (files), a file at the root: all times fixed. */
+function makeTree(root: string): void {
+  mkdirSync(join(root, 'a', 'b'), { recursive: true });
+  mkdirSync(join(root, 'c'));
+  for (const [path, text] of [
+    ['top.jpg', 'top'],
+    ['a/one.jpg', '1'],
+    ['a/two.mp3', '22'],
+    ['a/x.tmp', 'tmp'],
+    ['a/b/deep.txt', 'deep'],
+    ['c/three.png', '333'],
+    ['c/four', '4444'],
+  ]) {
+    writeFileSync(join(root, path), text);
+    at(join(root, path), 10);
+  }
+  symlinkSync('one.jpg', join(root, 'a', 'link.jpg'));
+  for (const dir of ['a/b', 'a', 'c']) at(join(root, dir), 20);
+}
+
+for (const dialect of DIALECTS) {
+  describe(`listing digests (${dialect})`, () => {
+    let dir: { path: string; cleanup: () => void };
+    let skip = false;
+    let n = 0;
+    beforeAll(async () => {
+      skip = await skipDialect(dialect);
+      dir = tempDir('trawl-digest-');
+    });
+    afterAll(() => dir.cleanup());
+
+    /** A tree of its own, indexed once. */
+    async function indexed(): Promise<{ root: string; f: Fixture }> {
+      const root = join(dir.path, `t${n++}`);
+      mkdirSync(root);
+      makeTree(root);
+      const f = await fixture(dialect, root);
+      await f.scan();
+      f.readDirs();
+      return { root, f };
+    }
+
+    /** The rows a first scan of `root` with `options` makes. */
+    async function fresh(root: string, options: ScanOptions = {}): Promise<string[]> {
+      const f = await fixture(dialect, root);
+      try {
+        await f.scan(options);
+        return await f.rows();
+      } finally {
+        await f.close();
+      }
+    }
+
+    it('reads no row of an unchanged directory, writes none, and counts as a full compare', async () => {
+      if (skip) return;
+      const { f } = await indexed();
+      try {
+        const first = await f.rows();
+        const result = await f.scan();
+        // Only the root (which has no row, so no digest) is read.
+        expect(f.readDirs()).toEqual(['/']);
+        expect(result).toMatchObject({
+          dirs: 3,
+          files: 7,
+          bytes: 3 + 1 + 2 + 3 + 4 + 3 + 4,
+          mediaFiles: 4,
+          skipped: 1,
+          unchanged: 7,
+          created: 0,
+          updated: 0,
+          deleted: 0,
+        });
+        expect(await f.writes()).toBe(0);
+        expect(await f.rows()).toEqual(first);
+      } finally {
+        await f.close();
+      }
+    });
+
+    const changes: [string, (root: string) => void][] = [
+      [
+        'a file grown',
+        (r) => (writeFileSync(join(r, 'a/one.jpg'), '1111'), at(join(r, 'a/one.jpg'), 10)),
+      ],
+      ['a file touched', (r) => at(join(r, 'a/two.mp3'), 11)],
+      [
+        'a file added',
+        (r) => (writeFileSync(join(r, 'a/b/new.gif'), 'n'), at(join(r, 'a/b/new.gif'), 10)),
+      ],
+      ['a file removed', (r) => rmSync(join(r, 'c/four'))],
+      ['a file renamed', (r) => renameSync(join(r, 'c/three.png'), join(r, 'c/three.jpg'))],
+      [
+        'a file replaced by a directory of its name',
+        (r) => {
+          rmSync(join(r, 'a/one.jpg'));
+          mkdirSync(join(r, 'a/one.jpg'));
+          at(join(r, 'a/one.jpg'), 10);
+        },
+      ],
+      [
+        'a directory replaced by a file of its name',
+        (r) => {
+          rmSync(join(r, 'a/b'), { recursive: true });
+          writeFileSync(join(r, 'a/b'), '');
+          at(join(r, 'a/b'), 20);
+        },
+      ],
+    ];
+    for (const [what, change] of changes) {
+      it(`finds ${what} below stored digests, then reads and writes nothing`, async () => {
+        if (skip) return;
+        const { root, f } = await indexed();
+        try {
+          change(root);
+          // The directory's own mtime may stay (a change within the same second): kept here.
+          for (const d of ['a', 'c']) at(join(root, d), 20);
+          await f.scan();
+          expect(await f.rows()).toEqual(await fresh(root));
+          f.readDirs();
+          expect(await f.writes()).toBe(0);
+          expect(f.readDirs()).toEqual(['/']);
+        } finally {
+          await f.close();
+        }
+      });
+    }
+
+    it('follows exclude rules changed between scans', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        const excluding = { exclude: ['*.tmp'] };
+        await f.scan(excluding);
+        expect(await f.rows()).toEqual(await fresh(root, excluding));
+        expect((await f.rows()).some((r) => r.startsWith('/a/x.tmp'))).toBe(false);
+        await f.scan();
+        expect(await f.rows()).toEqual(await fresh(root));
+        expect((await f.rows()).some((r) => r.startsWith('/a/x.tmp'))).toBe(true);
+      } finally {
+        await f.close();
+      }
+    });
+
+    it('compares a directory in full after another writer changed a row under it', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        // What a watch, or any caller of the repository, may write: here a wrong size, and
+        // a row the disk does not have.
+        await f.app.index.entries.apply(
+          f.scope,
+          [],
+          [
+            {
+              path: '/a/one.jpg',
+              parent: '/a',
+              name: 'one.jpg',
+              isDir: false,
+              size: 999,
+              mtime: (T + 10) * 1000,
+              etag: null,
+              mediaKind: 'image',
+              isNew: false,
+            },
+            {
+              path: '/c/ghost.jpg',
+              parent: '/c',
+              name: 'ghost.jpg',
+              isDir: false,
+              size: 1,
+              mtime: (T + 10) * 1000,
+              etag: null,
+              mediaKind: 'image',
+              isNew: true,
+            },
+          ],
+        );
+        const result = await f.scan();
+        expect(f.readDirs()).toEqual(['/', '/a', '/c']);
+        expect(result).toMatchObject({ updated: 1, deleted: 1 });
+        expect(await f.rows()).toEqual(await fresh(root));
+        // And a removal by another writer.
+        await f.app.index.entries.apply(f.scope, [{ path: '/a/b/deep.txt', isDir: false }], []);
+        await f.scan();
+        expect(f.readDirs()).toEqual(['/', '/a/b']);
+        expect(await f.rows()).toEqual(await fresh(root));
+      } finally {
+        await f.close();
+      }
+    });
+
+    it('carries an index without digests (before 021): the first rescan compares and stores them', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        await sql`UPDATE entries SET listing_digest = NULL`.execute(f.app.index.db);
+        // The three directories' digests, and nothing else.
+        expect(await f.writes()).toBe(3);
+        expect(f.readDirs()).toEqual(['/', '/a', '/a/b', '/c']);
+        expect(await f.rows()).toEqual(await fresh(root));
+        expect(await f.writes()).toBe(0);
+        expect(f.readDirs()).toEqual(['/']);
+      } finally {
+        await f.close();
+      }
+    });
+
+    it('stores no digest in a dry run, and a dry run of an unchanged tree reads only the root', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        const dry = await f.scan({ dryRun: true });
+        expect(f.readDirs()).toEqual(['/']);
+        expect(dry).toMatchObject({ files: 7, unchanged: 7, created: 0, updated: 0 });
+        writeFileSync(join(root, 'c/four'), 'changed!');
+        at(join(root, 'c/four'), 10);
+        at(join(root, 'c'), 20);
+        expect(await f.writes({ dryRun: true })).toBe(0);
+        expect(f.readDirs()).toEqual(['/', '/c']);
+      } finally {
+        await f.close();
+      }
+    });
+  });
+}
