@@ -87,7 +87,7 @@ function at(path: string, s: number): void {
 function makeTree(root: string): void {
   mkdirSync(join(root, 'a', 'b'), { recursive: true });
   mkdirSync(join(root, 'c'));
-  for (const [path, text] of [
+  const files: [string, string][] = [
     ['top.jpg', 'top'],
     ['a/one.jpg', '1'],
     ['a/two.mp3', '22'],
@@ -95,7 +95,8 @@ function makeTree(root: string): void {
     ['a/b/deep.txt', 'deep'],
     ['c/three.png', '333'],
     ['c/four', '4444'],
-  ]) {
+  ];
+  for (const [path, text] of files) {
     writeFileSync(join(root, path), text);
     at(join(root, path), 10);
   }

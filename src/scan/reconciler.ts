@@ -221,15 +221,15 @@ export class Reconciler {
     // No usable reads ahead: read once every batch before this one has committed.
     if (!ahead && this.#inflight) await this.drain();
     // The digest of each whole part, by directory (paged parts have none).
-    const digests = ahead ? prefetched!.digests : this.#digests(batch);
+    // Taken with the reads ahead, used or not: a listing's digest is its own.
+    const digests =
+      prefetched?.batch === batch && prefetched.children
+        ? prefetched.digests
+        : this.#digests(batch);
     const digestOf = new Map<string, string | null>();
     if (digests) for (let i = 0; i < batch.length; i++) digestOf.set(batch[i]!.dir, digests[i]!);
     const [reads, atPaths] = await Promise.all([
-      ahead ??
-        this.#read(
-          wholeDirs,
-          digests && wholeDirs.map((dir) => digestOf.get(dir) ?? null),
-        ),
+      ahead ?? this.#read(wholeDirs, digests && wholeDirs.map((dir) => digestOf.get(dir) ?? null)),
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
     const { children, same } = reads;
@@ -358,12 +358,7 @@ export class Reconciler {
    * change events follow in {@link #inflight}.
    */
   async #handOn(batch: readonly ListingPart[], diff: DirDiff): Promise<void> {
-    const applying = this.#d.entries.apply(
-      this.#d.scope,
-      diff.removals,
-      diff.writes,
-      diff.digests,
-    );
+    const applying = this.#d.entries.apply(this.#d.scope, diff.removals, diff.writes, diff.digests);
     // Its failure surfaces through #inflight; meanwhile no batch is handed on behind it (on
     // the calling thread a write that fails has waited its busy timeout already).
     applying.catch(() => (this.#handOnFailed = true));

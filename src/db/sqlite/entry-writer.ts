@@ -405,6 +405,7 @@ export function entryWriter(
       let run = true;
       let values: unknown[] = [];
       let n = 0;
+      let lastDir = '';
       // The directories among the rows not yet inserted: a child of one waits for them.
       const waiting = new Set<string>();
       const insert = () => {
@@ -421,7 +422,12 @@ export function entryWriter(
       for (let i = 0; i < b.freshRows; i++) {
         const path = flat[i * 9 + 2] as string;
         const name = flat[i * 9 + 3] as string;
-        touched.add(path.length === name.length + 1 ? '/' : path.slice(0, path.length - name.length - 1));
+        // Rows in path order: a directory's run of children costs one slice, not one a row.
+        const dirLength = Math.max(1, path.length - name.length - 1);
+        if (dirLength !== lastDir.length || !path.startsWith(lastDir)) {
+          lastDir = dirLength === 1 ? '/' : path.slice(0, dirLength);
+          touched.add(lastDir);
+        }
         // A child of a directory in this statement: the directory goes in first, for its id.
         if (waiting.size > 0 && waiting.has(path.slice(0, path.length - name.length - 1))) {
           insert();
