@@ -13,6 +13,15 @@ import type { Dialect } from '../src/db/dialect.js';
 import type { EntryRepository, EntryScope } from '../src/db/entries.js';
 import type { ScanOptions } from '../src/scan/engine.js';
 import type { RecordedScanResult } from '../src/scan/runner.js';
+import { digestSalt, listingDigest } from '../src/scan/listing-digest.js';
+import {
+  T_DIR,
+  T_FILE,
+  T_LOOP,
+  T_SYMLINK,
+  T_UNREADABLE,
+} from '../src/storage/backends/local-worker.js';
+import { PackedListing } from '../src/storage/packed.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { createDatabase, DIALECTS, rowsWritten, skipDialect } from './support/databases.js';
 import { tempDir } from './support/harness.js';
@@ -309,3 +318,51 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('listingDigest', () => {
+  /** A packed listing of `names` (types, sizes, mtimes as given), as a listing thread packs it. */
+  const listing = (names: string[], types: number[], sizes: number[], mtimes: number[]) => {
+    const joined = names.join('/');
+    const reply = {
+      names: joined,
+      types: Uint8Array.from(types),
+      sizes: Float64Array.from(sizes),
+      mtimes: Float64Array.from(mtimes),
+    };
+    return new PackedListing('/d', reply, 0, joined.length, 0, names.length);
+  };
+  const base = () => listing(['a.jpg', 'b'], [T_FILE, T_DIR], [3, 0], [1000, 2000]);
+  const salt = digestSalt({});
+
+  it('changes with any name, type, size, mtime or entry, and with the settings', () => {
+    const digests = [
+      listingDigest(base(), salt),
+      listingDigest(listing(['a.jpg', 'c'], [T_FILE, T_DIR], [3, 0], [1000, 2000]), salt),
+      listingDigest(listing(['a.jpg', 'b'], [T_FILE, T_FILE], [3, 0], [1000, 2000]), salt),
+      listingDigest(listing(['a.jpg', 'b'], [T_FILE, T_DIR], [4, 0], [1000, 2000]), salt),
+      listingDigest(listing(['a.jpg', 'b'], [T_FILE, T_DIR], [3, 0], [1001, 2000]), salt),
+      listingDigest(listing(['a.jpg'], [T_FILE], [3], [1000]), salt),
+      // The same names joined differently: `a.jpg/b` is one name here only by its count.
+      listingDigest(listing(['b', 'a.jpg'], [T_DIR, T_FILE], [0, 3], [2000, 1000]), salt),
+      listingDigest(base(), digestSalt({ exclude: ['*.tmp'] })),
+      listingDigest(base(), digestSalt({ storageExclude: ['*.tmp'] })),
+      listingDigest(base(), digestSalt({ markers: false })),
+    ];
+    expect(new Set(digests).size).toBe(digests.length);
+    expect(listingDigest(base(), salt)).toBe(digests[0]);
+    // A lone surrogate and U+FFFD are two names (UTF-8 would make them one).
+    const lone = listingDigest(listing(['\uD800.jpg'], [T_FILE], [1], [1]), salt);
+    const replaced = listingDigest(listing(['\uFFFD.jpg'], [T_FILE], [1], [1]), salt);
+    expect(lone).not.toBe(replaced);
+  });
+
+  it('gives a listing with an unreadable entry or a loop none', () => {
+    expect(listingDigest(listing(['a', 'b'], [T_FILE, T_UNREADABLE], [1, 0], [1, 1]), salt)).toBe(
+      null,
+    );
+    expect(listingDigest(listing(['a', 'b'], [T_FILE, T_LOOP], [1, 0], [1, 1]), salt)).toBe(null);
+    expect(listingDigest(listing(['a', 'b'], [T_FILE, T_SYMLINK], [1, 0], [1, 1]), salt)).not.toBe(
+      null,
+    );
+  });
+});
