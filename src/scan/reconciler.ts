@@ -175,7 +175,8 @@ export class Reconciler {
   ): Promise<ChildrenUnlessSame> {
     const { entries, scope } = this.#d;
     if (dirs.length === 0) return Promise.resolve({ children: new Map(), same: new Set() });
-    if (digests && entries.childrenUnlessSame) {
+    // No digest to compare (a listing not packed: a remote walk's, the bench's memory store).
+    if (digests?.some((d) => d !== null) && entries.childrenUnlessSame) {
       return entries.childrenUnlessSame(scope, dirs, digests);
     }
     return entries.childrenOf(scope, dirs).then((children) => ({ children, same: new Set() }));
