@@ -195,11 +195,12 @@ class ScanRun {
       dryRun: options.dryRun ?? false,
       onChanges: options.onChanges,
       recordError: (path, code, message) => this.#recordError(path, code, message),
-      digestSalt: digestSalt({
-        exclude: options.exclude,
-        storageExclude: options.storageExclude,
-        markers: options.markers,
-      }),
+      digestSalt: () =>
+        digestSalt({
+          exclude: options.exclude,
+          storageExclude: options.storageExclude,
+          markers: options.markers,
+        }),
     });
     // Every request in flight listens to this signal (here, in the service, in the backend):
     // many listeners are expected, not a leak.

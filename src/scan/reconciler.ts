@@ -35,10 +35,11 @@ export interface ReconcilerDeps {
   /** A directory's listing turned out unusable for deletion (duplicates). */
   recordError(path: string, code: string, message: string): void;
   /**
-   * The salt of this scan's listing digests (listing-digest.ts's digestSalt). Undefined: no
-   * digest is read or written, every directory is compared with its rows.
+   * The salt of this scan's listing digests (listing-digest.ts's digestSalt), asked for at
+   * the first digest. Undefined: no digest is read or written, every directory is compared
+   * with its rows.
    */
-  digestSalt?: string | undefined;
+  digestSalt?: (() => string) | undefined;
 }
 
 /** The batch is committed but downstream missed it: the scan must not pass as clean. */
@@ -118,6 +119,8 @@ export class Reconciler {
   #inflight: Promise<void> | undefined;
   /** A write handed on has failed: nothing more is handed on (the scan is stopping). */
   #handOnFailed = false;
+  /** This scan's digest salt, made at the first digest. */
+  #salt: string | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -159,11 +162,17 @@ export class Reconciler {
    * a relisting, of a scan with a salt and an index that keeps digests, has one.
    */
   #digests(batch: readonly ListingPart[]): (string | null)[] | undefined {
-    const salt = this.#d.digestSalt;
-    if (salt === undefined || !this.#d.entries.childrenUnlessSame) return undefined;
+    const salted = this.#d.digestSalt;
+    if (salted === undefined || !this.#d.entries.childrenUnlessSame) return undefined;
     return batch.map((p) =>
-      p.kind === 'whole' && p.packed && !p.packed.decoded && !p.video && !p.relisted
-        ? listingDigest(p.packed, salt)
+      // The root has no row to hold one.
+      p.kind === 'whole' &&
+      p.packed &&
+      !p.packed.decoded &&
+      !p.video &&
+      !p.relisted &&
+      p.dir !== ROOT
+        ? listingDigest(p.packed, (this.#salt ??= salted()))
         : null,
     );
   }
