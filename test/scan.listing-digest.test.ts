@@ -284,6 +284,28 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('keeps digests right through a scan of a sub-path', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        writeFileSync(join(root, 'a/b/deep.txt'), 'deeper');
+        at(join(root, 'a/b/deep.txt'), 10);
+        at(join(root, 'a/b'), 20);
+        rmSync(join(root, 'c/four'));
+        at(join(root, 'c'), 20);
+        // `/a` rooted: `/a` trusted (its listing is the same), `/a/b` compared and its
+        // digest stored; `/c` not listed, its digest kept, and it no longer matches.
+        await f.scan({ roots: ['/a'] });
+        expect(f.readDirs()).toEqual(['/a/b']);
+        await f.scan();
+        expect(f.readDirs()).toEqual(['/', '/c']);
+        expect(await f.rows()).toEqual(await fresh(root));
+        expect(await f.writes()).toBe(0);
+      } finally {
+        await f.close();
+      }
+    });
+
     it('carries an index without digests (before 021): the first rescan compares and stores them', async () => {
       if (skip) return;
       const { root, f } = await indexed();
