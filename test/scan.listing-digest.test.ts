@@ -284,6 +284,40 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('drops the digest of a row whose kind another writer changed in place', async () => {
+      if (skip) return;
+      const { root, f } = await indexed();
+      try {
+        const digestOf = async (path: string) =>
+          (
+            await sql<{
+              d: string | null;
+            }>`SELECT listing_digest AS d FROM entries WHERE path = ${path}`.execute(f.app.index.db)
+          ).rows[0]?.d ?? null;
+        expect(await digestOf('/a/b')).not.toBeNull();
+        const write = (isDir: boolean) => ({
+          path: '/a/b',
+          parent: '/a',
+          name: 'b',
+          isDir,
+          size: 0,
+          mtime: (T + 20) * 1000,
+          etag: null,
+          mediaKind: null,
+          isNew: false,
+        });
+        // Updated in place (not removed and written anew): a file, then a directory again.
+        await f.app.index.entries.apply(f.scope, [], [write(false)]);
+        await f.app.index.entries.apply(f.scope, [], [write(true)]);
+        expect(await digestOf('/a/b')).toBeNull();
+        await f.scan();
+        expect(await f.rows()).toEqual(await fresh(root));
+        expect(await digestOf('/a/b')).not.toBeNull();
+      } finally {
+        await f.close();
+      }
+    });
+
     it('keeps digests right through a scan of a sub-path', async () => {
       if (skip) return;
       const { root, f } = await indexed();

@@ -92,6 +92,7 @@ export const AT_PATHS = `SELECT ${COLUMNS} FROM entries
  * $3–$9 one array per column (no parent: computed from path and name since migration 018),
  * sorted by path so that overlapping scans lock rows in the same order. A conflicting row is rewritten only when a value differs, so an unchanged
  * rescan writes nothing; `xmax = 0` holds exactly for the rows this statement inserted.
+ * A row whose kind changes loses its listing digest (021): a file's row holds none.
  */
 export const UPSERT = `INSERT INTO entries AS e
     (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
@@ -99,7 +100,8 @@ export const UPSERT = `INSERT INTO entries AS e
       $8::text[], $9::text[]) AS u
   ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
-    etag = excluded.etag, media_kind = excluded.media_kind
+    etag = excluded.etag, media_kind = excluded.media_kind,
+    listing_digest = CASE WHEN e.is_dir = excluded.is_dir THEN e.listing_digest END
   WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
     IS DISTINCT FROM (excluded.is_dir, excluded.size, excluded.mtime, excluded.etag, excluded.media_kind)
   RETURNING e.id, e.is_dir, (e.xmax = 0)`;

@@ -216,7 +216,8 @@ export function entryWriter(
   const update = onUse(() =>
     db
       .prepare(
-        `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?
+        `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?,
+         listing_digest = CASE WHEN is_dir IS ? THEN listing_digest END
        WHERE storage_id = ? AND tenant_id = ? AND path = ?
          AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
        RETURNING id`,
@@ -303,6 +304,8 @@ export function entryWriter(
       r[4],
       r[5],
       r[6],
+      // A row whose kind changes loses its listing digest (a file's row holds none).
+      r[2],
       b.storageId,
       b.tenantId,
       r[0],
