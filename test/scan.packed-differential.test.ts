@@ -367,7 +367,10 @@ for (const dialect of DIALECTS) {
             }
             tree.mutate(25);
           }
-          expect(trusted, `seed ${seed}: digests trusted`).toBeGreaterThan(0);
+          // SQLite keeps digests (021); PostgreSQL none, so its packed path reads every row.
+          if (dialect === 'sqlite')
+            expect(trusted, `seed ${seed}: digests trusted`).toBeGreaterThan(0);
+          else expect(trusted, `seed ${seed}: no digest on PostgreSQL`).toBe(0);
         } finally {
           await packed.close();
           await entries.close();

@@ -73,7 +73,7 @@ export interface EntriesTable {
   etag: string | null;
   media_kind: string | null;
   /**
-   * 021: on a directory's row, the digest of the listing its child rows were reconciled
+   * 021, SQLite only: on a directory's row, the digest of the listing its child rows were reconciled
    * against (src/scan/listing-digest.ts); null: compare them in full at the next scan.
    */
   listing_digest?: string | null;

@@ -48,7 +48,7 @@ function all(dialect: Dialect): Record<string, Migration> {
     '018-computed-parent': computedParent(dialect),
     '019-sqlite-parent-id': sqliteParentId(dialect),
     '020-lean-children': leanChildren(dialect),
-    '021-listing-digest': listingDigest(),
+    '021-listing-digest': listingDigest(dialect),
   };
 }
 

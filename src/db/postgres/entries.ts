@@ -3,8 +3,6 @@ import { subtreeRange } from '../../storage/paths.js';
 import { changeEvent, entryFromRow, keysetPages } from '../entries.js';
 import type {
   ApplyResult,
-  ChildrenUnlessSame,
-  ListingDigest,
   EntryRow,
   EntryRef,
   EntryRepository,
@@ -27,10 +25,7 @@ import {
   fenceOf,
   OUTBOX,
   CHILDREN,
-  CHILDREN_UNLESS_SAME,
   COPY,
-  FORGET_DIGESTS,
-  STORE_DIGESTS,
   COUNT_SUBTREE,
   DELETE,
   LIST_CHILDREN,
@@ -39,7 +34,6 @@ import {
   UPSERT,
 } from './statements.js';
 import { withRetriedTransaction } from './transaction.js';
-import { digestWork, type DigestWork } from './digests.js';
 
 const UNIQUE_VIOLATION = '23505';
 /** Fewer new rows than this go through the upsert: a COPY costs four more round trips. */
@@ -156,29 +150,6 @@ export class PostgresEntryRepository implements EntryRepository {
     return out;
   }
 
-  async childrenUnlessSame(
-    scope: EntryScope,
-    dirs: readonly string[],
-    digests: readonly (string | null)[],
-  ): Promise<ChildrenUnlessSame> {
-    const children = new Map<string, IndexedEntry[]>();
-    const same = new Set<string>();
-    if (dirs.length === 0) return { children, same };
-    const { rows } = await this.#pool.query<[string, string | null, boolean]>(
-      query(undefined, CHILDREN_UNLESS_SAME, [
-        scope.storageId,
-        scope.tenantId,
-        textArray(dirs),
-        textArray(dirs.map((_, i) => digests[i] ?? null)),
-      ]),
-    );
-    for (const [dir, packed, isSame] of rows) {
-      if (isSame) same.add(dir);
-      else if (packed !== null) children.set(dir, unpackChildren(packed));
-    }
-    return { children, same };
-  }
-
   async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
     const out = new Map<string, IndexedEntry>();
     if (paths.length === 0) return out;
@@ -193,12 +164,9 @@ export class PostgresEntryRepository implements EntryRepository {
     scope: EntryScope,
     removals: readonly Removal[],
     writes: readonly EntryWrite[],
-    digests: readonly ListingDigest[] = [],
   ): Promise<ApplyResult> {
-    if (removals.length === 0 && writes.length === 0 && digests.length === 0)
+    if (removals.length === 0 && writes.length === 0)
       return { created: [], updated: [], deleted: [] };
-    // Digests forgotten and stored in the same transaction as the rows (021).
-    const stamps = digestWork(removals, writes, digests);
     // One lock order for every writer: overlapping scans wait for each other, not deadlock.
     const sorted = [...writes].sort(byPath);
     const plan = removalPlan(removals);
@@ -207,7 +175,6 @@ export class PostgresEntryRepository implements EntryRepository {
     let result: ApplyResult;
     if (
       !copying &&
-      stamps === undefined &&
       plan.paths.length === 0 &&
       sorted.length <= CHUNK &&
       scope.fence === undefined &&
@@ -235,7 +202,6 @@ export class PostgresEntryRepository implements EntryRepository {
             await this.#copyOrUpsert(client, scope, fresh, copied, rows, ids, r);
           }
           await this.#upsert(client, scope, known, r);
-          if (stamps) await this.#stamp(client, scope, stamps);
           await writeOutbox(client, scope, r);
           return r;
         },
@@ -244,24 +210,6 @@ export class PostgresEntryRepository implements EntryRepository {
     }
     await this.#analyze.afterWrite(result.created.length);
     return result;
-  }
-
-  async #stamp(client: pg.PoolClient, scope: EntryScope, work: DigestWork): Promise<void> {
-    if (work.forget.length > 0) {
-      await client.query(
-        query(undefined, FORGET_DIGESTS, [scope.storageId, textArray(work.forget)]),
-      );
-    }
-    if (work.dirs.length > 0) {
-      await client.query(
-        query(undefined, STORE_DIGESTS, [
-          scope.storageId,
-          scope.tenantId,
-          textArray(work.dirs),
-          textArray(work.digests),
-        ]),
-      );
-    }
   }
 
   async #delete(

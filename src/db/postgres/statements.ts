@@ -20,12 +20,6 @@ const packed = (column: string) =>
     THEN ${column}
     ELSE replace(replace(replace(${column}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), E'\\n', E'\\\\n') END`;
 
-/** One directory's children as CHILDREN's lines (in a statement whose $1, $2 are storage, tenant). */
-const childLines = (dir: string) => `(SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
-      coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
-    FROM entries WHERE storage_id = $1 AND tenant_id = $2
-      AND ${pgChildOf(dir)})`;
-
 /**
  * Children of every directory of a batch in one round trip, packed: one row per directory,
  * its children as one text of lines `id \t is_dir \t size \t mtime \t media_kind \t etag \t
@@ -37,36 +31,11 @@ const childLines = (dir: string) => `(SELECT string_agg(concat_ws(E'\\t', id, is
  * `EXPLAIN ANALYZE`). A directory with no children comes back with NULL. Inputs: $1
  * storage, $2 tenant, $3 text[] of directories. Output: array rows [directory, lines | null].
  */
-export const CHILDREN = `SELECT d, ${childLines('d')}
+export const CHILDREN = `SELECT d, (SELECT string_agg(concat_ws(E'\\t', id, is_dir, size, mtime,
+      coalesce(media_kind, E'\\\\N'), coalesce(${packed('etag')}, E'\\\\N'), ${packed('path')}), E'\\n')
+    FROM entries WHERE storage_id = $1 AND tenant_id = $2
+      AND ${pgChildOf('d')})
   FROM unnest($3::text[]) AS d`;
-
-/**
- * CHILDREN, except that a directory whose row holds the listing digest given for it is not
- * read: it comes back with `true` and no lines (one probe of the unique index instead of
- * its children's). Inputs: $1 storage, $2 tenant, $3 text[] of directories, $4 text[] of
- * their digests (NULL: none). Output: array rows [directory, lines | null, same].
- */
-export const CHILDREN_UNLESS_SAME = `SELECT d, CASE WHEN same THEN NULL ELSE ${childLines('d')} END, same
-  FROM (SELECT d, g IS NOT NULL AND g = (SELECT listing_digest FROM entries
-      WHERE storage_id = $1 AND tenant_id = $2 AND path = d) AS same
-    FROM unnest($3::text[], $4::text[]) AS u(d, g)) AS b`;
-
-/**
- * Listing digests that a batch's writes make stale: set NULL (021). Inputs: $1 storage,
- * $2 text[] of directories. Only rows that hold one are written.
- */
-export const FORGET_DIGESTS = `UPDATE entries SET listing_digest = NULL
-  WHERE storage_id = $1 AND path = ANY($2::text[]) AND listing_digest IS NOT NULL`;
-
-/**
- * Listing digests stored with the batch that made the rows (021). Inputs: $1 storage,
- * $2 tenant, $3 text[] of directories, $4 text[] of digests. A row that holds its digest
- * already is not written.
- */
-export const STORE_DIGESTS = `UPDATE entries AS e SET listing_digest = u.g
-  FROM unnest($3::text[], $4::text[]) AS u(d, g)
-  WHERE e.storage_id = $1 AND e.tenant_id = $2 AND e.path = u.d
-    AND e.listing_digest IS DISTINCT FROM u.g`;
 
 /** One batch's change event. Inputs: tenant, storage, scan, created/updated/deleted (JSON), time. */
 export const OUTBOX = `INSERT INTO change_events
@@ -92,7 +61,6 @@ export const AT_PATHS = `SELECT ${COLUMNS} FROM entries
  * $3–$9 one array per column (no parent: computed from path and name since migration 018),
  * sorted by path so that overlapping scans lock rows in the same order. A conflicting row is rewritten only when a value differs, so an unchanged
  * rescan writes nothing; `xmax = 0` holds exactly for the rows this statement inserted.
- * A row whose kind changes loses its listing digest (021): a file's row holds none.
  */
 export const UPSERT = `INSERT INTO entries AS e
     (tenant_id, storage_id, path, name, is_dir, size, mtime, etag, media_kind)
@@ -100,8 +68,7 @@ export const UPSERT = `INSERT INTO entries AS e
       $8::text[], $9::text[]) AS u
   ON CONFLICT (storage_id, path) DO UPDATE SET
     is_dir = excluded.is_dir, size = excluded.size, mtime = excluded.mtime,
-    etag = excluded.etag, media_kind = excluded.media_kind,
-    listing_digest = CASE WHEN e.is_dir = excluded.is_dir THEN e.listing_digest END
+    etag = excluded.etag, media_kind = excluded.media_kind
   WHERE (e.is_dir, e.size, e.mtime, e.etag, e.media_kind)
     IS DISTINCT FROM (excluded.is_dir, excluded.size, excluded.mtime, excluded.etag, excluded.media_kind)
   RETURNING e.id, e.is_dir, (e.xmax = 0)`;
