@@ -1,8 +1,8 @@
 // Listing threads started before the bundle loads, for a command line that looks like a scan
-// of a local folder: a thread's start (a Node isolate: ~25 ms of CPU alone, more on shared
-// cores) then runs on the other core while the main thread loads the bundle and opens the
-// index, instead of after it: a dry run of 200,000 files idled 80–135 ms for its two threads
-// (profiled at load 5–7; docs/benchmarks.md, "Seventh round: the dry run"). This cannot know the storage's configuration (commander,
+// of a local folder: a thread's start (a Node isolate, ~40–50 ms of CPU) then runs on the
+// other core while the main thread loads the bundle and opens the index, instead of after
+// it — a dry run of 200,000 files waited ~80 ms for its two threads (docs/benchmarks.md,
+// "Seventh round: the dry run"). This cannot know the storage's configuration (commander,
 // the storage's options and the addon's path are in the bundle), so a thread starts blank:
 // it waits for one message, `{ source, config }`, and runs the listing thread's body with its
 // `parentPort` and `config` (src/storage/backends/local-blank.ts sends it). Only a guess,

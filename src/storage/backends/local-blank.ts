@@ -1,7 +1,7 @@
 /**
  * Listing threads bin/blank-listing.cjs started before the bundle loaded, for a command line
- * that looks like a local scan: their start (a Node isolate each: ~25 ms of CPU alone, more on
- * shared cores) ran while this thread loaded the bundle and opened the index. They start blank, not knowing the
+ * that looks like a local scan: their start (a Node isolate each, ~40–50 ms of CPU) ran while
+ * this thread loaded the bundle and opened the index. They start blank, not knowing the
  * storage: each waits for one message, `{ source, config }`, and then runs the listing
  * thread's body (local-worker.ts's WORKER_FUNCTION) with its `parentPort` and `config`, as a
  * thread started with `workerData: config` runs it. The handoff is a process-wide slot

@@ -149,7 +149,7 @@ const BATCH_ENTRIES = 2048;
  * nothing: a small young generation collects that garbage as cheaply and holds far less
  * memory than V8's default (measured: ~15–40 MB less RSS at 1,000,000 files).
  */
-const WORKER_YOUNG_MB = 4; // bin/blank-listing.cjs starts its blank threads with the same
+const WORKER_YOUNG_MB = 4; // bin/trawl.js starts its blank threads with the same
 /**
  * Directories, and entries, a tree walk's step hands over at most: what was read ahead goes
  * in one step, but a step stays about the size of a read-ahead request.
