@@ -25,10 +25,8 @@ const { readFileSync, statSync, writeSync } = require('node:fs');
 
 // A plain path: building a URL per file made the check below 10× slower (~20 ms a start).
 const dist = `${__dirname}/../dist/`;
-const args = process.argv.slice(2);
-// A local scan's listing threads start now, while the bundle loads (bin/blank-listing.cjs).
-if (args[0] === 'scan') require('./blank-listing.cjs').startBlankListing(args);
 const current = bundleIsCurrent();
+const args = process.argv.slice(2);
 if (current && args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // As src/cli/main.ts answers it, from the version the bundle was built with: without
   // reading the bundle at all, and without process.stdout (a stream, with the modules under

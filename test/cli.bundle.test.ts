@@ -77,32 +77,6 @@ describe('the bundled command line', () => {
     );
   });
 
-  it('lists a local scan on the threads bin/trawl.js started before the bundle loaded', () => {
-    for (let a = 0; a < 30; a++) {
-      mkdirSync(join(tmp.path, 'tree', `a${a}`, 'b'), { recursive: true });
-      writeFileSync(join(tmp.path, 'tree', `a${a}`, 'b', 'f.jpg'), 'xy');
-    }
-    const db = join(tmp.path, 'i.db');
-    const dry = run('scan', join(tmp.path, 'tree'), '--db', db, '--json', '--dry-run');
-    expect(dry.stderr.match(/^trawl: start: .*blank.*$/gm)).toEqual([
-      'trawl: start: 2 blank listing thread(s)',
-      'trawl: start: a blank listing thread taken',
-      'trawl: start: a blank listing thread taken',
-    ]);
-    const counts = { status: 'succeeded', dirs: 60, files: 30, mediaFiles: 30, bytes: 60 };
-    expect(JSON.parse(dry.stdout)).toMatchObject({ ...counts, created: 30 });
-    const scan = run('scan', join(tmp.path, 'tree'), '--db', db, '--json');
-    expect(scan.stderr.match(/^trawl: start: .*blank.*$/gm)).toEqual([
-      'trawl: start: 1 blank listing thread(s)',
-      'trawl: start: a blank listing thread taken',
-    ]);
-    expect(JSON.parse(scan.stdout)).toMatchObject({ ...counts, created: 30 });
-    // A folder of files only starts none (the walk lists it on the main thread).
-    const flat = run('scan', join(tmp.path, 'data'), '--db', db, '--json');
-    expect(flat.stderr).not.toMatch(/blank/);
-    expect(JSON.parse(flat.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
-  });
-
   it('answers --version without reading the bundle, and runs the bundle for the rest', () => {
     // A bundle that fails loudly, recorded as current: only what runs it can tell.
     writeFileSync(bundleFile(), "throw new Error('the bundle ran');\n");

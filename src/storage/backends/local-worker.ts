@@ -475,13 +475,6 @@ function workerMain(inline?: { port: InlinePort; config: WorkerConfig }): void {
 export const WORKER_SOURCE = `(${workerMain.toString()})()`;
 
 /**
- * The thread's body as a function expression taking `{ port, config }`: what a thread
- * bin/trawl.js started before the bundle loaded (local-blank.ts) is given to run, with its
- * own `parentPort` as the port.
- */
-export const WORKER_FUNCTION = workerMain.toString();
-
-/**
  * The same listing code on the calling thread: `port` receives the requests and posts the
  * replies. A scan of an empty folder, or of a folder of files only, then never starts a
  * thread (a Node isolate: 30–50 ms and ~10 MB at start; bench:startup).

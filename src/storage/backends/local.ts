@@ -28,7 +28,6 @@ import { pagesOf } from '../pager.js';
 import { onAbort } from '../../util/on-abort.js';
 import { nameEnd, PackedListing } from '../packed.js';
 import { nativeListing } from './local-native.js';
-import { endBlankThreads, takeBlankThread } from './local-blank.js';
 import {
   T_DIR,
   STREAM_CODE,
@@ -149,7 +148,7 @@ const BATCH_ENTRIES = 2048;
  * nothing: a small young generation collects that garbage as cheaply and holds far less
  * memory than V8's default (measured: ~15–40 MB less RSS at 1,000,000 files).
  */
-const WORKER_YOUNG_MB = 4; // bin/trawl.js starts its blank threads with the same
+const WORKER_YOUNG_MB = 4;
 /**
  * Directories, and entries, a tree walk's step hands over at most: what was read ahead goes
  * in one step, but a step stays about the size of a read-ahead request.
@@ -205,14 +204,11 @@ interface Spare {
 }
 
 function spawnThread(config: WorkerConfig): Spare {
-  // One bin/trawl.js started blank before the bundle loaded, booted by now (local-blank.ts).
-  const worker =
-    takeBlankThread(config) ??
-    new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: config,
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
-    });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: config,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+  });
   worker.unref();
   const spare: Spare = { worker, dead: false };
   const died = () => void (spare.dead = true);
@@ -248,7 +244,7 @@ export function prestartLocalListing(
   const config = workerConfig(options, tuningFrom(env));
   const key = configKey(config);
   if (prestarted?.key !== key) {
-    endSpares();
+    endPrestartedListing();
     prestarted = { key, spares: [] };
   }
   const spares = prestarted.spares;
@@ -257,11 +253,6 @@ export function prestartLocalListing(
 
 /** Ends the prestarted threads no client took (a scan that never connected). */
 export function endPrestartedListing(): void {
-  endSpares();
-  endBlankThreads();
-}
-
-function endSpares(): void {
   const left = prestarted;
   prestarted = undefined;
   for (const spare of left?.spares ?? []) if (!spare.dead) void spare.worker.terminate();
