@@ -395,6 +395,8 @@ export class App {
         storageId: storage.id,
         lease,
         outbox: this.fleet && this.#config.changeEvents,
+        // A storage of a dry run of a place never scanned (storageForDryRun): no row has its id.
+        unindexed: storage.id < 0,
       },
       withStorageExcludes(storage, options),
     );

@@ -99,4 +99,62 @@ describe(runScan.name, () => {
     expect(await runScan(deps, target)).toMatchObject({ status: 'succeeded', created: 0 });
     expect(calls).toEqual([{ created: 5, recorded: 'succeeded' }]);
   });
+
+  /** The index's entries with every read refused: a scan that reads one fails. */
+  const unreadable = (entries: EntryRepository): EntryRepository => {
+    const refuse = () => {
+      throw new Error('read the index');
+    };
+    return {
+      batchEntries: entries.batchEntries,
+      appliesInOrder: entries.appliesInOrder,
+      childrenOf: refuse,
+      lookup: refuse,
+      countSubtree: refuse,
+      list: refuse,
+      apply: (...a) => entries.apply(...a),
+    };
+  };
+
+  it('reads nothing from the index for a dry run of a storage it holds no row of', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    const deps = {
+      storage: fx.app.storage,
+      entries: unreadable(fx.app.index.entries),
+      scans: fx.app.index.scans,
+    };
+    const target = { tenantId: fx.storage.tenantId, storageId: fx.storage.id, unindexed: true };
+    const dry = await runScan(deps, target, { dryRun: true });
+    expect(dry).toMatchObject({ status: 'succeeded', dirs: 1, files: 5, created: 5, errors: 0 });
+    // A scan that writes still reads what it writes against, whatever it was told.
+    const real = await runScan(deps, target);
+    expect(real.status).toBe('failed');
+    expect(real.errorSample[0]?.message).toMatch(/read the index/);
+  });
+
+  it('reads the index for a dry run of a storage it was not told holds nothing', async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    const deps = {
+      storage: fx.app.storage,
+      entries: unreadable(fx.app.index.entries),
+      scans: fx.app.index.scans,
+    };
+    const target = { tenantId: fx.storage.tenantId, storageId: fx.storage.id };
+    const dry = await runScan(deps, target, { dryRun: true });
+    expect(dry.status).toBe('failed');
+  });
+
+  it("tells the runner a dry run's storage that lives only in this process holds nothing", async () => {
+    fx = await memoryFixture({ tree: smallTree() });
+    const spec = { kind: 'memory', location: 'memory://elsewhere', options: fx.storage.options };
+    const storage = await fx.app.storageForDryRun(spec as never);
+    expect(storage.id).toBeLessThan(0);
+    const entries = fx.app.index.entries;
+    entries.childrenOf = () => Promise.reject(new Error('read the index'));
+    const dry = await fx.app.scan(storage, { dryRun: true });
+    expect(dry).toMatchObject({ status: 'succeeded', files: 5, created: 5 });
+    // A registered storage's dry run reads its rows.
+    const known = await fx.app.scan(fx.storage, { dryRun: true });
+    expect(known.status).toBe('failed');
+  });
 });

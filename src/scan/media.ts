@@ -94,11 +94,19 @@ export const MEDIA_TABLE: string = JSON.stringify(KINDS);
 const MAX_EXT = 5; // 37^5 < 2^31: a key is a small integer
 /** No extension, or one no kind lists (too long, or a character outside `[0-9a-z]`). */
 const NO_KEY = -1;
+const DOT = 46;
 
 /** The key of the extension of the name from `start` to `end` of `s` (a whole name by default). */
 function extensionKey(s: string, start = 0, end = s.length): number {
-  const dot = s.lastIndexOf('.', end - 1);
-  // No extension: `README`, `.profile`, `name.` (a dot before `start` is another name's)
+  // The dot is looked for among the last MAX_EXT + 1 characters only: one further back makes
+  // an extension longer than MAX_EXT, which has no key either way. `lastIndexOf` searched back
+  // through every name before a name without a dot in joined names, a packed listing's: a
+  // listing of 2,048 such names (hashes, a cache's files) took ~190 ms a pass instead of ~1.
+  let dot = end - 1;
+  for (const from = Math.max(start, end - 1 - MAX_EXT); dot >= from; dot--) {
+    if (s.charCodeAt(dot) === DOT) break;
+  }
+  // No extension: `README`, `.profile`, `name.`, or one too long to be listed
   if (dot <= start || dot === end - 1 || end - dot - 1 > MAX_EXT) return NO_KEY;
   let key = 0;
   for (let i = dot + 1; i < end; i++) {

@@ -1,6 +1,7 @@
 import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { isCancellation } from '../db/errors.js';
 import { guard } from '../db/guard.js';
+import { UnindexedEntries } from '../db/unindexed-entries.js';
 import type { Methods } from '../db/open.js';
 import type { ScanRepository } from '../db/repositories/scans.js';
 import type { MemoryBudget } from '../storage/limits/budget.js';
@@ -25,6 +26,11 @@ export interface ScanTarget {
   lease?: ScanLease | undefined;
   /** Write each batch's change event to the outbox, in the batch's transaction (fleet mode). */
   outbox?: boolean | undefined;
+  /**
+   * The index holds no row of this storage (it lives only in this process): a dry run of it
+   * reads nothing from the index, every entry it lists being new.
+   */
+  unindexed?: boolean | undefined;
 }
 
 /** What a scan needs of the lease it holds. */
@@ -151,7 +157,10 @@ export async function runScan(
     const slots = deps.storage.concurrency(target.storageId)?.max ?? 0;
     const listers = options.listers ?? Math.max(DEFAULT_LISTERS, 2 * slots);
     // Every index call of the scan hears its signal and fails with a coded IndexError.
-    const entries = guard(deps.entries, signal);
+    const entries = guard(
+      target.unindexed && options.dryRun ? new UnindexedEntries(deps.entries) : deps.entries,
+      signal,
+    );
     const engineDeps = { storage: handle, entries, storageStats };
     result = await scan(deps.budget ? { ...engineDeps, budget: deps.budget } : engineDeps, scope, {
       ...options,
