@@ -1,11 +1,11 @@
 import { InvalidConfigError } from './errors.js';
-import { ftpBackend } from './backends/ftp.js';
+import { ftpBackend } from './backends/ftp-backend.js';
 import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
-import { sftpBackend } from './backends/sftp.js';
-import { smbBackend } from './backends/smb.js';
-import { s3Backend } from './backends/s3.js';
-import { webdavBackend } from './backends/webdav.js';
+import { sftpBackend } from './backends/sftp-backend.js';
+import { smbBackend } from './backends/smb-backend.js';
+import { s3Backend } from './backends/s3-backend.js';
+import { webdavBackend } from './backends/webdav-backend.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
 /**
