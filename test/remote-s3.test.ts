@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
 import { s3Backend } from '../src/storage/backends/s3-backend.js';
-import { S3StorageClient, mapS3Error, type ListInput, type S3Like, type S3Options } from '../src/storage/backends/s3.js';
+import {
+  S3StorageClient,
+  mapS3Error,
+  type ListInput,
+  type S3Like,
+  type S3Options,
+} from '../src/storage/backends/s3.js';
 import { ConnectTimeoutError } from '../src/storage/backends/s3-http.js';
 import {
   ListingXmlError,

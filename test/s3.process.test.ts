@@ -36,9 +36,10 @@ console.log(JSON.stringify({ envUnchanged: JSON.stringify(process.env) === befor
 
 describe('s3 backend in a process of its own', () => {
   it('connects without writing to process.env and without the SDK Node-version warning', async () => {
-    expect(existsSync(join(repo, 'dist/storage/backends/s3-backend.js')), 'run `npm run build` first').toBe(
-      true,
-    );
+    expect(
+      existsSync(join(repo, 'dist/storage/backends/s3-backend.js')),
+      'run `npm run build` first',
+    ).toBe(true);
     const env = { ...process.env };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     delete env.NODE_OPTIONS;
