@@ -9,7 +9,9 @@ import { webdavBackend } from './backends/webdav-backend.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
 /**
- * Every kind of storage trawl knows. Adding a backend is one file plus one line here.
+ * Every kind of storage trawl knows. Adding a backend is one file plus one line here; a remote
+ * kind is its definition (`<kind>-backend.ts`), whose client module loads at the first
+ * connect (backends/deferred.ts): every command that parses a storage loads this registry.
  */
 export const BACKENDS = {
   ftp: ftpBackend,
