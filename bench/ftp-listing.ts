@@ -8,7 +8,7 @@
  *
  * Flags: --lines N (100000), --runs N (7; the median is printed).
  */
-import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { ftpBackend } from '../src/storage/backends/ftp-backend.js';
 import { LineSplitter, parseLine } from '../src/storage/backends/ftp-listing.js';
 import { ListingPager } from '../src/storage/pager.js';
 import { listLine, startHostileFtp } from '../test/tools/hostile-ftp.js';

@@ -12,8 +12,8 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sftpBackend } from '../src/storage/backends/sftp.js';
-import { smbBackend } from '../src/storage/backends/smb.js';
+import { sftpBackend } from '../src/storage/backends/sftp-backend.js';
+import { smbBackend } from '../src/storage/backends/smb-backend.js';
 import type { StorageClient } from '../src/storage/types.js';
 import { startSamba } from '../test/servers/samba.js';
 import { startSshd } from '../test/servers/sshd.js';

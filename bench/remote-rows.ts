@@ -4,8 +4,8 @@
  * command line) and to rclone by its own flags, and times one listing with trawl's client.
  */
 import { spawnSync } from 'node:child_process';
-import { sftpBackend } from '../src/storage/backends/sftp.js';
-import { smbBackend } from '../src/storage/backends/smb.js';
+import { sftpBackend } from '../src/storage/backends/sftp-backend.js';
+import { smbBackend } from '../src/storage/backends/smb-backend.js';
 import type { StorageClient } from '../src/storage/types.js';
 import { startSamba } from '../test/servers/samba.js';
 import { startSshd } from '../test/servers/sshd.js';

@@ -252,6 +252,11 @@ describe('what the command line loads to start', () => {
           // no query builder, no migration module.
           expect(r.packages, `round ${round}`).not.toContain('kysely');
           expect(r.files.filter((f) => f.startsWith('dist/db/migrations/0'))).toEqual([]);
+          // The remote kinds' definitions (schemes, options) load with the registry; their
+          // clients, with the protocol code under them, at a connect (storage/backends/deferred.ts).
+          expect(r.files).toContain('dist/storage/backends/smb-backend.js');
+          const remote = /^dist\/storage\/backends\/(ftp|s3|sftp|smb|webdav)(?!-backend\.js$)/;
+          expect(r.files.filter((f) => remote.test(f))).toEqual([]);
         }
       }
     }

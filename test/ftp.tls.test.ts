@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { ftpBackend } from '../src/storage/backends/ftp-backend.js';
 import { ftpTlsOptions } from '../src/storage/backends/ftp-login.js';
 import { testUserAvailable } from './servers/system-user.js';
 import { requireServices } from './servers/util.js';

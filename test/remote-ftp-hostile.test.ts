@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { App } from '../src/app.js';
-import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { ftpBackend } from '../src/storage/backends/ftp-backend.js';
 import type { StorageError } from '../src/storage/errors.js';
 import type { Entry } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';

@@ -2,7 +2,7 @@ import { testUserAvailable } from './servers/system-user.js';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { ftpBackend } from '../src/storage/backends/ftp-backend.js';
 import { tempDir } from './support/harness.js';
 import { startVsftpd } from './servers/vsftpd.js';
 import { requireServices } from './servers/util.js';

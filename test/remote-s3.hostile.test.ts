@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { App } from '../src/app.js';
-import { s3Backend } from '../src/storage/backends/s3.js';
+import { s3Backend } from '../src/storage/backends/s3-backend.js';
 import type { StorageError } from '../src/storage/errors.js';
 import type { Entry, StorageClient, TreeListing } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
+import { s3Backend } from '../src/storage/backends/s3-backend.js';
 import {
   S3StorageClient,
   mapS3Error,
-  s3Backend,
   type ListInput,
   type S3Like,
   type S3Options,

@@ -2,7 +2,7 @@ import { testUserAvailable } from './servers/system-user.js';
 import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sftpBackend } from '../src/storage/backends/sftp.js';
+import { sftpBackend } from '../src/storage/backends/sftp-backend.js';
 import { startSshd, type SshdServer } from './servers/sshd.js';
 import { requireServices } from './servers/util.js';
 import { tempDir } from './support/harness.js';

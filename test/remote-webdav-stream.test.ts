@@ -5,7 +5,8 @@
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebdavClient, webdavBackend } from '../src/storage/backends/webdav.js';
+import { webdavBackend } from '../src/storage/backends/webdav-backend.js';
+import { WebdavClient } from '../src/storage/backends/webdav.js';
 import type { Entry } from '../src/storage/types.js';
 import { LOOPBACK } from './servers/util.js';
 import { listAll } from './support/list-all.js';

@@ -3,12 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MultistatusListing,
-  WebdavClient,
-  hrefPath,
-  webdavBackend,
-} from '../src/storage/backends/webdav.js';
+import { webdavBackend } from '../src/storage/backends/webdav-backend.js';
+import { MultistatusListing, WebdavClient, hrefPath } from '../src/storage/backends/webdav.js';
 import { StorageError } from '../src/storage/errors.js';
 import type { Entry } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';

@@ -12,7 +12,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 // whether connecting writes to process.env or lets the warning through.
 const child = `
 import { createServer } from 'node:http';
-import { s3Backend } from ${JSON.stringify(join(repo, 'dist/storage/backends/s3.js'))};
+import { s3Backend } from ${JSON.stringify(join(repo, 'dist/storage/backends/s3-backend.js'))};
 const before = JSON.stringify(process.env);
 const server = createServer((req, res) => {
   res.setHeader('content-type', 'application/xml');
@@ -36,9 +36,10 @@ console.log(JSON.stringify({ envUnchanged: JSON.stringify(process.env) === befor
 
 describe('s3 backend in a process of its own', () => {
   it('connects without writing to process.env and without the SDK Node-version warning', async () => {
-    expect(existsSync(join(repo, 'dist/storage/backends/s3.js')), 'run `npm run build` first').toBe(
-      true,
-    );
+    expect(
+      existsSync(join(repo, 'dist/storage/backends/s3-backend.js')),
+      'run `npm run build` first',
+    ).toBe(true);
     const env = { ...process.env };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     delete env.NODE_OPTIONS;

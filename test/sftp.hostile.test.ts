@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
-import { sftpBackend } from '../src/storage/backends/sftp.js';
+import { sftpBackend } from '../src/storage/backends/sftp-backend.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../src/app.js';
-import { smbBackend } from '../src/storage/backends/smb.js';
+import { smbBackend } from '../src/storage/backends/smb-backend.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import {

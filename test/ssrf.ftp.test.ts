@@ -8,7 +8,7 @@
  * address, so that a server allowed by name keeps its data connections.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ftpBackend } from '../src/storage/backends/ftp.js';
+import { ftpBackend } from '../src/storage/backends/ftp-backend.js';
 import { AddressPolicy, type Resolver } from '../src/storage/net/address-policy.js';
 import type { Entry, StorageClient } from '../src/storage/types.js';
 import { listLine, startHostileFtp, type HostileFtp } from './tools/hostile-ftp.js';

@@ -1,15 +1,17 @@
 import { InvalidConfigError } from './errors.js';
-import { ftpBackend } from './backends/ftp.js';
+import { ftpBackend } from './backends/ftp-backend.js';
 import { localBackend } from './backends/local.js';
 import { memoryBackend } from './backends/memory.js';
-import { sftpBackend } from './backends/sftp.js';
-import { smbBackend } from './backends/smb.js';
-import { s3Backend } from './backends/s3.js';
-import { webdavBackend } from './backends/webdav.js';
+import { sftpBackend } from './backends/sftp-backend.js';
+import { smbBackend } from './backends/smb-backend.js';
+import { s3Backend } from './backends/s3-backend.js';
+import { webdavBackend } from './backends/webdav-backend.js';
 import type { BackendDeps, BackendInfo, StorageClient } from './types.js';
 
 /**
- * Every kind of storage trawl knows. Adding a backend is one file plus one line here.
+ * Every kind of storage trawl knows. Adding a backend is one file plus one line here; a remote
+ * kind is its definition (`<kind>-backend.ts`), whose client module loads at the first
+ * connect (backends/deferred.ts): every command that parses a storage loads this registry.
  */
 export const BACKENDS = {
   ftp: ftpBackend,

@@ -1,6 +1,7 @@
 import { FTPError } from 'basic-ftp';
 import { describe, expect, it } from 'vitest';
-import { ftpBackend, mapFtpError } from '../../src/storage/backends/ftp.js';
+import { ftpBackend } from '../../src/storage/backends/ftp-backend.js';
+import { mapFtpError } from '../../src/storage/backends/ftp.js';
 import {
   LineSplitter,
   parseListingText,

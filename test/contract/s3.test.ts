@@ -1,4 +1,4 @@
-import { s3Backend } from '../../src/storage/backends/s3.js';
+import { s3Backend } from '../../src/storage/backends/s3-backend.js';
 import { S3RVER_KEY, S3RVER_SECRET, startS3rver } from '../servers/s3rver.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract } from './suite.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sftpBackend, mapSftpError } from '../../src/storage/backends/sftp.js';
+import { sftpBackend } from '../../src/storage/backends/sftp-backend.js';
+import { mapSftpError } from '../../src/storage/backends/sftp.js';
 import { startSshd } from '../servers/sshd.js';
 import { serveFixtureAsTestUser, testUserAvailable } from '../servers/system-user.js';
 import { startSilentServer } from '../support/silent-server.js';

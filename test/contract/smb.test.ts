@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { smbBackend, mapSmbError } from '../../src/storage/backends/smb.js';
+import { smbBackend } from '../../src/storage/backends/smb-backend.js';
+import { mapSmbError } from '../../src/storage/backends/smb.js';
 import { startSamba } from '../servers/samba.js';
 import { serveFixtureAsTestUser, testUserAvailable } from '../servers/system-user.js';
 import { requireServices } from '../servers/util.js';

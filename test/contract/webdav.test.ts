@@ -1,4 +1,5 @@
-import { WebdavClient, webdavBackend } from '../../src/storage/backends/webdav.js';
+import { webdavBackend } from '../../src/storage/backends/webdav-backend.js';
+import { WebdavClient } from '../../src/storage/backends/webdav.js';
 import { apacheBinary, startApache } from '../servers/apache.js';
 import { buildFixture } from './fixture.js';
 import { runStorageContract } from './suite.js';

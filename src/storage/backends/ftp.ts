@@ -28,7 +28,6 @@ import {
   AuthFailedError,
   cancelledError,
   ForbiddenAddressError,
-  InvalidConfigError,
   NotFoundError,
   PermissionDeniedError,
   ProtocolError,
@@ -39,7 +38,7 @@ import {
 } from '../errors.js';
 import { ListingPager } from '../pager.js';
 import { baseName, parentOf } from '../paths.js';
-import type { BackendDeps, Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
+import type { Entry, ListOptions, ReadHeadOptions, StorageClient } from '../types.js';
 import { parseLine, replyProblem, type ListFormat, type ReplyProblem } from './ftp-listing.js';
 import { retrieveHead } from './ftp-head.js';
 import { bounded, ListingStream } from './ftp-transfer.js';
@@ -47,9 +46,7 @@ import { ftpLogin } from './ftp-login.js';
 import { MAX_LISTING_ENTRIES } from './listing-progress.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import { guardedLookup, guardSocket, literalRefusal } from '../net/guard.js';
-import { defineBackend } from '../backend.js';
-import { connectTimeoutMs, TIMEOUT_MS, withEnv, type OptionSchema } from '../options.js';
-import { decodedPath, scrub, serverPath, trimFolder, urlHost, urlParts } from './remote-common.js';
+import { scrub, serverPath, urlHost } from './remote-common.js';
 
 export type FtpTls = 'none' | 'explicit' | 'implicit';
 
@@ -655,96 +652,3 @@ function destroyer(ftp: Client, wrap: (socket: Socket) => Socket = (s) => s): ()
     for (const socket of sockets) socket.destroy();
   };
 }
-
-/** Every ftp option, declared once: parsing, redaction, sealing and docs come from here. */
-export const FTP_OPTIONS = {
-  host: { type: 'string', required: true, doc: 'Server name or address (from the URL).' },
-  port: {
-    type: 'int',
-    min: 1,
-    max: 65535,
-    defaultDoc: '21, 990 with `tls=implicit`',
-    doc: 'FTP port.',
-  },
-  user: { type: 'string', env: ['TRAWL_FTP_USER'], defaultDoc: '`anonymous`', doc: 'Login name.' },
-  password: {
-    type: 'string',
-    secret: true,
-    env: ['TRAWL_FTP_PASSWORD'],
-    defaultDoc: '`anonymous@` for the anonymous user',
-    doc: 'Password.',
-  },
-  root: { type: 'string', default: '/', doc: "Server folder that is the storage's root." },
-  tls: {
-    type: 'enum',
-    values: ['none', 'explicit', 'implicit'],
-    default: 'none',
-    doc: '`explicit` (AUTH TLS on the FTP port), `implicit` (what `ftps://` sets), or `none`.',
-  },
-  insecureTls: {
-    type: 'bool',
-    default: false,
-    doc: 'Accept a TLS certificate that does not verify (self-signed test servers).',
-  },
-  connections: {
-    type: 'int',
-    default: 5,
-    min: 1,
-    max: 64,
-    doc: 'Control connections kept open, one listing each at a time.',
-  },
-  timeoutMs: {
-    ...TIMEOUT_MS,
-    doc: 'The longest wait for one reply, and the longest silence of the data connection while a listing streams in (not the whole listing), in ms.',
-  },
-  connectTimeoutMs: connectTimeoutMs(
-    3_600_000,
-    'Opening one connection: TCP, TLS, greeting, login and settings, in ms.',
-  ),
-} as const satisfies OptionSchema;
-
-export const ftpBackend = defineBackend('ftp', {
-  schemes: ['ftp', 'ftps'],
-  url: {
-    pattern: 'ftp[s]://[user[:password]@]host[:port]/dir',
-    names: 'host',
-    note: 'ftps:// is implicit TLS (port 990); ?tls=explicit asks for AUTH TLS on port 21',
-    example: 'ftp://me@nas.local/pub?tls=explicit',
-  },
-  options: FTP_OPTIONS,
-  fromUrl(url) {
-    const scheme = url.protocol.slice(0, -1).toLowerCase();
-    return {
-      tls: scheme === 'ftps' ? 'implicit' : undefined,
-      ...urlParts(url),
-      root: decodedPath(url.pathname),
-    };
-  },
-  finish(raw): FtpOptions {
-    const root = raw.root;
-    if (!root.startsWith('/')) {
-      throw new InvalidConfigError(
-        `ftp \`root\` must be an absolute path, got ${JSON.stringify(root)}`,
-      );
-    }
-    if (/[\r\n\0]/.test(root)) {
-      throw new InvalidConfigError(
-        `ftp \`root\` cannot contain line breaks or NUL, got ${JSON.stringify(root)}`,
-      );
-    }
-    return {
-      ...raw,
-      port: raw.port ?? (raw.tls === 'implicit' ? 990 : 21),
-      root: trimFolder(root),
-    };
-  },
-  create(options, deps: BackendDeps) {
-    return new FtpClient(withEnv(FTP_OPTIONS, options, deps.env), deps.addressPolicy);
-  },
-  location(o) {
-    const scheme = o.tls === 'implicit' ? 'ftps' : 'ftp';
-    const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
-    return `${scheme}://${user}${urlHost(o.host)}:${o.port}${encodeURI(o.root)}`;
-  },
-  limitHost: (o) => `${o.host}:${o.port}`,
-});

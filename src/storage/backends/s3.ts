@@ -17,17 +17,16 @@ import { ROOT } from '../paths.js';
 import { ListingProgress } from './listing-progress.js';
 import { guardAgent } from '../net/guard.js';
 import { isBug } from './remote-common.js';
-import { defineBackend } from '../backend.js';
-import {
-  connectTimeoutMs,
-  TIMEOUT_MS,
-  withEnv,
-  type OptionSchema,
-  type OptionValues,
-} from '../options.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
-import type { Entry, ListOptions, ReadHeadOptions, StorageClient, TreeListing } from '../types.js';
+import type {
+  BackendDeps,
+  Entry,
+  ListOptions,
+  ReadHeadOptions,
+  StorageClient,
+  TreeListing,
+} from '../types.js';
 import {
   ConnectTimeoutError,
   sendGetHead,
@@ -586,213 +585,78 @@ function muteNodeVersionWarning(): void {
   }
 }
 
-// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
-const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
-
-/** Every s3 option, declared once: parsing, redaction, sealing and docs come from here. */
-export const S3_OPTIONS = {
-  bucket: { type: 'string', doc: "Bucket name (the URL's host part)." },
-  prefix: {
-    type: 'string',
-    default: '',
-    doc: "Key prefix that is the storage's root (the URL's path).",
-  },
-  endpoint: {
-    type: 'string',
-    doc: 'S3-compatible endpoint, `http(s)://host:port`, without credentials; none for AWS itself.',
-  },
-  forcePathStyle: {
-    type: 'bool',
-    defaultDoc: '`true` with an `endpoint`, else `false`',
-    doc: 'Bucket in the path, not the host name.',
-  },
-  region: {
-    type: 'string',
-    env: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
-    defaultDoc: '`us-east-1`',
-    doc: 'Region the requests are signed for.',
-  },
-  accessKeyId: { type: 'string', env: ['AWS_ACCESS_KEY_ID'], doc: 'Access key id.' },
-  secretAccessKey: {
-    type: 'string',
-    secret: true,
-    env: ['AWS_SECRET_ACCESS_KEY'],
-    doc: 'Secret access key.',
-  },
-  sessionToken: {
-    type: 'string',
-    secret: true,
-    env: ['AWS_SESSION_TOKEN'],
-    doc: 'Session token of temporary credentials.',
-  },
-  pageSize: {
-    type: 'int',
-    default: 1000,
-    min: 1,
-    max: 1000,
-    doc: 'Keys per ListObjectsV2 page (S3 caps it at 1000).',
-  },
-  timeoutMs: {
-    ...TIMEOUT_MS,
-    doc: 'A request may wait this long for its answer, or between two pieces of it, in ms (a page that trickles in may take ten times this in all).',
-  },
-  connectTimeoutMs: connectTimeoutMs(
-    3_600_000,
-    'Connecting (TCP and TLS), and the first answer of `connect()`, in ms.',
-  ),
-  maxSockets: { type: 'int', default: 64, doc: 'Connections kept alive.' },
-} as const satisfies OptionSchema;
-
-function finishS3Options(r: OptionValues<typeof S3_OPTIONS>): S3Options {
-  const bucket = r.bucket;
-  if (!bucket || !BUCKET.test(bucket)) {
-    throw new InvalidConfigError(
-      `s3 storage needs a valid "bucket" name, got ${JSON.stringify(r.bucket)}`,
-    );
-  }
-  const rawPrefix = r.prefix;
-  const prefix = rawPrefix
-    .replace(/^\/+/, '')
-    .replace(/\/*$/, rawPrefix.replace(/^\/+/, '') ? '/' : '');
-  const endpoint = r.endpoint;
-  if (endpoint !== undefined) {
-    let u: URL;
-    try {
-      u = new URL(endpoint);
-    } catch {
-      throw new InvalidConfigError(
-        `s3 "endpoint" must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
+/**
+ * The client of options with the environment's credentials applied (s3-backend.ts, at the
+ * first connect): the SDK itself loads at the client's own first connect.
+ */
+export function createS3Client(options: S3Options, deps: BackendDeps): S3StorageClient {
+  const { accessKeyId, secretAccessKey, sessionToken } = options;
+  const region = options.region ?? 'us-east-1';
+  const make = async (): Promise<S3Like> => {
+    if (deps.addressPolicy && !(accessKeyId && secretAccessKey)) {
+      // The SDK would fall back on the server's own credentials — its environment, ~/.aws,
+      // or the cloud's metadata service at 169.254.169.254, over its own connections —
+      // and a tenant's storage would act as the server.
+      throw new ForbiddenAddressError(
+        `s3://${options.bucket}: no accessKeyId and secretAccessKey; under the server's address policy the server's own AWS credentials (environment, ~/.aws, instance metadata) are not used for a storage`,
       );
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      throw new InvalidConfigError(
-        `s3 "endpoint" must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
-      );
-    }
-    if (u.username || u.password) {
-      throw new InvalidConfigError(
-        's3 "endpoint" must not carry credentials; use accessKeyId/secretAccessKey',
-      );
-    }
-  }
-  const options: S3Options = {
-    bucket,
-    prefix,
-    forcePathStyle: r.forcePathStyle ?? endpoint !== undefined,
-    pageSize: r.pageSize,
-    timeoutMs: r.timeoutMs,
-    connectTimeoutMs: r.connectTimeoutMs,
-    maxSockets: r.maxSockets,
-  };
-  if (endpoint !== undefined) options.endpoint = endpoint.replace(/\/+$/, '');
-  for (const key of ['region', 'accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
-    const v = r[key];
-    if (v !== undefined) options[key] = v;
-  }
-  return options;
-}
-
-export const s3Backend = defineBackend('s3', {
-  schemes: ['s3'],
-  url: {
-    pattern: 's3://[accessKeyId[:secretAccessKey]@]bucket[/prefix]',
-    names: 'bucket',
-    note: '?endpoint=http://host:port for S3-compatible servers, ?region=…',
-    example: 's3://photos/2024?endpoint=http://minio.local:9000',
-  },
-  options: S3_OPTIONS,
-  fromUrl(url) {
-    const raw: Record<string, unknown> = {};
-    // Query parameters are options (endpoint, region…); the StorageService's own
-    // (maxConcurrency) were taken out before this sees the URL.
-    for (const [key, value] of url.searchParams) raw[key] = value;
-    raw.bucket = decodeURIComponent(url.hostname);
-    raw.prefix = url.pathname
-      .split('/')
-      .filter((s) => s !== '')
-      .map(decodeURIComponent)
-      .join('/');
-    if (url.username) raw.accessKeyId = decodeURIComponent(url.username);
-    if (url.password) raw.secretAccessKey = decodeURIComponent(url.password);
-    return raw;
-  },
-  finish: finishS3Options,
-  create(given, deps) {
-    const options = withEnv(S3_OPTIONS, given, deps.env);
-    const { accessKeyId, secretAccessKey, sessionToken } = options;
-    const region = options.region ?? 'us-east-1';
-    const make = async (): Promise<S3Like> => {
-      if (deps.addressPolicy && !(accessKeyId && secretAccessKey)) {
-        // The SDK would fall back on the server's own credentials — its environment, ~/.aws,
-        // or the cloud's metadata service at 169.254.169.254, over its own connections —
-        // and a tenant's storage would act as the server.
-        throw new ForbiddenAddressError(
-          `s3://${options.bucket}: no accessKeyId and secretAccessKey; under the server's address policy the server's own AWS credentials (environment, ~/.aws, instance metadata) are not used for a storage`,
-        );
-      }
-      // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
-      const { S3Client, ListObjectsV2Command, GetObjectCommand } =
-        await import('@aws-sdk/client-s3');
-      const { ConnectTimeoutHttpAgent, ConnectTimeoutHttpsAgent } = await import('./s3-agents.js');
-      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-      muteNodeVersionWarning();
-      const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-      const sdk = new S3Client({
-        region,
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        forcePathStyle: options.forcePathStyle,
-        ...(accessKeyId && secretAccessKey
-          ? {
-              credentials: {
-                accessKeyId,
-                secretAccessKey,
-                ...(sessionToken ? { sessionToken } : {}),
-              },
-            }
-          : {}),
-        // Retries, backoff and rate limits belong to the StorageService, which sees every storage.
-        maxAttempts: 1,
-        // A ranged head has no whole-object checksum to check, and its body is read by
-        // trawl (s3-http.ts), not by the SDK's validating stream.
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        // Every wait is bounded by trawl's own timers (#request, s3-http.ts): the SDK's
-        // request timeout would only print a warning, and nothing of the SDK's goes to stderr.
+    // Loaded on first connect: the SDK costs every CLI start ~0.3 s otherwise.
+    const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { ConnectTimeoutHttpAgent, ConnectTimeoutHttpsAgent } = await import('./s3-agents.js');
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    muteNodeVersionWarning();
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+    const sdk = new S3Client({
+      region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      ...(accessKeyId && secretAccessKey
+        ? {
+            credentials: {
+              accessKeyId,
+              secretAccessKey,
+              ...(sessionToken ? { sessionToken } : {}),
+            },
+          }
+        : {}),
+      // Retries, backoff and rate limits belong to the StorageService, which sees every storage.
+      maxAttempts: 1,
+      // A ranged head has no whole-object checksum to check, and its body is read by
+      // trawl (s3-http.ts), not by the SDK's validating stream.
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Every wait is bounded by trawl's own timers (#request, s3-http.ts): the SDK's
+      // request timeout would only print a warning, and nothing of the SDK's goes to stderr.
+      logger: quiet,
+      requestHandler: {
+        // Under the SSRF guard every connection of the SDK goes through these two agents.
+        httpAgent: guardAgent(
+          new ConnectTimeoutHttpAgent(agentOptions, options.connectTimeoutMs),
+          deps.addressPolicy,
+        ),
+        httpsAgent: guardAgent(
+          new ConnectTimeoutHttpsAgent(agentOptions, options.connectTimeoutMs),
+          deps.addressPolicy,
+        ),
         logger: quiet,
-        requestHandler: {
-          // Under the SSRF guard every connection of the SDK goes through these two agents.
-          httpAgent: guardAgent(
-            new ConnectTimeoutHttpAgent(agentOptions, options.connectTimeoutMs),
-            deps.addressPolicy,
-          ),
-          httpsAgent: guardAgent(
-            new ConnectTimeoutHttpsAgent(agentOptions, options.connectTimeoutMs),
-            deps.addressPolicy,
-          ),
-          logger: quiet,
-        },
-      });
-      return {
-        listObjectsV2: (input, control) =>
-          sendListObjects(
-            sdk as unknown as SdkClient,
-            new ListObjectsV2Command(input) as unknown as SdkCommand,
-            control,
-          ),
-        getObjectHead: (input, control, bytes) =>
-          sendGetHead(
-            sdk as unknown as SdkClient,
-            new GetObjectCommand(input) as unknown as SdkCommand,
-            control,
-            bytes,
-          ),
-        destroy: () => sdk.destroy(),
-      };
+      },
+    });
+    return {
+      listObjectsV2: (input, control) =>
+        sendListObjects(
+          sdk as unknown as SdkClient,
+          new ListObjectsV2Command(input) as unknown as SdkCommand,
+          control,
+        ),
+      getObjectHead: (input, control, bytes) =>
+        sendGetHead(
+          sdk as unknown as SdkClient,
+          new GetObjectCommand(input) as unknown as SdkCommand,
+          control,
+          bytes,
+        ),
+      destroy: () => sdk.destroy(),
     };
-    return new S3StorageClient(options, make);
-  },
-  location(options) {
-    const endpoint = options.endpoint ? `?endpoint=${encodeURIComponent(options.endpoint)}` : '';
-    return `s3://${options.bucket}/${options.prefix}${endpoint}`;
-  },
-  limitHost: (options) => (options.endpoint ? new URL(options.endpoint).host : 's3.amazonaws.com'),
-});
+  };
+  return new S3StorageClient(options, make);
+}
