@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryRepository, EntryScope, EntryWrite } from '../src/db/entries.js';
 import { guard } from '../src/db/guard.js';
 import { openIndex, type Index } from '../src/db/open.js';
+import { SqliteBookkeeping } from '../src/db/sqlite/bookkeeping.js';
 import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { scan } from '../src/scan/engine.js';
@@ -160,6 +161,33 @@ describe('SQLite entries through the writer thread', () => {
     expect(done.map((r) => r.created.length)).toEqual([5000, 5000]);
     expect(idsInFile().size).toBe(10_000);
     await expect(repo.apply(scope, [], files('/c', 1))).rejects.toThrow(/writer thread/);
+  });
+
+  it("writes a scan's progress in the thread, behind the batches posted before it", async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const bookkeeping = new SqliteBookkeeping(raw, () => repo.writerThread);
+    const id = await bookkeeping.scans.start(scope, {});
+    await repo.apply(scope, [], files('/a', 1));
+    // The caller's connection may not write now: only the thread can write the row.
+    raw.pragma('query_only = ON');
+    const pending = repo.apply(scope, [], files('/b', 5000));
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 7 })).toBe(false);
+    expect(idsInFile().size).toBe(5001);
+    const progress = raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck();
+    expect(progress.get(id)).toBe('{"dirs":7}');
+    raw.pragma('query_only = OFF');
+    raw.prepare('UPDATE scans SET cancel_requested = 1 WHERE id = ?').run(id);
+    raw.pragma('query_only = ON');
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 8 })).toBe(true);
+    expect(progress.get(id)).toBe('{"dirs":8}');
+    await pending;
+    // Closed, the thread is out of the way: the caller's connection writes (here: refused).
+    await repo.close();
+    expect(repo.writerThread).toBeUndefined();
+    await expect(bookkeeping.scans.writeProgress(id, { dirs: 9 })).rejects.toThrow(/readonly/);
+    raw.pragma('query_only = OFF');
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 9 })).toBe(true);
+    expect(progress.get(id)).toBe('{"dirs":9}');
   });
 
   it('fails a batch with INDEX_LOCKED when another process holds the lock, and writes the next', async () => {
