@@ -2,6 +2,9 @@
  * SQLite's writer thread (src/db/sqlite/writer-thread.ts): batches written by a connection
  * of their own on another thread, with every guarantee of writing them on the caller's.
  */
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryRepository, EntryScope, EntryWrite } from '../src/db/entries.js';
@@ -20,6 +23,8 @@ import {
   type TestDatabase,
 } from './support/databases.js';
 import { indexRows, treeRows } from './support/harness.js';
+
+const REPO = resolve(import.meta.dirname, '..');
 
 function write(path: string, size = 1, isNew = true): EntryWrite {
   return {
@@ -163,6 +168,34 @@ describe('SQLite entries through the writer thread', () => {
     await expect(repo.apply(scope, [], files('/c', 1))).rejects.toThrow(/writer thread/);
   });
 
+  it('stores each name by its length in bytes: names and parents read back, Unicode too', async () => {
+    const names = [
+      'caf\u00e9',
+      'cafe\u0301',
+      '\u{1F600}smile',
+      '\u65E5\u672C',
+      'a b',
+      'x'.repeat(255),
+    ];
+    const writes: EntryWrite[] = [{ ...write('/d\u00fc'), isDir: true, size: 0 }];
+    for (const n of names) writes.push(write(`/d\u00fc/${n}`));
+    await repo.apply(scope, [], writes);
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const rows = raw
+      .prepare(
+        'SELECT path, name, parent, parent_id FROM entries WHERE storage_id = ? ORDER BY path',
+      )
+      .raw()
+      .all(scope.storageId) as [string, string, string, number][];
+    const dirId = idsInFile().get('/d\u00fc');
+    expect(rows).toEqual(
+      [
+        ['/d\u00fc', 'd\u00fc', '/', -scope.storageId],
+        ...names.map((n) => [`/d\u00fc/${n}`, n, '/d\u00fc', dirId]),
+      ].sort((a, b) => Buffer.compare(Buffer.from(a[0] as string), Buffer.from(b[0] as string))),
+    );
+  });
+
   it("writes a scan's progress in the thread, behind the batches posted before it", async () => {
     const raw = (index.entries as SqliteEntryRepository).database;
     const bookkeeping = new SqliteBookkeeping(raw, () => repo.writerThread);
@@ -188,6 +221,35 @@ describe('SQLite entries through the writer thread', () => {
     raw.pragma('query_only = OFF');
     expect(await bookkeeping.scans.writeProgress(id, { dirs: 9 })).toBe(true);
     expect(progress.get(id)).toBe('{"dirs":9}');
+  });
+
+  it('keeps its process alive until closed, when a progress write answers after close()', async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const id = await new SqliteBookkeeping(raw).scans.start(scope, {});
+    // The built module in a process of its own: whether that process waits for close() is
+    // the point (the scan's exit code is set once close() resolved: bin/trawl.js).
+    const built = (f: string) => pathToFileURL(join(REPO, 'dist', 'db', 'sqlite', f)).href;
+    // A large batch first: closing checkpoints its pages, which keeps the thread a while
+    // after the progress write's reply.
+    const script = `
+      import { WriterThread } from ${JSON.stringify(built('writer-thread.js'))};
+      import { packBatch } from ${JSON.stringify(built('entry-writer.js'))};
+      const thread = new WriterThread({ file: ${JSON.stringify(database.url)}, busyTimeoutMs: 5000, backlogRows: 100000 });
+      const rows = Array.from({ length: 20000 }, () => (${JSON.stringify(write('/big/f'))}));
+      rows.forEach((r, i) => { r.path += i; r.name += i; });
+      await thread.apply(packBatch(${JSON.stringify(scope)}, [], rows));
+      thread.writeProgress(${id}, '{"dirs":3}').then((cancel) => console.log('progress', cancel));
+      thread.close().then(() => { console.log('closed'); process.exitCode = 7; });
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('progress false\nclosed\n');
+    expect(child.status).toBe(7);
+    expect(raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck().get(id)).toBe(
+      '{"dirs":3}',
+    );
   });
 
   it('fails a batch with INDEX_LOCKED when another process holds the lock, and writes the next', async () => {

@@ -227,7 +227,10 @@ export class WriterThread {
     const waiter = this.#waiting.get(reply.id);
     this.#waiting.delete(reply.id);
     if (this.#waiting.size === 0) this.#lastOf.clear();
-    if (this.#waiting.size === 0) this.#worker.unref();
+    // Once closing, the thread keeps the process alive until it exits: a reply that comes
+    // after close() (a progress write still in flight) must not let the process end with
+    // close() unresolved.
+    if (this.#waiting.size === 0 && !this.#closing) this.#worker.unref();
     if (!waiter) return;
     if ('error' in reply) waiter.reject(new WriterError(reply.error));
     else if ('cancel' in reply) waiter.resolve(reply.cancel);
