@@ -269,6 +269,29 @@ describe('SQLite entries through the writer thread', () => {
     expect(idsInFile().size).toBe(20);
   });
 
+  it('fails a progress write behind a failed batch at once, and writes one after a batch went in', async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const id = await new SqliteBookkeeping(raw).scans.start(scope, {});
+    await repo.close();
+    repo = threaded(index, database.url, 1000);
+    await repo.apply(scope, [], files('/a', 10));
+    other = new BetterSqlite3(database.url);
+    other.exec('BEGIN IMMEDIATE');
+    const batch = repo.apply(scope, [], files('/b', 10));
+    const progress = repo.writerThread!.writeProgress(id, '{"dirs":1}');
+    await expect(batch).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    const failedAt = Date.now();
+    // Not another busy timeout (1 s) while the lock is still held.
+    await expect(progress).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(Date.now() - failedAt).toBeLessThan(500);
+    other.exec('ROLLBACK');
+    await repo.apply(scope, [], files('/c', 10));
+    expect(await repo.writerThread!.writeProgress(id, '{"dirs":2}')).toBe(false);
+    expect(raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck().get(id)).toBe(
+      '{"dirs":2}',
+    );
+  });
+
   it('fails a batch posted behind a failed one of its storage at once, unwritten; another storage waits its turn', async () => {
     await repo.close();
     repo = threaded(index, database.url, 1000);

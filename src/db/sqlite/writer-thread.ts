@@ -60,6 +60,8 @@ function threadMain(makeWriter: typeof entryWriter): void {
   let failed: unknown;
   /** Batches that failed, until the one posted after them comes (see Request). */
   const failures = new Map<number, Failure>();
+  /** The last batch's failure, until a batch is written (see the progress writes). */
+  let lastFailure: Failure | undefined;
   try {
     db = new Database(config.file, { fileMustExist: true, timeout: config.busyTimeoutMs });
     // As the main connection (connect.ts): WAL is the file's already.
@@ -91,6 +93,8 @@ function threadMain(makeWriter: typeof entryWriter): void {
     if ('progress' in m) {
       try {
         if (!progress) throw failed;
+        // Behind a failed batch the scan is ending: not another busy timeout for its progress.
+        if (lastFailure) throw lastFailure;
         const cancel = progress(m.progress.scanId, m.progress.json);
         parentPort!.postMessage({ id: m.id, cancel } satisfies Reply);
       } catch (error) {
@@ -110,11 +114,13 @@ function threadMain(makeWriter: typeof entryWriter): void {
     try {
       if (!write) throw failed;
       parentPort!.postMessage({ id: m.id, result: write(m.batch) } satisfies Reply);
+      lastFailure = undefined;
     } catch (error) {
       const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
       const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
       // Kept until the batch posted after it comes (one entry a failure, which stops its scan).
       failures.set(m.id, failure);
+      lastFailure = failure;
       parentPort!.postMessage({ id: m.id, error: failure } satisfies Reply);
     }
   });
