@@ -112,10 +112,16 @@ async function script(index: Index): Promise<unknown[]> {
   const id = await index.scans.start(scope, { depth: 2 }, claim);
   await step(async () => id);
   await step(() => index.scans.heartbeat(id, a.id, fence));
+  // Progress: written while running, with the cancel flag read back; not once it ended.
+  await step(() => index.scans.writeProgress(id, { dirs: 1, files: 2, at: 7 }));
+  await step(() => index.scans.writeProgress(999, { dirs: 1, at: 8 }));
+  await step(() => index.scans.requestCancel(tenant, id).then((r) => r?.asked));
+  await step(() => index.scans.writeProgress(id, { dirs: 3, files: 4, at: 9 }));
   await step(() => index.scans.heartbeat(id, a.id, fence - 1));
   await step(() => index.scans.start(scope, {}, { ...claim, fence: fence + 5 }));
   await step(() => index.scans.finish(id, 'partial', COUNTERS, { storageId: a.id, fence }));
   await step(() => index.scans.finish(id, 'failed', COUNTERS, { storageId: a.id, fence: 0 }));
+  await step(() => index.scans.writeProgress(id, { dirs: 5, at: 10 }));
   await step(() => index.leases.release(a.id, 'cli@h:1 t1', fence));
   await step(() => index.leases.held(a.id));
   await step(() => index.scans.start(scope, null));
@@ -165,6 +171,7 @@ describe('SQLite bookkeeping without the query builder', () => {
     // Nothing trivially equal: the script saw rows, refusals and a fence moved on.
     expect(JSON.stringify(expected)).toContain('INDEX_FENCED');
     expect(JSON.stringify(expected)).toContain('UNIQUE constraint failed');
+    expect(JSON.stringify(rows(built))).toContain('{\\"dirs\\":3,\\"files\\":4,\\"at\\":9}');
     expect(timeless(rows(plain))).toEqual(timeless(rows(built)));
   });
 

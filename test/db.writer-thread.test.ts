@@ -2,11 +2,15 @@
  * SQLite's writer thread (src/db/sqlite/writer-thread.ts): batches written by a connection
  * of their own on another thread, with every guarantee of writing them on the caller's.
  */
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EntryRepository, EntryScope, EntryWrite } from '../src/db/entries.js';
 import { guard } from '../src/db/guard.js';
 import { openIndex, type Index } from '../src/db/open.js';
+import { SqliteBookkeeping } from '../src/db/sqlite/bookkeeping.js';
 import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { NameIndexBacklog } from '../src/db/sqlite/name-index.js';
 import { scan } from '../src/scan/engine.js';
@@ -19,6 +23,8 @@ import {
   type TestDatabase,
 } from './support/databases.js';
 import { indexRows, treeRows } from './support/harness.js';
+
+const REPO = resolve(import.meta.dirname, '..');
 
 function write(path: string, size = 1, isNew = true): EntryWrite {
   return {
@@ -162,6 +168,90 @@ describe('SQLite entries through the writer thread', () => {
     await expect(repo.apply(scope, [], files('/c', 1))).rejects.toThrow(/writer thread/);
   });
 
+  it('stores each name by its length in bytes: names and parents read back, Unicode too', async () => {
+    const names = [
+      'caf\u00e9',
+      'cafe\u0301',
+      '\u{1F600}smile',
+      '\u65E5\u672C',
+      'a b',
+      'x'.repeat(255),
+    ];
+    const writes: EntryWrite[] = [{ ...write('/d\u00fc'), isDir: true, size: 0 }];
+    for (const n of names) writes.push(write(`/d\u00fc/${n}`));
+    await repo.apply(scope, [], writes);
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const rows = raw
+      .prepare(
+        'SELECT path, name, parent, parent_id FROM entries WHERE storage_id = ? ORDER BY path',
+      )
+      .raw()
+      .all(scope.storageId) as [string, string, string, number][];
+    const dirId = idsInFile().get('/d\u00fc');
+    expect(rows).toEqual(
+      [
+        ['/d\u00fc', 'd\u00fc', '/', -scope.storageId],
+        ...names.map((n) => [`/d\u00fc/${n}`, n, '/d\u00fc', dirId]),
+      ].sort((a, b) => Buffer.compare(Buffer.from(a[0] as string), Buffer.from(b[0] as string))),
+    );
+  });
+
+  it("writes a scan's progress in the thread, behind the batches posted before it", async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const bookkeeping = new SqliteBookkeeping(raw, () => repo.writerThread);
+    const id = await bookkeeping.scans.start(scope, {});
+    await repo.apply(scope, [], files('/a', 1));
+    // The caller's connection may not write now: only the thread can write the row.
+    raw.pragma('query_only = ON');
+    const pending = repo.apply(scope, [], files('/b', 5000));
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 7 })).toBe(false);
+    expect(idsInFile().size).toBe(5001);
+    const progress = raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck();
+    expect(progress.get(id)).toBe('{"dirs":7}');
+    raw.pragma('query_only = OFF');
+    raw.prepare('UPDATE scans SET cancel_requested = 1 WHERE id = ?').run(id);
+    raw.pragma('query_only = ON');
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 8 })).toBe(true);
+    expect(progress.get(id)).toBe('{"dirs":8}');
+    await pending;
+    // Closed, the thread is out of the way: the caller's connection writes (here: refused).
+    await repo.close();
+    expect(repo.writerThread).toBeUndefined();
+    await expect(bookkeeping.scans.writeProgress(id, { dirs: 9 })).rejects.toThrow(/readonly/);
+    raw.pragma('query_only = OFF');
+    expect(await bookkeeping.scans.writeProgress(id, { dirs: 9 })).toBe(true);
+    expect(progress.get(id)).toBe('{"dirs":9}');
+  });
+
+  it('keeps its process alive until closed, when a progress write answers after close()', async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const id = await new SqliteBookkeeping(raw).scans.start(scope, {});
+    // The built module in a process of its own: whether that process waits for close() is
+    // the point (the scan's exit code is set once close() resolved: bin/trawl.js).
+    const built = (f: string) => pathToFileURL(join(REPO, 'dist', 'db', 'sqlite', f)).href;
+    // A large batch first: closing checkpoints its pages, which keeps the thread a while
+    // after the progress write's reply.
+    const script = `
+      import { WriterThread } from ${JSON.stringify(built('writer-thread.js'))};
+      import { packBatch } from ${JSON.stringify(built('entry-writer.js'))};
+      const thread = new WriterThread({ file: ${JSON.stringify(database.url)}, busyTimeoutMs: 5000, backlogRows: 100000 });
+      const rows = Array.from({ length: 20000 }, () => (${JSON.stringify(write('/big/f'))}));
+      rows.forEach((r, i) => { r.path += i; r.name += i; });
+      await thread.apply(packBatch(${JSON.stringify(scope)}, [], rows));
+      thread.writeProgress(${id}, '{"dirs":3}').then((cancel) => console.log('progress', cancel));
+      thread.close().then(() => { console.log('closed'); process.exitCode = 7; });
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('progress false\nclosed\n');
+    expect(child.status).toBe(7);
+    expect(raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck().get(id)).toBe(
+      '{"dirs":3}',
+    );
+  });
+
   it('fails a batch with INDEX_LOCKED when another process holds the lock, and writes the next', async () => {
     await repo.close();
     repo = threaded(index, database.url, 100);
@@ -177,6 +267,29 @@ describe('SQLite entries through the writer thread', () => {
     await entries.apply(scope, [], files('/c', 10));
     expect([...idsInFile().keys()].filter((p) => p.startsWith('/b'))).toEqual([]);
     expect(idsInFile().size).toBe(20);
+  });
+
+  it('fails a progress write behind a failed batch at once, and writes one after a batch went in', async () => {
+    const raw = (index.entries as SqliteEntryRepository).database;
+    const id = await new SqliteBookkeeping(raw).scans.start(scope, {});
+    await repo.close();
+    repo = threaded(index, database.url, 1000);
+    await repo.apply(scope, [], files('/a', 10));
+    other = new BetterSqlite3(database.url);
+    other.exec('BEGIN IMMEDIATE');
+    const batch = repo.apply(scope, [], files('/b', 10));
+    const progress = repo.writerThread!.writeProgress(id, '{"dirs":1}');
+    await expect(batch).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    const failedAt = Date.now();
+    // Not another busy timeout (1 s) while the lock is still held.
+    await expect(progress).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(Date.now() - failedAt).toBeLessThan(500);
+    other.exec('ROLLBACK');
+    await repo.apply(scope, [], files('/c', 10));
+    expect(await repo.writerThread!.writeProgress(id, '{"dirs":2}')).toBe(false);
+    expect(raw.prepare('SELECT progress FROM scans WHERE id = ?').pluck().get(id)).toBe(
+      '{"dirs":2}',
+    );
   });
 
   it('fails a batch posted behind a failed one of its storage at once, unwritten; another storage waits its turn', async () => {

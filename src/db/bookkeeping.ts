@@ -51,6 +51,6 @@ export interface Bookkeeping {
     /** {@link StorageRepository.storedOptions} outside a transaction. */
     storedOptions(unsealedOnly: boolean): Promise<StoredOptionsRow[]>;
   };
-  scans: Pick<ScanRepository, 'start' | 'heartbeat' | 'finish'>;
+  scans: Pick<ScanRepository, 'start' | 'heartbeat' | 'writeProgress' | 'finish'>;
   leases: LeaseRows;
 }

@@ -154,7 +154,7 @@ export async function connectSqlite(
         return Promise.reject(error as Error);
       }
     },
-    bookkeeping: () => (bookkeeping ??= new SqliteBookkeeping(raw)),
+    bookkeeping: () => (bookkeeping ??= new SqliteBookkeeping(raw, () => entries?.writerThread)),
     readOnly,
     async whileOpening(work) {
       try {

@@ -199,6 +199,11 @@ export class SqliteEntryRepository implements EntryRepository {
     return unpackResult(batch, result);
   }
 
+  /** The writer thread while it runs: a scan's progress writes go there too (bookkeeping.ts). */
+  get writerThread(): WriterThread | undefined {
+    return this.#thread?.alive ? this.#thread : undefined;
+  }
+
   /** Lets the writer thread finish its batches and stop (a no-op when none was started). */
   async close(): Promise<void> {
     await this.#thread?.close();

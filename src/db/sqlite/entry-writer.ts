@@ -25,9 +25,13 @@ export interface PackedBatch {
   removals: string;
   /**
    * Rows the diff found new, in path order (see packBatch), flat, as the multi-row INSERT
-   * binds them: `tenantId, storageId, path, name, isDir 0|1, size, mtime, etag, mediaKind`
-   * (9 values a row). Built here rather than parsed from JSON in the writer: the writer
-   * thread is a first scan's longest serial part, and a flat array is cloned natively.
+   * binds them: `path, nameBytes, isDir 0|1, size, mtime, etag, mediaKind, parentId` (8
+   * values a row; the batch's tenant and storage are bound once a statement). `parentId`
+   * is null here: the writer sets it in place, and binds each statement's rows as one slice.
+   * Built here rather than parsed from JSON in the writer: the writer thread is a first
+   * scan's longest serial part, and a flat array is cloned natively. The name goes as its
+   * length in UTF-8 bytes, the column (migration 019), counted here: a number instead of a
+   * string to clone, to decode and to bind, on the thread that waits least.
    */
   fresh: unknown[];
   freshRows: number;
@@ -47,6 +51,8 @@ export type PackedResult =
   | { fenced: number | null };
 
 type Row = [string, string, 0 | 1, number, number, string | null, string | null];
+/** A new row as `PackedBatch.fresh` holds it: the name as its length in bytes. */
+type FreshRow = [string, number, 0 | 1, number, number, string | null, string | null];
 
 export function packBatch(
   scope: EntryScope,
@@ -54,7 +60,6 @@ export function packBatch(
   writes: readonly EntryWrite[],
   digests: readonly ListingDigest[] = [],
 ): PackedBatch {
-  const { tenantId, storageId } = scope;
   const news: EntryWrite[] = [];
   const changed: Row[] = [];
   for (const w of writes) {
@@ -69,7 +74,8 @@ export function packBatch(
   const fresh: unknown[] = [];
   for (const w of news) {
     const isDir = w.isDir ? 1 : 0;
-    fresh.push(tenantId, storageId, w.path, w.name, isDir, w.size, w.mtime, w.etag, w.mediaKind);
+    const nameBytes = Buffer.byteLength(w.name);
+    fresh.push(w.path, nameBytes, isDir, w.size, w.mtime, w.etag, w.mediaKind, null);
   }
   return {
     tenantId: scope.tenantId,
@@ -92,9 +98,9 @@ export function unpackResult(batch: PackedBatch, r: PackedResult): ApplyResult {
   }
   const created: EntryRef[] = [];
   if (r.fresh > 0) {
-    // The ids follow `fresh`'s rows in order; isDir is each row's fifth value.
+    // The ids follow `fresh`'s rows in order; isDir is each row's third value.
     for (let i = 0; i < batch.freshRows; i++) {
-      created.push({ id: r.fresh + i, isDir: batch.fresh[i * 9 + 4] === 1 });
+      created.push({ id: r.fresh + i, isDir: batch.fresh[i * 8 + 2] === 1 });
     }
   }
   return { created: refs(r.created, created), updated: refs(r.updated), deleted: refs(r.deleted) };
@@ -177,15 +183,17 @@ export function entryWriter(
       `UPDATE entries SET parent_id = NULL WHERE parent_id IN (SELECT value FROM json_each(?))`,
     ),
   );
-  /** Multi-row INSERTs, prepared once per row count (1,000 parameters at most). */
+  /**
+   * Multi-row INSERTs, prepared once per row count (802 parameters at most): the tenant and
+   * the storage bound once, by name, and 8 values a row.
+   */
   const inserts = new Map<number, import('better-sqlite3').Statement>();
   const insertMany = (rows: number) => {
     let statement = inserts.get(rows);
     if (!statement) {
-      const values = Array.from(
-        { length: rows },
-        () => '(?, ?, ?, length(CAST(? AS BLOB)), ?, ?, ?, ?, ?, ?)',
-      ).join(', ');
+      const values = Array.from({ length: rows }, () => '(@t, @s, ?, ?, ?, ?, ?, ?, ?, ?)').join(
+        ', ',
+      );
       statement = db.prepare(
         `INSERT INTO entries (tenant_id, storage_id, path, name_bytes, is_dir, size, mtime, etag, media_kind, parent_id)
          VALUES ${values} ON CONFLICT (storage_id, path) DO NOTHING`,
@@ -297,7 +305,7 @@ export function entryWriter(
   };
 
   /** Updates one row if something differs; its id when it did. */
-  const updateOne = (b: PackedBatch, r: Row): number | undefined =>
+  const updateOne = (b: PackedBatch, r: Row | FreshRow): number | undefined =>
     update().get(
       r[2],
       r[3],
@@ -328,11 +336,12 @@ export function entryWriter(
   const parentIdOf = (
     storageId: number,
     path: string,
-    name: string,
     ids: Map<string, number | null>,
   ): number | null => {
-    if (path.length === name.length + 1) return -storageId;
-    const parent = path.slice(0, path.length - name.length - 1);
+    // A name holds no `/`: the parent is the path up to its last one.
+    const slash = path.lastIndexOf('/');
+    if (slash === 0) return -storageId;
+    const parent = path.slice(0, slash);
     let id = ids.get(parent);
     if (id === undefined) {
       id = (dirId().get(storageId, parent) as number | undefined) ?? null;
@@ -400,55 +409,55 @@ export function entryWriter(
     }
     if (b.freshRows > 0) {
       const before = maxId().get() as number;
-      // 9 values a row (PackedBatch.fresh), and each row's parent_id bound after them.
+      // 8 values a row (PackedBatch.fresh), the last the parent's id, set here.
       const flat = b.fresh;
       // Every row in, each statement's ids following the last: one run from `first`.
       let first = 0;
       let next = 0;
       let run = true;
-      let values: unknown[] = [];
+      const owner = { t: tenantId, s: storageId };
+      // The statement to come: `n` rows from row `start`.
+      let start = 0;
       let n = 0;
       let lastDir = '';
       // The directories among the rows not yet inserted: a child of one waits for them.
       const waiting = new Set<string>();
       const insert = () => {
         if (n === 0) return;
-        const { changes, lastInsertRowid } = insertMany(n).run(values);
+        const values = flat.slice(start * 8, (start + n) * 8);
+        const { changes, lastInsertRowid } = insertMany(n).run(values, owner);
         const last = Number(lastInsertRowid);
         if (changes !== n || (next !== 0 && last - n + 1 !== next)) run = false;
         if (first === 0) first = last - n + 1;
         next = last + 1;
-        values = [];
+        start += n;
         n = 0;
         waiting.clear();
       };
       for (let i = 0; i < b.freshRows; i++) {
-        const path = flat[i * 9 + 2] as string;
-        const name = flat[i * 9 + 3] as string;
+        const at = i * 8;
+        const path = flat[at] as string;
+        const slash = path.lastIndexOf('/');
         // Rows in path order: a directory's run of children costs one slice, not one a row.
-        const dirLength = Math.max(1, path.length - name.length - 1);
+        const dirLength = Math.max(1, slash);
         if (dirLength !== lastDir.length || !path.startsWith(lastDir)) {
           lastDir = dirLength === 1 ? '/' : path.slice(0, dirLength);
           touched.add(lastDir);
         }
         // A child of a directory in this statement: the directory goes in first, for its id.
-        if (waiting.size > 0 && waiting.has(path.slice(0, path.length - name.length - 1))) {
-          insert();
-        }
-        const parentId = parentIdOf(storageId, path, name, dirIds);
-        for (let k = i * 9; k < i * 9 + 9; k++) values.push(flat[k]);
-        values.push(parentId);
-        if (flat[i * 9 + 4] === 1) waiting.add(path);
+        if (waiting.size > 0 && waiting.has(path.slice(0, slash))) insert();
+        flat[at + 7] = parentIdOf(storageId, path, dirIds);
+        if (flat[at + 2] === 1) waiting.add(path);
         if (++n === 100) insert();
       }
       insert();
       for (let i = 0; i < b.freshRows; i++) {
-        if (flat[i * 9 + 4] === 1) dirsWritten.push(flat[i * 9 + 2] as string);
+        if (flat[i * 8 + 2] === 1) dirsWritten.push(flat[i * 8] as string);
       }
       if (run) fresh = first;
       else {
-        const rows: Row[] = [];
-        for (let i = 0; i < b.freshRows; i++) rows.push(flat.slice(i * 9 + 2, i * 9 + 9) as Row);
+        const rows: FreshRow[] = [];
+        for (let i = 0; i < b.freshRows; i++) rows.push(flat.slice(i * 8, i * 8 + 7) as FreshRow);
         // Some rows were there already: this batch's rows above `before` are its own.
         const paths = JSON.stringify(rows.map((r) => r[0]));
         const mine = new Map(
@@ -474,7 +483,7 @@ export function entryWriter(
         if (r[2] === 0) unparented.push(u);
         continue;
       }
-      const parentId = parentIdOf(storageId, r[0], r[1], dirIds);
+      const parentId = parentIdOf(storageId, r[0], dirIds);
       const id = insertOne().get(
         tenantId,
         storageId,

@@ -36,9 +36,15 @@ interface ThreadConfig extends WriterThreadOptions {
  * before it has committed (Reconciler.reconcile) and stops at that failure, so writing it
  * would only cost another busy timeout on a locked index.
  */
-type Request = { id: number; after: number; batch: PackedBatch } | { close: true };
+type Request =
+  | { id: number; after: number; batch: PackedBatch }
+  | { id: number; progress: { scanId: number; json: string } }
+  | { close: true };
 type Failure = { message: string; code?: unknown; name?: unknown };
-type Reply = { id: number; result: PackedResult } | { id: number; error: Failure };
+type Reply =
+  | { id: number; result: PackedResult }
+  | { id: number; cancel: boolean }
+  | { id: number; error: Failure };
 
 /** The thread's body: its own connection, the writer, one message a batch. */
 function threadMain(makeWriter: typeof entryWriter): void {
@@ -50,9 +56,12 @@ function threadMain(makeWriter: typeof entryWriter): void {
   const Database = createRequire(config.driver)(config.driver) as typeof import('better-sqlite3');
   let db: import('better-sqlite3').Database | undefined;
   let write: ((b: PackedBatch) => PackedResult) | undefined;
+  let progress: ((scanId: number, json: string) => boolean) | undefined;
   let failed: unknown;
   /** Batches that failed, until the one posted after them comes (see Request). */
   const failures = new Map<number, Failure>();
+  /** The last batch's failure, until a batch is written (see the progress writes). */
+  let lastFailure: Failure | undefined;
   try {
     db = new Database(config.file, { fileMustExist: true, timeout: config.busyTimeoutMs });
     // As the main connection (connect.ts): WAL is the file's already.
@@ -61,6 +70,17 @@ function threadMain(makeWriter: typeof entryWriter): void {
     // 4 MB: a 1,000,000-file first scan measured no slower than with 8 (connect.ts).
     db.pragma('cache_size = -4096');
     write = makeWriter(db, config.backlogRows);
+    const open = db;
+    let statements: [import('better-sqlite3').Statement, import('better-sqlite3').Statement];
+    // sqlite/bookkeeping.ts's writeProgress, written out (nothing is imported here).
+    progress = (scanId, json) => {
+      statements ??= [
+        open.prepare('UPDATE scans SET progress = ? WHERE id = ? AND status = ?'),
+        open.prepare('SELECT cancel_requested FROM scans WHERE id = ?').pluck(),
+      ];
+      statements[0].run(json, scanId, 'running');
+      return Number(statements[1].get(scanId)) === 1;
+    };
   } catch (error) {
     failed = error;
   }
@@ -68,6 +88,20 @@ function threadMain(makeWriter: typeof entryWriter): void {
     if ('close' in m) {
       db?.close();
       parentPort!.close();
+      return;
+    }
+    if ('progress' in m) {
+      try {
+        if (!progress) throw failed;
+        // Behind a failed batch the scan is ending: not another busy timeout for its progress.
+        if (lastFailure) throw lastFailure;
+        const cancel = progress(m.progress.scanId, m.progress.json);
+        parentPort!.postMessage({ id: m.id, cancel } satisfies Reply);
+      } catch (error) {
+        const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
+        const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
+        parentPort!.postMessage({ id: m.id, error: failure } satisfies Reply);
+      }
       return;
     }
     const before = failures.get(m.after);
@@ -80,11 +114,13 @@ function threadMain(makeWriter: typeof entryWriter): void {
     try {
       if (!write) throw failed;
       parentPort!.postMessage({ id: m.id, result: write(m.batch) } satisfies Reply);
+      lastFailure = undefined;
     } catch (error) {
       const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
       const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
       // Kept until the batch posted after it comes (one entry a failure, which stops its scan).
       failures.set(m.id, failure);
+      lastFailure = failure;
       parentPort!.postMessage({ id: m.id, error: failure } satisfies Reply);
     }
   });
@@ -109,7 +145,7 @@ class WriterError extends Error {
 }
 
 interface Waiter {
-  resolve(r: PackedResult): void;
+  resolve(r: PackedResult | boolean): void;
   reject(e: unknown): void;
 }
 
@@ -119,6 +155,7 @@ export class WriterThread {
   /** The last batch posted for each storage (`tenant:storage`), while unanswered. */
   readonly #lastOf = new Map<string, number>();
   #next = 1;
+  #closing = false;
   /** Why no batch can be written any more (the thread died or was closed). */
   #dead: Error | undefined;
   #exited: Promise<void>;
@@ -151,15 +188,39 @@ export class WriterThread {
     const after = last !== undefined && this.#waiting.has(last) ? last : 0;
     this.#lastOf.set(key, id);
     const done = new Promise<PackedResult>((resolve, reject) =>
-      this.#waiting.set(id, { resolve, reject }),
+      this.#waiting.set(id, { resolve: resolve as Waiter['resolve'], reject }),
     );
     if (this.#waiting.size === 1) this.#worker.ref();
     this.#worker.postMessage({ id, after, batch } satisfies Request);
     return done;
   }
 
+  /**
+   * A running scan's progress written to its row in the thread, after the batches posted
+   * before it; resolves to whether a cancel was asked (sqlite/bookkeeping.ts). On the main
+   * connection the write waited for this thread's write lock inside SQLite's busy handler —
+   * sleeps of up to 100 ms with the event loop blocked, so that nothing was listed or
+   * handed on meanwhile and the writer ran dry (docs/benchmarks.md, "Seventh round").
+   */
+  writeProgress(scanId: number, json: string): Promise<boolean> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    const done = new Promise<boolean>((resolve, reject) =>
+      this.#waiting.set(id, { resolve: resolve as Waiter['resolve'], reject }),
+    );
+    if (this.#waiting.size === 1) this.#worker.ref();
+    this.#worker.postMessage({ id, progress: { scanId, json } } satisfies Request);
+    return done;
+  }
+
+  /** Whether batches can still be written here (not closed, not dead). */
+  get alive(): boolean {
+    return this.#dead === undefined && !this.#closing;
+  }
+
   /** Lets the batches in flight finish, then closes the thread's connection and the thread. */
   async close(): Promise<void> {
+    this.#closing = true;
     if (!this.#dead) {
       // Messages are handled in order: every batch posted before is answered first.
       this.#worker.postMessage({ close: true } satisfies Request);
@@ -172,9 +233,13 @@ export class WriterThread {
     const waiter = this.#waiting.get(reply.id);
     this.#waiting.delete(reply.id);
     if (this.#waiting.size === 0) this.#lastOf.clear();
-    if (this.#waiting.size === 0) this.#worker.unref();
+    // Once closing, the thread keeps the process alive until it exits: a reply that comes
+    // after close() (a progress write still in flight) must not let the process end with
+    // close() unresolved.
+    if (this.#waiting.size === 0 && !this.#closing) this.#worker.unref();
     if (!waiter) return;
     if ('error' in reply) waiter.reject(new WriterError(reply.error));
+    else if ('cancel' in reply) waiter.resolve(reply.cancel);
     else waiter.resolve(reply.result);
   }
 

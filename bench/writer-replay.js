@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/**
+ * SQLite's writer alone, as a first scan feeds it (issue 12): the batches a first scan of
+ * ROOT hands on — 1,000 rows of whole listings, breadth first, as the engine batches them —
+ * packed by a build's `packBatch`, cloned as a message to the writer thread is
+ * (`structuredClone`), and written by its `entryWriter` into a fresh migrated index, all on
+ * one thread: no walk, no other thread, so the CPU it prints is the writer's own.
+ *
+ *   node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR]
+ *
+ * The tree is read first, untimed. Timed per repetition: `pack` (packBatch and the clone:
+ * the main thread's part and the message) and `write` (entryWriter: the writer thread's
+ * part), CPU seconds; each build's repetitions alternate with the other's (`--compare`:
+ * another worktree's build, e.g. /work/wt-base). Prints the median and the range of each.
+ */
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { median } from './lib/measure.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    db: { type: 'string' },
+    reps: { type: 'string', default: '3' },
+    compare: { type: 'string' },
+  },
+});
+const [root] = positionals;
+const reps = Number(values.reps);
+if (!root || !values.db || !Number.isInteger(reps) || reps < 1) {
+  console.error('usage: node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR]');
+  process.exit(1);
+}
+
+const BATCH = 1000;
+
+/** A build's writer, by its compiled modules (dist/). */
+async function load(dir) {
+  const at = (p) => pathToFileURL(join(resolve(dir), 'dist', p)).href;
+  const { openIndex } = await import(at('db/open.js'));
+  const { mediaKindOf } = await import(at('scan/media.js'));
+  const { packBatch, entryWriter } = await import(at('db/sqlite/entry-writer.js'));
+  return { openIndex, mediaKindOf, packBatch, entryWriter };
+}
+
+/** The new rows of a first scan of `dir`, as the engine's writes, in batches of whole listings. */
+function readBatches(dir, mediaKindOf) {
+  const out = [];
+  let batch = [];
+  const queue = ['/'];
+  for (let i = 0; i < queue.length; i++) {
+    const rel = queue[i];
+    for (const name of readdirSync(join(dir, rel))) {
+      const path = rel === '/' ? `/${name}` : `${rel}/${name}`;
+      const st = lstatSync(join(dir, path));
+      const isDir = st.isDirectory();
+      if (isDir) queue.push(path);
+      batch.push({
+        path,
+        parent: rel,
+        name,
+        isDir,
+        size: isDir ? 0 : st.size,
+        mtime: Math.floor(st.mtimeMs),
+        etag: null,
+        mediaKind: isDir ? null : mediaKindOf(name),
+        isNew: true,
+      });
+    }
+    if (batch.length >= BATCH) {
+      out.push(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+const cpuS = (u) => (u.user + u.system) / 1e6;
+
+async function once(build, batches) {
+  rmSync(values.db, { force: true });
+  rmSync(`${values.db}-wal`, { force: true });
+  rmSync(`${values.db}-shm`, { force: true });
+  const index = await build.openIndex(values.db);
+  const tenantId = await index.tenants.ensure('default');
+  const storage = await index.storages.upsert({
+    tenantId,
+    name: 'bench',
+    kind: 'memory',
+    location: 'memory://bench',
+    options: { volume: 'bench' },
+  });
+  await index.close();
+  // As the writer thread opens it (writer-thread.ts).
+  const db = new BetterSqlite3(values.db);
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -4096');
+  const write = build.entryWriter(db, 100_000);
+  const scope = { tenantId, storageId: storage.id };
+  let pack = 0;
+  const c0 = process.cpuUsage();
+  for (const rows of batches) {
+    const p0 = process.cpuUsage();
+    const packed = structuredClone(build.packBatch(scope, [], rows));
+    pack += cpuS(process.cpuUsage(p0));
+    write(packed);
+  }
+  const all = cpuS(process.cpuUsage(c0));
+  db.close();
+  return { pack, write: all - pack };
+}
+
+const builds = [['this build', await load('.')]];
+if (values.compare) builds.push([`compared: ${values.compare}`, await load(values.compare)]);
+const batches = readBatches(root, builds[0][1].mediaKindOf);
+const rows = batches.reduce((n, b) => n + b.length, 0);
+const runs = new Map(builds.map(([name]) => [name, []]));
+for (let r = 0; r < reps; r++) {
+  for (const [name, build] of builds) runs.get(name).push(await once(build, batches));
+}
+console.log(
+  `writer replay: ${rows.toLocaleString('en')} rows in ${batches.length} batches, ${reps} repetition(s), CPU seconds: median (min–max)`,
+);
+const show = (xs) =>
+  `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
+for (const [name, list] of runs) {
+  const p = list.map((x) => x.pack);
+  const w = list.map((x) => x.write);
+  console.log(`${name.padEnd(28)} pack+clone ${show(p)}   write ${show(w)}`);
+}
