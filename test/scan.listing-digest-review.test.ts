@@ -1,0 +1,189 @@
+/**
+ * A hostile review of listing digests (migration 021, SQLite): sequences of scans with
+ * different options (sub-path roots, depth bounds, dry runs, one-entry batches, excludes,
+ * markers off), interleaved with mutations that keep every directory's mtime, must leave an
+ * index that a default rescan makes equal to one built from scratch; and a writer that comes
+ * between a scan's read of a directory and its commit must not leave a digest that hides its row.
+ */
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../src/app.js';
+import type { EntryRepository, EntryScope, EntryWrite } from '../src/db/entries.js';
+import type { ScanOptions } from '../src/scan/engine.js';
+import { parseStorageSpec } from '../src/storage/url.js';
+import { createDatabase } from './support/databases.js';
+import { tempDir } from './support/harness.js';
+import { seeded } from './support/mutations.js';
+
+const T = 1_600_000_000;
+
+function at(path: string, s: number): void {
+  utimesSync(path, T + s, T + s);
+}
+
+interface Fixture {
+  app: App;
+  scope: EntryScope;
+  entries: EntryRepository;
+  scan(options?: ScanOptions): ReturnType<App['scan']>;
+  rows(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+async function fixture(root: string): Promise<Fixture> {
+  const database = await createDatabase('sqlite');
+  const app = await App.open({ database: database.url, tenant: 'default' });
+  const storage = await app.ensureStorage(parseStorageSpec(root, {}));
+  const scope = { tenantId: storage.tenantId, storageId: storage.id };
+  return {
+    app,
+    scope,
+    entries: app.index.entries as EntryRepository,
+    scan: (options: ScanOptions = {}) => app.scan(storage, options),
+    async rows() {
+      const out: string[] = [];
+      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
+        out.push(`${e.path}|${e.isDir ? 'd' : 'f'}|${e.size}|${e.mtime}|${e.mediaKind}`);
+      }
+      return out;
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** The rows a first default scan of `root` makes. */
+async function fresh(root: string): Promise<string[]> {
+  const f = await fixture(root);
+  try {
+    await f.scan();
+    return await f.rows();
+  } finally {
+    await f.close();
+  }
+}
+
+describe('listing digests under review (sqlite)', () => {
+  let dir: { path: string; cleanup: () => void };
+  let n = 0;
+  beforeAll(() => {
+    dir = tempDir('trawl-digest-review-');
+  });
+  afterAll(() => dir.cleanup());
+
+  function tree(): string {
+    const root = join(dir.path, `t${n++}`);
+    mkdirSync(join(root, 'a', 'b'), { recursive: true });
+    mkdirSync(join(root, 'c'));
+    for (const [path, text] of [
+      ['a/one.jpg', '1'],
+      ['a/b/deep.txt', 'deep'],
+      ['c/three.png', '333'],
+      ['c/four', '4444'],
+    ] as const) {
+      writeFileSync(join(root, path), text);
+      at(join(root, path), 10);
+    }
+    for (const d of ['a/b', 'a', 'c']) at(join(root, d), 20);
+    return root;
+  }
+
+  it('a row another writer adds between a scan reading a directory and its commit is not hidden by the digest stored', async () => {
+    const root = tree();
+    const f = await fixture(root);
+    try {
+      await f.scan();
+      // `/c` changes on disk: the next scan reads its rows and compares them in full.
+      writeFileSync(join(root, 'c/four'), '44445');
+      at(join(root, 'c/four'), 10);
+      at(join(root, 'c'), 20);
+      const ghost: EntryWrite = {
+        path: '/c/ghost.jpg',
+        parent: '/c',
+        name: 'ghost.jpg',
+        isDir: false,
+        size: 1,
+        mtime: (T + 10) * 1000,
+        etag: null,
+        mediaKind: 'image',
+        isNew: true,
+      };
+      // Another writer (a tool, a second process without the lease) commits a row of `/c`
+      // after the scan read `/c`'s rows and before the scan's batch commits.
+      const apply = f.entries.apply.bind(f.entries);
+      let raced = false;
+      f.entries.apply = async (scope, removals, writes, digests) => {
+        if (!raced && digests?.some((d) => d.dir === '/c')) {
+          raced = true;
+          await apply(scope, [], [ghost]);
+        }
+        return apply(scope, removals, writes, digests);
+      };
+      await f.scan();
+      expect(raced).toBe(true);
+      f.entries.apply = apply;
+      // The ghost is in the index now, and not on disk: the next scan must remove it.
+      await f.scan();
+      expect(await f.rows()).toEqual(await fresh(root));
+    } finally {
+      await f.close();
+    }
+  });
+
+  const options: [string, ScanOptions][] = [
+    ['default', {}],
+    ['one-entry batches', { batchEntries: 1 }],
+    ['roots /a', { roots: ['/a'] }],
+    ['roots /a/b and /c', { roots: ['/a/b', '/c'] }],
+    ['maxDepth 1', { maxDepth: 1 }],
+    ['maxDepth 2', { maxDepth: 2 }],
+    ['dry run', { dryRun: true }],
+    ['exclude *.tmp', { exclude: ['*.tmp'] }],
+    ['storage exclude /a/b', { storageExclude: ['/a/b'] }],
+    ['markers off', { markers: false }],
+    ['roots /a, depth 1', { roots: ['/a'], maxDepth: 1 }],
+  ];
+
+  for (const seed of [1, 2, 3, 4]) {
+    it(`seed ${seed}: scans with any options between mutations leave what a default rescan makes right`, async () => {
+      const random = seeded(seed);
+      const pick = <X>(xs: readonly X[]): X => xs[Math.floor(random() * xs.length)]!;
+      const root = tree();
+      const f = await fixture(root);
+      const dirs = ['a', 'a/b', 'c'];
+      try {
+        await f.scan();
+        for (let round = 0; round < 12; round++) {
+          // A mutation that keeps every directory's mtime (a change within its second).
+          const d = pick(dirs);
+          const name = pick(['x.tmp', 'y.jpg', 'z', '.nomedia', '.trawlignore', 'w.mp3']);
+          const path = join(root, d, name);
+          const op = pick(['write', 'grow', 'remove']);
+          if (op === 'remove') rmSync(path, { force: true });
+          else
+            writeFileSync(
+              path,
+              op === 'grow' ? `${name}${round}` : name === '.trawlignore' ? '*.jpg\n' : '',
+            );
+          if (op !== 'remove') at(path, 10 + round);
+          for (const x of dirs) at(join(root, x), 20);
+          for (let s = 0; s < 2; s++) {
+            const [what, o] = pick(options);
+            try {
+              await f.scan(o);
+            } catch (error) {
+              throw new Error(`round ${round}, scan ${what}: ${String(error)}`);
+            }
+          }
+          await f.scan();
+          expect(await f.rows(), `seed ${seed}, round ${round}`).toEqual(await fresh(root));
+        }
+      } finally {
+        await f.close();
+      }
+    });
+  }
+});
