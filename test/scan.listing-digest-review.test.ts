@@ -177,6 +177,29 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it('a sub-path scan of a directory the index holds as a file leaves no rows once it is a file again', async () => {
+    const root = tree();
+    const f = await fixture(root);
+    try {
+      await f.scan();
+      // `/c/four` (a file in the index) is a directory now, scanned alone (as a watch or
+      // `--path` would): its children are written below a file's row.
+      rmSync(join(root, 'c/four'));
+      mkdirSync(join(root, 'c/four'));
+      writeFileSync(join(root, 'c/four/inner.txt'), 'in');
+      await f.scan({ roots: ['/c/four'] });
+      // A file again before the next whole scan.
+      rmSync(join(root, 'c/four'), { recursive: true });
+      writeFileSync(join(root, 'c/four'), '44');
+      at(join(root, 'c/four'), 30);
+      at(join(root, 'c'), 20);
+      await f.scan();
+      expect(await f.rows()).toEqual(await fresh(root));
+    } finally {
+      await f.close();
+    }
+  });
+
   const options: [string, ScanOptions][] = [
     ['default', {}],
     ['one-entry batches', { batchEntries: 1 }],
