@@ -200,6 +200,51 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it("through SQLite's writer thread, small batches in flight: mutations found, digests trusted", async () => {
+    const root = join(dir.path, `t${n++}`);
+    const dirs: string[] = [];
+    for (let d = 0; d < 30; d++) {
+      const sub = join(root, `d${d}`, 'in');
+      mkdirSync(sub, { recursive: true });
+      for (let i = 0; i < 150; i++) {
+        const file = join(root, `d${d}`, `f${i}.jpg`);
+        writeFileSync(file, 'x');
+        at(file, 10);
+      }
+      writeFileSync(join(sub, 'leaf.mp3'), 'leaf');
+      at(join(sub, 'leaf.mp3'), 10);
+      dirs.push(`d${d}`, `d${d}/in`);
+    }
+    const stamp = () => {
+      for (const d of dirs) at(join(root, d), 20);
+    };
+    stamp();
+    const f = await fixture(root);
+    const random = seeded(99);
+    try {
+      // More than the rows after which the writer thread starts (4,000).
+      await f.scan();
+      for (let round = 0; round < 4; round++) {
+        for (let k = 0; k < 6; k++) {
+          const d = dirs[Math.floor(random() * dirs.length)]!;
+          const file = join(root, d, `m${Math.floor(random() * 3)}.png`);
+          if (random() < 0.3) rmSync(file, { force: true });
+          else {
+            writeFileSync(file, `${round}${k}`.repeat(1 + Math.floor(random() * 3)));
+            at(file, 10);
+          }
+        }
+        stamp();
+        const before = f.trusted();
+        await f.scan({ batchEntries: 40 });
+        expect(f.trusted() - before).toBeGreaterThan(20);
+        expect(await f.rows(), `round ${round}`).toEqual(await fresh(root));
+      }
+    } finally {
+      await f.close();
+    }
+  });
+
   const options: [string, ScanOptions][] = [
     ['default', {}],
     ['one-entry batches', { batchEntries: 1 }],
