@@ -245,6 +245,61 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it('a directory streamed in pages between two whole listings of it keeps no stale digest', async () => {
+    const root = tree();
+    for (let i = 0; i < 40; i++) {
+      writeFileSync(join(root, 'c', `pad-${i}.txt`), 'p');
+      at(join(root, 'c', `pad-${i}.txt`), 10);
+    }
+    at(join(root, 'c'), 20);
+    const database = await createDatabase('sqlite');
+    const open = (env: NodeJS.ProcessEnv) =>
+      App.open({ database: database.url, tenant: 'default', env });
+    const rows = async (app: App) => {
+      const storage = await app.ensureStorage(parseStorageSpec(root, {}));
+      const out: string[] = [];
+      const scope = { tenantId: storage.tenantId, storageId: storage.id };
+      for await (const e of app.index.entries.list(scope, '/', { recursive: true })) {
+        out.push(`${e.path}|${e.isDir ? 'd' : 'f'}|${e.size}|${e.mtime}|${e.mediaKind}`);
+      }
+      return out;
+    };
+    let digestOfC: string | null = null;
+    const scanWith = async (env: NodeJS.ProcessEnv) => {
+      const app = await open(env);
+      try {
+        const storage = await app.ensureStorage(parseStorageSpec(root, {}));
+        expect(await app.scan(storage)).toMatchObject({ status: 'succeeded' });
+        const c = await sql<{
+          d: string | null;
+        }>`SELECT listing_digest AS d FROM entries WHERE path = '/c'`.execute(app.index.db);
+        digestOfC = c.rows[0]?.d ?? null;
+        return await rows(app);
+      } finally {
+        await app.close();
+      }
+    };
+    try {
+      // Whole: `/c`'s digest stored.
+      await scanWith({});
+      expect(digestOfC).not.toBeNull();
+      // Streamed in pages (`/c` is past 64 bytes of listing): `/c/four` goes.
+      rmSync(join(root, 'c/four'));
+      at(join(root, 'c'), 20);
+      const paged = await scanWith({ TRAWL_LOCAL_STREAM_DIR_BYTES: '64' });
+      expect(paged.some((r) => r.startsWith('/c/four|'))).toBe(false);
+      // Paged: no digest of its own, and the page's sweep forgot the first listing's.
+      expect(digestOfC).toBeNull();
+      // Whole again, `/c/four` back as it was: the first listing's digest, not its rows.
+      writeFileSync(join(root, 'c/four'), '4444');
+      at(join(root, 'c/four'), 10);
+      at(join(root, 'c'), 20);
+      expect(await scanWith({})).toEqual(await fresh(root));
+    } finally {
+      await database.drop();
+    }
+  });
+
   const options: [string, ScanOptions][] = [
     ['default', {}],
     ['one-entry batches', { batchEntries: 1 }],
