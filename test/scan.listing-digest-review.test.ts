@@ -300,6 +300,34 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it("follows the storage's followSymlinks changed between scans", async () => {
+    const root = tree();
+    symlinkSync('three.png', join(root, 'c', 'link.png'));
+    at(join(root, 'c'), 20);
+    const database = await createDatabase('sqlite');
+    const scanWith = async (follow: boolean) => {
+      const app = await App.open({ database: database.url, tenant: 'default' });
+      try {
+        const storage = await app.ensureStorage(parseStorageSpec(root, { followSymlinks: follow }));
+        expect(await app.scan(storage)).toMatchObject({ status: 'succeeded' });
+        const out: string[] = [];
+        const scope = { tenantId: storage.tenantId, storageId: storage.id };
+        for await (const e of app.index.entries.list(scope, '/', { recursive: true }))
+          out.push(e.path);
+        return out;
+      } finally {
+        await app.close();
+      }
+    };
+    try {
+      expect(await scanWith(false)).not.toContain('/c/link.png');
+      expect(await scanWith(true)).toContain('/c/link.png');
+      expect(await scanWith(false)).not.toContain('/c/link.png');
+    } finally {
+      await database.drop();
+    }
+  });
+
   const options: [string, ScanOptions][] = [
     ['default', {}],
     ['one-entry batches', { batchEntries: 1 }],
