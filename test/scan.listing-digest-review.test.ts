@@ -328,6 +328,39 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it("follows the storage's own exclude list changed between scans", async () => {
+    const root = tree();
+    writeFileSync(join(root, 'c', 'x.tmp'), 't');
+    at(join(root, 'c', 'x.tmp'), 10);
+    at(join(root, 'c'), 20);
+    const database = await createDatabase('sqlite');
+    const scanWith = async (extra: Record<string, unknown>) => {
+      const app = await App.open({ database: database.url, tenant: 'default' });
+      try {
+        const storage = await app.ensureStorage(parseStorageSpec(root, extra));
+        expect(await app.scan(storage)).toMatchObject({ status: 'succeeded' });
+        const out: string[] = [];
+        const scope = { tenantId: storage.tenantId, storageId: storage.id };
+        for await (const e of app.index.entries.list(scope, '/', { recursive: true }))
+          out.push(e.path);
+        return out;
+      } finally {
+        await app.close();
+      }
+    };
+    try {
+      expect(await scanWith({})).toContain('/c/x.tmp');
+      expect(await scanWith({ exclude: ['*.tmp'] })).not.toContain('/c/x.tmp');
+      expect(await scanWith({ exclude: ['/a/'] })).toContain('/c/x.tmp');
+      // (An empty list given to ensureStorage keeps the stored one: another pattern instead.)
+      expect(await scanWith({ exclude: ['*.log'] })).toEqual(
+        expect.arrayContaining(['/a/one.jpg', '/a/b/deep.txt', '/c/x.tmp']),
+      );
+    } finally {
+      await database.drop();
+    }
+  });
+
   const options: [string, ScanOptions][] = [
     ['default', {}],
     ['one-entry batches', { batchEntries: 1 }],
