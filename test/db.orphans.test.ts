@@ -1,10 +1,11 @@
 /**
- * Orphans: rows written before their directory's row. A scan of roots below `/` writes the
- * children of its root and never the root's own row (its parent's listing is not read), so
- * on SQLite those children keep `parent_id` NULL (migration 019) until the directory's row
- * is written and adopts them. Every read by parent must list them all the same, as
- * PostgreSQL does (its key is the parent's text): browse, find --parent, du, the scan's own
- * children read. Both dialects, the same expectations.
+ * Orphans: rows written before their directory's row. A scan of roots below `/` writes its
+ * root's row first (from the parent's listing), but a watch of an older version, or another
+ * writer racing a listing, may write a directory's children before its row; on SQLite those
+ * children keep `parent_id` NULL (migration 019) until the directory's row is written and
+ * adopts them. Every read by parent must list them all the same, as PostgreSQL does (its
+ * key is the parent's text): browse, find --parent, du, the scan's own children read. Both
+ * dialects, the same expectations.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { scan } from '../src/scan/engine.js';
@@ -13,6 +14,7 @@ import type { App } from '../src/app.js';
 import type { EntryRepository, EntryScope, EntryWrite, Removal } from '../src/db/entries.js';
 import { SqliteEntryRepository } from '../src/db/sqlite/entries.js';
 import { openIndex, type Index } from '../src/db/open.js';
+import { mediaKindOf } from '../src/scan/media.js';
 import { baseName, parentOf } from '../src/storage/paths.js';
 import {
   DIALECTS,
@@ -31,7 +33,10 @@ for (const dialect of DIALECTS) {
       for (const c of cleanups.splice(0).reverse()) await c();
     });
 
-    /** `/a/b` scanned as a root: `/a/b` itself has no row, its children are orphans. */
+    /**
+     * `/a/b`'s subtree written as its listings make it, by another writer: `/a/b` itself has
+     * no row, its children are orphans.
+     */
     async function scannedBelowRoot(): Promise<{ fx: MemoryFixture; scope: EntryScope }> {
       const database = await createDatabase(dialect);
       cleanups.push(() => database.drop());
@@ -43,8 +48,17 @@ for (const dialect of DIALECTS) {
       const fx = await memoryFixture({ database: database.url, tree });
       cleanups.push(() => fx.close());
       const scope = { tenantId: fx.storage.tenantId, storageId: fx.storage.id };
-      const result = await rescan(fx.app, fx, scope);
-      expect(result.status).toBe('succeeded');
+      const storage = await fx.app.storage.open(fx.storage.id);
+      const writes: EntryWrite[] = [];
+      for (const dir of ['/a/b', '/a/b/sub', '/a/b/sub/deep']) {
+        for await (const page of storage.list(dir)) {
+          for (const e of page) {
+            const mediaKind = e.isDir ? null : mediaKindOf(e.name);
+            writes.push({ ...e, parent: dir, etag: e.etag ?? null, mediaKind });
+          }
+        }
+      }
+      await fx.app.index.entries.apply(scope, [], writes);
       expect((await fx.indexed()).map((e) => e.path)).toEqual([
         '/a/b/sub',
         '/a/b/sub/deep',
@@ -108,7 +122,7 @@ for (const dialect of DIALECTS) {
       ]);
     });
 
-    it('reads the orphans as children in the scan: no write on a rescan, deletions found', async () => {
+    it('reads the orphans as children in the scan: none written again, deletions found', async () => {
       const { fx, scope } = await scannedBelowRoot();
       const kids = await fx.app.index.entries.childrenOf(scope, ['/a/b']);
       expect(
@@ -117,18 +131,28 @@ for (const dialect of DIALECTS) {
           .map((e) => e.path)
           .sort(),
       ).toEqual(['/a/b/sub', '/a/b/x.mp3']);
-      // Unchanged: 0 rows written (an orphan the read missed would be written again).
-      expect(await rowsWritten(fx.app.index, () => rescan(fx.app, fx, scope))).toBe(0);
-      // A removed orphan is deleted, with nothing else.
+      // A whole scan reads them as `/a/b`'s children once it writes `/a/b`'s row: no child
+      // written again, and then nothing at all.
+      const whole = async () => {
+        const storage = await fx.app.storage.open(fx.storage.id);
+        return scan({ storage, entries: fx.app.index.entries }, scope, {});
+      };
+      const first = await whole();
+      expect([first.created, first.updated]).toEqual([1, 0]);
+      expect(await rowsWritten(fx.app.index, whole)).toBe(0);
+      // A removed one is deleted, with nothing else.
       fx.tree.remove('/a/b/x.mp3');
       const result = await rescan(fx.app, fx, scope);
       expect(result.status).toBe('succeeded');
       expect(result.deleted).toBe(1);
       expect((await fx.indexed()).map((e) => e.path)).toEqual([
+        '/a',
+        '/a/b',
         '/a/b/sub',
         '/a/b/sub/deep',
         '/a/b/sub/deep/z.txt',
         '/a/b/sub/y.mp3',
+        '/a/other.txt',
       ]);
     });
 

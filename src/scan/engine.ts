@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { EntryRepository, EntryScope } from '../db/entries.js';
 import { ProtocolError, StorageError, toStorageError } from '../storage/errors.js';
 import { MemoryBudget } from '../storage/limits/budget.js';
-import { ROOT } from '../storage/paths.js';
+import { baseName, parentOf, ROOT } from '../storage/paths.js';
 import { PackedListing } from '../storage/packed.js';
 import type { StorageHandle } from '../storage/service.js';
 import type { Entry, TreeListing } from '../storage/types.js';
@@ -22,6 +22,7 @@ import {
 } from './exclude/markers.js';
 import { TreeExclusions } from './exclude/tree.js';
 import { digestSalt } from './listing-digest.js';
+import { directoriesIn } from './root-row.js';
 import { abortable } from './abortable.js';
 import {
   HeldPages,
@@ -250,10 +251,13 @@ class ScanRun {
       await this.#walkTree(storage.listTree.bind(storage));
       return;
     }
+    const items: FrontierItem[] = [];
     for (const dir of this.#roots) {
       const rules = await this.#rulesAt(dir);
-      if (rules) this.#frontier.push({ dir, depth: 0, rules });
+      if (rules) items.push({ dir, depth: 0, rules });
     }
+    const ready = await this.#rootRows(items.map((i) => i.dir));
+    for (const item of items) if (ready.has(item.dir)) this.#frontier.push(item);
     const listers = Array.from({ length: this.#listers }, () => this.#lister());
     await Promise.all(listers);
   }
@@ -288,6 +292,50 @@ class ScanRun {
       return undefined;
     }
     return rules;
+  }
+
+  /**
+   * Of `roots` (not excluded), those to list: each whose row the index does not hold as a
+   * directory gets one first, from its parent's listing (see root-row.ts), in the channel
+   * before any of its own listing. One whose parent cannot be listed is not listed either
+   * (recorded as its error): its children would go under a row that is no directory.
+   */
+  async #rootRows(roots: readonly string[]): Promise<Set<string>> {
+    const ready = new Set(roots);
+    const below = roots.filter((r) => r !== ROOT);
+    if (below.length === 0) return ready;
+    const signal = this.#internal.signal;
+    const byParent = new Map<string, string[]>();
+    try {
+      const rows = await this.#deps.entries.lookup(this.#scope, below);
+      for (const root of below) {
+        if (rows.get(root)?.isDir === true) continue;
+        const parent = parentOf(root);
+        byParent.set(parent, [...(byParent.get(parent) ?? []), root]);
+      }
+    } catch (error) {
+      for (const root of below) this.#rootUnlisted(ready, root, error);
+      return ready;
+    }
+    for (const [parent, missing] of byParent) {
+      try {
+        const names = new Set(missing.map(baseName));
+        const found = await directoriesIn(this.#deps.storage, parent, names, signal);
+        // Not a directory in its parent's listing: gone, or a file (its own listing fails).
+        if (found.length === 0) continue;
+        const item = { dir: parent, depth: 0 };
+        await this.#send(item, 'page', found, false);
+        await this.#send(item, 'broken', [], false);
+      } catch (error) {
+        for (const root of missing) this.#rootUnlisted(ready, root, error);
+      }
+    }
+    return ready;
+  }
+
+  #rootUnlisted(ready: Set<string>, root: string, error: unknown): void {
+    ready.delete(root);
+    this.#listingFailed(root, error);
   }
 
   /** The rules for `dir`'s entries given its parent's, its marker files read once a scan. */
@@ -564,7 +612,7 @@ class ScanRun {
   async #walkTree(listTree: NonNullable<StorageHandle['listTree']>): Promise<void> {
     const signal = this.#internal.signal;
     const rootRules = await this.#rulesAt(this.#roots[0]!);
-    if (!rootRules) return;
+    if (!rootRules || (await this.#rootRows(this.#roots)).size === 0) return;
     const tree: TreeState = {
       open: new Set(),
       failed: new Set(),
