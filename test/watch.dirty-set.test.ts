@@ -85,6 +85,34 @@ describe(stepsFor.name, () => {
     ]);
   });
 
+  it('reaches a directory the index holds as a file from its parent, as one it lacks', async () => {
+    const dirs = holding('/a');
+    // `/a/four` has a file's row: its children go in only once `/a`'s listing made it a
+    // directory, or a file again later would keep them for good.
+    const index = {
+      lookup: async (s: typeof scope, paths: readonly string[]) => {
+        const found = await dirs.lookup(s, paths);
+        if (paths.includes('/a/four')) {
+          found.set('/a/four', {
+            id: 2,
+            path: '/a/four',
+            isDir: false,
+            size: 4,
+            mtime: 0,
+            etag: null,
+            mediaKind: null,
+          });
+        }
+        return found;
+      },
+    } as unknown as EntryRepository;
+    const steps = await stepsFor({ shallow: ['/a/four'], deep: [], coarsened: 0 }, index, scope);
+    expect(steps).toEqual([
+      { dir: '/a', deep: false },
+      { dir: '/a/four', deep: true, unindexed: true },
+    ]);
+  });
+
   it('lists a marked directory the index holds as marked', async () => {
     const steps = await stepsFor(
       { shallow: ['/', '/a'], deep: ['/a/b'], coarsened: 0 },
