@@ -49,8 +49,10 @@ export interface ScanOptions {
   /**
    * The directories the walk starts from (`['/a/b']`), none under another: only their subtrees
    * are reconciled, by the same rules as a whole scan (`trawl watch` re-lists the directories
-   * that changed this way). A single root that cannot be listed fails the scan and changes
-   * nothing; of several, each that cannot be listed is one error of the scan. @default `['/']`
+   * that changed this way). A root the index does not hold as a directory gets its row
+   * first, from its parent's listing (see root-row.ts). A single root that cannot be listed
+   * fails the scan and changes nothing; of several, each that cannot be listed is one error
+   * of the scan. @default `['/']`
    */
   roots?: readonly string[];
   /** Directories below the root to descend; 1 lists the root only. @default Infinity */
