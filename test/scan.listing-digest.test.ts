@@ -308,12 +308,18 @@ for (const dialect of ['sqlite'] as const) {
           isNew: false,
         });
         // Updated in place (not removed and written anew): a file, then a directory again.
+        // Each change of kind writes a token (compared in full, as null), a new one each time:
+        // a scan that read `/a/b` before both must not find its value back.
         await f.app.index.entries.apply(f.scope, [], [write(false)]);
+        const asFile = await digestOf('/a/b');
+        expect(asFile).toMatch(/^~[0-9A-F]{16}$/);
         await f.app.index.entries.apply(f.scope, [], [write(true)]);
-        expect(await digestOf('/a/b')).toBeNull();
+        const token = await digestOf('/a/b');
+        expect(token).toMatch(/^~[0-9A-F]{16}$/);
+        expect(token).not.toBe(asFile);
         await f.scan();
         expect(await f.rows()).toEqual(await fresh(root));
-        expect(await digestOf('/a/b')).not.toBeNull();
+        expect(await digestOf('/a/b')).toMatch(/^[A-Za-z0-9_-]{22}$/);
       } finally {
         await f.close();
       }

@@ -163,16 +163,24 @@ export class SqliteEntryRepository implements EntryRepository {
     digests: readonly (string | null)[],
   ): Promise<ChildrenUnlessSame> {
     const same = new Set<string>();
+    const was = new Map<string, string | null>();
     const read: string[] = [];
     const { storageId: s, tenantId: t } = scope;
     for (let i = 0; i < dirs.length; i++) {
       const dir = dirs[i]!;
       const digest = digests[i] ?? null;
-      if (digest !== null && dir !== '/' && this.#digestOf().get(s, dir, t) === digest) {
-        same.add(dir);
-      } else read.push(dir);
+      if (digest === null || dir === '/') {
+        read.push(dir);
+        continue;
+      }
+      // Read before the rows: a write under the directory after this read changes the
+      // value (a fresh token), so the digest stored against it is refused (apply).
+      const stored = (this.#digestOf().get(s, dir, t) as string | null | undefined) ?? null;
+      was.set(dir, stored);
+      if (stored === digest) same.add(dir);
+      else read.push(dir);
     }
-    return { children: await this.childrenOf(scope, read), same };
+    return { children: await this.childrenOf(scope, read), same, was };
   }
 
   async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {
