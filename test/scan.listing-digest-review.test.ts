@@ -157,8 +157,9 @@ describe('listing digests under review (sqlite)', () => {
             d: string | null;
           }>`SELECT listing_digest AS d FROM entries WHERE path = ${path}`.execute(f.app.index.db)
         ).rows[0]?.d ?? null;
-      const probe = async () =>
-        (await f.entries.childrenUnlessSame!(f.scope, ['/c'], ['not-the-digest'])).was.get('/c');
+      type Read = { value: string | null; row: number | null };
+      const probe = async (): Promise<Read> =>
+        (await f.entries.childrenUnlessSame!(f.scope, ['/c'], ['not-the-digest'])).was.get('/c')!;
       let k = 0;
       // Another writer's row under `/c` (no digest stored with it).
       const write = () =>
@@ -179,13 +180,14 @@ describe('listing digests under review (sqlite)', () => {
             },
           ],
         );
-      const store = (digest: string, was: string | null | undefined) =>
-        f.entries.apply(f.scope, [], [], [{ dir: '/c', digest, was: was ?? null }]);
+      const store = (digest: string, read: Read) =>
+        f.entries.apply(f.scope, [], [], [{ dir: '/c', digest, was: read.value, row: read.row }]);
       const first = await digestOf('/c');
       expect(first).toMatch(/^[A-Za-z0-9_-]{22}$/);
       // The probe reports the value it read, and a store over it goes in.
-      expect(await probe()).toBe(first);
-      await store('A'.repeat(22), first);
+      const read = await probe();
+      expect(read.value).toBe(first);
+      await store('A'.repeat(22), read);
       expect(await digestOf('/c')).toBe('A'.repeat(22));
       // A write since the read: refused.
       const beforeWrite = await probe();
@@ -196,7 +198,7 @@ describe('listing digests under review (sqlite)', () => {
       expect(await digestOf('/c')).toBe(token);
       // Over a token, and over null, a write still makes a value no read has seen.
       const readToken = await probe();
-      expect(readToken).toBe(token);
+      expect(readToken.value).toBe(token);
       await write();
       const token2 = await digestOf('/c');
       expect(token2).toMatch(/^~[0-9A-F]{16}$/);
@@ -205,7 +207,7 @@ describe('listing digests under review (sqlite)', () => {
       expect(await digestOf('/c')).toBe(token2);
       await sql`UPDATE entries SET listing_digest = NULL WHERE path = '/c'`.execute(f.app.index.db);
       const readNull = await probe();
-      expect(readNull).toBeNull();
+      expect(readNull.value).toBeNull();
       await write();
       await store('B'.repeat(22), readNull);
       expect(await digestOf('/c')).toMatch(/^~[0-9A-F]{16}$/);
@@ -217,6 +219,42 @@ describe('listing digests under review (sqlite)', () => {
       expect(await digestOf('/c')).toBe('C'.repeat(22));
       await store('D'.repeat(22), stale);
       expect(await digestOf('/c')).toBe('C'.repeat(22));
+      const writeC = () =>
+        f.entries.apply(
+          f.scope,
+          [],
+          [
+            {
+              path: '/c',
+              parent: '/',
+              name: 'c',
+              isDir: true,
+              size: 0,
+              mtime: (T + 20) * 1000,
+              etag: null,
+              mediaKind: null,
+              isNew: true,
+            },
+          ],
+        );
+      // `/c` removed and written anew (null again, no child row) since a read of null: the
+      // row read is gone, the store refused.
+      await sql`UPDATE entries SET listing_digest = NULL WHERE path = '/c'`.execute(f.app.index.db);
+      const readGone = await probe();
+      expect(readGone).toEqual({ value: null, row: expect.any(Number) });
+      await f.entries.apply(f.scope, [{ path: '/c', isDir: true }], []);
+      await writeC();
+      expect(await digestOf('/c')).toBeNull();
+      await store('E'.repeat(22), readGone);
+      expect(await digestOf('/c')).toBeNull();
+      // No row when read: the store goes on the row written since (the scan's batch writes
+      // every child row of a directory it read none of).
+      await f.entries.apply(f.scope, [{ path: '/c', isDir: true }], []);
+      const readNone = await probe();
+      expect(readNone).toEqual({ value: null, row: null });
+      await writeC();
+      await store('F'.repeat(22), readNone);
+      expect(await digestOf('/c')).toBe('F'.repeat(22));
       // The rows another writer added are found and removed by the next scan.
       await f.scan();
       expect(await f.rows()).toEqual(await fresh(root));

@@ -108,6 +108,12 @@ export interface ListingDigest {
    * row still holds it (compare-and-set), so a write by anyone since that read wins.
    */
   was: string | null;
+  /**
+   * The id of the directory's row that value was read on (null: no row then, or a file's:
+   * a file replaced by a directory is written anew, and the scan's batch writes its rows):
+   * a directory removed and written anew since holds null again, yet none of the rows read.
+   */
+  row: number | null;
 }
 
 /** {@link EntryRepository.childrenUnlessSame}'s answer. */
@@ -118,9 +124,10 @@ export interface ChildrenUnlessSame {
   same: Set<string>;
   /**
    * The value read on the row of each directory probed (its digest, a token, or null; no
-   * row: null), by the same read as its answer: {@link ListingDigest.was} when storing.
+   * row: null) and the row's id, by the same read as its answer: {@link ListingDigest.was}
+   * and {@link ListingDigest.row} when storing.
    */
-  was: Map<string, string | null>;
+  was: Map<string, { value: string | null; row: number | null }>;
 }
 
 export interface EntryRef {

@@ -271,8 +271,9 @@ export class Reconciler {
             diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
           // Compared in full: its rows are what the listing makes once this batch commits,
           // unless another writer wrote under it since the probe (the store is refused then).
-          if (digest !== null && !countOnly && was.has(p.dir)) {
-            own.digests.push({ dir: p.dir, digest, was: was.get(p.dir) ?? null });
+          const read = was.get(p.dir);
+          if (digest !== null && !countOnly && read) {
+            own.digests.push({ dir: p.dir, digest, was: read.value, row: read.row });
           }
         }
       } else if (!paged[i]) {

@@ -81,9 +81,10 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly #digestOf = preparedOnUse(() =>
     this.#db
       .prepare(
-        `SELECT listing_digest FROM entries WHERE storage_id = ? AND path = ? AND +tenant_id = ?`,
+        `SELECT listing_digest, CASE WHEN is_dir THEN id END FROM entries
+         WHERE storage_id = ? AND path = ? AND +tenant_id = ?`,
       )
-      .pluck(),
+      .raw(),
   );
   // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
   readonly #atPath = preparedOnUse(() =>
@@ -163,7 +164,7 @@ export class SqliteEntryRepository implements EntryRepository {
     digests: readonly (string | null)[],
   ): Promise<ChildrenUnlessSame> {
     const same = new Set<string>();
-    const was = new Map<string, string | null>();
+    const was = new Map<string, { value: string | null; row: number | null }>();
     const read: string[] = [];
     const { storageId: s, tenantId: t } = scope;
     for (let i = 0; i < dirs.length; i++) {
@@ -175,9 +176,12 @@ export class SqliteEntryRepository implements EntryRepository {
       }
       // Read before the rows: a write under the directory after this read changes the
       // value (a fresh token), so the digest stored against it is refused (apply).
-      const stored = (this.#digestOf().get(s, dir, t) as string | null | undefined) ?? null;
-      was.set(dir, stored);
-      if (stored === digest) same.add(dir);
+      const [value, row] = (this.#digestOf().get(s, dir, t) as [string | null, number | null]) ?? [
+        null,
+        null,
+      ];
+      was.set(dir, { value, row });
+      if (value === digest) same.add(dir);
       else read.push(dir);
     }
     return { children: await this.childrenOf(scope, read), same, was };

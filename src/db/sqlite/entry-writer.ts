@@ -37,7 +37,7 @@ export interface PackedBatch {
   freshRows: number;
   /** The same shape: rows the diff found changed. */
   changed: string;
-  /** JSON `[[dir, digest, was], …]`: listing digests to store (EntryRepository.apply). */
+  /** JSON `[[dir, digest, was, row], …]`: listing digests to store (EntryRepository.apply). */
   digests: string;
 }
 
@@ -87,7 +87,7 @@ export function packBatch(
     fresh,
     freshRows: news.length,
     changed: JSON.stringify(changed),
-    digests: JSON.stringify(digests.map((d) => [d.dir, d.digest, d.was])),
+    digests: JSON.stringify(digests.map((d) => [d.dir, d.digest, d.was, d.row])),
   };
 }
 
@@ -279,12 +279,14 @@ export function entryWriter(
        WHERE storage_id = ? AND path = ?`,
     ),
   );
-  // `IS NOT` the digest: a batch that stores the digest it found is no write.
+  // And on the row read (a directory removed and written anew holds null again; no row
+  // read: the scan compared no rows, and its batch writes them all). `IS NOT` the digest: a
+  // batch that stores the digest it found is no write.
   const storeDigest = onUse(() =>
     db.prepare(
       `UPDATE entries SET listing_digest = ?
        WHERE storage_id = ? AND path = ? AND +tenant_id = ?
-         AND listing_digest IS ? AND listing_digest IS NOT ?`,
+         AND listing_digest IS ? AND (? IS NULL OR id = ?) AND listing_digest IS NOT ?`,
     ),
   );
 
@@ -294,14 +296,16 @@ export function entryWriter(
    * unless the batch stores a digest for them — after the rows, in the same transaction.
    */
   const digestsOf = (b: PackedBatch, touched: Set<string>): void => {
-    const stored = JSON.parse(b.digests) as [string, string, string | null][];
+    const stored = JSON.parse(b.digests) as [string, string, string | null, number | null][];
     const fresh = new Set<string>();
     for (const [dir] of stored) fresh.add(dir);
     for (const dir of touched) {
       if (dir !== '/' && !fresh.has(dir)) forgetDigest().run(b.storageId, dir);
     }
-    for (const [dir, digest, was] of stored) {
-      if (dir !== '/') storeDigest().run(digest, b.storageId, dir, b.tenantId, was, digest);
+    for (const [dir, digest, was, row] of stored) {
+      if (dir !== '/') {
+        storeDigest().run(digest, b.storageId, dir, b.tenantId, was, row, row, digest);
+      }
     }
   };
   /** The directory of a row's path (`/` at the root). */
