@@ -151,6 +151,123 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it("stores a digest compare-and-set: not over a write, a clear, or another scan's store since the read", async () => {
+    const root = tree();
+    const f = await fixture(root);
+    try {
+      await f.scan();
+      const digestOf = async (path: string) =>
+        (
+          await sql<{
+            d: string | null;
+          }>`SELECT listing_digest AS d FROM entries WHERE path = ${path}`.execute(f.app.index.db)
+        ).rows[0]?.d ?? null;
+      type Read = { value: string | null; row: number | null };
+      const probe = async (): Promise<Read> =>
+        (await f.entries.childrenUnlessSame!(f.scope, ['/c'], ['not-the-digest'])).was.get('/c')!;
+      let k = 0;
+      // Another writer's row under `/c` (no digest stored with it).
+      const write = () =>
+        f.entries.apply(
+          f.scope,
+          [],
+          [
+            {
+              path: `/c/other-${k}.txt`,
+              parent: '/c',
+              name: `other-${k++}.txt`,
+              isDir: false,
+              size: 1,
+              mtime: (T + 10) * 1000,
+              etag: null,
+              mediaKind: null,
+              isNew: true,
+            },
+          ],
+        );
+      const store = (digest: string, read: Read) =>
+        f.entries.apply(f.scope, [], [], [{ dir: '/c', digest, was: read.value, row: read.row }]);
+      const first = await digestOf('/c');
+      expect(first).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      // The probe reports the value it read, and a store over it goes in.
+      const read = await probe();
+      expect(read.value).toBe(first);
+      await store('A'.repeat(22), read);
+      expect(await digestOf('/c')).toBe('A'.repeat(22));
+      // A write since the read: refused.
+      const beforeWrite = await probe();
+      await write();
+      const token = await digestOf('/c');
+      expect(token).toMatch(/^~[0-9A-F]{16}$/);
+      await store('B'.repeat(22), beforeWrite);
+      expect(await digestOf('/c')).toBe(token);
+      // Over a token, and over null, a write still makes a value no read has seen.
+      const readToken = await probe();
+      expect(readToken.value).toBe(token);
+      await write();
+      const token2 = await digestOf('/c');
+      expect(token2).toMatch(/^~[0-9A-F]{16}$/);
+      expect(token2).not.toBe(token);
+      await store('B'.repeat(22), readToken);
+      expect(await digestOf('/c')).toBe(token2);
+      await sql`UPDATE entries SET listing_digest = NULL WHERE path = '/c'`.execute(f.app.index.db);
+      const readNull = await probe();
+      expect(readNull.value).toBeNull();
+      await write();
+      await store('B'.repeat(22), readNull);
+      expect(await digestOf('/c')).toMatch(/^~[0-9A-F]{16}$/);
+      // A clear, then another scan's read and store, since the read: refused too.
+      const stale = await probe();
+      await write();
+      const other = await probe();
+      await store('C'.repeat(22), other);
+      expect(await digestOf('/c')).toBe('C'.repeat(22));
+      await store('D'.repeat(22), stale);
+      expect(await digestOf('/c')).toBe('C'.repeat(22));
+      const writeC = () =>
+        f.entries.apply(
+          f.scope,
+          [],
+          [
+            {
+              path: '/c',
+              parent: '/',
+              name: 'c',
+              isDir: true,
+              size: 0,
+              mtime: (T + 20) * 1000,
+              etag: null,
+              mediaKind: null,
+              isNew: true,
+            },
+          ],
+        );
+      // `/c` removed and written anew (null again, no child row) since a read of null: the
+      // row read is gone, the store refused.
+      await sql`UPDATE entries SET listing_digest = NULL WHERE path = '/c'`.execute(f.app.index.db);
+      const readGone = await probe();
+      expect(readGone).toEqual({ value: null, row: expect.any(Number) });
+      await f.entries.apply(f.scope, [{ path: '/c', isDir: true }], []);
+      await writeC();
+      expect(await digestOf('/c')).toBeNull();
+      await store('E'.repeat(22), readGone);
+      expect(await digestOf('/c')).toBeNull();
+      // No row when read: the store goes on the row written since (the scan's batch writes
+      // every child row of a directory it read none of).
+      await f.entries.apply(f.scope, [{ path: '/c', isDir: true }], []);
+      const readNone = await probe();
+      expect(readNone).toEqual({ value: null, row: null });
+      await writeC();
+      await store('F'.repeat(22), readNone);
+      expect(await digestOf('/c')).toBe('F'.repeat(22));
+      // The rows another writer added are found and removed by the next scan.
+      await f.scan();
+      expect(await f.rows()).toEqual(await fresh(root));
+    } finally {
+      await f.close();
+    }
+  });
+
   it('a trusted directory counts as a compared one, with skipped entries of every kind', async () => {
     const root = tree();
     mkdirSync(join(root, 'c', 'empty'));
@@ -297,8 +414,9 @@ describe('listing digests under review (sqlite)', () => {
       at(join(root, 'c'), 20);
       const paged = await scanWith({ TRAWL_LOCAL_STREAM_DIR_BYTES: '64' });
       expect(paged.some((r) => r.startsWith('/c/four|'))).toBe(false);
-      // Paged: no digest of its own, and the page's sweep forgot the first listing's.
-      expect(digestOfC).toBeNull();
+      // Paged: no digest of its own, and the page's sweep forgot the first listing's (a
+      // token: a value no read has seen, compared in full as null).
+      expect(digestOfC).toMatch(/^~[0-9A-F]{16}$/);
       // Whole again, `/c/four` back as it was: the first listing's digest, not its rows.
       writeFileSync(join(root, 'c/four'), '4444');
       at(join(root, 'c/four'), 10);

@@ -147,6 +147,30 @@ for (const dialect of ['sqlite'] as const) {
       }
     }
 
+    it('writes each row of a first scan once, and each directory once more for its digest: no token', async () => {
+      if (skip) return;
+      const root = join(dir.path, `t${n++}`);
+      mkdirSync(root);
+      makeTree(root);
+      const f = await fixture(dialect, root);
+      try {
+        const writes = await f.writes();
+        const rows = await f.rows();
+        const dirs = rows.filter((r) => r.includes('|d|')).length;
+        expect(dirs).toBe(3);
+        // The batches that store a directory's digest write its children: no token first.
+        expect(writes).toBe(rows.length + dirs);
+        const { rows: tokens } = await sql<{
+          n: number;
+        }>`SELECT count(*) AS n FROM entries WHERE listing_digest LIKE '~%'`.execute(
+          f.app.index.db,
+        );
+        expect(Number(tokens[0]!.n)).toBe(0);
+      } finally {
+        await f.close();
+      }
+    });
+
     it('reads no row of an unchanged directory, writes none, and counts as a full compare', async () => {
       if (skip) return;
       const { f } = await indexed();
@@ -308,12 +332,18 @@ for (const dialect of ['sqlite'] as const) {
           isNew: false,
         });
         // Updated in place (not removed and written anew): a file, then a directory again.
+        // Each change of kind writes a token (compared in full, as null), a new one each time:
+        // a scan that read `/a/b` before both must not find its value back.
         await f.app.index.entries.apply(f.scope, [], [write(false)]);
+        const asFile = await digestOf('/a/b');
+        expect(asFile).toMatch(/^~[0-9A-F]{16}$/);
         await f.app.index.entries.apply(f.scope, [], [write(true)]);
-        expect(await digestOf('/a/b')).toBeNull();
+        const token = await digestOf('/a/b');
+        expect(token).toMatch(/^~[0-9A-F]{16}$/);
+        expect(token).not.toBe(asFile);
         await f.scan();
         expect(await f.rows()).toEqual(await fresh(root));
-        expect(await digestOf('/a/b')).not.toBeNull();
+        expect(await digestOf('/a/b')).toMatch(/^[A-Za-z0-9_-]{22}$/);
       } finally {
         await f.close();
       }

@@ -102,6 +102,18 @@ export interface Removal {
 export interface ListingDigest {
   dir: string;
   digest: string;
+  /**
+   * The value {@link EntryRepository.childrenUnlessSame} read on the directory's row with
+   * the rows this digest was compared with (a digest, a token, or null): stored only if the
+   * row still holds it (compare-and-set), so a write by anyone since that read wins.
+   */
+  was: string | null;
+  /**
+   * The id of the directory's row that value was read on (null: no row then, or a file's:
+   * a file replaced by a directory is written anew, and the scan's batch writes its rows):
+   * a directory removed and written anew since holds null again, yet none of the rows read.
+   */
+  row: number | null;
 }
 
 /** {@link EntryRepository.childrenUnlessSame}'s answer. */
@@ -110,6 +122,12 @@ export interface ChildrenUnlessSame {
   children: Map<string, IndexedEntry[]>;
   /** The directories whose stored digest was the one given: not read. */
   same: Set<string>;
+  /**
+   * The value read on the row of each directory probed (its digest, a token, or null; no
+   * row: null) and the row's id, by the same read as its answer: {@link ListingDigest.was}
+   * and {@link ListingDigest.row} when storing.
+   */
+  was: Map<string, { value: string | null; row: number | null }>;
 }
 
 export interface EntryRef {
@@ -166,10 +184,12 @@ export interface EntryRepository {
    * transaction, whatever path the writes take.
    *
    * Listing digests (a repository with {@link childrenUnlessSame}): then each of `digests`
-   * is stored on its directory's row (one without a row keeps none), and every directory
-   * with a child row written or removed here that is not in `digests` has its digest set
-   * NULL — whoever calls, whatever the rows: a stored digest is only ever one written with
-   * its directory's rows. A repository without them ignores `digests`.
+   * is stored on its directory's row if the row still holds its `was` (compare-and-set; one
+   * without a row keeps none), and every directory with a child row written or removed here
+   * that is not in `digests` gets a fresh token, a value no read has seen and no digest
+   * equals (compared in full, as null) — whoever calls, whatever the rows: a stored digest
+   * is only ever one written with the rows it was compared with, and no write came between.
+   * A repository without them ignores `digests`.
    */
   apply(
     scope: EntryScope,

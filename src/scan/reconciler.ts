@@ -183,12 +183,16 @@ export class Reconciler {
     digests: readonly (string | null)[] | undefined,
   ): Promise<ChildrenUnlessSame> {
     const { entries, scope } = this.#d;
-    if (dirs.length === 0) return Promise.resolve({ children: new Map(), same: new Set() });
+    if (dirs.length === 0) {
+      return Promise.resolve({ children: new Map(), same: new Set(), was: new Map() });
+    }
     // No digest to compare (a listing not packed: a remote walk's, the bench's memory store).
     if (digests?.some((d) => d !== null) && entries.childrenUnlessSame) {
       return entries.childrenUnlessSame(scope, dirs, digests);
     }
-    return entries.childrenOf(scope, dirs).then((children) => ({ children, same: new Set() }));
+    return entries
+      .childrenOf(scope, dirs)
+      .then((children) => ({ children, same: new Set<string>(), was: new Map() }));
   }
 
   /**
@@ -242,7 +246,8 @@ export class Reconciler {
       ahead ?? this.#read(wholeDirs, digests && wholeDirs.map((dir) => digestOf.get(dir) ?? null)),
       pagedPaths.length > 0 ? entries.lookup(scope, pagedPaths) : new Map<string, IndexedEntry>(),
     ]);
-    const { children, same } = reads;
+    // `was`: from the same probe as `same` and `children`, ahead or not.
+    const { children, same, was } = reads;
     const diff = emptyDiff();
     const countOnly = this.#d.dryRun;
     // Each part's own diff, kept to count per listing; a whole listing not being listed
@@ -264,8 +269,12 @@ export class Reconciler {
             diffFresh(packed, own, countOnly);
           else if (!packed || !diffUnchanged(packed, rows!, own))
             diffWhole(p.dir, p.entries, rows, own, p.video, countOnly);
-          // Compared in full: its rows are what the listing makes once this batch commits.
-          if (digest !== null && !countOnly) own.digests.push({ dir: p.dir, digest });
+          // Compared in full: its rows are what the listing makes once this batch commits,
+          // unless another writer wrote under it since the probe (the store is refused then).
+          const read = was.get(p.dir);
+          if (digest !== null && !countOnly && read) {
+            own.digests.push({ dir: p.dir, digest, was: read.value, row: read.row });
+          }
         }
       } else if (!paged[i]) {
         const old = byPath(children.get(p.dir));

@@ -81,9 +81,10 @@ export class SqliteEntryRepository implements EntryRepository {
   readonly #digestOf = preparedOnUse(() =>
     this.#db
       .prepare(
-        `SELECT listing_digest FROM entries WHERE storage_id = ? AND path = ? AND +tenant_id = ?`,
+        `SELECT listing_digest, CASE WHEN is_dir THEN id END FROM entries
+         WHERE storage_id = ? AND path = ? AND +tenant_id = ?`,
       )
-      .pluck(),
+      .raw(),
   );
   // The paths as one JSON array: one statement a page instead of one a path (2.5x cheaper).
   readonly #atPath = preparedOnUse(() =>
@@ -163,16 +164,27 @@ export class SqliteEntryRepository implements EntryRepository {
     digests: readonly (string | null)[],
   ): Promise<ChildrenUnlessSame> {
     const same = new Set<string>();
+    const was = new Map<string, { value: string | null; row: number | null }>();
     const read: string[] = [];
     const { storageId: s, tenantId: t } = scope;
     for (let i = 0; i < dirs.length; i++) {
       const dir = dirs[i]!;
       const digest = digests[i] ?? null;
-      if (digest !== null && dir !== '/' && this.#digestOf().get(s, dir, t) === digest) {
-        same.add(dir);
-      } else read.push(dir);
+      if (digest === null || dir === '/') {
+        read.push(dir);
+        continue;
+      }
+      // Read before the rows: a write under the directory after this read changes the
+      // value (a fresh token), so the digest stored against it is refused (apply).
+      const [value, row] = (this.#digestOf().get(s, dir, t) as [string | null, number | null]) ?? [
+        null,
+        null,
+      ];
+      was.set(dir, { value, row });
+      if (value === digest) same.add(dir);
+      else read.push(dir);
     }
-    return { children: await this.childrenOf(scope, read), same };
+    return { children: await this.childrenOf(scope, read), same, was };
   }
 
   async lookup(scope: EntryScope, paths: readonly string[]): Promise<Map<string, IndexedEntry>> {

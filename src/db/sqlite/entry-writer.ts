@@ -37,7 +37,7 @@ export interface PackedBatch {
   freshRows: number;
   /** The same shape: rows the diff found changed. */
   changed: string;
-  /** JSON `[[dir, digest], …]`: listing digests to store (EntryRepository.apply). */
+  /** JSON `[[dir, digest, was, row], …]`: listing digests to store (EntryRepository.apply). */
   digests: string;
 }
 
@@ -87,7 +87,7 @@ export function packBatch(
     fresh,
     freshRows: news.length,
     changed: JSON.stringify(changed),
-    digests: JSON.stringify(digests.map((d) => [d.dir, d.digest])),
+    digests: JSON.stringify(digests.map((d) => [d.dir, d.digest, d.was, d.row])),
   };
 }
 
@@ -225,7 +225,7 @@ export function entryWriter(
     db
       .prepare(
         `UPDATE entries SET is_dir = ?, size = ?, mtime = ?, etag = ?, media_kind = ?,
-         listing_digest = CASE WHEN is_dir IS ? THEN listing_digest END
+         listing_digest = CASE WHEN is_dir IS ? THEN listing_digest ELSE '~' || hex(randomblob(8)) END
        WHERE storage_id = ? AND tenant_id = ? AND path = ?
          AND (is_dir IS NOT ? OR size IS NOT ? OR mtime IS NOT ? OR etag IS NOT ? OR media_kind IS NOT ?)
        RETURNING id`,
@@ -267,35 +267,45 @@ export function entryWriter(
     ),
   );
   const mark = onUse(() => db.prepare(`UPDATE search_watermark SET upto = ?`));
-  // Listing digests (migration 021). Each writes a row only when the value differs: a
-  // batch that stores the digest it found is no write.
+  // Listing digests (migration 021), kept compare-and-set. A digest is stored only over the
+  // value the scan read with the rows it compared (`was`): a write under the directory since
+  // then changed that value, and the store is refused. So clearing writes a fresh token,
+  // always, even over null or a token: null→null would be no change to compare with. The
+  // token (`~` and 16 hex digits) is outside the digests' base64url alphabet, and random: it
+  // equals neither a digest nor, but by a 2^-64 chance, an earlier token.
   const forgetDigest = onUse(() =>
     db.prepare(
-      `UPDATE entries SET listing_digest = NULL
-       WHERE storage_id = ? AND path = ? AND listing_digest IS NOT NULL`,
+      `UPDATE entries SET listing_digest = '~' || hex(randomblob(8))
+       WHERE storage_id = ? AND path = ?`,
     ),
   );
+  // And on the row read (a directory removed and written anew holds null again; no row
+  // read: the scan compared no rows, and its batch writes them all). `IS NOT` the digest: a
+  // batch that stores the digest it found is no write.
   const storeDigest = onUse(() =>
     db.prepare(
       `UPDATE entries SET listing_digest = ?
-       WHERE storage_id = ? AND path = ? AND +tenant_id = ? AND listing_digest IS NOT ?`,
+       WHERE storage_id = ? AND path = ? AND +tenant_id = ?
+         AND listing_digest IS ? AND (? IS NULL OR id = ?) AND listing_digest IS NOT ?`,
     ),
   );
 
   /**
-   * The digests of a batch: the directories of the rows it wrote or removed lose theirs
-   * (whoever wrote them: a watch, a scan of a subtree, a listing compared in full), unless
-   * the batch stores one for them — after the rows, in the same transaction.
+   * The digests of a batch: the directories of the rows it wrote or removed get a fresh
+   * token (whoever wrote them: a watch, a scan of a subtree, a listing compared in full),
+   * unless the batch stores a digest for them — after the rows, in the same transaction.
    */
   const digestsOf = (b: PackedBatch, touched: Set<string>): void => {
-    const stored = JSON.parse(b.digests) as [string, string][];
+    const stored = JSON.parse(b.digests) as [string, string, string | null, number | null][];
     const fresh = new Set<string>();
     for (const [dir] of stored) fresh.add(dir);
     for (const dir of touched) {
       if (dir !== '/' && !fresh.has(dir)) forgetDigest().run(b.storageId, dir);
     }
-    for (const [dir, digest] of stored) {
-      if (dir !== '/') storeDigest().run(digest, b.storageId, dir, b.tenantId, digest);
+    for (const [dir, digest, was, row] of stored) {
+      if (dir !== '/') {
+        storeDigest().run(digest, b.storageId, dir, b.tenantId, was, row, row, digest);
+      }
     }
   };
   /** The directory of a row's path (`/` at the root). */
@@ -312,7 +322,8 @@ export function entryWriter(
       r[4],
       r[5],
       r[6],
-      // A row whose kind changes loses its listing digest (a file's row holds none).
+      // A row whose kind changes loses its listing digest, for a fresh token (as digestsOf:
+      // a directory that became a file and a directory again must not match a read of it).
       r[2],
       b.storageId,
       b.tenantId,
