@@ -133,7 +133,11 @@ describe('scan engine: names and shapes', () => {
         updated: n / 10,
         unchanged: n / 2 - n / 10,
       });
-      expect(writes.count()).toBe(n / 2 + n / 10);
+      // The changed rows, and /big's own row once a batch: a paged listing stores no digest,
+      // so each batch that writes under /big also writes a fresh token there, which refuses
+      // the digest store of any scan that read /big before it (docs/index-database.md).
+      expect(writes.count()).toBeGreaterThanOrEqual(n / 2 + n / 10);
+      expect(writes.count()).toBeLessThanOrEqual(n / 2 + n / 10 + Math.ceil(n / 100));
     } finally {
       writes.close();
     }
