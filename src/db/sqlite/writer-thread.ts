@@ -84,6 +84,11 @@ function threadMain(makeWriter: typeof entryWriter): void {
   } catch (error) {
     failed = error;
   }
+  /** An error as a reply carries it (an Error does not cross to the calling thread whole). */
+  const failureOf = (error: unknown): Failure => {
+    const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
+    return { message: String(e?.message ?? error), code: e?.code, name: e?.name };
+  };
   parentPort!.on('message', (m: Request) => {
     if ('close' in m) {
       db?.close();
@@ -98,9 +103,7 @@ function threadMain(makeWriter: typeof entryWriter): void {
         const cancel = progress(m.progress.scanId, m.progress.json);
         parentPort!.postMessage({ id: m.id, cancel } satisfies Reply);
       } catch (error) {
-        const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
-        const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
-        parentPort!.postMessage({ id: m.id, error: failure } satisfies Reply);
+        parentPort!.postMessage({ id: m.id, error: failureOf(error) } satisfies Reply);
       }
       return;
     }
@@ -116,8 +119,7 @@ function threadMain(makeWriter: typeof entryWriter): void {
       parentPort!.postMessage({ id: m.id, result: write(m.batch) } satisfies Reply);
       lastFailure = undefined;
     } catch (error) {
-      const e = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
-      const failure = { message: String(e?.message ?? error), code: e?.code, name: e?.name };
+      const failure = failureOf(error);
       // Kept until the batch posted after it comes (one entry a failure, which stops its scan).
       failures.set(m.id, failure);
       lastFailure = failure;
@@ -187,12 +189,7 @@ export class WriterThread {
     const last = this.#lastOf.get(key);
     const after = last !== undefined && this.#waiting.has(last) ? last : 0;
     this.#lastOf.set(key, id);
-    const done = new Promise<PackedResult>((resolve, reject) =>
-      this.#waiting.set(id, { resolve: resolve as Waiter['resolve'], reject }),
-    );
-    if (this.#waiting.size === 1) this.#worker.ref();
-    this.#worker.postMessage({ id, after, batch } satisfies Request);
-    return done;
+    return this.#post<PackedResult>({ id, after, batch });
   }
 
   /**
@@ -204,12 +201,16 @@ export class WriterThread {
    */
   writeProgress(scanId: number, json: string): Promise<boolean> {
     if (this.#dead) return Promise.reject(this.#dead);
-    const id = this.#next++;
-    const done = new Promise<boolean>((resolve, reject) =>
-      this.#waiting.set(id, { resolve: resolve as Waiter['resolve'], reject }),
+    return this.#post<boolean>({ id: this.#next++, progress: { scanId, json } });
+  }
+
+  /** Posts a request and waits for its reply; the thread keeps the process alive meanwhile. */
+  #post<T extends PackedResult | boolean>(request: Request & { id: number }): Promise<T> {
+    const done = new Promise<T>((resolve, reject) =>
+      this.#waiting.set(request.id, { resolve: resolve as Waiter['resolve'], reject }),
     );
     if (this.#waiting.size === 1) this.#worker.ref();
-    this.#worker.postMessage({ id, progress: { scanId, json } } satisfies Request);
+    this.#worker.postMessage(request);
     return done;
   }
 
