@@ -308,7 +308,10 @@ export function entryWriter(
       }
     }
   };
-  /** The directory of a row's path (`/` at the root). */
+  /**
+   * The directory of a row's path (`/` at the root): storage/paths.ts's parentOf, written out
+   * (this function runs in the writer thread as its source text, with nothing imported).
+   */
   const dirOf = (path: string): string => {
     const slash = path.lastIndexOf('/');
     return slash <= 0 ? '/' : path.slice(0, slash);
@@ -349,10 +352,8 @@ export function entryWriter(
     path: string,
     ids: Map<string, number | null>,
   ): number | null => {
-    // A name holds no `/`: the parent is the path up to its last one.
-    const slash = path.lastIndexOf('/');
-    if (slash === 0) return -storageId;
-    const parent = path.slice(0, slash);
+    const parent = dirOf(path);
+    if (parent === '/') return -storageId;
     let id = ids.get(parent);
     if (id === undefined) {
       id = (dirId().get(storageId, parent) as number | undefined) ?? null;
@@ -458,13 +459,13 @@ export function entryWriter(
         // A child of a directory in this statement: the directory goes in first, for its id.
         if (waiting.size > 0 && waiting.has(path.slice(0, slash))) insert();
         flat[at + 7] = parentIdOf(storageId, path, dirIds);
-        if (flat[at + 2] === 1) waiting.add(path);
+        if (flat[at + 2] === 1) {
+          waiting.add(path);
+          dirsWritten.push(path);
+        }
         if (++n === 100) insert();
       }
       insert();
-      for (let i = 0; i < b.freshRows; i++) {
-        if (flat[i * 8 + 2] === 1) dirsWritten.push(flat[i * 8] as string);
-      }
       if (run) fresh = first;
       else {
         const rows: FreshRow[] = [];
