@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import { loadAddon } from '../../util/load-addon.js';
 
 let addon: string | object | undefined;
 
@@ -50,18 +51,13 @@ export function nearestAddon(dir: string): string | undefined {
 let loaded: object | undefined;
 
 /**
- * The addon, loaded once: with `process.dlopen`, as `require()` loads an addon, but without
- * the CommonJS module around it, whose first load (Node 20's `Module.prototype.load`)
- * starts Node's ES module loader — ~1 ms of an empty scan's start that nothing else in it
- * needs (bench:startup). An addon `bindings` found is loaded already.
+ * The addon, loaded once, by loadAddon (not require(): see there). An addon `bindings` found
+ * is loaded already.
  */
 function addonObject(): object {
   if (loaded !== undefined) return loaded;
   const found = nativeBinding();
-  if (typeof found !== 'string') return (loaded = found);
-  const addon = { exports: {} };
-  process.dlopen(addon, found);
-  return (loaded = addon.exports);
+  return (loaded = typeof found === 'string' ? loadAddon(found) : found);
 }
 
 /** `new BetterSqlite3(file, options)`, with the native addon found and loaded as above. */

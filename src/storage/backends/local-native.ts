@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../../util/load-addon.js';
 import type { ListReply } from './local-worker.js';
 
 /** What the addon exports: a batch of directories listed into one packed reply. */
@@ -44,11 +45,7 @@ export function builtNativeListing(): { path: string; listing: NativeListing } |
     const path = join(dir, NATIVE_FILE);
     if (!existsSync(path)) continue;
     try {
-      // process.dlopen, as require() loads an addon, without `node:module` (its first use
-      // loads Node's ES module loader: ~1 ms of an empty scan's start, bench:startup).
-      const addon = { exports: {} as NativeListing };
-      process.dlopen(addon, path);
-      const listing = addon.exports;
+      const listing = loadAddon<NativeListing>(path);
       if (typeof listing.listDirs === 'function') found = { path, listing };
     } catch {
       // Built for another Node (ABI) or platform: the JS listing serves.

@@ -322,9 +322,8 @@ function workerMain(inline?: {
   const WINDOW = 500_000;
   const ASCII = /^[\x00-\x7f]*$/;
   const nativePath = (workerData as WorkerConfig).native;
-  // On the calling thread, the addon it loaded already; in a thread, loaded by its path with
-  // process.dlopen, as require() loads an addon but without a CommonJS module around it
-  // (whose first load starts Node's ES module loader, ~1 ms: bench:startup).
+  // On the calling thread, the addon it loaded already; in a thread, loaded by its path:
+  // util/load-addon.ts's loadAddon, written out (this function runs from its source text).
   const load = (path: string) => {
     const addon = { exports: {} as NativeLister };
     process.dlopen(addon, path);
