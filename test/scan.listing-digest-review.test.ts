@@ -17,6 +17,7 @@ import { parseStorageSpec } from '../src/storage/url.js';
 import type { Dialect } from '../src/db/dialect.js';
 import { createDatabase, DIALECTS, skipDialect } from './support/databases.js';
 import { tempDir } from './support/harness.js';
+import { onDigestRead } from './support/digest-reads.js';
 import { seeded } from './support/mutations.js';
 
 const T = 1_600_000_000;
@@ -45,14 +46,7 @@ async function fixture(root: string, dialect: Dialect = 'sqlite'): Promise<Fixtu
   const entries = app.index.entries as EntryRepository;
   let trusted = 0;
   // Only SQLite stores digests.
-  const unlessSame = entries.childrenUnlessSame?.bind(entries);
-  if (unlessSame) {
-    entries.childrenUnlessSame = async (s, dirs, digests) => {
-      const answer = await unlessSame(s, dirs, digests);
-      trusted += answer.same.size;
-      return answer;
-    };
-  }
+  onDigestRead(entries, (_, answer) => (trusted += answer.same.size));
   return {
     app,
     trusted: () => trusted,

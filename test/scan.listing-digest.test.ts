@@ -26,6 +26,7 @@ import { PackedListing } from '../src/storage/packed.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { createDatabase, rowsWritten, skipDialect } from './support/databases.js';
 import { tempDir } from './support/harness.js';
+import { onDigestRead } from './support/digest-reads.js';
 
 interface Fixture {
   app: App;
@@ -53,14 +54,9 @@ async function fixture(dialect: Dialect, root: string): Promise<Fixture> {
     for (const d of dirs) read.add(d);
     return childrenOf(s, dirs);
   };
-  const unlessSame = entries.childrenUnlessSame?.bind(entries);
-  if (unlessSame) {
-    entries.childrenUnlessSame = async (s, dirs, digests) => {
-      const answer = await unlessSame(s, dirs, digests);
-      for (const d of dirs) if (!answer.same.has(d)) read.add(d);
-      return answer;
-    };
-  }
+  onDigestRead(entries, (dirs, answer) => {
+    for (const d of dirs) if (!answer.same.has(d)) read.add(d);
+  });
   const scan = (options: ScanOptions = {}) => app.scan(storage, options);
   return {
     app,

@@ -40,6 +40,7 @@ import type { RecordedScanResult } from '../src/scan/runner.js';
 import { parseStorageSpec } from '../src/storage/url.js';
 import { createDatabase, DIALECTS, skipDialect } from './support/databases.js';
 import { tempDir } from './support/harness.js';
+import { onDigestRead } from './support/digest-reads.js';
 import { seeded } from './support/mutations.js';
 
 interface Fixture {
@@ -57,15 +58,7 @@ async function fixture(dialect: Dialect, root: string): Promise<Fixture> {
   const storage = await app.ensureStorage(parseStorageSpec(root, {}));
   const scope = { tenantId: storage.tenantId, storageId: storage.id };
   let trusted = 0;
-  const entries = app.index.entries;
-  const unlessSame = entries.childrenUnlessSame?.bind(entries);
-  if (unlessSame) {
-    entries.childrenUnlessSame = async (s, dirs, digests) => {
-      const answer = await unlessSame(s, dirs, digests);
-      trusted += answer.same.size;
-      return answer;
-    };
-  }
+  onDigestRead(app.index.entries, (_, answer) => (trusted += answer.same.size));
   return {
     scan: (options) => app.scan(storage, options),
     trusted() {
