@@ -6,7 +6,15 @@
  * a copy of bin/ and dist/, so the build the other tests use is never touched.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,13 +44,20 @@ describe('the bundled command line', () => {
   };
   const bundleFile = () => join(copy, 'dist', 'bundle', 'main.cjs');
   const inputsFile = () => join(copy, 'dist', 'bundle', 'inputs.json');
-  /** The copy's mtimes in its inputs.json, as scripts/bundle.js records its own build's. */
+  const filesFile = () => join(copy, 'dist', 'bundle', 'files.json');
+  const stampFile = () => join(copy, 'dist', '.tsbuildinfo');
+  const mtimeOf = (path: string) => statSync(join(copy, 'dist', path)).mtimeMs;
+  /** The copy's mtimes in its inputs.json and files.json, as scripts/bundle.js records its build's. */
   const recordAsBuilt = () => {
     const info = JSON.parse(readFileSync(inputsFile(), 'utf8'));
-    for (const input of info.inputs) input[1] = statSync(join(copy, 'dist', input[0])).mtimeMs;
+    for (const own of info.own) own[1] = mtimeOf(own[0]);
+    if (info.stamp) info.stamp[1] = mtimeOf(info.stamp[0]);
     info.cache = statSync(`${bundleFile()}.cache`).mtimeMs;
     info.kyselyCache = statSync(join(copy, 'dist', 'bundle', 'kysely.cjs.cache')).mtimeMs;
     writeFileSync(inputsFile(), JSON.stringify(info));
+    const files = JSON.parse(readFileSync(filesFile(), 'utf8')) as [string, number][];
+    for (const file of files) file[1] = mtimeOf(file[0]);
+    writeFileSync(filesFile(), JSON.stringify(files));
   };
 
   beforeEach(() => {
@@ -88,13 +103,41 @@ describe('the bundled command line', () => {
     expect(help.stderr).toContain('the bundle ran');
   });
 
-  it('falls back to dist/ once a file it was made from changed (a tsc build after it)', () => {
+  it('falls back to dist/ once a tsc build after it rewrote its stamp', () => {
+    // tsc rewrites the files that changed, then its build info (the test below).
+    const main = join(copy, 'dist', 'cli', 'main.js');
+    writeFileSync(main, readFileSync(main));
+    writeFileSync(stampFile(), readFileSync(stampFile()));
+    const r = run('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: trawl');
+    expect(r.stderr).toBe('trawl: start: dist/cli/main.js (no current bundle)\n');
+  });
+
+  it('compares every file it was made from when the stamp is gone', () => {
+    rmSync(stampFile());
+    expect(run('--help').stderr).toBe('trawl: start: the bundle, code cache used\n');
     const main = join(copy, 'dist', 'cli', 'main.js');
     writeFileSync(main, readFileSync(main));
     const r = run('--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Usage: trawl');
     expect(r.stderr).toBe('trawl: start: dist/cli/main.js (no current bundle)\n');
+  });
+
+  it('records a stamp tsc wrote after every file it bundled, and every file besides', () => {
+    const dist = join(repo, 'dist');
+    const info = JSON.parse(readFileSync(join(dist, 'bundle', 'inputs.json'), 'utf8'));
+    const files = JSON.parse(readFileSync(join(dist, 'bundle', 'files.json'), 'utf8')) as [
+      string,
+      number,
+    ][];
+    expect(info.stamp).toEqual(['.tsbuildinfo', statSync(join(dist, '.tsbuildinfo')).mtimeMs]);
+    expect(files.map(([path]) => path)).toContain('cli/main.js');
+    for (const [path, ms] of files) {
+      expect(statSync(join(dist, path)).mtimeMs).toBe(ms);
+      expect(ms).toBeLessThanOrEqual(info.stamp[1]);
+    }
   });
 
   it('falls back to dist/ once the bundle itself changed', () => {
@@ -167,4 +210,63 @@ describe('the bundled command line', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', files: 1 });
     expect(r.stderr).toBe('trawl: start: the bundle, no code cache\n');
   });
+});
+
+/**
+ * What the stamp relies on: tsc, built as tsconfig.build.json builds (`incremental`, the build
+ * info in the output folder), rewrites its build info after every build that emitted — only
+ * the files that changed, in place, as `tsc -w` does too — and writes nothing when nothing
+ * changed (the bundle stays current).
+ */
+describe("tsc's build info as the bundle's stamp", () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir('trawl-stamp-');
+  });
+  afterEach(() => tmp?.cleanup());
+
+  it('is rewritten by every build that emits, after the files it wrote', async () => {
+    const build = JSON.parse(
+      readFileSync(join(repo, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, ''),
+    ).compilerOptions;
+    expect(build).toMatchObject({ incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' });
+    const project = tmp.path;
+    mkdirSync(join(project, 'src'));
+    writeFileSync(join(project, 'src', 'a.ts'), 'export const a = 1;\n');
+    writeFileSync(join(project, 'src', 'b.ts'), 'export const b = 2;\n');
+    const compilerOptions = {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      types: [],
+      rootDir: 'src',
+      outDir: 'dist',
+      incremental: build.incremental,
+      tsBuildInfoFile: build.tsBuildInfoFile,
+    };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions }));
+    const tsc = () => {
+      const r = spawnSync(
+        process.execPath,
+        [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project],
+        { encoding: 'utf8' },
+      );
+      expect(r.stdout + r.stderr).toBe('');
+    };
+    const mtime = (path: string) => statSync(join(project, 'dist', path)).mtimeMs;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+    tsc();
+    const first = { a: mtime('a.js'), b: mtime('b.js'), stamp: mtime('.tsbuildinfo') };
+    expect(first.stamp).toBeGreaterThanOrEqual(Math.max(first.a, first.b));
+    await pause();
+    tsc();
+    expect(mtime('.tsbuildinfo')).toBe(first.stamp);
+    writeFileSync(join(project, 'src', 'a.ts'), 'export const a = 3;\n');
+    await pause();
+    tsc();
+    expect(mtime('a.js')).toBeGreaterThan(first.a);
+    expect(mtime('b.js')).toBe(first.b);
+    expect(mtime('.tsbuildinfo')).toBeGreaterThanOrEqual(mtime('a.js'));
+    expect(mtime('.tsbuildinfo')).toBeGreaterThan(first.stamp);
+  }, 60_000);
 });
