@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-old-space-size=1024 --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-old-space-size=1024 --max-semi-space-size=2 --min-semi-space-size=2
 // Why the heap flag: with no explicit limit V8 sizes its heap from the machine's memory
 // (4 GB here) and lets garbage pile up to hundreds of MB before collecting; any explicit
 // limit makes it collect early. 1,000,000-file scans peak at ~190 MB instead of ~260 MB at
@@ -8,6 +8,10 @@
 // collection, so small ones collect them about as cheaply. Measured (first scans): peak RSS
 // 1,000,000 files 183 → 151 MB, 200,000 files 170–180 → 134–140 MB, CPU within the noise;
 // at 1 MB a first scan took 10–15 % more CPU (docs/benchmarks.md).
+// Why the minimum too: V8 starts the young generation at 1 MB and grows it to the maximum at
+// the first collections; a scan of an empty folder allocates ~1.4 MB, so it paid two
+// scavenges (0.6–1.5 ms each, copying the modules' state it keeps) that a 2 MB start avoids.
+// A long scan is at 2 MB after its first collections either way (docs/benchmarks.md).
 // Why MALLOC_ARENA_MAX: glibc gives each thread that allocates its own malloc arena (up to
 // 8 per core), and a scan runs several (main, listing threads, SQLite's writer) whose
 // freed memory then sits in as many arenas; two arenas for all of them took the peak RSS of a
