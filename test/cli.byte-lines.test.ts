@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ByteLines } from '../src/cli/byte-lines.js';
-import { formatBytes, isoMtime } from '../src/cli/format.js';
+import { formatBytes } from '../src/cli/format.js';
+import { isoMtime } from '../src/cli/iso-time.js';
 
 /** What `write` hands a ByteLines' stream, as text. */
 function written(write: (lines: ByteLines) => void): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoMtime } from '../src/cli/format.js';
+import { isoMtime } from '../src/cli/iso-time.js';
 
 describe(isoMtime.name, () => {
   it('writes every time as Date#toISOString does, and no time as undefined', () => {

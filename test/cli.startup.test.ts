@@ -296,6 +296,9 @@ describe('what the command line loads to start', () => {
           expect(r.files).toContain('dist/storage/backends/smb-backend.js');
           const remote = /^dist\/storage\/backends\/(ftp|s3|sftp|smb|webdav)(?!-backend\.js$)/;
           expect(r.files.filter((f) => remote.test(f))).toEqual([]);
+          // The tables of listing times (`ls`, `find`) are not built for a scan's summary.
+          expect(r.files).toContain('dist/cli/format.js');
+          expect(r.files).not.toContain('dist/cli/iso-time.js');
         }
       }
     }

@@ -1,5 +1,6 @@
 import type { OutStream } from './context.js';
-import { DAY, formatBytes, isoByHand, isoDate } from './format.js';
+import { formatBytes } from './format.js';
+import { DAY, isoByHand, isoDate } from './iso-time.js';
 
 /**
  * Lines of output gathered as UTF-8 bytes into writes of about {@link WRITE_BYTES} (a write

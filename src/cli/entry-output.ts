@@ -57,7 +57,7 @@ export function entryOutput(
       lines.size(size, 9);
     }
     lines.ascii('  ');
-    // An S3 prefix has no time: `-`, not 1970-01-01 (format.ts).
+    // An S3 prefix has no time: `-`, not 1970-01-01 (iso-time.ts).
     if (mtime === 0) lines.ascii(NO_TIME);
     else lines.repeat(SPACE, 24 - lines.isoTime(mtime));
     lines.ascii('  ');
