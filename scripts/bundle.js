@@ -64,6 +64,32 @@ const cache = `${bundle}.cache`;
  */
 const kysely = `${outdir}/kysely.cjs`;
 const kyselyCache = `${kysely}.cache`;
+/** The key under which a lazy builtin's exports hold its namespace (LAZY_MODULE, namespacesOnce). */
+const LAZY_NAMESPACE = "Symbol.for('trawl.lazyBuiltinNamespace')";
+/**
+ * A lazy builtin's exports (builtinsOnFirstUse): a Proxy that reads every property of the
+ * real module, required at the first read, and lists the module's export names without
+ * requiring it. An object with a getter per export cost every start ~0.4 ms to build for the
+ * six builtins an empty scan imports (crypto alone has 70 exports), and each ES import of it
+ * copied the getters again into a namespace (esbuild's `__toESM`); a Proxy costs the same at
+ * any size. Its namespace, which `__toESM` hands out (namespacesOnce), is a second Proxy:
+ * `default` is the module, as Node gives a CommonJS module's namespace. `names`, `load` and
+ * `require` are the module's own (see the plugin's contents).
+ */
+const LAZY_MODULE = `(() => {
+  const traps = (keys, value) => ({
+    get: (_, key) => value(key),
+    has: (_, key) => keys.has(key),
+    ownKeys: () => [...keys],
+    getOwnPropertyDescriptor: (_, key) =>
+      keys.has(key) ? { get: () => value(key), enumerable: true, configurable: true } : undefined,
+  });
+  let namespace;
+  const lazyNamespace = ${LAZY_NAMESPACE};
+  const exports = new Proxy({}, traps(names, (key) => (key === lazyNamespace ? namespace : load()[key])));
+  namespace = new Proxy({}, traps(new Set([...names, 'default']), (key) => (key === 'default' ? exports : load()[key])));
+  return exports;
+})()`;
 /** tsc's build info (tsconfig.build.json), relative to dist/: the stamp of a tsc build. */
 const STAMP = '.tsbuildinfo';
 /** The function Node would wrap a CommonJS module in, written out (bin/trawl.js calls it). */
@@ -145,9 +171,12 @@ function namespacesOnce(file) {
     throw new Error(`${file}: esbuild's __toESM helper not found once (scripts/bundle.js)`);
   }
   const once =
-    'var __trawlNamespaces=new WeakMap;' +
+    `var __trawlNamespaces=new WeakMap,__trawlLazyNamespace=${LAZY_NAMESPACE};` +
     'var __toESM=(mod,isNodeMode)=>{' +
     'if(mod===null||typeof mod!=="object"&&typeof mod!=="function")return __toESMEach(mod,isNodeMode);' +
+    // A lazy builtin has its namespace made (LAZY_MODULE): copying its getters would read
+    // nothing yet but cost a property per export.
+    'const lazy=mod[__trawlLazyNamespace];if(lazy!==undefined)return lazy;' +
     'let made=__trawlNamespaces.get(mod);if(made===undefined)__trawlNamespaces.set(mod,made=[]);' +
     'return made[isNodeMode?1:0]??=__toESMEach(mod,isNodeMode)};';
   const rewritten =
@@ -240,16 +269,11 @@ function builtinsOnFirstUse() {
       );
       b.onLoad({ filter: /.*/, namespace: 'trawl-lazy-builtin' }, (args) => {
         const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
-        const getters = names
-          .map(
-            (name) =>
-              `${JSON.stringify(name)}: { get: () => load()[${JSON.stringify(name)}], enumerable: true }`,
-          )
-          .join(',\n');
         return {
           contents:
+            `const names = new Set(${JSON.stringify(names)});\n` +
             `let real;\nconst load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));\n` +
-            `module.exports = Object.defineProperties({}, {\n${getters}\n});`,
+            `module.exports = ${LAZY_MODULE};`,
           loader: 'js',
         };
       });

@@ -15,12 +15,14 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from './support/harness.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
 /** The node flags of bin/trawl.js's shebang: the code cache is made under them. */
 const SHEBANG_FLAGS = readFileSync(join(repo, 'bin', 'trawl.js'), 'utf8')
   .split('\n')[0]!
@@ -176,6 +178,42 @@ describe('the bundled command line', () => {
     expect(ns.default).toBe(mod);
     mod.a = 3; // getters, as esbuild's: a CommonJS module's later writes show
     expect(ns.a).toBe(3);
+  });
+
+  it('requires a lazy builtin at its first read, and lists its names and namespace without it', () => {
+    // scripts/bundle.js (LAZY_MODULE): a Proxy per builtin, not a getter per export (crypto
+    // has 70), and its namespace made with it, so that __toESM copies nothing.
+    const source = readFileSync(join(repo, 'dist', 'bundle', 'main.cjs'), 'latin1');
+    const head = '"trawl-lazy-builtin:crypto"(exports2,module2){';
+    const start = source.indexOf(head) + head.length;
+    const body = source.slice(start, source.indexOf('}});', start));
+    const required: string[] = [];
+    const module = { exports: {} as Record<string | symbol, unknown> };
+    new Function('exports2', 'module2', 'require', body)(module.exports, module, (id: string) => {
+      required.push(id);
+      return require(id) as unknown;
+    });
+    const crypto = require('node:crypto') as Record<string, unknown>;
+    const lazy = module.exports;
+    expect(Object.keys(lazy)).toEqual(Object.keys(crypto));
+    expect('createHash' in lazy).toBe(true);
+    expect('nothing' in lazy).toBe(false);
+    const namespace = lazy[Symbol.for('trawl.lazyBuiltinNamespace')] as Record<string, unknown>;
+    expect(Object.keys(namespace)).toEqual([...Object.keys(crypto), 'default']);
+    expect(namespace.default).toBe(lazy);
+    expect(required).toEqual([]);
+    expect(lazy.createHash).toBe(crypto.createHash);
+    expect(namespace.randomBytes).toBe(crypto.randomBytes);
+    expect(Object.getOwnPropertyDescriptor(namespace, 'webcrypto')?.enumerable).toBe(true);
+    expect(required).toEqual(['node:crypto']);
+    // The bundle's __toESM hands out that namespace.
+    const prelude = source.slice(
+      source.indexOf('var __create='),
+      source.indexOf('var __toESMEach='),
+    );
+    const toESM = new Function(`${prelude}return __toESM;`)() as (m: unknown, n: number) => unknown;
+    expect(toESM(lazy, 1)).toBe(namespace);
+    expect(toESM(lazy, 0)).toBe(namespace);
   });
 
   it("holds prom-client's four classes trawl uses, not its push gateway or process metrics", () => {
