@@ -36,7 +36,8 @@
  * hand, or written by a tsc that writes no build info there (`npm run build` after either).
  * Without the stamp file (deleted, or never written) it compares every file bundled, with its
  * mtime, listed in dist/bundle/files.json. (An incremental tsc does not write again an output
- * deleted by hand while its build info stays: `rm -rf dist` removes both.)
+ * deleted by hand while its build info stays: scripts/dist-complete.js, run before it, then
+ * removes the build info.)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
