@@ -127,6 +127,8 @@ interface Lane {
   worker: Pick<Worker, 'postMessage' | 'ref' | 'unref' | 'terminate'>;
   /** Directories sent to this thread and not answered yet. */
   outstanding: number;
+  /** The thread runs (its isolate has started): what is sent to it is listed now. */
+  online: boolean;
 }
 
 /** Directories in flight across all threads while reading ahead. */
@@ -201,6 +203,8 @@ function configKey(config: WorkerConfig): string {
 interface Spare {
   worker: Worker;
   dead: boolean;
+  /** Its isolate has started ('online'). */
+  online: boolean;
 }
 
 function spawnThread(config: WorkerConfig): Spare {
@@ -210,7 +214,8 @@ function spawnThread(config: WorkerConfig): Spare {
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
   });
   worker.unref();
-  const spare: Spare = { worker, dead: false };
+  const spare: Spare = { worker, dead: false, online: false };
+  worker.once('online', () => void (spare.online = true));
   const died = () => void (spare.dead = true);
   worker.on('error', died);
   worker.on('exit', died);
@@ -282,7 +287,9 @@ function takePrestarted(config: WorkerConfig): Spare[] {
  * waits for the first listing anyway. An empty folder, or a folder of files only, then never
  * pays for a thread (a Node isolate: 30–50 ms of CPU and ~10 MB to start; bench:startup);
  * a tree starts its first thread as soon as its root is listed, while the scan reconciles
- * the root, and its second once there is work for two (#leastBusy) — with the native
+ * the root — and until that thread runs, the main thread lists on, one request at a time
+ * (a prestarted thread is often still starting when the root has been listed: the walk
+ * would wait for it) — and its second once there is work for two (#leastBusy) — with the native
  * listing, only once the walk is bound by the listing (LISTING_BOUND_WAITS), unless two were
  * prestarted for it. A directory streamed (too large to list whole) always goes to a thread.
  */
@@ -388,6 +395,7 @@ export class LocalClient implements StorageClient {
         terminate: () => Promise.resolve(0),
       },
       outstanding: 0,
+      online: true,
     };
     listInline(
       {
@@ -412,8 +420,10 @@ export class LocalClient implements StorageClient {
     // The prestarted thread, if it is still alive, else a new one.
     let spare = this.#spares.shift();
     while (spare?.dead) spare = this.#spares.shift();
-    const worker = spare ? spare.worker : spawnThread(config).worker;
-    const lane: Lane = { worker, outstanding: 0 };
+    spare ??= spawnThread(config);
+    const worker = spare.worker;
+    const lane: Lane = { worker, outstanding: 0, online: spare.online };
+    if (!lane.online) worker.once('online', () => void (lane.online = true));
     worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
     worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
     worker.on('exit', () => {
@@ -875,6 +885,12 @@ export class LocalClient implements StorageClient {
     }
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
+    // No thread runs yet (an isolate takes ~30–45 ms to start, longer on a loaded machine):
+    // the main thread, which waits for these listings meanwhile, lists one request at a
+    // time itself; what else is sent waits in the starting thread's queue.
+    if (!thread && !best.online && this.#inline?.outstanding === 0) {
+      if (!this.#lanes.some((l) => l.online)) return this.#inline;
+    }
     if (
       best.outstanding > 0 &&
       config &&
