@@ -134,6 +134,32 @@ describe('local backend: a listing thread started before connecting', () => {
     if (client.listing === 'native') expect(threads.started).toBe(1);
   });
 
+  it('starts a second thread by default once the walk waits for listings, though its start kept the main thread busy', async () => {
+    for (let a = 0; a < 40; a++) {
+      for (let b = 0; b < 25; b++) {
+        const dir = join(tmp.path, `a${a}`, `b${b}`);
+        mkdirSync(dir, { recursive: true });
+        for (let f = 0; f < 8; f++) writeFileSync(join(dir, `f${f}`), '');
+      }
+    }
+    const client = new LocalClient({ root: tmp.path, followSymlinks: false, readAhead: true });
+    await client.connect();
+    clients.push(client);
+    let pieces = 0;
+    const start = Date.now();
+    for await (const _piece of treePieces(client.listTree('/'))) {
+      pieces++;
+      // Busy at first (a rescan's first replies, its code not yet optimized), then waiting
+      // for listings: judged over all of the walk, the start's busy share hid the rest.
+      if (Date.now() - start < 150) {
+        const until = Date.now() + 3;
+        while (Date.now() < until);
+      }
+    }
+    expect(pieces).toBe(1 + 40 + 1000);
+    if (client.listing === 'native') expect(threads.started).toBe(2);
+  });
+
   it('is not taken by a client of another folder, and is ended when nobody took it', async () => {
     const other = join(tmp.path, 'other');
     mkdirSync(join(other, 'sub'), { recursive: true });
