@@ -18,7 +18,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openIndex } from '../src/db/open.js';
 import { inSteps, stepKeys } from '../src/db/queries/by-time.js';
 import { childrenOf, parentIn, sqliteChildrenKey } from '../src/db/queries/parent.js';
-import { CHILDREN_SQL, LIST_CHILDREN_SQL, ROOT_CHILDREN_SQL } from '../src/db/sqlite/entries.js';
+import {
+  CHILDREN_SQL,
+  DIGESTS_SQL,
+  LIST_CHILDREN_SQL,
+  ROOT_CHILDREN_SQL,
+} from '../src/db/sqlite/entries.js';
 import { tempDir } from './support/harness.js';
 
 describe('SQLite plans on a migrated index', () => {
@@ -55,6 +60,15 @@ describe('SQLite plans on a migrated index', () => {
     ]);
     expect(await planOf(ROOT_CHILDREN_SQL, [1, 1])).toEqual([
       'SEARCH entries USING INDEX entries_parent_name (parent_id=?)',
+    ]);
+  });
+
+  it("probes a batch's directory rows one path at a time by the unique index", async () => {
+    // json_each outermost: without CROSS JOIN the planner may scan the storage's rows once
+    // per batch and look each up in the array (the trap a batched children read fell into).
+    expect(await planOf(DIGESTS_SQL, ['["/a","/b"]', 1, 1])).toEqual([
+      'SCAN j VIRTUAL TABLE INDEX 1:',
+      'SEARCH e USING INDEX sqlite_autoindex_entries_1 (storage_id=? AND path=?)',
     ]);
   });
 

@@ -10,7 +10,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from './support/harness.js';
 import { listAll } from './support/list-all.js';
 
-const threads = vi.hoisted(() => ({ started: 0, messages: 0 }));
+const threads = vi.hoisted(() => ({
+  started: 0,
+  messages: 0,
+  /** While set, a thread's 'online' is held back (see `release`): the client sees it starting. */
+  hold: false,
+  held: [] as Array<() => void>,
+}));
 
 vi.mock('node:worker_threads', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:worker_threads')>();
@@ -18,6 +24,13 @@ vi.mock('node:worker_threads', async (importOriginal) => {
     constructor(...args: ConstructorParameters<typeof original.Worker>) {
       super(...args);
       threads.started++;
+    }
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'online' && threads.hold) {
+        threads.held.push(() => super.emit(event, ...args));
+        return true;
+      }
+      return super.emit(event, ...args);
     }
     override postMessage(...args: Parameters<InstanceType<typeof original.Worker>['postMessage']>) {
       threads.messages++;
@@ -43,6 +56,8 @@ describe('local backend: listing before the first thread', () => {
     tmp = tempDir('trawl-local-inline-');
     threads.started = 0;
     threads.messages = 0;
+    threads.hold = false;
+    threads.held.length = 0;
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
@@ -72,14 +87,26 @@ describe('local backend: listing before the first thread', () => {
     });
   });
 
-  it('starts a thread once a listing shows a subdirectory, and lists the rest there', async () => {
+  it('starts a thread once a listing shows a subdirectory, and lists the rest there once it runs', async () => {
     mkdirSync(join(tmp.path, 'a', 'b'), { recursive: true });
     writeFileSync(join(tmp.path, 'a', 'b', 'x.txt'), 'x');
+    threads.hold = true;
     const client = await open(tmp.path);
     const root = await listAll(client.list('/', { newWalk: true }));
     expect(root.map((e) => e.path)).toEqual(['/a']);
     expect(threads.started).toBe(1);
+    // Its isolate starting, the main thread lists on (the walk waits for these meanwhile).
+    expect((await listAll(client.list('/a'))).map((e) => e.path)).toEqual(['/a/b']);
+    expect((await listAll(client.list('/a/b'))).map((e) => e.path)).toEqual(['/a/b/x.txt']);
     expect(threads.messages).toBe(0);
+    // Running: a new walk lists there.
+    for (let i = 0; i < 500 && threads.held.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(threads.held).toHaveLength(1);
+    threads.hold = false;
+    for (const release of threads.held.splice(0)) release();
+    expect((await listAll(client.list('/', { newWalk: true }))).map((e) => e.path)).toEqual(['/a']);
     expect((await listAll(client.list('/a'))).map((e) => e.path)).toEqual(['/a/b']);
     expect((await listAll(client.list('/a/b'))).map((e) => e.path)).toEqual(['/a/b/x.txt']);
     expect(threads.messages).toBeGreaterThan(0);

@@ -134,6 +134,40 @@ describe('local backend: a listing thread started before connecting', () => {
     if (client.listing === 'native') expect(threads.started).toBe(1);
   });
 
+  it('judges whether the walk is bound by the listing a window at a time, not since its start', async () => {
+    for (let a = 0; a < 50; a++) {
+      for (let b = 0; b < 40; b++) mkdirSync(join(tmp.path, `a${a}`, `b${b}`), { recursive: true });
+    }
+    // The main thread's busy share as the client reads it: over everything since the first
+    // reply, busy (a rescan's first replies' burst keeps the average up); over any later
+    // window, idle. Only a client that judges windows starts its second thread.
+    const real = performance.eventLoopUtilization.bind(performance);
+    let first: unknown;
+    const spy = vi.spyOn(performance, 'eventLoopUtilization').mockImplementation(((
+      since?: unknown,
+    ) => {
+      if (since === undefined) {
+        const now = real();
+        first ??= now;
+        return now;
+      }
+      return since === first
+        ? { idle: 0, active: 30, utilization: 1 }
+        : { idle: 24, active: 6, utilization: 0.2 };
+    }) as typeof performance.eventLoopUtilization);
+    try {
+      const client = new LocalClient({ root: tmp.path, followSymlinks: false, readAhead: true });
+      await client.connect();
+      clients.push(client);
+      let pieces = 0;
+      for await (const _piece of treePieces(client.listTree('/'))) pieces++;
+      expect(pieces).toBe(1 + 50 + 2000);
+      if (client.listing === 'native') expect(threads.started).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('is not taken by a client of another folder, and is ended when nobody took it', async () => {
     const other = join(tmp.path, 'other');
     mkdirSync(join(other, 'sub'), { recursive: true });

@@ -6,6 +6,7 @@
  * why), and its rescan reads every directory — checked last.
  */
 import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -475,6 +476,61 @@ describe('listingDigest', () => {
     const lone = listingDigest(listing(['\uD800.jpg'], [T_FILE], [1], [1]), salt);
     const replaced = listingDigest(listing(['\uFFFD.jpg'], [T_FILE], [1], [1]), salt);
     expect(lone).not.toBe(replaced);
+  });
+
+  /**
+   * The digest as the listing-digests round computed it (one `Hash`, its pieces given in
+   * turn): every digest stored since is of these bytes, so the one-call form must give the
+   * same, or bump DIGEST_VERSION.
+   */
+  const reference = (l: PackedListing, salt: string): string => {
+    const { names, types, sizes, mtimes } = l.reply;
+    const hash = createHash('sha256');
+    hash.update(salt);
+    hash.update(`\0${l.count}\0`);
+    hash.update(names.slice(l.at, l.end), 'utf16le');
+    hash.update(new Uint8Array(types.buffer, types.byteOffset + l.offset, l.count));
+    hash.update(new Uint8Array(sizes.buffer, sizes.byteOffset + l.offset * 8, l.count * 8));
+    hash.update(new Uint8Array(mtimes.buffer, mtimes.byteOffset + l.offset * 8, l.count * 8));
+    return hash.digest('base64url').slice(0, 22);
+  };
+
+  it('is the digest stored before it: the same bytes, hashed in one call', () => {
+    // Two directories in one reply, as a listing thread packs a request: the second starts
+    // at an offset into the arrays and the joined names.
+    const first = ['a.jpg', 'é', '\uD800', '\uFFFD', 'x'.repeat(255)];
+    const second = ['b', 'c.mp4', '日本語.png'];
+    const joined = [...first, ...second].join('/');
+    const n = first.length + second.length;
+    const reply = {
+      names: joined,
+      types: Uint8Array.from({ length: n }, (_, i) => (i % 3 === 1 ? T_DIR : T_FILE)),
+      sizes: Float64Array.from({ length: n }, (_, i) => (i % 3 === 1 ? 0 : 2 ** 40 + i)),
+      mtimes: Float64Array.from({ length: n }, (_, i) => 1_600_000_000_123 + i),
+    };
+    const cut = first.join('/').length;
+    const listings = [
+      new PackedListing('/d', reply, 0, cut, 0, first.length),
+      new PackedListing('/e', reply, cut + 1, joined.length, first.length, second.length),
+      new PackedListing('/empty', reply, 0, 0, 0, 0),
+      // Past the one-call buffer: hashed in pieces.
+      listing(
+        Array.from({ length: 3000 }, (_, i) => `name-${i}.jpg`),
+        Array.from({ length: 3000 }, () => T_FILE),
+        Array.from({ length: 3000 }, (_, i) => i),
+        Array.from({ length: 3000 }, (_, i) => 1000 + i),
+      ),
+    ];
+    const salts = [salt, digestSalt({ exclude: ['*.tmp'] })];
+    // Salts in turn: the buffer's salt is rewritten, not left over.
+    for (let round = 0; round < 2; round++) {
+      for (const s of salts) {
+        for (const l of listings) expect(listingDigest(l, s)).toBe(reference(l, s));
+      }
+    }
+    // Pinned: `base()`'s digest under DIGEST_VERSION 1 and today's media table, as the
+    // listing-digests round's build computed it (a change to either changes it, rightly).
+    expect(listingDigest(base(), salt)).toBe('g1XOHLRpejJipG5lbPg1vO');
   });
 
   it('gives a listing with an unreadable entry or a loop none', () => {

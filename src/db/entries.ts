@@ -123,9 +123,10 @@ export interface ChildrenUnlessSame {
   /** The directories whose stored digest was the one given: not read. */
   same: Set<string>;
   /**
-   * The value read on the row of each directory probed (its digest, a token, or null; no
-   * row: null) and the row's id, by the same read as its answer: {@link ListingDigest.was}
-   * and {@link ListingDigest.row} when storing.
+   * The value read on the row of each directory probed and not found the same (its digest,
+   * a token, or null; no row: null) and the row's id, by the same read as its answer:
+   * {@link ListingDigest.was} and {@link ListingDigest.row} when its digest is stored. (A
+   * directory in `same` stores nothing: it has none.)
    */
   was: Map<string, { value: string | null; row: number | null }>;
 }

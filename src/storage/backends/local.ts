@@ -127,6 +127,8 @@ interface Lane {
   worker: Pick<Worker, 'postMessage' | 'ref' | 'unref' | 'terminate'>;
   /** Directories sent to this thread and not answered yet. */
   outstanding: number;
+  /** The thread runs (its isolate has started): what is sent to it is listed now. */
+  online: boolean;
 }
 
 /** Directories in flight across all threads while reading ahead. */
@@ -157,8 +159,9 @@ const STEP_DIRS = 64;
 const STEP_ENTRIES = 2048;
 /**
  * A second listing thread starts by default only once the scan is bound by the listing: the
- * walk has waited for this many listings since the first thread first answered, and the main
- * thread's event loop was busy less than {@link LISTING_BOUND_BUSY} of that time. Measured
+ * walk has waited for this many listings in a window of at least {@link LISTING_WINDOW_MS}
+ * (the first from when the first thread first answered), and the main thread's event loop
+ * was busy less than {@link LISTING_BOUND_BUSY} of that window. Measured
  * (200,000 files, 2 cores): a dry run into an empty index waits ~450 times and is busy ~30 %
  * — two threads list it in 0.45–0.50 s against 0.54–0.62 s; a first scan waits ~8 times
  * (busy ~50 %, the rest waiting for its writer) and an unchanged rescan is busy ~100 %: a
@@ -166,6 +169,14 @@ const STEP_ENTRIES = 2048;
  */
 const LISTING_BOUND_WAITS = 16;
 const LISTING_BOUND_BUSY = 0.6;
+/**
+ * Each window is judged alone: an unchanged rescan with listing digests is busy ~0.7–1.0 in
+ * its first window (the first replies' burst, code not yet optimized) and 0.25–0.6 in every
+ * one after (windows of 16 waits, 25–60 ms each, 200,000 files); judged over all the time
+ * since its first reply, its average crossed 0.6 half-way through the walk, or never
+ * (0.62–0.64 at its end).
+ */
+const LISTING_WINDOW_MS = 25;
 /** Looked up at first use: node:perf_hooks is not loaded by a scan that starts no thread. */
 const eventLoopUtilization = (since?: EventLoopUtilization) =>
   performance.eventLoopUtilization(since);
@@ -201,6 +212,8 @@ function configKey(config: WorkerConfig): string {
 interface Spare {
   worker: Worker;
   dead: boolean;
+  /** Its isolate has started ('online'). */
+  online: boolean;
 }
 
 function spawnThread(config: WorkerConfig): Spare {
@@ -210,7 +223,8 @@ function spawnThread(config: WorkerConfig): Spare {
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
   });
   worker.unref();
-  const spare: Spare = { worker, dead: false };
+  const spare: Spare = { worker, dead: false, online: false };
+  worker.once('online', () => void (spare.online = true));
   const died = () => void (spare.dead = true);
   worker.on('error', died);
   worker.on('exit', died);
@@ -282,7 +296,9 @@ function takePrestarted(config: WorkerConfig): Spare[] {
  * waits for the first listing anyway. An empty folder, or a folder of files only, then never
  * pays for a thread (a Node isolate: 30–50 ms of CPU and ~10 MB to start; bench:startup);
  * a tree starts its first thread as soon as its root is listed, while the scan reconciles
- * the root, and its second once there is work for two (#leastBusy) — with the native
+ * the root — and until that thread runs, the main thread lists on, one request at a time
+ * (a prestarted thread is often still starting when the root has been listed: the walk
+ * would wait for it) — and its second once there is work for two (#leastBusy) — with the native
  * listing, only once the walk is bound by the listing (LISTING_BOUND_WAITS), unless two were
  * prestarted for it. A directory streamed (too large to list whole) always goes to a thread.
  */
@@ -326,7 +342,10 @@ export class LocalClient implements StorageClient {
   #listing: 'native' | 'js' | undefined;
   /** Threads beyond the first start only once the scan is bound by the listing. */
   #adaptive = false;
-  /** The main thread's event loop when the first thread first answered (its busy share since). */
+  /**
+   * The main thread's event loop when the current window began: at the first thread's first
+   * answer, then each time a window was judged busy (see LISTING_WINDOW_MS).
+   */
   #loopFrom: EventLoopUtilization | undefined;
   /** Listings the walk waited for since then. */
   #waits = 0;
@@ -388,6 +407,7 @@ export class LocalClient implements StorageClient {
         terminate: () => Promise.resolve(0),
       },
       outstanding: 0,
+      online: true,
     };
     listInline(
       {
@@ -412,8 +432,10 @@ export class LocalClient implements StorageClient {
     // The prestarted thread, if it is still alive, else a new one.
     let spare = this.#spares.shift();
     while (spare?.dead) spare = this.#spares.shift();
-    const worker = spare ? spare.worker : spawnThread(config).worker;
-    const lane: Lane = { worker, outstanding: 0 };
+    spare ??= spawnThread(config);
+    const worker = spare.worker;
+    const lane: Lane = { worker, outstanding: 0, online: spare.online };
+    if (!lane.online) worker.once('online', () => void (lane.online = true));
     worker.on('message', (reply: ListReply) => this.#receive(lane, reply));
     worker.on('error', (error) => this.#die(`listing thread died: ${error.message}`));
     worker.on('exit', () => {
@@ -875,6 +897,12 @@ export class LocalClient implements StorageClient {
     }
     let best = this.#lanes[0]!;
     for (const lane of this.#lanes) if (lane.outstanding < best.outstanding) best = lane;
+    // No thread runs yet (an isolate takes ~30–45 ms to start, longer on a loaded machine):
+    // the main thread, which waits for these listings meanwhile, lists one request at a
+    // time itself; what else is sent waits in the starting thread's queue.
+    if (!thread && !best.online && this.#inline?.outstanding === 0) {
+      if (!this.#lanes.some((l) => l.online)) return this.#inline;
+    }
     if (
       best.outstanding > 0 &&
       config &&
@@ -889,7 +917,13 @@ export class LocalClient implements StorageClient {
   /** Whether the scan waits for listings while the main thread has time (see LISTING_BOUND_WAITS). */
   #listingBound(): boolean {
     if (!this.#loopFrom || this.#waits < LISTING_BOUND_WAITS) return false;
-    return eventLoopUtilization(this.#loopFrom).utilization < LISTING_BOUND_BUSY;
+    const window = eventLoopUtilization(this.#loopFrom);
+    if (window.idle + window.active < LISTING_WINDOW_MS) return false;
+    if (window.utilization < LISTING_BOUND_BUSY) return true;
+    // Busy: the next window is judged from now.
+    this.#loopFrom = eventLoopUtilization();
+    this.#waits = 0;
+    return false;
   }
 
   #fsPath(dir: string): string {
