@@ -262,6 +262,99 @@ describe('listing digests under review (sqlite)', () => {
     }
   });
 
+  it("reads a batch's directories in one statement as one by one: each its own row, names JSON does not carry included", async () => {
+    const root = join(dir.path, `t${n++}`);
+    mkdirSync(root);
+    const f = await fixture(root);
+    try {
+      const entry = (path: string, isDir: boolean): EntryWrite => ({
+        path,
+        parent: path.slice(0, path.lastIndexOf('/')) || '/',
+        name: path.slice(path.lastIndexOf('/') + 1),
+        isDir,
+        size: 0,
+        mtime: (T + 1) * 1000,
+        etag: null,
+        mediaKind: null,
+        isNew: true,
+      });
+      // A lone surrogate is not UTF-8: its row's path reads back as U+FFFD, as the path of
+      // `/x\uFFFD…` does, a row of its own.
+      const lone = '/x\uD800';
+      const alike = '/x\uFFFD\uFFFD\uFFFD';
+      // And one whose look-alike has no row: asked with the lone one's digest, it must not
+      // be taken for it.
+      const lone2 = '/y\uD800';
+      const alike2 = '/y\uFFFD\uFFFD\uFFFD';
+      const dirs = ['/a', '/b', '/c', lone, alike, lone2, alike2, '/f.txt', '/none'];
+      await f.entries.apply(
+        f.scope,
+        [],
+        [
+          ...['/a', '/b', '/c', lone, alike, lone2].map((p) => entry(p, true)),
+          entry('/f.txt', false),
+        ],
+      );
+      const [A, S, R, Y] = ['A', 'S', 'R', 'Y'].map((c) => c.repeat(22));
+      await f.entries.apply(
+        f.scope,
+        [],
+        [],
+        [
+          { dir: '/a', digest: A!, was: null, row: null },
+          { dir: lone, digest: S!, was: null, row: null },
+          { dir: alike, digest: R!, was: null, row: null },
+          { dir: lone2, digest: Y!, was: null, row: null },
+        ],
+      );
+      // A child written without a digest: `/b` holds a token.
+      await f.entries.apply(f.scope, [], [entry('/b/k.txt', false)]);
+      const asked = dirs.map((d) =>
+        d === '/a' ? A! : d === lone ? S! : d === lone2 || d === alike2 ? Y! : 'Z'.repeat(22),
+      );
+      const all = await f.entries.childrenUnlessSame!(f.scope, dirs, asked);
+      const one = await Promise.all(
+        dirs.map((d, i) => f.entries.childrenUnlessSame!(f.scope, [d], [asked[i]!])),
+      );
+      const ids = new Map(
+        (
+          await sql<{
+            path: string;
+            id: number;
+          }>`SELECT path, id FROM entries WHERE is_dir = 1`.execute(f.app.index.db)
+        ).rows.map((r) => [r.path, r.id]),
+      );
+      // Six directory rows: the lone ones read back as their look-alikes.
+      expect(ids.size).toBe(5);
+      expect(
+        (
+          await sql<{
+            n: number;
+          }>`SELECT count(*) AS n FROM entries WHERE is_dir = 1`.execute(f.app.index.db)
+        ).rows[0]!.n,
+      ).toBe(6);
+      expect([...all.same].sort()).toEqual(['/a', lone, lone2].sort());
+      for (const [i, d] of dirs.entries()) {
+        expect(all.was.get(d), d).toEqual(one[i]!.was.get(d));
+        expect(all.same.has(d), d).toBe(one[i]!.same.has(d));
+        expect([...(all.children.get(d) ?? [])], d).toEqual([...(one[i]!.children.get(d) ?? [])]);
+      }
+      // A directory whose digest is the one asked is not compared: no value is kept for it.
+      expect(all.was.get('/a')).toBeUndefined();
+      expect(all.was.get('/b')).toEqual({ value: expect.stringMatching(/^~/), row: ids.get('/b') });
+      expect(all.was.get('/c')).toEqual({ value: null, row: ids.get('/c') });
+      // The lone surrogate's row is its own, not its look-alike's (which holds R, not S).
+      expect(all.was.get(lone)).toBeUndefined();
+      expect(all.was.get(alike)).toEqual({ value: R, row: expect.any(Number) });
+      expect(all.was.get(alike2)).toEqual({ value: null, row: null });
+      expect(all.was.get('/f.txt')).toEqual({ value: null, row: null });
+      expect(all.was.get('/none')).toEqual({ value: null, row: null });
+      expect(all.children.get('/b')?.map((e) => e.path)).toEqual(['/b/k.txt']);
+    } finally {
+      await f.close();
+    }
+  });
+
   it('a trusted directory counts as a compared one, with skipped entries of every kind', async () => {
     const root = tree();
     mkdirSync(join(root, 'c', 'empty'));
