@@ -6,13 +6,17 @@
  * (`structuredClone`), and written by its `entryWriter` into a fresh migrated index, all on
  * one thread: no walk, no other thread, so the CPU it prints is the writer's own.
  *
- *   node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR]
+ *   node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR] [--digests]
  *
  * The tree is read first, untimed. Timed per repetition: `pack` (packBatch and the clone:
  * the main thread's part and the message) and `write` (entryWriter: the writer thread's
  * part), CPU seconds; each build's repetitions alternate with the other's (`--compare`:
  * another worktree's build, e.g. /work/wt-base). Prints the median and the range of each.
+ * `--digests`: each batch also stores the listing digest of each directory it lists, as a
+ * first scan's batches do (seventh round), over the value a first scan's probe reads (null,
+ * on the directory's row when an earlier batch wrote it); the probes are not timed.
  */
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,12 +30,15 @@ const { values, positionals } = parseArgs({
     db: { type: 'string' },
     reps: { type: 'string', default: '3' },
     compare: { type: 'string' },
+    digests: { type: 'boolean', default: false },
   },
 });
 const [root] = positionals;
 const reps = Number(values.reps);
 if (!root || !values.db || !Number.isInteger(reps) || reps < 1) {
-  console.error('usage: node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR]');
+  console.error(
+    'usage: node bench/writer-replay.js ROOT --db FILE [--reps N] [--compare DIR] [--digests]',
+  );
   process.exit(1);
 }
 
@@ -79,6 +86,9 @@ function readBatches(dir, mediaKindOf) {
   return out;
 }
 
+/** A stand-in for a listing's digest: 22 base64url characters, different for each directory. */
+const digestOf = (dir) => createHash('sha256').update(dir).digest('base64url').slice(0, 22);
+
 const cpuS = (u) => (u.user + u.system) / 1e6;
 
 async function once(build, batches) {
@@ -102,15 +112,32 @@ async function once(build, batches) {
   db.pragma('cache_size = -4096');
   const write = build.entryWriter(db, 100_000);
   const scope = { tenantId, storageId: storage.id };
+  // --digests: each listed directory's digest with its listing's rows, as a first scan
+  // stores them, over the value its probe read (null, on the row its parent's batch wrote).
+  const probe = db.prepare(
+    `SELECT id FROM entries WHERE storage_id = ? AND path = ? AND is_dir = 1`,
+  );
+  probe.pluck();
   let pack = 0;
+  let probing = 0;
   const c0 = process.cpuUsage();
   for (const rows of batches) {
     const p0 = process.cpuUsage();
-    const packed = structuredClone(build.packBatch(scope, [], rows));
-    pack += cpuS(process.cpuUsage(p0));
+    const digests = [];
+    if (values.digests) {
+      for (const dir of new Set(rows.map((r) => r.parent))) {
+        if (dir === '/') continue;
+        const row = probe.get(scope.storageId, dir) ?? null;
+        digests.push({ dir, digest: digestOf(dir), was: null, row });
+      }
+    }
+    const d0 = process.cpuUsage();
+    probing += cpuS(process.cpuUsage(p0));
+    const packed = structuredClone(build.packBatch(scope, [], rows, digests));
+    pack += cpuS(process.cpuUsage(d0));
     write(packed);
   }
-  const all = cpuS(process.cpuUsage(c0));
+  const all = cpuS(process.cpuUsage(c0)) - probing;
   db.close();
   return { pack, write: all - pack };
 }
