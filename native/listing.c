@@ -166,9 +166,17 @@ static int ancestor_ids(const char *path, const char *root, Id **ids, size_t *co
   return 0;
 }
 
-static const char *sort_base;
-static int by_bytes(const void *a, const void *b) {
-  return strcmp(sort_base + *(const size_t *)a, sort_base + *(const size_t *)b);
+/*
+ * Orders two names' offsets by the names' bytes; `base` is the names' buffer. Passed to
+ * qsort_r, not held in a static: the listing threads (and the main thread, which lists too)
+ * call this addon at once, and a static set by one thread's sort while another's ran made
+ * that sort compare the wrong directory's bytes: a listing out of order, which the scan
+ * decodes and stores no listing digest for (a first scan left a token on the directory, and
+ * the next unchanged rescan wrote its row). That other buffer may be freed by then, too.
+ */
+static int by_bytes(const void *a, const void *b, void *base) {
+  const char *names = base;
+  return strcmp(names + *(const size_t *)a, names + *(const size_t *)b);
 }
 
 /*
@@ -218,8 +226,7 @@ static int list_dir(Out *o, const char *path, const char *root, int follow, doub
     nm.len += len + 1;
   }
   if (!err && nm.count > 1) {
-    sort_base = nm.bytes;
-    qsort(nm.offsets, nm.count, sizeof(size_t), by_bytes);
+    qsort_r(nm.offsets, nm.count, sizeof(size_t), by_bytes, nm.bytes);
   }
   size_t path_len = strlen(path);
   size_t base_len = path_len > 0 && path[path_len - 1] == '/' ? path_len : path_len + 1;

@@ -8,6 +8,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalClient } from '../src/storage/backends/local.js';
 import { builtNativeListing as nativeListing } from '../src/storage/backends/local-native.js';
@@ -261,6 +262,54 @@ describe('local backend: the native listing', () => {
     const [n, j] = [await listed(true), await listed(false)];
     expect(n).toHaveLength(600);
     expect(n).toEqual(j);
+  });
+
+  it('sorts each listing by its own names while threads list at once', async () => {
+    // The addon is one library in the process: the listing threads (and the main thread,
+    // which lists while the first thread starts) call it at the same time. Its sort once
+    // read the names through a static pointer that another thread's listing could replace
+    // mid-sort: a listing came back out of order (the scan then decoded it, stored no
+    // digest, and the next unchanged rescan wrote the directory's row). One thread lists a
+    // directory of 200 names while another lists one of 2, replacing that pointer every few
+    // microseconds; every listing must be the one listed alone, in order.
+    const built = nativeListing();
+    if (!built) return;
+    const wide = join(tmp.path, 'wide');
+    const tiny = join(tmp.path, 'tiny');
+    mkdirSync(wide);
+    mkdirSync(tiny);
+    // Reversed numbers: the kernel's order, and a sort by other bytes, differ from the names'.
+    for (let i = 100; i < 300; i++)
+      writeFileSync(join(wide, `m${[...String(i)].reverse().join('')}`), '');
+    for (const name of ['a', 'b']) writeFileSync(join(tiny, name), '');
+    const alone = built.listing.listDirs([wide], tmp.path, false, 1e12).names;
+    expect(alone.split('/')).toEqual(alone.split('/').sort());
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const addon = { exports: {} };
+      process.dlopen(addon, workerData.path);
+      const { dir, root, until, alone } = workerData;
+      let listings = 0, wrong = 0;
+      while (Date.now() < until && wrong === 0) {
+        const { names } = addon.exports.listDirs([dir], root, false, 1e12);
+        listings++;
+        if (alone !== undefined && names !== alone) wrong++;
+      }
+      parentPort.postMessage({ listings, wrong });`;
+    const until = Date.now() + 1500;
+    const run = (dir: string, expected?: string) =>
+      new Promise<{ listings: number; wrong: number }>((resolve, reject) => {
+        const w = new Worker(source, {
+          eval: true,
+          workerData: { path: built.path, dir, root: tmp.path, until, alone: expected },
+        });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const [listed, hammered] = await Promise.all([run(wide, alone), run(tiny)]);
+    expect(listed.listings).toBeGreaterThan(0);
+    expect(hammered.listings).toBeGreaterThan(0);
+    expect(listed.wrong).toBe(0);
   });
 
   it('leaves out an entry removed between reading the names and stat, in both', async () => {
