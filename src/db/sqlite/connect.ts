@@ -68,8 +68,12 @@ export async function connectSqlite(
       // ever runs under a rollback journal (SQLite writes page 1 so, whatever the mode), and
       // NORMAL syncs it 3 times instead of FULL's 4 (the journal once, not twice; strace). At
       // that moment the file holds nothing to lose; an existing index is WAL already.
-      raw.pragma('synchronous = NORMAL');
-      await untilUnlocked(() => useWal(raw), wait);
+      // In the wait for locks too: the pragma reads the schema, which another process
+      // making the file holds locked.
+      await untilUnlocked(() => {
+        raw.pragma('synchronous = NORMAL');
+        useWal(raw);
+      }, wait);
     }
     raw.pragma('foreign_keys = ON');
     // 8 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
