@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { createFromScript } from './fresh-schema.js';
+import { placePrebuilt, stampPrebuilt } from './prebuilt.js';
 import { SqliteBookkeeping } from './bookkeeping.js';
 import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
@@ -51,10 +52,16 @@ export async function connectSqlite(
   // A command that only reads still works on an index it may not write (read-only.ts).
   const readOnly = options.readOnly === true && cannotWrite(file);
   let raw: BetterSqlite3.Database;
+  // A new file starts as a copy of the empty index made at build (prebuilt.ts).
+  let placed = false;
   try {
     if (readOnly) raw = openReadOnly(file);
     else {
-      if (file !== ':memory:') makeDirs(dirname(file));
+      if (file !== ':memory:') {
+        makeDirs(dirname(file));
+        // Not for a process that must not migrate (a fleet's): a copy is a schema made.
+        placed = options.prebuilt !== false && options.migrate !== false && placePrebuilt(file);
+      }
       raw = openSqliteFile(file, { timeout: 0 });
     }
   } catch (error) {
@@ -172,6 +179,7 @@ export async function connectSqlite(
       }
     },
     createFresh: () => createFromScript(raw),
+    ...(placed ? { placedFresh: () => stampPrebuilt(raw) } : {}),
     // Prepared statements need the tables: built after migrations. A writer thread needs a
     // file another connection can open, and an index this process may write.
     entries: () =>
