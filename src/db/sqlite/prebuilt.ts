@@ -38,8 +38,11 @@ export function prebuiltIndex(): string | undefined {
  * `file` (a link fails when another process made the file first: then that one is used, as
  * an index another process created). Anything failing leaves no file: SQLite makes it.
  */
-export function placePrebuilt(file: string, prebuilt = prebuiltIndex()): boolean {
-  if (prebuilt === undefined || existsSync(file)) return false;
+export function placePrebuilt(file: string, from?: string): boolean {
+  // The file first: an existing index (every open but the first) looks for nothing more.
+  if (existsSync(file)) return false;
+  const prebuilt = from ?? prebuiltIndex();
+  if (prebuilt === undefined) return false;
   const tmp = `${file}.${process.pid}.prebuilt`;
   let fd: number | undefined;
   try {
