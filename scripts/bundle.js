@@ -40,7 +40,15 @@
  * removes the build info.)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -203,6 +211,23 @@ for (const file of [bundle, kysely]) {
   if (/[^\x00-\x7f]/.test(readFileSync(file, 'latin1'))) {
     throw new Error(`${file} holds non-ASCII bytes: bin/trawl.js reads it as latin1`);
   }
+}
+
+// The empty index a new SQLite file starts as (src/db/sqlite/prebuilt.ts): the schema
+// script of this build on an empty file, in WAL mode, checkpointed by the close. Made before
+// the code cache, so that the warm-up's fresh index takes the path every new index takes.
+{
+  const prebuilt = join(root, 'build', 'fresh-index.db');
+  const tmp = `${prebuilt}.${process.pid}.tmp`;
+  mkdirSync(join(root, 'build'), { recursive: true });
+  for (const end of ['', '-wal', '-shm']) rmSync(`${tmp}${end}`, { force: true });
+  const { default: Database } = await import('better-sqlite3');
+  const { createFromScript } = await import(`${root}dist/db/sqlite/fresh-schema.js`);
+  const db = new Database(tmp);
+  db.pragma('journal_mode = WAL');
+  if (createFromScript(db) === undefined) throw new Error(`bundle: ${tmp} was not empty`);
+  db.close();
+  renameSync(tmp, prebuilt);
 }
 
 // The code cache: the bundle run as bin/trawl.js runs it, asked to write what V8 compiled.

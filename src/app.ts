@@ -17,7 +17,6 @@ import type { StorageSpec } from './storage/url.js';
 import type { StorageRecord } from './db/repositories/storages.js';
 import type { Logger } from './observability/logger.js';
 import { silentLogger } from './observability/silent-logger.js';
-import { createRegistry, storageMetrics } from './observability/metrics.js';
 import type { LimitOptions } from './storage/limits/keys.js';
 import { MemoryBudget } from './storage/limits/budget.js';
 import { splitServiceOptions } from './storage/limits/options.js';
@@ -32,8 +31,12 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** @default JSON lines on stderr at `$TRAWL_LOG_LEVEL`, silent when unset */
   logger?: Logger;
-  /** Where the storage layer's metrics go (served at `/metrics` later). @default a fresh one */
-  metrics?: Registry;
+  /**
+   * Where the storage layer's metrics go (`trawl serve` serves them at `/metrics`); `false`:
+   * nowhere, for a process that never serves them (the command line): prom-client is not
+   * even loaded then. @default a fresh registry
+   */
+  metrics?: Registry | false;
   /** Shared caps per limit key (by kind or key) and per tenant, for the StorageService. */
   limits?: LimitOptions;
   /** Cancels opening the index: `open` rejects with an IndexError `CANCELLED`. */
@@ -86,8 +89,8 @@ export class App {
   readonly catalog: StorageCatalog;
   /** Listing memory shared by every scan of this process. */
   readonly budget = new MemoryBudget();
-  /** Every metric of this process, for `/metrics`. */
-  readonly metrics: Registry;
+  /** Undefined when opened with `metrics: false`. */
+  readonly #metrics: Registry | undefined;
   /** Storages known to this process only (dry runs of unregistered places), by negative id. */
   readonly #unsaved: Map<number, StorageRecord>;
   readonly #config: ReturnType<typeof loadConfig>;
@@ -109,6 +112,7 @@ export class App {
     config: ReturnType<typeof loadConfig>,
     log: Logger,
     catalog: StorageCatalog,
+    metrics: Registry | undefined,
   ) {
     this.catalog = catalog;
     this.index = index;
@@ -117,7 +121,13 @@ export class App {
     this.#unsaved = unsaved;
     this.#config = config;
     this.#log = log;
-    this.metrics = storage.metrics.registry;
+    this.#metrics = metrics;
+  }
+
+  /** Every metric of this process, for `/metrics`; thrown when opened with `metrics: false`. */
+  get metrics(): Registry {
+    if (!this.#metrics) throw new Error('bug: the app was opened without metrics (metrics: false)');
+    return this.#metrics;
   }
 
   /** Whether this process is part of a fleet (a Redis URL is configured). */
@@ -315,19 +325,25 @@ export class App {
               log.warn({ gate, slots: n }, 'fleet-wide gate slots expired before renewal'),
           })
         : undefined;
+      // prom-client loads only with a registry: a process that never serves `/metrics`
+      // (`metrics: false`) counts into the StorageService's no-ops.
+      const prom =
+        options.metrics === false ? undefined : await import('./observability/metrics.js');
+      const metrics =
+        options.metrics === false ? undefined : (options.metrics ?? prom!.createRegistry());
       const storage: StorageService = new StorageService({
         lookup: async (id) => {
           const s = unsaved.get(id) ?? (await catalog.opened(id));
           return s && toConfig(s);
         },
         env: options.storageEnv ?? options.env ?? process.env,
-        metrics: storageMetrics(options.metrics ?? createRegistry()),
+        ...(prom && metrics ? { metrics: prom.storageMetrics(metrics) } : {}),
         limits: options.limits ?? limitsFrom(config),
         ...(gates ? { gates } : {}),
         ...(options.addressPolicy ? { addressPolicy: options.addressPolicy } : {}),
         logger: log,
       });
-      const app = new App(index, storage, tenantId, unsaved, config, log, catalog);
+      const app = new App(index, storage, tenantId, unsaved, config, log, catalog, metrics);
       app.#gates = gates;
       app.#fleet = fleet;
       app.#notice = options.onNotice;

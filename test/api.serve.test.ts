@@ -147,6 +147,12 @@ describe('trawl serve in a process of its own', () => {
     expect(events.headers.get('content-type')).toContain('text/event-stream');
     const stream = await events.text(); // the server closes it after `end`
     expect(stream).toMatch(/event: end\ndata: \{[^\n]*"status":"succeeded"[^\n]*"files":1/);
+    // The storage layer counts into the registry `/metrics` serves (the other commands'
+    // metrics are no-ops: src/cli/context.ts).
+    const metrics = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(20_000) });
+    expect(await metrics.text()).toMatch(
+      /^trawl_storage_requests_total\{kind="webdav",op="list",outcome="ok"\} [1-9]/m,
+    );
 
     // The control: a storage with its own password does send it, so the recorder sees headers.
     const authd = await api(token, 'POST', '/v1/storages', {

@@ -290,6 +290,9 @@ describe('what the command line loads to start', () => {
           // Its bookkeeping is plain statements (db/sqlite/bookkeeping.ts), fresh index or not:
           // no query builder, no migration module.
           expect(r.packages, `round ${round}`).not.toContain('kysely');
+          // Its storage metrics are no-ops: only `trawl serve` serves a registry (cli/context.ts).
+          expect(r.packages, `round ${round}`).not.toContain('prom-client');
+          expect(r.files).not.toContain('dist/observability/metrics.js');
           expect(r.files.filter((f) => f.startsWith('dist/db/migrations/0'))).toEqual([]);
           // The remote kinds' definitions (schemes, options) load with the registry; their
           // clients, with the protocol code under them, at a connect (storage/backends/deferred.ts).

@@ -199,7 +199,7 @@ describe('migration 017 on sqlite', () => {
     const names = ['b', 'a', 'c', 'a', 'B', 'd', 'a', 'e', 'b', 'f', 'A', 'g'];
     const kinds = ['video', null, 'image', 'video', null, 'video', null, 'image', 'video'];
     try {
-      const conn = await connectSqlite(database.url, {});
+      const conn = await connectSqlite(database.url, { prebuilt: false });
       try {
         await migrateTo(conn, '015-parent-hash');
         await seedStorage(conn.db);

@@ -35,7 +35,8 @@ function write(path: string, isDir = false): EntryWrite {
 
 /** An index as trawl 006 left it: migrated to 006, its entries written by 006's triggers. */
 async function index006(dialect: Dialect, url: string): Promise<void> {
-  const conn = dialect === 'sqlite' ? await connectSqlite(url, {}) : connectPostgres(url, {});
+  const conn =
+    dialect === 'sqlite' ? await connectSqlite(url, { prebuilt: false }) : connectPostgres(url, {});
   try {
     await migrateTo(conn, '006-search');
     await seedStorage(conn.db);

@@ -21,7 +21,7 @@ const NAMES = [
 
 /** An index as 015 left it: the first four rows in the name index, the rest a backlog. */
 async function index015(url: string): Promise<void> {
-  const conn = await connectSqlite(url, {});
+  const conn = await connectSqlite(url, { prebuilt: false });
   try {
     await conn.whileOpening(async () => {
       const migrator = new Migrator({ db: conn.db, provider: migrations('sqlite') });

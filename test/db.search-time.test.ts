@@ -223,7 +223,7 @@ for (const dialect of DIALECTS) {
       try {
         const conn =
           dialect === 'sqlite'
-            ? await connectSqlite(database.url, {})
+            ? await connectSqlite(database.url, { prebuilt: false })
             : connectPostgres(database.url, {});
         try {
           await migrateTo(conn, '008-stats-and-large-files');

@@ -310,7 +310,8 @@ async function legacyIndex(
   url: string,
   rows: { name: string; options: Record<string, unknown> }[],
 ): Promise<void> {
-  const conn = dialect === 'sqlite' ? await connectSqlite(url, {}) : connectPostgres(url, {});
+  const conn =
+    dialect === 'sqlite' ? await connectSqlite(url, { prebuilt: false }) : connectPostgres(url, {});
   try {
     await migrateTo(conn, '002-invalid-entries');
     await sql`INSERT INTO tenants (name, created_at) VALUES ('default', 0)`.execute(conn.db);

@@ -236,7 +236,7 @@ describe('migration 013 on sqlite', () => {
   it('carries a 010 index over without a rescan: its steps in the table, its backlog left out', async () => {
     const database = await createDatabase('sqlite');
     try {
-      const conn = await connectSqlite(database.url, {});
+      const conn = await connectSqlite(database.url, { prebuilt: false });
       const mtimes = Array.from({ length: 12 }, (_, i) => ((i % 5) - 2) * S + (i % 3) - 1);
       try {
         await migrateTo(conn, '010-path-key');

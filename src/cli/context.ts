@@ -35,6 +35,8 @@ export interface CliIo {
  * `du`, `storages ls`…) then works on it, and one that writes fails at its first write with
  * INDEX_READ_ONLY. Commands that must write from the start (`scan`, `serve`, `worker`) pass
  * false and are refused at once.
+ *
+ * The storage layer's metrics go nowhere unless `extra.metrics` is a registry.
  */
 export async function openApp(
   io: CliIo,
@@ -42,7 +44,7 @@ export async function openApp(
   signal?: AbortSignal,
   extra: Pick<
     AppOptions,
-    'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly' | 'queryBuilder'
+    'addressPolicy' | 'logger' | 'storageEnv' | 'readOnly' | 'queryBuilder' | 'metrics'
   > = {},
 ): Promise<App> {
   const config = loadConfig(io.env);
@@ -51,6 +53,9 @@ export async function openApp(
   const { App } = await import('../app.js');
   return App.open({
     readOnly: true,
+    // Only `trawl serve` serves metrics (`/metrics`) and passes a registry; every other
+    // command counts into no-ops and loads no prom-client.
+    metrics: false,
     ...extra,
     database: indexTarget(io.env, db),
     tenant: config.tenant,

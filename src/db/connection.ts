@@ -51,6 +51,11 @@ export interface OpenOptions {
    * loads it regardless. @default true
    */
   queryBuilder?: boolean;
+  /**
+   * `false`: a new SQLite file is made by SQLite and the schema script, not copied from the
+   * index made at build (sqlite/prebuilt.ts; tests compare the two). @default true
+   */
+  prebuilt?: boolean;
 }
 
 /** What each dialect folder provides: the same shape for SQLite and PostgreSQL. */
@@ -83,6 +88,12 @@ export interface DialectConnection {
    * {@link whileOpening}.
    */
   createFresh?: () => string[] | undefined;
+  /**
+   * Present when this open made the index file as a copy of one made at build (SQLite:
+   * sqlite/prebuilt.ts): stamps its migrations' times and returns their names, which the
+   * open reports as applied. Only inside {@link whileOpening}.
+   */
+  placedFresh?: () => string[];
   /**
    * Brings the name index up to date before a search reads it, when this dialect keeps it
    * up in bulk (SQLite, migration 007). Best effort: a search stays exact without it.

@@ -220,10 +220,19 @@ async function isCurrent(conn: DialectConnection): Promise<boolean> {
  * step where the dialect can ({@link DialectConnection.createFresh}); the migrator then runs
  * only what that step does not stand for (a migration newer than the schema script).
  */
+/** Whether `names` are this trawl's migrations, in order. */
+function sameNames(names: readonly string[]): boolean {
+  return names.length === MIGRATION_NAMES.length && names.every((n, i) => n === MIGRATION_NAMES[i]);
+}
+
 async function migrate(conn: DialectConnection): Promise<string[]> {
+  // A copy of the index made at build: current unless that build is older than this code
+  // (a stale build/): then the migrator runs the migrations it lacks, as on an older index.
+  const placed = conn.placedFresh?.();
+  if (placed && sameNames(placed)) return placed;
   if (await isCurrent(conn)) return [];
   const made = conn.createFresh?.() ?? [];
-  if (made.length === MIGRATION_NAMES.length && made.every((n, i) => n === MIGRATION_NAMES[i])) {
+  if (sameNames(made)) {
     return made;
   }
   const migrator = await migratorOf(conn);

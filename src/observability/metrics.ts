@@ -5,8 +5,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  * API's `/metrics` will serve. Labels are bounded (kind, operation, error code): never a
  * storage id or a path, which would grow without end in a fleet.
  */
-export interface StorageMetrics {
+export interface StorageMetrics extends StorageMeters {
   readonly registry: Registry;
+}
+
+/**
+ * What the StorageService counts into: the metrics of a registry, or no-ops
+ * (noop-metrics.ts) in a process that never serves them.
+ */
+export interface StorageMeters {
   requests: Counter<'kind' | 'op' | 'outcome'>;
   latency: Histogram<'kind' | 'op'>;
   errors: Counter<'kind' | 'op' | 'code'>;

@@ -19,7 +19,8 @@ import { StoragePacing, type StorageStats } from './limits/pacing.js';
 import { DEFAULT_RETRY, type RetryOptions } from './limits/retry.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/silent-logger.js';
-import { storageMetrics, type StorageMetrics } from '../observability/metrics.js';
+import type { StorageMeters } from '../observability/metrics.js';
+import { noopStorageMetrics } from '../observability/noop-metrics.js';
 import { monotonicMs } from '../util/monotonic.js';
 import { raceAbort } from '../util/on-abort.js';
 import { redactText } from '../util/redact.js';
@@ -77,8 +78,11 @@ export interface StorageServiceDeps {
   gates?: SharedGates;
   retry?: Partial<RetryOptions>;
   health?: Partial<HealthOptions>;
-  /** @default a fresh registry of its own */
-  metrics?: StorageMetrics;
+  /**
+   * Where requests, errors and connects are counted (`storageMetrics(registry)`).
+   * @default no-ops: counted nowhere
+   */
+  metrics?: StorageMeters;
   /** @default silent */
   logger?: Logger;
   /** Milliseconds on a monotonic clock; tests move it by hand. @default monotonicMs */
@@ -204,7 +208,7 @@ export class StorageService {
   readonly #retry: RetryOptions;
   readonly #health: HealthOptions;
   readonly #limiter: Limiter;
-  readonly #metrics: StorageMetrics;
+  readonly #metrics: StorageMeters;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -222,7 +226,7 @@ export class StorageService {
     this.#retry = { ...DEFAULT_RETRY, ...deps.retry };
     this.#health = { ...DEFAULT_HEALTH, ...deps.health };
     this.#limiter = new Limiter(deps.limits, deps.gates);
-    this.#metrics = deps.metrics ?? storageMetrics();
+    this.#metrics = deps.metrics ?? noopStorageMetrics();
     this.#log = deps.logger ?? silentLogger();
     this.#now = deps.now ?? monotonicMs;
     this.#random = deps.random ?? Math.random;
@@ -235,7 +239,7 @@ export class StorageService {
   }
 
   /** The metrics this service reports into. */
-  get metrics(): StorageMetrics {
+  get metrics(): StorageMeters {
     return this.#metrics;
   }
 

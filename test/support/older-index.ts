@@ -70,7 +70,7 @@ export async function sqliteIndexAt(
   dirs: readonly string[],
   files: readonly string[],
 ): Promise<void> {
-  const conn = await connectSqlite(file, {});
+  const conn = await connectSqlite(file, { prebuilt: false });
   try {
     await migrateTo(conn, last);
     await seedStorage(conn.db);

@@ -63,9 +63,10 @@ export function serveCommand(program: Command, io: CliIo): void {
       const policy = addressPolicyFromEnv(env);
       const admin = adminToken(env, dialectOf(database) === 'sqlite' ? database : undefined);
       // The logger and the scan runners (BullMQ, cron) load with the command that runs them.
-      const [{ createLogger }, { scanRunner }] = await Promise.all([
+      const [{ createLogger }, { scanRunner }, { createRegistry }] = await Promise.all([
         import('../../observability/logger.js'),
         import('../../jobs/runners.js'),
+        import('../../observability/metrics.js'),
       ]);
       const logger = createLogger({ level: env.TRAWL_LOG_LEVEL ? config.logLevel : 'info' });
       const signal = untilSignal(io);
@@ -74,6 +75,8 @@ export function serveCommand(program: Command, io: CliIo): void {
         logger,
         // A tenant's storage gets no credentials from this server's environment.
         storageEnv: {},
+        // Served at `/metrics`: the storage layer's, the API's and the queue's.
+        metrics: createRegistry(),
         // A server writes (scans, tokens): an index it cannot write is refused at start.
         readOnly: false,
       }).catch((error: unknown) => {

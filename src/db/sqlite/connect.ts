@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, untilUnlocked, type LockWait } from './busy.js';
 import { SqliteEntryRepository } from './entries.js';
 import { createFromScript } from './fresh-schema.js';
+import { placePrebuilt, stampPrebuilt } from './prebuilt.js';
 import { SqliteBookkeeping } from './bookkeeping.js';
 import { NameIndexBacklog, registerNameTest } from './name-index.js';
 import { cannotWrite, openReadOnly } from './read-only.js';
@@ -51,10 +52,16 @@ export async function connectSqlite(
   // A command that only reads still works on an index it may not write (read-only.ts).
   const readOnly = options.readOnly === true && cannotWrite(file);
   let raw: BetterSqlite3.Database;
+  // A new file starts as a copy of the empty index made at build (prebuilt.ts).
+  let placed = false;
   try {
     if (readOnly) raw = openReadOnly(file);
     else {
-      if (file !== ':memory:') makeDirs(dirname(file));
+      if (file !== ':memory:') {
+        makeDirs(dirname(file));
+        // Not for a process that must not migrate (a fleet's): a copy is a schema made.
+        placed = options.prebuilt !== false && options.migrate !== false && placePrebuilt(file);
+      }
       raw = openSqliteFile(file, { timeout: 0 });
     }
   } catch (error) {
@@ -64,8 +71,16 @@ export async function connectSqlite(
   }
   try {
     if (!readOnly) {
-      await untilUnlocked(() => useWal(raw), wait);
-      raw.pragma('synchronous = NORMAL');
+      // Before the switch to WAL: on a new file that switch is the one transaction this index
+      // ever runs under a rollback journal (SQLite writes page 1 so, whatever the mode), and
+      // NORMAL syncs it 3 times instead of FULL's 4 (the journal once, not twice; strace). At
+      // that moment the file holds nothing to lose; an existing index is WAL already.
+      // In the wait for locks too: the pragma reads the schema, which another process
+      // making the file holds locked.
+      await untilUnlocked(() => {
+        raw.pragma('synchronous = NORMAL');
+        useWal(raw);
+      }, wait);
     }
     raw.pragma('foreign_keys = ON');
     // 8 MB of page cache: a 1,000,000-entry rescan is as fast as with 64 MB (it reads the
@@ -164,6 +179,7 @@ export async function connectSqlite(
       }
     },
     createFresh: () => createFromScript(raw),
+    ...(placed ? { placedFresh: () => stampPrebuilt(raw) } : {}),
     // Prepared statements need the tables: built after migrations. A writer thread needs a
     // file another connection can open, and an index this process may write.
     entries: () =>
