@@ -1,10 +1,13 @@
 /**
  * Review (h-review): hostile cases of the prebuilt index copy (src/db/sqlite/prebuilt.ts).
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateIndex } from '../src/db/open.js';
+import { openSqliteFile } from '../src/db/sqlite/driver.js';
 import { placePrebuilt, prebuiltIndex } from '../src/db/sqlite/prebuilt.js';
 import { tempDir } from './support/harness.js';
 
@@ -43,4 +46,46 @@ describe('prebuilt index, review', () => {
       process.chdir(cwd);
     }
   });
+});
+
+describe('prebuilt index, review: a leftover -wal', () => {
+  let dir: ReturnType<typeof tempDir> | undefined;
+  afterEach(() => {
+    dir?.cleanup();
+    dir = undefined;
+  });
+
+  // An index whose process died (kill -9, OOM) leaves index.db-wal; the user removes
+  // index.db to start over. SQLite, making a new (empty) file, discards a WAL beside it; a
+  // copy of the prebuilt index is a WAL-mode file with pages, so SQLite replays the old
+  // index's WAL onto it: the "new" index is the old one's last state (or a corrupt mix).
+  for (const prebuilt of [false, true]) {
+    it(`a new index over a dead index's -wal is the empty schema (prebuilt: ${prebuilt})`, async () => {
+      dir = tempDir();
+      const file = join(dir.path, 'index.db');
+      await migrateIndex(file);
+      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+      execFileSync(process.execPath, [
+        '-e',
+        `const D = require(${JSON.stringify(driver)}); const db = new D(${JSON.stringify(file)});
+         db.pragma('wal_autocheckpoint = 0');
+         db.exec("CREATE TABLE leftover(x); INSERT INTO leftover VALUES (1); DROP TABLE storages");
+         process.exit(0); // dies without closing: the WAL stays`,
+      ]);
+      expect(existsSync(`${file}-wal`)).toBe(true);
+      rmSync(file);
+      await migrateIndex(file, { prebuilt });
+      const raw = openSqliteFile(file);
+      try {
+        const tables = raw
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+          .pluck()
+          .all() as string[];
+        expect(tables).not.toContain('leftover'); // fails with prebuilt: true
+        expect(tables).toContain('storages');
+      } finally {
+        raw.close();
+      }
+    });
+  }
 });
