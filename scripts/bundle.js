@@ -43,6 +43,7 @@ import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -217,9 +218,15 @@ for (const file of [bundle, kysely]) {
 // script of this build on an empty file, in WAL mode, checkpointed by the close. Made before
 // the code cache, so that the warm-up's fresh index takes the path every new index takes.
 {
-  const prebuilt = join(root, 'build', 'fresh-index.db');
+  // Named after its last migration (prebuilt.ts's prebuiltName): an open takes only the copy
+  // of the migrations it knows. Older builds' copies go.
+  const { MIGRATION_NAMES } = await import(`${root}dist/db/migrations/names.js`);
+  const prebuilt = join(root, 'build', `fresh-index.${MIGRATION_NAMES.at(-1)}.db`);
   const tmp = `${prebuilt}.${process.pid}.tmp`;
   mkdirSync(join(root, 'build'), { recursive: true });
+  for (const name of readdirSync(join(root, 'build'))) {
+    if (/^fresh-index\..*\.db$/.test(name)) rmSync(join(root, 'build', name), { force: true });
+  }
   for (const end of ['', '-wal', '-shm']) rmSync(`${tmp}${end}`, { force: true });
   const { default: Database } = await import('better-sqlite3');
   const { createFromScript } = await import(`${root}dist/db/sqlite/fresh-schema.js`);

@@ -2,15 +2,14 @@
  * Review (h-review): hostile cases of the prebuilt index copy (src/db/sqlite/prebuilt.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATION_NAMES } from '../src/db/migrations/names.js';
 import { migrateIndex } from '../src/db/open.js';
-import { createFromScript } from '../src/db/sqlite/fresh-schema.js';
 import { openSqliteFile } from '../src/db/sqlite/driver.js';
-import { placePrebuilt, prebuiltIndex } from '../src/db/sqlite/prebuilt.js';
+import { placePrebuilt, prebuiltIndex, prebuiltName } from '../src/db/sqlite/prebuilt.js';
 import { tempDir } from './support/harness.js';
 
 describe('prebuilt index, review', () => {
@@ -27,8 +26,13 @@ describe('prebuilt index, review', () => {
     // pid in another pid namespace on a shared volume) is mid-way through its copy.
     const theirs = `${file}.${process.pid}.prebuilt`;
     writeFileSync(theirs, 'partial copy');
-    expect(placePrebuilt(file, prebuiltIndex())).toBe(false);
-    expect(existsSync(theirs)).toBe(true); // fails: the finally unlinks it
+    // This call's own name is its own (pid and random): it copies, and leaves theirs alone.
+    expect(placePrebuilt(file, prebuiltIndex())).toBe(true);
+    expect(existsSync(theirs)).toBe(true);
+    expect(readdirSync(dir.path).sort()).toEqual([
+      'index.db',
+      'index.db.' + process.pid + '.prebuilt',
+    ]);
   });
 
   it('an existing current index named as a SQLite URI (file:…) is not reported as migrated, nor a stray file made', async () => {
@@ -83,7 +87,7 @@ describe('prebuilt index, review: a leftover -wal', () => {
           .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
           .pluck()
           .all() as string[];
-        expect(tables).not.toContain('leftover'); // fails with prebuilt: true
+        expect(tables).not.toContain('leftover');
         expect(tables).toContain('storages');
       } finally {
         raw.close();
@@ -92,28 +96,41 @@ describe('prebuilt index, review: a leftover -wal', () => {
   }
 });
 
-describe('prebuilt index, review: a build/ newer than the code', () => {
+describe('prebuilt index, review: a build/ of other migrations than the code', () => {
   let dir: ReturnType<typeof tempDir> | undefined;
   afterEach(() => {
     dir?.cleanup();
     dir = undefined;
   });
 
-  // build/fresh-index.db from a branch with a newer migration, the code (src/ under the
-  // tests, or dist/ after a tsc-only build) from one without: a new index cannot be made.
-  it('a new index is made when the prebuilt copy records a migration this code lacks', async () => {
+  // build/ from a branch with a newer migration, the code (src/ under the tests, or dist/
+  // after a tsc-only build) from one without: its copy records a migration this code does
+  // not know, and an index made from it could never be opened ("corrupted migrations").
+  // The copy is named after its last migration, and only this code's name is taken.
+  it('takes only the copy named after the last migration this code knows', () => {
     dir = tempDir();
-    const newer = join(dir.path, 'newer-template.db');
-    const raw = openSqliteFile(newer);
-    raw.pragma('journal_mode = WAL');
-    createFromScript(raw);
-    raw
-      .prepare('INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)')
-      .run('999-from-a-newer-branch', new Date().toISOString());
-    raw.close();
-    const copied = join(dir.path, 'copied.db');
-    expect(placePrebuilt(copied, newer)).toBe(true);
-    // fails: "corrupted migrations" from the migrator (or the open refuses the index)
-    await expect(migrateIndex(copied)).resolves.toEqual(MIGRATION_NAMES);
+    const below = join(dir.path, 'dist', 'db', 'sqlite');
+    mkdirSync(below, { recursive: true });
+    mkdirSync(join(dir.path, 'build'));
+    const newer = [...MIGRATION_NAMES, '999-from-a-newer-branch'];
+    const older = MIGRATION_NAMES.slice(0, -1);
+    for (const names of [newer, older]) {
+      writeFileSync(join(dir.path, prebuiltName(names)), '');
+    }
+    expect(prebuiltIndex(below)).toBeUndefined();
+    writeFileSync(join(dir.path, prebuiltName()), '');
+    expect(prebuiltIndex(below)).toBe(join(dir.path, prebuiltName()));
+    // The build's own copy is this code's (npm run build made it from these migrations).
+    expect(prebuiltIndex()).toMatch(new RegExp(`fresh-index\\.${MIGRATION_NAMES.at(-1)}\\.db$`));
+  });
+
+  it("makes no copy beside a dead index's journal, nor for a SQLite URI", () => {
+    dir = tempDir();
+    const file = join(dir.path, 'index.db');
+    writeFileSync(`${file}-journal`, 'hot journal');
+    expect(placePrebuilt(file, prebuiltIndex())).toBe(false);
+    expect(existsSync(file)).toBe(false);
+    expect(placePrebuilt(`file:${join(dir.path, 'other.db')}`, prebuiltIndex())).toBe(false);
+    expect(readdirSync(dir.path)).toEqual(['index.db-journal']);
   });
 });
