@@ -1,15 +1,24 @@
 /**
- * Pieces the network backends (sftp, ftp, smb) share: reading a storage URL's parts, a
+ * Pieces the network backends share: reading a storage URL's parts (S3 and WebDAV its query), a
  * deadline around one request, and scrubbing secrets out of text a server or library
  * produced. Typed option readers are in `../options.ts`, shared with every backend.
  */
 import { StorageError, TimeoutError } from '../errors.js';
 import type { RawOptions } from '../options.js';
 
-/** `user`, `password`, `host`, `port` and query parameters of a storage URL, decoded. */
-export function urlParts(url: URL): RawOptions {
+/**
+ * A storage URL's query parameters, each an option (`?endpoint=…`, `timeoutMs=…`); the
+ * StorageService's own (maxConcurrency) were taken out before a backend sees the URL.
+ */
+export function queryOptions(url: URL): RawOptions {
   const raw: RawOptions = {};
   for (const [key, value] of url.searchParams) raw[key] = value;
+  return raw;
+}
+
+/** `user`, `password`, `host`, `port` and query parameters of a storage URL, decoded. */
+export function urlParts(url: URL): RawOptions {
+  const raw = queryOptions(url);
   if (url.hostname) raw.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.port) raw.port = url.port;
   if (url.username) raw.user = decodeURIComponent(url.username);

@@ -14,6 +14,7 @@ import {
 } from '../options.js';
 import type { BackendDeps } from '../types.js';
 import { deferredClient } from './deferred.js';
+import { queryOptions } from './remote-common.js';
 import type { S3Options } from './s3.js';
 
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (plus legacy dots/underscores)
@@ -132,10 +133,7 @@ export const s3Backend = defineBackend('s3', {
   },
   options: S3_OPTIONS,
   fromUrl(url) {
-    const raw: Record<string, unknown> = {};
-    // Query parameters are options (endpoint, region…); the StorageService's own
-    // (maxConcurrency) were taken out before this sees the URL.
-    for (const [key, value] of url.searchParams) raw[key] = value;
+    const raw = queryOptions(url);
     raw.bucket = decodeURIComponent(url.hostname);
     raw.prefix = url.pathname
       .split('/')

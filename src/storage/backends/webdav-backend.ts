@@ -14,6 +14,7 @@ import {
 } from '../options.js';
 import type { BackendDeps } from '../types.js';
 import { deferredClient } from './deferred.js';
+import { queryOptions } from './remote-common.js';
 import type { WebdavOptions } from './webdav.js';
 import { redactText } from '../../util/redact.js';
 
@@ -110,10 +111,7 @@ export const webdavBackend = defineBackend('webdav', {
   },
   options: WEBDAV_OPTIONS,
   fromUrl(url) {
-    const raw: Record<string, unknown> = {};
-    // Query parameters are options (timeoutMs=…); the StorageService's own (maxConcurrency)
-    // were taken out before this sees the URL.
-    for (const [key, value] of url.searchParams) raw[key] = value;
+    const raw = queryOptions(url);
     const http = new URL(
       url.href.replace(/^webdavs?:/i, (s) => (s.toLowerCase() === 'webdavs:' ? 'https:' : 'http:')),
     );
