@@ -15,11 +15,10 @@
  * the same columns with only the unique path index. Prints `{ ms, cpuS, rows, parts }` (CPU of
  * this process over the timed part: it has one thread).
  */
-import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { prepared } from './lib/raw-writes.js';
+import { treeListings } from './lib/tree.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,16 +36,8 @@ const COLUMNS = 'tenant_id, storage_id, path, name, is_dir, size, mtime, etag, m
 /** Every entry under root as `[path, name, isDir, size, mtime]`, breadth first. */
 function readTree(dir) {
   const out = [];
-  const queue = ['/'];
-  for (let i = 0; i < queue.length; i++) {
-    const rel = queue[i];
-    for (const name of readdirSync(join(dir, rel))) {
-      const path = rel === '/' ? `/${name}` : `${rel}/${name}`;
-      const st = lstatSync(join(dir, path));
-      const isDir = st.isDirectory();
-      if (isDir) queue.push(path);
-      out.push([path, name, isDir ? 1 : 0, isDir ? 0 : st.size, Math.floor(st.mtimeMs)]);
-    }
+  for (const [, entries] of treeListings(dir)) {
+    for (const e of entries) out.push([e.path, e.name, e.isDir ? 1 : 0, e.size, e.mtime]);
   }
   return out;
 }

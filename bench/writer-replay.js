@@ -17,12 +17,14 @@
  * on the directory's row when an earlier batch wrote it); the probes are not timed.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { median } from './lib/measure.js';
+import { prepared } from './lib/raw-writes.js';
+import { treeListings } from './lib/tree.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,34 +48,27 @@ const BATCH = 1000;
 
 /** A build's writer, by its compiled modules (dist/). */
 async function load(dir) {
-  const at = (p) => pathToFileURL(join(resolve(dir), 'dist', p)).href;
-  const { openIndex } = await import(at('db/open.js'));
-  const { mediaKindOf } = await import(at('scan/media.js'));
-  const { packBatch, entryWriter } = await import(at('db/sqlite/entry-writer.js'));
-  return { openIndex, mediaKindOf, packBatch, entryWriter };
+  const dist = pathToFileURL(join(resolve(dir), 'dist/'));
+  const { mediaKindOf } = await import(new URL('scan/media.js', dist).href);
+  const { packBatch, entryWriter } = await import(new URL('db/sqlite/entry-writer.js', dist).href);
+  return { dist, mediaKindOf, packBatch, entryWriter };
 }
 
 /** The new rows of a first scan of `dir`, as the engine's writes, in batches of whole listings. */
 function readBatches(dir, mediaKindOf) {
   const out = [];
   let batch = [];
-  const queue = ['/'];
-  for (let i = 0; i < queue.length; i++) {
-    const rel = queue[i];
-    for (const name of readdirSync(join(dir, rel))) {
-      const path = rel === '/' ? `/${name}` : `${rel}/${name}`;
-      const st = lstatSync(join(dir, path));
-      const isDir = st.isDirectory();
-      if (isDir) queue.push(path);
+  for (const [parent, entries] of treeListings(dir)) {
+    for (const e of entries) {
       batch.push({
-        path,
-        parent: rel,
-        name,
-        isDir,
-        size: isDir ? 0 : st.size,
-        mtime: Math.floor(st.mtimeMs),
+        path: e.path,
+        parent,
+        name: e.name,
+        isDir: e.isDir,
+        size: e.size,
+        mtime: e.mtime,
         etag: null,
-        mediaKind: isDir ? null : mediaKindOf(name),
+        mediaKind: e.isDir ? null : mediaKindOf(e.name),
         isNew: true,
       });
     }
@@ -95,15 +90,8 @@ async function once(build, batches) {
   rmSync(values.db, { force: true });
   rmSync(`${values.db}-wal`, { force: true });
   rmSync(`${values.db}-shm`, { force: true });
-  const index = await build.openIndex(values.db);
-  const tenantId = await index.tenants.ensure('default');
-  const storage = await index.storages.upsert({
-    tenantId,
-    name: 'bench',
-    kind: 'memory',
-    location: 'memory://bench',
-    options: { volume: 'bench' },
-  });
+  // Migrated by the build's own open.
+  const { index, tenantId, storageId } = await prepared(values.db, build.dist);
   await index.close();
   // As the writer thread opens it (writer-thread.ts).
   const db = new BetterSqlite3(values.db);
@@ -111,7 +99,7 @@ async function once(build, batches) {
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -4096');
   const write = build.entryWriter(db, 100_000);
-  const scope = { tenantId, storageId: storage.id };
+  const scope = { tenantId, storageId };
   // --digests: each listed directory's digest with its listing's rows, as a first scan
   // stores them, over the value its probe read (null, on the row its parent's batch wrote).
   const probe = db.prepare(

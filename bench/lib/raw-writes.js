@@ -11,10 +11,13 @@ import { gridRows } from './grid.js';
 const BATCH = 5000;
 const dist = new URL('../../dist/', import.meta.url);
 
-/** A freshly migrated index at `target` with one tenant and one storage to write into. */
-export async function prepared(target) {
-  const { openIndex } = await import(new URL('db/open.js', dist).href);
-  const { mediaKindOf } = await import(new URL('scan/media.js', dist).href);
+/**
+ * A freshly migrated index at `target` with one tenant and one storage to write into, by the
+ * build whose compiled modules are at `from` (another worktree's dist/, for an A/B).
+ */
+export async function prepared(target, from = dist) {
+  const { openIndex } = await import(new URL('db/open.js', from).href);
+  const { mediaKindOf } = await import(new URL('scan/media.js', from).href);
   const index = await openIndex(target);
   const tenantId = await index.tenants.ensure('default');
   const storage = await index.storages.upsert({

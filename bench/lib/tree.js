@@ -4,7 +4,15 @@
  * media kinds and byte counts are exercised. A `.complete` marker makes a half-built tree
  * (an interrupted run) get rebuilt instead of measured.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const EXTENSIONS = ['mkv', 'jpg', 'txt', 'flac', 'srt', 'pdf', 'png', 'mp4', 'json', 'md'];
@@ -49,4 +57,26 @@ export function ensureTree(baseDir, files, log = () => {}) {
   const info = { files: made, dirs, generatedMs: Date.now() - started };
   writeFileSync(marker, JSON.stringify(info));
   return { root, ...info };
+}
+
+/**
+ * Each directory under `dir` as a first scan lists it, breadth first, untimed by the benches
+ * that replay its writes (write-floor.js, writer-replay.js): `[rel, entries]`, `rel` the
+ * directory's path in the tree (`/` at the top), each entry `{ path, name, isDir, size,
+ * mtime }` from its `lstat`.
+ */
+export function* treeListings(dir) {
+  const queue = ['/'];
+  for (let i = 0; i < queue.length; i++) {
+    const rel = queue[i];
+    const entries = [];
+    for (const name of readdirSync(join(dir, rel))) {
+      const path = rel === '/' ? `/${name}` : `${rel}/${name}`;
+      const st = lstatSync(join(dir, path));
+      const isDir = st.isDirectory();
+      if (isDir) queue.push(path);
+      entries.push({ path, name, isDir, size: isDir ? 0 : st.size, mtime: Math.floor(st.mtimeMs) });
+    }
+    yield [rel, entries];
+  }
 }
