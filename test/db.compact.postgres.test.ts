@@ -75,6 +75,10 @@ function compactor(
   maxWaitMs?: number,
 ): Compactor {
   const pool = new pg.Pool({ connectionString: url, max: 1, query_timeout: 5_000 });
+  // As the index's own pool (src/db/postgres/connect.ts): a client still held when the
+  // test's database is dropped is terminated by the server (57P01), and a pool without a
+  // listener throws that error out of the process (an uncaught exception in the suite).
+  pool.on('error', () => undefined);
   pools.push(pool);
   return new Compactor(pool, () => new pg.Client({ connectionString: url }), {
     minRows,
